@@ -1,0 +1,48 @@
+# evalsig developer commands. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+# Use the active virtualenv when there is one, else create .venv.
+ifdef VIRTUAL_ENV
+PY := python
+STAMP := $(VIRTUAL_ENV)/.evalsig-installed
+else
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.evalsig-installed
+endif
+
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: help install demo test lint pytest clean
+
+help:
+	@echo "make demo   - install and run the gate flow on the bundled examples (no server needed)"
+	@echo "make test   - install test dependencies and run lint, types and the whole test suite"
+	@echo "make lint   - ruff and mypy only"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[flows,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m evalsig_flows.demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check evalsig_core evalsig_flows tests deployments
+	$(PY) -m mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+clean:
+	rm -rf .evalsig-demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""evalsig core: read eval runs, pair them, test the difference, decide, report.
+
+Pure library: numpy, scipy, pydantic, jinja2. It never imports prefect, boto3 or an HTTP
+library, reads no environment variable and touches no network.
+"""
+
+from ._version import __version__
+from .doctor import FINDING_CODES, diagnose
+from .errors import (
+    EvalsigError,
+    ExitCode,
+    InputError,
+    InputNotFoundError,
+    StorageError,
+    UsageError,
+)
+from .gate import DoctorError, compare, gate
+from .pairing import Pairing, pair
+from .policy import Mode, Policy, Verdict
+from .readers import read_run
+from .report import (
+    ComparisonResult,
+    DoctorReport,
+    Finding,
+    GateReport,
+    Interval,
+    Severity,
+)
+from .run import EvalRun, RunMeta
+from .stats import METHODS, minimum_detectable_effect, required_n
+
+__all__ = [
+    "FINDING_CODES",
+    "METHODS",
+    "ComparisonResult",
+    "DoctorError",
+    "DoctorReport",
+    "EvalRun",
+    "EvalsigError",
+    "ExitCode",
+    "Finding",
+    "GateReport",
+    "InputError",
+    "InputNotFoundError",
+    "Interval",
+    "Mode",
+    "Pairing",
+    "Policy",
+    "RunMeta",
+    "Severity",
+    "StorageError",
+    "UsageError",
+    "Verdict",
+    "__version__",
+    "compare",
+    "diagnose",
+    "gate",
+    "minimum_detectable_effect",
+    "pair",
+    "read_run",
+    "required_n",
+]

@@ -1,0 +1,46 @@
+"""The `evalsig` command line. `main(argv)` returns an exit code; only `console_main` exits.
+
+This is the edge of the core: it alone prints, reads `GITHUB_OUTPUT`/`GITHUB_STEP_SUMMARY`
+and turns errors into the exit codes of DESIGN.md (never a traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from ..errors import EvalsigError, ExitCode, UsageError
+from ._commands import build_parser
+
+__all__ = ["console_main", "main"]
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.handler(args, env))
+    except EvalsigError as exc:
+        print(f"evalsig: error: {exc.one_line()}", file=sys.stderr)
+        return int(exc.exit_code)
+    except BrokenPipeError:
+        return int(ExitCode.IO)
+    except KeyboardInterrupt:
+        print("evalsig: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("evalsig: error: out of memory", file=sys.stderr)
+        return int(ExitCode.SOFTWARE)
+    except Exception as exc:  # an evalsig bug: one line, exit 70, never a verdict
+        print(f"evalsig: internal error: {type(exc).__name__}: {exc} "
+              "(this is a bug in evalsig; please report it)", file=sys.stderr)
+        return int(ExitCode.SOFTWARE)
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+__all__ += ["UsageError"]

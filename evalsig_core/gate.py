@@ -1,0 +1,148 @@
+"""`compare` (statistics only) and `gate` (doctor, statistics, verdict, report)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .doctor import diagnose, summarize
+from .errors import InputError
+from .pairing import Pairing, pair
+from .policy import Mode, Policy, Verdict, decide
+from .report import ComparisonResult, DoctorReport, GateReport, Interval, finite_or_none
+from .run import EvalRun
+from .stats import (
+    METHODS,
+    PairedSample,
+    choose_method,
+    design_effect,
+    extra_items_needed,
+    icc_anova,
+    minimum_detectable_effect,
+)
+
+__all__ = ["DoctorError", "compare", "gate"]
+
+
+class DoctorError(InputError):
+    """The doctor found errors: the gate refuses to decide (exit 65)."""
+
+    def __init__(self, report: DoctorReport) -> None:
+        self.report = report
+        first = report.errors[0]
+        more = len(report.errors) - 1
+        super().__init__(
+            first.message + (f" (+{more} more errors; run `evalsig doctor`)" if more else ""),
+            path=first.file, hint=first.hint or None, code=first.code,
+        )
+
+
+def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> ComparisonResult:
+    """Pair the runs and estimate delta with the policy's method; no verdict."""
+    p = pair(baseline, candidate, cluster=policy.cluster is not None)
+    return _compare_pairing(p, policy)
+
+
+def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
+    sample = PairedSample(p.baseline, p.candidate, p.cluster_codes)
+    if policy.method == "auto":
+        name, why = choose_method(sample)
+    else:
+        name, why = policy.method, "chosen by the policy"
+    inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
+                        resamples=policy.resamples, seed=policy.seed)
+    mde = minimum_detectable_effect(inf.se, alpha=policy.alpha, power=policy.power, df=inf.df)
+    icc = deff = None
+    smin = smax = None
+    if sample.sums is not None and p.cluster_codes is not None:
+        icc = icc_anova(sample.d, p.cluster_codes)
+        deff = design_effect(sample.sums.n, icc)
+        smin, smax = int(sample.sums.n.min()), int(sample.sums.n.max())
+    corr = None
+    if p.n > 2 and np.std(p.baseline) > 0 and np.std(p.candidate) > 0:
+        corr = float(np.corrcoef(p.baseline, p.candidate)[0, 1])
+    return ComparisonResult(
+        delta=inf.delta,
+        ci=Interval(finite_or_none(inf.lower), None),
+        ci_level=1 - policy.alpha,
+        upper_bound=finite_or_none(inf.upper),
+        ci_two_sided=Interval(finite_or_none(inf.two_sided[0]), finite_or_none(inf.two_sided[1])),
+        p_value=inf.p_value,
+        theta0=policy.theta0,
+        significant=inf.p_value < policy.alpha,
+        se=inf.se,
+        df=inf.df,
+        mde=mde,
+        method=inf.method,
+        method_reason=why,
+        n_pairs=p.n,
+        n_clusters=p.n_clusters,
+        n_baseline_only=p.n_baseline_only,
+        n_candidate_only=p.n_candidate_only,
+        baseline_mean=float(p.baseline.mean()),
+        candidate_mean=float(p.candidate.mean()),
+        correlation=corr,
+        icc=icc,
+        design_effect=deff,
+        cluster_size_min=smin,
+        cluster_size_max=smax,
+        epoch_variance_share=p.epoch_variance_share(),
+        seed=inf.seed,
+        resamples=inf.resamples,
+        notes=list(inf.notes),
+    )
+
+
+def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
+    """Doctor, then compare, then the verdict table. Raises `DoctorError` on doctor errors."""
+    doc = diagnose(baseline, candidate, cluster=policy.cluster)
+    if not doc.ok:
+        raise DoctorError(doc)
+    comp = compare(baseline, candidate, policy)
+    lower = -math.inf if comp.ci.lower is None else comp.ci.lower
+    upper = math.inf if comp.upper_bound is None else comp.upper_bound
+    decision = decide(policy, delta=comp.delta, lower=lower, upper=upper, mde=comp.mde,
+                      n_clusters=comp.n_clusters)
+    extra = None
+    if decision.verdict is Verdict.INCONCLUSIVE:
+        extra = _extra_items(comp, policy)
+    return GateReport(
+        verdict=decision.verdict,
+        exit_code=int(decision.verdict.exit_code),
+        reason=decision.reason,
+        mode=policy.mode,
+        metric=policy.metric or baseline.meta.metric,
+        cluster=policy.cluster,
+        min_delta=policy.min_delta,
+        alpha=policy.alpha,
+        power=policy.power,
+        suggestion=_suggestion(decision.verdict, comp, policy, extra),
+        extra_items_needed=extra,
+        comparison=comp,
+        findings=[f for f in doc.findings if f.code != "I301"],
+        baseline=summarize(baseline),
+        candidate=summarize(candidate),
+    )
+
+
+def _extra_items(comp: ComparisonResult, policy: Policy) -> int | None:
+    """Extra paired items (same variance and design effect) for the next run to decide."""
+    if policy.mode is Mode.SUPERIORITY:
+        target = policy.min_delta
+    else:
+        target = abs(comp.delta - policy.theta0)
+    return extra_items_needed(comp.n_pairs, comp.mde, target)
+
+
+def _suggestion(v: Verdict, comp: ComparisonResult, policy: Policy, extra: int | None) -> str:
+    if v is Verdict.ALLOW:
+        return "ship: the candidate meets the policy"
+    if v is Verdict.REJECT:
+        return "do not ship: the candidate fails the policy"
+    if comp.n_clusters is not None and comp.n_clusters < 5:
+        return "add clusters: with fewer than 5 no verdict can be trusted"
+    if extra is None:
+        return "no finite number of extra items decides this at the current effect size"
+    return (f"collect about {extra} more paired items (at the current variance and design "
+            "effect) and gate again")

@@ -1,0 +1,130 @@
+"""Pair two runs item by item after averaging epochs within each item.
+
+`pair` is the one place that decides clusters: labels come from the baseline (the candidate's
+are only compared, by the doctor). Everything downstream works on the paired arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .run import EvalRun
+
+__all__ = ["ItemMeans", "Pairing", "item_means", "pair"]
+
+
+@dataclass(frozen=True, eq=False)
+class ItemMeans:
+    """One run reduced to one score per item (mean over its epochs), ids sorted."""
+
+    ids: np.ndarray
+    means: np.ndarray
+    n_epochs: np.ndarray
+    within_var: np.ndarray  # unbiased variance across epochs (0 with one epoch)
+    clusters: np.ndarray | None  # label of the item's first record
+    cluster_present: np.ndarray | None  # False where any record of the item lacks a label
+    n_cluster_conflicts: int  # items whose records carry different labels
+
+
+def item_means(run: EvalRun) -> ItemMeans:
+    ids, first, inverse, counts = np.unique(
+        run.item_ids, return_index=True, return_inverse=True, return_counts=True
+    )
+    k = counts.astype(np.float64)
+    sums = np.bincount(inverse, weights=run.scores, minlength=len(ids))
+    means = sums / k
+    dev = run.scores - means[inverse]
+    ss = np.bincount(inverse, weights=dev * dev, minlength=len(ids))
+    within = np.where(counts > 1, ss / np.maximum(k - 1, 1), 0.0)
+    clusters = present = None
+    conflicts = 0
+    if run.clusters is not None:
+        clusters = run.clusters[first]
+        assert run.cluster_present is not None
+        missing = np.bincount(inverse, weights=~run.cluster_present, minlength=len(ids))
+        present = missing == 0
+        conflicts = int(np.count_nonzero(run.clusters != clusters[inverse]))
+    return ItemMeans(ids, means, counts, within, clusters, present, conflicts)
+
+
+@dataclass(frozen=True, eq=False)
+class Pairing:
+    """The inner join of two runs on item id.
+
+    `d = candidate - baseline` per paired item; `cluster_codes` index `cluster_labels`
+    (from the baseline) or are None when no cluster key was requested.
+    """
+
+    item_ids: np.ndarray
+    baseline: np.ndarray
+    candidate: np.ndarray
+    cluster_codes: np.ndarray | None
+    cluster_labels: np.ndarray | None
+    n_baseline_only: int
+    n_candidate_only: int
+    baseline_only: np.ndarray
+    candidate_only: np.ndarray
+    epochs_baseline: np.ndarray
+    epochs_candidate: np.ndarray
+    within_var_baseline: np.ndarray
+    within_var_candidate: np.ndarray
+
+    @property
+    def d(self) -> np.ndarray:
+        return self.candidate - self.baseline
+
+    @property
+    def n(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_clusters(self) -> int | None:
+        return None if self.cluster_labels is None else len(self.cluster_labels)
+
+    def epoch_variance_share(self) -> float | None:
+        """Share of Var(d) that is epoch sampling noise (None with one epoch everywhere)."""
+        if self.epochs_baseline.max(initial=1) <= 1 and self.epochs_candidate.max(initial=1) <= 1:
+            return None
+        noise = float(np.mean(self.within_var_baseline / self.epochs_baseline
+                              + self.within_var_candidate / self.epochs_candidate))
+        total = float(np.var(self.d, ddof=1)) if self.n > 1 else 0.0
+        if total <= 0:
+            return None
+        return min(1.0, noise / total)
+
+
+def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pairing:
+    """Pair on item id (as strings). Raises `InputError` when no item is shared."""
+    b = item_means(baseline)
+    c = item_means(candidate)
+    ids, ib, ic = np.intersect1d(b.ids, c.ids, assume_unique=True, return_indices=True)
+    if len(ids) == 0:
+        raise InputError(
+            f"the runs share no item id ({len(b.ids)} baseline items, {len(c.ids)} candidate "
+            "items)", path=candidate.meta.source,
+            hint="gate runs of the same task; item ids must match exactly (as strings)",
+        )
+    b_only = np.setdiff1d(b.ids, ids, assume_unique=True)
+    c_only = np.setdiff1d(c.ids, ids, assume_unique=True)
+    codes = labels = None
+    if cluster and b.clusters is not None:
+        labels, codes = np.unique(b.clusters[ib], return_inverse=True)
+        codes = codes.astype(np.int64)
+    return Pairing(
+        item_ids=ids,
+        baseline=b.means[ib],
+        candidate=c.means[ic],
+        cluster_codes=codes,
+        cluster_labels=labels,
+        n_baseline_only=len(b_only),
+        n_candidate_only=len(c_only),
+        baseline_only=b_only[:20],
+        candidate_only=c_only[:20],
+        epochs_baseline=b.n_epochs[ib],
+        epochs_candidate=c.n_epochs[ic],
+        within_var_baseline=b.within_var[ib],
+        within_var_candidate=c.within_var[ic],
+    )

@@ -1,0 +1,150 @@
+"""Gate policy and the verdict table of DESIGN.md.
+
+`Policy` validates once at construction (invalid values raise `UsageError`, exit 64) and is
+frozen afterwards. `decide` is the only place that turns bounds into a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from .errors import ExitCode, UsageError
+
+__all__ = ["MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide"]
+
+# With fewer clusters than this no cluster-robust method can be trusted: INCONCLUSIVE.
+MIN_CLUSTERS = 5
+
+
+class Verdict(StrEnum):
+    ALLOW = "ALLOW"
+    REJECT = "REJECT"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode[self.value]
+
+
+class Mode(StrEnum):
+    SUPERIORITY = "superiority"
+    NON_INFERIORITY = "non-inferiority"
+    MINIMUM_EFFECT = "minimum-effect"
+
+
+class Policy(BaseModel):
+    """What a gate decides with. `min_delta` is the margin (>= 0), `alpha` one-sided."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_delta: float
+    alpha: float = 0.05
+    power: float = 0.80
+    mode: Mode = Mode.SUPERIORITY
+    method: str = "auto"
+    resamples: int = 10000
+    seed: int = 0
+    metric: str | None = None
+    cluster: str | None = None
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "policy"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            raise UsageError(f"invalid {field}: {msg} (got {err.get('input')!r})") from None
+
+    @field_validator("min_delta")
+    @classmethod
+    def _margin(cls, v: float) -> float:
+        if not math.isfinite(v) or v < 0:
+            raise ValueError("min_delta must be a finite number >= 0")
+        return v
+
+    @field_validator("alpha", "power")
+    @classmethod
+    def _unit(cls, v: float) -> float:
+        if not 0 < v < 1:
+            raise ValueError("must be strictly between 0 and 1")
+        return v
+
+    @field_validator("resamples")
+    @classmethod
+    def _resamples(cls, v: int) -> int:
+        if v < 99:
+            raise ValueError("resamples must be at least 99")
+        return v
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        from .stats import METHODS
+
+        if v != "auto" and v not in METHODS:
+            raise ValueError(f"unknown method; choose auto or one of {', '.join(METHODS)}")
+        return v
+
+    @property
+    def theta0(self) -> float:
+        """The null boundary the mode tests against (delta <= theta0)."""
+        return {
+            Mode.SUPERIORITY: 0.0,
+            Mode.NON_INFERIORITY: -self.min_delta,
+            Mode.MINIMUM_EFFECT: self.min_delta,
+        }[self.mode]
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    verdict: Verdict
+    reason: str
+
+
+def decide(
+    policy: Policy, *, delta: float, lower: float, upper: float, mde: float,
+    n_clusters: int | None = None,
+) -> Decision:
+    """Apply the verdict table (DESIGN.md) to one-sided (1 - alpha) bounds L and U."""
+    m = policy.min_delta
+    if n_clusters is not None and n_clusters < MIN_CLUSTERS:
+        return Decision(
+            verdict=Verdict.INCONCLUSIVE,
+            reason=f"only {n_clusters} clusters: no cluster-robust interval can be trusted "
+            f"with fewer than {MIN_CLUSTERS}",
+        )
+    if policy.mode is Mode.SUPERIORITY:
+        if lower > 0 and delta >= m:
+            return Decision(verdict=Verdict.ALLOW,
+                            reason=f"L = {lower:+.4f} > 0 and delta >= min_delta {m:.4f}")
+        if upper < 0:
+            return Decision(verdict=Verdict.REJECT,
+                            reason=f"significant regression: U = {upper:+.4f} < 0")
+        if lower <= 0 <= upper and mde > m:
+            return Decision(
+                verdict=Verdict.INCONCLUSIVE,
+                reason=f"not significant and underpowered: MDE {mde:.4f} > min_delta {m:.4f}",
+            )
+        if lower > 0:
+            return Decision(verdict=Verdict.REJECT,
+                            reason=f"significant but delta {delta:+.4f} < min_delta {m:.4f}")
+        return Decision(
+            verdict=Verdict.REJECT,
+            reason=f"no significant improvement although the run could detect {mde:.4f} "
+            f"<= min_delta {m:.4f}",
+        )
+    margin = -m if policy.mode is Mode.NON_INFERIORITY else m
+    if lower > margin:
+        return Decision(verdict=Verdict.ALLOW, reason=f"L = {lower:+.4f} > {margin:+.4f}")
+    if upper < margin:
+        return Decision(verdict=Verdict.REJECT, reason=f"U = {upper:+.4f} < {margin:+.4f}")
+    return Decision(
+        verdict=Verdict.INCONCLUSIVE,
+        reason=f"the interval [{lower:+.4f}, {upper:+.4f}] contains the margin {margin:+.4f}",
+    )

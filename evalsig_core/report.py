@@ -1,0 +1,153 @@
+"""Pydantic report models. JSON is strict: no NaN/Infinity tokens; unbounded ends are null.
+
+`GateReport` is a superset of evalsig 0.1's report (verdict, exit_code, min_delta, alpha, power,
+suggestion, comparison{delta, ci, ci_level, p_value, significant, n_pairs, n_clusters, method,
+mde, notes}) plus `mode`, `schema_version` and the details reviewers need.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from ._version import __version__
+from .policy import Mode, Verdict
+
+__all__ = [
+    "SCHEMA_VERSION", "ComparisonResult", "DoctorReport", "Finding", "GateReport", "Interval",
+    "RunSummary", "Severity", "finite_or_none",
+]
+
+SCHEMA_VERSION = "1"
+
+
+def finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+class Interval(NamedTuple):
+    """A confidence interval; None marks an unbounded end (rendered as -inf / +inf)."""
+
+    lower: float | None
+    upper: float | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="null", extra="forbid")
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Finding(_Strict):
+    """One doctor finding: stable code (E1xx / W2xx / I3xx), what, why it matters, the fix."""
+
+    code: str
+    severity: Severity
+    message: str
+    hint: str = ""
+    count: int | None = None
+    examples: list[str] = Field(default_factory=list)
+    file: str | None = None
+
+
+class RunSummary(_Strict):
+    source: str | None = None
+    sha256: str | None = None
+    format: str | None = None
+    harness: str | None = None
+    model: str | None = None
+    task: str | None = None
+    metric: str | None = None
+    run_id: str | None = None
+    n_items: int = 0
+    n_records: int = 0
+    n_errored: int = 0
+    mean: float | None = None
+
+
+class DoctorReport(_Strict):
+    schema_version: str = SCHEMA_VERSION
+    kind: str = "doctor"
+    ok: bool
+    exit_code: int
+    findings: list[Finding]
+    baseline: RunSummary | None = None
+    candidate: RunSummary | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+
+class ComparisonResult(_Strict):
+    """The statistics of one paired comparison (no policy verdict)."""
+
+    delta: float
+    ci: Interval = Field(description="one-sided (ci_level) interval [L, +inf) of delta")
+    ci_level: float
+    upper_bound: float | None = Field(
+        default=None, description="one-sided (ci_level) upper bound U of delta"
+    )
+    ci_two_sided: Interval
+    p_value: float = Field(description="one-sided p-value of H0: delta <= theta0 (the mode's)")
+    theta0: float = 0.0
+    significant: bool
+    se: float
+    df: float | None = Field(default=None, description="degrees of freedom; null = normal")
+    mde: float
+    method: str
+    method_reason: str = ""
+    n_pairs: int
+    n_clusters: int | None = None
+    n_baseline_only: int = 0
+    n_candidate_only: int = 0
+    baseline_mean: float
+    candidate_mean: float
+    correlation: float | None = None
+    icc: float | None = None
+    design_effect: float | None = None
+    cluster_size_min: int | None = None
+    cluster_size_max: int | None = None
+    epoch_variance_share: float | None = None
+    seed: int | None = None
+    resamples: int | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    @field_serializer("df")
+    def _df(self, v: float | None) -> float | None:
+        return finite_or_none(v)
+
+
+class GateReport(_Strict):
+    schema_version: str = SCHEMA_VERSION
+    kind: str = "gate"
+    evalsig_version: str = __version__
+    verdict: Verdict
+    exit_code: int
+    reason: str
+    mode: Mode
+    metric: str | None = None
+    cluster: str | None = None
+    min_delta: float
+    alpha: float
+    power: float
+    suggestion: str
+    extra_items_needed: int | None = None
+    comparison: ComparisonResult
+    findings: list[Finding] = Field(default_factory=list)
+    baseline: RunSummary
+    candidate: RunSummary
+
+    def to_json(self, **kw: Any) -> str:
+        return self.model_dump_json(indent=2, **kw)

@@ -1,0 +1,130 @@
+"""`EvalRun`: one model on one task, metadata in pydantic, item data in columnar numpy arrays.
+
+No Python object per item: a run of 1M items is four arrays. Item ids and cluster labels are
+compared as strings. Scores are kept exactly as read (a NaN stays a NaN) so that the doctor can
+report it; `gate` refuses runs the doctor flags as errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import InputError
+
+__all__ = ["EvalRun", "RunMeta"]
+
+
+class RunMeta(BaseModel):
+    """What is known about a run besides its item data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str | None = None
+    model: str | None = None
+    task: str | None = None
+    metric: str | None = None
+    harness: str | None = None
+    harness_version: str | None = None
+    source: str | None = None
+    sha256: str | None = None
+    format: str | None = None
+    status: str = "success"
+    cluster_key: str | None = None
+    cluster_source: str | None = Field(
+        default=None, description="where cluster labels came from (metadata key or field)"
+    )
+    n_errored: int = 0
+    errored_items: tuple[str, ...] = ()
+    config: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class EvalRun:
+    """Columnar per-(item, epoch) scores of one run.
+
+    Arrays all have one entry per (item, epoch) record: `item_ids` (str), `epochs` (int64),
+    `scores` (float64) and optionally `clusters` (str) with `cluster_present` (bool) marking
+    records whose cluster key was missing.
+    """
+
+    meta: RunMeta
+    item_ids: np.ndarray
+    epochs: np.ndarray
+    scores: np.ndarray
+    clusters: np.ndarray | None = None
+    cluster_present: np.ndarray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        n = len(self.item_ids)
+        arrays = {"epochs": self.epochs, "scores": self.scores}
+        if self.clusters is not None:
+            arrays["clusters"] = self.clusters
+            if self.cluster_present is None:
+                object.__setattr__(self, "cluster_present", np.ones(n, dtype=bool))
+        for name, arr in arrays.items():
+            if len(arr) != n:
+                raise InputError(
+                    f"{name} has {len(arr)} entries but item_ids has {n}",
+                    path=self.meta.source,
+                    hint="give one entry per (item, epoch) record in every array",
+                )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        item_ids: Sequence[Any] | np.ndarray,
+        scores: Sequence[float] | np.ndarray,
+        *,
+        clusters: Sequence[Any] | np.ndarray | None = None,
+        epochs: Sequence[int] | np.ndarray | None = None,
+        **meta: Any,
+    ) -> EvalRun:
+        """Build a run in memory. Item ids and clusters are converted to strings.
+
+        `clusters` entries that are None mark a missing cluster key (a doctor error when
+        clustering is requested). Keyword arguments fill `RunMeta` (model, task, metric, ...).
+        """
+        ids = _as_str_array(item_ids)
+        try:
+            sc = np.asarray(scores, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(
+                "scores are not all numbers", path=meta.get("source"),
+                hint="pass numeric scores (booleans are accepted as 0/1)",
+            ) from None
+        ep = (
+            np.ones(len(ids), dtype=np.int64)
+            if epochs is None
+            else np.asarray(epochs, dtype=np.int64)
+        )
+        cl = present = None
+        if clusters is not None:
+            raw = list(clusters) if not isinstance(clusters, np.ndarray) else clusters
+            present = np.array([c is not None for c in raw], dtype=bool)
+            cl = _as_str_array(["" if c is None else c for c in raw])
+        if sc.ndim != 1:
+            raise InputError("scores must be one-dimensional", path=meta.get("source"))
+        meta.setdefault("metric", None)
+        return cls(RunMeta(**meta), ids, ep, sc, cl, present)
+
+    @property
+    def n_records(self) -> int:
+        return len(self.item_ids)
+
+    def with_meta(self, **changes: Any) -> EvalRun:
+        return EvalRun(
+            self.meta.model_copy(update=changes),
+            self.item_ids, self.epochs, self.scores, self.clusters, self.cluster_present,
+        )
+
+
+def _as_str_array(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind == "U":
+        return arr
+    return np.asarray([str(v) for v in arr.tolist()] if arr.size else [], dtype=np.str_)

@@ -1,0 +1,64 @@
+"""Power: minimum detectable effect, required N, design effect (STATS.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as sps
+
+__all__ = ["design_effect", "extra_items_needed", "icc_anova", "minimum_detectable_effect",
+           "required_n"]
+
+
+def _q(p: float, df: float) -> float:
+    return float(sps.norm.ppf(p) if math.isinf(df) else sps.t.ppf(p, df))
+
+
+def minimum_detectable_effect(
+    se: float, *, alpha: float = 0.05, power: float = 0.80, df: float = math.inf
+) -> float:
+    """MDE = (t_{1-alpha,df} + t_{power,df}) * SE: the one-sided effect found with `power`."""
+    return (_q(1 - alpha, df) + _q(power, df)) * se
+
+
+def required_n(
+    sd: float, delta: float, *, alpha: float = 0.05, power: float = 0.80, deff: float = 1.0
+) -> int:
+    """Paired items needed to detect `delta` one-sided: (z_{1-a} + z_pow)^2 sd^2 DEFF / delta^2."""
+    if delta == 0:
+        raise ValueError("delta must be non-zero")
+    z = _q(1 - alpha, math.inf) + _q(power, math.inf)
+    return math.ceil(z * z * sd * sd * deff / (delta * delta))
+
+
+def icc_anova(d: np.ndarray, codes: np.ndarray) -> float:
+    """One-way ANOVA estimator of the intra-cluster correlation of d (clipped at 0)."""
+    G = int(codes.max()) + 1
+    N = len(d)
+    if G < 2 or N <= G:
+        return 0.0
+    n = np.bincount(codes, minlength=G).astype(np.float64)
+    means = np.bincount(codes, weights=d, minlength=G) / n
+    grand = d.mean()
+    msb = float(np.sum(n * (means - grand) ** 2) / (G - 1))
+    msw = float(np.sum((d - means[codes]) ** 2) / (N - G))
+    n0 = (N - float(np.sum(n * n)) / N) / (G - 1)
+    denom = msb + (n0 - 1) * msw
+    return max(0.0, (msb - msw) / denom) if denom > 0 else 0.0
+
+
+def design_effect(n: np.ndarray, icc: float) -> float:
+    """DEFF = 1 + ((1 + CV^2) m - 1) rho with m the mean cluster size, CV its variation."""
+    m = float(n.mean())
+    cv2 = float(n.var() / (m * m)) if m > 0 else 0.0
+    return 1.0 + ((1.0 + cv2) * m - 1.0) * icc
+
+
+def extra_items_needed(n: int, mde: float, target: float) -> int | None:
+    """Items to add so the MDE shrinks to `target` (SE ~ 1/sqrt(N) at the current variance)."""
+    if target <= 0 or not math.isfinite(mde):
+        return None
+    if mde <= target:
+        return 0
+    return math.ceil(n * (mde / target) ** 2) - n

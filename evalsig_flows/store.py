@@ -1,0 +1,156 @@
+"""Artifact stores: one interface, `file://` (embedded default) and `s3://` implementations.
+
+Keys are '/'-separated relative paths (see DESIGN.md for the layout). Writes of run files and
+reports are whole-object; the baseline pointer is changed only by a conditional write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+from evalsig_core import InputNotFoundError, StorageError, UsageError
+
+__all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "open_store"]
+
+
+class PreconditionFailed(StorageError):
+    """A conditional write lost: the object changed (or appeared) since it was read."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    etag: str
+    size: int
+
+
+class Store(Protocol):
+    uri: str
+
+    def get(self, key: str) -> bytes: ...
+
+    def put(self, key: str, data: bytes, *, if_match: str | None = None,
+            if_none_match: bool = False) -> ObjectInfo: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def list(self, prefix: str) -> list[str]: ...
+
+    def url(self, key: str) -> str: ...
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise UsageError(f"invalid store key {key!r}")
+    return key
+
+
+class LocalStore:
+    """A directory as a store. Writes are atomic renames; conditional writes hold a lock."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.uri = self.root.as_uri()
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def get(self, key: str) -> bytes:
+        p = self._path(key)
+        try:
+            return p.read_bytes()
+        except FileNotFoundError:
+            raise InputNotFoundError("object not found", path=self.url(key)) from None
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot read: {exc.strerror}") from None
+
+    def head(self, key: str) -> ObjectInfo | None:
+        p = self._path(key)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot read: {exc.strerror}") from None
+        return ObjectInfo(key, hashlib.sha256(data).hexdigest(), len(data))
+
+    def put(self, key: str, data: bytes, *, if_match: str | None = None,
+            if_none_match: bool = False) -> ObjectInfo:
+        p = self._path(key)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if if_match is None and not if_none_match:
+                self._atomic_write(p, data)
+            else:
+                self._conditional_write(key, p, data, if_match, if_none_match)
+        except OSError as exc:
+            raise StorageError(f"{self.url(key)}: cannot write: {exc.strerror}") from None
+        return ObjectInfo(key, hashlib.sha256(data).hexdigest(), len(data))
+
+    def _conditional_write(self, key: str, p: Path, data: bytes, if_match: str | None,
+                           if_none_match: bool) -> None:
+        import fcntl
+
+        lock = p.with_name(p.name + ".lock")
+        with open(lock, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                current = self.head(key)
+                if if_none_match and current is not None:
+                    raise PreconditionFailed(f"{self.url(key)}: already exists")
+                if if_match is not None and (current is None or current.etag != if_match):
+                    raise PreconditionFailed(f"{self.url(key)}: changed since it was read")
+                self._atomic_write(p, data)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _atomic_write(p: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return []
+        start = base if base.is_dir() else base.parent
+        out = []
+        for path in start.rglob("*"):
+            if path.is_file() and not path.name.endswith((".lock", ".tmp")):
+                rel = path.relative_to(self.root).as_posix()
+                if rel.startswith(prefix):
+                    out.append(rel)
+        return sorted(out)
+
+    def url(self, key: str) -> str:
+        return (self.root / key).as_uri()
+
+
+def open_store(uri: str) -> Store:
+    """`file:///path` or a plain directory path; `s3://bucket/prefix` needs the flows extra."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        path = unquote(parsed.path) if parsed.scheme == "file" else uri
+        if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+            path = unquote(parsed.netloc + parsed.path)  # file://./relative forms
+        return LocalStore(path)
+    if parsed.scheme == "s3":
+        from .s3 import S3Store
+
+        return S3Store.from_uri(uri)
+    raise UsageError(f"unsupported store URI {uri!r}; use file:///path or s3://bucket/prefix")

@@ -1,0 +1,46 @@
+"""Session-wide test setup: an isolated Prefect home, no telemetry, and run-file helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_home = Path(tempfile.mkdtemp(prefix="evalsig-prefect-")) / "home"
+_home.mkdir(parents=True)
+os.environ["PREFECT_HOME"] = str(_home)
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.pop("PREFECT_API_URL", None)
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "deployments" / "examples"
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "harness-logs"
+
+
+def write_runframe(path: Path, ids: Sequence[Any], scores: Sequence[Any],
+                   clusters: Sequence[Any] | None = None, *, epochs: Sequence[int] | None = None,
+                   metric: str = "accuracy", key: str = "passage_id", **extra: Any) -> Path:
+    """Write an evalsig 0.1 RunFrame file (the format of the seed workflow)."""
+    items = []
+    for i, (item, score) in enumerate(zip(ids, scores, strict=True)):
+        it: dict[str, Any] = {"item_id": item, "score": score,
+                              "epoch": 0 if epochs is None else epochs[i]}
+        if clusters is not None:
+            it["cluster_id"] = clusters[i]
+            it["metadata"] = {key: clusters[i]}
+        items.append(it)
+    doc = {"run_id": path.stem, "model_id": "m", "task_id": "t", "metric_name": metric,
+           "config_hash": "c", "items": items, **extra}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def examples() -> Path:
+    return EXAMPLES

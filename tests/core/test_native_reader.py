@@ -1,0 +1,119 @@
+"""Native and evalsig 0.1 RunFrame files read into columnar runs; bad files give one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalsig_core import InputError, InputNotFoundError, read_run
+from tests.conftest import write_runframe
+
+
+def test_runframe_reads_items_epochs_scores_and_clusters_from_metadata(tmp_path: Path) -> None:
+    p = write_runframe(tmp_path / "b.json", ["a", "b", "c"], [1, 0, 0.5], ["P1", "P1", "P2"])
+    run = read_run(p, metric="accuracy", cluster="passage_id")
+    assert run.item_ids.tolist() == ["a", "b", "c"]
+    assert run.scores.tolist() == [1.0, 0.0, 0.5]
+    assert run.clusters is not None and run.clusters.tolist() == ["P1", "P1", "P2"]
+    assert run.meta.model == "m" and run.meta.metric == "accuracy"
+    assert run.meta.config["config_hash"] == "c"
+    assert len(run.meta.sha256 or "") == 64
+
+
+def test_runframe_cluster_id_is_used_when_metadata_lacks_the_key(tmp_path: Path) -> None:
+    doc = {"run_id": "r", "model_id": "m", "task_id": "t", "metric_name": "accuracy",
+           "items": [{"item_id": 1, "score": 1, "cluster_id": "X", "epoch": 0}]}
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(doc))
+    run = read_run(p, cluster="passage_id")
+    assert run.clusters is not None and run.clusters.tolist() == ["X"]
+    assert run.meta.cluster_source == "cluster_id"
+    assert run.item_ids.tolist() == ["1"]  # ids compare as strings
+
+
+def test_schema_v1_with_several_metrics_needs_an_explicit_choice(tmp_path: Path) -> None:
+    doc = {"schema": "evalsig.run/1", "model": "m", "task": "t",
+           "items": [{"item_id": "a", "scores": {"acc": 1, "f1": 0.5}}]}
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=r"several metrics \['acc', 'f1'\]"):
+        read_run(p)
+    assert read_run(p, metric="f1").scores.tolist() == [0.5]
+    with pytest.raises(InputError, match="metric 'bleu' not found.*'acc', 'f1'"):
+        read_run(p, metric="bleu")
+
+
+def test_wrong_metric_on_a_runframe_names_the_metric_it_has(tmp_path: Path) -> None:
+    p = write_runframe(tmp_path / "r.json", ["a"], [1])
+    with pytest.raises(InputError, match="holds only 'accuracy'.*--metric accuracy"):
+        read_run(p, metric="f1")
+
+
+def test_jsonl_with_header_line(tmp_path: Path) -> None:
+    p = tmp_path / "r.jsonl"
+    lines = [{"schema": "evalsig.run/1", "model": "m", "metric": "acc"},
+             {"item_id": "a", "score": 1, "epoch": 1}, {"item_id": "a", "score": 0, "epoch": 2}]
+    p.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    run = read_run(p)
+    assert run.epochs.tolist() == [1, 2] and run.meta.model == "m"
+
+
+def test_errored_items_are_excluded_and_counted(tmp_path: Path) -> None:
+    doc = {"schema": "evalsig.run/1", "metric": "acc", "items": [
+        {"item_id": "a", "score": 1}, {"item_id": "b", "score": None, "error": "timeout"}]}
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(doc))
+    run = read_run(p)
+    assert run.item_ids.tolist() == ["a"]
+    assert run.meta.n_errored == 1 and run.meta.errored_items == ("b",)
+
+
+def test_nan_tokens_are_kept_for_the_doctor(tmp_path: Path) -> None:
+    p = write_runframe(tmp_path / "r.json", ["a", "b"], [float("nan"), 1.0])
+    assert np.isnan(read_run(p).scores[0])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "file is empty"),
+        (b'{"run_id": "r", "items": [{"item_id": "a", "sco', "invalid JSON"),
+        (b"\xff\xfe{}", "not valid UTF-8"),
+        (b'{"hello": 1}', "not a recognised run format"),
+        (b'{"metric_name": "acc", "items": [{"item_id": "a", "score": "high"}]}',
+         "score 'acc' is str 'high', not a number"),
+        (b'{"metric_name": "acc", "items": [{"score": 1}]}', "has no item_id"),
+        (b"[" * 100000 + b"]" * 100000, "nested"),
+    ],
+)
+def test_bad_files_give_one_line_errors_naming_the_file(tmp_path: Path, content: bytes,
+                                                         message: str) -> None:
+    p = tmp_path / "bad.json"
+    p.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        read_run(p)
+    text = str(info.value)
+    assert str(p) in text and "\n" not in text
+
+
+def test_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
+    p = write_runframe(tmp_path / "r.json", ["a", "b"], [1, 0])
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes().replace(b",", b",\r\n"))
+    assert read_run(p).n_records == 2
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError, match="file not found"):
+        read_run(tmp_path / "nope.json")
+    with pytest.raises(InputError, match="is a directory"):
+        read_run(tmp_path)
+
+
+def test_failed_run_is_refused_unless_allowed(tmp_path: Path) -> None:
+    p = write_runframe(tmp_path / "r.json", ["a"], [1], status="error")
+    with pytest.raises(InputError, match="status is 'error'.*--allow-failed-run"):
+        read_run(p)
+    assert read_run(p, allow_failed_run=True).meta.status == "error"

@@ -1,0 +1,112 @@
+"""The verdict table of DESIGN.md, policy validation, and the evalsig 0.1 failures it fixes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from evalsig_core import EvalRun, Policy, UsageError, Verdict, gate
+from evalsig_core.policy import decide
+
+SUP = Policy(min_delta=0.005)
+NI = Policy(min_delta=0.005, mode="non-inferiority")
+ME = Policy(min_delta=0.005, mode="minimum-effect")
+
+
+@pytest.mark.parametrize(
+    ("policy", "delta", "lower", "upper", "mde", "verdict"),
+    [
+        (SUP, 0.0124, 0.0023, 0.0225, 0.011, Verdict.ALLOW),  # the seed example
+        (SUP, 0.0030, 0.0010, 0.0050, 0.002, Verdict.REJECT),  # significant but below margin
+        (SUP, -0.030, -0.050, -0.010, 0.02, Verdict.REJECT),  # significant regression
+        (SUP, 0.002, -0.010, 0.014, 0.020, Verdict.INCONCLUSIVE),  # underpowered
+        (SUP, 0.001, -0.002, 0.004, 0.004, Verdict.REJECT),  # powered, no improvement
+        (NI, 0.0124, 0.0023, 0.0225, 0.011, Verdict.ALLOW),  # the seed example
+        (NI, -0.002, -0.004, 0.000, 0.004, Verdict.ALLOW),
+        (NI, -0.020, -0.030, -0.010, 0.01, Verdict.REJECT),
+        (NI, -0.004, -0.010, 0.002, 0.01, Verdict.INCONCLUSIVE),
+        (ME, 0.020, 0.010, 0.030, 0.01, Verdict.ALLOW),
+        (ME, 0.001, -0.001, 0.003, 0.01, Verdict.REJECT),
+        (ME, 0.006, 0.001, 0.011, 0.01, Verdict.INCONCLUSIVE),
+    ],
+)
+def test_verdict_table(policy: Policy, delta: float, lower: float, upper: float, mde: float,
+                       verdict: Verdict) -> None:
+    assert decide(policy, delta=delta, lower=lower, upper=upper, mde=mde).verdict is verdict
+
+
+def test_fewer_than_five_clusters_is_inconclusive_never_a_guess() -> None:
+    d = decide(SUP, delta=0.5, lower=0.4, upper=0.6, mde=0.01, n_clusters=4)
+    assert d.verdict is Verdict.INCONCLUSIVE and "4 clusters" in d.reason
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_delta": 0.01, "alpha": 1.5}, "alpha"),
+        ({"min_delta": 0.01, "alpha": 0}, "alpha"),
+        ({"min_delta": 0.01, "power": 1.0}, "power"),
+        ({"min_delta": -0.01}, "min_delta"),
+        ({"min_delta": math.inf}, "min_delta"),
+        ({"min_delta": math.nan}, "min_delta"),
+        ({"min_delta": 0.01, "resamples": 10}, "resamples"),
+        ({"min_delta": 0.01, "mode": "better"}, "mode"),
+        ({"min_delta": 0.01, "method": "magic"}, "method"),
+    ],
+)
+def test_invalid_policies_are_usage_errors(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        Policy(**kwargs)  # type: ignore[arg-type]
+
+
+def _runs(delta_flip: float, n: int = 2000, seed: int = 0) -> tuple[EvalRun, EvalRun]:
+    rng = np.random.default_rng(seed)
+    ids = [f"q{i}" for i in range(n)]
+    cl = [f"P{i // 10}" for i in range(n)]
+    b = (rng.random(n) < 0.7).astype(float)
+    c = b.copy()
+    flip = rng.random(n) < abs(delta_flip)
+    c[flip] = 0.0 if delta_flip < 0 else 1.0
+    return (EvalRun.from_arrays(ids, b, clusters=cl, metric="accuracy"),
+            EvalRun.from_arrays(ids, c, clusters=cl, metric="accuracy"))
+
+
+def test_significant_regression_is_reject_not_inconclusive() -> None:
+    # evalsig 0.1 answered INCONCLUSIVE here.
+    b, c = _runs(-0.15)
+    r = gate(b, c, Policy(min_delta=0.005, cluster="passage_id"))
+    assert r.comparison.delta < -0.03 and r.comparison.upper_bound is not None
+    assert r.comparison.upper_bound < 0
+    assert r.verdict is Verdict.REJECT and r.exit_code == 1
+
+
+def test_allow_tests_the_bound_not_the_point_estimate() -> None:
+    # evalsig 0.1 allowed whenever delta >= min_delta. Here delta = 0.1 >= 0.005 from one
+    # flipped item out of ten, so the lower bound is below 0: never ALLOW.
+    ids = [str(i) for i in range(10)]
+    b = EvalRun.from_arrays(ids, [0.0] * 10)
+    c = EvalRun.from_arrays(ids, [1.0] + [0.0] * 9)
+    r = gate(b, c, Policy(min_delta=0.005))
+    assert r.comparison.delta == pytest.approx(0.1)
+    assert r.comparison.ci.lower is not None and r.comparison.ci.lower < 0
+    assert r.verdict is Verdict.INCONCLUSIVE
+
+
+def test_report_json_is_strict_and_a_superset_of_evalsig_01() -> None:
+    b, c = _runs(0.1)
+    text = gate(b, c, Policy(min_delta=0.005, cluster="passage_id")).to_json()
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    doc = json.loads(text, parse_constant=refuse)
+    for key in ("verdict", "exit_code", "min_delta", "alpha", "power", "suggestion", "mode",
+                "schema_version", "comparison"):
+        assert key in doc
+    for key in ("delta", "ci", "ci_level", "p_value", "significant", "n_pairs", "n_clusters",
+                "method", "mde", "notes"):
+        assert key in doc["comparison"]
+    assert doc["comparison"]["ci"][1] is None  # one-sided: the upper end is unbounded

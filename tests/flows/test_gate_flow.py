@@ -1,0 +1,65 @@
+"""The gate flow against a real Prefect API (test harness) and a file:// store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, write_runframe
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def _artifacts(key: str) -> list[object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+
+
+def test_allow_completes_stores_the_report_and_publishes_artifacts(tmp_path: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+
+    state = gate_flow(baseline=str(EXAMPLES / "baseline.json"),
+                      candidate=str(EXAMPLES / "candidate.json"), metric="accuracy",
+                      cluster="passage_id", min_delta=0.005, store=tmp_path.as_uri(),
+                      name="flow-allow", return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result["verdict"] == "ALLOW"
+    stored = Path(result["report"]["json"].removeprefix("file://"))
+    assert stored.is_relative_to(tmp_path / "reports")
+    assert json.loads(stored.read_text())["verdict"] == "ALLOW"
+    assert stored.with_name("report.md").read_text().startswith("<!-- evalsig-report")
+    md = _artifacts("evalsig-report-flow-allow")
+    assert md and "EVALSIG release gate" in md[0].data  # type: ignore[attr-defined]
+    assert _artifacts("evalsig-entries-flow-allow")
+
+
+def test_reject_publishes_first_then_fails_with_the_verdict(tmp_path: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+
+    state = gate_flow(baseline=str(EXAMPLES / "baseline.json"),
+                      candidate=str(EXAMPLES / "regressed.json"), cluster="passage_id",
+                      min_delta=0.005, store=tmp_path.as_uri(), name="flow-reject",
+                      return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("REJECT:")
+    assert list((tmp_path / "reports").rglob("report.json"))
+    assert "REJECT" in _artifacts("evalsig-report-flow-reject")[0].data  # type: ignore[attr-defined]
+
+
+def test_doctor_errors_fail_the_flow_after_publishing_the_doctor_report(tmp_path: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+
+    b = write_runframe(tmp_path / "b.json", ["a", "b"], [1, float("nan")])
+    c = write_runframe(tmp_path / "c.json", ["a", "b"], [1, 1])
+    state = gate_flow(baseline=str(b), candidate=str(c), min_delta=0.0,
+                      store=(tmp_path / "store").as_uri(), name="flow-doctor",
+                      return_state=True)
+    assert state.is_failed() and state.message.startswith("DOCTOR: E103")
+    assert list((tmp_path / "store" / "reports").rglob("report.json"))
