@@ -15,19 +15,20 @@ endif
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help install demo test lint pytest clean
+.PHONY: help install demo test lint pytest bench clean
 
 help:
 	@echo "make demo   - install and run the gate flow on the bundled examples (no server needed)"
 	@echo "make test   - install test dependencies and run lint, types and the whole test suite"
 	@echo "make lint   - ruff and mypy only"
+	@echo "make bench  - benchmarks, printing speed ratios measured side by side in one run"
 
 $(PY):
 	python3 -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[flows,dev]"
+	$(PY) -m pip install --quiet -e ".[flows,dask,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,13 +37,16 @@ demo: $(STAMP)
 	$(PY) -m evalsig_flows.demo
 
 lint: $(STAMP)
-	$(PY) -m ruff check evalsig_core evalsig_flows tests deployments
+	$(PY) -m ruff check evalsig_core evalsig_flows tests deployments bench
 	$(PY) -m mypy
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
+
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf .evalsig-demo .pytest_cache .mypy_cache .ruff_cache
