@@ -6,11 +6,14 @@ VENV ?= .venv
 # Use the active virtualenv when there is one, else create .venv.
 ifdef VIRTUAL_ENV
 PY := python
-STAMP := $(VIRTUAL_ENV)/.evalsig-installed
+ENVDIR := $(VIRTUAL_ENV)
 else
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.evalsig-installed
+ENVDIR := $(VENV)
 endif
+# One stamp per install set, redone when pyproject.toml changes.
+RUNTIME := $(ENVDIR)/.evalsig-flows
+STAMP := $(ENVDIR)/.evalsig-dev
 
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -26,14 +29,19 @@ help:
 $(PY):
 	python3 -m venv $(VENV)
 
+$(RUNTIME): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[flows]"
+	touch $(RUNTIME)
+
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[flows,dask,dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(PY) -m evalsig_flows.demo
 
 lint: $(STAMP)
