@@ -18,7 +18,7 @@ from .policy import Mode, Verdict
 
 __all__ = [
     "SCHEMA_VERSION", "ComparisonResult", "DoctorReport", "Finding", "GateReport", "Interval",
-    "RunSummary", "Severity", "finite_or_none",
+    "RunSummary", "Severity", "SuiteEntry", "SuiteReport", "finite_or_none",
 ]
 
 SCHEMA_VERSION = "1"
@@ -148,6 +148,35 @@ class GateReport(_Strict):
     findings: list[Finding] = Field(default_factory=list)
     baseline: RunSummary
     candidate: RunSummary
+
+    def to_json(self, **kw: Any) -> str:
+        return self.model_dump_json(indent=2, **kw)
+
+
+class SuiteEntry(_Strict):
+    """One (task, metric) entry of a suite: its gate report, or the error that stopped it."""
+
+    name: str
+    task: str | None = None
+    metric: str | None = None
+    verdict: Verdict | None = None
+    p_value_adjusted: float | None = None
+    report: GateReport | None = None
+    error: str | None = None
+    error_code: int | None = None
+
+
+class SuiteReport(_Strict):
+    """A suite: REJECT if any entry is REJECT, else INCONCLUSIVE if any is, else ALLOW."""
+
+    schema_version: str = SCHEMA_VERSION
+    kind: str = "suite"
+    evalsig_version: str = __version__
+    verdict: Verdict
+    exit_code: int
+    reason: str
+    correction: str = Field(description="holm, bh, or iut (intersection-union)")
+    entries: list[SuiteEntry]
 
     def to_json(self, **kw: Any) -> str:
         return self.model_dump_json(indent=2, **kw)
