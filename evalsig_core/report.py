@@ -17,7 +17,7 @@ from ._version import __version__
 from .policy import Mode, Verdict
 
 __all__ = [
-    "SCHEMA_VERSION", "ComparisonResult", "DoctorReport", "Finding", "GateReport", "Interval",
+    "SCHEMA_VERSION", "CompareReport", "ComparisonResult", "DoctorReport", "Finding", "GateReport", "Interval",
     "RunSummary", "Severity", "SuiteEntry", "SuiteReport", "finite_or_none",
 ]
 
@@ -177,6 +177,24 @@ class SuiteReport(_Strict):
     reason: str
     correction: str = Field(description="holm, bh, or iut (intersection-union)")
     entries: list[SuiteEntry]
+
+    def to_json(self, **kw: Any) -> str:
+        return self.model_dump_json(indent=2, **kw)
+
+
+class CompareReport(_Strict):
+    """`evalsig compare`: the statistics of two runs without a policy or a verdict."""
+
+    schema_version: str = SCHEMA_VERSION
+    kind: str = "compare"
+    evalsig_version: str = __version__
+    metric: str | None = None
+    cluster: str | None = None
+    alpha: float
+    comparison: ComparisonResult
+    findings: list[Finding] = Field(default_factory=list)
+    baseline: RunSummary
+    candidate: RunSummary
 
     def to_json(self, **kw: Any) -> str:
         return self.model_dump_json(indent=2, **kw)

@@ -1,41 +1,60 @@
-"""Render reports from the pydantic models with jinja2 templates (one per format)."""
+"""Render reports from the pydantic models with jinja2 templates (one per kind and format).
+
+Every format of a kind is rendered from the same report object:
+`tty` (plain text, ANSI colour only when the caller's `Style` says so), `markdown` (the PR
+comment: table, collapsible details, a hidden marker line), `json` (strict, schema-versioned)
+and `html` (one self-contained page with inline SVG plots; no network, no external assets).
+"""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from ..report import DoctorReport, GateReport
+from ..report import (
+    CompareReport,
+    ComparisonResult,
+    DoctorReport,
+    GateReport,
+    SuiteEntry,
+    SuiteReport,
+)
+from ._format import (
+    SEVERITY_COLOR,
+    VERDICT_COLOR,
+    Style,
+    interval,
+    interval_line,
+    legend,
+    margin_of,
+    num,
+    pct,
+    pval,
+    signed,
+)
+from ._plot import ForestRow, density, forest
 
-__all__ = ["OUTPUTS", "render_doctor", "render_gate"]
+__all__ = [
+    "MARKER", "OUTPUTS", "SCHEMA_KINDS", "Style", "render_compare", "render_doctor",
+    "render_gate", "render_suite", "report_schema",
+]
 
-OUTPUTS = ("tty", "markdown", "json")
+OUTPUTS = ("tty", "markdown", "json", "html")
+# Every Markdown report starts with a hidden line beginning with MARKER, so a CI job can find
+# its earlier PR comment and update it in place. The prefix is stable; never change it.
+MARKER = "<!-- evalsig-report"
 EMOJI = {"ALLOW": "✅", "REJECT": "❌", "INCONCLUSIVE": "⚠️"}
+SCHEMA_KINDS: dict[str, type[Any]] = {
+    "gate": GateReport, "doctor": DoctorReport, "suite": SuiteReport, "compare": CompareReport,
+}
 
 
-def signed(x: float | None, digits: int = 4, *, none: str = "n/a") -> str:
-    return none if x is None else f"{x:+.{digits}f}"
-
-
-def num(x: float | None, digits: int = 4) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
-
-
-def pval(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def interval(iv: Any) -> str:
-    lo, hi = iv
-    return f"[{signed(lo, none='-inf')}, {signed(hi, none='+inf')}]"
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:g}%"
+def _cell(text: Any) -> str:
+    """A Markdown table cell: no pipes or line breaks from user data."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 @cache
@@ -43,24 +62,126 @@ def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("evalsig_core", "render/templates"),
         undefined=StrictUndefined, keep_trailing_newline=True,
-        trim_blocks=True, lstrip_blocks=True, autoescape=False,
+        trim_blocks=True, lstrip_blocks=True,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
-    env.filters.update(signed=signed, num=num, pval=pval, interval=interval, pct=pct)
-    env.globals.update(EMOJI=EMOJI)
+    env.filters.update(signed=signed, num=num, pval=pval, interval=interval, pct=pct,
+                       cell=_cell)
+    env.globals.update(EMOJI=EMOJI, VERDICT_COLOR=VERDICT_COLOR,
+                       SEVERITY_COLOR=SEVERITY_COLOR, MARKER=MARKER)
     return env
 
 
-def render_gate(report: GateReport, output: str) -> str:
+def _render(name: str, output: str, **ctx: Any) -> str:
+    ext = {"markdown": "md", "tty": "txt", "html": "html"}.get(output)
+    if ext is None:
+        raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    return _env().get_template(f"{name}.{ext}.j2").render(**ctx)
+
+
+def _json(model: Any) -> str:
+    text: str = model.model_dump_json(indent=2)
+    # Strict JSON: pydantic writes null for non-finite floats; refuse anything else.
+    json.loads(text, parse_constant=_no_constant)
+    return text + "\n"
+
+
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"non-standard JSON token {token} in a report")
+
+
+def _gate_ctx(report: GateReport, style: Style) -> dict[str, Any]:
+    c = report.comparison
+    margin = margin_of(report)
+    return dict(
+        r=report, c=c, style=style, margin=margin,
+        line=interval_line(c.ci.lower, c.upper_bound, c.delta, margin, unicode=style.unicode),
+        legend=legend(style.unicode),
+    )
+
+
+def _plots(c: ComparisonResult, margin: float | None, label: str, verdict: str | None) -> Any:
+    row = ForestRow(label=label, delta=c.delta, lower=c.ci.lower, upper=c.upper_bound,
+                    margin=margin, verdict=verdict)
+    dist = getattr(c, "distribution", None)
+    dens = density(c.delta, c.se, c.df, margin, percentiles=dist, method=c.method)
+    return forest([row]), dens
+
+
+def render_gate(report: GateReport, output: str, *, style: Style | None = None) -> str:
+    """The gate report as `tty`, `markdown`, `json` or `html` text."""
     if output == "json":
-        return report.to_json() + "\n"
-    return _env().get_template(f"gate.{_ext(output)}.j2").render(r=report, c=report.comparison)
+        return _json(report)
+    style = style or Style()
+    ctx = _gate_ctx(report, style)
+    if output == "html":
+        label = " / ".join(x for x in (report.candidate.task, report.metric) if x) or "delta"
+        ctx["forest"], ctx["density"] = _plots(report.comparison, ctx["margin"], label,
+                                               report.verdict.value)
+    return _render("gate", output, **ctx)
 
 
-def render_doctor(report: DoctorReport, output: str) -> str:
+def render_compare(report: CompareReport, output: str, *, style: Style | None = None) -> str:
+    """A comparison without a policy (the `compare` command)."""
     if output == "json":
-        return report.model_dump_json(indent=2) + "\n"
-    return _env().get_template(f"doctor.{_ext(output)}.j2").render(r=report)
+        return _json(report)
+    style = style or Style()
+    c = report.comparison
+    ctx: dict[str, Any] = dict(
+        r=report, c=c, style=style,
+        line=interval_line(c.ci_two_sided.lower, c.ci_two_sided.upper, c.delta, None,
+                           unicode=style.unicode),
+        legend=legend(style.unicode),
+    )
+    if output == "html":
+        row = ForestRow(label=report.metric or "delta", delta=c.delta,
+                        lower=c.ci_two_sided.lower, upper=c.ci_two_sided.upper, margin=None)
+        ctx["forest"] = forest([row])
+        ctx["density"] = density(c.delta, c.se, c.df, None,
+                                 percentiles=getattr(c, "distribution", None), method=c.method)
+    return _render("compare", output, **ctx)
 
 
-def _ext(output: str) -> str:
-    return {"markdown": "md", "tty": "txt"}[output]
+def render_doctor(report: DoctorReport, output: str, *, style: Style | None = None) -> str:
+    """The doctor's findings; errors and warnings are always shown."""
+    if output == "json":
+        return _json(report)
+    return _render("doctor", output, r=report, style=style or Style())
+
+
+def _entry_row(e: SuiteEntry) -> ForestRow:
+    if e.report is None:
+        return ForestRow(label=e.name, delta=None, lower=None, upper=None, margin=None,
+                         verdict=None, note=f"error {e.error_code or ''}: {e.error or ''}")
+    c = e.report.comparison
+    return ForestRow(label=e.name, delta=c.delta, lower=c.ci.lower, upper=c.upper_bound,
+                     margin=margin_of(e.report), verdict=e.report.verdict.value)
+
+
+def render_suite(report: SuiteReport, output: str, *, style: Style | None = None) -> str:
+    """A suite: one line / row per entry, the combined verdict first."""
+    if output == "json":
+        return _json(report)
+    style = style or Style()
+    lines = {}
+    for e in report.entries:
+        if e.report is not None:
+            c, m = e.report.comparison, margin_of(e.report)
+            lines[e.name] = interval_line(c.ci.lower, c.upper_bound, c.delta, m,
+                                          unicode=style.unicode)
+    ctx: dict[str, Any] = dict(r=report, style=style, lines=lines, legend=legend(style.unicode),
+                               margin_of=margin_of)
+    if output == "html":
+        ctx["forest"] = forest([_entry_row(e) for e in report.entries])
+    return _render("suite", output, **ctx)
+
+
+def report_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a report kind (`gate`, `doctor`, `suite` or `compare`)."""
+    try:
+        model = SCHEMA_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown report kind {kind!r}") from None
+    schema: dict[str, Any] = model.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

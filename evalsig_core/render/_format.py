@@ -1,0 +1,119 @@
+"""Number formatting, terminal styling and the one-line interval drawing used by the templates.
+
+Pure functions of their arguments: whether to colour is decided by the CLI (it alone looks at
+the terminal and `NO_COLOR`) and passed in as a `Style`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..policy import Mode
+
+__all__ = [
+    "Style", "interval", "interval_line", "margin_of", "num", "pct", "pval", "signed",
+]
+
+
+@dataclass(frozen=True)
+class Style:
+    """How terminal text looks: ANSI colour on or off, Unicode or plain ASCII drawing."""
+
+    color: bool = False
+    unicode: bool = True
+
+    def paint(self, text: str, *codes: str) -> str:
+        if not self.color or not codes:
+            return text
+        return "".join(_ANSI[c] for c in codes) + text + _ANSI["reset"]
+
+
+_ANSI = {
+    "reset": "\x1b[0m", "bold": "\x1b[1m", "dim": "\x1b[2m", "red": "\x1b[31m",
+    "green": "\x1b[32m", "yellow": "\x1b[33m", "cyan": "\x1b[36m",
+}
+VERDICT_COLOR = {"ALLOW": "green", "REJECT": "red", "INCONCLUSIVE": "yellow"}
+SEVERITY_COLOR = {"error": "red", "warning": "yellow", "info": "dim"}
+
+
+def signed(x: float | None, digits: int = 4, *, none: str = "n/a") -> str:
+    return none if x is None or not math.isfinite(x) else f"{x:+.{digits}f}"
+
+
+def num(x: float | None, digits: int = 4) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def pval(p: float | None) -> str:
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def interval(iv: Sequence[float | None]) -> str:
+    lo, hi = iv
+    return f"[{signed(lo, none='-inf')}, {signed(hi, none='+inf')}]"
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:g}%"
+
+
+def margin_of(report: Any) -> float:
+    """The value a gate compares the interval with: min_delta for superiority, else theta0."""
+    if report.mode is Mode.SUPERIORITY:
+        return float(report.min_delta)
+    return float(report.comparison.theta0)
+
+
+# Glyphs of the interval line: axis, interval body, ends (closed / unbounded), delta, margin, 0.
+_GLYPHS = {
+    True: {"axis": "·", "bar": "━", "lo": "┣", "hi": "┫", "lo_inf": "◀", "hi_inf": "▶",
+           "delta": "●", "margin": "┃", "zero": "0"},
+    False: {"axis": ".", "bar": "=", "lo": "[", "hi": "]", "lo_inf": "<", "hi_inf": ">",
+            "delta": "o", "margin": "|", "zero": "0"},
+}
+
+
+def interval_line(
+    lower: float | None, upper: float | None, delta: float, margin: float | None, *,
+    width: int = 41, unicode: bool = True,
+) -> str:
+    """Draw [lower, upper], delta, the margin and zero on one line of `width` cells.
+
+    None (or an infinite value) marks an unbounded end, drawn as an arrow at the edge. Each
+    value is placed by rounding onto the cells; when two fall in one cell the later of zero,
+    ends, margin, delta wins (delta is never hidden). The axis labels give the drawn range.
+    """
+    g = _GLYPHS[unicode]
+    lo_v = lower if lower is not None and math.isfinite(lower) else None
+    hi_v = upper if upper is not None and math.isfinite(upper) else None
+    points = [v for v in (lo_v, hi_v, delta, margin, 0.0) if v is not None and math.isfinite(v)]
+    a, b = min(points), max(points)
+    span = b - a if b > a else max(abs(a), 0.01)
+    a, b = a - 0.1 * span, b + 0.1 * span
+
+    def cell(v: float) -> int:
+        return min(width - 1, max(0, round((v - a) / (b - a) * (width - 1))))
+
+    cells = [g["axis"]] * width
+    i0 = 0 if lo_v is None else cell(lo_v)
+    i1 = width - 1 if hi_v is None else cell(hi_v)
+    for i in range(i0, i1 + 1):
+        cells[i] = g["bar"]
+    cells[cell(0.0)] = g["zero"]
+    cells[i0] = g["lo_inf"] if lo_v is None else g["lo"]
+    cells[i1] = g["hi_inf"] if hi_v is None else g["hi"]
+    if margin is not None and math.isfinite(margin):
+        cells[cell(margin)] = g["margin"]
+    cells[cell(delta)] = g["delta"]
+    return f"{a:+.3f} {''.join(cells)} {b:+.3f}"
+
+
+def legend(unicode: bool = True) -> str:
+    g = _GLYPHS[unicode]
+    return (f"{g['delta']} delta  {g['lo']}{g['bar']}{g['hi']} one-sided bounds L..U  "
+            f"{g['margin']} margin  {g['zero']} zero  {g['lo_inf']}{g['hi_inf']} unbounded")
