@@ -1,7 +1,8 @@
-"""The `evalsig` command line. `main(argv)` returns an exit code; only `console_main` exits.
+"""The `evalsig` command line. `main(argv, env)` returns an exit code; only `console_main` exits.
 
-This is the edge of the core: it alone prints, reads `GITHUB_OUTPUT`/`GITHUB_STEP_SUMMARY`
-and turns errors into the exit codes of DESIGN.md (never a traceback).
+This is the edge of the core: it alone prints, reads the environment (`GITHUB_OUTPUT`,
+`GITHUB_STEP_SUMMARY`, `RUNNER_TEMP`, `NO_COLOR`) and turns errors into the exit codes of
+DESIGN.md (never a traceback).
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ..errors import EvalsigError, ExitCode, UsageError
-from ._commands import build_parser
+from ._commands import build_parser, github_error, parse_args
 
-__all__ = ["console_main", "main"]
+__all__ = ["UsageError", "build_parser", "console_main", "main"]
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parse_args(argv)
         return int(args.handler(args, env))
     except EvalsigError as exc:
         print(f"evalsig: error: {exc.one_line()}", file=sys.stderr)
+        github_error(env, int(exc.exit_code), exc.one_line())
         return int(exc.exit_code)
     except BrokenPipeError:
         return int(ExitCode.IO)
@@ -32,15 +33,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 130
     except MemoryError:
         print("evalsig: error: out of memory", file=sys.stderr)
+        github_error(env, int(ExitCode.SOFTWARE), "out of memory")
         return int(ExitCode.SOFTWARE)
     except Exception as exc:  # an evalsig bug: one line, exit 70, never a verdict
-        print(f"evalsig: internal error: {type(exc).__name__}: {exc} "
-              "(this is a bug in evalsig; please report it)", file=sys.stderr)
+        msg = f"{type(exc).__name__}: {exc}"
+        print(f"evalsig: internal error: {msg} (this is a bug in evalsig; please report it)",
+              file=sys.stderr)
+        github_error(env, int(ExitCode.SOFTWARE), f"internal error: {msg}")
         return int(ExitCode.SOFTWARE)
 
 
 def console_main() -> None:
     sys.exit(main())
-
-
-__all__ += ["UsageError"]

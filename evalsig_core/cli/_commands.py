@@ -1,24 +1,44 @@
-"""Sub-commands of the CLI and their argument parser."""
+"""Sub-commands of the CLI and their argument parser.
+
+Commands defined in their own modules (`_power`, `_suite`, `_watch`, `_history`) add their
+sub-parser with `register(sub)` from `build_parser`; project defaults from the config file are
+applied to every sub-command afterwards, by argparse destination.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .. import __version__
+from ..config import Defaults, find_config, load_config
 from ..doctor import diagnose, finding_from_error, make_report
-from ..errors import ExitCode, InputError, InputNotFoundError, UsageError
-from ..gate import DoctorError, gate
+from ..errors import EvalsigError, ExitCode, InputError, InputNotFoundError, UsageError
+from ..gate import DoctorError, compare, gate
 from ..policy import Mode, Policy
 from ..readers import FORMATS, read_run
-from ..render import OUTPUTS, render_doctor, render_gate
-from ..report import GateReport
+from ..render import (
+    OUTPUTS,
+    SCHEMA_KINDS,
+    render_compare,
+    render_doctor,
+    render_gate,
+    report_schema,
+)
+from ..report import CompareReport, GateReport
 from ..run import EvalRun
 from ..stats import METHODS
+from ._github import append_summary, report_dir, write_outputs
+from ._tty import Progress, call_with_progress, style_for
+
+# Files larger than this show a "reading ..." status line on a terminal.
+_BIG_FILE = 16 * 1024 * 1024
+_RESAMPLING = ("bootstrap", "permutation", "wild")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,20 +77,52 @@ def _add_input_flags(p: argparse.ArgumentParser) -> None:
                    help="gate a run whose status is error, on the samples it has")
 
 
+def _add_stats_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
+                   help="one-sided error rate (default 0.05)")
+    p.add_argument("--method", default="auto", choices=["auto", *METHODS],
+                   help="inference method (default auto)")
+    p.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
+    p.add_argument("--seed", type=_int, default=0, help="seed of every random method")
+
+
+def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
+    p.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON to PATH")
+    p.add_argument("--markdown", metavar="PATH", help=f"also write the {what} as Markdown")
+    p.add_argument("--html", metavar="PATH", help=f"also write the {what} as one HTML page")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="evalsig", description="Statistical release gate for LLM evals. "
                      "Exit codes: 0 ALLOW/ok, 1 REJECT, 2 INCONCLUSIVE, 64 usage error, "
                      "65 bad input data, 66 input not found, 70 internal error, 74 I/O error.")
     parser.add_argument("--version", action="version", version=f"evalsig {__version__}")
+    parser.add_argument("--config", metavar="PATH",
+                        help="defaults file (default: nearest evalsig.toml or pyproject.toml "
+                        "with [tool.evalsig]); flags always win")
+    parser.add_argument("--no-config", action="store_true", help="ignore config files")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     d = sub.add_parser("doctor", help="check two runs before gating (exit 0 ok, 65 errors)")
     d.add_argument("baseline", help="baseline run file")
     d.add_argument("candidate", help="candidate run file")
     _add_input_flags(d)
-    d.add_argument("--output", default="tty", choices=OUTPUTS)
-    d.add_argument("--json", metavar="PATH", help="also write the doctor report as JSON")
+    _add_report_flags(d, "doctor report")
     d.set_defaults(handler=cmd_doctor)
+
+    cmp_ = sub.add_parser("compare", help="estimate delta and its interval; no policy (exit 0)")
+    cmp_.add_argument("baseline", help="baseline run file")
+    cmp_.add_argument("candidate", help="candidate run file")
+    _add_input_flags(cmp_)
+    _add_stats_flags(cmp_)
+    _add_report_flags(cmp_, "comparison")
+    cmp_.set_defaults(handler=cmd_compare)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of a report")
+    s.add_argument("--kind", default="gate", choices=list(SCHEMA_KINDS),
+                   help="which report (default gate)")
+    s.set_defaults(handler=cmd_schema)
 
     g = sub.add_parser("gate", help="decide ALLOW / REJECT / INCONCLUSIVE (exit 0 / 1 / 2)")
     g.add_argument("--baseline", required=True, help="baseline run file")
@@ -88,20 +140,68 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inference method (default auto)")
     g.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
     g.add_argument("--seed", type=_int, default=0, help="seed of every random method")
-    g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
-    g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
+    _add_report_flags(g, "report")
     g.set_defaults(handler=cmd_gate)
     return parser
 
 
-def _read(path: str, args: argparse.Namespace) -> EvalRun:
-    return read_run(path, metric=args.metric, cluster=args.cluster, filter=args.filter,
-                    format=args.format, allow_failed_run=args.allow_failed_run)
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults) -> None:
+    """Make the config's values the defaults of every sub-command flag with that destination.
+
+    A required flag that gets a default becomes optional; a flag given on the command line
+    still wins. Values restricted to choices are checked like flags (usage error 64).
+    """
+    values = defaults.as_flags()
+    for name, sp in _subparsers(parser).items():
+        for action in sp._actions:
+            if action.dest not in values or not action.option_strings:
+                continue
+            value = values[action.dest]
+            if action.choices is not None and value not in action.choices:
+                raise UsageError(f"config: {action.dest} = {value!r} is not valid for "
+                                 f"`evalsig {name}`; choose from {', '.join(action.choices)}")
+            action.default = value
+            action.required = False
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line with the project's config defaults applied."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    pre.add_argument("--no-config", action="store_true")
+    known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    parser = build_parser()
+    if not known.no_config:
+        path = Path(known.config) if known.config else find_config(Path.cwd())
+        if known.config and not path.is_file():  # type: ignore[union-attr]
+            raise UsageError(f"{known.config}: config file not found")
+        if path is not None:
+            apply_defaults(parser, load_config(path))
+    return parser.parse_args(argv)
+
+
+def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
+    kw = dict(metric=args.metric, cluster=args.cluster, filter=args.filter, format=args.format,
+              allow_failed_run=args.allow_failed_run)
+    try:
+        big = Path(path).stat().st_size > _BIG_FILE
+    except OSError:
+        big = False
+    if not big:
+        return read_run(path, **kw)  # type: ignore[arg-type]
+    with progress.stage(f"reading {path}") as update:
+        return call_with_progress(read_run, path, progress=update, **kw)  # type: ignore[no-any-return]
 
 
 def _write(path: str, text: str) -> None:
-    from ..errors import EvalsigError
-
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -110,12 +210,22 @@ def _write(path: str, text: str) -> None:
         raise err from None
 
 
+def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any) -> None:
+    """The report on stdout in `--output`, and in every format asked for by a path flag."""
+    sys.stdout.write(render(report, args.output, style=style_for(sys.stdout, env)))
+    for flag, fmt in (("json", "json"), ("markdown", "markdown"), ("html", "html")):
+        path = getattr(args, flag, None)
+        if path:
+            _write(path, render(report, fmt))
+
+
 def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    progress = Progress(sys.stderr)
     runs: list[EvalRun | None] = []
     read_errors: list[InputError] = []
     for path in (args.baseline, args.candidate):
         try:
-            runs.append(_read(path, args))
+            runs.append(_read(path, args, progress))
         except InputError as exc:
             read_errors.append(exc)
             runs.append(None)
@@ -124,12 +234,49 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         report = diagnose(b, c, cluster=args.cluster)
     else:
         report = make_report([finding_from_error(e) for e in read_errors], None, None)
-    sys.stdout.write(render_doctor(report, args.output))
-    if args.json:
-        _write(args.json, report.model_dump_json(indent=2) + "\n")
+    _emit(args, env, render_doctor, report)
     if any(isinstance(e, InputNotFoundError) for e in read_errors):
         return int(ExitCode.NO_INPUT)
     return report.exit_code
+
+
+def _stage_label(policy: Policy) -> str:
+    method = policy.method
+    if any(k in method for k in _RESAMPLING):
+        return f"{method}: {policy.resamples} resamples"
+    return "estimating"
+
+
+def _doctor_failed(exc: DoctorError, env: Mapping[str, str]) -> None:
+    sys.stderr.write(render_doctor(exc.report, "tty", style=style_for(sys.stderr, env)))
+
+
+def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    policy = Policy(min_delta=0.0, alpha=args.alpha, method=args.method,
+                    resamples=args.resamples, seed=args.seed, metric=args.metric,
+                    cluster=args.cluster)
+    progress = Progress(sys.stderr)
+    baseline = _read(args.baseline, args, progress)
+    candidate = _read(args.candidate, args, progress)
+    doc = diagnose(baseline, candidate, cluster=args.cluster)
+    if not doc.ok:
+        exc = DoctorError(doc)
+        _doctor_failed(exc, env)
+        raise exc
+    with progress.stage(_stage_label(policy)) as update:
+        result = call_with_progress(compare, baseline, candidate, policy, progress=update)
+    report = CompareReport(
+        metric=args.metric or baseline.meta.metric, cluster=args.cluster, alpha=args.alpha,
+        comparison=result, findings=[f for f in doc.findings if f.code != "I301"],
+        baseline=doc.baseline, candidate=doc.candidate,
+    )
+    _emit(args, env, render_compare, report)
+    return int(ExitCode.OK)
+
+
+def cmd_schema(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    sys.stdout.write(json.dumps(report_schema(args.kind), indent=2) + "\n")
+    return int(ExitCode.OK)
 
 
 def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -138,34 +285,46 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         method=args.method, resamples=args.resamples, seed=args.seed,
         metric=args.metric, cluster=args.cluster,
     )
-    baseline = _read(args.baseline, args)
-    candidate = _read(args.candidate, args)
+    progress = Progress(sys.stderr)
+    baseline = _read(args.baseline, args, progress)
+    candidate = _read(args.candidate, args, progress)
     try:
-        report = gate(baseline, candidate, policy)
+        with progress.stage(_stage_label(policy)) as update:
+            report = call_with_progress(gate, baseline, candidate, policy, progress=update)
     except DoctorError as exc:
-        sys.stderr.write(render_doctor(exc.report, "tty"))
+        _doctor_failed(exc, env)
         raise
-    sys.stdout.write(render_gate(report, args.output))
-    if args.json:
-        _write(args.json, report.to_json() + "\n")
-    _github(report, env, args)
+    _emit(args, env, render_gate, report)
+    github_gate(report, env, args)
     return report.exit_code
 
 
-def _github(report: GateReport, env: Mapping[str, str], args: argparse.Namespace) -> None:
-    """In GitHub Actions: step outputs and the job summary."""
-    out = env.get("GITHUB_OUTPUT")
-    if out:
+def github_gate(report: GateReport, env: Mapping[str, str], args: argparse.Namespace) -> None:
+    """In GitHub Actions: step outputs (with the report files' paths) and the job summary."""
+    markdown = render_gate(report, "markdown")
+    if env.get("GITHUB_OUTPUT"):
+        json_path, md_path = args.json, args.markdown
+        if not json_path or not md_path:
+            d = report_dir(env)
+            if not json_path:
+                json_path = str(d / "report.json")
+                _write(json_path, render_gate(report, "json"))
+            if not md_path:
+                md_path = str(d / "report.md")
+                _write(md_path, markdown)
         c = report.comparison
-        lines = {
+        write_outputs(env, {
             "verdict": report.verdict.value, "exit_code": str(report.exit_code),
             "delta": f"{c.delta:.6g}", "p_value": f"{c.p_value:.6g}", "mde": f"{c.mde:.6g}",
-        }
-        if args.json:
-            lines["report_json"] = str(args.json)
-        with open(out, "a", encoding="utf-8") as fh:
-            fh.writelines(f"{k}={v}\n" for k, v in lines.items())
-    summary = env.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(render_gate(report, "markdown"))
+            "report_json": str(Path(json_path).resolve()),
+            "report_md": str(Path(md_path).resolve()),
+        })
+    append_summary(env, markdown)
+
+
+def github_error(env: Mapping[str, str], code: int, message: str) -> None:
+    """A command that stopped on an error still tells the workflow why (never a verdict)."""
+    try:
+        write_outputs(env, {"verdict": "ERROR", "exit_code": str(code), "error": message})
+    except EvalsigError:
+        pass

@@ -113,7 +113,7 @@ def interval_line(
     return f"{a:+.3f} {''.join(cells)} {b:+.3f}"
 
 
-def legend(unicode: bool = True) -> str:
+def legend(unicode: bool = True, bounds: str = "one-sided bounds L..U") -> str:
     g = _GLYPHS[unicode]
-    return (f"{g['delta']} delta  {g['lo']}{g['bar']}{g['hi']} one-sided bounds L..U  "
+    return (f"{g['delta']} delta  {g['lo']}{g['bar']}{g['hi']} {bounds}  "
             f"{g['margin']} margin  {g['zero']} zero  {g['lo_inf']}{g['hi_inf']} unbounded")

@@ -1,0 +1,94 @@
+"""Project defaults for the CLI from `evalsig.toml` or `[tool.evalsig]` in `pyproject.toml`.
+
+Flags always win: a default only replaces a flag's built-in default (and makes a required flag
+such as `--min-delta` optional). Keys are the long flag names with `-` or `_`, e.g.
+
+    # pyproject.toml                      # evalsig.toml
+    [tool.evalsig]                        metric = "accuracy"
+    metric = "accuracy"                   cluster = "passage_id"
+    cluster = "passage_id"                min-delta = 0.005
+    min_delta = 0.005
+
+An unknown key or a value of the wrong type is a usage error naming the file (exit 64).
+This module reads files only; it never reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import UsageError
+from .policy import Mode
+
+__all__ = ["CONFIG_FILES", "Defaults", "find_config", "load_config"]
+
+CONFIG_FILES = ("evalsig.toml", "pyproject.toml")
+
+
+class Defaults(BaseModel):
+    """Every flag a project may default; None = not set (the flag's own default applies)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: str | None = None
+    cluster: str | None = None
+    filter: str | None = None
+    format: str | None = None
+    min_delta: float | None = None
+    alpha: float | None = None
+    power: float | None = None
+    mode: Mode | None = None
+    method: str | None = None
+    resamples: int | None = None
+    seed: int | None = None
+    output: Literal["tty", "markdown", "json", "html"] | None = None
+
+    def as_flags(self) -> dict[str, Any]:
+        """The set values, keyed by argparse destination."""
+        out = self.model_dump(exclude_none=True)
+        if "mode" in out:
+            out["mode"] = out["mode"].value if isinstance(out["mode"], Mode) else out["mode"]
+        return out
+
+
+def _table(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the config file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        table = doc.get("tool", {}).get("evalsig")
+        return table if isinstance(table, dict) else None
+    return doc
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest `evalsig.toml`, or `pyproject.toml` with `[tool.evalsig]`, from `start` up."""
+    for d in (start, *start.parents):
+        for name in CONFIG_FILES:
+            p = d / name
+            if p.is_file() and (name == "evalsig.toml" or _table(p) is not None):
+                return p
+    return None
+
+
+def load_config(path: Path) -> Defaults:
+    """Read and validate the defaults of one config file."""
+    table = _table(path) or {}
+    data = {str(k).replace("-", "_"): v for k, v in table.items()}
+    try:
+        return Defaults.model_validate(data, strict=False)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        known = ", ".join(k.replace("_", "-") for k in Defaults.model_fields)
+        if err["type"] == "extra_forbidden":
+            raise UsageError(f"{path}: unknown key {key!r}; known keys: {known}") from None
+        raise UsageError(f"{path}: invalid {key!r}: {err['msg']} (got {err.get('input')!r})"
+                         ) from None
