@@ -1,0 +1,106 @@
+"""Deterministic reports for the renderer tests (golden files, Chromium).
+
+Everything that varies between machines (evalsig version, file paths) is normalised, so a
+golden file changes only when a renderer or a statistic does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from evalsig_core import EvalRun, Policy, compare, diagnose, gate, read_run
+from evalsig_core.report import CompareReport, GateReport, SuiteEntry, SuiteReport
+from tests.conftest import EXAMPLES
+
+VERSION = "0.0.0-golden"
+
+
+def _norm(report: Any, **update: Any) -> Any:
+    fix: dict[str, Any] = {"evalsig_version": VERSION} if "evalsig_version" in type(
+        report).model_fields else {}
+    for role in ("baseline", "candidate"):
+        summary = getattr(report, role, None)
+        if summary is not None:
+            fix[role] = summary.model_copy(update={"source": f"{role}.json"})
+    return report.model_copy(update={**fix, **update})
+
+
+def example_runs(candidate: str = "candidate.json") -> tuple[EvalRun, EvalRun]:
+    kw = dict(metric="accuracy", cluster="passage_id")
+    return read_run(EXAMPLES / "baseline.json", **kw), read_run(EXAMPLES / candidate, **kw)
+
+
+def gate_allow() -> GateReport:
+    b, c = example_runs()
+    return _norm(gate(b, c, Policy(min_delta=0.005, cluster="passage_id", metric="accuracy")))
+
+
+def gate_reject() -> GateReport:
+    b, c = example_runs("regressed.json")
+    return _norm(gate(b, c, Policy(min_delta=0.005, cluster="passage_id", metric="accuracy")))
+
+
+def _small_runs() -> tuple[EvalRun, EvalRun]:
+    """60 items in 12 clusters, a few items only in one run: warnings W201 and W206."""
+    rng = np.random.default_rng(7)
+    ids = np.array([f"q{i:03d}" for i in range(60)])
+    clusters = np.array([f"c{i // 5:02d}" for i in range(60)])
+    base = (rng.random(60) < 0.55).astype(float)
+    cand = np.where(rng.random(60) < 0.15, 1 - base, base)
+    b = EvalRun.from_arrays(ids, base, clusters=clusters, model="small-a", task="toy",
+                            metric="accuracy", run_id="toy-a")
+    keep = np.arange(60) != 3
+    c = EvalRun.from_arrays(ids[keep], cand[keep], clusters=clusters[keep], model="small-b",
+                            task="toy", metric="accuracy", run_id="toy-b")
+    return b, c
+
+
+def gate_inconclusive() -> GateReport:
+    b, c = _small_runs()
+    return _norm(gate(b, c, Policy(min_delta=0.02, mode="non-inferiority", cluster="cluster",
+                                   metric="accuracy")))
+
+
+def doctor_errors() -> Any:
+    ids = [f"q{i}" for i in range(8)]
+    b = EvalRun.from_arrays(ids, [1, 0, 1, 1, 0, 1, 0, 1], metric="accuracy", task="t")
+    c = EvalRun.from_arrays(ids[:6], [1, 1, float("nan"), 1, 0, 1], metric="accuracy", task="t")
+    return _norm(diagnose(b, c))
+
+
+def compare_report() -> CompareReport:
+    b, c = example_runs()
+    policy = Policy(min_delta=0.0, cluster="passage_id", metric="accuracy")
+    doc = diagnose(b, c, cluster="passage_id")
+    return _norm(CompareReport(metric="accuracy", cluster="passage_id", alpha=0.05,
+                               comparison=compare(b, c, policy), findings=[],
+                               baseline=doc.baseline, candidate=doc.candidate))
+
+
+def suite_report() -> SuiteReport:
+    """Three gated entries and one that could not be read: one forest row each."""
+    entries = [
+        SuiteEntry(name="reading/accuracy", task="reading", metric="accuracy",
+                   verdict=gate_allow().verdict, p_value_adjusted=0.0003, report=gate_allow()),
+        SuiteEntry(name="reading-regressed/accuracy", task="reading", metric="accuracy",
+                   verdict=gate_reject().verdict, p_value_adjusted=1.0, report=gate_reject()),
+        SuiteEntry(name="toy/accuracy", task="toy", metric="accuracy",
+                   verdict=gate_inconclusive().verdict, p_value_adjusted=0.41,
+                   report=gate_inconclusive()),
+        SuiteEntry(name="math/exact_match", task="math", metric="exact_match",
+                   error="runs/math.eval: file not found", error_code=66),
+    ]
+    return SuiteReport(verdict=gate_reject().verdict, exit_code=1, evalsig_version=VERSION,
+                       reason="1 of 4 entries is REJECT", correction="holm", entries=entries)
+
+
+CASES = {
+    "gate_allow": ("gate", gate_allow),
+    "gate_reject": ("gate", gate_reject),
+    "gate_inconclusive": ("gate", gate_inconclusive),
+    "doctor_errors": ("doctor", doctor_errors),
+    "compare": ("compare", compare_report),
+    "suite": ("suite", suite_report),
+}

@@ -1,0 +1,86 @@
+"""The one-line interval drawing, terminal styles and the plot geometry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evalsig_core.render import MARKER, Style, render_gate, report_schema
+from evalsig_core.render._format import interval_line
+from evalsig_core.render._plot import ForestRow, density, forest
+from tests.core.render.cases import gate_allow
+
+
+def test_interval_line_places_delta_bounds_margin_and_zero_in_order() -> None:
+    line = interval_line(0.01, 0.03, 0.02, 0.005, width=41, unicode=False)
+    lo, cells, hi = line.split(" ")
+    assert (lo, hi) == ("-0.003", "+0.033")  # [0, 0.03] padded by 10% of its span each side
+    assert len(cells) == 41
+    order = [cells.index(ch) for ch in "0|[o]"]
+    assert order == sorted(order)
+
+
+def test_unbounded_end_is_an_arrow_at_the_edge() -> None:
+    cells = interval_line(0.01, None, 0.02, 0.005, unicode=False).split(" ")[1]
+    assert cells.endswith(">") and "]" not in cells
+    cells = interval_line(None, -0.01, -0.02, None, unicode=False).split(" ")[1]
+    assert cells.startswith("<")
+
+
+def test_delta_is_never_hidden_by_another_mark() -> None:
+    cells = interval_line(0.0, 0.0, 0.0, 0.0, unicode=False).split(" ")[1]
+    assert "o" in cells
+
+
+def test_plain_style_has_no_escape_codes_and_colour_style_has() -> None:
+    report = gate_allow()
+    assert "\x1b[" not in render_gate(report, "tty", style=Style(color=False))
+    assert "\x1b[32m" in render_gate(report, "tty", style=Style(color=True))
+
+
+def test_ascii_style_is_pure_ascii() -> None:
+    text = render_gate(gate_allow(), "tty", style=Style(unicode=False))
+    assert text.isascii()
+
+
+def test_markdown_starts_with_the_stable_marker_and_keeps_warnings_visible() -> None:
+    md = render_gate(gate_allow(), "markdown")
+    assert md.startswith(MARKER) and md.splitlines()[0].endswith("-->")
+    assert "<details>" in md and "</details>" in md
+
+
+def test_forest_has_one_row_per_input_and_arrows_for_open_ends() -> None:
+    f = forest([ForestRow("a", 0.02, 0.01, None, 0.005, "ALLOW"),
+                ForestRow("b", None, None, None, None, note="error 66"),
+                ForestRow("c", -0.05, -0.06, -0.04, 0.005, "REJECT")])
+    assert [r.row.label for r in f.rows] == ["a", "b", "c"]
+    assert f.rows[0].hi_open and f.rows[0].x_hi == f.x1
+    assert f.rows[1].x_delta is None
+    assert f.rows[2].x_lo < f.rows[2].x_delta < f.rows[2].x_hi < f.x_zero  # type: ignore[operator]
+
+
+def test_density_prefers_the_resampling_percentiles_when_present() -> None:
+    pct = [0.01 + 0.0002 * k for k in range(101)]
+    d = density(0.02, 0.004, 50.0, 0.005, percentiles=pct, method="wild_cluster_bootstrap")
+    assert d is not None and d.source == "resampling" and "wild_cluster_bootstrap" in d.caption
+    ref = density(0.02, 0.004, 50.0, 0.005)
+    assert ref is not None and ref.source == "reference" and "df 50.0" in ref.caption
+
+
+def test_density_is_absent_when_there_is_nothing_to_draw() -> None:
+    assert density(0.0, 0.0, None, None) is None
+
+
+@pytest.mark.parametrize("kind", ["gate", "doctor", "suite", "compare"])
+def test_schema_is_a_json_schema_of_the_report(kind: str) -> None:
+    schema = report_schema(kind)
+    assert schema["$schema"].endswith("2020-12/schema")
+    assert "schema_version" in schema["properties"]
+    json.dumps(schema)
+
+
+def test_gate_json_validates_against_its_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    doc = json.loads(render_gate(gate_allow(), "json"))
+    jsonschema.validate(doc, report_schema("gate"))
