@@ -18,13 +18,14 @@ STAMP := $(ENVDIR)/.evalsig-dev
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help install demo test lint pytest bench clean
+.PHONY: help install demo test lint pytest bench clean golden
 
 help:
 	@echo "make demo   - install and run the gate flow on the bundled examples (no server needed)"
 	@echo "make test   - install test dependencies and run lint, types and the whole test suite"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make bench  - benchmarks, printing speed ratios measured side by side in one run"
+	@echo "make golden - regenerate the renderers' golden files (tests/golden/); review the diff"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -52,6 +53,9 @@ pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
+
+golden: $(STAMP)
+	EVALSIG_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/core/render/test_golden.py
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH)
