@@ -17,7 +17,7 @@ from ._version import __version__
 from .policy import Mode, Verdict
 
 __all__ = [
-    "SCHEMA_VERSION", "CompareReport", "ComparisonResult", "DoctorReport", "Finding", "GateReport", "Interval",
+    "SCHEMA_VERSION", "ComparisonResult", "DoctorReport", "Finding", "GateReport", "Interval",
     "RunSummary", "Severity", "SuiteEntry", "SuiteReport", "finite_or_none",
 ]
 
@@ -180,6 +180,9 @@ class SuiteReport(_Strict):
 
     def to_json(self, **kw: Any) -> str:
         return self.model_dump_json(indent=2, **kw)
+
+
+__all__ += ["CompareReport"]
 
 
 class CompareReport(_Strict):

@@ -8,6 +8,7 @@ applied to every sub-command afterwards, by argparse destination.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 
 from .. import __version__
 from ..config import Defaults, find_config, load_config
-from ..doctor import diagnose, finding_from_error, make_report
+from ..doctor import diagnose, finding_from_error, make_report, summarize
 from ..errors import EvalsigError, ExitCode, InputError, InputNotFoundError, UsageError
 from ..gate import DoctorError, compare, gate
 from ..policy import Mode, Policy
@@ -189,16 +190,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
-    kw = dict(metric=args.metric, cluster=args.cluster, filter=args.filter, format=args.format,
-              allow_failed_run=args.allow_failed_run)
+    kw: dict[str, Any] = dict(metric=args.metric, cluster=args.cluster, filter=args.filter,
+                              format=args.format, allow_failed_run=args.allow_failed_run)
     try:
         big = Path(path).stat().st_size > _BIG_FILE
     except OSError:
         big = False
     if not big:
-        return read_run(path, **kw)  # type: ignore[arg-type]
+        return read_run(path, **kw)
     with progress.stage(f"reading {path}") as update:
-        return call_with_progress(read_run, path, progress=update, **kw)  # type: ignore[no-any-return]
+        run: EvalRun = call_with_progress(read_run, path, progress=update, **kw)
+        return run
 
 
 def _write(path: str, text: str) -> None:
@@ -268,7 +270,7 @@ def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     report = CompareReport(
         metric=args.metric or baseline.meta.metric, cluster=args.cluster, alpha=args.alpha,
         comparison=result, findings=[f for f in doc.findings if f.code != "I301"],
-        baseline=doc.baseline, candidate=doc.candidate,
+        baseline=summarize(baseline), candidate=summarize(candidate),
     )
     _emit(args, env, render_compare, report)
     return int(ExitCode.OK)
@@ -324,7 +326,5 @@ def github_gate(report: GateReport, env: Mapping[str, str], args: argparse.Names
 
 def github_error(env: Mapping[str, str], code: int, message: str) -> None:
     """A command that stopped on an error still tells the workflow why (never a verdict)."""
-    try:
+    with contextlib.suppress(EvalsigError):
         write_outputs(env, {"verdict": "ERROR", "exit_code": str(code), "error": message})
-    except EvalsigError:
-        pass

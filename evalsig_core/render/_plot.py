@@ -142,7 +142,9 @@ def density(delta: float, se: float, df: float | None, margin: float | None,
         lo, hi = float(q[0]), float(q[-1])
     else:
         lo, hi = delta - 4.5 * se, delta + 4.5 * se
-    pts = [lo, hi, delta] + ([margin] if _finite(margin) else [])  # type: ignore[list-item]
+    pts = [lo, hi, delta]
+    if margin is not None and math.isfinite(margin):
+        pts.append(margin)
     a, b = _scale(pts)
     grid = np.linspace(a, b, 121)
     if q is not None:

@@ -1,0 +1,199 @@
+"""The commands beyond the seed workflow: compare, schema, report files, config defaults,
+GitHub outputs, colour and progress, and usage errors (64) for every command."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from evalsig_core.cli import build_parser, main
+from evalsig_core.cli._github import format_outputs
+from evalsig_core.cli._tty import Progress, call_with_progress, style_for
+from tests.conftest import EXAMPLES, write_runframe
+
+B, C, R = (str(EXAMPLES / n) for n in ("baseline.json", "candidate.json", "regressed.json"))
+GATE = ["gate", "--baseline", B, "--candidate", C, "--cluster", "passage_id"]
+
+
+def _commands() -> list[str]:
+    sub = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    return list(sub.choices)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_answers_an_unknown_flag_with_64(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--no-such-flag"], env={}) == 64
+    assert capsys.readouterr().err.startswith("evalsig: error:")
+
+
+@pytest.mark.parametrize("args", [
+    ["doctor", B],
+    ["compare", B],
+    ["compare", B, C, "--alpha", "0"],
+    ["compare", B, C, "--output", "pdf"],
+    ["schema", "--kind", "nope"],
+    ["gate", "--baseline", B, "--candidate", C, "--min-delta", "0.01", "--output", "pdf"],
+    ["--config", "/nonexistent/evalsig.toml", "schema"],
+])
+def test_usage_errors_exit_64(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args, env={}) == 64
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_compare_reports_without_a_verdict_and_exits_0_even_on_a_regression(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", B, R, "--cluster", "passage_id", "--output", "json"], env={}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "compare" and "verdict" not in doc
+    assert doc["comparison"]["delta"] < 0
+
+
+def test_compare_refuses_bad_data_with_65(tmp_path: Path) -> None:
+    b = write_runframe(tmp_path / "b.json", ["a", "b", "c"], [1, float("nan"), 0])
+    c = write_runframe(tmp_path / "c.json", ["a", "b", "c"], [1, 1, 0])
+    assert main(["compare", str(b), str(c)], env={}) == 65
+
+
+def test_compare_missing_file_exits_66(tmp_path: Path) -> None:
+    assert main(["compare", str(tmp_path / "nope.json"), C], env={}) == 66
+
+
+@pytest.mark.parametrize("kind", ["gate", "doctor", "suite", "compare"])
+def test_schema_prints_the_json_schema_of_each_report(
+        kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "--kind", kind], env={}) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["properties"]["kind"]["default"] == kind
+
+
+def test_gate_writes_every_requested_format(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    paths = {f: tmp_path / f"report.{f}" for f in ("json", "markdown", "html")}
+    args = [*GATE, "--min-delta", "0.005", "--output", "html"]
+    for f, p in paths.items():
+        args += [f"--{f}", str(p)]
+    assert main(args, env={}) == 0
+    assert capsys.readouterr().out.startswith("<!DOCTYPE html>")
+    assert json.loads(paths["json"].read_text())["verdict"] == "ALLOW"
+    assert paths["markdown"].read_text().startswith("<!-- evalsig-report")
+    assert '<g class="row"' in paths["html"].read_text()
+
+
+def test_doctor_renders_html_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", B, C, "--output", "html", "--json", str(tmp_path / "d.json")],
+                env={}) == 0
+    assert "evalsig doctor" in capsys.readouterr().out
+    assert json.loads((tmp_path / "d.json").read_text())["kind"] == "doctor"
+
+
+def test_github_outputs_carry_the_report_paths_even_without_flags(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {"GITHUB_OUTPUT": str(out), "RUNNER_TEMP": str(tmp_path)}
+    assert main([*GATE, "--min-delta", "0.005"], env=env) == 0
+    values = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert set(values) == {"verdict", "exit_code", "delta", "p_value", "mde", "report_json",
+                           "report_md"}
+    assert json.loads(Path(values["report_json"]).read_text())["verdict"] == "ALLOW"
+    assert Path(values["report_md"]).parent.parent == tmp_path
+
+
+def test_github_outputs_on_an_error_say_error_not_a_verdict(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = main(["gate", "--baseline", str(tmp_path / "x.json"), "--candidate", C,
+                 "--min-delta", "0"], env={"GITHUB_OUTPUT": str(out)})
+    assert code == 66
+    values = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert values["verdict"] == "ERROR" and values["exit_code"] == "66"
+
+
+def test_multiline_output_values_use_the_heredoc_form() -> None:
+    text = format_outputs({"one": "a", "many": "x\ny"})
+    lines = text.splitlines()
+    assert lines[0] == "one=a"
+    delim = lines[1].split("<<", 1)[1]
+    assert lines[1:] == [f"many<<{delim}", "x", "y", delim]
+
+
+def test_config_file_supplies_defaults_and_flags_win(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.evalsig]\ncluster = "passage_id"\nmin-delta = 0.005\nmode = "non-inferiority"\n'
+        'output = "json"\n')
+    assert main(["gate", "--baseline", B, "--candidate", C], env={}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["cluster"], doc["min_delta"], doc["mode"]) == ("passage_id", 0.005,
+                                                               "non-inferiority")
+    assert main(["gate", "--baseline", B, "--candidate", C, "--mode", "superiority",
+                 "--min-delta", "0.5"], env={}) == 1
+    assert json.loads(capsys.readouterr().out)["mode"] == "superiority"
+
+
+def test_evalsig_toml_wins_over_pyproject_and_no_config_ignores_both(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.evalsig]\nmin_delta = 0.005\n")
+    (tmp_path / "evalsig.toml").write_text("min_delta = 0.5\n")
+    assert main(["gate", "--baseline", B, "--candidate", C, "--output", "json"], env={}) == 1
+    assert main(["--no-config", "gate", "--baseline", B, "--candidate", C], env={}) == 64
+
+
+@pytest.mark.parametrize("text", ["bogus = 1\n", 'alpha = "high"\n', 'output = "pdf"\n',
+                                  "min_delta = \n"])
+def test_a_bad_config_is_a_usage_error_naming_the_file(
+        text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "evalsig.toml"
+    cfg.write_text(text)
+    assert main(["--config", str(cfg), "schema"], env={}) == 64
+    assert str(cfg) in capsys.readouterr().err
+
+
+class _Tty(io.StringIO):
+    encoding = "utf-8"
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
+    assert style_for(_Tty(), {}).color
+    assert not style_for(_Tty(), {"NO_COLOR": "1"}).color
+    assert not style_for(io.StringIO(), {}).color
+    assert style_for(_Tty(), {"NO_COLOR": ""}).color  # no-color.org: empty means unset
+
+
+def test_progress_draws_on_a_terminal_and_is_silent_otherwise() -> None:
+    tty, pipe = _Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        with Progress(stream, clock=iter(range(100)).__next__).stage("reading x") as update:
+            update(5, 10)
+            update(10, 10)
+    assert "reading x" in tty.getvalue() and " 50%" in tty.getvalue()
+    assert tty.getvalue().endswith("\r\x1b[K")
+    assert pipe.getvalue() == ""
+
+
+def test_progress_is_passed_only_to_functions_that_accept_it() -> None:
+    seen: list[object] = []
+
+    def with_cb(x: int, *, progress: object) -> int:
+        seen.append(progress)
+        return x
+
+    def without(x: int) -> int:
+        return x
+
+    cb = Progress(io.StringIO()).stage  # any object stands in for the callback
+    assert call_with_progress(with_cb, 1, progress=cb) == 1 and seen == [cb]  # type: ignore[arg-type]
+    assert call_with_progress(without, 2, progress=cb) == 2  # type: ignore[arg-type]
+
+
+def test_tty_output_to_a_pipe_has_no_escape_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*GATE, "--min-delta", "0.005"], env={}) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out and "ALLOW" in out
