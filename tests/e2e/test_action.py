@@ -223,3 +223,13 @@ def test_action_outputs_and_install_of_its_own_version() -> None:
     for name in action["inputs"]:
         if name != "python_version":
             assert f"INPUT_{name.upper()}" in gate_env
+
+
+def test_documented_workflow_uses_the_action_and_real_inspect_commands() -> None:
+    text = (REPO / "docs" / "github-workflow.yml").read_text()
+    doc = yaml.safe_load(text)
+    steps = doc["jobs"]["gate"]["steps"]
+    gate = next(s for s in steps if s.get("id") == "gate")
+    assert set(gate["with"]) <= set(_action()["inputs"])
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "inspect log export" not in runs and "evalsig doctor" in runs
