@@ -301,27 +301,36 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return report.exit_code
 
 
-def github_gate(report: GateReport, env: Mapping[str, str], args: argparse.Namespace) -> None:
-    """In GitHub Actions: step outputs (with the report files' paths) and the job summary."""
-    markdown = render_gate(report, "markdown")
+def github_publish(report: Any, env: Mapping[str, str], args: argparse.Namespace,
+                   render: Any, stats: Mapping[str, str] | None = None) -> None:
+    """In GitHub Actions: step outputs (verdict, exit code, `stats`, the report files' paths)
+    and the Markdown job summary. For any report with `verdict` and `exit_code` (gate, suite)
+    and its renderer; `args.json` / `args.markdown` are reused when given."""
+    markdown = render(report, "markdown")
     if env.get("GITHUB_OUTPUT"):
-        json_path, md_path = args.json, args.markdown
+        json_path = getattr(args, "json", None)
+        md_path = getattr(args, "markdown", None)
         if not json_path or not md_path:
             d = report_dir(env)
             if not json_path:
                 json_path = str(d / "report.json")
-                _write(json_path, render_gate(report, "json"))
+                _write(json_path, render(report, "json"))
             if not md_path:
                 md_path = str(d / "report.md")
                 _write(md_path, markdown)
-        c = report.comparison
         write_outputs(env, {
             "verdict": report.verdict.value, "exit_code": str(report.exit_code),
-            "delta": f"{c.delta:.6g}", "p_value": f"{c.p_value:.6g}", "mde": f"{c.mde:.6g}",
+            **(stats or {}),
             "report_json": str(Path(json_path).resolve()),
             "report_md": str(Path(md_path).resolve()),
         })
     append_summary(env, markdown)
+
+
+def github_gate(report: GateReport, env: Mapping[str, str], args: argparse.Namespace) -> None:
+    c = report.comparison
+    github_publish(report, env, args, render_gate, {
+        "delta": f"{c.delta:.6g}", "p_value": f"{c.p_value:.6g}", "mde": f"{c.mde:.6g}"})
 
 
 def github_error(env: Mapping[str, str], code: int, message: str) -> None:

@@ -197,3 +197,20 @@ def test_tty_output_to_a_pipe_has_no_escape_codes(capsys: pytest.CaptureFixture[
     assert main([*GATE, "--min-delta", "0.005"], env={}) == 0
     out = capsys.readouterr().out
     assert "\x1b[" not in out and "ALLOW" in out
+
+
+def test_suite_reports_publish_to_github_with_the_same_helper(tmp_path: Path) -> None:
+    import argparse
+
+    from evalsig_core.cli._commands import github_publish
+    from evalsig_core.render import render_suite
+    from tests.core.render.cases import suite_report
+
+    out, summary = tmp_path / "out", tmp_path / "summary"
+    env = {"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary),
+           "RUNNER_TEMP": str(tmp_path)}
+    github_publish(suite_report(), env, argparse.Namespace(), render_suite)
+    values = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert values["verdict"] == "REJECT" and values["exit_code"] == "1"
+    assert json.loads(Path(values["report_json"]).read_text())["kind"] == "suite"
+    assert "## EVALSIG suite gate ❌ REJECT" in summary.read_text()
