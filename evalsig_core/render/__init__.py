@@ -9,6 +9,7 @@ and `html` (one self-contained page with inline SVG plots; no network, no extern
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -52,6 +53,12 @@ SCHEMA_KINDS: dict[str, type[Any]] = {
 }
 
 
+def _marker_value(text: Any) -> str:
+    """A value that cannot end or break the hidden marker comment."""
+    out = re.sub(r"[^A-Za-z0-9._/:=+-]", "_", str(text))
+    return re.sub(r"-{2,}", "-", out)
+
+
 def _cell(text: Any) -> str:
     """A Markdown table cell: no pipes or line breaks from user data."""
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -66,7 +73,7 @@ def _env() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     env.filters.update(signed=signed, num=num, pval=pval, interval=interval, pct=pct,
-                       cell=_cell)
+                       cell=_cell, marker=_marker_value)
     env.globals.update(EMOJI=EMOJI, VERDICT_COLOR=VERDICT_COLOR,
                        SEVERITY_COLOR=SEVERITY_COLOR, MARKER=MARKER)
     return env

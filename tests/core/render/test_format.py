@@ -84,3 +84,10 @@ def test_gate_json_validates_against_its_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     doc = json.loads(render_gate(gate_allow(), "json"))
     jsonschema.validate(doc, report_schema("gate"))
+
+
+def test_marker_values_cannot_close_the_comment() -> None:
+    report = gate_allow()
+    evil = report.model_copy(update={"metric": "acc --> <b>x</b>"})
+    first = render_gate(evil, "markdown").splitlines()[0]
+    assert first.startswith(MARKER) and first.count("-->") == 1 and first.endswith("-->")
