@@ -141,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inference method (default auto)")
     g.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
     g.add_argument("--seed", type=_int, default=0, help="seed of every random method")
-    _add_report_flags(g, "report")
+    g.add_argument("--markdown", metavar="PATH", help="also write the report as Markdown")
+    g.add_argument("--html", metavar="PATH", help="also write the report as one HTML page")
+    g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
+    g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     g.set_defaults(handler=cmd_gate)
     return parser
 
