@@ -21,11 +21,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 .PHONY: help install demo test lint pytest bench clean golden
 
 help:
+	@echo "make golden - regenerate the renderers' golden files (tests/golden/); review the diff"
 	@echo "make demo   - install and run the gate flow on the bundled examples (no server needed)"
 	@echo "make test   - install test dependencies and run lint, types and the whole test suite"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make bench  - benchmarks, printing speed ratios measured side by side in one run"
-	@echo "make golden - regenerate the renderers' golden files (tests/golden/); review the diff"
 
 $(PY):
 	python3 -m venv $(VENV)
