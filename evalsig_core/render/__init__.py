@@ -27,6 +27,7 @@ from ._format import (
     SEVERITY_COLOR,
     VERDICT_COLOR,
     Style,
+    decision_lower,
     interval,
     interval_line,
     legend,
@@ -74,8 +75,9 @@ def _env() -> Environment:
     )
     env.filters.update(signed=signed, num=num, pval=pval, interval=interval, pct=pct,
                        cell=_cell, marker=_marker_value)
-    env.globals.update(EMOJI=EMOJI, VERDICT_COLOR=VERDICT_COLOR,
-                       SEVERITY_COLOR=SEVERITY_COLOR, MARKER=MARKER)
+    # opt(obj, name): a field newer reports carry (e.g. allow_alpha), None on older ones.
+    env.globals.update(opt=lambda obj, name: getattr(obj, name, None), EMOJI=EMOJI,
+                       VERDICT_COLOR=VERDICT_COLOR, SEVERITY_COLOR=SEVERITY_COLOR, MARKER=MARKER)
     return env
 
 
@@ -102,13 +104,14 @@ def _gate_ctx(report: GateReport, style: Style) -> dict[str, Any]:
     margin = margin_of(report)
     return dict(
         r=report, c=c, style=style, margin=margin,
-        line=interval_line(c.ci.lower, c.upper_bound, c.delta, margin, unicode=style.unicode),
+        line=interval_line(decision_lower(c), c.upper_bound, c.delta, margin,
+                           unicode=style.unicode),
         legend=legend(style.unicode),
     )
 
 
 def _plots(c: ComparisonResult, margin: float | None, label: str, verdict: str | None) -> Any:
-    row = ForestRow(label=label, delta=c.delta, lower=c.ci.lower, upper=c.upper_bound,
+    row = ForestRow(label=label, delta=c.delta, lower=decision_lower(c), upper=c.upper_bound,
                     margin=margin, verdict=verdict)
     dist = getattr(c, "distribution", None)
     dens = density(c.delta, c.se, c.df, margin, percentiles=dist, method=c.method)
@@ -161,7 +164,7 @@ def _entry_row(e: SuiteEntry) -> ForestRow:
         return ForestRow(label=e.name, delta=None, lower=None, upper=None, margin=None,
                          verdict=None, note=f"error {e.error_code or ''}: {e.error or ''}")
     c = e.report.comparison
-    return ForestRow(label=e.name, delta=c.delta, lower=c.ci.lower, upper=c.upper_bound,
+    return ForestRow(label=e.name, delta=c.delta, lower=decision_lower(c), upper=c.upper_bound,
                      margin=margin_of(e.report), verdict=e.report.verdict.value)
 
 
@@ -174,7 +177,7 @@ def render_suite(report: SuiteReport, output: str, *, style: Style | None = None
     for e in report.entries:
         if e.report is not None:
             c, m = e.report.comparison, margin_of(e.report)
-            lines[e.name] = interval_line(c.ci.lower, c.upper_bound, c.delta, m,
+            lines[e.name] = interval_line(decision_lower(c), c.upper_bound, c.delta, m,
                                           unicode=style.unicode)
     ctx: dict[str, Any] = dict(r=report, style=style, lines=lines, legend=legend(style.unicode),
                                margin_of=margin_of)

@@ -14,7 +14,8 @@ from typing import Any
 from ..policy import Mode
 
 __all__ = [
-    "Style", "interval", "interval_line", "margin_of", "num", "pct", "pval", "signed",
+    "Style", "decision_lower", "interval", "interval_line", "margin_of", "num", "pct", "pval",
+    "signed",
 ]
 
 
@@ -60,6 +61,15 @@ def interval(iv: Sequence[float | None]) -> str:
 
 def pct(x: float) -> str:
     return f"{100 * x:g}%"
+
+
+def decision_lower(c: Any) -> float | None:
+    """The lower bound the ALLOW decision compared: `allow_lower` when `auto` used a stricter
+    level than alpha (few clusters / low df; the report then carries `allow_alpha`), else the
+    reported one-sided bound. None = unbounded. Reports without those fields use `ci.lower`."""
+    if getattr(c, "allow_alpha", None) is not None:
+        return getattr(c, "allow_lower", None)  # type: ignore[no-any-return]
+    return c.ci.lower  # type: ignore[no-any-return]
 
 
 def margin_of(report: Any) -> float:

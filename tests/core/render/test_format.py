@@ -91,3 +91,16 @@ def test_marker_values_cannot_close_the_comment() -> None:
     evil = report.model_copy(update={"metric": "acc --> <b>x</b>"})
     first = render_gate(evil, "markdown").splitlines()[0]
     assert first.startswith(MARKER) and first.count("-->") == 1 and first.endswith("-->")
+
+
+def test_the_drawn_lower_bound_is_the_one_allow_compared() -> None:
+    from types import SimpleNamespace
+
+    from evalsig_core.render._format import decision_lower
+
+    ci = SimpleNamespace(lower=0.01)
+    assert decision_lower(SimpleNamespace(ci=ci)) == 0.01  # reports without the fields
+    assert decision_lower(SimpleNamespace(ci=ci, allow_alpha=None, allow_lower=None)) == 0.01
+    stricter = SimpleNamespace(ci=ci, allow_alpha=0.025, allow_lower=-0.002)
+    assert decision_lower(stricter) == -0.002
+    assert decision_lower(SimpleNamespace(ci=ci, allow_alpha=0.025, allow_lower=None)) is None
