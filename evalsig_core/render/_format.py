@@ -68,8 +68,8 @@ def decision_lower(c: Any) -> float | None:
     level than alpha (few clusters / low df; the report then carries `allow_alpha`), else the
     reported one-sided bound. None = unbounded. Reports without those fields use `ci.lower`."""
     if getattr(c, "allow_alpha", None) is not None:
-        return getattr(c, "allow_lower", None)  # type: ignore[no-any-return]
-    return c.ci.lower  # type: ignore[no-any-return]
+        return getattr(c, "allow_lower", None)
+    return c.ci.lower
 
 
 def margin_of(report: Any) -> float:
