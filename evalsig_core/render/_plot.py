@@ -146,13 +146,17 @@ def density(delta: float, se: float, df: float | None, margin: float | None,
     if margin is not None and math.isfinite(margin):
         pts.append(margin)
     a, b = _scale(pts)
-    grid = np.linspace(a, b, 121)
+    # Percentiles resolve the shape coarsely (and discrete draws pile up): fewer, wider bins.
+    grid = np.linspace(a, b, 61 if q is not None else 121)
     if q is not None:
         mid = 0.5 * (grid[1:] + grid[:-1])
         dens = _density_from_percentiles(q, grid)
         xs = mid
-        caption = (f"resampling distribution of delta* ({method}): histogram of its percentiles"
-                   if method else "resampling distribution of delta*")
+        # Wild bootstrap and sign-flip permutation draw under H0 (delta = theta0): a null
+        # distribution; the other resampling methods draw around the estimate.
+        kind = ("null distribution of delta* under H0" if any(k in method for k in (
+            "wild", "permutation")) else "resampling distribution of delta*")
+        caption = f"{kind} ({method}): histogram of its percentiles" if method else kind
         source = "resampling"
     else:
         xs = grid

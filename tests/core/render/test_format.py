@@ -64,6 +64,9 @@ def test_density_prefers_the_resampling_percentiles_when_present() -> None:
     pct = [0.01 + 0.0002 * k for k in range(101)]
     d = density(0.02, 0.004, 50.0, 0.005, percentiles=pct, method="wild_cluster_bootstrap")
     assert d is not None and d.source == "resampling" and "wild_cluster_bootstrap" in d.caption
+    assert d.caption.startswith("null distribution")
+    boot = density(0.02, 0.004, 50.0, 0.005, percentiles=pct, method="cluster_bootstrap")
+    assert boot is not None and boot.caption.startswith("resampling distribution")
     ref = density(0.02, 0.004, 50.0, 0.005)
     assert ref is not None and ref.source == "reference" and "df 50.0" in ref.caption
 
