@@ -214,3 +214,12 @@ def test_suite_reports_publish_to_github_with_the_same_helper(tmp_path: Path) ->
     assert values["verdict"] == "REJECT" and values["exit_code"] == "1"
     assert json.loads(Path(values["report_json"]).read_text())["kind"] == "suite"
     assert "## EVALSIG suite gate ❌ REJECT" in summary.read_text()
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from evalsig_core import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"], env={})
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"evalsig {__version__}"
