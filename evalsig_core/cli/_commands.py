@@ -156,14 +156,19 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
     return {}
 
 
-def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults) -> None:
-    """Make the config's values the defaults of every sub-command flag with that destination.
+def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
+                   command: str | None) -> None:
+    """Make the config's values the defaults of `command`'s flags with that destination.
 
     A required flag that gets a default becomes optional; a flag given on the command line
-    still wins. Values restricted to choices are checked like flags (usage error 64).
+    still wins. Values restricted to choices are checked like flags (usage error 64). Only the
+    command being run is touched, so a default another command cannot take (say
+    `output = "html"` for a command without HTML) never breaks this one.
     """
     values = defaults.as_flags()
     for name, sp in _subparsers(parser).items():
+        if name != command:
+            continue
         for action in sp._actions:
             if action.dest not in values or not action.option_strings:
                 continue
@@ -188,7 +193,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if known.config and not path.is_file():  # type: ignore[union-attr]
             raise UsageError(f"{known.config}: config file not found")
         if path is not None:
-            apply_defaults(parser, load_config(path))
+            names = _subparsers(parser)
+            command = next((a for a in argv if a in names), None)
+            apply_defaults(parser, load_config(path), command)
     return parser.parse_args(argv)
 
 

@@ -223,3 +223,24 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
         main(["--version"], env={})
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"evalsig {__version__}"
+
+
+def test_a_default_only_applies_to_the_command_being_run() -> None:
+    from evalsig_core.cli._commands import _subparsers, apply_defaults
+    from evalsig_core.config import Defaults
+    from evalsig_core.errors import UsageError
+
+    def parser() -> object:
+        p = build_parser()
+        sub = p._subparsers._group_actions[0]  # type: ignore[union-attr]
+        other = sub.add_parser("other")  # type: ignore[attr-defined]
+        other.add_argument("--output", default="table", choices=["table", "json"])
+        return p
+
+    p = parser()
+    apply_defaults(p, Defaults(output="markdown"), "doctor")  # type: ignore[arg-type]
+    subs = _subparsers(p)  # type: ignore[arg-type]
+    assert subs["doctor"].get_default("output") == "markdown"
+    assert subs["other"].get_default("output") == "table"
+    with pytest.raises(UsageError, match="other"):
+        apply_defaults(parser(), Defaults(output="markdown"), "other")  # type: ignore[arg-type]
