@@ -128,8 +128,9 @@ def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ex
             now: datetime | None = None) -> PromotionResult:
     """Make `data` the current baseline if the pointer still names `expected_base`.
 
-    `expected_base` is the version SHA-256 the candidate was gated against (None: no
-    baseline existed). Idempotent: promoting the current version again changes nothing.
+    `expected_base` is the version SHA-256 the candidate was gated against (ignored for the
+    first promotion, when no pointer exists; use it to seed a store). Idempotent: promoting
+    the current version again changes nothing.
     """
     prefix = baseline_prefix(suite, task, metric)
     key, sha = put_version(store, prefix, data, ext)
@@ -137,7 +138,8 @@ def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ex
     if pointer is not None and pointer.current.version_sha256 == sha:
         return PromotionResult(status="already-current", pointer=pointer)
     base = pointer.current.version_sha256 if pointer else None
-    if base != expected_base:
+    # The first promotion has nothing to lose; later ones need the base they were gated on.
+    if pointer is not None and base != expected_base:
         raise PromotionRefused(
             f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
             f"(gated against {_short(expected_base)}, current is {_short(base)})",
