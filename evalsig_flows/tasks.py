@@ -123,7 +123,7 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
     """An explicit baseline URI, or the store's current baseline for (suite, task, metric)."""
     if baseline:
         path = fetch_run.fn(baseline)
-        return RunRef(path, baseline, _sha256_file(path))
+        return RunRef(path, baseline, _sha256_file(path))  # missing: InputNotFoundError
     if not task or not metric:
         from evalsig_core import UsageError
 
@@ -139,7 +139,13 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
 def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
     """Fetch the candidate and keep a copy under candidates/<suite>/<sha16>/ (promotion reads it)."""
     path = fetch_run.fn(candidate)
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputNotFoundError("candidate run not found", path=path) from None
+    except OSError as exc:
+        raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
+            from None
     sha = hashlib.sha256(data).hexdigest()
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
     if not name.endswith("." + extension(name)):
