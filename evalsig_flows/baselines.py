@@ -12,6 +12,7 @@ The pointer keeps the previous entry; every version stays readable.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -88,10 +89,8 @@ def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, 
     """Write an immutable version (never overwritten); returns (key, sha256)."""
     sha = hashlib.sha256(data).hexdigest()
     key = f"{prefix}/versions/{sha}.{ext}"
-    try:
+    with contextlib.suppress(PreconditionFailed):  # already there: the key is the digest
         store.put(key, data, if_none_match=True)
-    except PreconditionFailed:
-        pass  # already there: the key is the content's digest
     return key, sha
 
 

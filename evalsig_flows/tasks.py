@@ -6,6 +6,7 @@ once); compute tasks (read, doctor, gate) and the candidate command never retry.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import tempfile
@@ -16,12 +17,12 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.cache_policies import NO_CACHE
 
 from evalsig_core import (
     DoctorReport,
@@ -137,7 +138,7 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
 
 @task(name="store-candidate", **IO)
 def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
-    """Fetch the candidate and keep a copy under candidates/<suite>/<sha16>/ (promotion reads it)."""
+    """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion."""
     path = fetch_run.fn(candidate)
     try:
         data = Path(path).read_bytes()
@@ -152,10 +153,8 @@ def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
         name = f"{name}.{extension(name)}"
     store = open_store(store_uri)
     key = f"candidates/{suite}/{sha[:16]}/{name}"
-    try:
+    with contextlib.suppress(PreconditionFailed):  # same content already there
         store.put(key, data, if_none_match=True)
-    except PreconditionFailed:
-        pass  # the same content is already there (content-addressed)
     return RunRef(path, candidate, sha, key)
 
 

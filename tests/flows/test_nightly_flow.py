@@ -1,4 +1,4 @@
-"""The nightly suite flow: every entry gated, failures collected, same report on threads and Dask."""
+"""The nightly suite flow: every entry gated, failures collected, same report on Dask."""
 
 from __future__ import annotations
 

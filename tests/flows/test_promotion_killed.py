@@ -67,7 +67,7 @@ def test_a_killed_promotion_leaves_a_whole_baseline_and_a_replay_completes_it(
 
     assert _promote_in_child(uri, kill_at) == -signal.SIGKILL
 
-    pointer, data = fetch_baseline(store, PREFIX)  # whole: the bytes match the pointer
+    pointer, _ = fetch_baseline(store, PREFIX)  # whole: the bytes match the pointer
     assert pointer.current.version_sha256 in (old.current.version_sha256, new_sha)  # type: ignore[union-attr]
     assert (pointer.current.version_sha256 == new_sha) == (kill_at > 2)
     assert verify_chain(store.get(AUDIT_HEAD_KEY), store.get).ok
