@@ -209,7 +209,8 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
         if result.status == "promoted" or not audited(store, did):
             audit_task(store, audit_fields(
                 decision_id=did, decision="promotion", now=now, report=None,
-                inputs=[AuditInput(role="candidate", uri=record.candidate_key,
+                inputs=[AuditInput(role="candidate",
+                                   uri=open_store(store).url(record.candidate_key),
                                    sha256=record.candidate_sha256),
                         AuditInput(role="previous-baseline", uri=None,
                                    sha256=summary["previous_sha256"])],
