@@ -133,3 +133,14 @@ def test_a_failing_command_fails_the_flow_with_an_input_error(tmp_path: Path) ->
                timeout=60)
     assert state.is_failed() and state.message.startswith("INPUT ERROR (exit 65)")
     assert "exited 3" in state.message
+
+
+def test_a_candidate_given_as_an_s3_uri_is_fetched_and_verified(s3_uri: str) -> None:
+    store = open_store(s3_uri)
+    seed(store)
+    store.put("incoming/run.json", (EXAMPLES / "candidate.json").read_bytes())
+    state = ci(s3_uri, store.url("incoming/run.json"), 61)
+    assert state.is_completed(), state.message
+    cand = state.result()["candidate"]
+    assert cand["uri"] == store.url("incoming/run.json")
+    assert store.get(cand["key"]) == (EXAMPLES / "candidate.json").read_bytes()
