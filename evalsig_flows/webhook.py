@@ -29,7 +29,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -287,17 +287,22 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     import os
     import sys
 
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:  # exit 64, never argparse's 2
+            raise UsageError(f"{message} (see `{self.prog} --help`)")
+
     env = os.environ if env is None else env
-    ap = argparse.ArgumentParser(prog="evalsig webhook", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = Parser(prog="evalsig webhook", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
     s = sub.add_parser("serve", help="serve the GitHub webhook receiver (uvicorn)")
     s.add_argument("--host", help="bind address (default EVALSIG_WEBHOOK_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default EVALSIG_WEBHOOK_PORT or 8787)")
     s.add_argument("--log-level", default="info")
-    args = ap.parse_args(argv)
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     try:
+        args = ap.parse_args(argv)
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port))
+                     if v is not None}
         settings = WebhookSettings.load(env, **overrides)
         api = _prefect_api_url(env)
     except UsageError as exc:

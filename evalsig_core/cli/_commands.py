@@ -19,6 +19,7 @@ from ..render import OUTPUTS, render_doctor, render_gate
 from ..report import GateReport
 from ..run import EvalRun
 from ..stats import METHODS
+from ._plugins import add_plugin_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
     g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     g.set_defaults(handler=cmd_gate)
+    add_plugin_commands(sub)  # e.g. `evalsig webhook serve` from evalsig_flows, loaded lazily
     return parser
 
 
