@@ -8,7 +8,9 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   compared in constant time (`hmac.compare_digest`); otherwise 401 and nothing else happens;
 - `ping` → 200; `pull_request` (opened, synchronize, reopened) → a run of the CI gate
   deployment with repo, PR number and head SHA; `push` to the default branch → a run of the
-  promotion deployment; anything else → 202 "ignored";
+  promotion deployment for the pushed commit; a pull request merged into the default branch →
+  a promotion run for its head SHA and number (a merge commit or squash has a new SHA, which
+  no gate decided); anything else → 202 "ignored";
 - `X-GitHub-Delivery` is the flow run's idempotency key, so a redelivery returns the run the
   first delivery created and never starts a second one;
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
@@ -137,20 +139,28 @@ def route_event(event: str, payload: Mapping[str, Any],
                 settings: WebhookSettings) -> RunRequest | str:
     """Map a GitHub event to the run it asks for, or to the reason it is ignored."""
     repo = (payload.get("repository") or {}).get("full_name")
+    branch = settings.default_branch or (payload.get("repository") or {}).get("default_branch")
     if event == "pull_request":
         action = payload.get("action")
-        if action not in PR_ACTIONS:
-            return f"pull_request action {action!r} does not gate"
         pr = payload.get("pull_request") or {}
+        merged = action == "closed" and pr.get("merged") is True
+        if action not in PR_ACTIONS and not merged:
+            return f"pull_request action {action!r} does not gate"
         number, sha = payload.get("number", pr.get("number")), (pr.get("head") or {}).get("sha")
         if not (repo and isinstance(number, int) and sha):
             raise ValueError("pull_request payload lacks repository.full_name, number or "
                              "pull_request.head.sha")
-        return RunRequest(settings.ci_deployment,
-                          {"repo": repo, "pr_number": number, "head_sha": sha})
+        if not merged:
+            return RunRequest(settings.ci_deployment,
+                              {"repo": repo, "pr_number": number, "head_sha": sha})
+        # A merge commit or squash has a new SHA: the gated head SHA and the PR number are
+        # what promotion can find the gate decision by.
+        base = (pr.get("base") or {}).get("ref")
+        if not branch or base != branch:
+            return f"pull request merged into {base!r}, not the default branch"
+        return RunRequest(settings.promote_deployment,
+                          {"repo": repo, "commit": sha, "pr_number": number})
     if event == "push":
-        branch = settings.default_branch or (payload.get("repository") or {}).get(
-            "default_branch")
         ref, after = payload.get("ref"), payload.get("after")
         if not branch or ref != f"refs/heads/{branch}":
             return f"push to {ref!r} is not the default branch"
@@ -158,7 +168,7 @@ def route_event(event: str, payload: Mapping[str, Any],
             return "push deletes the branch"
         if not repo:
             raise ValueError("push payload lacks repository.full_name")
-        return RunRequest(settings.promote_deployment, {"repo": repo, "commit_sha": after})
+        return RunRequest(settings.promote_deployment, {"repo": repo, "commit": after})
     return f"event {event!r} is not handled"
 
 

@@ -91,7 +91,24 @@ def test_pull_request_synchronize_and_reopened_also_gate(action: str) -> None:
     assert len(fake.calls) == 1
 
 
-def test_pull_request_closed_is_ignored_with_202_and_no_run() -> None:
+def test_a_pull_request_merged_into_the_default_branch_promotes_its_gated_head() -> None:
+    fake = FakeCreator()
+    pr = json.loads(sample("pull_request"))
+    pr["pull_request"]["merged"] = True
+    body = json.dumps({**pr, "action": "closed"}).encode()
+    assert post(client(fake), "pull_request", body).status_code == 202
+    assert fake.calls[0][:2] == ("evalsig-promote/evalsig-promote",
+                                 {"repo": "acme/evals", "pr_number": 42,
+                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b"})
+
+
+def test_a_pull_request_merged_into_another_branch_promotes_nothing() -> None:
+    pr = json.loads(sample("pull_request"))
+    pr["pull_request"].update(merged=True, base={"ref": "release", "sha": "0" * 40})
+    assert isinstance(route_event("pull_request", {**pr, "action": "closed"}, settings()), str)
+
+
+def test_pull_request_closed_unmerged_is_ignored_with_202_and_no_run() -> None:
     fake = FakeCreator()
     body = json.dumps({**json.loads(sample("pull_request")), "action": "closed"}).encode()
     r = post(client(fake), "pull_request", body)
@@ -112,7 +129,7 @@ def test_push_to_the_default_branch_creates_a_promotion_run_for_the_pushed_commi
     assert post(client(fake), "push", sample("push")).status_code == 202
     assert fake.calls[0][:2] == ("evalsig-promote/evalsig-promote",
                                  {"repo": "acme/evals",
-                                  "commit_sha": "3f786850e387550fdab836ed7e6dc881de23001b"})
+                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b"})
 
 
 def test_push_to_another_branch_is_ignored() -> None:
