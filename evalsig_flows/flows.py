@@ -1,32 +1,37 @@
-"""Prefect flows. A gate flow publishes first, then ends Failed on REJECT / INCONCLUSIVE."""
+"""Prefect flows. A gate flow publishes first, then ends Failed on REJECT / INCONCLUSIVE.
+
+Flows (names `evalsig-<noun>`; parameters are JSON-friendly for deployments):
+- `gate_flow(baseline, candidate, min_delta, ...)`                         evalsig-gate
+- `nightly_gate_flow(suite_file, store=...)`                                evalsig-nightly
+- `ci_gate_flow(repo, pr_number, head_sha, candidate=None, command=None, ...)` evalsig-ci-gate
+- `promote_baseline_flow(repo, commit=None, pr_number=None, store=...)`     evalsig-promote
+
+Every flow returns a State: Completed carries a result dict; Failed carries a message that
+starts with the verdict (REJECT / INCONCLUSIVE), DOCTOR, REFUSED, or the error class with its
+exit code (e.g. "STORAGE ERROR (exit 74): ...") and `data={"exit_code": ...}`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prefect import flow
-from prefect.states import Completed, Failed, State
+from prefect.states import State
 
-from evalsig_core import Policy, Verdict
+from evalsig_core import EvalsigError, Policy
 
-from .tasks import (
-    doctor_task,
-    fetch_run,
-    gate_task,
-    publish_artifacts,
-    publish_report,
-    read_task,
-)
+from .ci import ci_gate_flow, promote_baseline_flow
+from .nightly import nightly_gate_flow
+from .pipeline import DEFAULT_STORE, GateParams, failed_from_error, run_gate
 
-__all__ = ["gate_flow"]
-
-DEFAULT_STORE = "file://./.evalsig-store"
+__all__ = ["DEFAULT_STORE", "ci_gate_flow", "failed_from_error", "gate_flow",
+           "nightly_gate_flow", "promote_baseline_flow"]
 
 
 @flow(name="evalsig-gate", log_prints=True)
 def gate_flow(
-    baseline: str,
-    candidate: str,
+    baseline: str | None,
+    candidate: str | None,
     min_delta: float,
     metric: str | None = None,
     cluster: str | None = None,
@@ -39,30 +44,28 @@ def gate_flow(
     seed: int = 0,
     store: str = DEFAULT_STORE,
     name: str = "gate",
+    suite: str = "default",
+    task: str | None = None,
+    command: list[str] | None = None,
+    output: str = "*",
+    timeout: float = 3600.0,
 ) -> State[Any]:
-    """Fetch both runs, doctor them, gate, store the report and publish artifacts.
+    """Fetch baseline -> ingest candidate -> doctor -> gate -> store report -> audit -> artifacts.
 
-    Returns a Completed state carrying the report dict on ALLOW; a Failed state whose
-    message starts with the verdict (or DOCTOR for bad input) otherwise, after publishing.
+    `baseline`: a path/URI, or None for the store's current baseline of (suite, task, metric).
+    `candidate`: a path/URI, or None with `command` (run with `timeout`; the newest file
+    matching `output` in `{output_dir}` is ingested). The candidate is kept in the store.
+    Returns Completed with {verdict, exit_code, delta, decision_id, report{json, markdown},
+    baseline{uri, sha256}, candidate{uri, sha256, key}} on ALLOW; Failed otherwise.
     """
-    policy = Policy(min_delta=min_delta, alpha=alpha, power=power, mode=mode, method=method,
-                    resamples=resamples, seed=seed, metric=metric, cluster=cluster)
-    b = read_task(fetch_run(baseline), metric, cluster, filter)
-    c = read_task(fetch_run(candidate), metric, cluster, filter)
-    doc = doctor_task(b, c, cluster)
-    if not doc.ok:
-        where = publish_report(doc, store)
-        publish_artifacts(doc, where, name)
-        first = doc.errors[0]
-        return Failed(message=f"DOCTOR: {first.code} {first.message} (report: {where['json']})",
-                      data=doc.model_dump(mode="json"))
-    report = gate_task(b, c, policy)
-    where = publish_report(report, store)
-    publish_artifacts(report, where, name)
-    result = {"verdict": report.verdict.value, "exit_code": report.exit_code,
-              "report": where, "delta": report.comparison.delta}
-    print(f"{name}: {report.verdict.value} ({report.reason}); report: {where['json']}")
-    if report.verdict is Verdict.ALLOW:
-        return Completed(message=f"ALLOW: {report.reason}", data=result)
-    return Failed(message=f"{report.verdict.value}: {report.reason} (report: {where['json']})",
-                  data=result)
+    try:
+        policy = Policy(min_delta=min_delta, alpha=alpha, power=power, mode=mode,
+                        method=method, resamples=resamples, seed=seed, metric=metric,
+                        cluster=cluster)
+        params = GateParams(baseline=baseline, candidate=candidate, command=command,
+                            output=output, timeout=timeout, filter=filter, store=store,
+                            suite=suite, task=task, name=name)
+        outcome = run_gate(params, policy, context={})
+    except EvalsigError as exc:
+        return failed_from_error(exc)
+    return outcome.state()

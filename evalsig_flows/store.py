@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
-__all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "open_store"]
+__all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key", "open_store"]
 
 
 class PreconditionFailed(StorageError):
@@ -28,6 +28,7 @@ class ObjectInfo:
     key: str
     etag: str
     size: int
+    sha256: str | None = None
 
 
 class Store(Protocol):
@@ -45,7 +46,7 @@ class Store(Protocol):
     def url(self, key: str) -> str: ...
 
 
-def _check_key(key: str) -> str:
+def check_key(key: str) -> str:
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise UsageError(f"invalid store key {key!r}")
@@ -59,8 +60,19 @@ class LocalStore:
         self.root = Path(root).resolve()
         self.uri = self.root.as_uri()
 
+    @classmethod
+    def from_uri(cls, uri: str) -> LocalStore:
+        """`file:///abs/dir`, `file://./rel/dir` or a plain directory path."""
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("", "file"):
+            raise UsageError(f"not a file URI: {uri!r}")
+        path = unquote(parsed.path) if parsed.scheme == "file" else uri
+        if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+            path = unquote(parsed.netloc + parsed.path)  # file://./relative forms
+        return cls(path)
+
     def _path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+        return self.root / check_key(key)
 
     def get(self, key: str) -> bytes:
         p = self._path(key)
@@ -79,7 +91,8 @@ class LocalStore:
             return None
         except OSError as exc:
             raise StorageError(f"{self.url(key)}: cannot read: {exc.strerror}") from None
-        return ObjectInfo(key, hashlib.sha256(data).hexdigest(), len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        return ObjectInfo(key, digest, len(data), digest)
 
     def put(self, key: str, data: bytes, *, if_match: str | None = None,
             if_none_match: bool = False) -> ObjectInfo:
@@ -92,7 +105,8 @@ class LocalStore:
                 self._conditional_write(key, p, data, if_match, if_none_match)
         except OSError as exc:
             raise StorageError(f"{self.url(key)}: cannot write: {exc.strerror}") from None
-        return ObjectInfo(key, hashlib.sha256(data).hexdigest(), len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        return ObjectInfo(key, digest, len(data), digest)
 
     def _conditional_write(self, key: str, p: Path, data: bytes, if_match: str | None,
                            if_none_match: bool) -> None:
@@ -145,10 +159,7 @@ def open_store(uri: str) -> Store:
     """`file:///path` or a plain directory path; `s3://bucket/prefix` needs the flows extra."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
-        path = unquote(parsed.path) if parsed.scheme == "file" else uri
-        if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
-            path = unquote(parsed.netloc + parsed.path)  # file://./relative forms
-        return LocalStore(path)
+        return LocalStore.from_uri(uri)
     if parsed.scheme == "s3":
         from .s3 import S3Store
 

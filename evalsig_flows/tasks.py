@@ -1,32 +1,77 @@
-"""Prefect tasks: a few lines each around evalsig_core. Retries only on I/O tasks."""
+"""Prefect tasks: a few lines each around evalsig_core and the store. Retries only on I/O tasks.
+
+I/O tasks retry on transient storage errors only (a wrong secret or a missing bucket fails at
+once); compute tasks (read, doctor, gate) and the candidate command never retry.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
 from evalsig_core import (
     DoctorReport,
     EvalRun,
     GateReport,
+    InputNotFoundError,
     Policy,
+    StorageError,
     diagnose,
     gate,
     read_run,
 )
 from evalsig_core.render import render_doctor, render_gate
+from evalsig_core.report import SuiteReport
 
-from .store import open_store
+from . import audit_log
+from .baselines import baseline_prefix, extension, fetch_baseline
+from .store import PreconditionFailed, open_store
 
-__all__ = ["decision_id_for", "doctor_task", "fetch_run", "gate_task", "publish_artifacts",
-           "publish_report", "read_task"]
+__all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "doctor_task",
+           "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_task",
+           "resolve_baseline", "run_command_task", "store_candidate"]
+
+
+def transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry storage errors that may pass (network, 5xx, timeouts); not a denial or 404."""
+    try:
+        state.result()
+    except PreconditionFailed:
+        return False
+    except StorageError as exc:
+        return not getattr(exc, "permanent", False)
+    except Exception:
+        return False
+    return False
+
+
+IO: dict[str, Any] = {"retries": 3, "retry_delay_seconds": [1, 2, 4],
+                      "retry_condition_fn": transient, "cache_policy": NO_CACHE}
+COMPUTE: dict[str, Any] = {"cache_policy": NO_CACHE}
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run file made local: where it came from, its SHA-256, and where it is stored."""
+
+    path: str
+    uri: str
+    sha256: str
+    key: str | None = None  # key in the store, when it lives there
 
 
 def _split_object_uri(uri: str) -> tuple[str, str]:
@@ -35,12 +80,30 @@ def _split_object_uri(uri: str) -> tuple[str, str]:
     return f"{parsed.scheme}://{parsed.netloc}", parsed.path.lstrip("/")
 
 
-@task(name="fetch-run", retries=2, retry_delay_seconds=1)
-def fetch_run(uri: str, workdir: str | None = None) -> str:
-    """Make a run available as a local path: local paths and file:// pass through."""
+def _local(uri: str) -> str | None:
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         return unquote(parsed.path) if parsed.scheme == "file" else uri
+    return None
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except FileNotFoundError:
+        raise InputNotFoundError("run file not found", path=path) from None
+    return h.hexdigest()
+
+
+@task(name="fetch-run", **IO)
+def fetch_run(uri: str, workdir: str | None = None) -> str:
+    """Make a run available as a local path: local paths and file:// pass through."""
+    local = _local(uri)
+    if local is not None:
+        return local
     store_uri, key = _split_object_uri(uri)
     data = open_store(store_uri).get(key)
     dest = Path(workdir or tempfile.mkdtemp(prefix="evalsig-")) / PurePosixPath(key).name
@@ -48,47 +111,115 @@ def fetch_run(uri: str, workdir: str | None = None) -> str:
     return str(dest)
 
 
-@task(name="read-run")
-def read_task(path: str, metric: str | None, cluster: str | None,
+def _write_local(data: bytes, name: str) -> str:
+    dest = Path(tempfile.mkdtemp(prefix="evalsig-")) / name
+    dest.write_bytes(data)
+    return str(dest)
+
+
+@task(name="resolve-baseline", **IO)
+def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str | None,
+                     metric: str | None) -> RunRef:
+    """An explicit baseline URI, or the store's current baseline for (suite, task, metric)."""
+    if baseline:
+        path = fetch_run.fn(baseline)
+        return RunRef(path, baseline, _sha256_file(path))
+    if not task or not metric:
+        from evalsig_core import UsageError
+
+        raise UsageError("without an explicit baseline, task and metric name the stored one")
+    store = open_store(store_uri)
+    pointer, data = fetch_baseline(store, baseline_prefix(suite, task, metric))
+    name = PurePosixPath(pointer.current.key).name
+    return RunRef(_write_local(data, name), store.url(pointer.current.key),
+                  pointer.current.version_sha256, pointer.current.key)
+
+
+@task(name="store-candidate", **IO)
+def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
+    """Fetch the candidate and keep a copy under candidates/<suite>/<sha16>/ (promotion reads it)."""
+    path = fetch_run.fn(candidate)
+    data = Path(path).read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
+    if not name.endswith("." + extension(name)):
+        name = f"{name}.{extension(name)}"
+    store = open_store(store_uri)
+    key = f"candidates/{suite}/{sha[:16]}/{name}"
+    try:
+        store.put(key, data, if_none_match=True)
+    except PreconditionFailed:
+        pass  # the same content is already there (content-addressed)
+    return RunRef(path, candidate, sha, key)
+
+
+@task(name="read-run", **COMPUTE)
+def read_task(path: RunRef | str, metric: str | None, cluster: str | None,
               filter: str | None = None) -> EvalRun:
-    return read_run(path, metric=metric, cluster=cluster, filter=filter)
+    local = path.path if isinstance(path, RunRef) else path
+    return read_run(local, metric=metric, cluster=cluster, filter=filter)
 
 
-@task(name="doctor")
+@task(name="run-candidate-command", **COMPUTE)
+def run_command_task(command: list[str], output: str, timeout: float) -> str:
+    """Run the configured eval command (never retried: an eval run is not idempotent)."""
+    from .suite_file import run_command
+
+    return run_command(command, output, timeout)
+
+
+@task(name="doctor", **COMPUTE)
 def doctor_task(baseline: EvalRun, candidate: EvalRun, cluster: str | None) -> DoctorReport:
     return diagnose(baseline, candidate, cluster=cluster)
 
 
-@task(name="gate")
+@task(name="gate", **COMPUTE)
 def gate_task(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     return gate(baseline, candidate, policy)
 
 
-def decision_id_for(report: GateReport | DoctorReport, now: datetime) -> str:
+def decision_id_for(report: GateReport | DoctorReport | None, now: datetime,
+                    salt: str = "") -> str:
     """Time-ordered, unique per inputs: 20261129t174800z-<12 hex of the inputs' sha256>."""
-    b = report.baseline.sha256 if report.baseline else None
-    c = report.candidate.sha256 if report.candidate else None
-    digest = hashlib.sha256(f"{b}|{c}|{now.isoformat()}".encode()).hexdigest()[:12]
+    b = report.baseline.sha256 if report is not None and report.baseline else None
+    c = report.candidate.sha256 if report is not None and report.candidate else None
+    digest = hashlib.sha256(f"{b}|{c}|{salt}|{now.isoformat()}".encode()).hexdigest()[:12]
     return f"{now:%Y%m%dt%H%M%S}z-{digest}"
 
 
-@task(name="publish-report", retries=3, retry_delay_seconds=2)
-def publish_report(report: GateReport | DoctorReport, store_uri: str) -> dict[str, str]:
+def _render(report: GateReport | DoctorReport | SuiteReport) -> tuple[str, str]:
+    """(json, markdown) of a report; the suite's Markdown is its entries' gate reports."""
+    if isinstance(report, GateReport):
+        return report.to_json() + "\n", render_gate(report, "markdown")
+    if isinstance(report, DoctorReport):
+        return report.model_dump_json(indent=2) + "\n", render_doctor(report, "markdown")
+    from .suite_file import render_suite_markdown
+
+    return report.to_json() + "\n", render_suite_markdown(report)
+
+
+@task(name="publish-report", **IO)
+def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: str,
+                   decision_id: str | None = None,
+                   now: datetime | None = None) -> dict[str, str]:
     """Write report.json and report.md under reports/yyyy/mm/dd/<decision_id>/."""
-    now = datetime.now(UTC)
-    did = decision_id_for(report, now)
+    now = now or datetime.now(UTC)
+    did = decision_id or decision_id_for(
+        report if not isinstance(report, SuiteReport) else None, now)
     prefix = f"reports/{now:%Y/%m/%d}/{did}"
     store = open_store(store_uri)
-    if isinstance(report, GateReport):
-        md = render_gate(report, "markdown")
-        js = report.to_json() + "\n"
-    else:
-        md = render_doctor(report, "markdown")
-        js = report.model_dump_json(indent=2) + "\n"
+    js, md = _render(report)
     store.put(f"{prefix}/report.json", js.encode())
     store.put(f"{prefix}/report.md", md.encode())
     return {"decision_id": did, "json": store.url(f"{prefix}/report.json"),
             "markdown": store.url(f"{prefix}/report.md")}
+
+
+@task(name="audit", **IO)
+def audit_task(store_uri: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Append one record to the audit hash chain; returns {sequence, key}."""
+    rec = audit_log.append_record(open_store(store_uri), fields)
+    return {"sequence": rec.sequence, "decision_id": rec.decision_id}
 
 
 def artifact_key(*parts: str) -> str:
@@ -97,19 +228,33 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"-{2,}", "-", key)[:100] or "evalsig"
 
 
-@task(name="publish-artifacts")
-def publish_artifacts(report: GateReport | DoctorReport, locations: dict[str, str],
-                      name: str) -> None:
+def entry_row(name: str, report: GateReport) -> dict[str, Any]:
+    c = report.comparison
+    return {"entry": name, "verdict": report.verdict.value, "delta": round(c.delta, 6),
+            "ci_lower": c.ci.lower, "p_value": c.p_value, "mde": round(c.mde, 6),
+            "n_pairs": c.n_pairs, "method": c.method}
+
+
+@task(name="publish-artifacts", **COMPUTE)
+def publish_artifacts(report: GateReport | DoctorReport | SuiteReport,
+                      locations: dict[str, str], name: str) -> None:
+    """Markdown report, a table of entries and a link to the stored report."""
+    _, md = _render(report)
     if isinstance(report, GateReport):
-        md = render_gate(report, "markdown")
-        c = report.comparison
-        rows = [{"entry": name, "verdict": report.verdict.value, "delta": round(c.delta, 6),
-                 "ci_lower": c.ci.lower, "p_value": c.p_value, "mde": round(c.mde, 6),
-                 "n_pairs": c.n_pairs, "method": c.method}]
+        rows = [entry_row(name, report)]
+    elif isinstance(report, SuiteReport):
+        rows = [entry_row(e.name, e.report) | {"verdict": e.verdict.value if e.verdict else
+                                              "ERROR", "p_adjusted": e.p_value_adjusted}
+                if e.report is not None else
+                {"entry": e.name, "verdict": "ERROR", "error": e.error} for e in report.entries]
+    else:
+        rows = []
+    if rows:
         create_table_artifact(rows, key=artifact_key("evalsig-entries", name),
                               description="evalsig gate entries")
-    else:
-        md = render_doctor(report, "markdown")
     md += f"\n\nStored report: [{locations['json']}]({locations['json']})\n"
     create_markdown_artifact(md, key=artifact_key("evalsig-report", name),
                              description=f"evalsig decision {locations['decision_id']}")
+    create_link_artifact(locations["json"], link_text="stored report (JSON)",
+                         key=artifact_key("evalsig-link", name),
+                         description=f"evalsig decision {locations['decision_id']}")

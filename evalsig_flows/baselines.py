@@ -1,0 +1,169 @@
+"""Baselines in a store: immutable versions and a `current.json` pointer moved only conditionally.
+
+    baselines/<suite>/<task>/<metric>/versions/<sha256>.<ext>   immutable run files
+    baselines/<suite>/<task>/<metric>/current.json              the pointer
+
+A promotion writes the version first (If-None-Match: it never overwrites), then moves the
+pointer with If-Match on the ETag it read (If-None-Match for the first), so of two promotions
+from the same base exactly one wins, and a promotion killed between its writes leaves the old
+pointer (plus an unreferenced immutable version) or the new one: never a broken baseline.
+The pointer keeps the previous entry; every version stays readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalsig_core import EvalsigError, ExitCode, InputError, StorageError, UsageError
+
+from .store import PreconditionFailed, Store
+
+__all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
+           "baseline_prefix", "fetch_baseline", "promote", "put_version", "read_pointer"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_EXT = re.compile(r"^[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?$")
+
+
+class PromotionRefused(EvalsigError):
+    """Promotion not allowed: no ALLOW for that commit, or the baseline moved since the gate."""
+
+    exit_code = ExitCode.REJECT
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PointerEntry(_Frozen):
+    version_sha256: str
+    key: str
+    promoted_at: datetime
+    decision_id: str | None = None
+    source: dict[str, Any] = Field(default_factory=dict)
+
+
+class BaselinePointer(_Frozen):
+    schema_version: str = "1"
+    suite: str
+    task: str
+    metric: str
+    sequence: int = Field(ge=1)
+    current: PointerEntry
+    previous: PointerEntry | None = None
+
+    def encode(self) -> bytes:
+        return (self.model_dump_json(indent=2) + "\n").encode()
+
+
+class PromotionResult(_Frozen):
+    status: Literal["promoted", "already-current"]
+    pointer: BaselinePointer
+
+
+def _name(kind: str, value: str) -> str:
+    if not _NAME.match(value or ""):
+        raise UsageError(f"invalid {kind} name {value!r}: use letters, digits, '.', '_', '-'")
+    return value
+
+
+def baseline_prefix(suite: str, task: str, metric: str) -> str:
+    return f"baselines/{_name('suite', suite)}/{_name('task', task)}/{_name('metric', metric)}"
+
+
+def extension(filename: str) -> str:
+    """The run file's extension (.json, .jsonl, .eval, .csv, .jsonl.zst...) kept for readers."""
+    parts = filename.lower().rsplit("/", 1)[-1].split(".")[1:]
+    ext = ".".join(parts[-2:]) if len(parts) >= 2 and parts[-1] in ("zst", "gz") else (
+        parts[-1] if parts else "bin")
+    return ext if _EXT.match(ext) else "bin"
+
+
+def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, str]:
+    """Write an immutable version (never overwritten); returns (key, sha256)."""
+    sha = hashlib.sha256(data).hexdigest()
+    key = f"{prefix}/versions/{sha}.{ext}"
+    try:
+        store.put(key, data, if_none_match=True)
+    except PreconditionFailed:
+        pass  # already there: the key is the content's digest
+    return key, sha
+
+
+def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str | None]:
+    """The pointer and its ETag; (None, None) when nothing was ever promoted."""
+    key = f"{prefix}/current.json"
+    info = store.head(key)
+    if info is None:
+        return None, None
+    data = store.get(key)  # ETag read first: a newer body only makes our If-Match fail
+    try:
+        return BaselinePointer.model_validate_json(data), info.etag
+    except ValidationError as exc:
+        raise InputError(f"not a baseline pointer: {exc.errors()[0]['msg']}",
+                         path=store.url(key), hint="restore it from the bucket's object "
+                         "versions; every baseline version is kept under versions/") from None
+
+
+def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
+    """The current baseline's bytes, checked against the pointer's SHA-256."""
+    pointer, _ = read_pointer(store, prefix)
+    if pointer is None:
+        raise InputError("no baseline promoted yet", path=store.url(f"{prefix}/current.json"),
+                         code="E101", hint="pass an explicit baseline URI or promote one first")
+    data = store.get(pointer.current.key)
+    if hashlib.sha256(data).hexdigest() != pointer.current.version_sha256:
+        raise StorageError(f"{store.url(pointer.current.key)}: content does not match the "
+                           "pointer's SHA-256", hint="restore the version from object versions")
+    return pointer, data
+
+
+def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ext: str,
+            expected_base: str | None, decision_id: str, source: dict[str, Any],
+            now: datetime | None = None) -> PromotionResult:
+    """Make `data` the current baseline if the pointer still names `expected_base`.
+
+    `expected_base` is the version SHA-256 the candidate was gated against (None: no
+    baseline existed). Idempotent: promoting the current version again changes nothing.
+    """
+    prefix = baseline_prefix(suite, task, metric)
+    key, sha = put_version(store, prefix, data, ext)
+    pointer, etag = read_pointer(store, prefix)
+    if pointer is not None and pointer.current.version_sha256 == sha:
+        return PromotionResult(status="already-current", pointer=pointer)
+    base = pointer.current.version_sha256 if pointer else None
+    if base != expected_base:
+        raise PromotionRefused(
+            f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
+            f"(gated against {_short(expected_base)}, current is {_short(base)})",
+            hint="re-run the gate against the current baseline, then promote")
+    entry = PointerEntry(version_sha256=sha, key=key, promoted_at=now or datetime.now(UTC),
+                         decision_id=decision_id, source=source)
+    new = BaselinePointer(suite=suite, task=task, metric=metric,
+                          sequence=(pointer.sequence + 1) if pointer else 1, current=entry,
+                          previous=pointer.current if pointer else None)
+    target = f"{prefix}/current.json"
+    try:
+        if etag is None:
+            store.put(target, new.encode(), if_none_match=True)
+        else:
+            store.put(target, new.encode(), if_match=etag)
+    except PreconditionFailed:
+        now_ptr, _ = read_pointer(store, prefix)
+        if now_ptr is not None and now_ptr.current == entry:  # our write landed, answer lost
+            return PromotionResult(status="promoted", pointer=now_ptr)
+        raise PromotionRefused(
+            f"{store.url(target)}: another promotion won the race from "
+            f"{_short(base)} (current is now "
+            f"{_short(now_ptr.current.version_sha256 if now_ptr else None)})",
+            hint="re-run the gate against the new baseline, then promote") from None
+    return PromotionResult(status="promoted", pointer=new)
+
+
+def _short(sha: str | None) -> str:
+    return "no baseline" if sha is None else sha[:12]

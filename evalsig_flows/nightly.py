@@ -1,0 +1,141 @@
+"""Nightly suite gate: map the gate over every entry, collect every outcome, one report.
+
+Runs unchanged on Prefect's default thread pool or on Dask:
+
+    from prefect_dask import DaskTaskRunner
+    nightly_gate_flow.with_options(task_runner=DaskTaskRunner(
+        cluster_kwargs={"n_workers": 2}))(suite_file="suite.toml", store="s3://...")
+
+The suite verdict and the multiplicity correction come from evalsig_core.suite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, unmapped
+from prefect.futures import PrefectFuture, wait
+from prefect.states import Completed, Failed, State
+
+from evalsig_core import EvalsigError, ExitCode, Policy, Verdict
+from evalsig_core.audit import AuditInput
+from evalsig_core.report import SuiteEntry, SuiteReport
+from evalsig_core.suite import suite_report
+
+from .pipeline import DEFAULT_STORE, audit_fields, failed_from_error
+from .suite_file import SuiteEntrySpec, load_suite
+from .tasks import (
+    RunRef,
+    audit_task,
+    decision_id_for,
+    gate_task,
+    publish_artifacts,
+    publish_report,
+    read_task,
+    resolve_baseline,
+    run_command_task,
+    store_candidate,
+)
+
+__all__ = ["nightly_gate_flow"]
+
+
+def _policy(e: SuiteEntrySpec) -> Policy:
+    return Policy(min_delta=e.min_delta, alpha=e.alpha, power=e.power, mode=e.mode,
+                  method=e.method, resamples=e.resamples, seed=e.seed, metric=e.metric,
+                  cluster=e.cluster)
+
+
+def _first_error(stages: list[PrefectFuture[Any]]) -> EvalsigError | Exception | None:
+    """The exception of the earliest failed stage of one entry (upstream first)."""
+    for fut in stages:
+        state = fut.state
+        if state.is_failed() or state.is_crashed():
+            exc = state.result(raise_on_failure=False)
+            return exc if isinstance(exc, Exception) else RuntimeError(str(state.message))
+    return None
+
+
+def _entry(spec: SuiteEntrySpec, stages: list[PrefectFuture[Any]]) -> SuiteEntry:
+    final = stages[-1].state
+    if final.is_completed():
+        return SuiteEntry(name=spec.name, task=spec.task, metric=spec.metric,
+                          report=final.result())
+    exc = _first_error(stages) or RuntimeError(final.message or "did not complete")
+    code = int(exc.exit_code) if isinstance(exc, EvalsigError) else int(ExitCode.SOFTWARE)
+    msg = exc.one_line() if isinstance(exc, EvalsigError) else f"{type(exc).__name__}: {exc}"
+    return SuiteEntry(name=spec.name, task=spec.task, metric=spec.metric, error=msg,
+                      error_code=code)
+
+
+@flow(name="evalsig-nightly", log_prints=True)
+def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
+                      name: str | None = None) -> State[Any]:
+    """Gate every entry of a suite TOML file against its stored (or given) baseline.
+
+    Every entry's outcome is collected (a failed entry is reported, never swallowed); the
+    combined SuiteReport is stored, audited and published; then the flow ends Completed on
+    ALLOW, Failed "<VERDICT>: ..." otherwise. Data: {verdict, exit_code, decision_id,
+    report{json, markdown}, entries{name: verdict or ERROR}}.
+    """
+    now = datetime.now(UTC)
+    try:
+        spec = load_suite(suite_file)
+        policies = [_policy(e) for e in spec.entries]
+    except EvalsigError as exc:
+        return failed_from_error(exc)
+    entries = spec.entries
+    label = name or spec.name
+    baselines = resolve_baseline.map([e.baseline for e in entries], unmapped(store),
+                                     unmapped(spec.name), [e.task for e in entries],
+                                     [e.metric for e in entries])
+    sources: list[Any] = [e.candidate if e.candidate is not None else
+                          run_command_task.submit(e.command, e.output, e.timeout)
+                          for e in entries]
+    candidates = store_candidate.map(sources, unmapped(store), unmapped(spec.name))
+    b_runs = read_task.map(baselines, [e.metric for e in entries],
+                           [e.cluster for e in entries], [e.filter for e in entries])
+    c_runs = read_task.map(candidates, [e.metric for e in entries],
+                           [e.cluster for e in entries], [e.filter for e in entries])
+    gates = gate_task.map(b_runs, c_runs, policies)
+    every = [*baselines, *candidates, *b_runs, *c_runs, *gates]
+    every += [s for s in sources if isinstance(s, PrefectFuture)]
+    wait(every)
+    results = []
+    for i, e in enumerate(entries):
+        stages = [s for s in (sources[i],) if isinstance(s, PrefectFuture)]
+        stages += [baselines[i], candidates[i], b_runs[i], c_runs[i], gates[i]]
+        results.append(_entry(e, stages))
+    try:
+        report: SuiteReport = suite_report(results, correction=spec.correction)
+        did = decision_id_for(None, now, salt=spec.name)
+        where = publish_report(report, store, did, now)
+        inputs = [AuditInput(role="suite", uri=suite_file)]
+        for i, e in enumerate(entries):
+            for role, fut in (("baseline", baselines[i]), ("candidate", candidates[i])):
+                ref = fut.state.result(raise_on_failure=False)
+                if isinstance(ref, RunRef):
+                    inputs.append(AuditInput(role=f"{e.name}:{role}", uri=ref.uri,
+                                             sha256=ref.sha256))
+        audit_task(store, audit_fields(
+            decision_id=did, decision="suite", now=now, report=report, inputs=inputs,
+            verdict=report.verdict.value, exit_code=report.exit_code, locations=where,
+            context={"suite": spec.name, "correction": spec.correction,
+                     "entries": {r.name: (r.verdict.value if r.verdict else "ERROR")
+                                 for r in report.entries},
+                     "policies": {e.name: p.model_dump(mode="json")
+                                  for e, p in zip(entries, policies, strict=True)}}))
+        publish_artifacts(report, where, label)
+    except EvalsigError as exc:
+        return failed_from_error(exc)
+    data = {"verdict": report.verdict.value, "exit_code": report.exit_code,
+            "decision_id": did, "report": where,
+            "entries": {r.name: (r.verdict.value if r.verdict else "ERROR")
+                        for r in report.entries}}
+    print(f"suite {spec.name}: {report.verdict.value} ({report.reason}); "
+          f"report: {where['json']}")
+    if report.verdict is Verdict.ALLOW:
+        return Completed(message=f"ALLOW: {report.reason}", data=data)
+    return Failed(message=f"{report.verdict.value}: {report.reason} (report: {where['json']})",
+                  data=data)

@@ -1,0 +1,142 @@
+"""The gate pipeline shared by `gate_flow` and `ci_gate_flow` (called inside a flow run)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect.states import Completed, Failed, State
+
+from evalsig_core import DoctorReport, EvalsigError, ExitCode, GateReport, Policy, Verdict
+from evalsig_core import __version__ as evalsig_version
+from evalsig_core.audit import AuditInput
+
+from .tasks import (
+    RunRef,
+    audit_task,
+    decision_id_for,
+    doctor_task,
+    publish_artifacts,
+    publish_report,
+    read_task,
+    resolve_baseline,
+    run_command_task,
+    store_candidate,
+)
+
+__all__ = ["DEFAULT_STORE", "GateOutcome", "GateParams", "audit_fields", "failed_from_error",
+           "run_gate"]
+
+DEFAULT_STORE = "file://./.evalsig-store"
+
+
+def failed_from_error(exc: EvalsigError) -> State[Any]:
+    """A Failed state naming the error class and its exit code (storage errors: 74)."""
+    label = {ExitCode.IO: "STORAGE ERROR", ExitCode.USAGE: "USAGE ERROR",
+             ExitCode.NO_INPUT: "INPUT NOT FOUND", ExitCode.DATA: "INPUT ERROR",
+             ExitCode.REJECT: "REFUSED"}.get(exc.exit_code, "ERROR")
+    code = int(exc.exit_code)
+    return Failed(message=f"{label} (exit {code}): {exc.one_line()}",
+                  data={"exit_code": code, "error": exc.one_line()})
+
+
+@dataclass(frozen=True)
+class GateParams:
+    baseline: str | None
+    candidate: str | None
+    store: str
+    suite: str = "default"
+    task: str | None = None
+    name: str = "gate"
+    filter: str | None = None
+    command: list[str] | None = None
+    output: str = "*"
+    timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    report: GateReport | DoctorReport
+    locations: dict[str, str]
+    baseline: RunRef
+    candidate: RunRef
+    result: dict[str, Any] = field(default_factory=dict)
+
+    def state(self) -> State[Any]:
+        r = self.report
+        where = self.locations["json"]
+        if isinstance(r, DoctorReport):
+            first = r.errors[0]
+            return Failed(message=f"DOCTOR: {first.code} {first.message} (report: {where})",
+                          data=self.result)
+        if r.verdict is Verdict.ALLOW:
+            return Completed(message=f"ALLOW: {r.reason}", data=self.result)
+        return Failed(message=f"{r.verdict.value}: {r.reason} (report: {where})",
+                      data=self.result)
+
+
+def audit_fields(*, decision_id: str, decision: str, now: datetime, report: Any,
+                 inputs: list[AuditInput], verdict: str, exit_code: int,
+                 locations: dict[str, str], policy: Policy | None = None,
+                 context: dict[str, Any] | None = None) -> dict[str, Any]:
+    comp = report.comparison if isinstance(report, GateReport) else None
+    harness = None
+    if isinstance(report, GateReport | DoctorReport) and report.candidate is not None:
+        harness = report.candidate.harness
+    return {
+        "decision_id": decision_id, "decision": decision, "time": now,
+        "inputs": [i.model_dump() for i in inputs],
+        "policy": policy.model_dump(mode="json") if policy else None,
+        "seed": policy.seed if policy else None,
+        "method": comp.method if comp else None,
+        "versions": {"evalsig": evalsig_version, "harness": harness},
+        "verdict": verdict, "exit_code": exit_code,
+        "reports": {k: v for k, v in locations.items() if k in ("json", "markdown")},
+        "context": context or {},
+    }
+
+
+def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutcome:
+    """Fetch baseline -> ingest candidate -> doctor -> gate -> store report -> audit -> artifacts."""
+    now = datetime.now(UTC)
+    b_ref = resolve_baseline(p.baseline, p.store, p.suite, p.task, policy.metric)
+    source = p.candidate
+    if source is None:
+        if not p.command:
+            from evalsig_core import UsageError
+
+            raise UsageError("give a candidate URI or a candidate command")
+        source = run_command_task(p.command, p.output, p.timeout)
+    c_ref = store_candidate(source, p.store, p.suite)
+    b = read_task(b_ref, policy.metric, policy.cluster, p.filter)
+    c = read_task(c_ref, policy.metric, policy.cluster, p.filter)
+    doc = doctor_task(b, c, policy.cluster)
+    report: GateReport | DoctorReport = doc
+    if doc.ok:
+        from .tasks import gate_task
+
+        report = gate_task(b, c, policy)
+    did = decision_id_for(report, now)
+    where = publish_report(report, p.store, did, now)
+    if isinstance(report, GateReport):
+        verdict, code, decision = report.verdict.value, report.exit_code, "gate"
+    else:
+        verdict, code, decision = "DOCTOR", report.exit_code, "doctor"
+    inputs = [AuditInput(role="baseline", uri=b_ref.uri, sha256=b_ref.sha256),
+              AuditInput(role="candidate", uri=c_ref.uri, sha256=c_ref.sha256)]
+    ctx = {"suite": p.suite, "task": p.task, "name": p.name, "candidate_key": c_ref.key,
+           "baseline_key": b_ref.key, **context}
+    audit_task(p.store, audit_fields(decision_id=did, decision=decision, now=now,
+                                     report=report, inputs=inputs, verdict=verdict,
+                                     exit_code=code, locations=where, policy=policy,
+                                     context=ctx))
+    publish_artifacts(report, where, p.name)
+    result: dict[str, Any] = {
+        "verdict": verdict, "exit_code": code, "decision_id": did, "report": where,
+        "baseline": asdict(b_ref), "candidate": asdict(c_ref),
+        "delta": report.comparison.delta if isinstance(report, GateReport) else None,
+    }
+    if isinstance(report, GateReport):
+        print(f"{p.name}: {verdict} ({report.reason}); report: {where['json']}")
+    return GateOutcome(report, where, b_ref, c_ref, result)

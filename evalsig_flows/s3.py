@@ -1,0 +1,243 @@
+"""The `s3://bucket/prefix` store: boto3, typed settings read once, SHA-256 end to end.
+
+Settings come from `EVALSIG_S3_*` environment variables (or are passed in); credentials left
+unset fall back to boto3's usual chain (AWS_* variables, profiles, instance/IRSA roles).
+Every upload carries a SHA-256 checksum the server verifies (ChecksumAlgorithm="SHA256") and
+the digest as metadata; every download is hashed and compared before it is returned.
+botocore errors are converted here, at the boundary, into one-line evalsig errors:
+`InputNotFoundError` (66) for a missing object, `PreconditionFailed` for a lost conditional
+write, and `StorageError` (74) for everything else (credentials, bucket, network, timeouts).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from functools import cache
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from evalsig_core import InputNotFoundError, StorageError, UsageError
+
+from .store import ObjectInfo, PreconditionFailed, check_key
+
+__all__ = ["S3Settings", "S3Store", "s3_settings"]
+
+_PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+_DENIED = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "Forbidden",
+           "ExpiredToken", "InvalidToken"}
+
+
+class S3Settings(BaseSettings):
+    """S3 client configuration, read once from `EVALSIG_S3_*` (e.g. EVALSIG_S3_ENDPOINT_URL)."""
+
+    model_config = SettingsConfigDict(env_prefix="EVALSIG_S3_", frozen=True, extra="ignore")
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    retry_mode: Literal["standard", "adaptive"] = "standard"
+    max_attempts: int = 5
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+
+
+@cache
+def s3_settings() -> S3Settings:
+    """The process-wide settings, read from the environment on first use only."""
+    return S3Settings()
+
+
+def _permanent(message: str, *, hint: str) -> StorageError:
+    """A storage error that retrying cannot fix (credentials, bucket): tasks do not retry it."""
+    err = StorageError(message, hint=hint)
+    err.permanent = True  # type: ignore[attr-defined]
+    return err
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+class S3Store:
+    """A bucket and key prefix as a store. The boto3 client is built once per store."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, settings: S3Settings | None = None,
+                 client: Any = None) -> None:
+        if not bucket:
+            raise UsageError("s3 store URI needs a bucket: s3://bucket/prefix")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.settings = settings or s3_settings()
+        self.uri = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self._client = client
+        self._lock = threading.Lock()
+        self._bucket_checked = False
+
+    @classmethod
+    def from_uri(cls, uri: str, settings: S3Settings | None = None) -> S3Store:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3":
+            raise UsageError(f"not an s3 URI: {uri!r}")
+        return cls(parsed.netloc, parsed.path, settings=settings)
+
+    # -- client -------------------------------------------------------------------------
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make_client()
+            if not self._bucket_checked:
+                self._check_bucket(self._client)
+                self._bucket_checked = True
+            return self._client
+
+    def _make_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        s = self.settings
+        cfg = Config(
+            region_name=s.region, connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            retries={"mode": s.retry_mode, "max_attempts": s.max_attempts},
+            s3={"addressing_style": s.addressing_style},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        kw: dict[str, Any] = {"endpoint_url": s.endpoint_url, "config": cfg}
+        if s.access_key_id:
+            kw["aws_access_key_id"] = s.access_key_id
+            kw["aws_secret_access_key"] = (s.secret_access_key.get_secret_value()
+                                           if s.secret_access_key else None)
+            if s.session_token:
+                kw["aws_session_token"] = s.session_token.get_secret_value()
+        return boto3.session.Session().client("s3", **kw)
+
+    def _check_bucket(self, client: Any) -> None:
+        try:
+            client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise self._convert(exc, "open", None) from None
+
+    # -- keys ---------------------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    # -- operations ---------------------------------------------------------------------
+    def get(self, key: str) -> bytes:
+        try:
+            resp = self.client().get_object(Bucket=self.bucket, Key=self._key(key),
+                                            ChecksumMode="ENABLED")
+            data: bytes = resp["Body"].read()
+        except Exception as exc:
+            raise self._convert(exc, "read", key) from None
+        digest = hashlib.sha256(data)
+        expected = resp.get("ChecksumSHA256")
+        meta = (resp.get("Metadata") or {}).get("sha256")
+        if (expected and expected != _b64(digest.digest())) or (meta and
+                                                                meta != digest.hexdigest()):
+            raise StorageError(f"{self.url(key)}: checksum mismatch on download "
+                               "(the object or the transfer is corrupt)",
+                               hint="retry; if it persists, restore the object from a version")
+        return data
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            resp = self.client().head_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            err = self._convert(exc, "read", key)
+            if isinstance(err, InputNotFoundError):
+                return None
+            raise err from None
+        sha = (resp.get("Metadata") or {}).get("sha256")
+        return ObjectInfo(key, resp["ETag"], int(resp["ContentLength"]), sha)
+
+    def put(self, key: str, data: bytes, *, if_match: str | None = None,
+            if_none_match: bool = False) -> ObjectInfo:
+        digest = hashlib.sha256(data)
+        kw: dict[str, Any] = {
+            "Bucket": self.bucket, "Key": self._key(key), "Body": data,
+            "ChecksumAlgorithm": "SHA256", "ChecksumSHA256": _b64(digest.digest()),
+            "Metadata": {"sha256": digest.hexdigest()},
+        }
+        if if_match is not None:
+            kw["IfMatch"] = if_match
+        if if_none_match:
+            kw["IfNoneMatch"] = "*"
+        conditional = if_match is not None or if_none_match
+        try:
+            resp = self.client().put_object(**kw)
+        except Exception as exc:
+            err = self._convert(exc, "write", key, conditional=conditional)
+            raise err from None
+        return ObjectInfo(key, resp["ETag"], len(data), digest.hexdigest())
+
+    def list(self, prefix: str) -> list[str]:
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        out: list[str] = []
+        try:
+            pages = self.client().get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full)
+            for page in pages:
+                out.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        except Exception as exc:
+            raise self._convert(exc, "list", prefix or None) from None
+        return sorted(out)
+
+    # -- errors -------------------------------------------------------------------------
+    def _convert(self, exc: Exception, op: str, key: str | None, *,
+                 conditional: bool = False) -> Exception:
+        """One clear evalsig error for any botocore failure."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+
+        where = self.url(key) if key else f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        endpoint = self.settings.endpoint_url or "AWS S3"
+        if isinstance(exc, ClientError):
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            if conditional and (code in _PRECONDITION or status in _PRECONDITION
+                                or code in _NOT_FOUND or status == "404"):
+                return PreconditionFailed(f"{where}: changed since it was read ({code})")
+            if code == "NoSuchBucket" or (op == "open" and status == "404"):
+                return _permanent(f"{where}: bucket {self.bucket!r} does not exist at "
+                                    f"{endpoint}", hint="create the bucket or fix the store URI")
+            if code in _NOT_FOUND or status == "404":
+                return InputNotFoundError("object not found", path=where)
+            if code in _DENIED or status == "403":
+                return _permanent(f"{where}: access denied by {endpoint} ({code or status}): "
+                                    "wrong credentials or missing permission",
+                                    hint="check EVALSIG_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY "
+                                    "(or the AWS credentials) and the bucket policy")
+            msg = err.get("Message") or code or status
+            return StorageError(f"{where}: {op} failed at {endpoint}: {code or status} {msg}")
+        if isinstance(exc, NoCredentialsError):
+            return _permanent(f"{where}: no S3 credentials found",
+                                hint="set EVALSIG_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY or AWS_*")
+        if isinstance(exc, EndpointConnectionError):
+            return StorageError(f"{where}: cannot reach S3 endpoint {endpoint} ({op})",
+                                hint="check EVALSIG_S3_ENDPOINT_URL and the network")
+        if isinstance(exc, BotoCoreError):
+            return StorageError(f"{where}: {op} failed talking to {endpoint}: "
+                                f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (StorageError, InputNotFoundError, UsageError)):
+            return exc
+        return StorageError(f"{where}: {op} failed: {type(exc).__name__}: {exc}")
