@@ -248,3 +248,18 @@ def test_after_the_promotion_the_audit_chain_verifies(
     result = verify_chain(store.get(AUDIT_HEAD_KEY), store.get)
     assert result.ok, result.problems
     assert result.n_records >= 2  # the gate and the promotion
+
+
+def test_the_served_nightly_gates_the_example_suite_and_stores_one_combined_report(
+        stack: dict[str, Any]) -> None:
+    dep = api(stack, "GET", "/deployments/name/evalsig-nightly/evalsig-nightly")
+    run = api(stack, "POST", f"/deployments/{dep['id']}/create_flow_run", json={})
+    done = wait_run(stack, run["id"])
+    # deployments/suite.example.toml holds a regressed candidate: the suite is REJECT
+    assert done["state"]["type"] == "FAILED"
+    assert done["state"]["message"].startswith("REJECT"), done["state"]["message"]
+    stored = done["state"]["message"].rsplit("(report: ", 1)[1].rstrip(")")
+    assert stored.startswith("s3://evalsig/reports/")
+    report = json.loads(s3_client(stack).get_object(
+        Bucket="evalsig", Key=urlparse(stored).path.lstrip("/"))["Body"].read())
+    assert report["verdict"] == "REJECT" and len(report["entries"]) == 2
