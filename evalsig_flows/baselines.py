@@ -12,6 +12,7 @@ The pointer keeps the previous entry; every version stays readable.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -88,10 +89,8 @@ def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, 
     """Write an immutable version (never overwritten); returns (key, sha256)."""
     sha = hashlib.sha256(data).hexdigest()
     key = f"{prefix}/versions/{sha}.{ext}"
-    try:
+    with contextlib.suppress(PreconditionFailed):  # already there: the key is the digest
         store.put(key, data, if_none_match=True)
-    except PreconditionFailed:
-        pass  # already there: the key is the content's digest
     return key, sha
 
 
@@ -128,8 +127,9 @@ def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ex
             now: datetime | None = None) -> PromotionResult:
     """Make `data` the current baseline if the pointer still names `expected_base`.
 
-    `expected_base` is the version SHA-256 the candidate was gated against (None: no
-    baseline existed). Idempotent: promoting the current version again changes nothing.
+    `expected_base` is the version SHA-256 the candidate was gated against (ignored for the
+    first promotion, when no pointer exists; use it to seed a store). Idempotent: promoting
+    the current version again changes nothing.
     """
     prefix = baseline_prefix(suite, task, metric)
     key, sha = put_version(store, prefix, data, ext)
@@ -137,7 +137,8 @@ def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ex
     if pointer is not None and pointer.current.version_sha256 == sha:
         return PromotionResult(status="already-current", pointer=pointer)
     base = pointer.current.version_sha256 if pointer else None
-    if base != expected_base:
+    # The first promotion has nothing to lose; later ones need the base they were gated on.
+    if pointer is not None and base != expected_base:
         raise PromotionRefused(
             f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
             f"(gated against {_short(expected_base)}, current is {_short(base)})",

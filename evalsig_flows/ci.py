@@ -10,6 +10,7 @@ a promotion is a no-op that completes any audit record a killed run did not writ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from pydantic import BaseModel, ConfigDict
 
 from evalsig_core import EvalsigError, GateReport, Policy, StorageError, UsageError
@@ -198,7 +199,7 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
         _audit_refusal(store, repo, commit, pr_number, exc, now)
         return failed_from_error(exc)
     ptr = result.pointer
-    summary = {"status": result.status, "decision_id": did, "repo": repo,
+    summary: dict[str, Any] = {"status": result.status, "decision_id": did, "repo": repo,
                "commit": record.commit, "version_sha256": ptr.current.version_sha256,
                "version_key": ptr.current.key, "sequence": ptr.sequence,
                "previous_sha256": ptr.previous.version_sha256 if ptr.previous else None,
@@ -233,11 +234,9 @@ def _audit_refusal(store: str, repo: str, commit: str | None, pr_number: int | N
     if not isinstance(exc, PromotionRefused):
         return
     did = f"refuse-{now:%Y%m%dt%H%M%S%f}z-{(commit or str(pr_number))[:12]}"
-    try:
+    with contextlib.suppress(EvalsigError):  # the flow state reports the refusal anyway
         audit_task(store, audit_fields(
             decision_id=did, decision="promotion", now=now, report=None, inputs=[],
             verdict="REFUSED", exit_code=int(exc.exit_code), locations={},
             context={"repo": repo, "commit": commit, "pr_number": pr_number,
                      "reason": exc.one_line()}))
-    except EvalsigError:
-        pass  # the refusal itself is reported by the flow state

@@ -91,7 +91,7 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
                                      unmapped(spec.name), [e.task for e in entries],
                                      [e.metric for e in entries])
     sources: list[Any] = [e.candidate if e.candidate is not None else
-                          run_command_task.submit(e.command, e.output, e.timeout)
+                          run_command_task.submit(e.command or [], e.output, e.timeout)
                           for e in entries]
     candidates = store_candidate.map(sources, unmapped(store), unmapped(spec.name))
     b_runs = read_task.map(baselines, [e.metric for e in entries],
@@ -99,7 +99,7 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
     c_runs = read_task.map(candidates, [e.metric for e in entries],
                            [e.cluster for e in entries], [e.filter for e in entries])
     gates = gate_task.map(b_runs, c_runs, policies)
-    every = [*baselines, *candidates, *b_runs, *c_runs, *gates]
+    every: list[PrefectFuture[Any]] = [*baselines, *candidates, *b_runs, *c_runs, *gates]
     every += [s for s in sources if isinstance(s, PrefectFuture)]
     wait(every)
     results = []

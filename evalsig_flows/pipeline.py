@@ -98,7 +98,7 @@ def audit_fields(*, decision_id: str, decision: str, now: datetime, report: Any,
 
 
 def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutcome:
-    """Fetch baseline -> ingest candidate -> doctor -> gate -> store report -> audit -> artifacts."""
+    """Baseline -> candidate -> doctor -> gate -> store report -> audit -> artifacts."""
     now = datetime.now(UTC)
     b_ref = resolve_baseline(p.baseline, p.store, p.suite, p.task, policy.metric)
     source = p.candidate

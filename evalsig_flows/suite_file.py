@@ -90,7 +90,7 @@ def load_suite(path: str) -> SuiteSpec:
         raise InputError(f"not valid TOML: {exc}", path=path) from None
     head: dict[str, Any] = dict(doc.get("suite", {}))
     defaults = {k: v for k, v in head.items() if k not in _SUITE_KEYS}
-    entries = []
+    entries: list[dict[str, Any]] = []
     for i, raw in enumerate(doc.get("entries", [])):
         e = {**defaults, **raw}
         e.setdefault("name", f"{e.get('task', i)}-{e.get('metric', '')}".strip("-"))
@@ -103,8 +103,9 @@ def load_suite(path: str) -> SuiteSpec:
                              item=str(e["name"]))
         entries.append(e)
     try:
-        return SuiteSpec(name=head.get("name", "default"),
-                         correction=head.get("correction", "holm"), entries=entries)
+        return SuiteSpec.model_validate({"name": head.get("name", "default"),
+                                         "correction": head.get("correction", "holm"),
+                                         "entries": entries})
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])

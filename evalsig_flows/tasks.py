@@ -6,6 +6,7 @@ once); compute tasks (read, doctor, gate) and the candidate command never retry.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import tempfile
@@ -16,12 +17,12 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.cache_policies import NO_CACHE
 
 from evalsig_core import (
     DoctorReport,
@@ -123,7 +124,7 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
     """An explicit baseline URI, or the store's current baseline for (suite, task, metric)."""
     if baseline:
         path = fetch_run.fn(baseline)
-        return RunRef(path, baseline, _sha256_file(path))
+        return RunRef(path, baseline, _sha256_file(path))  # missing: InputNotFoundError
     if not task or not metric:
         from evalsig_core import UsageError
 
@@ -137,19 +138,23 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
 
 @task(name="store-candidate", **IO)
 def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
-    """Fetch the candidate and keep a copy under candidates/<suite>/<sha16>/ (promotion reads it)."""
+    """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion."""
     path = fetch_run.fn(candidate)
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputNotFoundError("candidate run not found", path=path) from None
+    except OSError as exc:
+        raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
+            from None
     sha = hashlib.sha256(data).hexdigest()
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
     if not name.endswith("." + extension(name)):
         name = f"{name}.{extension(name)}"
     store = open_store(store_uri)
     key = f"candidates/{suite}/{sha[:16]}/{name}"
-    try:
+    with contextlib.suppress(PreconditionFailed):  # same content already there
         store.put(key, data, if_none_match=True)
-    except PreconditionFailed:
-        pass  # the same content is already there (content-addressed)
     return RunRef(path, candidate, sha, key)
 
 

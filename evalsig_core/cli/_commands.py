@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
     g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     g.set_defaults(handler=cmd_gate)
+
+    from ._history import register as register_history
+
+    register_history(sub)
     add_plugin_commands(sub)  # e.g. `evalsig webhook serve` from evalsig_flows, loaded lazily
     return parser
 

@@ -1,0 +1,120 @@
+"""`evalsig history` and `evalsig audit verify`: read the audit trail of a store.
+
+`file://` stores (and plain directories) are read here. Other schemes are plugins found at run
+time in the `evalsig.stores` entry-point group (the flows extra declares `s3`), so the core
+never imports boto3 or evalsig_flows: without the extra, `s3://` is a clear usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from ..audit import AUDIT_HEAD_KEY, parse_head, verify_chain, walk_chain
+from ..errors import ExitCode, InputError, InputNotFoundError, StorageError, UsageError
+
+__all__ = ["open_reader", "register"]
+
+Getter = Callable[[str], bytes]
+
+
+def _file_getter(root: Path) -> Getter:
+    def get(key: str) -> bytes:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise InputError("invalid key in audit record", path=key)
+        path = root / key
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise InputNotFoundError("object not found", path=str(path)) from None
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read: {exc.strerror}") from None
+    return get
+
+
+def open_reader(uri: str) -> Getter:
+    """A `get(key) -> bytes` for a store URI: file:// here, other schemes via plugins."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        path = unquote(parsed.netloc + parsed.path) if parsed.scheme == "file" else uri
+        root = Path(path)
+        if not root.is_dir():
+            raise InputNotFoundError("store directory not found", path=str(root))
+        return _file_getter(root)
+    found = [ep for ep in entry_points(group="evalsig.stores") if ep.name == parsed.scheme]
+    if not found:
+        raise UsageError(f"no store plugin for {parsed.scheme}:// URIs ({uri})",
+                         hint="install the flows extra: pip install 'evalsig[flows]'")
+    try:
+        store_cls: Any = found[0].load()
+    except ImportError as exc:
+        raise UsageError(f"the {parsed.scheme}:// store plugin cannot load ({exc.name} is "
+                         "missing)", hint="install the flows extra: pip install "
+                         "'evalsig[flows]'") from None
+    getter: Getter = store_cls.from_uri(uri).get
+    return getter
+
+
+def _head(get: Getter) -> bytes | None:
+    try:
+        return get(AUDIT_HEAD_KEY)
+    except InputNotFoundError:
+        return None
+
+
+def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    get = open_reader(args.store)
+    head = _head(get)
+    rows: list[dict[str, Any]] = []
+    if head is not None:
+        for n, (key, rec) in enumerate(walk_chain(parse_head(head), get)):
+            if args.limit and n >= args.limit:
+                break
+            rows.append({"key": key, **rec.model_dump(mode="json")})
+    if args.output == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return int(ExitCode.OK)
+    if not rows:
+        print(f"no decisions recorded in {args.store}")
+    for r in rows:
+        ctx = r["context"]
+        where = "/".join(str(ctx[k]) for k in ("suite", "task") if ctx.get(k))
+        if ctx.get("repo"):
+            where += f" {ctx['repo']}@{str(ctx.get('commit') or '')[:12]}"
+        print(f"{r['sequence']:>5}  {r['time'][:19]}Z  {r['decision']:<9} "
+              f"{r['verdict']:<12} {r['decision_id']}  {where.strip()}")
+    return int(ExitCode.OK)
+
+
+def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    get = open_reader(args.store)
+    result = verify_chain(_head(get), get)
+    if result.ok:
+        head = f", head {result.head.sha256[:12]}" if result.head else ""
+        print(f"audit chain OK: {result.n_records} records{head} ({args.store})")
+        return int(ExitCode.OK)
+    for problem in result.problems:
+        print(f"evalsig: audit chain broken: {problem}", file=sys.stderr)
+    print(f"audit chain BROKEN after {result.n_records} verified records ({args.store})")
+    return int(ExitCode.DATA)
+
+
+def register(sub: Any) -> None:
+    """Add `history` and `audit verify` to the evalsig sub-command parser."""
+    h = sub.add_parser("history", help="list the decisions recorded in a store (newest first)")
+    h.add_argument("--store", required=True, help="store URI: file:///dir or s3://bucket/prefix")
+    h.add_argument("--limit", type=int, default=20, help="at most N decisions (0: all)")
+    h.add_argument("--output", default="tty", choices=("tty", "json"))
+    h.set_defaults(handler=cmd_history)
+
+    a = sub.add_parser("audit", help="check the audit trail of a store")
+    asub = a.add_subparsers(dest="audit_command", required=True, parser_class=type(a))
+    v = asub.add_parser("verify", help="verify the SHA-256 hash chain (exit 0 ok, 65 broken)")
+    v.add_argument("--store", required=True, help="store URI: file:///dir or s3://bucket/prefix")
+    v.set_defaults(handler=cmd_audit_verify)

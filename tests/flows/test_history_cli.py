@@ -1,0 +1,78 @@
+"""`evalsig history` and `evalsig audit verify` on file:// and (through the plugin) S3 stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from evalsig_core.cli import main
+from evalsig_flows.audit_log import append_record
+from evalsig_flows.store import Store, open_store
+from tests.flows.conftest import S3Server
+
+
+def _trail(store: Store, n: int = 3) -> None:
+    for i in range(n):
+        append_record(store, {"decision_id": f"d-{i}", "decision": "gate",
+                              "time": datetime.now(UTC), "verdict": "ALLOW", "exit_code": 0,
+                              "context": {"suite": "s", "task": "t", "repo": "acme/m",
+                                          "commit": "abc1234"}})
+
+
+def test_history_lists_decisions_newest_first(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _trail(open_store(tmp_path.as_uri()))
+    assert main(["history", "--store", tmp_path.as_uri(), "--output", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["decision_id"] for r in rows] == ["d-2", "d-1", "d-0"]
+    assert main(["history", "--store", str(tmp_path), "--limit", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "d-2" in out[0] and "s/t acme/m@abc1234" in out[0]
+
+
+def test_audit_verify_passes_then_finds_an_edited_record(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _trail(open_store(tmp_path.as_uri()))
+    assert main(["audit", "verify", "--store", tmp_path.as_uri()]) == 0
+    assert "audit chain OK: 3 records" in capsys.readouterr().out
+    victim = next(p for p in (tmp_path / "audit").rglob("d-1.json"))
+    victim.write_bytes(victim.read_bytes().replace(b'"ALLOW"', b'"REJECT"'))
+    assert main(["audit", "verify", "--store", tmp_path.as_uri()]) == 65
+    err = capsys.readouterr().err
+    assert "d-1.json" in err and "edited" in err
+
+
+def test_an_empty_store_has_no_history_and_verifies(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--store", tmp_path.as_uri()]) == 0
+    assert "no decisions recorded" in capsys.readouterr().out
+    assert main(["audit", "verify", "--store", tmp_path.as_uri()]) == 0
+
+
+def test_a_scheme_without_a_plugin_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--store", "gs://bucket/x"]) == 64
+    assert "evalsig[flows]" in capsys.readouterr().err
+
+
+def test_history_and_verify_read_s3_through_the_store_plugin(s3_server: S3Server,
+                                                             s3_uri: str) -> None:
+    _trail(open_store(s3_uri), 2)
+    env = dict(os.environ)
+    run = [sys.executable, "-m", "evalsig_core.cli"]
+    hist = subprocess.run([*run, "history", "--store", s3_uri, "--output", "json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert hist.returncode == 0, hist.stderr
+    assert [r["decision_id"] for r in json.loads(hist.stdout)] == ["d-1", "d-0"]
+    ok = subprocess.run([*run, "audit", "verify", "--store", s3_uri], env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "2 records" in ok.stdout
+    bad = subprocess.run([*run, "history", "--store", s3_uri], capture_output=True, text=True,
+                         env=env | {"EVALSIG_S3_SECRET_ACCESS_KEY": "wrong"}, timeout=120)
+    assert bad.returncode == 74 and "access denied" in bad.stderr
+    assert "Traceback" not in bad.stderr

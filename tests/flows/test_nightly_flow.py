@@ -1,0 +1,83 @@
+"""The nightly suite flow: every entry gated, failures collected, same report on Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalsig_flows.store import open_store
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def write_suite(path: Path) -> Path:
+    path.write_text(f"""
+[suite]
+name = "nightly-test"
+correction = "holm"
+min_delta = 0.005
+cluster = "passage_id"
+baseline = "{EXAMPLES / 'baseline.json'}"
+
+[[entries]]
+name = "qa-good"
+task = "qa"
+metric = "accuracy"
+candidate = "{EXAMPLES / 'candidate.json'}"
+
+[[entries]]
+name = "qa-bad"
+task = "qa2"
+metric = "accuracy"
+candidate = "{EXAMPLES / 'regressed.json'}"
+
+[[entries]]
+name = "qa-missing"
+task = "qa3"
+metric = "accuracy"
+candidate = "missing-run.json"
+""")
+    return path
+
+
+def stored_report(store_uri: str, result: dict[str, Any]) -> dict[str, Any]:
+    store = open_store(store_uri)
+    doc: dict[str, Any] = json.loads(store.get(result["report"]["json"][len(store.uri) + 1:]))
+    return doc
+
+
+def test_every_entry_is_reported_and_the_suite_fails_after_publishing(tmp_path: Path) -> None:
+    from evalsig_flows.flows import nightly_gate_flow
+
+    uri = (tmp_path / "store").as_uri()
+    state = nightly_gate_flow(suite_file=str(write_suite(tmp_path / "suite.toml")), store=uri,
+                              return_state=True)
+    assert state.is_failed() and state.message.startswith("REJECT: 3 entries")
+    report = stored_report(uri, state.data if isinstance(state.data, dict)
+                           else state.result(raise_on_failure=False))
+    entries = {e["name"]: e for e in report["entries"]}
+    assert entries["qa-good"]["verdict"] == "ALLOW"
+    assert entries["qa-bad"]["verdict"] == "REJECT"
+    assert entries["qa-missing"]["error_code"] == 66
+    assert "missing-run.json" in entries["qa-missing"]["error"]
+
+
+def test_the_dask_task_runner_gives_the_same_report_as_threads(tmp_path: Path) -> None:
+    from prefect_dask import DaskTaskRunner
+
+    from evalsig_flows.flows import nightly_gate_flow
+
+    suite = str(write_suite(tmp_path / "suite.toml"))
+    threads = nightly_gate_flow(suite_file=suite, store=(tmp_path / "a").as_uri(),
+                                return_state=True)
+    on_dask = nightly_gate_flow.with_options(task_runner=DaskTaskRunner(
+        cluster_kwargs={"n_workers": 2, "processes": False, "threads_per_worker": 1}))(
+        suite_file=suite, store=(tmp_path / "b").as_uri(), return_state=True)
+    a = stored_report((tmp_path / "a").as_uri(), threads.result(raise_on_failure=False))
+    b = stored_report((tmp_path / "b").as_uri(), on_dask.result(raise_on_failure=False))
+    assert a == b
+    assert on_dask.message.split(" (report:")[0] == threads.message.split(" (report:")[0]
