@@ -263,3 +263,15 @@ def test_the_served_nightly_gates_the_example_suite_and_stores_one_combined_repo
     report = json.loads(s3_client(stack).get_object(
         Bucket="evalsig", Key=urlparse(stored).path.lstrip("/"))["Body"].read())
     assert report["verdict"] == "REJECT" and len(report["entries"]) == 2
+
+
+def test_a_reviewer_verifies_the_trail_with_evalsig_audit_verify(
+        stack: dict[str, Any], promoted: dict[str, Any]) -> None:
+    s = stack["s3"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSIG_")}
+    env.update(EVALSIG_S3_ENDPOINT_URL=s["url"], EVALSIG_S3_ACCESS_KEY_ID=s["access_key"],
+               EVALSIG_S3_SECRET_ACCESS_KEY=s["secret_key"], EVALSIG_S3_ADDRESSING_STYLE="path")
+    out = subprocess.run([sys.executable, "-m", "evalsig_core.cli", "audit", "verify",
+                          "--store", "s3://evalsig"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
