@@ -85,9 +85,11 @@ def test_object_lock_is_optional_and_forces_locked_audit_records(
         template: dict[str, Any]) -> None:
     props = template["Resources"]["StoreBucket"]["Properties"]
     assert props["ObjectLockEnabled"]["Fn::If"][0] == "UseAuditLock"
-    lock = next(s for s in statements(template, "StoreBucketPolicy")
-                if s["Sid"] == "DenyUnlockedAuditRecords")
-    assert resource_text(lock["Resource"]).endswith("/audit/*")
+    by_sid = {s["Sid"]: s for s in statements(template, "StoreBucketPolicy")}
+    for sid in ("DenyUnlockedAuditRecords", "DenyShortAuditRetention"):
+        assert resource_text(by_sid[sid]["Resource"]) == "${StoreBucket.Arn}/audit/*/*"
+    assert by_sid["DenyShortAuditRetention"]["Condition"]["NumericLessThan"] == {
+        "s3:object-lock-remaining-retention-days": {"Ref": "AuditLockDays"}}
 
 
 def test_no_allow_statement_uses_a_wildcard_action_or_resource(template: dict[str, Any]) -> None:
@@ -122,26 +124,45 @@ def test_the_worker_can_delete_nothing_and_configure_nothing(template: dict[str,
                        "s3:PutObjectRetention", "kms:Decrypt", "kms:GenerateDataKey"}
 
 
-def test_baselines_and_audit_are_written_only_by_conditional_puts(
+def put_statements(template: dict[str, Any]) -> list[tuple[dict[str, Any], list[str]]]:
+    return [(st, [resource_text(r) for r in as_list(st["Resource"])])
+            for st in statements(template, "WorkerPolicy")
+            if "s3:PutObject" in as_list(st["Action"])]
+
+
+def test_baselines_and_the_audit_head_are_written_only_by_conditional_puts(
         template: dict[str, Any]) -> None:
-    for st in statements(template, "WorkerPolicy"):
-        if "s3:PutObject" not in as_list(st["Action"]):
-            continue
-        keys = [resource_text(r) for r in as_list(st["Resource"])]
-        if any("/baselines/" in k or "/audit/" in k for k in keys):
-            nulls = st["Condition"]["Null"]
-            assert nulls in ({"s3:if-none-match": "false"}, {"s3:if-match": "false"}), st["Sid"]
-    moves = [s for s in statements(template, "WorkerPolicy")
-             if s.get("Condition", {}).get("Null") == {"s3:if-match": "false"}]
-    assert [resource_text(r) for s in moves for r in as_list(s["Resource"])] == [
-        "${StoreBucket.Arn}/baselines/*/current.json"]
+    for st, keys in put_statements(template):
+        if any("/baselines/" in k or k.endswith("/audit/head.json") for k in keys):
+            assert st["Condition"]["Null"] in ({"s3:if-none-match": "false"},
+                                               {"s3:if-match": "false"}), st["Sid"]
 
 
-def test_the_bucket_policy_denies_plain_http_and_overwrites_of_audit_records(
+def test_only_the_two_pointers_may_be_replaced_and_only_if_unchanged(
+        template: dict[str, Any]) -> None:
+    moves = [keys for st, keys in put_statements(template)
+             if st.get("Condition", {}).get("Null") == {"s3:if-match": "false"}]
+    assert moves == [["${StoreBucket.Arn}/baselines/*/current.json",
+                      "${StoreBucket.Arn}/audit/head.json"]]
+
+
+def test_unconditional_writes_are_limited_to_candidates_reports_decisions_and_records(
+        template: dict[str, Any]) -> None:
+    plain = [k for st, keys in put_statements(template) if "Condition" not in st for k in keys]
+    assert sorted(k.removeprefix("${StoreBucket.Arn}/") for k in plain) == [
+        "audit/*/*", "candidates/*", "ci/*", "reports/*"]
+
+
+def test_the_bucket_policy_denies_plain_http_and_unconditional_baseline_writes(
         template: dict[str, Any]) -> None:
     by_sid = {s["Sid"]: s for s in statements(template, "StoreBucketPolicy")}
     assert by_sid["DenyInsecureTransport"]["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}}
-    guard = by_sid["DenyUnconditionalAuditAndVersionWrites"]
-    assert guard["Effect"] == "Deny" and guard["Condition"] == {
+    versions = by_sid["DenyOverwritingBaselineVersions"]
+    assert versions["Effect"] == "Deny" and versions["Condition"] == {
         "Null": {"s3:if-none-match": "true"}}
+    pointers = by_sid["DenyUnconditionalPointerMoves"]
+    assert pointers["Condition"] == {"Null": {"s3:if-none-match": "true",
+                                              "s3:if-match": "true"}}
+    assert [resource_text(r) for r in pointers["Resource"]] == [
+        "${StoreBucket.Arn}/baselines/*/current.json", "${StoreBucket.Arn}/audit/head.json"]
