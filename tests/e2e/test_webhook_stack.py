@@ -46,10 +46,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         state["secret"] = (root / "webhook-secret").read_text().strip()
         yield state
     finally:
+        pids = {name: int((root / f"{name}.pid").read_text()) for name in
+                ("prefect", "s3", "serve", "webhook") if (root / f"{name}.pid").exists()}
         subprocess.run([*cmd[:2], "down", *cmd[2:]], capture_output=True, timeout=120)
-        for name in ("prefect", "s3", "serve", "webhook"):
-            pidfile = root / f"{name}.pid"
-            assert not pidfile.exists(), f"{name} pidfile left behind"
+        for name, pid in pids.items():  # `down` stopped exactly what `up` started
+            assert not (root / f"{name}.pid").exists(), f"{name} pidfile left behind"
+            assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"{name} still runs"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def deliver(stack: dict[str, Any], event: str, payload: dict[str, Any] | bytes, *,
