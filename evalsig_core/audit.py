@@ -6,7 +6,7 @@ appending (evalsig_flows.audit_log does it race-safely with a conditional write 
 
 Layout in a store:
     audit/head.json                                    {"sequence", "key", "sha256"} of the newest
-    audit/<yyyy>/<mm>/<dd>/<decision_id>.json          one record per decision
+    audit/<yyyy>/<mm>/<dd>/<decision_id>-<sequence>.json   one record per decision
 Each record holds `previous_sha256`, the SHA-256 of the previous record's exact bytes, and
 `previous_key`, where those bytes are. Verification walks from the head to the first record:
 any edited, removed or reordered record breaks a link. (Rewriting the newest records *and* the
@@ -93,9 +93,10 @@ def encode(model: AuditRecord | AuditHead) -> bytes:
                        ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
-def record_key(decision_id: str, time: datetime) -> str:
+def record_key(decision_id: str, time: datetime, sequence: int) -> str:
+    """Where a record lives; the sequence in the name gives each chain slot its own key."""
     t = time.astimezone(UTC)
-    return f"audit/{t:%Y/%m/%d}/{decision_id}.json"
+    return f"audit/{t:%Y/%m/%d}/{decision_id}-{sequence}.json"
 
 
 def _parse(model: type[_Frozen], data: bytes, where: str) -> Any:

@@ -3,8 +3,9 @@
 Append = read the head (and its ETag) -> write the record under its own key -> move the head
 with a conditional write (If-Match the ETag read; If-None-Match for the first record). A writer
 that loses the race re-reads the head and re-links its record; its first attempt, never linked,
-is overwritten at the same key. A writer killed between the two writes leaves a record outside
-the chain and the head untouched: the chain stays valid.
+stays outside the chain under its own slot key. A writer killed between the two writes leaves
+a record outside the chain and the head untouched: the chain stays valid, and a replay of the
+same decision adopts that record.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from evalsig_core.audit import (
     AuditRecord,
     encode,
     parse_head,
+    parse_record,
     record_key,
     sha256_hex,
     walk_chain,
@@ -42,38 +44,49 @@ def read_head(store: Store) -> tuple[AuditHead | None, str | None]:
 
 
 def append_record(store: Store, fields: dict[str, Any], *, max_attempts: int = 60) -> AuditRecord:
-    """Link a new record (every field but sequence/previous_*) at the end of the chain."""
-    key = record_key(fields["decision_id"], fields["time"])
+    """Link a new record (every field but sequence/previous_*) at the end of the chain.
+
+    The record goes to its slot key `<decision_id>-<sequence>.json` with If-None-Match. If the
+    slot is taken by a record of the same decision built on the same head (a killed or
+    concurrent attempt), that record is adopted instead of writing a second one.
+    """
     for attempt in range(max_attempts):
+        head, etag = read_head(store)
+        seq = (head.sequence + 1) if head else 1
+        key = record_key(fields["decision_id"], fields["time"], seq)
+        data = encode(AuditRecord(**fields, sequence=seq,
+                                  previous_sha256=head.sha256 if head else None,
+                                  previous_key=head.key if head else None))
         try:
-            head, etag = read_head(store)
-            rec = AuditRecord(**fields, sequence=(head.sequence + 1) if head else 1,
-                              previous_sha256=head.sha256 if head else None,
-                              previous_key=head.key if head else None)
-            data = encode(rec)
-            sha = sha256_hex(data)
-            store.put(key, data)
-            new_head = encode(AuditHead(sequence=rec.sequence, key=key, sha256=sha))
+            store.put(key, data, if_none_match=True)
+        except PreconditionFailed:
+            existing = store.get(key)
+            other = parse_record(existing, store.url(key))
+            if other.previous_sha256 != (head.sha256 if head else None):
+                _backoff(attempt)  # the head moved meanwhile: start again
+                continue
+            data = existing  # same decision, same slot, same link: adopt it
+        sha = sha256_hex(data)
+        new_head = encode(AuditHead(sequence=seq, key=key, sha256=sha))
+        try:
             if etag is None:
                 store.put(AUDIT_HEAD_KEY, new_head, if_none_match=True)
             else:
                 store.put(AUDIT_HEAD_KEY, new_head, if_match=etag)
-            return rec
         except PreconditionFailed:
             # Lost the race, or won it and lost the answer (a retried request): check.
             now, _ = read_head(store)
-            if now is not None and now.key == key and now.sha256 == sha256_hex(store.get(key)):
-                return parse_record_from(store, key)
-            time.sleep(random.uniform(0.005, 0.05) * min(attempt + 1, 10))
+            if now is None or now.key != key or now.sha256 != sha:
+                _backoff(attempt)
+                continue
+        return parse_record(data, store.url(key))
     raise StorageError(f"{store.url(AUDIT_HEAD_KEY)}: could not append to the audit trail "
                        f"after {max_attempts} attempts (too many concurrent writers)",
                        hint="retry the flow run")
 
 
-def parse_record_from(store: Store, key: str) -> AuditRecord:
-    from evalsig_core.audit import parse_record
-
-    return parse_record(store.get(key), store.url(key))
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0.005, 0.05) * min(attempt + 1, 10))
 
 
 def recent_records(store: Store, limit: int | None = None) -> Iterator[tuple[str, AuditRecord]]:

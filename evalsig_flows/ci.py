@@ -41,18 +41,18 @@ class GateRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    decision_id: str
-    verdict: str
+    decision_id: str | None
+    verdict: str  # ALLOW / REJECT / INCONCLUSIVE / DOCTOR, or PENDING while the gate runs
     repo: str
     pr_number: int | None
     commit: str
     suite: str
     task: str
     metric: str
-    candidate_key: str
-    candidate_sha256: str
-    baseline_sha256: str | None
-    report: str
+    candidate_key: str | None = None
+    candidate_sha256: str | None = None
+    baseline_sha256: str | None = None
+    report: str | None = None
     time: datetime
 
 
@@ -117,15 +117,19 @@ def ci_gate_flow(
                             output=output, timeout=timeout, filter=filter, store=store,
                             suite=suite, task=task, name=name)
         ctx = {"repo": repo, "pr_number": pr_number, "commit": head_sha, "metric": metric}
+        ident: dict[str, Any] = {"repo": repo, "pr_number": pr_number, "commit": head_sha,
+                                 "suite": suite, "task": task, "metric": metric}
+        # PENDING first: a gate that fails midway never leaves an older ALLOW promotable.
+        record_gate(store, GateRecord(decision_id=None, verdict="PENDING",
+                                      time=datetime.now(UTC), **ident))
         out = run_gate(params, policy, context=ctx)
-        if isinstance(out.report, GateReport) and out.candidate.key:
-            record_gate(store, GateRecord(
-                decision_id=out.locations["decision_id"], verdict=out.report.verdict.value,
-                repo=repo, pr_number=pr_number, commit=head_sha, suite=suite, task=task,
-                metric=metric, candidate_key=out.candidate.key,
-                candidate_sha256=out.candidate.sha256,
-                baseline_sha256=out.baseline.sha256, report=out.locations["json"],
-                time=datetime.now(UTC)))
+        verdict = (out.report.verdict.value if isinstance(out.report, GateReport)
+                   else "DOCTOR")
+        record_gate(store, GateRecord(
+            decision_id=out.locations["decision_id"], verdict=verdict,
+            candidate_key=out.candidate.key, candidate_sha256=out.candidate.sha256,
+            baseline_sha256=out.baseline.sha256, report=out.locations["json"],
+            time=datetime.now(UTC), **ident))
     except EvalsigError as exc:
         return failed_from_error(exc)
     return out.state()
@@ -157,12 +161,13 @@ def _read_record(store_uri: str, repo: str, commit: str | None,
 @task(name="promote-baseline", **IO)
 def promote_task(store_uri: str, record: GateRecord, decision_id: str) -> PromotionResult:
     store = open_store(store_uri)
-    data = store.get(record.candidate_key)
+    key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
+    data = store.get(key)
     if hashlib.sha256(data).hexdigest() != record.candidate_sha256:
-        raise StorageError(f"{store.url(record.candidate_key)}: content differs from the "
+        raise StorageError(f"{store.url(key)}: content differs from the "
                            "gated candidate's SHA-256", hint="re-run the CI gate")
     return promote(store, suite=record.suite, task=record.task, metric=record.metric,
-                   data=data, ext=extension(record.candidate_key),
+                   data=data, ext=extension(key),
                    expected_base=record.baseline_sha256, decision_id=decision_id,
                    source={"repo": record.repo, "pr_number": record.pr_number,
                            "commit": record.commit, "gate_decision_id": record.decision_id})
@@ -190,7 +195,7 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
     try:
         _check_repo(repo)
         record = _read_record(store, repo, commit, pr_number)
-        if record.verdict != "ALLOW":
+        if record.verdict != "ALLOW" or not record.candidate_key or not record.candidate_sha256:
             raise PromotionRefused(f"{repo} commit {record.commit} was gated "
                                    f"{record.verdict}, not ALLOW (report: {record.report})")
         did = f"promote-{record.commit[:12]}-{record.candidate_sha256[:12]}"
@@ -209,11 +214,12 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
         if result.status == "promoted" or not audited(store, did):
             audit_task(store, audit_fields(
                 decision_id=did, decision="promotion", now=now, report=None,
-                inputs=[AuditInput(role="candidate", uri=record.candidate_key,
+                inputs=[AuditInput(role="candidate",
+                                   uri=open_store(store).url(record.candidate_key or ""),
                                    sha256=record.candidate_sha256),
                         AuditInput(role="previous-baseline", uri=None,
                                    sha256=summary["previous_sha256"])],
-                verdict="PROMOTED", exit_code=0, locations={"json": record.report},
+                verdict="PROMOTED", exit_code=0, locations={"json": record.report or ""},
                 context={k: v for k, v in summary.items() if k != "status"}
                 | {"gate_decision_id": record.decision_id, "suite": record.suite,
                    "task": record.task, "metric": record.metric}))

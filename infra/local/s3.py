@@ -69,6 +69,17 @@ def _ready(endpoint: str) -> bool:
         return False
 
 
+def _bucket_ready(filer_port: int, bucket: str) -> bool:
+    """weed creates `-bucket` buckets just after S3 answers: the filer lists them."""
+    try:
+        req = urllib.request.Request(f"http://127.0.0.1:{filer_port}/buckets/{bucket}/",
+                                     headers={"Accept": "application/json"})
+        urllib.request.urlopen(req, timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def start(data_dir: str | None = None, port: int | None = None, *,
           access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY,
           buckets: tuple[str, ...] = (), timeout: float = 60.0) -> S3Server:
@@ -84,7 +95,8 @@ def start(data_dir: str | None = None, port: int | None = None, *,
                "-s3.port.lance=0", "-master.telemetry=false", "-master.volumeSizeLimitMB=64",
                "-volume.max=1000"]
         # Every listener on its own free port: several stacks (tests, `make up`) coexist.
-        cmd += [f"-{name}={free_port()}" for name in _PORTS]
+        ports = {name: free_port() for name in _PORTS}
+        cmd += [f"-{name}={port}" for name, port in ports.items()]
         if buckets:
             cmd.append(f"-bucket={','.join(buckets)}")
         with open(log, "ab") as fh:
@@ -93,7 +105,8 @@ def start(data_dir: str | None = None, port: int | None = None, *,
         endpoint = f"http://127.0.0.1:{p}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
-            if _ready(endpoint):
+            if _ready(endpoint) and all(
+                    _bucket_ready(ports["filer.port"], b) for b in buckets):
                 return S3Server(endpoint, proc.pid, str(data), access_key, secret_key, str(log))
             time.sleep(0.1)
         if proc.poll() is None:

@@ -28,7 +28,7 @@ def _chain(n: int) -> tuple[dict[str, bytes], bytes]:
         rec = AuditRecord(sequence=i, decision_id=f"d{i}", decision="gate", time=T0,
                           verdict="ALLOW", exit_code=0, previous_sha256=prev_sha,
                           previous_key=prev_key)
-        key = record_key(rec.decision_id, rec.time)
+        key = record_key(rec.decision_id, rec.time, i)
         blobs[key] = encode(rec)
         prev_key, prev_sha = key, sha256_hex(blobs[key])
     assert prev_key and prev_sha
@@ -56,7 +56,7 @@ def test_encoding_is_canonical_and_stable() -> None:
 
 def test_an_edited_record_breaks_the_chain() -> None:
     blobs, head = _chain(3)
-    key = record_key("d2", T0)
+    key = record_key("d2", T0, 2)
     blobs[key] = blobs[key].replace(b'"ALLOW"', b'"REJECT"')
     result = verify_chain(head, blobs.__getitem__)
     assert not result.ok and "edited" in result.problems[0]
@@ -64,7 +64,7 @@ def test_an_edited_record_breaks_the_chain() -> None:
 
 def test_a_removed_record_breaks_the_chain() -> None:
     blobs, head = _chain(3)
-    del blobs[record_key("d1", T0)]
+    del blobs[record_key("d1", T0, 1)]
 
     def get(key: str) -> bytes:
         from evalsig_core import InputNotFoundError
@@ -79,6 +79,6 @@ def test_a_removed_record_breaks_the_chain() -> None:
 
 def test_walking_a_broken_chain_without_a_problem_list_raises() -> None:
     blobs, head = _chain(2)
-    blobs[record_key("d1", T0)] += b" "
+    blobs[record_key("d1", T0, 1)] += b" "
     with pytest.raises(InputError, match="audit chain broken"):
         list(walk_chain(AuditHead.model_validate_json(head), blobs.__getitem__))

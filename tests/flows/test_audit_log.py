@@ -45,3 +45,23 @@ def test_concurrent_appends_all_land_in_one_valid_chain(store: Store) -> None:
     assert ok and n == 8
     assert sorted(r.decision_id for _, r in recent_records(store)) == [f"d-{i}"
                                                                       for i in range(8)]
+
+
+def test_a_replay_adopts_the_unlinked_record_a_killed_run_left(store: Store) -> None:
+    from evalsig_core.audit import AuditRecord, encode, record_key
+
+    fields = _fields(0)
+    orphan = encode(AuditRecord(**fields, sequence=1))  # type: ignore[arg-type]
+    store.put(record_key("d-0", fields["time"], 1), orphan)  # type: ignore[arg-type]
+    append_record(store, fields | {"context": {"attempt": 2}})
+    assert _verify(store) == (True, 1)
+    (key, rec), = list(recent_records(store))
+    assert store.get(key) == orphan and rec.context == {}
+
+
+def test_concurrent_appends_of_one_decision_keep_the_chain_valid(store: Store) -> None:
+    fields = _fields(0)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: append_record(store, fields), range(4)))
+    ok, n = _verify(store)
+    assert ok and 1 <= n <= 4

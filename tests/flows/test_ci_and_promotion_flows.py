@@ -133,3 +133,27 @@ def test_a_failing_command_fails_the_flow_with_an_input_error(tmp_path: Path) ->
                timeout=60)
     assert state.is_failed() and state.message.startswith("INPUT ERROR (exit 65)")
     assert "exited 3" in state.message
+
+
+def test_a_candidate_given_as_an_s3_uri_is_fetched_and_verified(s3_uri: str) -> None:
+    store = open_store(s3_uri)
+    seed(store)
+    store.put("incoming/run.json", (EXAMPLES / "candidate.json").read_bytes())
+    state = ci(s3_uri, store.url("incoming/run.json"), 61)
+    assert state.is_completed(), state.message
+    cand = state.result()["candidate"]
+    assert cand["uri"] == store.url("incoming/run.json")
+    assert store.get(cand["key"]) == (EXAMPLES / "candidate.json").read_bytes()
+
+
+def test_a_gate_that_fails_midway_leaves_no_older_allow_promotable(tmp_path: Path) -> None:
+    from evalsig_flows.flows import promote_baseline_flow
+
+    uri = (tmp_path / "store").as_uri()
+    seed(open_store(uri))
+    assert ci(uri, str(EXAMPLES / "candidate.json"), 71).is_completed()  # an ALLOW for PR 71
+    broken = ci(uri, str(tmp_path / "missing.json"), 71, sha="feedbeef")  # a new push fails
+    assert broken.is_failed() and broken.message.startswith("INPUT NOT FOUND (exit 66)")
+    state = promote_baseline_flow(repo="acme/model", pr_number=71, store=uri,
+                                  return_state=True)
+    assert state.is_failed() and "gated PENDING" in state.message

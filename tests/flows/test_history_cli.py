@@ -41,11 +41,11 @@ def test_audit_verify_passes_then_finds_an_edited_record(
     _trail(open_store(tmp_path.as_uri()))
     assert main(["audit", "verify", "--store", tmp_path.as_uri()]) == 0
     assert "audit chain OK: 3 records" in capsys.readouterr().out
-    victim = next(p for p in (tmp_path / "audit").rglob("d-1.json"))
+    victim = next(p for p in (tmp_path / "audit").rglob("d-1-*.json"))
     victim.write_bytes(victim.read_bytes().replace(b'"ALLOW"', b'"REJECT"'))
     assert main(["audit", "verify", "--store", tmp_path.as_uri()]) == 65
     err = capsys.readouterr().err
-    assert "d-1.json" in err and "edited" in err
+    assert "d-1-2.json" in err and "edited" in err
 
 
 def test_an_empty_store_has_no_history_and_verifies(tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,36 @@ def test_the_dask_task_runner_gives_the_same_report_as_threads(tmp_path: Path) -
     b = stored_report((tmp_path / "b").as_uri(), on_dask.result(raise_on_failure=False))
     assert a == b
     assert on_dask.message.split(" (report:")[0] == threads.message.split(" (report:")[0]
+
+
+def test_the_suite_gates_against_the_baselines_stored_in_s3(s3_uri: str, tmp_path: Path) -> None:
+    from evalsig_flows.baselines import promote
+    from evalsig_flows.flows import nightly_gate_flow
+
+    store = open_store(s3_uri)
+    for task in ("qa", "qa2"):
+        promote(store, suite="stored", task=task, metric="accuracy",
+                data=(EXAMPLES / "baseline.json").read_bytes(), ext="json",
+                expected_base=None, decision_id="seed", source={})
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+[suite]
+name = "stored"
+min_delta = 0.005
+cluster = "passage_id"
+[[entries]]
+task = "qa"
+metric = "accuracy"
+candidate = "{EXAMPLES / 'candidate.json'}"
+[[entries]]
+task = "qa2"
+metric = "accuracy"
+candidate = "{EXAMPLES / 'candidate.json'}"
+""")
+    state = nightly_gate_flow(suite_file=str(suite), store=s3_uri, return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result["entries"] == {"qa-accuracy": "ALLOW", "qa2-accuracy": "ALLOW"}
+    report = stored_report(s3_uri, result)
+    assert {e["report"]["baseline"]["sha256"] for e in report["entries"]} == {
+        hashlib.sha256((EXAMPLES / "baseline.json").read_bytes()).hexdigest()}
