@@ -89,10 +89,11 @@ class WebhookSettings(BaseSettings):
         except ValidationError as exc:
             err = exc.errors()[0]
             name = "EVALSIG_WEBHOOK_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
-            raise UsageError(f"{name}: {err['msg'].lower()}; the receiver refuses to start "
-                             "without it (set it to the secret configured on the GitHub "
-                             "webhook)" if name.endswith("SECRET") else
-                             f"{name}: {err['msg'].lower()}") from None
+            message = f"{name}: {err['msg'].lower()}"
+            if name.endswith("_SECRET"):
+                message += ("; the receiver refuses to start without it (set it to the secret "
+                            "configured on the GitHub webhook)")
+            raise UsageError(message) from None
 
 
 @dataclass(frozen=True)
