@@ -26,6 +26,8 @@ help:
 	@echo "make test   - install test dependencies and run lint, types and the whole test suite"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make bench  - benchmarks, printing speed ratios measured side by side in one run"
+	@echo "make up     - local stack on 127.0.0.1: Prefect server, SeaweedFS, served deployments, webhook"
+	@echo "make down   - stop exactly the processes make up started (pidfiles in .stack/)"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -59,6 +61,13 @@ golden: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH)
+
+.PHONY: up down
+up: $(STAMP)
+	$(PY) infra/local/stack.py up
+
+down:
+	$(PY) infra/local/stack.py down
 
 clean:
 	rm -rf .evalsig-demo .pytest_cache .mypy_cache .ruff_cache

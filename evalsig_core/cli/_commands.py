@@ -35,6 +35,7 @@ from ..report import CompareReport, GateReport
 from ..run import EvalRun
 from ..stats import METHODS
 from ._github import append_summary, report_dir, write_outputs
+from ._plugins import add_plugin_commands
 from ._tty import Progress, call_with_progress, style_for
 
 # Files larger than this show a "reading ..." status line on a terminal.
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._history import register as register_history
 
     register_history(sub)
+    add_plugin_commands(sub)  # e.g. `evalsig webhook serve` from evalsig_flows, loaded lazily
     return parser
 
 

@@ -1,0 +1,338 @@
+"""GitHub webhook receiver for self-hosted Prefect (Prefect's own webhooks are Cloud-only).
+
+An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks run:
+
+- the body is bounded: a `Content-Length` above the limit gets 413 before any byte is read,
+  and a streamed (chunked) body is counted and cut off at the limit with 413;
+- `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body under the shared secret,
+  compared in constant time (`hmac.compare_digest`); otherwise 401 and nothing else happens;
+- `ping` → 200; `pull_request` (opened, synchronize, reopened) → a run of the CI gate
+  deployment with repo, PR number and head SHA; `push` to the default branch → a run of the
+  promotion deployment for the pushed commit; a pull request merged into the default branch →
+  a promotion run for its head SHA and number (a merge commit or squash has a new SHA, which
+  no gate decided); anything else → 202 "ignored";
+- `X-GitHub-Delivery` is the flow run's idempotency key, so a redelivery returns the run the
+  first delivery created and never starts a second one;
+- the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
+  API down or slow → 503, anything else → 500) the answer is 5xx, never 2xx for a lost event.
+
+Settings are typed and read once (`WebhookSettings`, prefix `EVALSIG_WEBHOOK_`); the server
+refuses to start without a secret or without a Prefect API URL (an ephemeral API would lose
+events). Run it with `evalsig-webhook serve`, `python -m evalsig_flows.webhook serve` or
+`evalsig webhook serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import parse_qs
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from evalsig_core import UsageError
+
+__all__ = ["GITHUB_PATH", "RunCreationError", "RunCreator", "RunRef", "RunRequest",
+           "WebhookSettings", "create_app", "main", "prefect_run_creator", "route_event", "sign"]
+
+GITHUB_PATH = "/github"
+PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+_ZERO_SHA = "0" * 40
+log = logging.getLogger("evalsig.webhook")
+
+
+class WebhookSettings(BaseSettings):
+    """Receiver configuration, read once from `EVALSIG_WEBHOOK_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="EVALSIG_WEBHOOK_", frozen=True, extra="ignore")
+
+    secret: SecretStr = Field(description="the GitHub webhook secret (required)")
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="larger bodies get 413")
+    default_branch: str | None = Field(
+        None, description="branch whose pushes promote; default: the repository's own")
+    ci_deployment: str = "evalsig-ci-gate/evalsig-ci-gate"
+    promote_deployment: str = "evalsig-promote/evalsig-promote"
+    create_timeout_s: float = Field(8.0, gt=0, description="GitHub gives up after 10 s")
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+
+    @field_validator("secret")
+    @classmethod
+    def _non_empty(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WebhookSettings:
+        """Read the settings (from `env` when given, else the process environment).
+
+        Raises UsageError (one line naming the variable and the fix) when one is missing or bad.
+        """
+        try:
+            if env is None:
+                return cls(**overrides)
+            prefix = "EVALSIG_WEBHOOK_"
+            values = {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)}
+            return cls.model_validate({**values, **overrides})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = "EVALSIG_WEBHOOK_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
+            message = f"{name}: {err['msg'].lower()}"
+            if name.endswith("_SECRET"):
+                message += ("; the receiver refuses to start without it (set it to the secret "
+                            "configured on the GitHub webhook)")
+            raise UsageError(message) from None
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """The flow run created (or found again, on a redelivery) for one delivery."""
+
+    id: str
+    name: str
+    deployment: str
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What an event asks for: a run of `deployment` with `parameters`."""
+
+    deployment: str
+    parameters: dict[str, Any]
+
+
+class RunCreationError(Exception):
+    """The run could not be created; `status` is the HTTP answer (503 when retrying may help)."""
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+RunCreator = Callable[[str, dict[str, Any], str], Awaitable[RunRef]]
+"""async (deployment name, parameters, idempotency key) -> RunRef; raises RunCreationError."""
+
+
+def sign(secret: str | bytes, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value GitHub sends for `body`."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _verified(secret: SecretStr, body: bytes, header: str | None) -> bool:
+    expected = sign(secret.get_secret_value(), body).encode()
+    return hmac.compare_digest(expected, (header or "").encode())
+
+
+def route_event(event: str, payload: Mapping[str, Any],
+                settings: WebhookSettings) -> RunRequest | str:
+    """Map a GitHub event to the run it asks for, or to the reason it is ignored."""
+    repo = (payload.get("repository") or {}).get("full_name")
+    branch = settings.default_branch or (payload.get("repository") or {}).get("default_branch")
+    if event == "pull_request":
+        action = payload.get("action")
+        pr = payload.get("pull_request") or {}
+        merged = action == "closed" and pr.get("merged") is True
+        if action not in PR_ACTIONS and not merged:
+            return f"pull_request action {action!r} does not gate"
+        number, sha = payload.get("number", pr.get("number")), (pr.get("head") or {}).get("sha")
+        if not (repo and isinstance(number, int) and sha):
+            raise ValueError("pull_request payload lacks repository.full_name, number or "
+                             "pull_request.head.sha")
+        if not merged:
+            return RunRequest(settings.ci_deployment,
+                              {"repo": repo, "pr_number": number, "head_sha": sha})
+        # A merge commit or squash has a new SHA: the gated head SHA and the PR number are
+        # what promotion can find the gate decision by.
+        base = (pr.get("base") or {}).get("ref")
+        if not branch or base != branch:
+            return f"pull request merged into {base!r}, not the default branch"
+        return RunRequest(settings.promote_deployment,
+                          {"repo": repo, "commit": sha, "pr_number": number})
+    if event == "push":
+        ref, after = payload.get("ref"), payload.get("after")
+        if not branch or ref != f"refs/heads/{branch}":
+            return f"push to {ref!r} is not the default branch"
+        if payload.get("deleted") or not after or after == _ZERO_SHA:
+            return "push deletes the branch"
+        if not repo:
+            raise ValueError("push payload lacks repository.full_name")
+        return RunRequest(settings.promote_deployment, {"repo": repo, "commit": after})
+    return f"event {event!r} is not handled"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """Read at most `limit` bytes; raise _BodyTooLarge as soon as the body goes past it."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ValueError("bad Content-Length")
+        if int(declared) > limit:
+            raise _BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _payload(body: bytes, content_type: str) -> Any:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(body.decode("utf-8"), strict_parsing=True)
+        body = form["payload"][0].encode()
+    return json.loads(body)
+
+
+def _answer(code: int, **content: Any) -> JSONResponse:
+    return JSONResponse(content, status_code=code)
+
+
+def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
+    """The receiver as an ASGI app; `create_run` is the only way it reaches Prefect."""
+
+    async def github(request: Request) -> JSONResponse:
+        try:
+            body = await _read_bounded(request, settings.max_body_bytes)
+        except _BodyTooLarge:
+            return _answer(413, error=f"body larger than {settings.max_body_bytes} bytes")
+        except ValueError as exc:
+            return _answer(400, error=str(exc))
+        if not _verified(settings.secret, body, request.headers.get("x-hub-signature-256")):
+            return _answer(401, error="bad or missing X-Hub-Signature-256")
+        event = request.headers.get("x-github-event", "")
+        delivery = request.headers.get("x-github-delivery", "")
+        if not event or not delivery:
+            return _answer(400, error="missing X-GitHub-Event or X-GitHub-Delivery")
+        if event == "ping":
+            return _answer(200, status="pong", delivery=delivery)
+        try:
+            payload = _payload(body, request.headers.get("content-type", ""))
+            if not isinstance(payload, dict):
+                raise ValueError("the payload is not a JSON object")
+            wanted = route_event(event, payload, settings)
+        except (ValueError, KeyError, UnicodeDecodeError) as exc:
+            return _answer(400, error=f"bad {event} payload: {exc}")
+        if isinstance(wanted, str):
+            return _answer(202, status="ignored", reason=wanted, delivery=delivery)
+        try:
+            run = await asyncio.wait_for(
+                create_run(wanted.deployment, wanted.parameters, f"github-{delivery}"),
+                timeout=settings.create_timeout_s)
+        except TimeoutError:
+            run_error = RunCreationError(
+                f"Prefect API did not answer in {settings.create_timeout_s:g}s", 503)
+        except RunCreationError as exc:
+            run_error = exc
+        else:
+            log.info("delivery %s (%s) -> flow run %s of %s", delivery, event, run.id,
+                     run.deployment)
+            return _answer(202, status="scheduled", delivery=delivery, flow_run_id=run.id,
+                           flow_run_name=run.name, deployment=run.deployment)
+        log.error("delivery %s (%s): no run created: %s", delivery, event, run_error)
+        return _answer(run_error.status, error=f"run not created: {run_error}",
+                       delivery=delivery)
+
+    async def health(request: Request) -> JSONResponse:
+        return _answer(200, status="ok")
+
+    return Starlette(routes=[Route(GITHUB_PATH, github, methods=["POST"]),
+                             Route("/healthz", health, methods=["GET"])])
+
+
+def prefect_run_creator() -> RunCreator:
+    """Create runs through the configured Prefect API (`run_deployment`, `timeout=0`)."""
+    import httpx
+    from prefect.deployments import arun_deployment
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    async def create(deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
+        try:
+            run = await arun_deployment(deployment, parameters=parameters, timeout=0,
+                                        idempotency_key=key, as_subflow=False)
+        except ObjectNotFound:
+            raise RunCreationError(f"deployment {deployment!r} not found", 500) from None
+        except PrefectHTTPStatusError as exc:
+            code = exc.response.status_code
+            raise RunCreationError(f"Prefect API answered {code}",
+                                   503 if code >= 500 or code == 429 else 500) from None
+        except (httpx.TransportError, OSError) as exc:
+            raise RunCreationError(f"Prefect API unreachable: {type(exc).__name__}",
+                                   503) from None
+        return RunRef(str(run.id), run.name, deployment)
+
+    return create
+
+
+def _prefect_api_url(env: Mapping[str, str]) -> str:
+    from prefect.settings import get_current_settings
+
+    url = env.get("PREFECT_API_URL") or get_current_settings().api.url
+    if not url:
+        raise UsageError("PREFECT_API_URL is not set; the receiver refuses to start against an "
+                         "ephemeral Prefect API (events would be lost): point it at your server, "
+                         "e.g. PREFECT_API_URL=http://127.0.0.1:4200/api")
+    return str(url)
+
+
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """`serve [--host H] [--port P]`: run the receiver with uvicorn until interrupted."""
+    import argparse
+    import os
+    import sys
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:  # exit 64, never argparse's 2
+            raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    env = os.environ if env is None else env
+    ap = Parser(prog="evalsig webhook", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
+    s = sub.add_parser("serve", help="serve the GitHub webhook receiver (uvicorn)")
+    s.add_argument("--host", help="bind address (default EVALSIG_WEBHOOK_HOST or 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default EVALSIG_WEBHOOK_PORT or 8787)")
+    s.add_argument("--log-level", default="info")
+    try:
+        args = ap.parse_args(argv)
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port))
+                     if v is not None}
+        settings = WebhookSettings.load(env, **overrides)
+        api = _prefect_api_url(env)
+    except UsageError as exc:
+        print(f"evalsig webhook: error: {exc.one_line()}", file=sys.stderr)
+        return int(exc.exit_code)
+    import uvicorn
+
+    print(f"evalsig webhook: POST http://{settings.host}:{settings.port}{GITHUB_PATH} -> {api}",
+          file=sys.stderr, flush=True)
+    uvicorn.run(create_app(settings, prefect_run_creator()), host=settings.host,
+                port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def console_main() -> None:
+    import sys
+
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()
