@@ -2,7 +2,7 @@
 
 Schema v1 (JSON)::
 
-    {"schema": "evalsig.run/v1", "run_id": ..., "model": ..., "task": ..., "metric": "accuracy",
+    {"schema": "evalsig.run/1", "run_id": ..., "model": ..., "task": ..., "metric": "accuracy",
      "harness": ..., "status": "success", "config": {...},
      "items": [{"item_id": "q1", "epoch": 1, "score": 1.0, "metadata": {"passage_id": "P1"}}]}
 
@@ -10,21 +10,35 @@ An item may carry `scores: {metric: value}` instead of `score`, `cluster_id`, an
 (an errored item: excluded and counted). JSONL: one item object per line, optionally preceded by
 a header line holding the run fields (`"schema"` key). evalsig 0.1 RunFrame uses `model_id`,
 `task_id`, `metric_name`, `config_hash` and items `[item_id, score, cluster_id, epoch, metadata]`.
+
+The JSONL path is the hot one (1M lines): one fast JSON parse and a few dict look-ups per line,
+appended to plain lists; all type checks run afterwards over whole columns (`_columns`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
-from ..run import EvalRun, RunMeta
-from ._io import ReadOptions, as_score, decode_text, parse_json, sha256_hex
+from ..run import EvalRun
+from ._columns import Columns, build_run
+from ._io import (
+    E_FIELD,
+    E_METRIC,
+    FAST_LOADS,
+    ReadOptions,
+    line_blocks,
+    parse_line,
+    read_json_doc,
+    sha256_file,
+    sha256_hex,
+)
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
+_MISSING = object()
 
 
 def sniff_json(doc: Any) -> bool:
@@ -40,28 +54,53 @@ def sniff_jsonl_line(first: Any) -> bool:
     )
 
 
-def read_native_json(path: Path, data: bytes, doc: dict[str, Any], opts: ReadOptions) -> EvalRun:
-    return _build(path, data, doc, doc["items"], opts, fmt="evalsig-json")
+def read_native_json(path: Path, opts: ReadOptions, doc: Any = None,
+                     data: bytes | None = None) -> EvalRun:
+    if doc is None or data is None:
+        doc, data = read_json_doc(path)
+    if not sniff_json(doc):
+        raise InputError(
+            "JSON file is not an evalsig run", path=str(path),
+            hint="expected an evalsig run (schema evalsig.run/1 or an evalsig 0.1 RunFrame)",
+        )
+    return _build(path, sha256_hex(data), doc, doc["items"], opts, fmt="evalsig-json")
 
 
-def read_native_jsonl(path: Path, data: bytes, opts: ReadOptions) -> EvalRun:
-    text = decode_text(data, str(path))
+def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
     header: dict[str, Any] = {}
-    items: list[Any] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        obj = parse_json(line, str(path), line=lineno)
-        if lineno == 1 and isinstance(obj, dict) and "schema" in obj and "item_id" not in obj:
-            header = obj
-            continue
-        items.append(obj)
-    return _build(path, data, header, items, opts, fmt="evalsig-jsonl")
+    lines = _objects(path)
+    first = next(lines, None)
+    items: Iterable[Any] = lines
+    if isinstance(first, dict) and "schema" in first and "item_id" not in first:
+        header = first
+    elif first is not None:
+        items = _chain(first, lines)
+    return _build(path, sha256_file(path), header, items, opts, fmt="evalsig-jsonl")
 
 
-def _build(
-    path: Path, data: bytes, doc: dict[str, Any], items: list[Any], opts: ReadOptions, fmt: str
-) -> EvalRun:
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _objects(path: Path) -> Iterator[Any]:
+    """Parsed JSON lines, blank lines skipped; a bad line is an error naming its number."""
+    src = str(path)
+    loads = FAST_LOADS
+    lineno = 0
+    for block in line_blocks(path):
+        for line in block:
+            lineno += 1
+            try:
+                yield loads(line)
+            except ValueError:
+                obj = parse_line(line, src, lineno)
+                if obj is not None:
+                    yield obj
+
+
+def _build(path: Path, sha: str, doc: dict[str, Any], items: Iterable[Any], opts: ReadOptions,
+           fmt: str) -> EvalRun:
     src = str(path)
     schema = str(doc.get("schema", SCHEMA_PREFIX + "1"))
     if schema.startswith(SCHEMA_PREFIX) and schema != SCHEMA_PREFIX + "1":
@@ -70,133 +109,108 @@ def _build(
             hint="this evalsig reads evalsig.run/1; upgrade evalsig",
         )
     file_metric = doc.get("metric", doc.get("metric_name"))
-    metric = opts.metric or file_metric
-    if metric is None:
-        metric = _only_metric(items, src)
-    ids: list[str] = []
-    epochs: list[int] = []
-    scores: list[float] = []
-    clusters: list[str] = []
-    present: list[bool] = []
-    errored: list[str] = []
-    cluster_key = opts.cluster
-    use_cluster_id = cluster_key is not None and _cluster_from_cluster_id(items, cluster_key)
-    for pos, it in enumerate(items):
-        if not isinstance(it, dict):
-            raise InputError(
-                f"item #{pos + 1} is {type(it).__name__}, not an object", path=src,
-                hint="each item must be a JSON object",
-            )
-        raw_id = it.get("item_id", it.get("id"))
-        if raw_id is None or raw_id == "":
-            raise InputError(
-                f"item #{pos + 1} has no item_id", path=src,
-                hint="every item needs an item_id to be paired",
-            )
-        item = str(raw_id)
-        if it.get("error"):
-            errored.append(item)
-            continue
-        value = _score_of(it, metric, file_metric, src, item)
-        ids.append(item)
-        ep = it.get("epoch", 1)
-        if isinstance(ep, bool) or not isinstance(ep, int):
-            raise InputError(
-                f"epoch is {ep!r}, not an integer", path=src, item=item,
-                hint="epochs are integers",
-            )
-        epochs.append(ep)
-        scores.append(as_score(value, src, item, metric))
-        if cluster_key is not None:
-            if use_cluster_id:
-                c = it.get("cluster_id")
-            else:
-                md = it.get("metadata") or {}
-                c = md.get(cluster_key) if isinstance(md, dict) else None
-                if c is None:
-                    c = it.get(cluster_key)
-            present.append(c is not None and c != "")
-            clusters.append("" if c is None else str(c))
+    cols, metric, use_cid = _collect(items, opts, file_metric, src)
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         config = {"config": str(config)}
-    config = {str(k): str(v) for k, v in config.items()}
     if doc.get("config_hash") is not None:
-        config["config_hash"] = str(doc["config_hash"])
-    meta = RunMeta(
+        config = {**config, "config_hash": doc["config_hash"]}
+    cluster_key = opts.cluster
+    meta = dict(
         run_id=_opt_str(doc.get("run_id")),
         model=_opt_str(doc.get("model", doc.get("model_id"))),
         task=_opt_str(doc.get("task", doc.get("task_id"))),
         metric=metric,
         harness=_opt_str(doc.get("harness")) or "evalsig",
         harness_version=_opt_str(doc.get("harness_version")),
-        source=src,
-        sha256=sha256_hex(data),
-        format=fmt,
+        source=src, sha256=sha, format=fmt,
         status=str(doc.get("status", "success")),
         cluster_key=cluster_key,
         cluster_source=(
-            None if cluster_key is None else ("cluster_id" if use_cluster_id else "metadata")
+            None if cluster_key is None else ("cluster_id" if use_cid else "metadata")
         ),
-        n_errored=len(errored),
-        errored_items=tuple(errored[:1000]),
         config=config,
     )
-    return EvalRun(
-        meta,
-        np.asarray(ids, dtype=np.str_),
-        np.asarray(epochs, dtype=np.int64),
-        np.asarray(scores, dtype=np.float64),
-        np.asarray(clusters, dtype=np.str_) if cluster_key is not None else None,
-        np.asarray(present, dtype=bool) if cluster_key is not None else None,
-    )
+    return build_run(cols, meta, src)
 
 
-def _score_of(it: dict[str, Any], metric: str, file_metric: Any, src: str, item: str) -> Any:
-    if isinstance(it.get("scores"), dict):
-        scores = it["scores"]
+def _collect(items: Iterable[Any], opts: ReadOptions, file_metric: Any,
+             src: str) -> tuple[Columns, str, bool]:
+    """One pass over the items: raw ids, epochs, scores and cluster labels into lists."""
+    cols = Columns()
+    ids, epochs, scores = cols.ids, cols.epochs, cols.scores
+    key = opts.cluster
+    md_labels: list[Any] = []
+    cid_labels: list[Any] = []
+    metric: str | None = opts.metric or file_metric
+    score_ok = file_metric is None or metric == file_metric
+    for pos, it in enumerate(items):
+        if type(it) is not dict:
+            raise InputError(
+                f"item #{pos + 1} is {type(it).__name__}, not an object", path=src,
+                hint="each item must be a JSON object", code=E_FIELD,
+            )
+        iid = it.get("item_id")
+        if iid is None:
+            iid = it.get("id")
+        if it.get("error"):
+            cols.add_errored(iid)
+            continue
+        sd = it.get("scores")
+        if sd is None and score_ok:
+            value = it.get("score", _MISSING)
+            if value is _MISSING:
+                raise InputError("item has no score", path=src, item=str(iid),
+                                 hint="add a score field", code=E_FIELD)
+        else:
+            if metric is None:
+                metric = _only_metric(it, src)
+            value = _from_scores(it, metric, file_metric, src, iid)
+        ids.append(iid)
+        epochs.append(it.get("epoch", 1))
+        scores.append(value)
+        if key is not None:
+            md = it.get("metadata")
+            c = md.get(key) if type(md) is dict else None
+            md_labels.append(c if c is not None else it.get(key))
+            cid_labels.append(it.get("cluster_id"))
+    use_cid = False
+    if key is not None:
+        has_md = any(c is not None for c in md_labels)
+        use_cid = key == "cluster_id" or (not has_md and any(c is not None for c in cid_labels))
+        cols.clusters = cid_labels if use_cid else md_labels
+    return cols, metric or "score", use_cid
+
+
+def _from_scores(it: dict[str, Any], metric: str, file_metric: Any, src: str, iid: Any) -> Any:
+    scores = it.get("scores")
+    if isinstance(scores, dict):
         if metric in scores:
             return scores[metric]
         raise InputError(
-            f"metric {metric!r} not found; this item has {sorted(scores)}", path=src, item=item,
-            hint="choose one of those with --metric",
+            f"metric {metric!r} not found; this item has {sorted(scores)}", path=src,
+            item=str(iid), hint="choose one of those with --metric", code=E_METRIC,
         )
     if "score" in it:
-        if file_metric is not None and metric != file_metric:
-            raise InputError(
-                f"metric {metric!r} not found; the file holds only {file_metric!r}",
-                path=src, hint=f"use --metric {file_metric}",
-            )
-        return it["score"]
-    raise InputError("item has no score", path=src, item=item, hint="add a score field")
+        raise InputError(
+            f"metric {metric!r} not found; the file holds only {file_metric or 'score'!r}",
+            path=src, hint=f"use --metric {file_metric or 'score'}", code=E_METRIC,
+        )
+    raise InputError("item has no score", path=src, item=str(iid), hint="add a score field",
+                     code=E_FIELD)
 
 
-def _only_metric(items: list[Any], src: str) -> str:
-    for it in items:
-        if isinstance(it, dict) and isinstance(it.get("scores"), dict):
-            names = sorted(it["scores"])
-            if len(names) == 1:
-                return str(names[0])
-            raise InputError(
-                f"the file has several metrics {names} and none was chosen", path=src,
-                hint="pass --metric",
-            )
+def _only_metric(it: dict[str, Any], src: str) -> str:
+    scores = it.get("scores")
+    if isinstance(scores, dict):
+        names = sorted(scores)
+        if len(names) == 1:
+            return str(names[0])
+        raise InputError(
+            f"the file has several metrics {names} and none was chosen", path=src,
+            hint="pass --metric", code=E_METRIC,
+        )
     return "score"
-
-
-def _cluster_from_cluster_id(items: list[Any], key: str) -> bool:
-    """RunFrame files carry the cluster in `cluster_id`; metadata[key] wins when present."""
-    if key == "cluster_id":
-        return True
-    has_md = any(
-        (isinstance(it, dict)
-        and isinstance(it.get("metadata"), dict)
-        and key in it["metadata"])
-        or (isinstance(it, dict) and key in it)
-        for it in items
-    )
-    has_cid = any(isinstance(it, dict) and it.get("cluster_id") is not None for it in items)
-    return not has_md and has_cid
 
 
 def _opt_str(v: Any) -> str | None:

@@ -1,0 +1,131 @@
+"""Raw per-record values collected by a reader, validated once into an `EvalRun`.
+
+Readers append raw values (whatever the file holds) to plain lists in their parsing loop and
+call `build_run`; the type checks then run over whole columns (a set of the types present),
+so a 1M-line file costs one pass of cheap appends plus a few vectorised checks. Every bad value
+is reported with its item and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..run import EvalRun, RunMeta
+from ._io import E_FIELD
+
+_NUMBER_TYPES = {int, float, bool}
+MAX_ERRORED_LISTED = 1000
+
+
+@dataclass
+class Columns:
+    """Raw columns of one run; `clusters` is None when no cluster key was requested."""
+
+    ids: list[Any] = field(default_factory=list)
+    epochs: list[Any] = field(default_factory=list)
+    scores: list[Any] = field(default_factory=list)
+    clusters: list[Any] | None = None
+    errored: list[str] = field(default_factory=list)
+    n_errored: int = 0
+
+    def add_errored(self, item: Any) -> None:
+        self.n_errored += 1
+        if len(self.errored) < MAX_ERRORED_LISTED:
+            self.errored.append(str(item))
+
+
+def id_array(ids: list[Any], src: str, *, what: str = "item_id") -> np.ndarray:
+    """Item ids as strings; a missing or empty id is an error naming its position."""
+    types = set(map(type, ids))
+    if types == {str}:
+        arr = np.asarray(ids, dtype=np.str_) if ids else np.asarray([], dtype=np.str_)
+        if arr.size and (arr == "").any():
+            _no_id(int(np.flatnonzero(arr == "")[0]), src, what)
+        return arr
+    if types == {int}:
+        return np.asarray(ids, dtype=np.int64).astype(np.str_)
+    for pos, v in enumerate(ids):
+        if v is None or v == "":
+            _no_id(pos, src, what)
+        if isinstance(v, dict | list):
+            raise InputError(
+                f"record #{pos + 1} has a {type(v).__name__} as {what}", path=src,
+                hint="item ids must be strings or numbers", code=E_FIELD,
+            )
+    return np.asarray([str(v) for v in ids], dtype=np.str_)
+
+
+def _no_id(pos: int, src: str, what: str) -> None:
+    raise InputError(
+        f"record #{pos + 1} has no {what}", path=src,
+        hint=f"every record needs {what} to be paired", code=E_FIELD,
+    )
+
+
+def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np.ndarray:
+    """Scores as float64: numbers and booleans only. NaN/Infinity stay (the doctor reports them)."""
+    types = set(map(type, scores))
+    if not types <= _NUMBER_TYPES:
+        for pos, v in enumerate(scores):
+            if type(v) not in _NUMBER_TYPES:
+                shown = "null" if v is None else f"{type(v).__name__} {str(v)[:40]!r}"
+                raise InputError(
+                    f"score {metric!r} is {shown}, not a number", path=src,
+                    item=str(ids[pos]), hint="scores must be numbers or booleans (true/false)",
+                    code=E_FIELD,
+                )
+    try:
+        return np.asarray(scores, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range
+        return np.asarray([float(v) for v in scores], dtype=np.float64)
+
+
+def epoch_array(epochs: list[Any], ids: np.ndarray, src: str) -> np.ndarray:
+    types = set(map(type, epochs))
+    if types <= {int}:
+        return np.asarray(epochs, dtype=np.int64)
+    for pos, v in enumerate(epochs):
+        if type(v) is not int:
+            raise InputError(
+                f"epoch is {v!r}, not an integer", path=src, item=str(ids[pos]),
+                hint="epochs are integers", code=E_FIELD,
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def cluster_arrays(clusters: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as strings and a mask of records that have one (None or "" is missing)."""
+    types = set(map(type, clusters))
+    if types == {str}:
+        arr = np.asarray(clusters, dtype=np.str_)
+        return arr, arr != ""
+    present = np.fromiter((c is not None and c != "" for c in clusters), dtype=bool,
+                          count=len(clusters))
+    labels = [_label(c) for c in clusters]
+    return np.asarray(labels, dtype=np.str_), present
+
+
+def _label(c: Any) -> str:
+    if c is None:
+        return ""
+    if isinstance(c, bool):  # a JSON true is "True" in Python, "true" in the file
+        return "true" if c else "false"
+    return str(c)
+
+
+def build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
+    """Validate the columns and wrap them in an `EvalRun` with `RunMeta(**meta)`."""
+    ids = id_array(cols.ids, src)
+    scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
+    epochs = epoch_array(cols.epochs, ids, src)
+    clusters = present = None
+    if cols.clusters is not None:
+        clusters, present = cluster_arrays(cols.clusters)
+    meta = {**meta, "n_errored": cols.n_errored, "errored_items": tuple(cols.errored)}
+    meta["config"] = {str(k): str(v) for k, v in (meta.get("config") or {}).items()
+                      if v is not None}
+    return EvalRun(RunMeta(**meta), ids, epochs, scores, clusters, present)
