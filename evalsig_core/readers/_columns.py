@@ -40,14 +40,15 @@ class Columns:
 
 def id_array(ids: list[Any], src: str, *, what: str = "item_id") -> np.ndarray:
     """Item ids as strings; a missing or empty id is an error naming its position."""
-    types = set(map(type, ids))
-    if types == {str}:
-        arr = np.asarray(ids, dtype=np.str_) if ids else np.asarray([], dtype=np.str_)
-        if arr.size and (arr == "").any():
+    if not ids:
+        return np.asarray([], dtype=np.str_)
+    arr = _array(ids)
+    if arr.dtype.kind == "U":
+        if (arr == "").any():
             _no_id(int(np.flatnonzero(arr == "")[0]), src, what)
         return arr
-    if types == {int}:
-        return np.asarray(ids, dtype=np.int64).astype(np.str_)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.str_)
     for pos, v in enumerate(ids):
         if v is None or v == "":
             _no_id(pos, src, what)
@@ -59,6 +60,15 @@ def id_array(ids: list[Any], src: str, *, what: str = "item_id") -> np.ndarray:
     return np.asarray([str(v) for v in ids], dtype=np.str_)
 
 
+def _array(values: list[Any]) -> np.ndarray:
+    """numpy's own type inference: one C pass; anything unusual comes back as dtype object."""
+    try:
+        arr = np.array(values)
+    except (ValueError, OverflowError):  # ragged nested lists, huge integers
+        return np.array(values, dtype=object)
+    return arr if arr.ndim == 1 else np.array([*values, None], dtype=object)[:-1]
+
+
 def _no_id(pos: int, src: str, what: str) -> None:
     raise InputError(
         f"record #{pos + 1} has no {what}", path=src,
@@ -68,40 +78,38 @@ def _no_id(pos: int, src: str, what: str) -> None:
 
 def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np.ndarray:
     """Scores as float64: numbers and booleans only. NaN/Infinity stay (the doctor reports them)."""
-    types = set(map(type, scores))
-    if not types <= _NUMBER_TYPES:
-        for pos, v in enumerate(scores):
-            if type(v) not in _NUMBER_TYPES:
-                shown = "null" if v is None else f"{type(v).__name__} {str(v)[:40]!r}"
-                raise InputError(
-                    f"score {metric!r} is {shown}, not a number", path=src,
-                    item=str(ids[pos]), hint="scores must be numbers or booleans (true/false)",
-                    code=E_FIELD,
-                )
-    try:
-        return np.asarray(scores, dtype=np.float64)
-    except OverflowError:  # an integer beyond float range
-        return np.asarray([float(v) for v in scores], dtype=np.float64)
+    arr = _array(scores) if scores else np.asarray([], dtype=np.float64)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(np.float64, copy=False)
+    for pos, v in enumerate(scores):
+        if type(v) not in _NUMBER_TYPES:
+            shown = "null" if v is None else f"{type(v).__name__} {str(v)[:40]!r}"
+            raise InputError(
+                f"score {metric!r} is {shown}, not a number", path=src,
+                item=str(ids[pos]), hint="scores must be numbers or booleans (true/false)",
+                code=E_FIELD,
+            )
+    return np.asarray([float(v) for v in scores], dtype=np.float64)  # huge integers
 
 
 def epoch_array(epochs: list[Any], ids: np.ndarray, src: str) -> np.ndarray:
-    types = set(map(type, epochs))
-    if types <= {int}:
-        return np.asarray(epochs, dtype=np.int64)
+    arr = _array(epochs) if epochs else np.asarray([], dtype=np.int64)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
     for pos, v in enumerate(epochs):
         if type(v) is not int:
             raise InputError(
                 f"epoch is {v!r}, not an integer", path=src, item=str(ids[pos]),
                 hint="epochs are integers", code=E_FIELD,
             )
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise InputError("epochs are out of range", path=src, hint="epochs are small integers",
+                     code=E_FIELD)
 
 
 def cluster_arrays(clusters: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Labels as strings and a mask of records that have one (None or "" is missing)."""
-    types = set(map(type, clusters))
-    if types == {str}:
-        arr = np.asarray(clusters, dtype=np.str_)
+    arr = _array(clusters) if clusters else np.asarray([], dtype=np.str_)
+    if arr.dtype.kind == "U":
         return arr, arr != ""
     present = np.fromiter((c is not None and c != "" for c in clusters), dtype=bool,
                           count=len(clusters))

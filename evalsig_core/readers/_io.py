@@ -223,13 +223,13 @@ def read_json_doc(p: Path) -> tuple[Any, bytes]:
     return parse_json(data, str(p)), data
 
 
-def line_blocks(p: Path, *, max_line: int = MAX_LINE_BYTES,
-                chunk: int = CHUNK_BYTES) -> Iterator[list[bytes]]:
+def line_blocks(p: Path, *, max_line: int = MAX_LINE_BYTES, chunk: int = CHUNK_BYTES,
+                hasher: Any = None) -> Iterator[list[bytes]]:
     """The file's lines in blocks, reading `chunk` bytes at a time.
 
     Lines keep a trailing carriage return (JSON parsers treat it as whitespace). Memory stays
     bounded by `chunk + max_line`: a longer line is an error naming its number, never a
-    100 MB allocation.
+    100 MB allocation. `hasher` (a hashlib object) is updated with every byte read.
     """
     src = str(p)
     lineno = 0
@@ -240,6 +240,8 @@ def line_blocks(p: Path, *, max_line: int = MAX_LINE_BYTES,
             block = f.read(chunk)
             if not block:
                 break
+            if hasher is not None:
+                hasher.update(block)
             if first:
                 block = block.removeprefix(BOM)
                 first = False

@@ -62,7 +62,7 @@ def read_inspect_eval(path: Path, opts: ReadOptions) -> EvalRun:
         sample_names = [n for n in z.names if n.startswith("samples/") and n.endswith(".json")]
         records: list[Any] | None = None
         if "summaries.json" in z.names:
-            records = parse_json(z.read("summaries.json"), src)
+            records = parse_json(z.read("summaries.json"), src, check_depth=False)
             if not isinstance(records, list) or (sample_names and
                                                  len(records) != len(sample_names)):
                 records = None  # stale or partial summaries: the sample files decide
@@ -97,12 +97,11 @@ def _build(header: dict[str, Any], records: Any, opts: ReadOptions, src: str, sh
            fmt: str, source: str) -> EvalRun:
     if not isinstance(records, list):
         raise InputError(f"{source} is not a list of samples", path=src, hint="re-export the log")
-    ev = header.get("eval") if isinstance(header.get("eval"), dict) else {}
+    ev = _obj(header.get("eval"))
     scorer, key = _resolve_metric(opts.metric, ev, records, src)
     metric = scorer if key is None else f"{scorer}.{key}"
     cols = _collect(records, scorer, key, metric, opts.cluster, src)
-    packages = ev.get("packages") if isinstance(ev.get("packages"), dict) else {}
-    dataset = ev.get("dataset") if isinstance(ev.get("dataset"), dict) else {}
+    packages, dataset = _obj(ev.get("packages")), _obj(ev.get("dataset"))
     version = packages.get("inspect_ai")
     config = {"harness": "inspect_ai", "harness_version": version, "task": ev.get("task"),
               "task_version": ev.get("task_version"), "dataset": dataset.get("name"),
@@ -207,6 +206,10 @@ def _resolve_metric(metric: str | None, ev: dict[str, Any], records: list[Any],
     raise InputError(f"scorer {metric!r} not found; the log has {choices}", path=src,
                      hint="choose one of those with --metric (scorer or scorer.key)",
                      code=E_METRIC)
+
+
+def _obj(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
 
 
 def _s(v: Any) -> str | None:

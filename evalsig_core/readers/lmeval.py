@@ -10,6 +10,7 @@ the harness version and the task's config fingerprint.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from ._io import (
     line_blocks,
     parse_json,
     parse_line,
-    sha256_file,
 )
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d\-.:]+)\.jsonl$")
@@ -58,32 +58,32 @@ def results_error(path: Path) -> InputError:
 
 def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     src = str(path)
-    loads = FAST_LOADS
+    hasher = hashlib.sha256()
     ids: list[Any] = []
     filters: list[Any] = []
     scores: list[Any] = []
     labels: list[Any] | None = [] if opts.cluster is not None else None
     metric = opts.metric
     key = opts.cluster
-    lineno = 0
-    for block in line_blocks(path):
+    loads = FAST_LOADS
+    base = 0
+    for block in line_blocks(path, hasher=hasher):
         for line in block:
-            lineno += 1
             try:
                 obj = loads(line)
             except ValueError:
-                obj = parse_line(line, src, lineno)
+                obj = parse_line(line, src, base + block.index(line) + 1)
                 if obj is None:
                     continue
             if type(obj) is not dict:
-                raise InputError(f"line {lineno} is not a JSON object", path=src,
+                raise InputError(f"record #{len(ids) + 1} is not a JSON object", path=src,
                                  hint="this is not an lm-eval samples file", code=E_FIELD)
             if metric is None:
                 metric = _only_metric(obj, src)
             value = obj.get(metric, _MISSING)
             if value is _MISSING:
                 raise InputError(
-                    f"metric {metric!r} not found at line {lineno}; the file has "
+                    f"metric {metric!r} not found in record #{len(ids) + 1}; it has "
                     f"{_metrics_of(obj)}", path=src, code=E_METRIC,
                     hint="choose one of those with --metric")
             ids.append(obj.get("doc_id"))
@@ -92,17 +92,17 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
             if labels is not None:
                 doc = obj.get("doc")
                 labels.append(doc.get(key) if type(doc) is dict else None)
+        base += len(block)
     if not ids:
         raise InputError("file has no samples", path=src, hint="re-run lm-eval with --log_samples",
                          code="E105")
     keep = _select_filter(filters, opts.filter, src)
-    cols = Columns(ids=_take(ids, keep), epochs=[1] * (len(ids) if keep is None
-                                                       else int(keep.sum())),
-                   scores=_take(scores, keep),
+    n = len(ids) if keep is None else int(keep.sum())
+    cols = Columns(ids=_take(ids, keep), epochs=[1] * n, scores=_take(scores, keep),
                    clusters=None if labels is None else _take(labels, keep))
     chosen = opts.filter if opts.filter is not None else str(filters[0])
     meta = _meta(path, src, str(metric), chosen, opts)
-    return build_run(cols, meta, src)
+    return build_run(cols, {**meta, "sha256": hasher.hexdigest()}, src)
 
 
 def _take(values: list[Any], keep: np.ndarray | None) -> list[Any]:
@@ -171,6 +171,6 @@ def _meta(path: Path, src: str, metric: str, filt: str, opts: ReadOptions) -> di
     return dict(model=None if model is None else str(model), task=task,
                 metric=metric,
                 harness="lm-eval", harness_version=None if version is None else str(version),
-                source=src, sha256=sha256_file(path), format="lm-eval-samples",
+                source=src, format="lm-eval-samples",
                 status="success", cluster_key=opts.cluster,
                 cluster_source=None if opts.cluster is None else "doc", config=config)

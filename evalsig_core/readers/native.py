@@ -17,6 +17,7 @@ appended to plain lists; all type checks run afterwards over whole columns (`_co
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ from ._io import (
     ReadOptions,
     line_blocks,
     parse_line,
+    read_head,
     read_json_doc,
-    sha256_file,
     sha256_hex,
 )
 
@@ -63,44 +64,37 @@ def read_native_json(path: Path, opts: ReadOptions, doc: Any = None,
             "JSON file is not an evalsig run", path=str(path),
             hint="expected an evalsig run (schema evalsig.run/1 or an evalsig 0.1 RunFrame)",
         )
-    return _build(path, sha256_hex(data), doc, doc["items"], opts, fmt="evalsig-json")
+    return _build(path, sha256_hex(data), doc, [doc["items"]], opts, fmt="evalsig-json")
 
 
 def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
+    head = parse_line(read_head(path).line, str(path), 1)
     header: dict[str, Any] = {}
-    lines = _objects(path)
-    first = next(lines, None)
-    items: Iterable[Any] = lines
-    if isinstance(first, dict) and "schema" in first and "item_id" not in first:
-        header = first
-    elif first is not None:
-        items = _chain(first, lines)
-    return _build(path, sha256_file(path), header, items, opts, fmt="evalsig-jsonl")
+    if isinstance(head, dict) and "schema" in head and "item_id" not in head:
+        header = head
+    hasher = hashlib.sha256()
+    blocks = line_blocks(path, hasher=hasher)
+    if header:
+        blocks = _without_first_line(blocks)
+    run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
+    return run.with_meta(sha256=hasher.hexdigest())
 
 
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
+def _without_first_line(blocks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
+    """The blocks without the first non-blank line (the header)."""
+    dropped = False
+    for block in blocks:
+        if not dropped:
+            for i, line in enumerate(block):
+                if line.strip():
+                    block[i] = b""  # blank: keeps the line numbers of later errors
+                    dropped = True
+                    break
+        yield block
 
 
-def _objects(path: Path) -> Iterator[Any]:
-    """Parsed JSON lines, blank lines skipped; a bad line is an error naming its number."""
-    src = str(path)
-    loads = FAST_LOADS
-    lineno = 0
-    for block in line_blocks(path):
-        for line in block:
-            lineno += 1
-            try:
-                yield loads(line)
-            except ValueError:
-                obj = parse_line(line, src, lineno)
-                if obj is not None:
-                    yield obj
-
-
-def _build(path: Path, sha: str, doc: dict[str, Any], items: Iterable[Any], opts: ReadOptions,
-           fmt: str) -> EvalRun:
+def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]],
+           opts: ReadOptions, fmt: str, *, raw: bool = False) -> EvalRun:
     src = str(path)
     schema = str(doc.get("schema", SCHEMA_PREFIX + "1"))
     if schema.startswith(SCHEMA_PREFIX) and schema != SCHEMA_PREFIX + "1":
@@ -109,7 +103,7 @@ def _build(path: Path, sha: str, doc: dict[str, Any], items: Iterable[Any], opts
             hint="this evalsig reads evalsig.run/1; upgrade evalsig",
         )
     file_metric = doc.get("metric", doc.get("metric_name"))
-    cols, metric, use_cid = _collect(items, opts, file_metric, src)
+    cols, metric, use_cid = _collect(blocks, opts, file_metric, src, raw)
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         config = {"config": str(config)}
@@ -134,52 +128,92 @@ def _build(path: Path, sha: str, doc: dict[str, Any], items: Iterable[Any], opts
     return build_run(cols, meta, src)
 
 
-def _collect(items: Iterable[Any], opts: ReadOptions, file_metric: Any,
-             src: str) -> tuple[Columns, str, bool]:
-    """One pass over the items: raw ids, epochs, scores and cluster labels into lists."""
+def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, src: str,
+             raw: bool) -> tuple[Columns, str, bool]:
+    """One pass over the items: raw ids, epochs, scores and cluster labels into lists.
+
+    `blocks` hold parsed items, or JSON lines when `raw`. The loop body is the hot path of a
+    1M-line file: one parse and a handful of dict look-ups per item, nothing kept but the
+    values, no validation (the columns are checked whole in `build_run`).
+    """
+    loads = FAST_LOADS if raw else _same
     cols = Columns()
-    ids, epochs, scores = cols.ids, cols.epochs, cols.scores
+    add_id, add_epoch, add_score = cols.ids.append, cols.epochs.append, cols.scores.append
     key = opts.cluster
-    md_labels: list[Any] = []
-    cid_labels: list[Any] = []
+    labels: list[Any] = []
+    add_label = labels.append
     metric: str | None = opts.metric or file_metric
     score_ok = file_metric is None or metric == file_metric
-    for pos, it in enumerate(items):
-        if type(it) is not dict:
-            raise InputError(
-                f"item #{pos + 1} is {type(it).__name__}, not an object", path=src,
-                hint="each item must be a JSON object", code=E_FIELD,
-            )
-        iid = it.get("item_id")
-        if iid is None:
-            iid = it.get("id")
-        if it.get("error"):
-            cols.add_errored(iid)
-            continue
-        sd = it.get("scores")
-        if sd is None and score_ok:
-            value = it.get("score", _MISSING)
-            if value is _MISSING:
-                raise InputError("item has no score", path=src, item=str(iid),
-                                 hint="add a score field", code=E_FIELD)
-        else:
-            if metric is None:
-                metric = _only_metric(it, src)
-            value = _from_scores(it, metric, file_metric, src, iid)
-        ids.append(iid)
-        epochs.append(it.get("epoch", 1))
-        scores.append(value)
-        if key is not None:
-            md = it.get("metadata")
-            c = md.get(key) if type(md) is dict else None
-            md_labels.append(c if c is not None else it.get(key))
-            cid_labels.append(it.get("cluster_id"))
+    missing, cid = _MISSING, _ClusterId
+    seen = 0
+    for items in blocks:
+        try:
+            for line in items:
+                try:
+                    it = loads(line)
+                except ValueError:
+                    it = parse_line(line, src, seen + items.index(line) + 1)
+                    if it is None:
+                        continue
+                iid = it.get("item_id")
+                if iid is None:
+                    iid = it.get("id")
+                if it.get("error"):
+                    cols.add_errored(iid)
+                    continue
+                value = it.get("score", missing) if score_ok else missing
+                if value is missing or "scores" in it:
+                    if metric is None:
+                        metric = _only_metric(it, src)
+                    value = _from_scores(it, metric, file_metric, src, iid)
+                add_id(iid)
+                add_epoch(it.get("epoch", 1))
+                add_score(value)
+                if key is not None:
+                    md = it.get("metadata")
+                    c = md.get(key) if type(md) is dict else None
+                    if c is None:
+                        c = it.get(key)
+                        if c is None:  # maybe a RunFrame's cluster_id (if no item has key)
+                            c = cid(it.get("cluster_id"))
+                    add_label(c)
+        except AttributeError:  # `.get` on something that is not an object
+            _not_object(seen, items, src, raw)
+            raise
+        seen += len(items)
     use_cid = False
     if key is not None:
-        has_md = any(c is not None for c in md_labels)
-        use_cid = key == "cluster_id" or (not has_md and any(c is not None for c in cid_labels))
-        cols.clusters = cid_labels if use_cid else md_labels
+        if any(type(c) is not _ClusterId for c in labels):  # items with the key win
+            use_cid = key == "cluster_id"
+            if any(type(c) is _ClusterId for c in labels):
+                labels = [None if type(c) is _ClusterId else c for c in labels]
+        else:
+            labels = [c.value for c in labels]
+            use_cid = any(c is not None for c in labels)
+        cols.clusters = labels
     return cols, metric or "score", use_cid
+
+
+class _ClusterId:
+    """An item without the cluster key: its `cluster_id`, used only if no item has the key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
+def _not_object(seen: int, items: list[Any], src: str, raw: bool) -> None:
+    for pos, x in enumerate(items):
+        obj = parse_line(x, src, seen + pos + 1) if raw else x
+        if obj is not None and type(obj) is not dict:
+            where = f"line {seen + pos + 1}" if raw else f"item #{seen + pos + 1}"
+            raise InputError(f"{where} is {type(obj).__name__}, not an object", path=src,
+                             hint="each item must be a JSON object", code=E_FIELD)
 
 
 def _from_scores(it: dict[str, Any], metric: str, file_metric: Any, src: str, iid: Any) -> Any:
@@ -191,6 +225,8 @@ def _from_scores(it: dict[str, Any], metric: str, file_metric: Any, src: str, ii
             f"metric {metric!r} not found; this item has {sorted(scores)}", path=src,
             item=str(iid), hint="choose one of those with --metric", code=E_METRIC,
         )
+    if "score" in it and metric == (file_metric or metric):
+        return it["score"]
     if "score" in it:
         raise InputError(
             f"metric {metric!r} not found; the file holds only {file_metric or 'score'!r}",

@@ -67,10 +67,11 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
         raise InputError(f"malformed CSV near line {reader.line_num}: {exc}", path=src,
                          hint="check quoting and delimiters", code=E_READ) from None
     metric = header[pick["score"]]
+    ccol = None if "cluster" not in pick else f"column {header[pick['cluster']]}"
     meta = dict(metric=metric, harness="csv", source=src, sha256=sha256_file(path),
                 format="tsv" if delimiter == "\t" else "csv", status="success",
                 cluster_key=opts.cluster,
-                cluster_source=None if "cluster" not in pick else f"column {header[pick['cluster']]}",
+                cluster_source=ccol,
                 config={"harness": "csv"})
     return build_run(cols, meta, src)
 
