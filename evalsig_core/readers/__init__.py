@@ -26,6 +26,7 @@ from ._io import (
     parse_json,
     read_head,
     read_json_doc,
+    size_text,
 )
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
@@ -142,7 +143,7 @@ def _document(p: Path, head: Head, opts: ReadOptions) -> EvalRun:
         if head.complete or exc.code != E_READ:
             raise
         raise InputError(f"{exc.message.removeprefix(str(p) + ': ')}; its first line is longer "
-                         f"than {MAX_LINE_BYTES // 1024**2} MiB", path=str(p),
+                         f"than {size_text(MAX_LINE_BYTES)}", path=str(p),
                          hint="this is not a per-item log; check the export") from None
     if native.sniff_json(doc):
         return native.read_native_json(p, opts, doc, data)

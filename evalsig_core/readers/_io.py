@@ -113,8 +113,9 @@ class Head:
     more: bool  # non-blank content follows the line
 
 
-def read_head(p: Path, n: int = MAX_LINE_BYTES) -> Head:
+def read_head(p: Path, n: int | None = None) -> Head:
     _size(p, MAX_FILE_BYTES)
+    n = MAX_LINE_BYTES if n is None else n
     try:
         with p.open("rb") as f:
             first = f.readline(n + 1)
@@ -223,7 +224,7 @@ def read_json_doc(p: Path) -> tuple[Any, bytes]:
     return parse_json(data, str(p)), data
 
 
-def line_blocks(p: Path, *, max_line: int = MAX_LINE_BYTES, chunk: int = CHUNK_BYTES,
+def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
                 hasher: Any = None) -> Iterator[list[bytes]]:
     """The file's lines in blocks, reading `chunk` bytes at a time.
 
@@ -232,6 +233,7 @@ def line_blocks(p: Path, *, max_line: int = MAX_LINE_BYTES, chunk: int = CHUNK_B
     100 MB allocation. `hasher` (a hashlib object) is updated with every byte read.
     """
     src = str(p)
+    max_line = MAX_LINE_BYTES if max_line is None else max_line
     lineno = 0
     rest = b""
     first = True
@@ -262,19 +264,11 @@ def line_blocks(p: Path, *, max_line: int = MAX_LINE_BYTES, chunk: int = CHUNK_B
 
 def _too_long(src: str, lineno: int, max_line: int) -> None:
     raise InputError(
-        f"line {lineno} is longer than {max_line // 1024**2} MiB", path=src,
+        f"line {lineno} is longer than {size_text(max_line)}", path=src,
         hint="this is not a per-item log (one record per line); check the export",
         code=E_BOUND,
     )
 
 
-def as_score(value: Any, path: str, item: str, metric: str) -> float:
-    """Convert one score to float: numbers, booleans (0/1); NaN/inf are kept for the doctor."""
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    raise InputError(
-        f"score {metric!r} is {type(value).__name__} {str(value)[:40]!r}, not a number",
-        path=path, item=item, hint="scores must be numbers or booleans", code=E_FIELD,
-    )
+def size_text(n: int) -> str:
+    return f"{n // 1024**2} MiB" if n >= 1024**2 else f"{n} bytes"
