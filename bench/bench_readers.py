@@ -45,7 +45,8 @@ def _write_lines(path: Path, n: int, line: Callable[[int], dict[str, Any]]) -> N
     with path.open("w") as f:
         block = 10000
         for start in range(0, n, block):
-            f.write("".join(json.dumps(line(i)) + "\n" for i in range(start, min(n, start + block))))
+            end = min(n, start + block)
+            f.write("".join(json.dumps(line(i)) + "\n" for i in range(start, end)))
 
 
 def _lmeval_line(i: int) -> dict[str, Any]:

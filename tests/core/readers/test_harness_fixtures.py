@@ -142,7 +142,8 @@ def test_lmeval_reads_harness_version_from_the_results_file_beside_it() -> None:
 @pytest.mark.parametrize(("path", "kw", "message"), [
     (I285 / "candidate_valuetypes_e1.eval", {},
      r"several scores \['abs_error', 'dict_scorer.closeness', 'dict_scorer.exact', 'graded'\]"),
-    (I285 / "baseline_e1.eval", {"metric": "accuracy"}, r"scorer 'accuracy' not found.*\['match'\]"),
+    (I285 / "baseline_e1.eval", {"metric": "accuracy"},
+     r"scorer 'accuracy' not found.*\['match'\]"),
     (I285 / "candidate_valuetypes_e1.json", {"metric": "dict_scorer"},
      r"dict with keys \['closeness', 'exact'\].*--metric dict_scorer.<key>"),
     (I285 / "candidate_valuetypes_e1.eval", {"metric": "dict_scorer.f1"},
