@@ -30,7 +30,7 @@ from ._io import (
 )
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
-__all__ = ["FORMATS", "ReadOptions", "read_run"]
+__all__ = ["ALLOWED_FAILURE", "FORMATS", "OK_STATUSES", "ReadOptions", "read_run"]
 
 Reader = Callable[[Path, ReadOptions], EvalRun]
 
@@ -45,6 +45,8 @@ _READERS: dict[str, Reader] = {
     "tsv": lambda p, o: tabular.read_tabular(p, o, "\t"),
 }
 FORMATS = ("auto", *_READERS)
+OK_STATUSES = ("success", "started")
+ALLOWED_FAILURE = "allow_failed_run"
 _SUPPORTED = ("evalsig JSON/JSONL, Inspect .eval/.json logs, lm-eval samples_*.jsonl, "
               "a HELM run directory or per_instance_stats.json, CSV/TSV with a header row")
 
@@ -78,12 +80,15 @@ def read_run(
     if p.is_dir() and format not in ("auto", "helm"):
         check_path(p)  # the "is a directory" error
     run = _READERS[format](p, opts) if format != "auto" else _detect(p, opts)
-    if run.meta.status not in ("success", "started") and not opts.allow_failed_run:
-        raise InputError(
-            f"the run's status is {run.meta.status!r}", path=str(p),
-            hint="re-run the eval, or pass --allow-failed-run to gate the samples it has",
-            code="E106",
-        )
+    if run.meta.status not in OK_STATUSES:
+        if not opts.allow_failed_run:
+            raise InputError(
+                f"the run's status is {run.meta.status!r}", path=str(p),
+                hint="re-run the eval, or pass --allow-failed-run to gate the samples it has",
+                code="E106",
+            )
+        # The doctor reads this marker: a failure the caller accepted is a warning (W216).
+        run = run.with_meta(config={**run.meta.config, ALLOWED_FAILURE: "true"})
     return run
 
 
