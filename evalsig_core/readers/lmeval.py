@@ -62,36 +62,40 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     ids: list[Any] = []
     filters: list[Any] = []
     scores: list[Any] = []
-    labels: list[Any] | None = [] if opts.cluster is not None else None
+    labels: list[Any] = []
+    add_id, add_filter, add_score, add_label = (ids.append, filters.append, scores.append,
+                                                labels.append)
     metric = opts.metric
     key = opts.cluster
     loads = FAST_LOADS
+    missing = _MISSING
     base = 0
     for block in line_blocks(path, hasher=hasher):
-        for line in block:
-            try:
-                obj = loads(line)
-            except ValueError:
-                obj = parse_line(line, src, base + block.index(line) + 1)
-                if obj is None:
-                    continue
-            if type(obj) is not dict:
-                raise InputError(f"record #{len(ids) + 1} is not a JSON object", path=src,
-                                 hint="this is not an lm-eval samples file", code=E_FIELD)
-            if metric is None:
-                metric = _only_metric(obj, src)
-            value = obj.get(metric, _MISSING)
-            if value is _MISSING:
-                raise InputError(
-                    f"metric {metric!r} not found in record #{len(ids) + 1}; it has "
-                    f"{_metrics_of(obj)}", path=src, code=E_METRIC,
-                    hint="choose one of those with --metric")
-            ids.append(obj.get("doc_id"))
-            filters.append(obj.get("filter"))
-            scores.append(value)
-            if labels is not None:
-                doc = obj.get("doc")
-                labels.append(doc.get(key) if type(doc) is dict else None)
+        try:
+            for line in block:
+                try:
+                    obj = loads(line)
+                except ValueError:
+                    obj = parse_line(line, src, base + block.index(line) + 1)
+                    if obj is None:
+                        continue
+                if metric is None:
+                    metric = _only_metric(obj, src)
+                value = obj.get(metric, missing)
+                if value is missing:
+                    raise InputError(
+                        f"metric {metric!r} not found in record #{len(ids) + 1}; it has "
+                        f"{_metrics_of(obj)}", path=src, code=E_METRIC,
+                        hint="choose one of those with --metric")
+                add_id(obj.get("doc_id"))
+                add_filter(obj.get("filter"))
+                add_score(value)
+                if key is not None:
+                    doc = obj.get("doc")
+                    add_label(doc.get(key) if type(doc) is dict else None)
+        except AttributeError:  # `.get` on a line that is not an object
+            raise InputError(f"record #{len(ids) + 1} is not a JSON object", path=src,
+                             hint="this is not an lm-eval samples file", code=E_FIELD) from None
         base += len(block)
     if not ids:
         raise InputError("file has no samples", path=src, hint="re-run lm-eval with --log_samples",
@@ -99,7 +103,7 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     keep = _select_filter(filters, opts.filter, src)
     n = len(ids) if keep is None else int(keep.sum())
     cols = Columns(ids=_take(ids, keep), epochs=[1] * n, scores=_take(scores, keep),
-                   clusters=None if labels is None else _take(labels, keep))
+                   clusters=None if key is None else _take(labels, keep))
     chosen = opts.filter if opts.filter is not None else str(filters[0])
     meta = _meta(path, src, str(metric), chosen, opts)
     return build_run(cols, {**meta, "sha256": hasher.hexdigest()}, src)
