@@ -126,7 +126,7 @@ def _check_utf8(p: Path, head: Head) -> None:
 
 def _try_json(line: bytes) -> Any:
     try:
-        return parse_json(line, "", check_depth=False)
+        return parse_json(line, "")
     except InputError:
         return None  # not one complete JSON value: a pretty-printed document
 

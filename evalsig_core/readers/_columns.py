@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..run import EvalRun, RunMeta
-from ._io import E_FIELD
+from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
 MAX_ERRORED_LISTED = 1000
@@ -127,6 +127,14 @@ def _label(c: Any) -> str:
 
 def build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
     """Validate the columns and wrap them in an `EvalRun` with `RunMeta(**meta)`."""
+    try:
+        return _build_run(cols, meta, src)
+    except RecursionError:  # str() of an absurdly nested id, label or config value
+        raise InputError("a value is nested too deeply", path=src,
+                         hint="this is not an eval log", code=E_BOUND) from None
+
+
+def _build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
     ids = id_array(cols.ids, src)
     scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
     epochs = epoch_array(cols.epochs, ids, src)

@@ -30,7 +30,6 @@ except ImportError:  # pragma: no cover - orjson is in the dev extra
 MAX_FILE_BYTES = 4 * 1024**3  # refuse anything larger than 4 GiB outright
 MAX_JSON_BYTES = 1024**3  # one JSON document (not JSONL) is parsed whole: 1 GiB at most
 MAX_LINE_BYTES = 32 * 1024**2  # one JSONL / CSV line: 32 MiB at most
-MAX_JSON_DEPTH = 64
 CHUNK_BYTES = 256 * 1024
 BOM = b"\xef\xbb\xbf"
 
@@ -156,17 +155,19 @@ def decode_text(data: bytes, path: str) -> str:
         ) from None
 
 
-def parse_json(text: str | bytes, path: str, *, line: int | None = None,
-               check_depth: bool = True) -> Any:
-    """Parse one JSON document; NaN/Infinity tokens are accepted (the doctor reports them)."""
+def parse_json(text: str | bytes, path: str, *, line: int | None = None) -> Any:
+    """Parse one JSON document; NaN/Infinity tokens are accepted (the doctor reports them).
+
+    Nesting is bounded by the parsers themselves (orjson refuses more than 1024 levels, the
+    standard library raises RecursionError): both become one E110 line. Walking the parsed
+    value to enforce a tighter bound would cost more than the parse itself.
+    """
     if isinstance(text, bytes):
         text = text.removeprefix(BOM)
     try:
         value = _fast_loads(text)
     except (ValueError, RecursionError):
         value = _slow_loads(text, path, line)
-    if check_depth:
-        _check_depth(value, path)
     return value
 
 
@@ -196,26 +197,10 @@ def parse_line(line: bytes, path: str, lineno: int) -> Any:
     """The slow path of a JSONL line the fast parser refused: blank (None), NaN tokens, errors."""
     if not line.strip():
         return None
-    return parse_json(line, path, line=lineno, check_depth=False)
+    return parse_json(line, path, line=lineno)
 
 
 FAST_LOADS = _fast_loads
-
-
-def _check_depth(value: Any, path: str) -> None:
-    """Refuse absurdly nested JSON (json.loads itself allows ~1000 levels)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        v, d = stack.pop()
-        if d > MAX_JSON_DEPTH:
-            raise InputError(
-                f"JSON is nested more than {MAX_JSON_DEPTH} levels", path=path,
-                hint="this is not an eval log", code=E_BOUND,
-            )
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values() if isinstance(x, dict | list))
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v if isinstance(x, dict | list))
 
 
 def read_json_doc(p: Path) -> tuple[Any, bytes]:

@@ -62,14 +62,14 @@ def read_inspect_eval(path: Path, opts: ReadOptions) -> EvalRun:
         sample_names = [n for n in z.names if n.startswith("samples/") and n.endswith(".json")]
         records: list[Any] | None = None
         if "summaries.json" in z.names:
-            records = parse_json(z.read("summaries.json"), src, check_depth=False)
+            records = parse_json(z.read("summaries.json"), src)
             if not isinstance(records, list) or (sample_names and
                                                  len(records) != len(sample_names)):
                 records = None  # stale or partial summaries: the sample files decide
         source = "summaries.json"
         if records is None:
             source = "samples/*.json"
-            records = [parse_json(z.read(n), src, check_depth=False) for n in sample_names]
+            records = [parse_json(z.read(n), src) for n in sample_names]
     if not isinstance(header, dict):
         raise InputError("header.json is not an object", path=src, hint="re-export the log")
     return _build(header, records, opts, src, sha256_file(path), "inspect-eval", source)

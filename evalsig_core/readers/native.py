@@ -51,7 +51,7 @@ def sniff_json(doc: Any) -> bool:
 def sniff_jsonl_line(first: Any) -> bool:
     return isinstance(first, dict) and (
         str(first.get("schema", "")).startswith(SCHEMA_PREFIX)
-        or ("item_id" in first and ("score" in first or "scores" in first))
+        or ("item_id" in first and ("score" in first or "scores" in first or "error" in first))
     )
 
 
