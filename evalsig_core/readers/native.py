@@ -132,66 +132,104 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
              raw: bool) -> tuple[Columns, str, bool]:
     """One pass over the items: raw ids, epochs, scores and cluster labels into lists.
 
-    `blocks` hold parsed items, or JSON lines when `raw`. The loop body is the hot path of a
-    1M-line file: one parse and a handful of dict look-ups per item, nothing kept but the
-    values, no validation (the columns are checked whole in `build_run`).
+    `blocks` hold parsed items, or JSON lines when `raw`. This is the hot path of a 1M-line
+    file: a regular item (`item_id`, `score`, `metadata[key]`, no `error` or `scores`) costs
+    one parse and a few subscripts; anything else goes through `_Collector.general`, which
+    applies every rule. Nothing is validated here: `build_run` checks whole columns.
     """
     loads = FAST_LOADS if raw else _same
-    cols = Columns()
-    add_id, add_epoch, add_score = cols.ids.append, cols.epochs.append, cols.scores.append
+    c = _Collector(opts, file_metric, src)
+    general = c.general
+    add_id, add_epoch, add_score = c.cols.ids.append, c.cols.epochs.append, c.cols.scores.append
+    add_label = c.labels.append
     key = opts.cluster
-    labels: list[Any] = []
-    add_label = labels.append
-    metric: str | None = opts.metric or file_metric
-    score_ok = file_metric is None or metric == file_metric
-    missing, cid = _MISSING, _ClusterId
+    fast = c.score_ok
     seen = 0
     for items in blocks:
-        try:
-            for line in items:
-                try:
-                    it = loads(line)
-                except ValueError:
-                    it = parse_line(line, src, seen + items.index(line) + 1)
-                    if it is None:
-                        continue
-                iid = it.get("item_id")
-                if iid is None:
-                    iid = it.get("id")
-                if it.get("error"):
-                    cols.add_errored(iid)
+        for line in items:
+            try:
+                it = loads(line)
+            except ValueError:
+                it = parse_line(line, src, seen + items.index(line) + 1)
+                if it is None:
                     continue
-                value = it.get("score", missing) if score_ok else missing
-                if value is missing or "scores" in it:
-                    if metric is None:
-                        metric = _only_metric(it, src)
-                    value = _from_scores(it, metric, file_metric, src, iid)
-                add_id(iid)
-                add_epoch(it.get("epoch", 1))
-                add_score(value)
-                if key is not None:
-                    md = it.get("metadata")
-                    c = md.get(key) if type(md) is dict else None
-                    if c is None:
-                        c = it.get(key)
-                        if c is None:  # maybe a RunFrame's cluster_id (if no item has key)
-                            c = cid(it.get("cluster_id"))
-                    add_label(c)
-        except AttributeError:  # `.get` on something that is not an object
-            _not_object(seen, items, src, raw)
-            raise
+            try:
+                if not fast or "error" in it or "scores" in it:
+                    raise KeyError
+                iid = it["item_id"]
+                value = it["score"]
+                label = it["metadata"][key] if key is not None else 0
+                if iid is None or label is None:
+                    raise KeyError
+            except (KeyError, TypeError):
+                general(it, seen, items, line)
+                continue
+            add_id(iid)
+            add_epoch(it.get("epoch", 1))
+            add_score(value)
+            if key is not None:
+                add_label(label)
         seen += len(items)
-    use_cid = False
-    if key is not None:
-        if any(type(c) is not _ClusterId for c in labels):  # items with the key win
-            use_cid = key == "cluster_id"
-            if any(type(c) is _ClusterId for c in labels):
-                labels = [None if type(c) is _ClusterId else c for c in labels]
-        else:
-            labels = [c.value for c in labels]
-            use_cid = any(c is not None for c in labels)
-        cols.clusters = labels
-    return cols, metric or "score", use_cid
+    return c.finish()
+
+
+class _Collector:
+    """The complete per-item rules, for items the fast path of `_collect` does not cover."""
+
+    def __init__(self, opts: ReadOptions, file_metric: Any, src: str) -> None:
+        self.cols = Columns()
+        self.labels: list[Any] = []
+        self.key = opts.cluster
+        self.file_metric = file_metric
+        self.metric: str | None = opts.metric or file_metric
+        self.score_ok = file_metric is None or self.metric == file_metric
+        self.src = src
+        self.n_cid = 0  # items without the key (their labels are _ClusterId)
+
+    def general(self, it: Any, seen: int, items: list[Any], line: Any) -> None:
+        src = self.src
+        if type(it) is not dict:
+            pos = seen + items.index(line) + 1
+            where = f"line {pos}" if isinstance(line, bytes) else f"item #{pos}"
+            raise InputError(f"{where} is {type(it).__name__}, not an object", path=src,
+                             hint="each item must be a JSON object", code=E_FIELD)
+        iid = it.get("item_id")
+        if iid is None:
+            iid = it.get("id")
+        if it.get("error"):
+            self.cols.add_errored(iid)
+            return
+        value = it.get("score", _MISSING) if self.score_ok else _MISSING
+        if value is _MISSING or "scores" in it:
+            if self.metric is None:
+                self.metric = _only_metric(it, src)
+            value = _from_scores(it, self.metric, self.file_metric, src, iid)
+        self.cols.ids.append(iid)
+        self.cols.epochs.append(it.get("epoch", 1))
+        self.cols.scores.append(value)
+        if self.key is not None:
+            md = it.get("metadata")
+            c = md.get(self.key) if type(md) is dict else None
+            if c is None:
+                c = it.get(self.key)
+                if c is None:  # maybe a RunFrame's cluster_id (used if no item has the key)
+                    c = _ClusterId(it.get("cluster_id"))
+                    self.n_cid += 1
+            self.labels.append(c)
+
+    def finish(self) -> tuple[Columns, str, bool]:
+        use_cid = False
+        labels = self.labels
+        if self.key is not None:
+            if self.n_cid < len(labels):  # items with the key win; the others lack it
+                use_cid = self.key == "cluster_id"
+                if self.n_cid:
+                    labels = [None if type(c) is _ClusterId else c for c in labels]
+            else:
+                labels = [c.value for c in labels]
+                use_cid = any(c is not None for c in labels)
+            self.cols.clusters = labels
+        return self.cols, self.metric or "score", use_cid
 
 
 class _ClusterId:
@@ -205,15 +243,6 @@ class _ClusterId:
 
 def _same(x: Any) -> Any:
     return x
-
-
-def _not_object(seen: int, items: list[Any], src: str, raw: bool) -> None:
-    for pos, x in enumerate(items):
-        obj = parse_line(x, src, seen + pos + 1) if raw else x
-        if obj is not None and type(obj) is not dict:
-            where = f"line {seen + pos + 1}" if raw else f"item #{seen + pos + 1}"
-            raise InputError(f"{where} is {type(obj).__name__}, not an object", path=src,
-                             hint="each item must be a JSON object", code=E_FIELD)
 
 
 def _from_scores(it: dict[str, Any], metric: str, file_metric: Any, src: str, iid: Any) -> Any:
