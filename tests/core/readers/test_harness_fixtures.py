@@ -7,6 +7,7 @@ here from the paired differences, independently of evalsig's stats module).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -186,3 +187,24 @@ def test_format_is_detected_from_content_not_the_name(tmp_path: Path) -> None:
     renamed = tmp_path / "run.eval"
     renamed.write_bytes(lm("baseline", "passage_mc").read_bytes())
     assert read_run(renamed, metric="acc").meta.format == "lm-eval-samples"
+
+
+def test_doctor_cli_on_lmeval_fixtures_with_a_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    from evalsig_core.cli import main
+
+    rc = main(["doctor", str(lm("baseline", "passage_gen")), str(lm("candidate", "passage_gen")),
+               "--metric", "exact_match", "--filter", "flexible-extract", "--cluster",
+               "passage_id", "--output", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0 and report["ok"] is True
+    assert {f["code"] for f in report["findings"]} == {"W206", "I301", "I302"}
+
+
+def test_doctor_cli_reports_both_unreadable_files(capsys: pytest.CaptureFixture[str]) -> None:
+    from evalsig_core.cli import main
+
+    (results,) = (LM / "baseline").glob("results_*.json")
+    rc = main(["doctor", str(results), str(I285 / "candidate_errors_status-error_e1.eval"),
+               "--metric", "match", "--output", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 65 and sorted(f["code"] for f in report["findings"]) == ["E106", "E111"]
