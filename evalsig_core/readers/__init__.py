@@ -18,6 +18,7 @@ from ..errors import InputError, UsageError
 from ..run import EvalRun
 from . import helm, inspect, lmeval, native, tabular
 from ._io import (
+    E_METRIC,
     E_READ,
     MAX_LINE_BYTES,
     Head,
@@ -46,6 +47,7 @@ _READERS: dict[str, Reader] = {
 }
 FORMATS = ("auto", *_READERS)
 OK_STATUSES = ("success", "started")
+_FILTERED = ("lm-eval-samples", "helm")
 ALLOWED_FAILURE = "allow_failed_run"
 _SUPPORTED = ("evalsig JSON/JSONL, Inspect .eval/.json logs, lm-eval samples_*.jsonl, "
               "a HELM run directory or per_instance_stats.json, CSV/TSV with a header row")
@@ -80,6 +82,12 @@ def read_run(
     if p.is_dir() and format not in ("auto", "helm"):
         check_path(p)  # the "is a directory" error
     run = _READERS[format](p, opts) if format != "auto" else _detect(p, opts)
+    if filter is not None and run.meta.format not in _FILTERED:
+        raise InputError(
+            f"--filter {filter!r} does not apply: {run.meta.format} files have no filters",
+            path=str(p), hint="drop --filter (it selects an lm-eval filter or a HELM split)",
+            code=E_METRIC,
+        )
     if run.meta.status not in OK_STATUSES:
         if not opts.allow_failed_run:
             raise InputError(

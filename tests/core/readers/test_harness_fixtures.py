@@ -158,6 +158,8 @@ def test_lmeval_reads_harness_version_from_the_results_file_beside_it() -> None:
     (HELM / "baseline", {"metric": "f1"}, r"stat 'f1' not found.*'exact_match'"),
     (HELM / "baseline", {"metric": "exact_match", "filter": "valid"},
      r"split 'valid' not found.*\['test'\]"),
+    (I285 / "baseline_e1.eval", {"metric": "match", "filter": "strict-match"},
+     r"--filter 'strict-match' does not apply: inspect-eval files have no filters"),
 ])
 def test_unknown_metric_scorer_or_filter_lists_what_exists(path: Path, kw: dict[str, str],
                                                             message: str) -> None:
