@@ -48,6 +48,7 @@ FINDING_CODES: dict[str, str] = {
     "W214": "every paired difference is zero: the runs agree on every item",
     "W215": "baseline and candidate are the same file (equal sha256)",
     "W216": "a failed run is gated on the samples it has (--allow-failed-run)",
+    "W217": "the run has not finished (status started): it may be partial",
     "I301": "summary of the pairing",
     "I302": "clusters: sizes and effective degrees of freedom",
 }
@@ -109,6 +110,10 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
         else:
             out.append(_f("E106", f"{role}: run status is {run.meta.status!r}",
                           "re-run, or gate with --allow-failed-run", file=src))
+    if run.meta.status == "started":
+        out.append(_f("W217", f"{role}: the run has not finished (status 'started'); "
+                      f"{run.n_records} records were written so far",
+                      "gate the log of a finished run", file=src))
     if run.meta.n_errored:
         out.append(_f("W202", f"{role}: {run.meta.n_errored} errored samples were excluded",
                       "errored samples are not scores; re-run them to include them",

@@ -253,3 +253,9 @@ def test_findings_sort_errors_first_and_serialise_as_strict_json() -> None:
         raise AssertionError(f"non-strict JSON token {token}")
 
     json.loads(report.model_dump_json(), parse_constant=no_constants)
+
+
+def test_w217_unfinished_run() -> None:
+    b, c = _clean_pair()
+    f = _one(diagnose(b, c.with_meta(status="started")), "W217")
+    assert "40 records" in f.message and f.severity is Severity.WARNING
