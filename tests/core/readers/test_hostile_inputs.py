@@ -222,3 +222,23 @@ def test_gate_on_a_missing_file_exits_66(tmp_path: Path,
                "--min-delta", "0"])
     _, err = capsys.readouterr()
     assert rc == 66 and "file not found" in err
+
+
+def test_duplicate_item_epoch_in_a_file_is_a_doctor_error(tmp_path: Path) -> None:
+    from evalsig_core.doctor import diagnose
+
+    dup = _jsonl(tmp_path / "b.jsonl", [_item("a", epoch=1), _item("a", 0, epoch=1),
+                                        _item("b", epoch=1)])
+    ok = _jsonl(tmp_path / "c.jsonl", [_item("a"), _item("b")])
+    report = diagnose(read_run(dup), read_run(ok))
+    assert not report.ok and [f.code for f in report.errors] == ["E104"]
+    assert report.errors[0].examples == ["a epoch 1"]
+
+
+def test_non_finite_scores_in_a_file_are_a_doctor_error(tmp_path: Path) -> None:
+    from evalsig_core.doctor import diagnose
+
+    bad = _jsonl(tmp_path / "b.jsonl", ['{"item_id": "a", "score": Infinity}', _item("b")])
+    ok = _jsonl(tmp_path / "c.jsonl", [_item("a"), _item("b")])
+    report = diagnose(read_run(bad), read_run(ok))
+    assert [f.code for f in report.errors] == ["E103"] and report.exit_code == 65
