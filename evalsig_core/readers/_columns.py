@@ -48,7 +48,7 @@ def id_array(ids: list[Any], src: str, *, what: str = "item_id") -> np.ndarray:
             _no_id(int(np.flatnonzero(arr == "")[0]), src, what)
         return arr
     if arr.dtype.kind in "iu":
-        return arr.astype(np.str_)
+        return int_strings(arr)
     for pos, v in enumerate(ids):
         if v is None or v == "":
             _no_id(pos, src, what)
@@ -67,6 +67,33 @@ def _array(values: list[Any]) -> np.ndarray:
     except (ValueError, OverflowError):  # ragged nested lists, huge integers
         return np.array(values, dtype=object)
     return arr if arr.ndim == 1 else np.array([*values, None], dtype=object)[:-1]
+
+
+def int_strings(a: np.ndarray) -> np.ndarray:
+    """Integers as decimal strings, equal to `a.astype(str)` (several times faster for 1M ids).
+
+    Non-negative values are written digit by digit into UCS-4 code points, left-aligned and
+    NUL-padded, which is exactly numpy's `<U` layout; negative values take `astype`.
+    """
+    if a.size == 0 or a.min() < 0:
+        return a.astype(np.str_)
+    a = a.astype(np.int64, copy=False)
+    width = len(str(int(a.max())))
+    n = np.ones(len(a), dtype=np.int64)
+    for p in range(1, width):
+        n += a >= 10**p
+    out = np.zeros((len(a), width), dtype=np.uint32)
+    for length in range(1, width + 1):  # numbers of one digit count at a time
+        rows = np.flatnonzero(n == length)
+        if rows.size == 0:
+            continue
+        v = a[rows]
+        block = np.empty((rows.size, length), dtype=np.uint32)
+        for j in range(length - 1, -1, -1):
+            block[:, j] = v % 10 + 48
+            v = v // 10
+        out[rows, :length] = block
+    return out.view(f"<U{width}").reshape(len(a))
 
 
 def _no_id(pos: int, src: str, what: str) -> None:

@@ -147,3 +147,13 @@ def test_lmeval_samples_without_results_file_beside_it(tmp_path: Path) -> None:
     run = read_run(p, metric="acc_norm")
     assert run.meta.harness_version is None and run.meta.task == "passage_mc"
     assert run.scores.mean() == pytest.approx(0.5)  # results file: acc_norm,none 0.5
+
+
+@pytest.mark.parametrize("values", [[0, 1, 9, 10, 99, 100, 12345, 7], [5], [3, -2],
+                                    [2**63 - 1, 0, 10], list(range(0, 100000, 7))])
+def test_integer_ids_become_the_same_strings_as_str(values: list[int]) -> None:
+    import numpy as np
+
+    from evalsig_core.readers._columns import int_strings
+
+    assert int_strings(np.asarray(values)).tolist() == [str(v) for v in values]
