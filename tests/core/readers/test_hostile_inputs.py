@@ -242,3 +242,18 @@ def test_non_finite_scores_in_a_file_are_a_doctor_error(tmp_path: Path) -> None:
     ok = _jsonl(tmp_path / "c.jsonl", [_item("a"), _item("b")])
     report = diagnose(read_run(bad), read_run(ok))
     assert [f.code for f in report.errors] == ["E103"] and report.exit_code == 65
+
+
+@pytest.mark.parametrize("name", ["r.jsonl", "samples_t_2026-01-01T00-00-00.jsonl", "r.csv"])
+def test_sha256_of_a_streamed_file_is_the_file_hash(tmp_path: Path, name: str) -> None:
+    import hashlib
+
+    if name.endswith(".csv"):
+        p = tmp_path / name
+        p.write_text("item_id,score\n" + "".join(f"q{i},{i % 2}\n" for i in range(50000)))
+    elif name.startswith("samples"):
+        p = _jsonl(tmp_path / name, [_lm(i) for i in range(20000)])
+    else:
+        p = _jsonl(tmp_path / name, [_item(f"q{i}") for i in range(20000)])
+    run = read_run(p, metric="acc" if name.startswith("samples") else None)
+    assert run.meta.sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
