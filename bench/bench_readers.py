@@ -7,8 +7,9 @@ Targets (issue 4):
 - an Inspect `.eval` with 10k samples and long transcripts read through `summaries.json` at
   least 10x faster than parsing every sample (the same archive without `summaries.json`).
 Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files.
-Times are wall-clock seconds, best of alternating runs (the machines here are shared and a
-single run can be 2x slower under other jobs' load); the CPU-time ratio is printed as well.
+The line-file ratios are judged on CPU seconds of this process, best of alternating runs: the
+machines here are shared and wall-clock swings by 2x with other jobs' load (it is printed too).
+The reader's time includes hashing the file (sha256, recorded in the run's metadata).
 """
 
 from __future__ import annotations
@@ -134,11 +135,11 @@ def main() -> None:
             (w_bare, c_bare), (w_read, c_read) = _side_by_side(
                 lambda p=p, bare=bare: bare(p),  # type: ignore[misc]
                 lambda p=p, kw=kw: read_run(p, **kw))  # type: ignore[misc]
-            ratio = w_read / w_bare
-            print(f"{name}: {n} lines, read_run {w_read:.2f}s vs bare {PARSER} loop "
-                  f"{w_bare:.2f}s: ratio {ratio:.2f} (target <= 1.5) "
-                  f"{'OK' if ratio <= 1.5 else 'MISSED'}; CPU ratio {c_read / c_bare:.2f} "
-                  "(includes the sha256 hashed on a second thread)", flush=True)
+            ratio = c_read / c_bare
+            print(f"{name}: {n} lines, read_run {c_read:.2f} CPU s vs bare {PARSER} loop "
+                  f"{c_bare:.2f} CPU s: ratio {ratio:.2f} (target <= 1.5) "
+                  f"{'OK' if ratio <= 1.5 else 'MISSED'}; wall-clock ratio "
+                  f"{w_read / w_bare:.2f}", flush=True)
             p.unlink()
         fast, slow = _eval_archives(tmp, 10000)
         t_fast = min(_timed(lambda: read_run(fast, metric="match", cluster="passage_id"))[0]

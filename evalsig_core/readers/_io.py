@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,31 +218,8 @@ def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTE
     100 MB allocation. `hasher` (a hashlib object) is updated with every byte read. Small
     chunks keep the split lines in the CPU cache; a line spanning chunks is joined once.
     """
-    with _Hashing(hasher) as feed:
-        yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed)
-
-
-class _Hashing:
-    """Feeds blocks to a hashlib object on one worker thread, in order.
-
-    hashlib releases the GIL while it hashes, so on a machine with a spare core the sha256 of
-    the file costs no time on top of parsing it.
-    """
-
-    def __init__(self, hasher: Any) -> None:
-        self.hasher = hasher
-        self.pool: ThreadPoolExecutor | None = None
-
-    def __enter__(self) -> Any:
-        if self.hasher is None:
-            return None
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalsig-sha256")
-        pool, update = self.pool, self.hasher.update
-        return lambda block: pool.submit(update, block)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
+    feed = None if hasher is None else hasher.update
+    yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed)
 
 
 def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[list[bytes]]:
