@@ -68,7 +68,8 @@ def _f(code: str, message: str, hint: str = "", *, count: int | None = None,
 
 def finding_from_error(exc: InputError) -> Finding:
     """A read failure as a finding, so `doctor` can report both files in one go."""
-    return _f(getattr(exc, "code", "E101"), exc.message, exc.hint or "", file=exc.path)
+    message = exc.message.removeprefix(f"{exc.path}: ") if exc.path else exc.message
+    return _f(getattr(exc, "code", "E101"), message, exc.hint or "", file=exc.path)
 
 
 def summarize(run: EvalRun) -> RunSummary:
