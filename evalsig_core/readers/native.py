@@ -109,13 +109,16 @@ def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]
         config = {"config": str(config)}
     if doc.get("config_hash") is not None:
         config = {**config, "config_hash": doc["config_hash"]}
+    harness = _opt_str(doc.get("harness")) or "evalsig"
+    config = {"harness": harness, "harness_version": doc.get("harness_version"),
+              "task": doc.get("task", doc.get("task_id")), **config}
     cluster_key = opts.cluster
     meta = dict(
         run_id=_opt_str(doc.get("run_id")),
         model=_opt_str(doc.get("model", doc.get("model_id"))),
         task=_opt_str(doc.get("task", doc.get("task_id"))),
         metric=metric,
-        harness=_opt_str(doc.get("harness")) or "evalsig",
+        harness=harness,
         harness_version=_opt_str(doc.get("harness_version")),
         source=src, sha256=sha, format=fmt,
         status=str(doc.get("status", "success")),
