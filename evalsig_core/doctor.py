@@ -6,13 +6,17 @@ E1xx errors (gate refuses, exit 65), W2xx warnings (shown, never hidden), I3xx i
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .errors import ExitCode, InputError
 from .pairing import Pairing, item_means, pair
 from .policy import MIN_CLUSTERS
+from .readers import ALLOWED_FAILURE, OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
 from .run import EvalRun
+from .stats import bell_mccaffrey_df
 
 __all__ = ["FINDING_CODES", "diagnose", "finding_from_error", "summarize"]
 
@@ -25,6 +29,9 @@ FINDING_CODES: dict[str, str] = {
     "E106": "the run failed (status error)",
     "E107": "the cluster key is missing on some items",
     "E108": "fewer than 2 clusters: no cluster-robust inference possible",
+    "E109": "a record lacks an item id, or a score or epoch is not a number",
+    "E110": "the input exceeds a safety bound (file size, line length, nesting, zip bomb)",
+    "E111": "an aggregate results file was given instead of per-item data",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
     "W203": "epoch counts differ",
@@ -34,10 +41,22 @@ FINDING_CODES: dict[str, str] = {
     "W207": "config fingerprints differ between the runs",
     "W208": "a run has constant scores",
     "W209": "very few paired items (< 30)",
+    "W210": "scores of a proportion metric (accuracy, exact_match, ...) outside [0, 1]",
+    "W211": "the runs' scores are on different scales (one within [0, 1], one not)",
+    "W212": "the runs name different metrics",
+    "W213": "the effective degrees of freedom are far below the number of clusters",
+    "W214": "every paired difference is zero: the runs agree on every item",
+    "W215": "baseline and candidate are the same file (equal sha256)",
+    "W216": "a failed run is gated on the samples it has (--allow-failed-run)",
+    "W217": "the run has not finished (status started): it may be partial",
     "I301": "summary of the pairing",
+    "I302": "clusters: sizes and effective degrees of freedom",
 }
 
 _SAMPLE = 5
+# Metric names whose values are proportions: a score outside [0, 1] is a broken export.
+_PROPORTION = re.compile(r"^(acc|accuracy|acc_norm|exact_match|em|match|correct|f1|pass@\d+|"
+                         r"(quasi_)?(prefix_)?exact_match|includes|mc[12])$", re.IGNORECASE)
 
 
 def _f(code: str, message: str, hint: str = "", *, count: int | None = None,
@@ -49,7 +68,8 @@ def _f(code: str, message: str, hint: str = "", *, count: int | None = None,
 
 def finding_from_error(exc: InputError) -> Finding:
     """A read failure as a finding, so `doctor` can report both files in one go."""
-    return _f(getattr(exc, "code", "E101"), exc.message, exc.hint or "", file=exc.path)
+    message = exc.message.removeprefix(f"{exc.path}: ") if exc.path else exc.message
+    return _f(getattr(exc, "code", "E101"), message, exc.hint or "", file=exc.path)
 
 
 def summarize(run: EvalRun) -> RunSummary:
@@ -68,7 +88,9 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
     out: list[Finding] = []
     src = run.meta.source
     if run.n_records == 0:
-        out.append(_f("E105", f"{role} has no scored items", "re-export the run", file=src))
+        why = f" ({run.meta.n_errored} errored samples)" if run.meta.n_errored else ""
+        out.append(_f("E105", f"{role} has no scored items{why}", "re-export or re-run the eval",
+                      file=src))
         return out
     bad = ~np.isfinite(run.scores)
     if bad.any():
@@ -76,17 +98,23 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
         out.append(_f("E103", f"{role}: {int(bad.sum())} non-finite scores (NaN/Infinity)",
                       "fix the scorer or drop those items; evalsig never guesses a score",
                       count=int(bad.sum()), examples=ids[:_SAMPLE].tolist(), file=src))
-    keys = np.char.add(np.char.add(run.item_ids, "\x00"), run.epochs.astype(np.str_))
-    uniq, counts = np.unique(keys, return_counts=True)
-    dup = counts > 1
-    if dup.any():
-        ex = [k.replace("\x00", " epoch ") for k in uniq[dup][:_SAMPLE].tolist()]
-        out.append(_f("E104", f"{role}: {int(dup.sum())} (item, epoch) pairs occur more than once",
+    dup_n, dup_ex = _duplicates(run)
+    if dup_n:
+        out.append(_f("E104", f"{role}: {dup_n} (item, epoch) pairs occur more than once",
                       "each (item_id, epoch) must appear once; de-duplicate the export",
-                      count=int(dup.sum()), examples=ex, file=src))
-    if run.meta.status not in ("success", "started"):
-        out.append(_f("E106", f"{role}: run status is {run.meta.status!r}",
-                      "re-run, or gate with --allow-failed-run", file=src))
+                      count=dup_n, examples=dup_ex, file=src))
+    if run.meta.status not in OK_STATUSES:
+        if run.meta.config.get(ALLOWED_FAILURE) == "true":
+            out.append(_f("W216", f"{role}: run status is {run.meta.status!r}; gating the "
+                          f"{run.n_records} records it has (--allow-failed-run)",
+                          "re-run the eval to gate a complete run", file=src))
+        else:
+            out.append(_f("E106", f"{role}: run status is {run.meta.status!r}",
+                          "re-run, or gate with --allow-failed-run", file=src))
+    if run.meta.status == "started":
+        out.append(_f("W217", f"{role}: the run has not finished (status 'started'); "
+                      f"{run.n_records} records were written so far",
+                      "gate the log of a finished run", file=src))
     if run.meta.n_errored:
         out.append(_f("W202", f"{role}: {run.meta.n_errored} errored samples were excluded",
                       "errored samples are not scores; re-run them to include them",
@@ -104,7 +132,26 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
         out.append(_f("W208", f"{role}: every score is {fin[0]:g}",
                       "check the scorer and the metric; a constant run carries no signal",
                       file=src))
+    metric = run.meta.metric or ""
+    outside = (fin < 0) | (fin > 1)
+    if _PROPORTION.match(metric.rsplit(".", 1)[-1]) and outside.any():
+        out.append(_f("W210", f"{role}: {int(outside.sum())} scores of {metric!r} are outside "
+                      f"[0, 1] (range {fin.min():g} to {fin.max():g})",
+                      "a proportion must lie in [0, 1]: check for percentages or a wrong field",
+                      count=int(outside.sum()),
+                      examples=run.item_ids[~bad][outside][:_SAMPLE].tolist(), file=src))
     return out
+
+
+def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
+    """(number of (item, epoch) keys seen more than once, a few examples)."""
+    _, item_codes = np.unique(run.item_ids, return_inverse=True)
+    e = run.epochs - run.epochs.min()
+    keys = item_codes.astype(np.int64) * (int(e.max()) + 1) + e
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    dup = counts > 1
+    ex = [f"{run.item_ids[i]} epoch {run.epochs[i]}" for i in first[dup][:_SAMPLE].tolist()]
+    return int(dup.sum()), ex
 
 
 def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> list[Finding]:
@@ -155,6 +202,9 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
     if p.n < 30:
         out.append(_f("W209", f"only {p.n} paired items",
                       "small samples give wide intervals; add items", count=p.n))
+    out += _scale_findings(p, b, c)
+    if p.cluster_codes is not None and p.cluster_labels is not None:
+        out += _cluster_df_findings(p, cluster)
     cb, cc = b.meta.config, c.meta.config
     differing = sorted(k for k in cb.keys() & cc.keys() if cb[k] != cc[k])
     if differing:
@@ -164,6 +214,47 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
     n_cl = p.n_clusters
     out.append(_f("I301", f"{p.n} paired items" + (f" in {n_cl} clusters" if n_cl else "")
                   + f"; delta = {float(p.d.mean()):+.4f}", count=p.n))
+    return out
+
+
+def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:
+    out: list[Finding] = []
+    if b.meta.sha256 and b.meta.sha256 == c.meta.sha256:
+        out.append(_f("W215", "baseline and candidate are the same file "
+                      f"(sha256 {b.meta.sha256[:12]}…)",
+                      "pass the candidate's own run; a run compared with itself shows nothing"))
+    elif p.n > 1 and np.all(p.d == 0):
+        out.append(_f("W214", f"all {p.n} paired items have identical scores in both runs",
+                      "check that the candidate was really re-run (not a copy of the baseline)",
+                      count=p.n))
+    mb, mc = b.meta.metric, c.meta.metric
+    if mb and mc and mb != mc:
+        out.append(_f("W212", f"the baseline's metric is {mb!r}, the candidate's {mc!r}",
+                      "gate the same metric in both runs (--metric)"))
+    in_b = bool(np.all((p.baseline >= 0) & (p.baseline <= 1)))
+    in_c = bool(np.all((p.candidate >= 0) & (p.candidate <= 1)))
+    if in_b != in_c and np.isfinite(p.baseline).all() and np.isfinite(p.candidate).all():
+        side, other = ("candidate", p.candidate) if in_b else ("baseline", p.baseline)
+        out.append(_f("W211", f"the {side}'s scores range from {other.min():g} to "
+                      f"{other.max():g}, the other run's lie within [0, 1]",
+                      "put both runs on one scale (fraction vs percent?) before gating"))
+    return out
+
+
+def _cluster_df_findings(p: Pairing, cluster: str | None) -> list[Finding]:
+    assert p.cluster_codes is not None
+    sizes = np.bincount(p.cluster_codes).astype(np.float64)
+    sizes = sizes[sizes > 0]
+    G = len(sizes)
+    if G < 2:
+        return []
+    df = bell_mccaffrey_df(sizes)
+    out = [_f("I302", f"{G} clusters under {cluster!r} of {int(sizes.min())} to "
+              f"{int(sizes.max())} items; effective df (Bell-McCaffrey) {df:.1f}", count=G)]
+    if G >= MIN_CLUSTERS and df < (G - 1) / 2:
+        out.append(_f("W213", f"effective df {df:.1f} with {G} clusters: a few large clusters "
+                      "dominate the variance", "intervals are wide; balance the clusters or "
+                      "use a finer cluster key", count=G))
     return out
 
 

@@ -1,6 +1,11 @@
-"""Safe file access for readers: existence, size bounds, decoding and JSON parsing.
+"""Safe file access for readers: existence, size bounds, decoding, JSON parsing and line blocks.
 
-Every failure becomes one `InputError` line naming the file and the fix.
+Every failure becomes one `InputError` line naming the file and the fix. Bounds (file size,
+line length, JSON nesting) are module constants so that a hostile file fails fast with a clear
+message instead of exhausting memory. JSON is parsed with orjson when it is installed (it is in
+the dev extra) and with the standard library otherwise; the standard library is also the
+fallback for what orjson refuses but JSON logs contain (NaN / Infinity tokens), so both give the
+same values.
 """
 
 from __future__ import annotations
@@ -8,24 +13,50 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, InputNotFoundError
 
+try:  # the fastest parser available; json is the reference behaviour
+    import orjson
+
+    _fast_loads: Any = orjson.loads
+except ImportError:  # pragma: no cover - orjson is in the dev extra
+    _fast_loads = json.loads
+
 MAX_FILE_BYTES = 4 * 1024**3  # refuse anything larger than 4 GiB outright
-MAX_JSON_DEPTH = 64
+MAX_JSON_BYTES = 1024**3  # one JSON document (not JSONL) is parsed whole: 1 GiB at most
+MAX_LINE_BYTES = 32 * 1024**2  # one JSONL / CSV line: 32 MiB at most
+CHUNK_BYTES = 256 * 1024
+BOM = b"\xef\xbb\xbf"
+
+# Stable finding codes of read errors (doctor.FINDING_CODES documents them).
+E_READ = "E101"
+E_METRIC = "E102"
+E_FIELD = "E109"
+E_BOUND = "E110"
+E_AGGREGATE = "E111"
 
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """What the caller chose; readers never guess a metric, filter or cluster key."""
+    """What the caller chose; readers never guess a metric, filter or cluster key.
+
+    `id_col`, `score_col`, `cluster_col` and `epoch_col` name CSV/TSV columns (`score_col`
+    defaults to the metric, then to `score`).
+    """
 
     metric: str | None = None
     cluster: str | None = None
     filter: str | None = None
     allow_failed_run: bool = False
+    id_col: str = "item_id"
+    score_col: str | None = None
+    cluster_col: str | None = None
+    epoch_col: str = "epoch"
 
 
 def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> Path:
@@ -43,14 +74,23 @@ def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> P
     return p
 
 
-def read_bytes(p: Path) -> bytes:
+def _size(p: Path, limit: int) -> int:
     try:
         size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(
-                f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit", path=str(p),
-                hint="split the run or convert it to JSONL",
-            )
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=str(p)) from None
+    if size > limit:
+        raise InputError(
+            f"file is {size} bytes, over the {limit} byte limit", path=str(p),
+            hint="split the run, or export it as JSONL (one item per line)", code=E_BOUND,
+        )
+    return size
+
+
+def read_bytes(p: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The whole file, bounded by `limit`; an empty file is an error."""
+    _size(p, limit)
+    try:
         data = p.read_bytes()
     except PermissionError:
         raise InputError("permission denied", path=str(p), hint="make the file readable") from None
@@ -63,13 +103,49 @@ def read_bytes(p: Path) -> bytes:
     return data
 
 
+@dataclass(frozen=True)
+class Head:
+    """The first non-blank line of a file (BOM removed) and what follows it."""
+
+    line: bytes
+    complete: bool  # False when the line is longer than the bound it was read with
+    more: bool  # non-blank content follows the line
+
+
+def read_head(p: Path, n: int | None = None) -> Head:
+    _size(p, MAX_FILE_BYTES)
+    n = MAX_LINE_BYTES if n is None else n
+    try:
+        with p.open("rb") as f:
+            first = f.readline(n + 1)
+            while first and not first.strip():  # leading blank lines
+                first = f.readline(n + 1)
+            complete = first.endswith(b"\n") or len(first) <= n
+            more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
+    except PermissionError:
+        raise InputError("permission denied", path=str(p), hint="make the file readable") from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=str(p)) from None
+    first = first.removeprefix(BOM)
+    if not first.strip() and not more:
+        raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
+    return Head(first, complete, more)
+
+
+def sha256_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with p.open("rb") as f:
+        while block := f.read(CHUNK_BYTES):
+            h.update(block)
+    return h.hexdigest()
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def decode_text(data: bytes, path: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    data = data.removeprefix(BOM)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -79,13 +155,35 @@ def decode_text(data: bytes, path: str) -> str:
         ) from None
 
 
-def parse_json(text: str, path: str, *, line: int | None = None) -> Any:
+def parse_json(text: str | bytes, path: str, *, line: int | None = None) -> Any:
+    """Parse one JSON document; NaN/Infinity tokens are accepted (the doctor reports them).
+
+    Nesting is bounded by the parsers themselves (orjson refuses more than 1024 levels, the
+    standard library raises RecursionError): both become one E110 line. Walking the parsed
+    value to enforce a tighter bound would cost more than the parse itself.
+    """
+    if isinstance(text, bytes):
+        text = text.removeprefix(BOM)
+    try:
+        value = _fast_loads(text)
+    except (ValueError, RecursionError):
+        value = _slow_loads(text, path, line)
+    return value
+
+
+def _slow_loads(text: str | bytes, path: str, line: int | None) -> Any:
     where = f" line {line}" if line is not None else ""
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except RecursionError:
         raise InputError(
-            f"JSON{where} is nested too deeply", path=path, hint="this is not an eval log"
+            f"JSON{where} is nested too deeply", path=path, hint="this is not an eval log",
+            code=E_BOUND,
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{'line ' + str(line) + ' is ' if line else ''}not valid UTF-8 (byte {exc.start})",
+            path=path, hint="re-save the file as UTF-8",
         ) from None
     except json.JSONDecodeError as exc:
         at = f"line {line}" if line is not None else f"line {exc.lineno} column {exc.colno}"
@@ -93,33 +191,80 @@ def parse_json(text: str, path: str, *, line: int | None = None) -> Any:
             f"invalid JSON at {at}: {exc.msg}", path=path,
             hint="the file is truncated or not JSON; re-export it",
         ) from None
-    _check_depth(value, path)
-    return value
 
 
-def _check_depth(value: Any, path: str) -> None:
-    """Refuse absurdly nested JSON (json.loads itself allows ~1000 levels)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        v, d = stack.pop()
-        if d > MAX_JSON_DEPTH:
-            raise InputError(
-                f"JSON is nested more than {MAX_JSON_DEPTH} levels", path=path,
-                hint="this is not an eval log",
-            )
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values() if isinstance(x, dict | list))
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v if isinstance(x, dict | list))
+def parse_line(line: bytes, path: str, lineno: int) -> Any:
+    """The slow path of a JSONL line the fast parser refused: blank (None), NaN tokens, errors."""
+    if not line.strip():
+        return None
+    return parse_json(line, path, line=lineno)
 
 
-def as_score(value: Any, path: str, item: str, metric: str) -> float:
-    """Convert one score to float: numbers, booleans (0/1); NaN/inf are kept for the doctor."""
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
+FAST_LOADS = _fast_loads
+
+
+def read_json_doc(p: Path) -> tuple[Any, bytes]:
+    """One whole JSON document (bounded by MAX_JSON_BYTES) and its bytes."""
+    data = read_bytes(p, limit=MAX_JSON_BYTES)
+    return parse_json(data, str(p)), data
+
+
+def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
+                hasher: Any = None) -> Iterator[list[bytes]]:
+    """The file's lines in blocks, reading `chunk` bytes at a time.
+
+    Lines keep a trailing carriage return (JSON parsers treat it as whitespace). Memory stays
+    bounded by `chunk + max_line`: a longer line is an error naming its number, never a
+    100 MB allocation. `hasher` (a hashlib object) is updated with every byte read. Small
+    chunks keep the split lines in the CPU cache; a line spanning chunks is joined once.
+    """
+    feed = None if hasher is None else hasher.update
+    yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed)
+
+
+def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[list[bytes]]:
+    src = str(p)
+    lineno = 0
+    pending: list[bytes] = []
+    pending_len = 0
+    first = True
+    with p.open("rb") as f:
+        while block := f.read(chunk):
+            if feed is not None:
+                feed(block)
+            if first:
+                block = block.removeprefix(BOM)
+                first = False
+            if block.find(b"\n") < 0:  # the middle of a long line
+                pending.append(block)
+                pending_len += len(block)
+                if pending_len > max_line:
+                    _too_long(src, lineno + 1, max_line)
+                continue
+            if pending:
+                block = b"".join([*pending, block])
+                pending, pending_len = [], 0
+            lines = block.split(b"\n")
+            rest = lines.pop()
+            if len(block) > max_line:
+                for i, line in enumerate(lines):
+                    if len(line) > max_line:
+                        _too_long(src, lineno + i + 1, max_line)
+            if rest:
+                pending, pending_len = [rest], len(rest)
+            lineno += len(lines)
+            yield lines
+    if pending:
+        yield [b"".join(pending)]
+
+
+def _too_long(src: str, lineno: int, max_line: int) -> None:
     raise InputError(
-        f"score {metric!r} is {type(value).__name__} {str(value)[:40]!r}, not a number",
-        path=path, item=item, hint="scores must be numbers or booleans",
+        f"line {lineno} is longer than {size_text(max_line)}", path=src,
+        hint="this is not a per-item log (one record per line); check the export",
+        code=E_BOUND,
     )
+
+
+def size_text(n: int) -> str:
+    return f"{n // 1024**2} MiB" if n >= 1024**2 else f"{n} bytes"

@@ -2,7 +2,7 @@
 
 Schema v1 (JSON)::
 
-    {"schema": "evalsig.run/v1", "run_id": ..., "model": ..., "task": ..., "metric": "accuracy",
+    {"schema": "evalsig.run/1", "run_id": ..., "model": ..., "task": ..., "metric": "accuracy",
      "harness": ..., "status": "success", "config": {...},
      "items": [{"item_id": "q1", "epoch": 1, "score": 1.0, "metadata": {"passage_id": "P1"}}]}
 
@@ -10,21 +10,36 @@ An item may carry `scores: {metric: value}` instead of `score`, `cluster_id`, an
 (an errored item: excluded and counted). JSONL: one item object per line, optionally preceded by
 a header line holding the run fields (`"schema"` key). evalsig 0.1 RunFrame uses `model_id`,
 `task_id`, `metric_name`, `config_hash` and items `[item_id, score, cluster_id, epoch, metadata]`.
+
+The JSONL path is the hot one (1M lines): one fast JSON parse and a few dict look-ups per line,
+appended to plain lists; all type checks run afterwards over whole columns (`_columns`).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
-from ..run import EvalRun, RunMeta
-from ._io import ReadOptions, as_score, decode_text, parse_json, sha256_hex
+from ..run import EvalRun
+from ._columns import Columns, build_run
+from ._io import (
+    E_FIELD,
+    E_METRIC,
+    FAST_LOADS,
+    ReadOptions,
+    line_blocks,
+    parse_line,
+    read_head,
+    read_json_doc,
+    sha256_hex,
+)
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
+_MISSING = object()
 
 
 def sniff_json(doc: Any) -> bool:
@@ -36,32 +51,50 @@ def sniff_json(doc: Any) -> bool:
 def sniff_jsonl_line(first: Any) -> bool:
     return isinstance(first, dict) and (
         str(first.get("schema", "")).startswith(SCHEMA_PREFIX)
-        or ("item_id" in first and ("score" in first or "scores" in first))
+        or ("item_id" in first and ("score" in first or "scores" in first or "error" in first))
     )
 
 
-def read_native_json(path: Path, data: bytes, doc: dict[str, Any], opts: ReadOptions) -> EvalRun:
-    return _build(path, data, doc, doc["items"], opts, fmt="evalsig-json")
+def read_native_json(path: Path, opts: ReadOptions, doc: Any = None,
+                     data: bytes | None = None) -> EvalRun:
+    if doc is None or data is None:
+        doc, data = read_json_doc(path)
+    if not sniff_json(doc):
+        raise InputError(
+            "JSON file is not an evalsig run", path=str(path),
+            hint="expected an evalsig run (schema evalsig.run/1 or an evalsig 0.1 RunFrame)",
+        )
+    return _build(path, sha256_hex(data), doc, [doc["items"]], opts, fmt="evalsig-json")
 
 
-def read_native_jsonl(path: Path, data: bytes, opts: ReadOptions) -> EvalRun:
-    text = decode_text(data, str(path))
+def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
+    head = parse_line(read_head(path).line, str(path), 1)
     header: dict[str, Any] = {}
-    items: list[Any] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        obj = parse_json(line, str(path), line=lineno)
-        if lineno == 1 and isinstance(obj, dict) and "schema" in obj and "item_id" not in obj:
-            header = obj
-            continue
-        items.append(obj)
-    return _build(path, data, header, items, opts, fmt="evalsig-jsonl")
+    if isinstance(head, dict) and "schema" in head and "item_id" not in head:
+        header = head
+    hasher = hashlib.sha256()
+    blocks = line_blocks(path, hasher=hasher)
+    if header:
+        blocks = _without_first_line(blocks)
+    run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
+    return run.with_meta(sha256=hasher.hexdigest())
 
 
-def _build(
-    path: Path, data: bytes, doc: dict[str, Any], items: list[Any], opts: ReadOptions, fmt: str
-) -> EvalRun:
+def _without_first_line(blocks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
+    """The blocks without the first non-blank line (the header)."""
+    dropped = False
+    for block in blocks:
+        if not dropped:
+            for i, line in enumerate(block):
+                if line.strip():
+                    block[i] = b""  # blank: keeps the line numbers of later errors
+                    dropped = True
+                    break
+        yield block
+
+
+def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]],
+           opts: ReadOptions, fmt: str, *, raw: bool = False) -> EvalRun:
     src = str(path)
     schema = str(doc.get("schema", SCHEMA_PREFIX + "1"))
     if schema.startswith(SCHEMA_PREFIX) and schema != SCHEMA_PREFIX + "1":
@@ -70,133 +103,182 @@ def _build(
             hint="this evalsig reads evalsig.run/1; upgrade evalsig",
         )
     file_metric = doc.get("metric", doc.get("metric_name"))
-    metric = opts.metric or file_metric
-    if metric is None:
-        metric = _only_metric(items, src)
-    ids: list[str] = []
-    epochs: list[int] = []
-    scores: list[float] = []
-    clusters: list[str] = []
-    present: list[bool] = []
-    errored: list[str] = []
-    cluster_key = opts.cluster
-    use_cluster_id = cluster_key is not None and _cluster_from_cluster_id(items, cluster_key)
-    for pos, it in enumerate(items):
-        if not isinstance(it, dict):
-            raise InputError(
-                f"item #{pos + 1} is {type(it).__name__}, not an object", path=src,
-                hint="each item must be a JSON object",
-            )
-        raw_id = it.get("item_id", it.get("id"))
-        if raw_id is None or raw_id == "":
-            raise InputError(
-                f"item #{pos + 1} has no item_id", path=src,
-                hint="every item needs an item_id to be paired",
-            )
-        item = str(raw_id)
-        if it.get("error"):
-            errored.append(item)
-            continue
-        value = _score_of(it, metric, file_metric, src, item)
-        ids.append(item)
-        ep = it.get("epoch", 1)
-        if isinstance(ep, bool) or not isinstance(ep, int):
-            raise InputError(
-                f"epoch is {ep!r}, not an integer", path=src, item=item,
-                hint="epochs are integers",
-            )
-        epochs.append(ep)
-        scores.append(as_score(value, src, item, metric))
-        if cluster_key is not None:
-            if use_cluster_id:
-                c = it.get("cluster_id")
-            else:
-                md = it.get("metadata") or {}
-                c = md.get(cluster_key) if isinstance(md, dict) else None
-                if c is None:
-                    c = it.get(cluster_key)
-            present.append(c is not None and c != "")
-            clusters.append("" if c is None else str(c))
+    cols, metric, use_cid = _collect(blocks, opts, file_metric, src, raw)
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         config = {"config": str(config)}
-    config = {str(k): str(v) for k, v in config.items()}
     if doc.get("config_hash") is not None:
-        config["config_hash"] = str(doc["config_hash"])
-    meta = RunMeta(
+        config = {**config, "config_hash": doc["config_hash"]}
+    harness = _opt_str(doc.get("harness")) or "evalsig"
+    config = {"harness": harness, "harness_version": doc.get("harness_version"),
+              "task": doc.get("task", doc.get("task_id")), **config}
+    cluster_key = opts.cluster
+    meta = dict(
         run_id=_opt_str(doc.get("run_id")),
         model=_opt_str(doc.get("model", doc.get("model_id"))),
         task=_opt_str(doc.get("task", doc.get("task_id"))),
         metric=metric,
-        harness=_opt_str(doc.get("harness")) or "evalsig",
+        harness=harness,
         harness_version=_opt_str(doc.get("harness_version")),
-        source=src,
-        sha256=sha256_hex(data),
-        format=fmt,
+        source=src, sha256=sha, format=fmt,
         status=str(doc.get("status", "success")),
         cluster_key=cluster_key,
         cluster_source=(
-            None if cluster_key is None else ("cluster_id" if use_cluster_id else "metadata")
+            None if cluster_key is None else ("cluster_id" if use_cid else "metadata")
         ),
-        n_errored=len(errored),
-        errored_items=tuple(errored[:1000]),
         config=config,
     )
-    return EvalRun(
-        meta,
-        np.asarray(ids, dtype=np.str_),
-        np.asarray(epochs, dtype=np.int64),
-        np.asarray(scores, dtype=np.float64),
-        np.asarray(clusters, dtype=np.str_) if cluster_key is not None else None,
-        np.asarray(present, dtype=bool) if cluster_key is not None else None,
-    )
+    return build_run(cols, meta, src)
 
 
-def _score_of(it: dict[str, Any], metric: str, file_metric: Any, src: str, item: str) -> Any:
-    if isinstance(it.get("scores"), dict):
-        scores = it["scores"]
+def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, src: str,
+             raw: bool) -> tuple[Columns, str, bool]:
+    """One pass over the items: raw ids, epochs, scores and cluster labels into lists.
+
+    `blocks` hold parsed items, or JSON lines when `raw`. This is the hot path of a 1M-line
+    file: a regular item (`item_id`, `score`, `metadata[key]`, no `error` or `scores`) costs
+    one parse and a few subscripts; anything else goes through `_Collector.general`, which
+    applies every rule. Nothing is validated here: `build_run` checks whole columns.
+    """
+    loads = FAST_LOADS if raw else _same
+    c = _Collector(opts, file_metric, src)
+    general = c.general
+    add_id, add_epoch, add_score = c.cols.ids.append, c.cols.epochs.append, c.cols.scores.append
+    add_label = c.labels.append
+    key = opts.cluster
+    fast = c.score_ok
+    seen = 0
+    for items in blocks:
+        for line in items:
+            try:
+                it = loads(line)
+            except ValueError:
+                it = parse_line(line, src, seen + items.index(line) + 1)
+                if it is None:
+                    continue
+            try:
+                if not fast or "error" in it or "scores" in it:
+                    raise KeyError
+                iid = it["item_id"]
+                value = it["score"]
+                label = it["metadata"][key] if key is not None else 0
+                if iid is None or label is None:
+                    raise KeyError
+            except (KeyError, TypeError):
+                general(it, seen, items, line)
+                continue
+            add_id(iid)
+            add_epoch(it.get("epoch", 1))
+            add_score(value)
+            if key is not None:
+                add_label(label)
+        seen += len(items)
+    return c.finish()
+
+
+class _Collector:
+    """The complete per-item rules, for items the fast path of `_collect` does not cover."""
+
+    def __init__(self, opts: ReadOptions, file_metric: Any, src: str) -> None:
+        self.cols = Columns()
+        self.labels: list[Any] = []
+        self.key = opts.cluster
+        self.file_metric = file_metric
+        self.metric: str | None = opts.metric or file_metric
+        self.score_ok = file_metric is None or self.metric == file_metric
+        self.src = src
+        self.n_cid = 0  # items without the key (their labels are _ClusterId)
+
+    def general(self, it: Any, seen: int, items: list[Any], line: Any) -> None:
+        src = self.src
+        if type(it) is not dict:
+            pos = seen + items.index(line) + 1
+            where = f"line {pos}" if isinstance(line, bytes) else f"item #{pos}"
+            raise InputError(f"{where} is {type(it).__name__}, not an object", path=src,
+                             hint="each item must be a JSON object", code=E_FIELD)
+        iid = it.get("item_id")
+        if iid is None:
+            iid = it.get("id")
+        if it.get("error"):
+            self.cols.add_errored(iid)
+            return
+        value = it.get("score", _MISSING) if self.score_ok else _MISSING
+        if value is _MISSING or "scores" in it:
+            if self.metric is None:
+                self.metric = _only_metric(it, src)
+            value = _from_scores(it, self.metric, self.file_metric, src, iid)
+        self.cols.ids.append(iid)
+        self.cols.epochs.append(it.get("epoch", 1))
+        self.cols.scores.append(value)
+        if self.key is not None:
+            md = it.get("metadata")
+            c = md.get(self.key) if type(md) is dict else None
+            if c is None:
+                c = it.get(self.key)
+                if c is None:  # maybe a RunFrame's cluster_id (used if no item has the key)
+                    c = _ClusterId(it.get("cluster_id"))
+                    self.n_cid += 1
+            self.labels.append(c)
+
+    def finish(self) -> tuple[Columns, str, bool]:
+        use_cid = False
+        labels = self.labels
+        if self.key is not None:
+            if self.n_cid < len(labels):  # items with the key win; the others lack it
+                use_cid = self.key == "cluster_id"
+                if self.n_cid:
+                    labels = [None if type(c) is _ClusterId else c for c in labels]
+            else:
+                labels = [c.value for c in labels]
+                use_cid = any(c is not None for c in labels)
+            self.cols.clusters = labels
+        return self.cols, self.metric or "score", use_cid
+
+
+class _ClusterId:
+    """An item without the cluster key: its `cluster_id`, used only if no item has the key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
+def _from_scores(it: dict[str, Any], metric: str, file_metric: Any, src: str, iid: Any) -> Any:
+    scores = it.get("scores")
+    if isinstance(scores, dict):
         if metric in scores:
             return scores[metric]
         raise InputError(
-            f"metric {metric!r} not found; this item has {sorted(scores)}", path=src, item=item,
-            hint="choose one of those with --metric",
+            f"metric {metric!r} not found; this item has {sorted(scores)}", path=src,
+            item=str(iid), hint="choose one of those with --metric", code=E_METRIC,
         )
-    if "score" in it:
-        if file_metric is not None and metric != file_metric:
-            raise InputError(
-                f"metric {metric!r} not found; the file holds only {file_metric!r}",
-                path=src, hint=f"use --metric {file_metric}",
-            )
+    if "score" in it and metric == (file_metric or metric):
         return it["score"]
-    raise InputError("item has no score", path=src, item=item, hint="add a score field")
+    if "score" in it:
+        raise InputError(
+            f"metric {metric!r} not found; the file holds only {file_metric or 'score'!r}",
+            path=src, hint=f"use --metric {file_metric or 'score'}", code=E_METRIC,
+        )
+    raise InputError("item has no score", path=src, item=str(iid), hint="add a score field",
+                     code=E_FIELD)
 
 
-def _only_metric(items: list[Any], src: str) -> str:
-    for it in items:
-        if isinstance(it, dict) and isinstance(it.get("scores"), dict):
-            names = sorted(it["scores"])
-            if len(names) == 1:
-                return str(names[0])
-            raise InputError(
-                f"the file has several metrics {names} and none was chosen", path=src,
-                hint="pass --metric",
-            )
+def _only_metric(it: dict[str, Any], src: str) -> str:
+    scores = it.get("scores")
+    if isinstance(scores, dict):
+        names = sorted(scores)
+        if len(names) == 1:
+            return str(names[0])
+        raise InputError(
+            f"the file has several metrics {names} and none was chosen", path=src,
+            hint="pass --metric", code=E_METRIC,
+        )
     return "score"
-
-
-def _cluster_from_cluster_id(items: list[Any], key: str) -> bool:
-    """RunFrame files carry the cluster in `cluster_id`; metadata[key] wins when present."""
-    if key == "cluster_id":
-        return True
-    has_md = any(
-        (isinstance(it, dict)
-        and isinstance(it.get("metadata"), dict)
-        and key in it["metadata"])
-        or (isinstance(it, dict) and key in it)
-        for it in items
-    )
-    has_cid = any(isinstance(it, dict) and it.get("cluster_id") is not None for it in items)
-    return not has_md and has_cid
 
 
 def _opt_str(v: Any) -> str | None:

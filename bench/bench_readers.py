@@ -1,0 +1,151 @@
+"""Reader speed, as ratios measured side by side (`make bench BENCH=readers`).
+
+Targets (issue 4):
+- a 1M-line lm-eval samples file and a 1M-item native JSONL file read within 1.5x of a bare loop
+  that parses the same lines with the fastest JSON parser available and picks the same four
+  fields (the loop builds no arrays and checks nothing: it is the floor);
+- an Inspect `.eval` with 10k samples and long transcripts read through `summaries.json` at
+  least 10x faster than parsing every sample (the same archive without `summaries.json`).
+Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files.
+The line-file ratios are judged on CPU seconds of this process, best of alternating runs: the
+machines here are shared and wall-clock swings by 2x with other jobs' load (it is printed too).
+The reader's time includes hashing the file (sha256, recorded in the run's metadata).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evalsig_core import read_run
+from tests.core.readers.zipmaker import ZSTD, write_zip
+
+try:
+    import orjson
+
+    loads: Callable[[bytes], Any] = orjson.loads
+    PARSER = "orjson"
+except ImportError:  # pragma: no cover
+    loads = json.loads
+    PARSER = "json"
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def _side_by_side(a: Callable[[], Any], b: Callable[[], Any],
+                  repeat: int = 5) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Best (wall, CPU) of `repeat` alternating runs of each: load from other jobs on a shared
+    machine slows both alike, and the best run is the one it disturbed least."""
+    ta = tb = (float("inf"), float("inf"))
+    for _ in range(repeat):
+        ra, rb = _timed(a), _timed(b)
+        ta = (min(ta[0], ra[0]), min(ta[1], ra[1]))
+        tb = (min(tb[0], rb[0]), min(tb[1], rb[1]))
+    return ta, tb
+
+
+def _write_lines(path: Path, n: int, line: Callable[[int], dict[str, Any]]) -> None:
+    with path.open("w") as f:
+        block = 10000
+        for start in range(0, n, block):
+            end = min(n, start + block)
+            f.write("".join(json.dumps(line(i)) + "\n" for i in range(start, end)))
+
+
+def _lmeval_line(i: int) -> dict[str, Any]:
+    return {"doc_id": i, "doc": {"id": f"q{i}", "passage_id": f"P{i // 7}", "question":
+            f"What is {i} plus {i % 13}?"}, "target": str(i + i % 13),
+            "arguments": {"gen_args_0": {"arg_0": f"Question: What is {i}?", "arg_1": " 1"}},
+            "resps": [[f" {i}"]], "filtered_resps": [f"{i}"], "filter": "none",
+            "metrics": ["acc"], "doc_hash": f"{i:064x}", "acc": float(i % 3 == 0)}
+
+
+def _native_line(i: int) -> dict[str, Any]:
+    return {"item_id": f"q{i}", "epoch": 1, "score": float(i % 3 == 0),
+            "metadata": {"passage_id": f"P{i // 7}"}}
+
+
+def _bare_lmeval(p: Path) -> int:
+    ids, filters, scores, clusters = [], [], [], []
+    with p.open("rb") as f:
+        for line in f:
+            d = loads(line)
+            ids.append(d["doc_id"])
+            filters.append(d["filter"])
+            scores.append(d["acc"])
+            clusters.append(d["doc"]["passage_id"])
+    return len(ids)
+
+
+def _bare_native(p: Path) -> int:
+    ids, epochs, scores, clusters = [], [], [], []
+    with p.open("rb") as f:
+        for line in f:
+            d = loads(line)
+            ids.append(d["item_id"])
+            epochs.append(d["epoch"])
+            scores.append(d["score"])
+            clusters.append(d["metadata"]["passage_id"])
+    return len(ids)
+
+
+def _eval_archives(tmp: Path, n: int) -> tuple[Path, Path]:
+    header = {"version": 2, "status": "success",
+              "eval": {"task": "bench", "model": "m", "packages": {"inspect_ai": "0.3.285"},
+                       "scorers": [{"name": "match"}], "dataset": {"name": "d", "samples": n}}}
+    members: dict[str, bytes] = {"header.json": json.dumps(header).encode()}
+    summaries = []
+    turn = "The passage says many things about bakeries and shops. " * 40
+    for i in range(n):
+        rec = {"id": f"q{i}", "epoch": 1, "metadata": {"passage_id": f"P{i // 7}"},
+               "scores": {"match": {"value": "C" if i % 3 else "I", "answer": str(i)}}}
+        summaries.append(rec)
+        full = {**rec, "messages": [{"role": "user" if k % 2 else "assistant",
+                                     "content": f"{k} {turn}"} for k in range(24)],
+                "events": [{"event": "model", "output": turn} for _ in range(8)]}
+        members[f"samples/q{i}_epoch_1.json"] = json.dumps(full).encode()
+    slow = write_zip(tmp / "no_summaries.eval", members, ZSTD)
+    members["summaries.json"] = json.dumps(summaries).encode()
+    fast = write_zip(tmp / "with_summaries.eval", members, ZSTD)
+    return fast, slow
+
+
+def main() -> None:
+    n = int(os.environ.get("EVALSIG_BENCH_N", "1000000"))
+    with tempfile.TemporaryDirectory(prefix="evalsig-bench-") as d:
+        tmp = Path(d)
+        for name, line, bare, kw in (
+            ("lm-eval samples", _lmeval_line, _bare_lmeval,
+             {"metric": "acc", "cluster": "passage_id"}),
+            ("native JSONL", _native_line, _bare_native, {"cluster": "passage_id"}),
+        ):
+            p = tmp / ("samples_bench_2026-01-01T00-00-00.000000.jsonl" if "lm" in name
+                       else "run.jsonl")
+            _write_lines(p, n, line)
+            (w_bare, c_bare), (w_read, c_read) = _side_by_side(
+                lambda p=p, bare=bare: bare(p),  # type: ignore[misc]
+                lambda p=p, kw=kw: read_run(p, **kw))  # type: ignore[misc]
+            ratio = c_read / c_bare
+            print(f"{name}: {n} lines, read_run {c_read:.2f} CPU s vs bare {PARSER} loop "
+                  f"{c_bare:.2f} CPU s: ratio {ratio:.2f} (target <= 1.5) "
+                  f"{'OK' if ratio <= 1.5 else 'MISSED'}; wall-clock ratio "
+                  f"{w_read / w_bare:.2f}", flush=True)
+            p.unlink()
+        fast, slow = _eval_archives(tmp, 10000)
+        t_fast = min(_timed(lambda: read_run(fast, metric="match", cluster="passage_id"))[0]
+                     for _ in range(3))
+        t_slow = _timed(lambda: read_run(slow, metric="match", cluster="passage_id"))[0]
+        speedup = t_slow / t_fast
+        print(f"inspect .eval 10k samples ({fast.stat().st_size // 1024**2} MiB): summaries.json "
+              f"{t_fast:.3f}s vs every sample {t_slow:.2f}s: {speedup:.1f}x faster "
+              f"(target >= 10) {'OK' if speedup >= 10 else 'MISSED'}", flush=True)

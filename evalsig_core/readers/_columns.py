@@ -1,0 +1,174 @@
+"""Raw per-record values collected by a reader, validated once into an `EvalRun`.
+
+Readers append raw values (whatever the file holds) to plain lists in their parsing loop and
+call `build_run`; the type checks then run over whole columns (a set of the types present),
+so a 1M-line file costs one pass of cheap appends plus a few vectorised checks. Every bad value
+is reported with its item and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..run import EvalRun, RunMeta
+from ._io import E_BOUND, E_FIELD
+
+_NUMBER_TYPES = {int, float, bool}
+MAX_ERRORED_LISTED = 1000
+
+
+@dataclass
+class Columns:
+    """Raw columns of one run; `clusters` is None when no cluster key was requested."""
+
+    ids: list[Any] = field(default_factory=list)
+    epochs: list[Any] = field(default_factory=list)
+    scores: list[Any] = field(default_factory=list)
+    clusters: list[Any] | None = None
+    errored: list[str] = field(default_factory=list)
+    n_errored: int = 0
+
+    def add_errored(self, item: Any) -> None:
+        self.n_errored += 1
+        if len(self.errored) < MAX_ERRORED_LISTED:
+            self.errored.append(str(item))
+
+
+def id_array(ids: list[Any], src: str, *, what: str = "item_id") -> np.ndarray:
+    """Item ids as strings; a missing or empty id is an error naming its position."""
+    if not ids:
+        return np.asarray([], dtype=np.str_)
+    arr = _array(ids)
+    if arr.dtype.kind == "U":
+        if (arr == "").any():
+            _no_id(int(np.flatnonzero(arr == "")[0]), src, what)
+        return arr
+    if arr.dtype.kind in "iu":
+        return int_strings(arr)
+    for pos, v in enumerate(ids):
+        if v is None or v == "":
+            _no_id(pos, src, what)
+        if isinstance(v, dict | list):
+            raise InputError(
+                f"record #{pos + 1} has a {type(v).__name__} as {what}", path=src,
+                hint="item ids must be strings or numbers", code=E_FIELD,
+            )
+    return np.asarray([str(v) for v in ids], dtype=np.str_)
+
+
+def _array(values: list[Any]) -> np.ndarray:
+    """numpy's own type inference: one C pass; anything unusual comes back as dtype object."""
+    try:
+        arr = np.array(values)
+    except (ValueError, OverflowError):  # ragged nested lists, huge integers
+        return np.array(values, dtype=object)
+    return arr if arr.ndim == 1 else np.array([*values, None], dtype=object)[:-1]
+
+
+def int_strings(a: np.ndarray) -> np.ndarray:
+    """Integers as decimal strings, equal to `a.astype(str)` (several times faster for 1M ids).
+
+    Non-negative values are written digit by digit into UCS-4 code points, left-aligned and
+    NUL-padded, which is exactly numpy's `<U` layout; negative values take `astype`.
+    """
+    if a.size == 0 or a.min() < 0:
+        return a.astype(np.str_)
+    a = a.astype(np.int64, copy=False)
+    width = len(str(int(a.max())))
+    n = np.ones(len(a), dtype=np.int64)
+    for p in range(1, width):
+        n += a >= 10**p
+    out = np.zeros((len(a), width), dtype=np.uint32)
+    for length in range(1, width + 1):  # numbers of one digit count at a time
+        rows = np.flatnonzero(n == length)
+        if rows.size == 0:
+            continue
+        v = a[rows]
+        block = np.empty((rows.size, length), dtype=np.uint32)
+        for j in range(length - 1, -1, -1):
+            block[:, j] = v % 10 + 48
+            v = v // 10
+        out[rows, :length] = block
+    return out.view(f"<U{width}").reshape(len(a))
+
+
+def _no_id(pos: int, src: str, what: str) -> None:
+    raise InputError(
+        f"record #{pos + 1} has no {what}", path=src,
+        hint=f"every record needs {what} to be paired", code=E_FIELD,
+    )
+
+
+def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np.ndarray:
+    """Scores as float64: numbers and booleans only. NaN/Infinity stay (the doctor reports them)."""
+    arr = _array(scores) if scores else np.asarray([], dtype=np.float64)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(np.float64, copy=False)
+    for pos, v in enumerate(scores):
+        if type(v) not in _NUMBER_TYPES:
+            shown = "null" if v is None else f"{type(v).__name__} {str(v)[:40]!r}"
+            raise InputError(
+                f"score {metric!r} is {shown}, not a number", path=src,
+                item=str(ids[pos]), hint="scores must be numbers or booleans (true/false)",
+                code=E_FIELD,
+            )
+    return np.asarray([float(v) for v in scores], dtype=np.float64)  # huge integers
+
+
+def epoch_array(epochs: list[Any], ids: np.ndarray, src: str) -> np.ndarray:
+    arr = _array(epochs) if epochs else np.asarray([], dtype=np.int64)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    for pos, v in enumerate(epochs):
+        if type(v) is not int:
+            raise InputError(
+                f"epoch is {v!r}, not an integer", path=src, item=str(ids[pos]),
+                hint="epochs are integers", code=E_FIELD,
+            )
+    raise InputError("epochs are out of range", path=src, hint="epochs are small integers",
+                     code=E_FIELD)
+
+
+def cluster_arrays(clusters: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as strings and a mask of records that have one (None or "" is missing)."""
+    arr = _array(clusters) if clusters else np.asarray([], dtype=np.str_)
+    if arr.dtype.kind == "U":
+        return arr, arr != ""
+    present = np.fromiter((c is not None and c != "" for c in clusters), dtype=bool,
+                          count=len(clusters))
+    labels = [_label(c) for c in clusters]
+    return np.asarray(labels, dtype=np.str_), present
+
+
+def _label(c: Any) -> str:
+    if c is None:
+        return ""
+    if isinstance(c, bool):  # a JSON true is "True" in Python, "true" in the file
+        return "true" if c else "false"
+    return str(c)
+
+
+def build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
+    """Validate the columns and wrap them in an `EvalRun` with `RunMeta(**meta)`."""
+    try:
+        return _build_run(cols, meta, src)
+    except RecursionError:  # str() of an absurdly nested id, label or config value
+        raise InputError("a value is nested too deeply", path=src,
+                         hint="this is not an eval log", code=E_BOUND) from None
+
+
+def _build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
+    ids = id_array(cols.ids, src)
+    scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
+    epochs = epoch_array(cols.epochs, ids, src)
+    clusters = present = None
+    if cols.clusters is not None:
+        clusters, present = cluster_arrays(cols.clusters)
+    meta = {**meta, "n_errored": cols.n_errored, "errored_items": tuple(cols.errored)}
+    meta["config"] = {str(k): str(v) for k, v in (meta.get("config") or {}).items()
+                      if v is not None}
+    return EvalRun(RunMeta(**meta), ids, epochs, scores, clusters, present)

@@ -1,0 +1,190 @@
+"""HELM run directories: `per_instance_stats.json` (+ `scenario_state.json` for cluster keys).
+
+`per_instance_stats.json` is a list of `{instance_id, train_trial_index, stats: [{name: {name,
+split[, sub_split][, perturbation]}, count, sum, ...}]}`. The score of an instance is the chosen
+stat's `sum / count` (`--metric exact_match`); the split is chosen with `--filter` when the file
+has several. `train_trial_index` (from 0) becomes the epoch (from 1). Perturbed instances are
+not the original items and are skipped (their number is recorded in the run's config). With
+`--cluster KEY` the label is `instance.extra_data[KEY]` in `scenario_state.json`, matched by
+instance id. `stats.json` holds aggregates only: reading it is an error pointing here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..run import EvalRun
+from ._columns import Columns, build_run
+from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, read_json_doc, sha256_hex
+
+PER_INSTANCE = "per_instance_stats.json"
+
+
+def sniff_per_instance(doc: Any) -> bool:
+    return (isinstance(doc, list) and bool(doc) and isinstance(doc[0], dict)
+            and "instance_id" in doc[0] and "stats" in doc[0])
+
+
+def sniff_other(doc: Any) -> bool:
+    """HELM files without per-instance scores: stats.json, scenario_state.json, run_spec.json."""
+    if isinstance(doc, list):
+        return bool(doc) and isinstance(doc[0], dict) and isinstance(doc[0].get("name"), dict) \
+            and "count" in doc[0]
+    return isinstance(doc, dict) and ("request_states" in doc or (
+        "scenario_spec" in doc and "adapter_spec" in doc))
+
+
+def other_error(path: Path) -> InputError:
+    return InputError(
+        "this HELM file holds no per-instance scores", path=str(path), code=E_AGGREGATE,
+        hint=f"pass the run directory or its {PER_INSTANCE}",
+    )
+
+
+def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
+              data: bytes | None = None) -> EvalRun:
+    """Read a run directory or its per_instance_stats.json."""
+    run_dir = path if path.is_dir() else path.parent
+    stats_path = path / PER_INSTANCE if path.is_dir() else path
+    if not stats_path.is_file():
+        raise InputError(f"directory has no {PER_INSTANCE}", path=str(path),
+                         hint="pass a HELM run directory (benchmark_output/runs/<suite>/<run>)")
+    src = str(stats_path)
+    if doc is None or data is None:
+        doc, data = read_json_doc(stats_path)
+    if not sniff_per_instance(doc):
+        raise InputError(f"not a HELM {PER_INSTANCE}", path=src,
+                         hint="expected a list of {instance_id, train_trial_index, stats}")
+    split = _choose(doc, opts, src)
+    metric = str(opts.metric)
+    cols = Columns()
+    perturbed = 0
+    for pos, inst in enumerate(doc):
+        if not isinstance(inst, dict):
+            raise InputError(f"entry #{pos + 1} is not an object", path=src, code=E_FIELD,
+                             hint=f"re-export {PER_INSTANCE}")
+        if inst.get("perturbation"):
+            perturbed += 1
+            continue
+        iid = inst.get("instance_id")
+        value = _stat_value(inst, metric, split, src, iid)
+        if value is None:  # the stat was not computed for this instance (count 0)
+            cols.add_errored(iid)
+            continue
+        cols.ids.append(iid)
+        trial = inst.get("train_trial_index", 0)
+        cols.epochs.append(trial + 1 if type(trial) is int else trial)
+        cols.scores.append(value)
+    if opts.cluster is not None:
+        cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)
+    spec = _run_spec(run_dir / "run_spec.json")
+    meta = dict(run_id=spec.get("name"), model=_model(spec), task=_task(spec), metric=metric,
+                harness="helm", source=src, sha256=sha256_hex(data), format="helm",
+                status="success", cluster_key=opts.cluster,
+                cluster_source=None if opts.cluster is None else "scenario_state extra_data",
+                config={"harness": "helm", "task": _task(spec), "split": split,
+                        "adapter": _adapter_fingerprint(spec),
+                        "perturbed_skipped": perturbed or None})
+    return build_run(cols, meta, src)
+
+
+def _split_of(name: dict[str, Any]) -> str:
+    split = str(name.get("split"))
+    return f"{split}/{name['sub_split']}" if name.get("sub_split") else split
+
+
+def _choose(doc: list[Any], opts: ReadOptions, src: str) -> str:
+    """Check the metric and pick the split; both are errors listing what exists."""
+    names: set[str] = set()
+    splits: set[str] = set()
+    for inst in doc[:500]:
+        for st in inst.get("stats", []) if isinstance(inst, dict) else []:
+            n = st.get("name") if isinstance(st, dict) else None
+            if isinstance(n, dict) and not n.get("perturbation"):
+                names.add(str(n.get("name")))
+                if n.get("name") == opts.metric:
+                    splits.add(_split_of(n))
+    if opts.metric is None or opts.metric not in names:
+        what = "no stat was chosen" if opts.metric is None else f"stat {opts.metric!r} not found"
+        raise InputError(f"{what}; the file has {sorted(names)}", path=src, code=E_METRIC,
+                         hint="choose one of those with --metric (e.g. exact_match)")
+    if opts.filter is not None:
+        if opts.filter not in splits:
+            raise InputError(f"split {opts.filter!r} not found for {opts.metric!r}; the file has "
+                             f"{sorted(splits)}", path=src, code=E_METRIC,
+                             hint="choose one of those with --filter")
+        return opts.filter
+    if len(splits) > 1:
+        raise InputError(f"stat {opts.metric!r} has several splits {sorted(splits)}", path=src,
+                         hint="choose one with --filter", code=E_METRIC)
+    return splits.pop()
+
+
+def _stat_value(inst: dict[str, Any], metric: str, split: str, src: str,
+                iid: Any) -> float | None:
+    for st in inst.get("stats") or []:
+        n = st.get("name") if isinstance(st, dict) else None
+        if (isinstance(n, dict) and n.get("name") == metric and not n.get("perturbation")
+                and _split_of(n) == split):
+            count, total = st.get("count"), st.get("sum")
+            if count == 0:
+                return None
+            if type(count) not in (int, float) or type(total) not in (int, float):
+                raise InputError(f"stat {metric!r} has count {count!r} and sum {total!r}",
+                                 path=src, item=str(iid), hint="re-run HELM's summarize step",
+                                 code=E_FIELD)
+            return float(total) / float(count)
+    raise InputError(f"instance has no stat {metric!r} for split {split!r}", path=src,
+                     item=str(iid), hint="every instance needs the chosen stat", code=E_METRIC)
+
+
+def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
+    if not state_path.is_file():
+        raise InputError("--cluster needs scenario_state.json next to the stats",
+                         path=str(state_path), hint="copy the whole HELM run directory",
+                         code=E_METRIC)
+    state, _ = read_json_doc(state_path)
+    by_id: dict[str, Any] = {}
+    for rs in state.get("request_states") or [] if isinstance(state, dict) else []:
+        inst = rs.get("instance") if isinstance(rs, dict) else None
+        if isinstance(inst, dict) and inst.get("id") is not None:
+            extra = inst.get("extra_data")
+            label = extra.get(key) if isinstance(extra, dict) else None
+            by_id.setdefault(str(inst["id"]), label)
+    return [by_id.get(str(i)) for i in ids]
+
+
+def _run_spec(p: Path) -> dict[str, Any]:
+    if not p.is_file():
+        return {}
+    try:
+        spec, _ = read_json_doc(p)
+    except InputError:
+        return {}
+    return spec if isinstance(spec, dict) else {}
+
+
+def _model(spec: dict[str, Any]) -> str | None:
+    ad = spec.get("adapter_spec")
+    return str(ad["model"]) if isinstance(ad, dict) and ad.get("model") else None
+
+
+def _task(spec: dict[str, Any]) -> str | None:
+    sc = spec.get("scenario_spec")
+    if not isinstance(sc, dict):
+        return None
+    args = json.dumps(sc.get("args") or {}, sort_keys=True)
+    return f"{sc.get('class_name')}{'' if args == '{}' else args}"
+
+
+def _adapter_fingerprint(spec: dict[str, Any]) -> str | None:
+    """A short hash of the adapter spec without the model: prompts, shots, decoding."""
+    ad = spec.get("adapter_spec")
+    if not isinstance(ad, dict):
+        return None
+    rest = {k: v for k, v in ad.items() if k not in ("model", "model_deployment")}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,137 @@
+"""CSV and TSV files with a header row of named columns.
+
+Columns: `item_id` (or `ReadOptions.id_col`), the score column (`score_col`, else the metric
+name, else `score`), `epoch` when present (else every row is epoch 1), the cluster column
+(`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty value marks an
+errored row: excluded and counted). Cells are text: scores must parse as numbers (`nan`/`inf`
+are kept for the doctor) or true/false; anything else is an error naming the row.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..run import EvalRun
+from ._columns import Columns, build_run
+from ._io import E_FIELD, E_METRIC, E_READ, ReadOptions, line_blocks, sha256_file
+
+_BOOL = {"true": 1.0, "false": 0.0}
+
+
+def sniff_header(first_line: bytes) -> str | None:
+    """The delimiter when the first line looks like a header row, else None."""
+    try:
+        text = first_line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None
+    if not text or text[0] in "{[":
+        return None
+    if "\t" in text:
+        return "\t"
+    return "," if "," in text else None
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    src = str(path)
+    lineno = 0
+    for block in line_blocks(path):
+        for line in block:
+            lineno += 1
+            try:
+                yield line.decode("utf-8").rstrip("\r") + "\n"
+            except UnicodeDecodeError as exc:
+                raise InputError(f"line {lineno} is not valid UTF-8 (byte {exc.start})",
+                                 path=src, hint="re-save the file as UTF-8") from None
+
+
+def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) -> EvalRun:
+    src = str(path)
+    lines = _text_lines(path)
+    try:
+        reader = csv.reader(lines, delimiter=delimiter or ",", strict=True)
+        header = next(reader, None)
+        if delimiter is None and header is not None and len(header) == 1 and "\t" in header[0]:
+            raise InputError("looks tab-separated", path=src, hint="pass --format tsv")
+        if not header:
+            raise InputError("file is empty", path=src, hint="re-export the run; it has no rows")
+        cols, pick = _columns(header, opts, src)
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            _row(row, pick, cols, src, reader.line_num)
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV near line {reader.line_num}: {exc}", path=src,
+                         hint="check quoting and delimiters", code=E_READ) from None
+    metric = header[pick["score"]]
+    ccol = None if "cluster" not in pick else f"column {header[pick['cluster']]}"
+    meta = dict(metric=metric, harness="csv", source=src, sha256=sha256_file(path),
+                format="tsv" if delimiter == "\t" else "csv", status="success",
+                cluster_key=opts.cluster,
+                cluster_source=ccol,
+                config={"harness": "csv"})
+    return build_run(cols, meta, src)
+
+
+def _columns(header: list[str], opts: ReadOptions, src: str) -> tuple[Columns, dict[str, int]]:
+    names = [h.strip() for h in header]
+    index = {n: i for i, n in enumerate(names)}
+
+    def need(name: str, flag: str) -> int:
+        if name not in index:
+            raise InputError(f"no column {name!r}; the header has {names}", path=src,
+                             hint=f"name the column with {flag}", code=E_METRIC)
+        return index[name]
+
+    pick = {"id": need(opts.id_col, "id_col"),
+            "score": need(opts.score_col or opts.metric or "score", "--metric (score_col)")}
+    if opts.epoch_col in index:
+        pick["epoch"] = index[opts.epoch_col]
+    cluster = opts.cluster_col or opts.cluster
+    if cluster is not None:
+        pick["cluster"] = need(cluster, "--cluster (cluster_col)")
+    if "error" in index:
+        pick["error"] = index["error"]
+    cols = Columns(clusters=[] if cluster is not None else None)
+    return cols, pick
+
+
+def _row(row: list[str], pick: dict[str, int], cols: Columns, src: str, line: int) -> None:
+    def cell(k: str) -> str:
+        i = pick[k]
+        if i >= len(row):
+            raise InputError(f"line {line} has {len(row)} cells, the header has more", path=src,
+                             hint="every row needs a cell for each column", code=E_FIELD)
+        return row[i].strip()
+
+    item = cell("id")
+    if "error" in pick and cell("error"):
+        cols.add_errored(item)
+        return
+    cols.ids.append(item)
+    cols.scores.append(_number(cell("score"), src, item))
+    cols.epochs.append(_epoch(cell("epoch"), src, item) if "epoch" in pick else 1)
+    if cols.clusters is not None:
+        cols.clusters.append(cell("cluster"))
+
+
+def _number(text: str, src: str, item: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.lower() in _BOOL:
+        return _BOOL[text.lower()]
+    raise InputError(f"score is {text[:40]!r}, not a number", path=src, item=item or None,
+                     hint="scores must be numbers or true/false", code=E_FIELD)
+
+
+def _epoch(text: str, src: str, item: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"epoch is {text[:40]!r}, not an integer", path=src, item=item or None,
+                         hint="epochs are integers", code=E_FIELD) from None

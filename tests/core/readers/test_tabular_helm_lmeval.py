@@ -1,0 +1,159 @@
+"""CSV/TSV columns, HELM choices (split, perturbations, cluster source) and lm-eval details."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalsig_core import InputError, read_run
+from evalsig_core.readers import FORMATS
+from tests.conftest import SHARED_FIXTURES
+
+HELM = SHARED_FIXTURES / "helm-0.5.16"
+
+
+def test_csv_reads_named_columns_as_strings_and_numbers(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    p.write_text("item_id,epoch,score,passage_id\n1,1,1,P1\n1,2,0.5,P1\n02,1,true,P2\n")
+    run = read_run(p, cluster="passage_id")
+    assert run.item_ids.tolist() == ["1", "1", "02"]  # ids are strings: "02" stays "02"
+    assert run.epochs.tolist() == [1, 2, 1] and run.scores.tolist() == [1.0, 0.5, 1.0]
+    assert run.clusters is not None and run.clusters.tolist() == ["P1", "P1", "P2"]
+    assert run.meta.format == "csv" and run.meta.metric == "score"
+
+
+def test_tsv_with_renamed_columns_and_an_error_column(tmp_path: Path) -> None:
+    p = tmp_path / "r.tsv"
+    p.write_text("sample\tacc\tgroup\terror\na\t1\tG1\t\nb\t0\tG2\ttimeout\nc\t0\tG1\t\n")
+    run = read_run(p, id_col="sample", score_col="acc", cluster_col="group")
+    assert run.meta.format == "tsv" and run.item_ids.tolist() == ["a", "c"]
+    assert run.meta.n_errored == 1 and run.meta.errored_items == ("b",)
+    assert run.clusters is not None and run.clusters.tolist() == ["G1", "G1"]
+
+
+def test_csv_metric_names_the_score_column(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    p.write_text('item_id,acc,f1,note\na,1,0.5,"said ""hi"",\nthen left"\n')
+    assert read_run(p, metric="f1").scores.tolist() == [0.5]
+    with pytest.raises(InputError, match=r"no column 'bleu'; the header has \['item_id', 'acc'"):
+        read_run(p, metric="bleu")
+
+
+def test_csv_row_with_missing_cells(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    p.write_text("item_id,note,score\na,x,1\nb\n")
+    with pytest.raises(InputError, match="line 3 has 1 cells"):
+        read_run(p)
+
+
+def test_formats_tuple_lists_every_reader() -> None:
+    assert FORMATS == ("auto", "evalsig-json", "evalsig-jsonl", "inspect-eval", "inspect-json",
+                       "lm-eval-samples", "helm", "csv", "tsv")
+
+
+def test_forced_format_that_does_not_match_the_content(tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    p.write_text("item_id,score\na,1\n")
+    with pytest.raises(InputError, match="not a readable zip archive"):
+        read_run(p, format="inspect-eval")
+    assert read_run(p, format="csv").n_records == 1
+
+
+def _helm_copy(tmp_path: Path, edit: Any = None) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(HELM / "baseline", run)
+    if edit is not None:
+        path = run / "per_instance_stats.json"
+        doc = json.loads(path.read_text())
+        edit(doc)
+        path.write_text(json.dumps(doc))
+    return run
+
+
+def test_helm_several_splits_need_filter(tmp_path: Path) -> None:
+    def add_valid(doc: list[dict[str, Any]]) -> None:
+        for inst in doc:
+            st = next(s for s in inst["stats"] if s["name"]["name"] == "exact_match")
+            inst["stats"].append({**st, "name": {"name": "exact_match", "split": "valid"},
+                                  "sum": 1, "count": 1})
+    run = _helm_copy(tmp_path, add_valid)
+    with pytest.raises(InputError, match=r"several splits \['test', 'valid'\].*--filter"):
+        read_run(run, metric="exact_match")
+    assert read_run(run, metric="exact_match", filter="valid").scores.mean() == 1.0
+    assert read_run(run, metric="exact_match", filter="test").scores.mean() == pytest.approx(
+        0.475)
+
+
+def test_helm_perturbed_instances_are_skipped_and_counted(tmp_path: Path) -> None:
+    def perturb(doc: list[dict[str, Any]]) -> None:
+        doc.append({**doc[0], "perturbation": {"name": "typos"}})
+    run = read_run(_helm_copy(tmp_path, perturb), metric="exact_match")
+    assert run.n_records == 40 and run.meta.config["perturbed_skipped"] == "1"
+
+
+def test_helm_stat_with_count_zero_is_an_unscored_instance(tmp_path: Path) -> None:
+    def zero(doc: list[dict[str, Any]]) -> None:
+        st = next(s for s in doc[0]["stats"] if s["name"]["name"] == "exact_match")
+        st.update(count=0, sum=0)
+    run = read_run(_helm_copy(tmp_path, zero), metric="exact_match")
+    assert run.n_records == 39 and run.meta.errored_items == ("id0",)
+
+
+def test_helm_train_trials_are_epochs(tmp_path: Path) -> None:
+    def trials(doc: list[dict[str, Any]]) -> None:
+        doc.extend({**inst, "train_trial_index": 1} for inst in list(doc))
+    run = read_run(_helm_copy(tmp_path, trials), metric="exact_match")
+    assert sorted(set(run.epochs.tolist())) == [1, 2] and run.n_records == 80
+
+
+def test_helm_cluster_needs_scenario_state(tmp_path: Path) -> None:
+    run = _helm_copy(tmp_path)
+    (run / "scenario_state.json").unlink()
+    assert read_run(run, metric="exact_match").n_records == 40
+    with pytest.raises(InputError, match="--cluster needs scenario_state.json"):
+        read_run(run, metric="exact_match", cluster="passage_id")
+
+
+def test_helm_cluster_labels_come_from_extra_data() -> None:
+    run = read_run(HELM / "candidate", metric="exact_match", cluster="passage_id")
+    assert run.clusters is not None and run.clusters[:5].tolist() == ["P01"] * 4 + ["P02"]
+    assert run.meta.cluster_source == "scenario_state extra_data"
+
+
+def test_helm_directory_without_stats(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    with pytest.raises(InputError, match="is a directory"):
+        read_run(tmp_path / "run", metric="exact_match")
+    with pytest.raises(InputError, match="has no per_instance_stats.json"):
+        read_run(tmp_path / "run", metric="exact_match", format="helm")
+
+
+def test_lmeval_cluster_from_doc_and_missing_key(tmp_path: Path) -> None:
+    (src,) = (SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline").glob("samples_passage_mc_*")
+    run = read_run(src, metric="acc", cluster="subject")
+    assert run.clusters is not None and set(run.clusters.tolist()) >= {"arithmetic"}
+    run = read_run(src, metric="acc", cluster="no_such_key")
+    assert run.cluster_present is not None and not run.cluster_present.any()
+
+
+def test_lmeval_samples_without_results_file_beside_it(tmp_path: Path) -> None:
+    (src,) = (SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline").glob("samples_passage_mc_*")
+    p = tmp_path / src.name
+    shutil.copy(src, p)
+    run = read_run(p, metric="acc_norm")
+    assert run.meta.harness_version is None and run.meta.task == "passage_mc"
+    assert run.scores.mean() == pytest.approx(0.5)  # results file: acc_norm,none 0.5
+
+
+@pytest.mark.parametrize("values", [[0, 1, 9, 10, 99, 100, 12345, 7], [5], [3, -2],
+                                    [2**63 - 1, 0, 10], list(range(0, 100000, 7))])
+def test_integer_ids_become_the_same_strings_as_str(values: list[int]) -> None:
+    import numpy as np
+
+    from evalsig_core.readers._columns import int_strings
+
+    assert int_strings(np.asarray(values)).tolist() == [str(v) for v in values]

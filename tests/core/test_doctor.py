@@ -1,0 +1,261 @@
+"""The doctor: each check yields its stable code, severity, message, hint and count.
+
+One test per finding code; runs are built in memory with `EvalRun.from_arrays` unless the
+finding comes from reading a file (E1xx read errors) or from a real harness log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from evalsig_core import EvalRun, InputError, read_run
+from evalsig_core.doctor import FINDING_CODES, diagnose, finding_from_error
+from evalsig_core.report import DoctorReport, Finding, Severity
+from tests.conftest import REPO, SHARED_FIXTURES
+
+
+def _run(ids: list[Any], scores: list[float], clusters: list[Any] | None = None,
+         **kw: Any) -> EvalRun:
+    kw.setdefault("metric", "accuracy")
+    return EvalRun.from_arrays(ids, scores, clusters=clusters, **kw)
+
+
+def _ids(n: int) -> list[str]:
+    return [f"q{i}" for i in range(n)]
+
+
+def _alt(n: int, offset: int = 0) -> list[float]:
+    return [float((i + offset) % 2) for i in range(n)]
+
+
+def _codes(report: DoctorReport) -> list[str]:
+    return [f.code for f in report.findings]
+
+
+def _one(report: DoctorReport, code: str) -> Finding:
+    found = [f for f in report.findings if f.code == code]
+    assert len(found) == 1, _codes(report)
+    return found[0]
+
+
+def _clean_pair(n: int = 40, G: int = 20) -> tuple[EvalRun, EvalRun]:
+    cl = [f"P{i % G}" for i in range(n)]
+    return _run(_ids(n), _alt(n), cl), _run(_ids(n), [float(i % 3 == 0) for i in range(n)], cl)
+
+
+def test_a_clean_pair_has_no_error_or_warning() -> None:
+    b, c = _clean_pair()
+    report = diagnose(b, c, cluster="passage_id")
+    assert report.ok and report.exit_code == 0
+    assert {f.severity for f in report.findings} == {Severity.INFO}
+    assert _codes(report) == ["I301", "I302"]
+
+
+def test_every_code_has_a_severity_prefix_and_is_documented_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Doctor findings", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| ([EWI]\d{3}) \|", section, flags=re.M)
+    assert sorted(documented) == sorted(FINDING_CODES) and len(set(documented)) == len(documented)
+    for row in re.findall(r"^\| [EWI]\d{3} \|.*$", section, flags=re.M):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 3 and all(cells), row  # code, meaning, fix
+
+
+@pytest.mark.parametrize(("content", "kw", "code"), [
+    (b"nonsense text\n", {}, "E101"),
+    (json.dumps({"schema": "evalsig.run/1", "metric": "acc",
+                 "items": [{"item_id": "a", "score": 1}]}).encode(), {"metric": "f1"}, "E102"),
+    (b'{"item_id": "a", "score": "x"}\n{"item_id": "b", "score": 1}\n', {}, "E109"),
+    (b"[" * 10000 + b"]" * 10000, {}, "E110"),
+])
+def test_read_errors_become_findings_with_their_code(tmp_path: Path, content: bytes,
+                                                     kw: dict[str, str], code: str) -> None:
+    p = tmp_path / "r.json"
+    p.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_run(p, **kw)
+    f = finding_from_error(info.value)
+    assert (f.code, f.severity, f.file) == (code, Severity.ERROR, str(p))
+    assert f.message and f.hint and str(p) not in f.message  # the file is its own field
+
+
+def test_e111_results_file_is_a_finding() -> None:
+    (results,) = (SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline").glob("results_*.json")
+    with pytest.raises(InputError) as info:
+        read_run(results)
+    assert finding_from_error(info.value).code == "E111"
+
+
+def test_e103_non_finite_scores() -> None:
+    b, c = _clean_pair()
+    c = _run(_ids(40), [np.nan, np.inf, *_alt(38)], [f"P{i % 20}" for i in range(40)])
+    f = _one(diagnose(b, c, cluster="passage_id"), "E103")
+    assert f.count == 2 and f.examples == ["q0", "q1"] and f.severity is Severity.ERROR
+
+
+def test_e104_duplicate_item_epoch() -> None:
+    b = _run(["a", "a", "b", "b"], [1, 0, 1, 1], epochs=[1, 1, 1, 2])
+    c = _run(["a", "b"], [1, 0])
+    f = _one(diagnose(b, c), "E104")
+    assert f.count == 1 and f.examples == ["a epoch 1"]
+
+
+def test_e105_no_shared_item_and_no_scored_item() -> None:
+    report = diagnose(_run(["a"], [1]), _run(["b"], [1]))
+    assert not report.ok and "E105" in _codes(report) and report.exit_code == 65
+    empty = _run([], [], n_errored=3, errored_items=("x", "y", "z"))
+    f = _one(diagnose(_run(["a"], [1]), empty), "E105")
+    assert "3 errored samples" in f.message
+
+
+def test_e106_failed_run_and_w216_when_it_was_allowed() -> None:
+    failed = _run(_ids(40), _alt(40), status="error")
+    b, _ = _clean_pair()
+    assert _one(diagnose(b, failed), "E106").severity is Severity.ERROR
+    path = SHARED_FIXTURES / "inspect-0.3.285" / "candidate_errors_status-error_e1.eval"
+    allowed = read_run(path, metric="match", allow_failed_run=True)
+    base = read_run(SHARED_FIXTURES / "inspect-0.3.285" / "baseline_e1.eval", metric="match")
+    report = diagnose(base, allowed)
+    assert report.ok and "E106" not in _codes(report)
+    assert _one(report, "W216").severity is Severity.WARNING
+
+
+def test_e107_cluster_key_missing_on_some_items() -> None:
+    cl = [f"P{i % 20}" for i in range(40)]
+    b = _run(_ids(40), _alt(40), cl)
+    c = _run(_ids(40), _alt(40, 1), [None, None, *cl[2:]])
+    f = _one(diagnose(b, c, cluster="passage_id"), "E107")
+    assert f.count == 2 and f.examples == ["q0", "q1"]
+
+
+def test_e108_single_cluster() -> None:
+    b = _run(_ids(40), _alt(40), ["P"] * 40)
+    c = _run(_ids(40), _alt(40, 1), ["P"] * 40)
+    assert _one(diagnose(b, c, cluster="passage_id"), "E108").count == 1
+
+
+def test_w201_items_in_only_one_run() -> None:
+    b, c = _run(_ids(40), _alt(40)), _run(_ids(38), _alt(38, 1))
+    f = _one(diagnose(b, c), "W201")
+    assert f.count == 2 and f.examples == ["baseline only: q38", "baseline only: q39"]
+
+
+def test_w202_errored_samples_from_a_real_inspect_log() -> None:
+    path = SHARED_FIXTURES / "inspect-0.3.285" / "candidate_errors_tolerated_e1.eval"
+    c = read_run(path, metric="match")
+    b = read_run(SHARED_FIXTURES / "inspect-0.3.285" / "baseline_e1.eval", metric="match")
+    report = diagnose(b, c)
+    assert report.ok
+    f = _one(report, "W202")
+    assert f.count == 3 and f.examples == ["p02-q3", "p05-q1", "p07-q5"]
+    assert _one(report, "W201").count == 3
+
+
+def test_w203_epoch_counts_differ() -> None:
+    b = _run(_ids(40) * 2, _alt(80), epochs=[1] * 40 + [2] * 40)
+    c = _run(_ids(40), _alt(40, 1))
+    assert "W203" in _codes(diagnose(b, c))
+
+
+def test_w204_cluster_labels_disagree_between_runs() -> None:
+    cl = [f"P{i % 20}" for i in range(40)]
+    b = _run(_ids(40), _alt(40), cl)
+    c = _run(_ids(40), _alt(40, 1), ["X", *cl[1:]])
+    f = _one(diagnose(b, c, cluster="passage_id"), "W204")
+    assert f.count == 1 and f.examples == ["q0"]
+
+
+@pytest.mark.parametrize(("G", "code"), [(3, "W205"), (8, "W206")])
+def test_w205_w206_few_clusters(G: int, code: str) -> None:
+    b, c = _clean_pair(40, G)
+    assert _one(diagnose(b, c, cluster="passage_id"), code).count == G
+
+
+def test_w207_config_fingerprints_differ() -> None:
+    b, c = _clean_pair()
+    b = b.with_meta(config={"task": "t", "harness_version": "0.3.200"})
+    c = c.with_meta(config={"task": "t", "harness_version": "0.3.285"})
+    f = _one(diagnose(b, c), "W207")
+    assert "harness_version" in f.message and f.count == 1
+
+
+def test_w207_between_inspect_versions_of_the_same_runs() -> None:
+    new = read_run(SHARED_FIXTURES / "inspect-0.3.285" / "baseline_e1.eval", metric="match")
+    old = read_run(SHARED_FIXTURES / "inspect-0.3.200-deflate" / "candidate_e1.eval",
+                   metric="match")
+    assert "harness_version" in _one(diagnose(new, old), "W207").message
+
+
+def test_w208_constant_run() -> None:
+    b, _ = _clean_pair()
+    assert "every score is 1" in _one(diagnose(b, _run(_ids(40), [1.0] * 40)), "W208").message
+
+
+def test_w209_few_paired_items() -> None:
+    b, c = _clean_pair(12, 6)
+    assert _one(diagnose(b, c), "W209").count == 12
+
+
+def test_w210_proportion_metric_out_of_range() -> None:
+    b, _ = _clean_pair()
+    c = _run(_ids(40), [100.0 * v for v in _alt(40, 1)], metric="exact_match")
+    f = _one(diagnose(b, c), "W210")
+    assert f.count == 20 and "outside [0, 1]" in f.message
+
+
+def test_w211_runs_on_different_scales() -> None:
+    b, _ = _clean_pair()
+    c = _run(_ids(40), [100.0 * v for v in _alt(40, 1)], metric="score")
+    assert "fraction vs percent" in _one(diagnose(b, c), "W211").hint
+
+
+def test_w212_metrics_differ() -> None:
+    b, c = _clean_pair()
+    assert "'accuracy'" in _one(diagnose(b, c.with_meta(metric="f1")), "W212").message
+
+
+def test_w213_effective_df_far_below_the_cluster_count() -> None:
+    cl = ["big"] * 100 + [f"P{i}" for i in range(9)]
+    ids = _ids(109)
+    b, c = _run(ids, _alt(109), cl), _run(ids, _alt(109, 1), cl)
+    report = diagnose(b, c, cluster="passage_id")
+    assert _one(report, "W213").count == 10
+    assert "effective df" in _one(report, "I302").message
+
+
+def test_w214_identical_scores_and_w215_same_file() -> None:
+    b, _ = _clean_pair()
+    copy = _run(_ids(40), _alt(40))
+    assert _one(diagnose(b, copy), "W214").count == 40
+    same = b.with_meta(sha256="ab" * 32)
+    report = diagnose(same, same)
+    assert "W215" in _codes(report) and "W214" not in _codes(report)
+
+
+def test_i301_summary() -> None:
+    b, c = _clean_pair()
+    f = _one(diagnose(b, c, cluster="passage_id"), "I301")
+    assert f.count == 40 and "20 clusters" in f.message and f.severity is Severity.INFO
+
+
+def test_findings_sort_errors_first_and_serialise_as_strict_json() -> None:
+    b = _run(_ids(40), [np.nan, *_alt(39)], status="error")
+    report = diagnose(b, _run(_ids(38), _alt(38)))
+    sev = [f.severity for f in report.findings]
+    assert sev == sorted(sev, key=[Severity.ERROR, Severity.WARNING, Severity.INFO].index)
+    def no_constants(token: str) -> None:
+        raise AssertionError(f"non-strict JSON token {token}")
+
+    json.loads(report.model_dump_json(), parse_constant=no_constants)
+
+
+def test_w217_unfinished_run() -> None:
+    b, c = _clean_pair()
+    f = _one(diagnose(b, c.with_meta(status="started")), "W217")
+    assert "40 records" in f.message and f.severity is Severity.WARNING
