@@ -13,7 +13,7 @@ import numpy as np
 from .errors import ExitCode, InputError
 from .pairing import Pairing, item_means, pair
 from .policy import MIN_CLUSTERS
-from .readers import ALLOWED_FAILURE, OK_STATUSES
+from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
 from .run import EvalRun
 from .stats import bell_mccaffrey_df
@@ -104,7 +104,7 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
                       "each (item_id, epoch) must appear once; de-duplicate the export",
                       count=dup_n, examples=dup_ex, file=src))
     if run.meta.status not in OK_STATUSES:
-        if run.meta.config.get(ALLOWED_FAILURE) == "true":
+        if run.meta.failure_allowed:
             out.append(_f("W216", f"{role}: run status is {run.meta.status!r}; gating the "
                           f"{run.n_records} records it has (--allow-failed-run)",
                           "re-run the eval to gate a complete run", file=src))

@@ -34,6 +34,9 @@ class RunMeta(BaseModel):
     sha256: str | None = None
     format: str | None = None
     status: str = "success"
+    failure_allowed: bool = Field(
+        default=False, description="the caller accepted a failed run (--allow-failed-run)"
+    )
     cluster_key: str | None = None
     cluster_source: str | None = Field(
         default=None, description="where cluster labels came from (metadata key or field)"

@@ -31,7 +31,7 @@ from ._io import (
 )
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
-__all__ = ["ALLOWED_FAILURE", "FORMATS", "OK_STATUSES", "ReadOptions", "read_run"]
+__all__ = ["FORMATS", "OK_STATUSES", "ReadOptions", "read_run"]
 
 Reader = Callable[[Path, ReadOptions], EvalRun]
 
@@ -48,7 +48,6 @@ _READERS: dict[str, Reader] = {
 FORMATS = ("auto", *_READERS)
 OK_STATUSES = ("success", "started")
 _FILTERED = ("lm-eval-samples", "helm")
-ALLOWED_FAILURE = "allow_failed_run"
 _SUPPORTED = ("evalsig JSON/JSONL, Inspect .eval/.json logs, lm-eval samples_*.jsonl, "
               "a HELM run directory or per_instance_stats.json, CSV/TSV with a header row")
 
@@ -95,8 +94,8 @@ def read_run(
                 hint="re-run the eval, or pass --allow-failed-run to gate the samples it has",
                 code="E106",
             )
-        # The doctor reads this marker: a failure the caller accepted is a warning (W216).
-        run = run.with_meta(config={**run.meta.config, ALLOWED_FAILURE: "true"})
+        # The doctor reads this: a failure the caller accepted is a warning (W216).
+        run = run.with_meta(failure_allowed=True)
     return run
 
 
