@@ -33,11 +33,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalsig_core import InputError, InputNotFoundError
-from evalsig_core.render import render_gate
-from evalsig_core.report import SuiteReport
 
-__all__ = ["SuiteEntrySpec", "SuiteSpec", "load_suite", "render_suite_markdown",
-           "run_command"]
+__all__ = ["SuiteEntrySpec", "SuiteSpec", "load_suite", "run_command"]
 
 
 class SuiteEntrySpec(BaseModel):
@@ -140,15 +137,3 @@ def run_command(command: list[str], output: str, timeout: float) -> str:
         raise InputNotFoundError(f"candidate command wrote no file matching {output!r} "
                                  f"in {out_dir}: {name}")
     return str(max(found, key=lambda f: (f.stat().st_mtime_ns, f.name)))
-
-
-def render_suite_markdown(report: SuiteReport) -> str:
-    """Suite summary line, then each entry's gate report (rendered by the core)."""
-    lines = [f"# evalsig suite: {report.verdict.value}", "", report.reason, ""]
-    for e in report.entries:
-        if e.report is not None:
-            lines.append(f"## {e.name}: {e.verdict.value if e.verdict else ''}")
-            lines.append(render_gate(e.report, "markdown"))
-        else:
-            lines.append(f"## {e.name}: not gated (exit {e.error_code})\n\n{e.error}\n")
-    return "\n".join(lines)

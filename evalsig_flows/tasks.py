@@ -35,7 +35,7 @@ from evalsig_core import (
     gate,
     read_run,
 )
-from evalsig_core.render import render_doctor, render_gate
+from evalsig_core.render import render_doctor, render_gate, render_suite
 from evalsig_core.report import SuiteReport
 
 from . import audit_log
@@ -192,32 +192,33 @@ def decision_id_for(report: GateReport | DoctorReport | None, now: datetime,
     return f"{now:%Y%m%dt%H%M%S}z-{digest}"
 
 
-def _render(report: GateReport | DoctorReport | SuiteReport) -> tuple[str, str]:
-    """(json, markdown) of a report; the suite's Markdown is its entries' gate reports."""
-    if isinstance(report, GateReport):
-        return report.to_json() + "\n", render_gate(report, "markdown")
-    if isinstance(report, DoctorReport):
-        return report.model_dump_json(indent=2) + "\n", render_doctor(report, "markdown")
-    from .suite_file import render_suite_markdown
+# stored file extension -> (renderer output, key in the returned locations)
+_FILES = {"json": ("json", "json"), "md": ("markdown", "markdown"), "html": ("html", "html")}
+_RENDERERS = ((GateReport, render_gate), (DoctorReport, render_doctor),
+              (SuiteReport, render_suite))
 
-    return report.to_json() + "\n", render_suite_markdown(report)
+
+def _render(report: GateReport | DoctorReport | SuiteReport, output: str) -> str:
+    """One format of a report, rendered by the core."""
+    render: Any = next(fn for kind, fn in _RENDERERS if isinstance(report, kind))
+    return str(render(report, output))
 
 
 @task(name="publish-report", **IO)
 def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: str,
                    decision_id: str | None = None,
                    now: datetime | None = None) -> dict[str, str]:
-    """Write report.json and report.md under reports/yyyy/mm/dd/<decision_id>/."""
+    """Write report.json, report.md and report.html under reports/yyyy/mm/dd/<decision_id>/."""
     now = now or datetime.now(UTC)
     did = decision_id or decision_id_for(
         report if not isinstance(report, SuiteReport) else None, now)
     prefix = f"reports/{now:%Y/%m/%d}/{did}"
     store = open_store(store_uri)
-    js, md = _render(report)
-    store.put(f"{prefix}/report.json", js.encode())
-    store.put(f"{prefix}/report.md", md.encode())
-    return {"decision_id": did, "json": store.url(f"{prefix}/report.json"),
-            "markdown": store.url(f"{prefix}/report.md")}
+    where = {"decision_id": did}
+    for ext, (output, name) in _FILES.items():
+        store.put(f"{prefix}/report.{ext}", _render(report, output).encode())
+        where[name] = store.url(f"{prefix}/report.{ext}")
+    return where
 
 
 @task(name="audit", **IO)
@@ -244,7 +245,7 @@ def entry_row(name: str, report: GateReport) -> dict[str, Any]:
 def publish_artifacts(report: GateReport | DoctorReport | SuiteReport,
                       locations: dict[str, str], name: str) -> None:
     """Markdown report, a table of entries and a link to the stored report."""
-    _, md = _render(report)
+    md = _render(report, "markdown")
     if isinstance(report, GateReport):
         rows = [entry_row(name, report)]
     elif isinstance(report, SuiteReport):

@@ -35,6 +35,7 @@ def test_allow_completes_stores_the_report_and_publishes_artifacts(tmp_path: Pat
     assert stored.is_relative_to(tmp_path / "reports")
     assert json.loads(stored.read_text())["verdict"] == "ALLOW"
     assert stored.with_name("report.md").read_text().startswith("<!-- evalsig-report")
+    assert "<svg" in stored.with_name("report.html").read_text()
     md = _artifacts("evalsig-report-flow-allow")
     assert md and "EVALSIG release gate" in md[0].data  # type: ignore[attr-defined]
     assert _artifacts("evalsig-entries-flow-allow")
