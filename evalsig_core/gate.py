@@ -46,13 +46,23 @@ def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> Comparison
 
 def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     sample = PairedSample(p.baseline, p.candidate, p.cluster_codes)
+    alpha_allow = None
     if policy.method == "auto":
-        name, why = choose_method(sample)
+        choice = choose_method(sample, policy.alpha)
+        name, why, alpha_allow = choice.method, choice.reason, choice.alpha_allow
     else:
         name, why = policy.method, "chosen by the policy"
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
-                        resamples=policy.resamples, seed=policy.seed)
-    mde = minimum_detectable_effect(inf.se, alpha=policy.alpha, power=policy.power, df=inf.df)
+                        resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
+    # The MDE is the effect the *decision* detects with `power`: at the ALLOW level.
+    decision_alpha = policy.alpha if alpha_allow is None else alpha_allow
+    mde = minimum_detectable_effect(inf.se, alpha=decision_alpha, power=policy.power,
+                                    df=inf.df)
+    notes = list(inf.notes)
+    if alpha_allow is not None:
+        notes.append(f"ALLOW uses the one-sided {1 - alpha_allow:.1%} lower bound "
+                     f"{inf.decision_lower:+.4f} (alpha {alpha_allow:g}); the reported "
+                     f"interval is at the nominal level {1 - policy.alpha:.0%}")
     icc = deff = None
     smin = smax = None
     if sample.sums is not None and p.cluster_codes is not None:
@@ -90,7 +100,10 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         epoch_variance_share=p.epoch_variance_share(),
         seed=inf.seed,
         resamples=inf.resamples,
-        notes=list(inf.notes),
+        notes=notes,
+        allow_alpha=alpha_allow,
+        allow_lower=None if alpha_allow is None else finite_or_none(inf.decision_lower),
+        distribution=list(inf.distribution) if inf.distribution else None,
     )
 
 
@@ -101,6 +114,8 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
         raise DoctorError(doc)
     comp = compare(baseline, candidate, policy)
     lower = -math.inf if comp.ci.lower is None else comp.ci.lower
+    if comp.allow_alpha is not None:
+        lower = -math.inf if comp.allow_lower is None else comp.allow_lower
     upper = math.inf if comp.upper_bound is None else comp.upper_bound
     decision = decide(policy, delta=comp.delta, lower=lower, upper=upper, mde=comp.mde,
                       n_clusters=comp.n_clusters)

@@ -123,6 +123,14 @@ class ComparisonResult(_Strict):
     seed: int | None = None
     resamples: int | None = None
     notes: list[str] = Field(default_factory=list)
+    allow_alpha: float | None = Field(
+        default=None, description="one-sided level of the ALLOW bound when auto is stricter "
+        "than alpha (few clusters / low df); null: alpha")
+    allow_lower: float | None = Field(
+        default=None, description="the lower bound at allow_alpha that ALLOW compared")
+    distribution: list[float] | None = Field(
+        default=None, description="percentiles 0..100 of the resampling distribution of "
+        "delta (resampling methods only)")
 
     @field_serializer("df")
     def _df(self, v: float | None) -> float | None:
