@@ -19,8 +19,8 @@ from .stats import (
     design_effect,
     extra_items_needed,
     icc_anova,
-    minimum_detectable_effect,
 )
+from .stats.power import bound_mde
 
 __all__ = ["DoctorError", "compare", "gate"]
 
@@ -54,10 +54,9 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         name, why = policy.method, "chosen by the policy"
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
                         resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
-    # The MDE is the effect the *decision* detects with `power`: at the ALLOW level.
-    decision_alpha = policy.alpha if alpha_allow is None else alpha_allow
-    mde = minimum_detectable_effect(inf.se, alpha=decision_alpha, power=policy.power,
-                                    df=inf.df)
+    # The MDE is the effect the *decision* detects with `power`: the distance to the bound
+    # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
+    mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
     notes = list(inf.notes)
     if alpha_allow is not None:
         notes.append(f"ALLOW uses the one-sided {1 - alpha_allow:.1%} lower bound "

@@ -31,7 +31,7 @@ def adjust_p_values(p: Sequence[float], method: str = "holm") -> list[float]:
     if method == "holm":
         adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
     else:
-        adj = np.minimum.accumulate((m / np.arange(m, 0, -1) * ranked[::-1]))[::-1]
+        adj = np.minimum.accumulate(m / np.arange(m, 0, -1) * ranked[::-1])[::-1]
     out = np.empty(m)
     out[order] = np.minimum(adj, 1.0)
     return [float(x) for x in out]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["design_effect", "extra_items_needed", "icc_anova", "minimum_detectable_effect",
-           "required_n"]
+__all__ = ["bound_mde", "design_effect", "extra_items_needed", "icc_anova",
+           "minimum_detectable_effect", "required_n"]
 
 
 def _q(p: float, df: float) -> float:
@@ -20,6 +21,17 @@ def minimum_detectable_effect(
 ) -> float:
     """MDE = (t_{1-alpha,df} + t_{power,df}) * SE: the one-sided effect found with `power`."""
     return (_q(1 - alpha, df) + _q(power, df)) * se
+
+
+def bound_mde(delta: Any, lower: Any, se: Any, df: float, power: float) -> Any:
+    """MDE of a decision made with the lower bound `lower`: (delta - L) + t_{power,df} SE.
+
+    For a t bound delta - L = t_{1-alpha,df} SE and this is `minimum_detectable_effect`; for a
+    resampling bound it uses the bound's actual distance, so the power of the decision at
+    delta = margin + MDE stays near `power` when the resampling law is skewed (calibration).
+    Works elementwise on arrays; an unbounded L gives an infinite MDE.
+    """
+    return (np.asarray(delta) - np.asarray(lower)) + _q(power, df) * np.asarray(se)
 
 
 def required_n(

@@ -52,7 +52,7 @@ class WildPlan:
 
 def wild_plan(G: int, resamples: int) -> WildPlan:
     if G < 12:
-        if 6**G <= min(resamples, MAX_ENUMERATION):
+        if min(resamples, MAX_ENUMERATION) >= 6**G:
             return WildPlan("webb", True, 6**G)
         return WildPlan("webb", False, resamples)
     if G <= 14:
@@ -144,7 +144,9 @@ class WildBootstrap:
         N = self.N
         var = (self.G / (self.G - 1)) * (Q - 2.0 * a * b / N + a * a * self.M / (N * N))
         # t* >= t_obs  <=>  a >= t_obs * sqrt(Q...) (both sides carry the same 1/N^2 factor)
-        rhs = ((self.delta - theta) / self.se1)[:, None] * np.sqrt(np.maximum(var, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_obs = np.where(self.se1 > 0, (self.delta - theta) / self.se1, 0.0)
+        rhs = t_obs[:, None] * np.sqrt(np.maximum(var, 0.0))
         hit = a <= rhs if upper else a >= rhs
         return np.asarray(hit.mean(axis=1))
 
@@ -153,15 +155,16 @@ class WildBootstrap:
         th = np.broadcast_to(np.asarray(theta, dtype=np.float64), self.delta.shape)
         return self._exceed(np.array(th), upper)
 
-    def lower(self, alpha: float) -> np.ndarray:
+    def lower(self, alpha: float, *, bracket: float = _BRACKET, iters: int = 50) -> np.ndarray:
         """Smallest theta not rejected by the one-sided level-alpha test (-inf if none)."""
-        lo = self.delta - _BRACKET * self.se1
-        out = bisect(lambda th: self._exceed(th, False) > alpha, lo, self.delta, iters=50)
+        lo = self.delta - bracket * self.se1
+        out = bisect(lambda th: self._exceed(th, False) > alpha, lo, self.delta, iters=iters)
         return np.where(self._exceed(lo, False) > alpha, -np.inf, out)
 
-    def upper(self, alpha: float) -> np.ndarray:
-        hi = self.delta + _BRACKET * self.se1
-        out = bisect(lambda th: ~(self._exceed(th, True) > alpha), self.delta, hi, iters=50)
+    def upper(self, alpha: float, *, bracket: float = _BRACKET, iters: int = 50) -> np.ndarray:
+        """Largest theta not rejected by the one-sided level-alpha test (+inf if none)."""
+        hi = self.delta + bracket * self.se1
+        out = bisect(lambda th: ~(self._exceed(th, True) > alpha), self.delta, hi, iters=iters)
         return np.where(self._exceed(hi, True) > alpha, np.inf, out)
 
     def null_draws(self, theta: float) -> np.ndarray:
