@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
     g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     g.set_defaults(handler=cmd_gate)
+    # statistics commands (evalsig_core/cli/_power.py, _suite.py, _watch.py)
+    from . import _power, _suite, _watch
+
+    for module in (_power, _suite, _watch):
+        module.register(sub)
     return parser
 
 

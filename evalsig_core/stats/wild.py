@@ -34,6 +34,7 @@ __all__ = ["WildBootstrap", "wild_cluster_bootstrap", "wild_plan"]
 WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
 CHUNK_CELLS = 2_000_000  # weights generated per chunk: rows * G ~ 2M cells (16 MB)
 MAX_ENUMERATION = 1 << 16
+_TIES = 1e-10  # relative tolerance for t* = t_obs
 _BRACKET = 100.0  # test-inversion bracket: delta +- 100 CR1 standard errors
 
 
@@ -147,7 +148,9 @@ class WildBootstrap:
         with np.errstate(divide="ignore", invalid="ignore"):
             t_obs = np.where(self.se1 > 0, (self.delta - theta) / self.se1, 0.0)
         rhs = t_obs[:, None] * np.sqrt(np.maximum(var, 0.0))
-        hit = a <= rhs if upper else a >= rhs
+        # ties (the identity draw, clusters with u_g = 0) count as extreme, up to rounding
+        tol = _TIES * (np.abs(a) + np.abs(rhs))
+        hit = a <= rhs + tol if upper else a >= rhs - tol
         return np.asarray(hit.mean(axis=1))
 
     def p_value(self, theta: float | np.ndarray, *, upper: bool = False) -> np.ndarray:

@@ -1,0 +1,173 @@
+"""Suites: gate many (task, metric) entries at once and combine them (DESIGN.md, STATS.md).
+
+- Every entry is gated on its own (doctor, method, verdict table).
+- Superiority entries ("any entry improved") share one family: their p-values are adjusted
+  with Holm (default) or Benjamini-Hochberg, and an entry whose adjusted p-value is not below
+  the level its ALLOW used is INCONCLUSIVE instead of ALLOW.
+- Non-inferiority / minimum-effect entries are guardrails: "every guardrail holds" is an
+  intersection-union test, each at the full alpha (no split).
+- The suite is REJECT if any entry is REJECT, else INCONCLUSIVE if any is (or if an entry could
+  not be gated at all: it is reported with its error), else ALLOW.
+
+A suite file is TOML: an optional `[suite]` table of defaults (alpha, power, mode, method,
+resamples, seed, correction, min_delta) and `[[entry]]` tables with name, task, baseline,
+candidate, metric, cluster, filter, format, min_delta, mode (paths relative to the file).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import EvalsigError, UsageError
+from .gate import gate
+from .policy import Mode, Policy, Verdict
+from .report import GateReport, SuiteEntry, SuiteReport
+from .run import EvalRun
+from .stats.multiplicity import CORRECTIONS, adjust_p_values
+
+__all__ = ["SuiteItem", "gate_suite", "load_suite", "run_suite_file"]
+
+_POLICY_KEYS = {"alpha", "power", "mode", "method", "resamples", "seed", "min_delta"}
+_ENTRY_KEYS = _POLICY_KEYS | {"name", "task", "baseline", "candidate", "metric", "cluster",
+                              "filter", "format"}
+_SUITE_KEYS = _POLICY_KEYS | {"correction", "name"}
+
+
+@dataclass(frozen=True)
+class SuiteItem:
+    """One entry to gate: its runs are read lazily by `load` (errors stay with the entry)."""
+
+    name: str
+    policy: Policy
+    load: Callable[[], tuple[EvalRun, EvalRun]]
+    task: str | None = None
+
+
+def gate_suite(items: Sequence[SuiteItem], *, correction: str = "holm") -> SuiteReport:
+    """Gate every item, correct superiority p-values across the suite, combine verdicts."""
+    if correction not in ("holm", "bh"):
+        raise UsageError(f"correction must be holm or bh, got {correction!r}")
+    if not items:
+        raise UsageError("a suite needs at least one entry")
+    reports: list[GateReport | None] = []
+    errors: list[EvalsigError | None] = []
+    for item in items:
+        try:
+            b, c = item.load()
+            reports.append(gate(b, c, item.policy))
+            errors.append(None)
+        except EvalsigError as exc:
+            reports.append(None)
+            errors.append(exc)
+    sup = [i for i, r in enumerate(reports)
+           if r is not None and items[i].policy.mode is Mode.SUPERIORITY]
+    adjusted = dict(zip(sup, adjust_p_values([reports[i].comparison.p_value  # type: ignore
+                                              for i in sup], correction), strict=True))
+    entries = [_entry(item, reports[i], errors[i], adjusted.get(i))
+               for i, item in enumerate(items)]
+    verdict, reason = _combine(entries)
+    used = correction if sup else "iut"
+    return SuiteReport(verdict=verdict, exit_code=int(verdict.exit_code), reason=reason,
+                       correction=used, entries=entries)
+
+
+def _entry(item: SuiteItem, report: GateReport | None, error: EvalsigError | None,
+           p_adj: float | None) -> SuiteEntry:
+    if report is None:
+        assert error is not None
+        return SuiteEntry(name=item.name, task=item.task, metric=item.policy.metric,
+                          error=error.one_line(), error_code=int(error.exit_code))
+    verdict = report.verdict
+    if p_adj is not None and verdict is Verdict.ALLOW:
+        level = report.comparison.allow_alpha or report.alpha
+        if p_adj >= level:
+            verdict = Verdict.INCONCLUSIVE
+    return SuiteEntry(name=item.name, task=item.task, metric=report.metric, verdict=verdict,
+                      p_value_adjusted=p_adj, report=report)
+
+
+def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:
+    def names(pred: Callable[[SuiteEntry], bool]) -> list[str]:
+        return [e.name for e in entries if pred(e)]
+
+    rejected = names(lambda e: e.verdict is Verdict.REJECT)
+    if rejected:
+        return Verdict.REJECT, f"REJECT: {', '.join(rejected)}"
+    failed = names(lambda e: e.error is not None)
+    open_ = names(lambda e: e.verdict is Verdict.INCONCLUSIVE)
+    if failed or open_:
+        parts = []
+        if open_:
+            parts.append(f"INCONCLUSIVE: {', '.join(open_)}")
+        if failed:
+            parts.append(f"could not be gated: {', '.join(failed)}")
+        return Verdict.INCONCLUSIVE, "; ".join(parts)
+    return Verdict.ALLOW, f"all {len(entries)} entries ALLOW"
+
+
+def load_suite(path: str | Path, *,
+               correction: str | None = None) -> tuple[list[SuiteItem], str]:
+    """Parse a suite TOML file into items (runs are read lazily, when each is gated)."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        from .errors import InputNotFoundError
+
+        raise InputNotFoundError(f"{p}: suite file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{p}: not a valid TOML suite file: {exc}") from None
+    defaults = doc.get("suite", {})
+    _check_keys(defaults, _SUITE_KEYS, f"{p} [suite]")
+    raw = doc.get("entry", doc.get("entries", []))
+    if not isinstance(raw, list) or not raw:
+        raise UsageError(f"{p}: no [[entry]] tables", hint="add one [[entry]] per task/metric")
+    corr = correction or defaults.get("correction", "holm")
+    items = [_item(p, i, e, defaults) for i, e in enumerate(raw)]
+    return items, corr
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}",
+                         hint=f"use only {', '.join(sorted(allowed))}")
+
+
+def _item(p: Path, i: int, e: dict[str, Any], defaults: dict[str, Any]) -> SuiteItem:
+    where = f"{p} entry {i + 1}"
+    _check_keys(e, _ENTRY_KEYS, where)
+    for key in ("baseline", "candidate"):
+        if key not in e:
+            raise UsageError(f"{where}: missing {key!r}", hint="give both run files")
+    settings = {k: v for k, v in defaults.items() if k in _POLICY_KEYS}
+    settings.update({k: v for k, v in e.items() if k in _POLICY_KEYS})
+    if "min_delta" not in settings:
+        raise UsageError(f"{where}: missing 'min_delta'", hint="set it per entry or in [suite]")
+    policy = Policy(**settings, metric=e.get("metric"), cluster=e.get("cluster"))
+    name = str(e.get("name") or e.get("task") or f"entry-{i + 1}")
+    root = p.parent
+    flags = {"metric": e.get("metric"), "cluster": e.get("cluster"), "filter": e.get("filter"),
+             "format": e.get("format", "auto")}
+    return SuiteItem(name=name, policy=policy, task=e.get("task"),
+                     load=_loader(root / e["baseline"], root / e["candidate"], flags))
+
+
+def _loader(b: Path, c: Path, flags: dict[str, Any]) -> Callable[[], tuple[EvalRun, EvalRun]]:
+    def load() -> tuple[EvalRun, EvalRun]:
+        from .readers import read_run
+
+        return read_run(str(b), **flags), read_run(str(c), **flags)
+    return load
+
+
+def run_suite_file(path: str | Path, *, correction: str | None = None) -> SuiteReport:
+    """Load a suite TOML file and gate it."""
+    items, corr = load_suite(path, correction=correction)
+    if corr not in CORRECTIONS[:2]:
+        raise UsageError(f"correction must be holm or bh, got {corr!r}")
+    return gate_suite(items, correction=corr)
