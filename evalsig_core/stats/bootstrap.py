@@ -13,6 +13,7 @@ it below 50 clusters.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import InputError
 from ._base import Inference, PairedSample, summarize_distribution
@@ -35,16 +36,18 @@ def bootstrap_draws(S: np.ndarray, n: np.ndarray, *, resamples: int, seed: int) 
     rng = np.random.default_rng(seed)
     batch = S.ndim == 2
     out = np.empty((S.shape[0], resamples) if batch else resamples)
+    X = None if batch else np.stack([S, n], axis=1)
     for start in range(0, resamples, rows):
         m = min(rows, resamples - start)
-        idx = rng.integers(0, G, size=(m, G), dtype=np.int64)
+        idx = rng.integers(0, G, size=(m, G), dtype=np.int32)
+        # counts of each cluster in each draw, as a sparse (draws x G) matrix (duplicates add)
+        pick = sparse.csr_matrix((np.ones(m * G), idx.ravel(), np.arange(0, m * G + 1, G)),
+                                 shape=(m, G))
         if batch:
-            # counts per (draw, cluster), then one GEMM for every sample at once
-            flat = (idx + (np.arange(m) * G)[:, None]).ravel()
-            W = np.bincount(flat, minlength=m * G).reshape(m, G).astype(np.float64)
-            out[:, start:start + m] = (S @ W.T) / (W @ n)
+            out[:, start:start + m] = (pick @ S.T).T / (pick @ n)
         else:
-            out[start:start + m] = np.take(S, idx).sum(axis=1) / np.take(n, idx).sum(axis=1)
+            num_den = pick @ X
+            out[start:start + m] = num_den[:, 0] / num_den[:, 1]
     return out
 
 

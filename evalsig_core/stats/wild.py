@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import InputError
 from ._base import Inference, PairedSample, bisect, summarize_distribution
@@ -86,6 +87,42 @@ def _weight_chunks(G: int, plan: WildPlan, seed: int) -> Iterator[np.ndarray]:
             yield v
 
 
+def _sign_table(X: np.ndarray) -> np.ndarray:
+    """For each group of 8 clusters and each byte of signs: sum_j (+-1)_j X_j, (groups*256, k).
+
+    Bit i of a byte (most significant first, as np.unpackbits reads it) is the sign of
+    cluster 8 g + i: the same weights as unpacking the bytes, at 1/8 of the gathers.
+    """
+    G, k = X.shape
+    groups = (G + 7) // 8
+    Xg = np.zeros((groups * 8, k))
+    Xg[:G] = X
+    bits = (np.arange(256)[:, None] >> (7 - np.arange(8))[None, :]) & 1
+    signs = bits.astype(np.float64) * 2.0 - 1.0  # (256, 8)
+    return np.einsum("bj,gjk->gbk", signs, Xg.reshape(groups, 8, k)).reshape(groups * 256, k)
+
+
+def _rademacher_projections(data: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """(k, draws) projections v.X for random Rademacher v: byte table, chunked gathers."""
+    X = np.ascontiguousarray(data.T)
+    table = _sign_table(X)
+    G, k = X.shape
+    groups = (G + 7) // 8
+    rows = max(1, CHUNK_CELLS // groups)
+    rng = np.random.default_rng(seed)
+    offsets = (np.arange(groups, dtype=np.int32) * 256)[None, :]
+    out = np.empty((draws, k))
+    for start in range(0, draws, rows):
+        m = min(rows, draws - start)
+        packed = rng.integers(0, 256, size=(m, groups), dtype=np.uint8)
+        # one table row per (draw, group): a 0/1 sparse matrix times the table
+        pick = sparse.csr_matrix(
+            (np.ones(m * groups), (packed + offsets).ravel(),
+             np.arange(0, m * groups + 1, groups)), shape=(m, groups * 256))
+        out[start:start + m] = pick @ table
+    return out.T
+
+
 @dataclass(frozen=True, eq=False)
 class WildBootstrap:
     """Projections of the draws on the data: p-values and bounds at any theta in O(B).
@@ -117,12 +154,17 @@ class WildBootstrap:
         data = np.concatenate([S, S * n, n[None, :], (n * n)[None, :]])
         webb = plan.weights == "webb"
         sq = np.concatenate([S * S, S * n, (n * n)[None, :]]) if webb else None
-        lin, quad = [], []
-        for v in _weight_chunks(G, plan, seed):
-            lin.append(data @ v.T)
-            if sq is not None:
-                quad.append(sq @ (v * v).T)
-        P = np.concatenate(lin, axis=1)
+        quad: list[np.ndarray] = []
+        if not webb and not plan.enumerated and R == 1:
+            P = _rademacher_projections(data, plan.draws, seed)
+        else:
+            lin = []
+            for v in _weight_chunks(G, plan, seed):
+                # (draws x G) @ (G x k): this orientation keeps BLAS on its fast path
+                lin.append((v @ data.T).T)
+                if sq is not None:
+                    quad.append(((v * v) @ sq.T).T)
+            P = np.concatenate(lin, axis=1)
         delta = S.sum(axis=1) / N
         u = S - delta[:, None] * n
         se1 = np.sqrt(G / (G - 1) * np.sum(u * u, axis=1)) / N
