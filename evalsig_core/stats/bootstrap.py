@@ -12,6 +12,8 @@ it below 50 clusters.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import sparse
 
@@ -21,6 +23,7 @@ from ._base import Inference, PairedSample, summarize_distribution
 __all__ = ["bootstrap_draws", "cluster_bootstrap", "paired_bootstrap", "percentile_inference"]
 
 CHUNK_CELLS = 2_000_000
+THREADS = 2  # the machines evalsig targets (CI runners, laptops) have at least 2 cores
 MAX_DISTINCT = 2048  # beyond this many distinct d values, resample items by index
 
 
@@ -28,26 +31,38 @@ def bootstrap_draws(S: np.ndarray, n: np.ndarray, *, resamples: int, seed: int) 
     """delta* for `resamples` draws of G clusters with replacement.
 
     `S` is (G,) or (R, G) (R samples sharing the same index draws); returns (B,) or (R, B).
+    Chunk k of draws uses its own generator `default_rng([seed, k])`, so the result is the
+    same bit for bit whichever thread computes which chunk (two threads: numpy's generator
+    and scipy's sparse product release the GIL).
     """
     S = np.asarray(S, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     G = n.shape[0]
     rows = max(1, CHUNK_CELLS // G)
-    rng = np.random.default_rng(seed)
     batch = S.ndim == 2
     out = np.empty((S.shape[0], resamples) if batch else resamples)
-    X = None if batch else np.stack([S, n], axis=1)
-    for start in range(0, resamples, rows):
+    X = np.stack([S, n], axis=1) if not batch else None
+
+    def chunk(k: int) -> None:
+        start = k * rows
         m = min(rows, resamples - start)
-        idx = rng.integers(0, G, size=(m, G), dtype=np.int32)
+        idx = np.random.default_rng([seed, k]).integers(0, G, size=(m, G), dtype=np.int32)
         # counts of each cluster in each draw, as a sparse (draws x G) matrix (duplicates add)
         pick = sparse.csr_matrix((np.ones(m * G), idx.ravel(), np.arange(0, m * G + 1, G)),
                                  shape=(m, G))
-        if batch:
+        if X is None:
             out[:, start:start + m] = (pick @ S.T).T / (pick @ n)
         else:
             num_den = pick @ X
             out[start:start + m] = num_den[:, 0] / num_den[:, 1]
+
+    n_chunks = -(-resamples // rows)
+    if n_chunks > 1 and not batch:
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            list(pool.map(chunk, range(n_chunks)))
+    else:
+        for k in range(n_chunks):
+            chunk(k)
     return out
 
 
