@@ -18,13 +18,14 @@ STAMP := $(ENVDIR)/.evalsig-dev
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help install demo test lint pytest bench clean
+.PHONY: help install demo test lint pytest bench calibrate clean
 
 help:
 	@echo "make demo   - install and run the gate flow on the bundled examples (no server needed)"
 	@echo "make test   - install test dependencies and run lint, types and the whole test suite"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make bench  - benchmarks, printing speed ratios measured side by side in one run"
+	@echo "make calibrate - full calibration grid of auto (STATS.md), writes tests/stats/calibration.md"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -55,6 +56,10 @@ test: lint pytest
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH)
+
+# Full calibration grid (340 cells; about 15-30 min on 2 cores). CAL_ARGS e.g. --replications 1000
+calibrate: $(STAMP)
+	$(PY) -m tests.stats.calibration $(CAL_ARGS)
 
 clean:
 	rm -rf .evalsig-demo .pytest_cache .mypy_cache .ruff_cache
