@@ -121,10 +121,13 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     extra = None
     if decision.verdict is Verdict.INCONCLUSIVE:
         extra = _extra_items(comp, policy)
+    reason = decision.reason
+    if comp.allow_alpha is not None:
+        reason += f" (L at alpha {comp.allow_alpha:g}: auto's stricter ALLOW bound, see notes)"
     return GateReport(
         verdict=decision.verdict,
         exit_code=int(decision.verdict.exit_code),
-        reason=decision.reason,
+        reason=reason,
         mode=policy.mode,
         metric=policy.metric or baseline.meta.metric,
         cluster=policy.cluster,
