@@ -1,8 +1,9 @@
 """Percentile bootstraps: `cluster_bootstrap` (evalsig 0.1's method) and `paired_bootstrap`.
 
 Both resample from the per-cluster sums once (STATS.md): a draw of G cluster indices gives
-delta* = sum S[idx] / sum n[idx]. Draws are made in chunks of about `CHUNK_CELLS` indices, so
-memory stays bounded and no Python loop runs per resample. `paired_bootstrap` resamples items:
+delta* = sum S[idx] / sum n[idx], computed as a sparse (draws x G) count matrix times (S, n).
+Draws are made in chunks of about `CHUNK_CELLS` indices (two threads), so memory stays
+bounded and no Python loop runs per resample. `paired_bootstrap` resamples items:
 when d takes few distinct values (binary scores, few epochs) the N item draws reduce exactly to
 one multinomial count per distinct value, O(B U) instead of O(B N).
 

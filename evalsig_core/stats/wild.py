@@ -9,8 +9,11 @@ Every term is linear or quadratic in theta:
     a = A1 - theta A2,   b = B1 - theta B2,   Q = Q1 - 2 theta Q2 + theta^2 Q3,
 with A1 = v.S, A2 = v.n, B1 = v.(S n), B2 = v.(n^2), Q1 = v^2.S^2, Q2 = v^2.(S n),
 Q3 = v^2.n^2 (for Rademacher weights v^2 = 1 and the Q's are per-sample constants). These
-projections are computed once, in one GEMM per chunk of draws, so each step of the test
-inversion costs O(B) instead of O(B G).
+projections are computed once, so each step of the test inversion costs O(B), not O(B G).
+Random Rademacher draws come as bytes of 8 signs; a table of sum_j (+-1)_j X_j for every
+byte value of every group of 8 clusters turns a draw into G/8 table rows (one sparse 0/1
+product per chunk), with no (B x G) float matrix. Enumerated and Webb draws (small G) use a
+GEMM per chunk.
 
 Weights: Webb's six-point law when G < 12 (all 6^G vectors when that is at most `resamples`),
 Rademacher otherwise, all 2^G sign vectors when G <= 14. `S` may carry a leading batch axis

@@ -120,7 +120,7 @@ class Bounds:
 
 def _wcr(S: np.ndarray, n: np.ndarray, alpha_allow: float, B: int) -> Bounds:
     wb = WildBootstrap.fit(S, n, resamples=B, seed=0)
-    kw: dict[str, Any] = {"bracket": 10.0, "iters": 24}
+    kw: dict[str, Any] = {"bracket": 100.0, "iters": 28}
     N = n.sum()
     u = S - wb.delta[:, None] * n
     se = np.sqrt(np.sum(u * u / (1 - n / N), axis=1)) / N
