@@ -42,3 +42,24 @@ def test_power_from_a_pilot_run_uses_its_variance_and_clusters(
 
 def test_power_without_sd_or_pilot_is_a_usage_error() -> None:
     assert main(["power", "--n", "100"], {}) == 64
+
+
+@pytest.mark.parametrize("method", ["paired_t", "clustered_t", "wild_cluster_bootstrap",
+                                    "cluster_bootstrap", "paired_bootstrap", "permutation"])
+def test_every_method_runs_through_gate_and_is_named_in_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str) -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    ids = [f"q{i}" for i in range(n)]
+    b = (rng.random(n) < 0.5).astype(float).tolist()
+    c = (rng.random(n) < 0.7).astype(float).tolist()
+    cl = [f"P{i % 20}" for i in range(n)]
+    write_runframe(tmp_path / "b.json", ids, b, cl)
+    write_runframe(tmp_path / "c.json", ids, c, cl)
+    code = main(["gate", "--baseline", str(tmp_path / "b.json"), "--candidate",
+                 str(tmp_path / "c.json"), "--metric", "accuracy", "--cluster", "passage_id",
+                 "--min-delta", "0.01", "--method", method, "--resamples", "999",
+                 "--output", "json"], {})
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["verdict"] == "ALLOW"
+    assert doc["comparison"]["method"] == method and doc["comparison"]["method_reason"]
