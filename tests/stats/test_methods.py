@@ -205,3 +205,12 @@ def test_normal_quantile_sanity_of_exact_mcnemar_vs_scipy_binomtest() -> None:
     r = mcnemar(PairedSample(b, c), alpha=0.05)
     ref = sps.binomtest(9, 12, 0.5, alternative="greater").pvalue
     assert r.p_value == pytest.approx(ref, rel=1e-12)
+
+
+def test_paired_bootstrap_resamples_items_by_index_when_d_is_continuous() -> None:
+    # 3,000 distinct values (> MAX_DISTINCT): each item is its own resampling unit.
+    rng = np.random.default_rng(5)
+    d = rng.normal(0.1, 1.0, 3000)
+    r = paired_bootstrap(PairedSample(np.zeros(3000), d), alpha=0.05, resamples=2000, seed=0)
+    assert r.se == pytest.approx(np.std(d) / math.sqrt(3000), rel=0.06)
+    assert r.two_sided[0] < r.lower < d.mean() < r.upper < r.two_sided[1]
