@@ -1,7 +1,9 @@
 """Percentile bootstraps: `cluster_bootstrap` (evalsig 0.1's method) and `paired_bootstrap`.
 
 Both resample from the per-cluster sums once (STATS.md): a draw of G cluster indices gives
-delta* = sum S[idx] / sum n[idx], computed as a sparse (draws x G) count matrix times (S, n).
+delta* = sum S[idx] / sum n[idx]. Clusters with equal (S, n) are interchangeable, so when
+there are at most `MAX_DISTINCT` such types (binary scores, small clusters) a draw is one
+multinomial count per type; otherwise a sparse (draws x G) count matrix times (S, n).
 Draws are made in chunks of about `CHUNK_CELLS` indices (two threads), so memory stays
 bounded and no Python loop runs per resample. `paired_bootstrap` resamples items:
 when d takes few distinct values (binary scores, few epochs) the N item draws reduce exactly to
@@ -41,6 +43,10 @@ def bootstrap_draws(S: np.ndarray, n: np.ndarray, *, resamples: int, seed: int) 
     G = n.shape[0]
     rows = max(1, CHUNK_CELLS // G)
     batch = S.ndim == 2
+    if not batch:
+        types, counts = np.unique(np.stack([S, n], axis=1), axis=0, return_counts=True)
+        if len(types) <= MAX_DISTINCT:
+            return _type_draws(types, counts, resamples=resamples, seed=seed)
     out = np.empty((S.shape[0], resamples) if batch else resamples)
     X = np.stack([S, n], axis=1) if not batch else None
 
@@ -64,6 +70,23 @@ def bootstrap_draws(S: np.ndarray, n: np.ndarray, *, resamples: int, seed: int) 
     else:
         for k in range(n_chunks):
             chunk(k)
+    return out
+
+
+def _type_draws(types: np.ndarray, counts: np.ndarray, *, resamples: int,
+                seed: int) -> np.ndarray:
+    """Exact shortcut: clusters with equal (S, n) are interchangeable, so G draws with
+    replacement are one multinomial count per distinct (S, n) type (binary scores and small
+    clusters have a few hundred types): O(B T) instead of O(B G)."""
+    rng = np.random.default_rng(seed)
+    G = int(counts.sum())
+    p = counts / G
+    rows = max(1, CHUNK_CELLS // len(types))
+    out = np.empty(resamples)
+    for start in range(0, resamples, rows):
+        m = min(rows, resamples - start)
+        sums = rng.multinomial(G, p, size=m) @ types
+        out[start:start + m] = sums[:, 0] / sums[:, 1]
     return out
 
 

@@ -214,3 +214,18 @@ def test_paired_bootstrap_resamples_items_by_index_when_d_is_continuous() -> Non
     r = paired_bootstrap(PairedSample(np.zeros(3000), d), alpha=0.05, resamples=2000, seed=0)
     assert r.se == pytest.approx(np.std(d) / math.sqrt(3000), rel=0.06)
     assert r.two_sided[0] < r.lower < d.mean() < r.upper < r.two_sided[1]
+
+
+def test_cluster_bootstrap_type_shortcut_has_the_index_paths_distribution() -> None:
+    # Binary d in clusters of 1-3 items: few (S, n) types, so the multinomial-over-types path
+    # runs; appending distinct jitter forces the index path on the same clusters.
+    from evalsig_core.stats.bootstrap import bootstrap_draws
+
+    rng = np.random.default_rng(6)
+    n = rng.integers(1, 4, 3000).astype(float)
+    S = np.array([rng.choice([-1.0, 0.0, 1.0], p=[0.2, 0.5, 0.3], size=int(k)).sum()
+                  for k in n])
+    fast = bootstrap_draws(S, n, resamples=6000, seed=0)
+    slow = bootstrap_draws(S + rng.normal(0, 1e-9, 3000), n, resamples=6000, seed=0)
+    assert np.std(fast) == pytest.approx(np.std(slow), rel=0.05)
+    assert np.mean(fast) == pytest.approx(np.mean(slow), abs=0.1 * np.std(slow))
