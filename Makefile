@@ -18,7 +18,7 @@ STAMP := $(ENVDIR)/.evalsig-dev
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help install demo test lint pytest bench clean golden
+.PHONY: help install demo test lint pytest bench calibrate clean golden
 
 help:
 	@echo "make golden - regenerate the renderers' golden files (tests/golden/); review the diff"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench  - benchmarks, printing speed ratios measured side by side in one run"
 	@echo "make up     - local stack on 127.0.0.1: Prefect server, SeaweedFS, served deployments, webhook"
 	@echo "make down   - stop exactly the processes make up started (pidfiles in .stack/)"
+	@echo "make calibrate - full calibration grid of auto (STATS.md), writes tests/stats/calibration.md"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -68,6 +69,10 @@ up: $(STAMP)
 
 down:
 	$(PY) infra/local/stack.py down
+
+# Full calibration grid (340 cells; about 15-30 min on 2 cores). CAL_ARGS e.g. --replications 1000
+calibrate: $(STAMP)
+	$(PY) -m tests.stats.calibration $(CAL_ARGS)
 
 clean:
 	rm -rf .evalsig-demo .pytest_cache .mypy_cache .ruff_cache

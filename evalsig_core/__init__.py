@@ -25,9 +25,14 @@ from .report import (
     GateReport,
     Interval,
     Severity,
+    SuiteEntry,
+    SuiteReport,
 )
 from .run import EvalRun, RunMeta
+from .sequential import WatchResult, confidence_sequence, watch  # statistics helper: watch
 from .stats import METHODS, minimum_detectable_effect, required_n
+from .stats.power import PowerResult, power_analysis  # statistics helper: power
+from .suite import SuiteItem, gate_suite, run_suite_file  # statistics helper: suites
 
 __all__ = [
     "FINDING_CODES",
@@ -46,17 +51,27 @@ __all__ = [
     "Mode",
     "Pairing",
     "Policy",
+    "PowerResult",
     "RunMeta",
     "Severity",
     "StorageError",
+    "SuiteEntry",
+    "SuiteItem",
+    "SuiteReport",
     "UsageError",
     "Verdict",
+    "WatchResult",
     "__version__",
     "compare",
+    "confidence_sequence",
     "diagnose",
     "gate",
+    "gate_suite",
     "minimum_detectable_effect",
     "pair",
+    "power_analysis",
     "read_run",
     "required_n",
+    "run_suite_file",
+    "watch",
 ]

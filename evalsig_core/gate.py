@@ -19,8 +19,8 @@ from .stats import (
     design_effect,
     extra_items_needed,
     icc_anova,
-    minimum_detectable_effect,
 )
+from .stats.power import bound_mde
 
 __all__ = ["DoctorError", "compare", "gate"]
 
@@ -46,13 +46,22 @@ def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> Comparison
 
 def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     sample = PairedSample(p.baseline, p.candidate, p.cluster_codes)
+    alpha_allow = None
     if policy.method == "auto":
-        name, why = choose_method(sample)
+        choice = choose_method(sample, policy.alpha)
+        name, why, alpha_allow = choice.method, choice.reason, choice.alpha_allow
     else:
         name, why = policy.method, "chosen by the policy"
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
-                        resamples=policy.resamples, seed=policy.seed)
-    mde = minimum_detectable_effect(inf.se, alpha=policy.alpha, power=policy.power, df=inf.df)
+                        resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
+    # The MDE is the effect the *decision* detects with `power`: the distance to the bound
+    # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
+    mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
+    notes = list(inf.notes)
+    if alpha_allow is not None:
+        notes.append(f"ALLOW uses the one-sided {1 - alpha_allow:.1%} lower bound "
+                     f"{inf.decision_lower:+.4f} (alpha {alpha_allow:g}); the reported "
+                     f"interval is at the nominal level {1 - policy.alpha:.0%}")
     icc = deff = None
     smin = smax = None
     if sample.sums is not None and p.cluster_codes is not None:
@@ -90,7 +99,10 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         epoch_variance_share=p.epoch_variance_share(),
         seed=inf.seed,
         resamples=inf.resamples,
-        notes=list(inf.notes),
+        notes=notes,
+        allow_alpha=alpha_allow,
+        allow_lower=None if alpha_allow is None else finite_or_none(inf.decision_lower),
+        distribution=list(inf.distribution) if inf.distribution else None,
     )
 
 
@@ -101,16 +113,21 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
         raise DoctorError(doc)
     comp = compare(baseline, candidate, policy)
     lower = -math.inf if comp.ci.lower is None else comp.ci.lower
+    if comp.allow_alpha is not None:
+        lower = -math.inf if comp.allow_lower is None else comp.allow_lower
     upper = math.inf if comp.upper_bound is None else comp.upper_bound
     decision = decide(policy, delta=comp.delta, lower=lower, upper=upper, mde=comp.mde,
                       n_clusters=comp.n_clusters)
     extra = None
     if decision.verdict is Verdict.INCONCLUSIVE:
         extra = _extra_items(comp, policy)
+    reason = decision.reason
+    if comp.allow_alpha is not None:
+        reason += f" (L at alpha {comp.allow_alpha:g}: auto's stricter ALLOW bound, see notes)"
     return GateReport(
         verdict=decision.verdict,
         exit_code=int(decision.verdict.exit_code),
-        reason=decision.reason,
+        reason=reason,
         mode=policy.mode,
         metric=policy.metric or baseline.meta.metric,
         cluster=policy.cluster,

@@ -99,7 +99,7 @@ class ComparisonResult(_Strict):
     upper_bound: float | None = Field(
         default=None, description="one-sided (ci_level) upper bound U of delta"
     )
-    ci_two_sided: Interval
+    ci_two_sided: Interval = Field(description="two-sided (ci_level) interval of delta")
     p_value: float = Field(description="one-sided p-value of H0: delta <= theta0 (the mode's)")
     theta0: float = 0.0
     significant: bool
@@ -123,6 +123,14 @@ class ComparisonResult(_Strict):
     seed: int | None = None
     resamples: int | None = None
     notes: list[str] = Field(default_factory=list)
+    allow_alpha: float | None = Field(
+        default=None, description="one-sided level of the ALLOW bound when auto is stricter "
+        "than alpha (few clusters / low df); null: alpha")
+    allow_lower: float | None = Field(
+        default=None, description="the lower bound at allow_alpha that ALLOW compared")
+    distribution: list[float] | None = Field(
+        default=None, description="percentiles 0..100 of the resampling distribution of "
+        "delta (resampling methods only)")
 
     @field_serializer("df")
     def _df(self, v: float | None) -> float | None:

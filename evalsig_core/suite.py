@@ -1,78 +1,181 @@
-"""Suites: combine many gate entries into one verdict (DESIGN.md "Gate policy and verdicts").
+"""Suites: gate many (task, metric) entries at once and combine them (DESIGN.md, STATS.md).
 
-MINIMAL placeholder written by the flows branch so `nightly_gate_flow` calls the core for the
-suite statistics; the statistics branch owns the full version (same function name wanted).
+- Every entry is gated on its own (doctor, method, verdict table).
+- Superiority entries ("any entry improved") share one family: their p-values are adjusted
+  with Holm (default) or Benjamini-Hochberg, and an entry whose adjusted p-value is not below
+  the level its ALLOW used is INCONCLUSIVE instead of ALLOW.
+- Non-inferiority / minimum-effect entries are guardrails: "every guardrail holds" is an
+  intersection-union test, each at the full alpha (no split).
+- The suite is REJECT if any entry is REJECT, else INCONCLUSIVE if any is (or if an entry could
+  not be gated at all: it is reported with its error), else ALLOW.
 
-Rule: superiority p-values are corrected across the suite (Holm by default, or BH); an ALLOW
-entry whose corrected p-value exceeds its alpha becomes INCONCLUSIVE. The suite is REJECT if
-any entry is REJECT, else INCONCLUSIVE if any entry is INCONCLUSIVE or could not be gated
-(an error is never evidence of safety), else ALLOW.
+A suite file is TOML: an optional `[suite]` table of defaults (alpha, power, mode, method,
+resamples, seed, correction, min_delta) and `[[entry]]` tables with name, task, baseline,
+candidate, metric, cluster, filter, format, min_delta, mode (paths relative to the file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from .errors import UsageError
-from .policy import Mode, Verdict
+from .errors import EvalsigError, UsageError
+from .gate import gate
+from .policy import Mode, Policy, Verdict
 from .report import SuiteEntry, SuiteReport
+from .run import EvalRun
+from .stats.multiplicity import CORRECTIONS, adjust_p_values
 
-__all__ = ["CORRECTIONS", "adjust_p_values", "suite_report"]
+__all__ = ["SuiteItem", "gate_suite", "load_suite", "run_suite_file", "suite_report"]
 
-CORRECTIONS = ("holm", "bh")
+_POLICY_KEYS = {"alpha", "power", "mode", "method", "resamples", "seed", "min_delta"}
+_ENTRY_KEYS = _POLICY_KEYS | {"name", "task", "baseline", "candidate", "metric", "cluster",
+                              "filter", "format"}
+_SUITE_KEYS = _POLICY_KEYS | {"correction", "name"}
 
 
-def adjust_p_values(p: Sequence[float], correction: str = "holm") -> np.ndarray:
-    """Holm step-down or Benjamini-Hochberg step-up adjusted p-values (same order as p)."""
-    if correction not in CORRECTIONS:
-        raise UsageError(f"unknown correction {correction!r}; use one of {CORRECTIONS}")
-    x = np.asarray(p, dtype=float)
-    m = x.size
-    if m == 0:
-        return x
-    order = np.argsort(x, kind="stable")
-    ranked = x[order]
-    if correction == "holm":
-        adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
-    else:
-        adj = np.minimum.accumulate(m / np.arange(m, 0, -1) * ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
-    return out
+@dataclass(frozen=True)
+class SuiteItem:
+    """One entry to gate: its runs are read lazily by `load` (errors stay with the entry)."""
+
+    name: str
+    policy: Policy
+    load: Callable[[], tuple[EvalRun, EvalRun]]
+    task: str | None = None
+
+
+def gate_suite(items: Sequence[SuiteItem], *, correction: str = "holm") -> SuiteReport:
+    """Gate every item, correct superiority p-values across the suite, combine verdicts."""
+    entries: list[SuiteEntry] = []
+    for item in items:
+        try:
+            b, c = item.load()
+            report = gate(b, c, item.policy)
+        except EvalsigError as exc:
+            entries.append(SuiteEntry(name=item.name, task=item.task, metric=item.policy.metric,
+                                      error=exc.one_line(), error_code=int(exc.exit_code)))
+        else:
+            entries.append(SuiteEntry(name=item.name, task=item.task, metric=report.metric,
+                                      report=report))
+    return suite_report(entries, correction=correction)
 
 
 def suite_report(entries: Sequence[SuiteEntry], *, correction: str = "holm") -> SuiteReport:
-    """Correct the superiority entries, then combine: REJECT > INCONCLUSIVE (or error) > ALLOW."""
-    idx = [i for i, e in enumerate(entries)
-           if e.report is not None and e.report.mode is Mode.SUPERIORITY]
-    adjusted = adjust_p_values([entries[i].report.comparison.p_value  # type: ignore[union-attr]
-                                for i in idx], correction)
-    out = list(entries)
-    for i, p_adj in zip(idx, adjusted, strict=True):
-        e = entries[i]
-        assert e.report is not None
-        verdict = e.report.verdict
-        if verdict is Verdict.ALLOW and p_adj > e.report.alpha:
-            verdict = Verdict.INCONCLUSIVE
-        out[i] = e.model_copy(update={"verdict": verdict, "p_value_adjusted": float(p_adj)})
-    for i, e in enumerate(out):
-        if e.report is not None and e.verdict is None:
-            out[i] = e.model_copy(update={"verdict": e.report.verdict})
-    verdicts = [e.verdict for e in out]
-    errors = [e.name for e in out if e.report is None]
-    if not out:
+    """Combine entries already gated (each with its `report` or its `error`) into a suite.
+
+    The one place suites are decided: `gate_suite` calls it after gating in turn, and the
+    nightly flow after gating the entries in parallel.
+    """
+    if correction not in ("holm", "bh"):
+        raise UsageError(f"correction must be holm or bh, got {correction!r}")
+    if not entries:
         raise UsageError("a suite needs at least one entry")
-    if Verdict.REJECT in verdicts:
-        verdict = Verdict.REJECT
-    elif Verdict.INCONCLUSIVE in verdicts or errors:
-        verdict = Verdict.INCONCLUSIVE
-    else:
-        verdict = Verdict.ALLOW
-    counts = {v.value: sum(1 for x in verdicts if x is v) for v in Verdict}
-    reason = (f"{len(out)} entries: {counts['ALLOW']} ALLOW, {counts['REJECT']} REJECT, "
-              f"{counts['INCONCLUSIVE']} INCONCLUSIVE, {len(errors)} not gated "
-              f"({correction} correction)")
+    sup = [i for i, e in enumerate(entries)
+           if e.report is not None and e.report.mode is Mode.SUPERIORITY]
+    adjusted = dict(zip(sup, adjust_p_values([entries[i].report.comparison.p_value  # type: ignore
+                                              for i in sup], correction), strict=True))
+    out = [_decided(e, adjusted.get(i)) for i, e in enumerate(entries)]
+    verdict, reason = _combine(out)
+    used = correction if sup else "iut"
     return SuiteReport(verdict=verdict, exit_code=int(verdict.exit_code), reason=reason,
-                       correction=correction, entries=out)
+                       correction=used, entries=out)
+
+
+def _decided(entry: SuiteEntry, p_adj: float | None) -> SuiteEntry:
+    """An entry's verdict after the suite's multiplicity correction."""
+    report = entry.report
+    if report is None:
+        return entry
+    verdict = report.verdict
+    if p_adj is not None and verdict is Verdict.ALLOW:
+        level = report.comparison.allow_alpha or report.alpha
+        if p_adj >= level:
+            verdict = Verdict.INCONCLUSIVE
+    return entry.model_copy(update={"verdict": verdict, "p_value_adjusted": p_adj,
+                                    "metric": entry.metric or report.metric})
+
+
+def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:
+    def names(pred: Callable[[SuiteEntry], bool]) -> list[str]:
+        return [e.name for e in entries if pred(e)]
+
+    rejected = names(lambda e: e.verdict is Verdict.REJECT)
+    if rejected:
+        return Verdict.REJECT, f"REJECT: {', '.join(rejected)}"
+    failed = names(lambda e: e.error is not None)
+    open_ = names(lambda e: e.verdict is Verdict.INCONCLUSIVE)
+    if failed or open_:
+        parts = []
+        if open_:
+            parts.append(f"INCONCLUSIVE: {', '.join(open_)}")
+        if failed:
+            parts.append(f"could not be gated: {', '.join(failed)}")
+        return Verdict.INCONCLUSIVE, "; ".join(parts)
+    return Verdict.ALLOW, f"all {len(entries)} entries ALLOW"
+
+
+def load_suite(path: str | Path, *,
+               correction: str | None = None) -> tuple[list[SuiteItem], str]:
+    """Parse a suite TOML file into items (runs are read lazily, when each is gated)."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        from .errors import InputNotFoundError
+
+        raise InputNotFoundError(f"{p}: suite file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{p}: not a valid TOML suite file: {exc}") from None
+    defaults = doc.get("suite", {})
+    _check_keys(defaults, _SUITE_KEYS, f"{p} [suite]")
+    raw = doc.get("entry", doc.get("entries", []))
+    if not isinstance(raw, list) or not raw:
+        raise UsageError(f"{p}: no [[entry]] tables", hint="add one [[entry]] per task/metric")
+    corr = correction or defaults.get("correction", "holm")
+    items = [_item(p, i, e, defaults) for i, e in enumerate(raw)]
+    return items, corr
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}",
+                         hint=f"use only {', '.join(sorted(allowed))}")
+
+
+def _item(p: Path, i: int, e: dict[str, Any], defaults: dict[str, Any]) -> SuiteItem:
+    where = f"{p} entry {i + 1}"
+    _check_keys(e, _ENTRY_KEYS, where)
+    for key in ("baseline", "candidate"):
+        if key not in e:
+            raise UsageError(f"{where}: missing {key!r}", hint="give both run files")
+    settings = {k: v for k, v in defaults.items() if k in _POLICY_KEYS}
+    settings.update({k: v for k, v in e.items() if k in _POLICY_KEYS})
+    if "min_delta" not in settings:
+        raise UsageError(f"{where}: missing 'min_delta'", hint="set it per entry or in [suite]")
+    policy = Policy(**settings, metric=e.get("metric"), cluster=e.get("cluster"))
+    name = str(e.get("name") or e.get("task") or f"entry-{i + 1}")
+    root = p.parent
+    flags = {"metric": e.get("metric"), "cluster": e.get("cluster"), "filter": e.get("filter"),
+             "format": e.get("format", "auto")}
+    return SuiteItem(name=name, policy=policy, task=e.get("task"),
+                     load=_loader(root / e["baseline"], root / e["candidate"], flags))
+
+
+def _loader(b: Path, c: Path, flags: dict[str, Any]) -> Callable[[], tuple[EvalRun, EvalRun]]:
+    def load() -> tuple[EvalRun, EvalRun]:
+        from .readers import read_run
+
+        return read_run(str(b), **flags), read_run(str(c), **flags)
+    return load
+
+
+def run_suite_file(path: str | Path, *, correction: str | None = None) -> SuiteReport:
+    """Load a suite TOML file and gate it."""
+    items, corr = load_suite(path, correction=correction)
+    if corr not in CORRECTIONS[:2]:
+        raise UsageError(f"correction must be holm or bh, got {corr!r}")
+    return gate_suite(items, correction=corr)

@@ -148,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     g.set_defaults(handler=cmd_gate)
 
-    from ._history import register as register_history
+    from . import _history, _power, _suite, _watch
 
-    register_history(sub)
+    for module in (_power, _suite, _watch, _history):
+        module.register(sub)
     add_plugin_commands(sub)  # e.g. `evalsig webhook serve` from evalsig_flows, loaded lazily
     return parser
 

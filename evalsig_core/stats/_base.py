@@ -7,11 +7,12 @@ after that reduction does not grow with the number of items.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ClusterSums", "Inference", "PairedSample"]
+__all__ = ["ClusterSums", "Inference", "PairedSample", "bisect", "summarize_distribution"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,3 +102,40 @@ class Inference:
     notes: tuple[str, ...] = ()
     seed: int | None = None
     resamples: int | None = None
+    # The lower bound used for ALLOW when `auto` asks for a stricter level than `alpha`
+    # (few clusters or low df; STATS.md). None: the decision uses `lower`.
+    alpha_allow: float | None = None
+    lower_allow: float | None = None
+    # Quantiles 0, 1, ..., 100 % of the resampling distribution of delta* (bootstrap,
+    # permutation or wild bootstrap under H0), for plots; None for analytic methods.
+    distribution: tuple[float, ...] | None = None
+
+    @property
+    def decision_lower(self) -> float:
+        """The lower bound the ALLOW decision compares with the margin."""
+        return self.lower if self.lower_allow is None else self.lower_allow
+
+
+def summarize_distribution(draws: np.ndarray) -> tuple[float, ...]:
+    """Percentiles 0..100 of a resampling distribution (for the report's plot)."""
+    finite = draws[np.isfinite(draws)]
+    if finite.size == 0:
+        return ()
+    return tuple(float(x) for x in np.percentile(finite, np.arange(101)))
+
+
+def bisect(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+           *, iters: int = 60) -> np.ndarray:
+    """Vectorised bisection for a boolean predicate: f(lo) is False, f(hi) is True.
+
+    Returns the midpoint of the final bracket of each element; 60 halvings shrink any bracket
+    below 1e-17 of its width, far below the resolution of a bound.
+    """
+    lo = np.array(lo, dtype=np.float64, copy=True)
+    hi = np.array(hi, dtype=np.float64, copy=True)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        ok = f(mid)
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    return 0.5 * (lo + hi)

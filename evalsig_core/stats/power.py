@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["design_effect", "extra_items_needed", "icc_anova", "minimum_detectable_effect",
-           "required_n"]
+__all__ = ["PowerResult", "bound_mde", "design_effect", "extra_items_needed", "icc_anova",
+           "minimum_detectable_effect", "power_analysis", "required_n"]
 
 
 def _q(p: float, df: float) -> float:
@@ -20,6 +22,17 @@ def minimum_detectable_effect(
 ) -> float:
     """MDE = (t_{1-alpha,df} + t_{power,df}) * SE: the one-sided effect found with `power`."""
     return (_q(1 - alpha, df) + _q(power, df)) * se
+
+
+def bound_mde(delta: Any, lower: Any, se: Any, df: float, power: float) -> Any:
+    """MDE of a decision made with the lower bound `lower`: (delta - L) + t_{power,df} SE.
+
+    For a t bound delta - L = t_{1-alpha,df} SE and this is `minimum_detectable_effect`; for a
+    resampling bound it uses the bound's actual distance, so the power of the decision at
+    delta = margin + MDE stays near `power` when the resampling law is skewed (calibration).
+    Works elementwise on arrays; an unbounded L gives an infinite MDE.
+    """
+    return (np.asarray(delta) - np.asarray(lower)) + _q(power, df) * np.asarray(se)
 
 
 def required_n(
@@ -62,3 +75,47 @@ def extra_items_needed(n: int, mde: float, target: float) -> int | None:
     if mde <= target:
         return 0
     return math.ceil(n * (mde / target) ** 2) - n
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    """A power calculation: the MDE at `n` items and/or the items needed for `delta`."""
+
+    sd: float
+    alpha: float
+    power: float
+    design_effect: float
+    n: int | None
+    mde: float | None
+    delta: float | None
+    required_n: int | None
+    df: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in asdict(self).items()}
+
+
+def power_analysis(
+    sd: float, *, n: int | None = None, delta: float | None = None, alpha: float = 0.05,
+    power: float = 0.80, icc: float = 0.0, cluster_size: float = 1.0, cv: float = 0.0,
+    clusters: int | None = None,
+) -> PowerResult:
+    """MDE for `n` paired items and/or the N that detects `delta` (one-sided, STATS.md).
+
+    DEFF = 1 + ((1 + cv^2) m - 1) icc with m the mean cluster size. With `clusters` the MDE
+    uses t quantiles on clusters - 1 df, else normal quantiles.
+    """
+    if not (sd > 0 and math.isfinite(sd)):
+        raise ValueError("sd must be a positive finite number")
+    if n is None and delta is None:
+        raise ValueError("give n (for the MDE) or delta (for the required N), or both")
+    deff = 1.0 + ((1.0 + cv * cv) * cluster_size - 1.0) * icc
+    df = math.inf if clusters is None else float(clusters - 1)
+    mde = None
+    if n is not None:
+        mde = minimum_detectable_effect(sd * math.sqrt(deff / n), alpha=alpha, power=power,
+                                        df=df)
+    need = None if delta is None else required_n(sd, delta, alpha=alpha, power=power, deff=deff)
+    return PowerResult(sd=sd, alpha=alpha, power=power, design_effect=deff, n=n, mde=mde,
+                       delta=delta, required_n=need, df=None if math.isinf(df) else df)

@@ -1,0 +1,100 @@
+"""`evalsig power`: MDE for n items or the N that detects a delta, from flags or a pilot run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..pairing import pair
+from ..readers import read_run
+from ..stats import design_effect, icc_anova
+from ..stats.power import power_analysis
+
+__all__ = ["register"]
+
+
+def _num(name: str, *, positive: bool = False) -> Any:
+    def conv(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not math.isfinite(v) or (positive and v <= 0):
+            raise argparse.ArgumentTypeError(f"{name} must be finite"
+                                             + (" and > 0" if positive else ""))
+        return v
+    return conv
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("power", help="minimum detectable effect or required N (exit 0)")
+    p.add_argument("--sd", type=_num("--sd", positive=True), help="SD of the paired difference")
+    p.add_argument("--n", type=int, help="paired items: report the MDE")
+    p.add_argument("--delta", type=_num("--delta", positive=True),
+                   help="effect to detect: report the required N")
+    p.add_argument("--icc", type=_num("--icc"), default=0.0, help="ICC of d within clusters")
+    p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=1.0,
+                   help="mean cluster size")
+    p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes")
+    p.add_argument("--baseline", help="pilot baseline run: estimate sd, icc and sizes from it")
+    p.add_argument("--candidate", help="pilot candidate run")
+    p.add_argument("--metric")
+    p.add_argument("--cluster")
+    p.add_argument("--filter")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--alpha", type=_num("--alpha"), default=0.05)
+    p.add_argument("--power", type=_num("--power"), default=0.80)
+    p.add_argument("--output", default="tty", choices=["tty", "json"])
+    p.set_defaults(handler=cmd_power)
+
+
+def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    for name in ("alpha", "power"):
+        if not 0 < getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be strictly between 0 and 1")
+    if args.icc < 0 or args.icc >= 1:
+        raise UsageError("--icc must be in [0, 1)")
+    sd, n, icc, m, cv, G = args.sd, args.n, args.icc, args.cluster_size, args.cv, None
+    if args.baseline or args.candidate:
+        if not (args.baseline and args.candidate):
+            raise UsageError("a pilot needs both --baseline and --candidate")
+        flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,
+                 "format": args.format}
+        pr = pair(read_run(args.baseline, **flags), read_run(args.candidate, **flags),
+                  cluster=args.cluster is not None)
+        sd = float(np.std(pr.d, ddof=1)) if pr.n > 1 else 0.0
+        n = n or pr.n
+        if pr.cluster_codes is not None:
+            sizes = np.bincount(pr.cluster_codes).astype(np.float64)
+            icc, G = icc_anova(pr.d, pr.cluster_codes), len(sizes)
+            m, cv = float(sizes.mean()), float(sizes.std() / sizes.mean())
+            _ = design_effect(sizes, icc)
+        if sd <= 0:
+            raise UsageError("the pilot's paired differences are all equal: no variance to use")
+    if sd is None:
+        raise UsageError("give --sd, or a pilot run with --baseline and --candidate")
+    if n is None and args.delta is None:
+        raise UsageError("give --n (for the MDE) and/or --delta (for the required N)")
+    try:
+        res = power_analysis(sd, n=n, delta=args.delta, alpha=args.alpha, power=args.power,
+                             icc=icc, cluster_size=m, cv=cv, clusters=G)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output == "json":
+        sys.stdout.write(json.dumps(res.to_dict(), indent=2) + "\n")
+        return 0
+    lines = [f"sd of d {res.sd:.4f}, design effect {res.design_effect:.3f}, "
+             f"alpha {res.alpha:g} (one-sided), power {res.power:g}"]
+    if res.mde is not None:
+        lines.append(f"minimum detectable effect at n = {res.n}: {res.mde:.4f}")
+    if res.required_n is not None:
+        lines.append(f"paired items needed to detect {res.delta:g}: {res.required_n}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0

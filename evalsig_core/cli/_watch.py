@@ -1,0 +1,49 @@
+"""`evalsig watch`: always-valid bounds for repeated looks (nightly re-runs), exit by verdict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from ..policy import Mode, Policy
+from ..readers import read_run
+from ..sequential import watch
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    from ._commands import _finite_float, _int
+
+    p = sub.add_parser("watch", help="always-valid confidence sequence for repeated looks")
+    p.add_argument("--baseline", required=True)
+    p.add_argument("--candidate", required=True)
+    p.add_argument("--metric")
+    p.add_argument("--cluster")
+    p.add_argument("--filter")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True)
+    p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05)
+    p.add_argument("--mode", default=Mode.SUPERIORITY.value, choices=[m.value for m in Mode])
+    p.add_argument("--seed", type=_int, default=0, help="seed of the order of the units")
+    p.add_argument("--output", default="tty", choices=["tty", "json"])
+    p.set_defaults(handler=cmd_watch)
+
+
+def cmd_watch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    policy = Policy(min_delta=args.min_delta, alpha=args.alpha, mode=args.mode, seed=args.seed,
+                    metric=args.metric, cluster=args.cluster)
+    flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,
+             "format": args.format}
+    res = watch(read_run(args.baseline, **flags), read_run(args.candidate, **flags), policy)
+    if args.output == "json":
+        sys.stdout.write(res.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(
+            f"{res.verdict.value}: {res.reason}\n"
+            f"estimate {res.estimate:+.4f}, always-valid {1 - res.alpha:.0%} bounds "
+            f"[{res.lower:+.4f}, {res.upper:+.4f}] over {res.n_units} {res.unit} "
+            f"(seed {res.seed})\n")
+    return res.exit_code

@@ -1,0 +1,270 @@
+"""Wild cluster restricted bootstrap-t (WCR), CI by test inversion (STATS.md).
+
+Under H0: delta = theta, with u_g = S_g - theta n_g, a draw is y*_g = theta n_g + v_g u_g.
+Writing a = sum_g v_g u_g, the bootstrap estimate is delta* = theta + a/N and its residuals are
+u*_g = v_g u_g - (a/N) n_g, so the CR1 variance of the draw is
+    V* = G/(G-1) [Q - 2 a b / N + a^2 M / N^2] / N^2,
+with b = sum_g v_g u_g n_g, Q = sum_g v_g^2 u_g^2, M = sum_g n_g^2, and t* = (a/N) / sqrt(V*).
+Every term is linear or quadratic in theta:
+    a = A1 - theta A2,   b = B1 - theta B2,   Q = Q1 - 2 theta Q2 + theta^2 Q3,
+with A1 = v.S, A2 = v.n, B1 = v.(S n), B2 = v.(n^2), Q1 = v^2.S^2, Q2 = v^2.(S n),
+Q3 = v^2.n^2 (for Rademacher weights v^2 = 1 and the Q's are per-sample constants). These
+projections are computed once, so each step of the test inversion costs O(B), not O(B G).
+Random Rademacher draws come as bytes of 8 signs; a table of sum_j (+-1)_j X_j for every
+byte value of every group of 8 clusters turns a draw into G/8 table rows (one sparse 0/1
+product per chunk), with no (B x G) float matrix. Enumerated and Webb draws (small G) use a
+GEMM per chunk.
+
+Weights: Webb's six-point law when G < 12 (all 6^G vectors when that is at most `resamples`),
+Rademacher otherwise, all 2^G sign vectors when G <= 14. `S` may carry a leading batch axis
+(replications of a calibration study) that shares one set of draws.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import InputError
+from ._base import Inference, PairedSample, bisect, summarize_distribution
+from .t_methods import bell_mccaffrey_df, cr2_variance
+
+__all__ = ["WildBootstrap", "wild_cluster_bootstrap", "wild_plan"]
+
+WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
+CHUNK_CELLS = 2_000_000  # weights generated per chunk: rows * G ~ 2M cells (16 MB)
+MAX_ENUMERATION = 1 << 16
+_TIES = 1e-10  # relative tolerance for t* = t_obs
+_BRACKET = 100.0  # test-inversion bracket: delta +- 100 CR1 standard errors
+
+
+@dataclass(frozen=True)
+class WildPlan:
+    """Which weights, whether all vectors are enumerated, and how many draws."""
+
+    weights: str  # "rademacher" | "webb"
+    enumerated: bool
+    draws: int
+
+    def describe(self) -> str:
+        how = "all" if self.enumerated else "random"
+        return f"{how} {self.draws} {self.weights} weight vectors"
+
+
+def wild_plan(G: int, resamples: int) -> WildPlan:
+    if G < 12:
+        if min(resamples, MAX_ENUMERATION) >= 6**G:
+            return WildPlan("webb", True, 6**G)
+        return WildPlan("webb", False, resamples)
+    if G <= 14:
+        return WildPlan("rademacher", True, 2**G)
+    return WildPlan("rademacher", False, resamples)
+
+
+def _weight_chunks(G: int, plan: WildPlan, seed: int) -> Iterator[np.ndarray]:
+    """(rows, G) float64 weight matrices, the same stream for the same (G, plan, seed)."""
+    rows = max(1, CHUNK_CELLS // max(G, 1))
+    rng = np.random.default_rng(seed)
+    nbytes = (G + 7) // 8
+    for start in range(0, plan.draws, rows):
+        m = min(rows, plan.draws - start)
+        if plan.enumerated:
+            k = np.arange(start, start + m, dtype=np.int64)[:, None]
+            if plan.weights == "webb":
+                digits = (k // 6 ** np.arange(G, dtype=np.int64)) % 6
+                yield WEBB[digits]
+            else:
+                bits = (k >> np.arange(G, dtype=np.int64)) & 1
+                yield bits.astype(np.float64) * 2.0 - 1.0
+        elif plan.weights == "webb":
+            yield WEBB[rng.integers(0, 6, size=(m, G))]
+        else:
+            packed = rng.integers(0, 256, size=(m, nbytes), dtype=np.uint8)
+            v = np.unpackbits(packed, axis=1, count=G).astype(np.float64)
+            v *= 2.0
+            v -= 1.0
+            yield v
+
+
+def _sign_table(X: np.ndarray) -> np.ndarray:
+    """For each group of 8 clusters and each byte of signs: sum_j (+-1)_j X_j, (groups*256, k).
+
+    Bit i of a byte (most significant first, as np.unpackbits reads it) is the sign of
+    cluster 8 g + i: the same weights as unpacking the bytes, at 1/8 of the gathers.
+    """
+    G, k = X.shape
+    groups = (G + 7) // 8
+    Xg = np.zeros((groups * 8, k))
+    Xg[:G] = X
+    bits = (np.arange(256)[:, None] >> (7 - np.arange(8))[None, :]) & 1
+    signs = bits.astype(np.float64) * 2.0 - 1.0  # (256, 8)
+    return np.einsum("bj,gjk->gbk", signs, Xg.reshape(groups, 8, k)).reshape(groups * 256, k)
+
+
+def _rademacher_projections(data: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """(k, draws) projections v.X for random Rademacher v: byte table, chunked gathers."""
+    X = np.ascontiguousarray(data.T)
+    table = _sign_table(X)
+    G, k = X.shape
+    groups = (G + 7) // 8
+    rows = max(1, CHUNK_CELLS // groups)
+    rng = np.random.default_rng(seed)
+    offsets = (np.arange(groups, dtype=np.int32) * 256)[None, :]
+    out = np.empty((draws, k))
+    for start in range(0, draws, rows):
+        m = min(rows, draws - start)
+        packed = rng.integers(0, 256, size=(m, groups), dtype=np.uint8)
+        # one table row per (draw, group): a 0/1 sparse matrix times the table
+        pick = sparse.csr_matrix(
+            (np.ones(m * groups), (packed + offsets).ravel(),
+             np.arange(0, m * groups + 1, groups)), shape=(m, groups * 256))
+        out[start:start + m] = pick @ table
+    return out.T
+
+
+@dataclass(frozen=True, eq=False)
+class WildBootstrap:
+    """Projections of the draws on the data: p-values and bounds at any theta in O(B).
+
+    Arrays with a leading axis of length R (samples) and a trailing axis of length B (draws).
+    """
+
+    plan: WildPlan
+    G: int
+    N: float
+    M: float
+    delta: np.ndarray  # (R,)
+    se1: np.ndarray  # (R,) CR1 standard error of the data
+    A1: np.ndarray
+    B1: np.ndarray
+    Q1: np.ndarray
+    Q2: np.ndarray
+    A2: np.ndarray  # (B,)
+    B2: np.ndarray
+    Q3: np.ndarray
+
+    @classmethod
+    def fit(cls, S: np.ndarray, n: np.ndarray, *, resamples: int, seed: int) -> WildBootstrap:
+        S = np.atleast_2d(np.asarray(S, dtype=np.float64))
+        n = np.asarray(n, dtype=np.float64)
+        R, G = S.shape
+        plan = wild_plan(G, resamples)
+        N = float(n.sum())
+        data = np.concatenate([S, S * n, n[None, :], (n * n)[None, :]])
+        webb = plan.weights == "webb"
+        sq = np.concatenate([S * S, S * n, (n * n)[None, :]]) if webb else None
+        quad: list[np.ndarray] = []
+        if not webb and not plan.enumerated and R == 1:
+            P = _rademacher_projections(data, plan.draws, seed)
+        else:
+            lin = []
+            for v in _weight_chunks(G, plan, seed):
+                # (draws x G) @ (G x k): this orientation keeps BLAS on its fast path
+                lin.append((v @ data.T).T)
+                if sq is not None:
+                    quad.append(((v * v) @ sq.T).T)
+            P = np.concatenate(lin, axis=1)
+        delta = S.sum(axis=1) / N
+        u = S - delta[:, None] * n
+        se1 = np.sqrt(G / (G - 1) * np.sum(u * u, axis=1)) / N
+        if sq is not None:
+            Qm = np.concatenate(quad, axis=1)
+            Q1, Q2, Q3 = Qm[:R], Qm[R:2 * R], Qm[2 * R]
+        else:
+            Q1 = np.sum(S * S, axis=1)[:, None]
+            Q2 = np.sum(S * n, axis=1)[:, None]
+            Q3 = np.full(1, float(np.sum(n * n)))
+        return cls(plan, G, N, float(np.sum(n * n)), delta, se1,
+                   A1=P[:R], B1=P[R:2 * R], A2=P[2 * R], B2=P[2 * R + 1], Q1=Q1, Q2=Q2, Q3=Q3)
+
+    def _exceed(self, theta: np.ndarray, upper: bool) -> np.ndarray:
+        """Share of draws whose t* is at least as extreme as t_obs, per sample, at theta."""
+        th = theta[:, None]
+        a = self.A1 - th * self.A2
+        b = self.B1 - th * self.B2
+        Q = self.Q1 - 2.0 * th * self.Q2 + th * th * self.Q3
+        N = self.N
+        var = (self.G / (self.G - 1)) * (Q - 2.0 * a * b / N + a * a * self.M / (N * N))
+        # t* >= t_obs  <=>  a >= t_obs * sqrt(Q...) (both sides carry the same 1/N^2 factor)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_obs = np.where(self.se1 > 0, (self.delta - theta) / self.se1, 0.0)
+        rhs = t_obs[:, None] * np.sqrt(np.maximum(var, 0.0))
+        # ties (the identity draw, clusters with u_g = 0) count as extreme, up to rounding
+        tol = _TIES * (np.abs(a) + np.abs(rhs))
+        hit = a <= rhs + tol if upper else a >= rhs - tol
+        return np.asarray(hit.mean(axis=1))
+
+    def p_value(self, theta: float | np.ndarray, *, upper: bool = False) -> np.ndarray:
+        """One-sided p of H0: delta <= theta (or >= theta with upper=True)."""
+        th = np.broadcast_to(np.asarray(theta, dtype=np.float64), self.delta.shape)
+        return self._exceed(np.array(th), upper)
+
+    def lower(self, alpha: float, *, bracket: float = _BRACKET, iters: int = 50) -> np.ndarray:
+        """Smallest theta not rejected by the one-sided level-alpha test (-inf if none)."""
+        lo = self.delta - bracket * self.se1
+        out = bisect(lambda th: self._exceed(th, False) > alpha, lo, self.delta, iters=iters)
+        return np.where(self._exceed(lo, False) > alpha, -np.inf, out)
+
+    def upper(self, alpha: float, *, bracket: float = _BRACKET, iters: int = 50) -> np.ndarray:
+        """Largest theta not rejected by the one-sided level-alpha test (+inf if none)."""
+        hi = self.delta + bracket * self.se1
+        out = bisect(lambda th: ~(self._exceed(th, True) > alpha), self.delta, hi, iters=iters)
+        return np.where(self._exceed(hi, True) > alpha, np.inf, out)
+
+    def null_draws(self, theta: float) -> np.ndarray:
+        """delta* = theta + a/N of the first sample under H0: delta = theta."""
+        return theta + (self.A1[0] - theta * self.A2) / self.N
+
+
+def _clusters(sample: PairedSample, name: str) -> tuple[np.ndarray, np.ndarray]:
+    sums = sample.sums
+    if sums is None:
+        raise InputError(f"{name} needs a cluster key", hint="pass --cluster KEY")
+    if sums.G < 2:
+        raise InputError(f"{name} needs at least 2 clusters, got {sums.G}",
+                         hint="choose a finer cluster key or drop --cluster")
+    return sums.S, sums.n
+
+
+def wild_cluster_bootstrap(
+    sample: PairedSample, *, alpha: float, theta0: float = 0.0, resamples: int = 9999,
+    seed: int = 0, alpha_allow: float | None = None, **_: object,
+) -> Inference:
+    """Restricted wild cluster bootstrap-t; bounds by inverting the bootstrap test.
+
+    `se`/`df` are the CR2 SE and Bell-McCaffrey df of the same data (they drive the MDE).
+    """
+    S, n = _clusters(sample, "wild_cluster_bootstrap")
+    sums = sample.sums
+    assert sums is not None
+    wb = WildBootstrap.fit(S, n, resamples=resamples, seed=seed)
+    delta = float(wb.delta[0])
+    se = math.sqrt(cr2_variance(sums))
+    df = bell_mccaffrey_df(n)
+    notes = [f"wild cluster restricted bootstrap-t: {wb.plan.describe()}"]
+    if float(wb.se1[0]) == 0.0:
+        notes.append("all cluster residuals are 0: the bounds collapse to delta")
+        lo = up = np.array([delta])
+        lo2, up2 = lo, up
+        low_allow = lo
+        p_lo = 0.0 if delta > theta0 else 1.0
+        p_hi = 0.0 if delta < theta0 else 1.0
+    else:
+        lo, up = wb.lower(alpha), wb.upper(alpha)
+        lo2, up2 = wb.lower(alpha / 2), wb.upper(alpha / 2)
+        low_allow = lo if alpha_allow is None else wb.lower(alpha_allow)
+        p_lo = float(wb.p_value(theta0)[0])
+        p_hi = float(wb.p_value(theta0, upper=True)[0])
+    return Inference(
+        method="wild_cluster_bootstrap", delta=delta, se=se, df=df,
+        lower=float(lo[0]), upper=float(up[0]), two_sided=(float(lo2[0]), float(up2[0])),
+        p_value=p_lo, p_value_upper=p_hi, theta0=theta0, alpha=alpha, notes=tuple(notes),
+        seed=seed, resamples=wb.plan.draws,
+        alpha_allow=alpha_allow,
+        lower_allow=None if alpha_allow is None else float(low_allow[0]),
+        distribution=summarize_distribution(wb.null_draws(theta0)),
+    )

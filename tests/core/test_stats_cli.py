@@ -1,0 +1,65 @@
+"""`evalsig power`: flags and pilot runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalsig_core.cli import main
+from evalsig_core.stats.power import power_analysis
+from tests.conftest import write_runframe
+
+
+def test_power_from_flags_equals_power_analysis(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["power", "--sd", "0.4", "--n", "900", "--delta", "0.02", "--icc", "0.05",
+                 "--cluster-size", "10", "--output", "json"], {})
+    doc = json.loads(capsys.readouterr().out)
+    ref = power_analysis(0.4, n=900, delta=0.02, icc=0.05, cluster_size=10).to_dict()
+    assert code == 0 and doc == ref
+
+
+def test_power_from_a_pilot_run_uses_its_variance_and_clusters(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    n = 300
+    ids = [f"q{i}" for i in range(n)]
+    b = (rng.random(n) < 0.5).astype(float).tolist()
+    c = (rng.random(n) < 0.55).astype(float).tolist()
+    cl = [f"P{i // 10}" for i in range(n)]
+    write_runframe(tmp_path / "b.json", ids, b, cl)
+    write_runframe(tmp_path / "c.json", ids, c, cl)
+    code = main(["power", "--baseline", str(tmp_path / "b.json"), "--candidate",
+                 str(tmp_path / "c.json"), "--metric", "accuracy", "--cluster", "passage_id",
+                 "--delta", "0.05", "--output", "json"], {})
+    doc = json.loads(capsys.readouterr().out)
+    d = np.array(c) - np.array(b)
+    assert code == 0 and doc["n"] == n and doc["df"] == 29
+    assert doc["sd"] == pytest.approx(float(np.std(d, ddof=1)))
+
+
+def test_power_without_sd_or_pilot_is_a_usage_error() -> None:
+    assert main(["power", "--n", "100"], {}) == 64
+
+
+@pytest.mark.parametrize("method", ["paired_t", "clustered_t", "wild_cluster_bootstrap",
+                                    "cluster_bootstrap", "paired_bootstrap", "permutation"])
+def test_every_method_runs_through_gate_and_is_named_in_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str) -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    ids = [f"q{i}" for i in range(n)]
+    b = (rng.random(n) < 0.5).astype(float).tolist()
+    c = (rng.random(n) < 0.7).astype(float).tolist()
+    cl = [f"P{i % 20}" for i in range(n)]
+    write_runframe(tmp_path / "b.json", ids, b, cl)
+    write_runframe(tmp_path / "c.json", ids, c, cl)
+    code = main(["gate", "--baseline", str(tmp_path / "b.json"), "--candidate",
+                 str(tmp_path / "c.json"), "--metric", "accuracy", "--cluster", "passage_id",
+                 "--min-delta", "0.01", "--method", method, "--resamples", "999",
+                 "--output", "json"], {})
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["verdict"] == "ALLOW"
+    assert doc["comparison"]["method"] == method and doc["comparison"]["method_reason"]

@@ -1,0 +1,285 @@
+"""Calibration study of `auto` on the STATS.md grid, vectorised across replications.
+
+Data-generating process (STATS.md), per replication and cell:
+- G clusters of fixed sizes n_g, 20 items on average (balanced: 20 each; unbalanced: 1 plus
+  Lomax(1.3) shares of the other 19 G items); without a cluster key, N = 1000 items;
+- cluster shifts m_g: symmetric {-0.4, 0, +0.4} with P(+-0.4) = ICC pi / 0.32 each (so
+  Var m = ICC pi), or skewed as STATS.md states it (a few clusters carry large regressions):
+  m_g = -0.4 with probability ICC / (ICC + 0.4), else +ICC (E m = 0, Var m = 0.4 ICC);
+- items of cluster g: d in {-1, 0, 1} with mean mu_g = theta + m_g and discordance
+  pi_g = max(pi, |mu_g|) (the nominal pi cannot hold where |mu_g| > pi);
+- epochs K = 4: each epoch reproduces the item's latent score with probability rho = 0.75,
+  else scores Bernoulli(1/2); d is averaged within the item first, and delta = rho theta.
+The boundary is theta0 = 0: ALLOW is the decision bound > 0 when delta = 0 (false ALLOW), and
+power is measured at delta = MDE*, the mean MDE `auto` reports on the null replications.
+
+Every replication is evaluated with the method `auto` chooses for the cell's design (it depends
+on G, balance and whether scores are binary, which are fixed within a cell), through the same
+batched code the library uses (WildBootstrap, Tango bounds), with seed 0 for the draws.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from evalsig_core.stats import PairedSample, choose_method, minimum_detectable_effect
+from evalsig_core.stats.mcnemar import tango_bounds
+from evalsig_core.stats.power import bound_mde
+from evalsig_core.stats.t_methods import bell_mccaffrey_df
+from evalsig_core.stats.wild import WildBootstrap
+
+N_ITEMS = 1000  # without clusters
+PER_CLUSTER = 20
+RHO = 0.75
+ALPHA = 0.05
+POWER = 0.80
+
+
+@dataclass(frozen=True)
+class Cell:
+    pi: float
+    icc: float
+    law: str  # "sym" | "skew"
+    G: int | None  # None: no cluster key
+    balanced: bool
+    K: int
+
+    @property
+    def label(self) -> str:
+        g = "iid" if self.G is None else f"G={self.G}{'' if self.balanced else ' pareto'}"
+        return f"pi={self.pi} icc={self.icc} {self.law} {g} K={self.K}"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    cell: Cell
+    method: str
+    alpha_allow: float
+    coverage: float
+    false_allow: float
+    power: float
+    mde: float
+
+
+def sizes(cell: Cell) -> np.ndarray:
+    if cell.G is None:
+        return np.ones(N_ITEMS, dtype=np.int64)
+    G = cell.G
+    if cell.balanced:
+        return np.full(G, PER_CLUSTER, dtype=np.int64)
+    rng = np.random.default_rng(1000 + G)
+    raw = rng.pareto(1.3, G)
+    return 1 + np.floor(raw / raw.sum() * (PER_CLUSTER - 1) * G).astype(np.int64)
+
+
+def simulate(cell: Cell, delta: float, R: int, seed: int) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """(d (R, N), codes (N,), n (G,)) with true mean paired difference `delta`."""
+    rng = np.random.default_rng(seed)
+    n = sizes(cell)
+    G = len(n)
+    codes = np.repeat(np.arange(G), n)
+    theta = delta / (RHO if cell.K > 1 else 1.0)
+    s = cell.icc * cell.pi
+    if cell.G is None or s == 0:
+        m = np.zeros((R, G))
+    elif cell.law == "sym":
+        p = s / 0.32
+        u = rng.random((R, G))
+        m = np.where(u < p, -0.4, np.where(u < 2 * p, 0.4, 0.0))
+    else:
+        q = cell.icc / (cell.icc + 0.4)
+        m = np.where(rng.random((R, G)) < q, -0.4, cell.icc)
+    mu = (theta + m)[:, codes]
+    pig = np.maximum(cell.pi, np.abs(mu))
+    u = rng.random(mu.shape)
+    d = np.where(u < (pig + mu) / 2, 1.0, np.where(u < pig, -1.0, 0.0))
+    if cell.K > 1:
+        base = np.where(d == 0, (rng.random(d.shape) < 0.5), d < 0).astype(np.float64)
+        cand = base + d
+        keep = rng.random((2, cell.K, *d.shape)) < RHO
+        coin = (rng.random((2, cell.K, *d.shape)) < 0.5).astype(np.float64)
+        cb = np.where(keep[0], base, coin[0]).mean(axis=0)
+        cc = np.where(keep[1], cand, coin[1]).mean(axis=0)
+        d = cc - cb
+    return d, codes, n.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    lo2: np.ndarray
+    hi2: np.ndarray
+    decision: np.ndarray
+    mde: np.ndarray
+
+
+def _wcr(S: np.ndarray, n: np.ndarray, alpha_allow: float, B: int) -> Bounds:
+    wb = WildBootstrap.fit(S, n, resamples=B, seed=0)
+    kw: dict[str, Any] = {"bracket": 100.0, "iters": 28}
+    N = n.sum()
+    u = S - wb.delta[:, None] * n
+    se = np.sqrt(np.sum(u * u / (1 - n / N), axis=1)) / N
+    df = bell_mccaffrey_df(n)
+    dec = wb.lower(alpha_allow, **kw)
+    return Bounds(wb.lower(ALPHA / 2, **kw), wb.upper(ALPHA / 2, **kw), dec,
+                  bound_mde(wb.delta, dec, se, df, POWER))
+
+
+def _iid(d: np.ndarray, method: str, alpha_allow: float) -> Bounds:
+    N = d.shape[1]
+    se = d.std(axis=1, ddof=1) / math.sqrt(N)
+    mde = minimum_detectable_effect(se, alpha=alpha_allow, power=POWER, df=N - 1)
+    mean = d.mean(axis=1)
+    if method == "mcnemar":
+        b = (d > 0).sum(axis=1)
+        c = (d < 0).sum(axis=1)
+        Nn = np.full(b.shape, N)
+        lo2, hi2 = tango_bounds(b, c, Nn, float(sps.norm.ppf(1 - ALPHA / 2)))
+        dec = tango_bounds(b, c, Nn, float(sps.norm.ppf(1 - alpha_allow)))[0]
+        return Bounds(lo2, hi2, dec, bound_mde(mean, dec, se, N - 1, POWER))
+    q2 = sps.t.ppf(1 - ALPHA / 2, N - 1)
+    return Bounds(mean - q2 * se, mean + q2 * se,
+                  mean - sps.t.ppf(1 - alpha_allow, N - 1) * se, mde)
+
+
+def evaluate(d: np.ndarray, codes: np.ndarray, n: np.ndarray, cell: Cell, method: str,
+             alpha_allow: float, B: int) -> Bounds:
+    if method == "wild_cluster_bootstrap":
+        S = np.add.reduceat(d, np.r_[0, np.cumsum(n)[:-1]].astype(np.int64), axis=1)
+        return _wcr(S, n, alpha_allow, B)
+    if method in ("mcnemar", "paired_t"):
+        return _iid(d, method, alpha_allow)
+    raise ValueError(f"calibration has no batch evaluator for {method}")
+
+
+def run_cell(cell: Cell, *, R: int, B: int, seed: int = 0) -> CellResult:
+    d0, codes, n = simulate(cell, 0.0, R, seed)
+    # base/cand of the first replication: binary exactly when d is (one epoch)
+    first = PairedSample((d0[0] < 0).astype(float), (d0[0] > 0).astype(float) + (
+        d0[0] % 1), None if cell.G is None else codes)
+    choice = choose_method(first, ALPHA)
+    alpha_allow = choice.alpha_allow or ALPHA
+    null = evaluate(d0, codes, n, cell, choice.method, alpha_allow, B)
+    coverage = float(np.mean((null.lo2 <= 0) & (null.hi2 >= 0)))
+    false_allow = float(np.mean(null.decision > 0))
+    mde = float(np.mean(null.mde))
+    power = math.nan  # unbounded decision bounds: the design cannot ALLOW (INCONCLUSIVE)
+    if math.isfinite(mde):
+        d1, codes, n = simulate(cell, mde, R, seed + 1)
+        alt = evaluate(d1, codes, n, cell, choice.method, alpha_allow, B)
+        power = float(np.mean(alt.decision > 0))
+    return CellResult(cell, choice.method, alpha_allow, coverage, false_allow, power, mde)
+
+
+def full_grid() -> list[Cell]:
+    cells = []
+    for G in (5, 10, 20, 30, 50, 200):
+        for balanced in (True, False):
+            for pi in (0.1, 0.4):
+                for icc in (0.0, 0.05, 0.1, 0.3):
+                    for law in (("sym",) if icc == 0 else ("sym", "skew")):
+                        for K in (1, 4):
+                            cells.append(Cell(pi, icc, law, G, balanced, K))
+    for pi in (0.1, 0.4):
+        for K in (1, 4):
+            cells.append(Cell(pi, 0.0, "sym", None, True, K))
+    return cells
+
+
+# The fast tier (CI): one cell per branch of `auto` and per hard feature that the full grid
+# shows within the bars: Webb weights with a skewed law (G = 10), unbalanced sizes at G = 10
+# and 50, epochs, large G with a skewed law, and both no-cluster methods. The cells the full
+# grid shows outside a bar are listed in calibration.md (`make calibrate`).
+FAST_CELLS = [
+    Cell(0.4, 0.1, "skew", 10, True, 1),
+    Cell(0.4, 0.3, "sym", 10, False, 1),
+    Cell(0.1, 0.0, "sym", 10, False, 1),
+    Cell(0.4, 0.1, "sym", 50, False, 4),
+    Cell(0.1, 0.1, "skew", 200, True, 1),
+    Cell(0.1, 0.0, "sym", None, True, 1),
+    Cell(0.4, 0.0, "sym", None, True, 4),
+]
+
+
+def bands(R: int) -> dict[str, tuple[float, float]]:
+    """Bars of STATS.md at R = 2000; widened by the extra Monte Carlo error at smaller R."""
+    widen = max(0.0, 4 * math.sqrt(0.95 * 0.05 / R) - 0.02)
+    return {"coverage": (0.93 - widen, 0.97 + widen), "false_allow": (0.0, 0.07 + widen),
+            "power": (0.75 - widen, 0.85 + widen)}
+
+
+def failures(res: CellResult, R: int) -> list[str]:
+    out = []
+    for key, (lo, hi) in bands(R).items():
+        v = getattr(res, key)
+        if math.isnan(v):
+            out.append(f"{key}: none (the ALLOW bound is often unbounded: INCONCLUSIVE)")
+        elif not lo <= v <= hi:
+            out.append(f"{key} {v:.3f} outside [{lo:.3f}, {hi:.3f}]")
+    return out
+
+
+def _bars(R: int) -> str:
+    b = bands(R)
+    return (f"coverage in [{b['coverage'][0]:.3f}, {b['coverage'][1]:.3f}], false ALLOW <= "
+            f"{b['false_allow'][1]:.3f}, power in [{b['power'][0]:.3f}, {b['power'][1]:.3f}]")
+
+
+def table(results: list[CellResult], R: int, B: int) -> str:
+    lines = [
+        "# Calibration of `auto` (generated by `make calibrate`; do not edit)",
+        "",
+        f"R = {R} replications per cell, B = {B} bootstrap draws, alpha = {ALPHA}, "
+        f"power target {POWER}, {PER_CLUSTER} items per cluster on average ({N_ITEMS} "
+        f"without clusters). Bars at this R: {_bars(R)}.",
+        "DGP and method: tests/stats/calibration.py. `alpha_allow` is the level of the bound "
+        "ALLOW uses.",
+        "",
+        "| cell | method | alpha_allow | coverage | false ALLOW | power | MDE | ok |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        bad = failures(r, R)
+        lines.append(f"| {r.cell.label} | {r.method} | {r.alpha_allow:g} | {r.coverage:.3f} | "
+                     f"{r.false_allow:.3f} | {r.power:.3f} | {r.mde:.4f} | "
+                     f"{'yes' if not bad else '; '.join(bad)} |")
+    n_bad = sum(1 for r in results if failures(r, R))
+    lines += ["", f"{len(results) - n_bad} of {len(results)} cells within every bar.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make calibrate`: the full grid, written to tests/stats/calibration.md."""
+    import argparse
+    import time
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--replications", type=int, default=2000)
+    ap.add_argument("--resamples", type=int, default=399)
+    ap.add_argument("--output", default=str(Path(__file__).with_name("calibration.md")))
+    ap.add_argument("--fast", action="store_true", help="only the fast-tier cells")
+    args = ap.parse_args(argv)
+    cells = FAST_CELLS if args.fast else full_grid()
+    results = []
+    t0 = time.perf_counter()
+    for i, cell in enumerate(cells):
+        r = run_cell(cell, R=args.replications, B=args.resamples)
+        results.append(r)
+        bad = failures(r, args.replications)
+        print(f"[{i + 1}/{len(cells)} {time.perf_counter() - t0:.0f}s] {cell.label}: "
+              f"{r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
+              f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
+    Path(args.output).write_text(table(results, args.replications, args.resamples),
+                                 encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""`auto`: which method and which ALLOW level it picks from the data, and why."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evalsig_core import EvalRun, Policy, Verdict, gate
+from evalsig_core.stats import PairedSample, choose_method
+
+
+def _sample(n: int, G: int | None, binary: bool = True, sizes: list[int] | None = None,
+            seed: int = 0) -> PairedSample:
+    rng = np.random.default_rng(seed)
+    b = (rng.random(n) < 0.5).astype(float)
+    c = (rng.random(n) < 0.55).astype(float)
+    if not binary:
+        c = c * 0.5 + 0.25
+    codes = None
+    if sizes is not None:
+        codes = np.repeat(np.arange(len(sizes)), sizes)
+    elif G is not None:
+        codes = np.arange(n) % G
+    return PairedSample(b, c, codes)
+
+
+def test_binary_scores_without_clusters_use_mcnemar() -> None:
+    assert choose_method(_sample(500, None)).method == "mcnemar"
+
+
+def test_other_scores_without_clusters_use_paired_t() -> None:
+    assert choose_method(_sample(500, None, binary=False)).method == "paired_t"
+
+
+def test_few_clusters_use_wcr_with_alpha_halved_for_allow() -> None:
+    c = choose_method(_sample(400, 8), alpha=0.05)
+    assert c.method == "wild_cluster_bootstrap" and c.alpha_allow == 0.025
+    assert "G = 8 < 30" in c.reason and "Webb" in c.reason
+
+
+def test_many_balanced_clusters_use_wcr_at_the_nominal_level() -> None:
+    c = choose_method(_sample(800, 40))
+    assert c.method == "wild_cluster_bootstrap" and c.alpha_allow is None
+
+
+def test_many_unequal_clusters_with_low_df_halve_alpha_for_allow() -> None:
+    sizes = [400] + [5] * 39  # one cluster dominates: Bell-McCaffrey df far below 15
+    c = choose_method(_sample(sum(sizes), None, sizes=sizes))
+    assert c.alpha_allow == 0.025 and "effective df" in c.reason
+
+
+def test_fewer_than_five_clusters_are_inconclusive_with_a_finding() -> None:
+    n = 400
+    ids = [str(i) for i in range(n)]
+    cl = [f"P{i % 4}" for i in range(n)]
+    b = EvalRun.from_arrays(ids, [0.0] * n, clusters=cl)
+    c = EvalRun.from_arrays(ids, [1.0] * n, clusters=cl)
+    r = gate(b, c, Policy(min_delta=0.0, cluster="k"))
+    assert r.verdict is Verdict.INCONCLUSIVE and r.comparison.method == "clustered_t"
+    assert any(f.code == "W205" for f in r.findings)
+
+
+def test_the_report_says_which_alpha_allow_used() -> None:
+    n = 400
+    ids = [str(i) for i in range(n)]
+    cl = [f"P{i % 8}" for i in range(n)]
+    rng = np.random.default_rng(1)
+    b = EvalRun.from_arrays(ids, (rng.random(n) < 0.5).astype(float), clusters=cl)
+    c = EvalRun.from_arrays(ids, (rng.random(n) < 0.7).astype(float), clusters=cl)
+    r = gate(b, c, Policy(min_delta=0.0, cluster="k"))
+    assert r.comparison.allow_alpha == 0.025
+    assert "alpha 0.025" in r.reason and any("ALLOW uses" in x for x in r.comparison.notes)

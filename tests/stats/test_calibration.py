@@ -1,0 +1,68 @@
+"""The fast calibration tier of STATS.md (R = 1000, B = 399) and the controls that must fail.
+
+Deterministic: every replication and every bootstrap draw is seeded. The full grid is
+`make calibrate` (tests/stats/calibration.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from evalsig_core.sequential import confidence_sequence
+
+from . import calibration as cal
+
+R, B = 1000, 399
+
+
+@pytest.mark.parametrize("cell", cal.FAST_CELLS, ids=lambda c: c.label)
+def test_auto_meets_every_bar_in_the_fast_cells(cell: cal.Cell) -> None:
+    res = cal.run_cell(cell, R=R, B=B)
+    assert cal.failures(res, R) == [], res
+
+
+def test_control_iid_se_on_clustered_data_fails_coverage() -> None:
+    # The paired t that ignores clusters (evalsig 0.1 with no --cluster) under-covers badly.
+    cell = cal.Cell(0.4, 0.3, "sym", 20, True, 1)
+    d, _, _ = cal.simulate(cell, 0.0, R, seed=5)
+    b = cal._iid(d, "paired_t", cal.ALPHA)
+    coverage = float(np.mean((b.lo2 <= 0) & (b.hi2 >= 0)))
+    assert coverage < cal.bands(R)["coverage"][0] - 0.1
+
+
+def _fixed_ci_misses(x: np.ndarray, looks: int) -> float:
+    """Share of streams whose fixed 95% t interval excludes the truth (0) at some look."""
+    T = x.shape[1]
+    at = np.linspace(T // looks, T, looks).astype(int)
+    csum, csq = np.cumsum(x, axis=1), np.cumsum(x * x, axis=1)
+    n = at.astype(float)
+    mean = csum[:, at - 1] / n
+    sd = np.sqrt((csq[:, at - 1] - n * mean**2) / (n - 1))
+    half = sps.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
+    return float(np.mean(np.any(np.abs(mean) > half, axis=1)))
+
+
+def test_control_fixed_ci_rechecked_at_40_looks_misses_about_30_percent() -> None:
+    rng = np.random.default_rng(7)
+    d = rng.choice([-1.0, 0.0, 1.0], p=[0.2, 0.6, 0.2], size=(R, 4000))
+    miss = _fixed_ci_misses(d, 40)
+    assert 0.22 < miss < 0.40  # STATS.md: 0.29-0.32
+
+
+def test_confidence_sequence_stays_valid_over_every_look() -> None:
+    rng = np.random.default_rng(7)
+    d = rng.choice([-1.0, 0.0, 1.0], p=[0.2, 0.6, 0.2], size=(R, 4000))
+    lo, up = confidence_sequence((d + 1) / 2, 0.05)
+    miss = float(np.mean(np.any((lo > 0.5) | (up < 0.5), axis=1)))
+    assert miss <= 0.05 + 0.028
+
+
+def test_bands_are_the_stats_md_bars_at_r_2000() -> None:
+    b = cal.bands(2000)
+    assert b["coverage"] == (0.93, 0.97) and b["false_allow"][1] == 0.07
+    assert b["power"] == (0.75, 0.85)
+    assert math.isclose(cal.bands(1000)["coverage"][0], 0.95 - 0.0276, abs_tol=1e-3)
