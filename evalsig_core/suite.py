@@ -99,22 +99,21 @@ def _decided(entry: SuiteEntry, p_adj: float | None) -> SuiteEntry:
 
 
 def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:
-    def names(pred: Callable[[SuiteEntry], bool]) -> list[str]:
-        return [e.name for e in entries if pred(e)]
-
-    rejected = names(lambda e: e.verdict is Verdict.REJECT)
-    if rejected:
-        return Verdict.REJECT, f"REJECT: {', '.join(rejected)}"
-    failed = names(lambda e: e.error is not None)
-    open_ = names(lambda e: e.verdict is Verdict.INCONCLUSIVE)
-    if failed or open_:
-        parts = []
-        if open_:
-            parts.append(f"INCONCLUSIVE: {', '.join(open_)}")
-        if failed:
-            parts.append(f"could not be gated: {', '.join(failed)}")
-        return Verdict.INCONCLUSIVE, "; ".join(parts)
-    return Verdict.ALLOW, f"all {len(entries)} entries ALLOW"
+    """REJECT if any entry is, else INCONCLUSIVE if any is or could not be gated, else ALLOW;
+    the reason counts the entries and names those that decided it."""
+    groups: dict[str, list[str]] = {"REJECT": [], "INCONCLUSIVE": [], "not gated": [],
+                                    "ALLOW": []}
+    for e in entries:
+        key = "not gated" if e.error is not None else (e.verdict.value if e.verdict else "ALLOW")
+        groups[key].append(e.name)
+    if groups["REJECT"]:
+        verdict = Verdict.REJECT
+    elif groups["INCONCLUSIVE"] or groups["not gated"]:
+        verdict = Verdict.INCONCLUSIVE
+    else:
+        verdict = Verdict.ALLOW
+    parts = [f"{k}: {', '.join(v)}" for k, v in groups.items() if v]
+    return verdict, f"{len(entries)} entries: " + "; ".join(parts)
 
 
 def load_suite(path: str | Path, *,
