@@ -9,14 +9,11 @@
 - The suite is REJECT if any entry is REJECT, else INCONCLUSIVE if any is (or if an entry could
   not be gated at all: it is reported with its error), else ALLOW.
 
-A suite file is TOML: an optional `[suite]` table of defaults (alpha, power, mode, method,
-resamples, seed, correction, min_delta) and `[[entry]]` tables with name, task, baseline,
-candidate, metric, cluster, filter, format, min_delta, mode (paths relative to the file).
+The suite file format (one for `evalsig suite` and the nightly flow) is in suite_file.py.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +25,10 @@ from .policy import Mode, Policy, Verdict
 from .report import SuiteEntry, SuiteReport
 from .run import EvalRun
 from .stats.multiplicity import CORRECTIONS, adjust_p_values
+from .suite_file import read_suite_spec
 
 __all__ = ["SuiteItem", "gate_suite", "load_suite", "run_suite_file", "suite_report"]
 
-_POLICY_KEYS = {"alpha", "power", "mode", "method", "resamples", "seed", "min_delta"}
-_ENTRY_KEYS = _POLICY_KEYS | {"name", "task", "baseline", "candidate", "metric", "cluster",
-                              "filter", "format"}
-_SUITE_KEYS = _POLICY_KEYS | {"correction", "name"}
 
 
 @dataclass(frozen=True)
@@ -118,50 +112,22 @@ def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:
 
 def load_suite(path: str | Path, *,
                correction: str | None = None) -> tuple[list[SuiteItem], str]:
-    """Parse a suite TOML file into items (runs are read lazily, when each is gated)."""
-    p = Path(path)
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        from .errors import InputNotFoundError
-
-        raise InputNotFoundError(f"{p}: suite file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{p}: not a valid TOML suite file: {exc}") from None
-    defaults = doc.get("suite", {})
-    _check_keys(defaults, _SUITE_KEYS, f"{p} [suite]")
-    raw = doc.get("entry", doc.get("entries", []))
-    if not isinstance(raw, list) or not raw:
-        raise UsageError(f"{p}: no [[entry]] tables", hint="add one [[entry]] per task/metric")
-    corr = correction or defaults.get("correction", "holm")
-    items = [_item(p, i, e, defaults) for i, e in enumerate(raw)]
-    return items, corr
-
-
-def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise UsageError(f"{where}: unknown key {unknown[0]!r}",
-                         hint=f"use only {', '.join(sorted(allowed))}")
-
-
-def _item(p: Path, i: int, e: dict[str, Any], defaults: dict[str, Any]) -> SuiteItem:
-    where = f"{p} entry {i + 1}"
-    _check_keys(e, _ENTRY_KEYS, where)
-    for key in ("baseline", "candidate"):
-        if key not in e:
-            raise UsageError(f"{where}: missing {key!r}", hint="give both run files")
-    settings = {k: v for k, v in defaults.items() if k in _POLICY_KEYS}
-    settings.update({k: v for k, v in e.items() if k in _POLICY_KEYS})
-    if "min_delta" not in settings:
-        raise UsageError(f"{where}: missing 'min_delta'", hint="set it per entry or in [suite]")
-    policy = Policy(**settings, metric=e.get("metric"), cluster=e.get("cluster"))
-    name = str(e.get("name") or e.get("task") or f"entry-{i + 1}")
-    root = p.parent
-    flags = {"metric": e.get("metric"), "cluster": e.get("cluster"), "filter": e.get("filter"),
-             "format": e.get("format", "auto")}
-    return SuiteItem(name=name, policy=policy, task=e.get("task"),
-                     load=_loader(root / e["baseline"], root / e["candidate"], flags))
+    """Read a suite file into items the CLI can gate (runs are read lazily, one entry at a
+    time). Every entry needs local `baseline` and `candidate` runs here; stored baselines and
+    candidate commands are the nightly flow's."""
+    spec = read_suite_spec(path)
+    items = []
+    for e in spec.entries:
+        if e.baseline is None or e.candidate is None:
+            missing = "baseline" if e.baseline is None else "candidate"
+            raise UsageError(
+                f"{path}: entry {e.name!r} has no {missing} run file",
+                hint="`evalsig suite` gates files; stored baselines and candidate commands "
+                "need the nightly flow (evalsig_flows)")
+        flags = {"metric": e.metric, "cluster": e.cluster, "filter": e.filter, "format": e.format}
+        items.append(SuiteItem(name=e.name, policy=e.policy(), task=e.task,
+                               load=_loader(Path(e.baseline), Path(e.candidate), flags)))
+    return items, correction or spec.correction
 
 
 def _loader(b: Path, c: Path, flags: dict[str, Any]) -> Callable[[], tuple[EvalRun, EvalRun]]:

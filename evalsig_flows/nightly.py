@@ -18,13 +18,13 @@ from prefect import flow, unmapped
 from prefect.futures import PrefectFuture, wait
 from prefect.states import Completed, Failed, State
 
-from evalsig_core import EvalsigError, ExitCode, Policy, Verdict
+from evalsig_core import EvalsigError, ExitCode, Verdict
 from evalsig_core.audit import AuditInput
 from evalsig_core.report import SuiteEntry, SuiteReport
 from evalsig_core.suite import suite_report
+from evalsig_core.suite_file import SuiteEntrySpec, read_suite_spec
 
 from .pipeline import DEFAULT_STORE, audit_fields, failed_from_error
-from .suite_file import SuiteEntrySpec, load_suite
 from .tasks import (
     RunRef,
     audit_task,
@@ -39,12 +39,6 @@ from .tasks import (
 )
 
 __all__ = ["nightly_gate_flow"]
-
-
-def _policy(e: SuiteEntrySpec) -> Policy:
-    return Policy(min_delta=e.min_delta, alpha=e.alpha, power=e.power, mode=e.mode,
-                  method=e.method, resamples=e.resamples, seed=e.seed, metric=e.metric,
-                  cluster=e.cluster)
 
 
 def _first_error(stages: list[PrefectFuture[Any]]) -> EvalsigError | Exception | None:
@@ -81,8 +75,8 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
     """
     now = datetime.now(UTC)
     try:
-        spec = load_suite(suite_file)
-        policies = [_policy(e) for e in spec.entries]
+        spec = read_suite_spec(suite_file)
+        policies = [e.policy() for e in spec.entries]
     except EvalsigError as exc:
         return failed_from_error(exc)
     entries = spec.entries

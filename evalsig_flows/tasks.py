@@ -168,7 +168,7 @@ def read_task(path: RunRef | str, metric: str | None, cluster: str | None,
 @task(name="run-candidate-command", **COMPUTE)
 def run_command_task(command: list[str], output: str, timeout: float) -> str:
     """Run the configured eval command (never retried: an eval run is not idempotent)."""
-    from .suite_file import run_command
+    from .command import run_command
 
     return run_command(command, output, timeout)
 

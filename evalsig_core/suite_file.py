@@ -1,0 +1,143 @@
+"""The suite file: one TOML format for `evalsig suite` and the nightly flow.
+
+```toml
+[suite]
+name = "nightly"            # suite name (the flows' store namespace: baselines/<name>/...)
+correction = "holm"         # or "bh": multiplicity across superiority entries
+min_delta = 0.005           # any entry key here is a default for every entry
+cluster = "passage_id"
+
+[[entry]]                   # or [[entries]]
+name = "mmlu"               # default "<task>-<metric>", else "entry-<n>"
+task = "mmlu"
+metric = "accuracy"
+baseline = "runs/base.json" # a path or URI; the nightly flow may omit it (stored baseline)
+candidate = "runs/new.json" # a path or URI, or (nightly flow only):
+# command = ["inspect", "eval", "mmlu.py", "--log-dir", "{output_dir}"]
+# output = "*.eval"         # glob inside {output_dir}; the newest match is ingested
+# timeout = 3600
+# filter, format, mode, alpha, power, method, resamples, seed as the gate flags
+```
+Relative paths are resolved against the suite file's directory. Every problem in the file is a
+usage error (exit 64) naming the file and the entry; a missing file exits 66.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InputNotFoundError, UsageError
+from .policy import Policy
+
+__all__ = ["SuiteEntrySpec", "SuiteSpec", "read_suite_spec"]
+
+
+class SuiteEntrySpec(BaseModel):
+    """One (task, metric) entry of a suite file, validated (its policy included)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    task: str | None = None
+    metric: str | None = None
+    baseline: str | None = None
+    candidate: str | None = None
+    command: list[str] | None = None
+    output: str = "*"
+    timeout: float = Field(default=3600.0, gt=0)
+    cluster: str | None = None
+    filter: str | None = None
+    format: str = "auto"
+    min_delta: float
+    alpha: float = 0.05
+    power: float = 0.80
+    mode: str = "superiority"
+    method: str = "auto"
+    resamples: int = 10000
+    seed: int = 0
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        import shlex
+
+        return shlex.split(v) if isinstance(v, str) else v
+
+    def policy(self) -> Policy:
+        return Policy(min_delta=self.min_delta, alpha=self.alpha, power=self.power,
+                      mode=self.mode, method=self.method, resamples=self.resamples,
+                      seed=self.seed, metric=self.metric, cluster=self.cluster)
+
+
+class SuiteSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "default"
+    correction: str = "holm"
+    entries: list[SuiteEntrySpec] = Field(min_length=1)
+
+
+_SUITE_ONLY = {"name", "correction"}
+
+
+def read_suite_spec(path: str | Path) -> SuiteSpec:
+    """Parse and validate a suite file; relative run paths become paths beside the file."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputNotFoundError("suite file not found", path=str(p)) from None
+    except IsADirectoryError:
+        raise UsageError(f"{p}: is a directory, a suite TOML file was expected") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{p}: not a valid TOML suite file: {exc}") from None
+    head = doc.pop("suite", {})
+    raw = doc.pop("entry", None) or doc.pop("entries", None)
+    if doc:
+        raise UsageError(f"{p}: unknown table {sorted(doc)[0]!r}",
+                         hint="use [suite] and [[entry]] tables")
+    if not isinstance(head, dict) or not isinstance(raw, list) or not raw:
+        raise UsageError(f"{p}: no [[entry]] tables", hint="add one [[entry]] per task/metric")
+    defaults = {k: v for k, v in head.items() if k not in _SUITE_ONLY}
+    entries = [_entry(p, i, {**defaults, **e}) for i, e in enumerate(raw)]
+    names = [e.name for e in entries]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise UsageError(f"{p}: two entries are named {dup!r}", hint="give each entry a name")
+    correction = head.get("correction", "holm")
+    if correction not in ("holm", "bh"):
+        raise UsageError(f"{p} [suite]: correction must be holm or bh, got {correction!r}")
+    return SuiteSpec(name=str(head.get("name", "default")), correction=correction,
+                     entries=entries)
+
+
+def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
+    where = f"{p} entry {i + 1}" + (f" ({e['name']!r})" if "name" in e else "")
+    e.setdefault("name", "-".join(str(e[k]) for k in ("task", "metric") if e.get(k))
+                 or f"entry-{i + 1}")
+    for key in ("baseline", "candidate"):
+        if isinstance(e.get(key), str):
+            e[key] = _resolve(e[key], p.parent)
+    try:
+        spec = SuiteEntrySpec.model_validate(e)
+        spec.policy()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise UsageError(f"{where}: {field}: {err['msg']}",
+                         hint="see the suite file format in evalsig_core/suite_file.py") from None
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}") from None
+    if spec.candidate is None and not spec.command:
+        raise UsageError(f"{where}: needs `candidate` (a path or URI) or `command`")
+    return spec
+
+
+def _resolve(value: str, base: Path) -> str:
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str(base / value)

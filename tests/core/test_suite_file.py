@@ -1,0 +1,88 @@
+"""One suite file format for `evalsig suite` and the nightly flow (evalsig_core/suite_file.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalsig_core import InputNotFoundError, UsageError
+from evalsig_core.cli import main
+from evalsig_core.suite import load_suite
+from evalsig_core.suite_file import read_suite_spec
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "suite.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("table", ["entry", "entries"])
+def test_defaults_names_and_relative_paths(tmp_path: Path, table: str) -> None:
+    p = _write(tmp_path, f"""
+[suite]
+name = "nightly"
+correction = "bh"
+min_delta = 0.01
+cluster = "passage_id"
+
+[[{table}]]
+task = "rc"
+metric = "accuracy"
+baseline = "runs/b.json"
+candidate = "s3://bucket/c.json"
+
+[[{table}]]
+name = "gen"
+command = "inspect eval gen.py --log-dir {{output_dir}}"
+mode = "non-inferiority"
+""")
+    spec = read_suite_spec(p)
+    assert (spec.name, spec.correction) == ("nightly", "bh")
+    rc, gen = spec.entries
+    assert rc.name == "rc-accuracy" and rc.cluster == "passage_id" and rc.min_delta == 0.01
+    assert rc.baseline == str(tmp_path / "runs" / "b.json")
+    assert rc.candidate == "s3://bucket/c.json"  # URIs are left alone
+    assert gen.command == ["inspect", "eval", "gen.py", "--log-dir", "{output_dir}"]
+    assert gen.policy().mode.value == "non-inferiority"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[[entry]]\nname = "a"\ncandidate = "c"\n', "min_delta"),
+        ('[[entry]]\nname = "a"\nmin_delta = 0.1\n', "needs `candidate`"),
+        ('[[entry]]\nname = "a"\ncandidate = "c"\nmin_delta = 0.1\nalpha = 2\n',
+         "entry 1 \\('a'\\): invalid alpha"),
+        ('[[entry]]\nname = "a"\ncandidate = "c"\nmin_delta = 0\ncolour = "blue"\n', "colour"),
+        ('[[entry]]\nname = "a"\ncandidate = "c"\nmin_delta = 0\n'
+         '[[entry]]\nname = "a"\ncandidate = "d"\nmin_delta = 0\n', "two entries are named 'a'"),
+        ('[suite]\ncorrection = "bonferroni"\n[[entry]]\ncandidate = "c"\nmin_delta = 0\n',
+         "correction"),
+        ('[suites]\nname = "x"\n[[entry]]\ncandidate = "c"\nmin_delta = 0\n', "unknown table"),
+        ('[suite]\nname = "x"\n', "no \\[\\[entry\\]\\] tables"),
+        ("this is = = not toml", "not a valid TOML"),
+    ],
+)
+def test_every_problem_is_a_usage_error_naming_the_file(tmp_path: Path, body: str,
+                                                         message: str) -> None:
+    p = _write(tmp_path, body)
+    with pytest.raises(UsageError, match=message) as info:
+        read_suite_spec(p)
+    assert str(p) in str(info.value)
+
+
+def test_a_missing_suite_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError):
+        read_suite_spec(tmp_path / "nope.toml")
+    assert main(["suite", str(tmp_path / "nope.toml")], {}) == 66
+
+
+def test_the_cli_needs_run_files_where_the_nightly_flow_can_use_the_store(tmp_path: Path) -> None:
+    p = _write(tmp_path, '[[entry]]\nname = "a"\ntask = "t"\nmetric = "m"\n'
+                         'candidate = "c.json"\nmin_delta = 0\n')
+    assert read_suite_spec(p).entries[0].baseline is None  # fine for the nightly flow
+    with pytest.raises(UsageError, match="entry 'a' has no baseline run file"):
+        load_suite(p)
+    assert main(["suite", str(p)], {}) == 64
