@@ -49,7 +49,7 @@ demo: $(RUNTIME)
 	$(PY) -m evalsig_flows.demo
 
 lint: $(STAMP)
-	$(PY) -m ruff check evalsig_core evalsig_flows tests deployments bench
+	$(PY) -m ruff check evalsig_core evalsig_flows tests deployments bench infra
 	$(PY) -m mypy
 
 pytest: $(STAMP)

@@ -19,7 +19,14 @@ from typing import Any, NoReturn
 from .. import __version__
 from ..config import Defaults, find_config, load_config
 from ..doctor import diagnose, finding_from_error, make_report, summarize
-from ..errors import EvalsigError, ExitCode, InputError, InputNotFoundError, UsageError
+from ..errors import (
+    EvalsigError,
+    ExitCode,
+    InputError,
+    InputNotFoundError,
+    StorageError,
+    UsageError,
+)
 from ..gate import DoctorError, compare, gate
 from ..policy import Mode, Policy
 from ..readers import FORMATS, read_run
@@ -224,9 +231,7 @@ def _write(path: str, text: str) -> None:
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
-        err = EvalsigError(f"{path}: cannot write: {exc.strerror}")
-        err.exit_code = ExitCode.IO
-        raise err from None
+        raise StorageError(f"{path}: cannot write: {exc.strerror}") from None
 
 
 def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any) -> None:

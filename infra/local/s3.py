@@ -14,6 +14,7 @@ The process is stopped by its PID only; nothing is killed by name.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -138,10 +139,8 @@ def stop(pid: int, timeout: float = 10.0) -> None:
             except ProcessLookupError:
                 return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

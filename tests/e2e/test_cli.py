@@ -163,3 +163,13 @@ def test_github_outputs_and_step_summary(tmp_path: Path) -> None:
     assert lines["verdict"] == "ALLOW" and lines["exit_code"] == "0"
     assert {"delta", "p_value", "mde"} <= lines.keys()
     assert "EVALSIG release gate" in summary.read_text()
+
+
+def test_a_report_that_cannot_be_written_exits_74(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "no-such-dir" / "report.json"
+    code = main(["gate", "--baseline", str(EXAMPLES / "baseline.json"), "--candidate",
+                 str(EXAMPLES / "candidate.json"), "--min-delta", "0.005", "--json",
+                 str(target)], env={})
+    assert code == 74
+    assert f"{target}: cannot write" in capsys.readouterr().err
