@@ -81,6 +81,13 @@ class Policy(BaseModel):
             raise ValueError("resamples must be at least 99")
         return v
 
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("seed must be a non-negative integer")
+        return v
+
     @field_validator("method")
     @classmethod
     def _method(cls, v: str) -> str:
@@ -139,7 +146,7 @@ def decide(
             reason=f"no significant improvement although the run could detect {mde:.4f} "
             f"<= min_delta {m:.4f}",
         )
-    margin = -m if policy.mode is Mode.NON_INFERIORITY else m
+    margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
     if lower > margin:
         return Decision(verdict=Verdict.ALLOW, reason=f"L = {lower:+.4f} > {margin:+.4f}")
     if upper < margin:

@@ -38,6 +38,12 @@ def test_verdict_table(policy: Policy, delta: float, lower: float, upper: float,
     assert decide(policy, delta=delta, lower=lower, upper=upper, mde=mde).verdict is verdict
 
 
+def test_a_zero_non_inferiority_margin_reads_plus_zero_never_minus_zero() -> None:
+    d = decide(Policy(min_delta=0.0, mode="non-inferiority"), delta=0.02, lower=0.01,
+               upper=0.03, mde=0.01)
+    assert d.reason == "L = +0.0100 > +0.0000"
+
+
 def test_fewer_than_five_clusters_is_inconclusive_never_a_guess() -> None:
     d = decide(SUP, delta=0.5, lower=0.4, upper=0.6, mde=0.01, n_clusters=4)
     assert d.verdict is Verdict.INCONCLUSIVE and "4 clusters" in d.reason
@@ -55,6 +61,7 @@ def test_fewer_than_five_clusters_is_inconclusive_never_a_guess() -> None:
         ({"min_delta": 0.01, "resamples": 10}, "resamples"),
         ({"min_delta": 0.01, "mode": "better"}, "mode"),
         ({"min_delta": 0.01, "method": "magic"}, "method"),
+        ({"min_delta": 0.01, "seed": -1}, "seed"),  # numpy rejects it later: was exit 70
     ],
 )
 def test_invalid_policies_are_usage_errors(kwargs: dict[str, object], message: str) -> None:
