@@ -40,8 +40,8 @@ def register(sub: Any) -> None:
     p.add_argument("--delta", type=_num("--delta", positive=True),
                    help="effect to detect: report the required N")
     p.add_argument("--icc", type=_num("--icc"), default=0.0, help="ICC of d within clusters")
-    p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=1.0,
-                   help="mean cluster size")
+    p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=None,
+                   help="mean cluster size (default 1)")
     p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes")
     p.add_argument("--baseline", help="pilot baseline run: estimate sd, icc and sizes from it")
     p.add_argument("--candidate", help="pilot candidate run")
@@ -61,7 +61,13 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise UsageError(f"--{name} must be strictly between 0 and 1")
     if args.icc < 0 or args.icc >= 1:
         raise UsageError("--icc must be in [0, 1)")
-    sd, n, icc, m, cv, G = args.sd, args.n, args.icc, args.cluster_size, args.cv, None
+    if args.icc > 0 and args.cluster_size is None and not (args.baseline or args.candidate):
+        # With the default cluster size 1 the design effect is 1 whatever the ICC: never
+        # drop a flag the user gave silently.
+        raise UsageError("--icc needs --cluster-size (the mean cluster size); with clusters of "
+                         "one item the ICC has no effect")
+    sd, n, icc, cv, G = args.sd, args.n, args.icc, args.cv, None
+    m = 1.0 if args.cluster_size is None else args.cluster_size
     if args.baseline or args.candidate:
         if not (args.baseline and args.candidate):
             raise UsageError("a pilot needs both --baseline and --candidate")

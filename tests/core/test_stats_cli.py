@@ -44,6 +44,21 @@ def test_power_without_sd_or_pilot_is_a_usage_error() -> None:
     assert main(["power", "--n", "100"], {}) == 64
 
 
+@pytest.mark.parametrize("n", ["0", "-5"])
+def test_power_with_no_items_is_a_usage_error_not_an_internal_error(
+        n: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # --n 0 was a ZeroDivisionError (exit 70); --n -5 a bare "math domain error".
+    assert main(["power", "--sd", "0.5", "--n", n], {}) == 64
+    assert "n must be at least 1" in capsys.readouterr().err
+
+
+def test_power_icc_without_a_cluster_size_is_refused_not_ignored(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # With the default cluster size 1 the ICC changed nothing: design effect 1.000, silently.
+    assert main(["power", "--sd", "0.5", "--n", "100", "--icc", "0.1"], {}) == 64
+    assert "--cluster-size" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("method", ["paired_t", "clustered_t", "wild_cluster_bootstrap",
                                     "cluster_bootstrap", "paired_bootstrap", "permutation"])
 def test_every_method_runs_through_gate_and_is_named_in_the_report(
