@@ -90,6 +90,16 @@ def test_significant_regression_is_reject_not_inconclusive() -> None:
     assert r.verdict is Verdict.REJECT and r.exit_code == 1
 
 
+def test_a_regression_decided_by_u_does_not_cite_the_halved_alpha_of_l() -> None:
+    # 20 clusters: auto compares L at alpha/2, but this REJECT rests on U at the nominal
+    # level; the reason used to end "(L at alpha 0.025: auto's stricter ALLOW bound ...)".
+    b, c = _runs(-0.15, n=200)
+    r = gate(b, c, Policy(min_delta=0.005, cluster="passage_id"))
+    assert r.comparison.allow_alpha == 0.025 and r.verdict is Verdict.REJECT
+    assert r.reason.startswith("significant regression: U = ")
+    assert "alpha 0.025" not in r.reason
+
+
 def test_allow_tests_the_bound_not_the_point_estimate() -> None:
     # evalsig 0.1 allowed whenever delta >= min_delta. Here delta = 0.1 >= 0.005 from one
     # flipped item out of ten, so the lower bound is below 0: never ALLOW.
