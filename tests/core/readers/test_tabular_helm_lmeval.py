@@ -43,6 +43,18 @@ def test_csv_metric_names_the_score_column(tmp_path: Path) -> None:
         read_run(p, metric="bleu")
 
 
+def test_a_json_run_forced_through_csv_names_a_short_header_not_the_whole_file(
+        tmp_path: Path) -> None:
+    # `--format csv` on a RunFrame: every comma of its one line made a "column", and the
+    # error line printed all of them (thousands of characters for 50 items).
+    p = tmp_path / "r.json"
+    items = ", ".join(f'{{"item_id": "q{i}", "score": 1.0, "epoch": 0}}' for i in range(50))
+    p.write_text(f'{{"run_id": "r", "metric_name": "accuracy", "items": [{items}]}}\n')
+    with pytest.raises(InputError, match="no column 'item_id'") as info:
+        read_run(p, format="csv")
+    assert "and 140 more" in info.value.message and len(info.value.message) < 700
+
+
 def test_csv_row_with_missing_cells(tmp_path: Path) -> None:
     p = tmp_path / "r.csv"
     p.write_text("item_id,note,score\na,x,1\nb\n")
