@@ -104,7 +104,9 @@ def test_e103_infinite_scores_raise_no_numpy_warning(recwarn: pytest.WarningsRec
     # encountered in subtract" and a source line on stderr before the doctor report.
     b, c = _clean_pair()
     c = _run(_ids(40), [np.inf, *_alt(39)], [f"P{i % 20}" for i in range(40)])
-    assert _one(diagnose(b, c, cluster="passage_id"), "E103").count == 1
+    doc = diagnose(b, c, cluster="passage_id")
+    assert _one(doc, "E103").count == 1
+    assert _one(doc, "I301").message.endswith("delta = n/a (non-finite scores)")  # not +inf
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
