@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ..doctor import diagnose
 from ..errors import UsageError
+from ..gate import DoctorError
 from ..pairing import pair
 from ..readers import read_run
 from ..stats import design_effect, icc_anova
@@ -73,8 +75,11 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise UsageError("a pilot needs both --baseline and --candidate")
         flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,
                  "format": args.format}
-        pr = pair(read_run(args.baseline, **flags), read_run(args.candidate, **flags),
-                  cluster=args.cluster is not None)
+        b, c = read_run(args.baseline, **flags), read_run(args.candidate, **flags)
+        doc = diagnose(b, c, cluster=args.cluster)  # a pilot the gate would refuse plans nothing
+        if not doc.ok:
+            raise DoctorError(doc)
+        pr = pair(b, c, cluster=args.cluster is not None)
         sd = float(np.std(pr.d, ddof=1)) if pr.n > 1 else 0.0
         n = n or pr.n
         if pr.cluster_codes is not None:

@@ -40,6 +40,20 @@ def test_power_from_a_pilot_run_uses_its_variance_and_clusters(
     assert doc["sd"] == pytest.approx(float(np.std(d, ddof=1)))
 
 
+def test_power_refuses_a_pilot_the_doctor_refuses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A duplicated record was averaged into the pilot's SD (exit 0); an infinite score gave
+    # a numpy warning and "sd must be a positive finite number" as a usage error (64).
+    ids = [f"q{i}" for i in range(40)]
+    write_runframe(tmp_path / "b.json", ids, [float(i % 2) for i in range(40)])
+    write_runframe(tmp_path / "dup.json", [*ids, "q0"], [float(i % 3 == 0) for i in range(41)])
+    write_runframe(tmp_path / "inf.json", ids, [float("inf")] + [1.0] * 39)
+    for bad, code in (("dup.json", "E104"), ("inf.json", "E103")):
+        assert main(["power", "--baseline", str(tmp_path / "b.json"), "--candidate",
+                     str(tmp_path / bad), "--n", "100"], {}) == 65
+        assert "Warning" not in (err := capsys.readouterr().err) and bad in err, code
+
+
 def test_power_without_sd_or_pilot_is_a_usage_error() -> None:
     assert main(["power", "--n", "100"], {}) == 64
 
