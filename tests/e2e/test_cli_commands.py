@@ -147,7 +147,9 @@ def test_evalsig_toml_wins_over_pyproject_and_no_config_ignores_both(
 
 
 @pytest.mark.parametrize("text", ["bogus = 1\n", 'alpha = "high"\n', 'output = "pdf"\n',
-                                  "min_delta = \n"])
+                                  "min_delta = \n",
+                                  # out of range: the Policy's message came without the file
+                                  "alpha = 2\n", "seed = -1\n", "resamples = 5\n"])
 def test_a_bad_config_is_a_usage_error_naming_the_file(
         text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "evalsig.toml"
