@@ -105,11 +105,22 @@ def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return int(ExitCode.DATA)
 
 
+def _limit(text: str) -> int:
+    """--limit: a count >= 0 (a negative one listed nothing and said the store was empty)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"--limit must be an integer >= 0, got {text!r}")
+    return n
+
+
 def register(sub: Any) -> None:
     """Add `history` and `audit verify` to the evalsig sub-command parser."""
     h = sub.add_parser("history", help="list the decisions recorded in a store (newest first)")
     h.add_argument("--store", required=True, help="store URI: file:///dir or s3://bucket/prefix")
-    h.add_argument("--limit", type=int, default=20, help="at most N decisions (0: all)")
+    h.add_argument("--limit", type=_limit, default=20, help="at most N decisions (0: all)")
     h.add_argument("--output", default="tty", choices=("tty", "json"))
     h.set_defaults(handler=cmd_history)
 

@@ -41,6 +41,8 @@ def test_every_command_answers_an_unknown_flag_with_64(
     ["schema", "--kind", "nope"],
     ["gate", "--baseline", B, "--candidate", C, "--min-delta", "0.01", "--output", "pdf"],
     ["--config", "/nonexistent/evalsig.toml", "schema"],
+    ["history", "--store", B, "--limit", "-1"],  # listed nothing: "no decisions recorded"
+    ["power", "--sd", "0.5", "--n", "0"],  # ZeroDivisionError, exit 70
 ])
 def test_usage_errors_exit_64(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args, env={}) == 64
