@@ -38,15 +38,33 @@ def _file_getter(root: Path) -> Getter:
     return get
 
 
-def open_reader(uri: str) -> Getter:
-    """A `get(key) -> bytes` for a store URI: file:// here, other schemes via plugins."""
+class _Reader:
+    """What history and audit verify need of a store: `get(key)` and `list(prefix)`."""
+
+    def __init__(self, get: Getter, lister: Callable[[str], list[str]]) -> None:
+        self.get = get
+        self.list = lister
+
+
+def _file_lister(root: Path) -> Callable[[str], list[str]]:
+    def lister(prefix: str) -> list[str]:
+        base = root / prefix
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+    return lister
+
+
+def open_reader(uri: str) -> _Reader:
+    """`get(key) -> bytes` and `list(prefix)` for a store URI: file:// here, other schemes via
+    plugins."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         path = unquote(parsed.netloc + parsed.path) if parsed.scheme == "file" else uri
         root = Path(path)
         if not root.is_dir():
             raise InputNotFoundError("store directory not found", path=str(root))
-        return _file_getter(root)
+        return _Reader(_file_getter(root), _file_lister(root))
     found = [ep for ep in entry_points(group="evalsig.stores") if ep.name == parsed.scheme]
     if not found:
         raise UsageError(f"no store plugin for {parsed.scheme}:// URIs ({uri})",
@@ -57,8 +75,8 @@ def open_reader(uri: str) -> Getter:
         raise UsageError(f"the {parsed.scheme}:// store plugin cannot load ({exc.name} is "
                          "missing)", hint="install the flows extra: pip install "
                          "'evalsig[flows]'") from None
-    getter: Getter = store_cls.from_uri(uri).get
-    return getter
+    store = store_cls.from_uri(uri)
+    return _Reader(store.get, store.list)
 
 
 def _head(get: Getter) -> bytes | None:
@@ -69,7 +87,7 @@ def _head(get: Getter) -> bytes | None:
 
 
 def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    get = open_reader(args.store)
+    get = open_reader(args.store).get
     head = _head(get)
     rows: list[dict[str, Any]] = []
     if head is not None:
@@ -93,8 +111,18 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    get = open_reader(args.store)
-    result = verify_chain(_head(get), get)
+    reader = open_reader(args.store)
+    head = _head(reader.get)
+    if head is None:
+        # No head is an empty trail only if there is no record either: deleting head.json
+        # must not turn a whole audit trail into "OK: 0 records".
+        orphans = [k for k in reader.list("audit/") if k.endswith(".json")]
+        if orphans:
+            print(f"evalsig: audit chain broken: {AUDIT_HEAD_KEY} is missing but "
+                  f"{len(orphans)} audit records exist (e.g. {orphans[-1]})", file=sys.stderr)
+            print(f"audit chain BROKEN: no head ({args.store})")
+            return int(ExitCode.DATA)
+    result = verify_chain(head, reader.get)
     if result.ok:
         head = f", head {result.head.sha256[:12]}" if result.head else ""
         print(f"audit chain OK: {result.n_records} records{head} ({args.store})")
