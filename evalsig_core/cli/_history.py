@@ -112,8 +112,8 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     reader = open_reader(args.store)
-    head = _head(reader.get)
-    if head is None:
+    head_bytes = _head(reader.get)
+    if head_bytes is None:
         # No head is an empty trail only if there is no record either: deleting head.json
         # must not turn a whole audit trail into "OK: 0 records".
         orphans = [k for k in reader.list("audit/") if k.endswith(".json")]
@@ -122,7 +122,7 @@ def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                   f"{len(orphans)} audit records exist (e.g. {orphans[-1]})", file=sys.stderr)
             print(f"audit chain BROKEN: no head ({args.store})")
             return int(ExitCode.DATA)
-    result = verify_chain(head, reader.get)
+    result = verify_chain(head_bytes, reader.get)
     if result.ok:
         head = f", head {result.head.sha256[:12]}" if result.head else ""
         print(f"audit chain OK: {result.n_records} records{head} ({args.store})")
