@@ -92,3 +92,17 @@ def test_every_method_runs_through_gate_and_is_named_in_the_report(
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["verdict"] == "ALLOW"
     assert doc["comparison"]["method"] == method and doc["comparison"]["method_reason"]
+
+
+def test_a_zero_resampling_p_value_is_bounded_by_its_draws_not_shown_as_below_1e4(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 99 bootstrap draws, none below 0: p = 0/99, which only says p < 1/100. The report
+    # printed "< 0.0001", a precision 99 draws cannot have (Phipson & Smyth 2010).
+    n = 400
+    ids = [f"q{i}" for i in range(n)]
+    write_runframe(tmp_path / "b.json", ids, [float(i % 2) for i in range(n)])
+    write_runframe(tmp_path / "c.json", ids, [1.0 if i % 4 else float(i % 2) for i in range(n)])
+    assert main(["gate", "--baseline", str(tmp_path / "b.json"), "--candidate",
+                 str(tmp_path / "c.json"), "--min-delta", "0.01", "--method",
+                 "paired_bootstrap", "--resamples", "99", "--output", "markdown"], {}) == 0
+    assert "| p-value | < 0.0100 |" in capsys.readouterr().out
