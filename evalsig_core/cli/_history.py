@@ -86,9 +86,24 @@ def _head(get: Getter) -> bytes | None:
         return None
 
 
+def _headless(reader: _Reader, store: str) -> int | None:
+    """Exit 65 when audit/head.json is missing but audit records exist (deleted head: the
+    trail is not empty, it is broken); None when the store has a head or no record at all."""
+    orphans = [k for k in reader.list("audit/") if k.endswith(".json")]
+    if not orphans:
+        return None
+    print(f"evalsig: audit chain broken: {AUDIT_HEAD_KEY} is missing but {len(orphans)} "
+          f"audit records exist (e.g. {orphans[-1]})", file=sys.stderr)
+    print(f"audit chain BROKEN: no head ({store})")
+    return int(ExitCode.DATA)
+
+
 def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    get = open_reader(args.store).get
+    reader = open_reader(args.store)
+    get = reader.get
     head = _head(get)
+    if head is None and (code := _headless(reader, args.store)) is not None:
+        return code
     rows: list[dict[str, Any]] = []
     if head is not None:
         for n, (key, rec) in enumerate(walk_chain(parse_head(head), get)):
@@ -113,15 +128,10 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     reader = open_reader(args.store)
     head_bytes = _head(reader.get)
-    if head_bytes is None:
-        # No head is an empty trail only if there is no record either: deleting head.json
-        # must not turn a whole audit trail into "OK: 0 records".
-        orphans = [k for k in reader.list("audit/") if k.endswith(".json")]
-        if orphans:
-            print(f"evalsig: audit chain broken: {AUDIT_HEAD_KEY} is missing but "
-                  f"{len(orphans)} audit records exist (e.g. {orphans[-1]})", file=sys.stderr)
-            print(f"audit chain BROKEN: no head ({args.store})")
-            return int(ExitCode.DATA)
+    # No head is an empty trail only if there is no record either: deleting head.json must
+    # not turn a whole audit trail into "OK: 0 records".
+    if head_bytes is None and (code := _headless(reader, args.store)) is not None:
+        return code
     result = verify_chain(head_bytes, reader.get)
     if result.ok:
         head = f", head {result.head.sha256[:12]}" if result.head else ""

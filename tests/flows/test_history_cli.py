@@ -55,6 +55,8 @@ def test_audit_verify_finds_a_deleted_head_with_records_left(
     (tmp_path / "audit" / "head.json").unlink()
     assert main(["audit", "verify", "--store", tmp_path.as_uri()]) == 65
     assert "head.json is missing but 3 audit records exist" in capsys.readouterr().err
+    assert main(["history", "--store", tmp_path.as_uri()]) == 65  # not "no decisions recorded"
+    assert "no decisions recorded" not in capsys.readouterr().out
 
 
 def test_an_empty_store_has_no_history_and_verifies(tmp_path: Path,
