@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import UsageError
-from .policy import Mode
+from .policy import Mode, Policy
 
 __all__ = ["CONFIG_FILES", "Defaults", "find_config", "load_config"]
 
@@ -83,7 +83,7 @@ def load_config(path: Path) -> Defaults:
     table = _table(path) or {}
     data = {str(k).replace("-", "_"): v for k, v in table.items()}
     try:
-        return Defaults.model_validate(data, strict=False)
+        defaults = Defaults.model_validate(data, strict=False)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
@@ -92,3 +92,12 @@ def load_config(path: Path) -> Defaults:
             raise UsageError(f"{path}: unknown key {key!r}; known keys: {known}") from None
         raise UsageError(f"{path}: invalid {key!r}: {err['msg']} (got {err.get('input')!r})"
                          ) from None
+    # Ranges too (alpha = 2, seed = -1): the Policy's own checks, with the file named.
+    policy_keys = set(Policy.model_fields) - {"metric", "cluster"}
+    values = {k: v for k, v in defaults.model_dump(exclude_none=True).items()
+              if k in policy_keys}
+    try:
+        Policy(**{"min_delta": 0.0, **values})
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc.message}") from None
+    return defaults

@@ -6,6 +6,7 @@ E1xx errors (gate refuses, exit 65), W2xx warnings (shown, never hidden), I3xx i
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -212,8 +213,10 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
                       "compare runs of the same task, dataset and harness version",
                       count=len(differing)))
     n_cl = p.n_clusters
+    delta = float(p.d.mean()) if p.n else math.nan
+    shown = f"{delta:+.4f}" if math.isfinite(delta) else "n/a (non-finite scores)"
     out.append(_f("I301", f"{p.n} paired items" + (f" in {n_cl} clusters" if n_cl else "")
-                  + f"; delta = {float(p.d.mean()):+.4f}", count=p.n))
+                  + f"; delta = {shown}", count=p.n))
     return out
 
 

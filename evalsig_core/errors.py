@@ -36,7 +36,7 @@ class EvalsigError(Exception):
 
     def one_line(self) -> str:
         if self.hint:
-            return f"{self.message} Fix: {self.hint}"
+            return f"{self.message} (fix: {self.hint})"  # as doctor findings read
         return self.message
 
 

@@ -122,7 +122,7 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     if decision.verdict is Verdict.INCONCLUSIVE:
         extra = _extra_items(comp, policy)
     reason = decision.reason
-    if comp.allow_alpha is not None:
+    if comp.allow_alpha is not None and decision.uses_lower:
         reason += f" (L at alpha {comp.allow_alpha:g}: auto's stricter ALLOW bound, see notes)"
     return GateReport(
         verdict=decision.verdict,

@@ -35,9 +35,10 @@ def item_means(run: EvalRun) -> ItemMeans:
     )
     k = counts.astype(np.float64)
     sums = np.bincount(inverse, weights=run.scores, minlength=len(ids))
-    means = sums / k
-    dev = run.scores - means[inverse]
-    ss = np.bincount(inverse, weights=dev * dev, minlength=len(ids))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: the doctor's E103 says so
+        means = sums / k
+        dev = run.scores - means[inverse]
+        ss = np.bincount(inverse, weights=dev * dev, minlength=len(ids))
     within = np.where(counts > 1, ss / np.maximum(k - 1, 1), 0.0)
     clusters = present = None
     conflicts = 0

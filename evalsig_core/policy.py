@@ -81,6 +81,13 @@ class Policy(BaseModel):
             raise ValueError("resamples must be at least 99")
         return v
 
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("seed must be a non-negative integer")
+        return v
+
     @field_validator("method")
     @classmethod
     def _method(cls, v: str) -> str:
@@ -105,6 +112,8 @@ class Decision(BaseModel):
 
     verdict: Verdict
     reason: str
+    # False when the verdict rests on U (or the cluster count) alone, not on L or the MDE.
+    uses_lower: bool = True
 
 
 def decide(
@@ -118,6 +127,7 @@ def decide(
             verdict=Verdict.INCONCLUSIVE,
             reason=f"only {n_clusters} clusters: no cluster-robust interval can be trusted "
             f"with fewer than {MIN_CLUSTERS}",
+            uses_lower=False,
         )
     if policy.mode is Mode.SUPERIORITY:
         if lower > 0 and delta >= m:
@@ -125,7 +135,8 @@ def decide(
                             reason=f"L = {lower:+.4f} > 0 and delta >= min_delta {m:.4f}")
         if upper < 0:
             return Decision(verdict=Verdict.REJECT,
-                            reason=f"significant regression: U = {upper:+.4f} < 0")
+                            reason=f"significant regression: U = {upper:+.4f} < 0",
+                            uses_lower=False)
         if lower <= 0 <= upper and mde > m:
             return Decision(
                 verdict=Verdict.INCONCLUSIVE,
@@ -139,11 +150,12 @@ def decide(
             reason=f"no significant improvement although the run could detect {mde:.4f} "
             f"<= min_delta {m:.4f}",
         )
-    margin = -m if policy.mode is Mode.NON_INFERIORITY else m
+    margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
     if lower > margin:
         return Decision(verdict=Verdict.ALLOW, reason=f"L = {lower:+.4f} > {margin:+.4f}")
     if upper < margin:
-        return Decision(verdict=Verdict.REJECT, reason=f"U = {upper:+.4f} < {margin:+.4f}")
+        return Decision(verdict=Verdict.REJECT, reason=f"U = {upper:+.4f} < {margin:+.4f}",
+                        uses_lower=False)
     return Decision(
         verdict=Verdict.INCONCLUSIVE,
         reason=f"the interval [{lower:+.4f}, {upper:+.4f}] contains the margin {margin:+.4f}",

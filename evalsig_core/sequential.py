@@ -20,6 +20,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from .doctor import diagnose
 from .errors import InputError
 from .pairing import pair
 from .policy import Mode, Policy, Verdict
@@ -77,7 +78,16 @@ class WatchResult(BaseModel):
 
 
 def watch(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> WatchResult:
-    """The confidence sequence over paired units in a seeded order, and its verdict."""
+    """The confidence sequence over paired units in a seeded order, and its verdict.
+
+    Raises `DoctorError` on doctor errors, as `gate` does: duplicates, non-finite scores or
+    missing cluster labels never reach a verdict.
+    """
+    from .gate import DoctorError  # gate imports the stats stack; keep this module light
+
+    doc = diagnose(baseline, candidate, cluster=policy.cluster)
+    if not doc.ok:
+        raise DoctorError(doc)
     p = pair(baseline, candidate, cluster=policy.cluster is not None)
     d = p.d
     if d.size and (d.min() < -1 or d.max() > 1):

@@ -234,9 +234,24 @@ def _write(path: str, text: str) -> None:
         raise StorageError(f"{path}: cannot write: {exc.strerror}") from None
 
 
+def _write_stdout(text: str) -> None:
+    """A report on stdout. Markdown, HTML and JSON are UTF-8 documents whatever the console
+    encoding: `--output markdown > report.md` under cp1252 or ascii failed on the heading's
+    emoji with an internal error (70) after the verdict was decided."""
+    try:
+        sys.stdout.write(text)  # encodes the whole text first: nothing is written on error
+    except UnicodeEncodeError:
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:
+            raise
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+
+
 def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any) -> None:
     """The report on stdout in `--output`, and in every format asked for by a path flag."""
-    sys.stdout.write(render(report, args.output, style=style_for(sys.stdout, env)))
+    _write_stdout(render(report, args.output, style=style_for(sys.stdout, env)))
     for flag, fmt in (("json", "json"), ("markdown", "markdown"), ("html", "html")):
         path = getattr(args, flag, None)
         if path:

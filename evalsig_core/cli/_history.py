@@ -38,15 +38,33 @@ def _file_getter(root: Path) -> Getter:
     return get
 
 
-def open_reader(uri: str) -> Getter:
-    """A `get(key) -> bytes` for a store URI: file:// here, other schemes via plugins."""
+class _Reader:
+    """What history and audit verify need of a store: `get(key)` and `list(prefix)`."""
+
+    def __init__(self, get: Getter, lister: Callable[[str], list[str]]) -> None:
+        self.get = get
+        self.list = lister
+
+
+def _file_lister(root: Path) -> Callable[[str], list[str]]:
+    def lister(prefix: str) -> list[str]:
+        base = root / prefix
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+    return lister
+
+
+def open_reader(uri: str) -> _Reader:
+    """`get(key) -> bytes` and `list(prefix)` for a store URI: file:// here, other schemes via
+    plugins."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         path = unquote(parsed.netloc + parsed.path) if parsed.scheme == "file" else uri
         root = Path(path)
         if not root.is_dir():
             raise InputNotFoundError("store directory not found", path=str(root))
-        return _file_getter(root)
+        return _Reader(_file_getter(root), _file_lister(root))
     found = [ep for ep in entry_points(group="evalsig.stores") if ep.name == parsed.scheme]
     if not found:
         raise UsageError(f"no store plugin for {parsed.scheme}:// URIs ({uri})",
@@ -57,8 +75,8 @@ def open_reader(uri: str) -> Getter:
         raise UsageError(f"the {parsed.scheme}:// store plugin cannot load ({exc.name} is "
                          "missing)", hint="install the flows extra: pip install "
                          "'evalsig[flows]'") from None
-    getter: Getter = store_cls.from_uri(uri).get
-    return getter
+    store = store_cls.from_uri(uri)
+    return _Reader(store.get, store.list)
 
 
 def _head(get: Getter) -> bytes | None:
@@ -68,9 +86,24 @@ def _head(get: Getter) -> bytes | None:
         return None
 
 
+def _headless(reader: _Reader, store: str) -> int | None:
+    """Exit 65 when audit/head.json is missing but audit records exist (deleted head: the
+    trail is not empty, it is broken); None when the store has a head or no record at all."""
+    orphans = [k for k in reader.list("audit/") if k.endswith(".json")]
+    if not orphans:
+        return None
+    print(f"evalsig: audit chain broken: {AUDIT_HEAD_KEY} is missing but {len(orphans)} "
+          f"audit records exist (e.g. {orphans[-1]})", file=sys.stderr)
+    print(f"audit chain BROKEN: no head ({store})")
+    return int(ExitCode.DATA)
+
+
 def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    get = open_reader(args.store)
+    reader = open_reader(args.store)
+    get = reader.get
     head = _head(get)
+    if head is None and (code := _headless(reader, args.store)) is not None:
+        return code
     rows: list[dict[str, Any]] = []
     if head is not None:
         for n, (key, rec) in enumerate(walk_chain(parse_head(head), get)):
@@ -93,8 +126,13 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    get = open_reader(args.store)
-    result = verify_chain(_head(get), get)
+    reader = open_reader(args.store)
+    head_bytes = _head(reader.get)
+    # No head is an empty trail only if there is no record either: deleting head.json must
+    # not turn a whole audit trail into "OK: 0 records".
+    if head_bytes is None and (code := _headless(reader, args.store)) is not None:
+        return code
+    result = verify_chain(head_bytes, reader.get)
     if result.ok:
         head = f", head {result.head.sha256[:12]}" if result.head else ""
         print(f"audit chain OK: {result.n_records} records{head} ({args.store})")
@@ -105,11 +143,22 @@ def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return int(ExitCode.DATA)
 
 
+def _limit(text: str) -> int:
+    """--limit: a count >= 0 (a negative one listed nothing and said the store was empty)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"--limit must be an integer >= 0, got {text!r}")
+    return n
+
+
 def register(sub: Any) -> None:
     """Add `history` and `audit verify` to the evalsig sub-command parser."""
     h = sub.add_parser("history", help="list the decisions recorded in a store (newest first)")
     h.add_argument("--store", required=True, help="store URI: file:///dir or s3://bucket/prefix")
-    h.add_argument("--limit", type=int, default=20, help="at most N decisions (0: all)")
+    h.add_argument("--limit", type=_limit, default=20, help="at most N decisions (0: all)")
     h.add_argument("--output", default="tty", choices=("tty", "json"))
     h.set_defaults(handler=cmd_history)
 

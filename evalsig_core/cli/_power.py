@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ..doctor import diagnose
 from ..errors import UsageError
+from ..gate import DoctorError
 from ..pairing import pair
 from ..readers import read_run
 from ..stats import design_effect, icc_anova
@@ -40,8 +42,8 @@ def register(sub: Any) -> None:
     p.add_argument("--delta", type=_num("--delta", positive=True),
                    help="effect to detect: report the required N")
     p.add_argument("--icc", type=_num("--icc"), default=0.0, help="ICC of d within clusters")
-    p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=1.0,
-                   help="mean cluster size")
+    p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=None,
+                   help="mean cluster size (default 1)")
     p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes")
     p.add_argument("--baseline", help="pilot baseline run: estimate sd, icc and sizes from it")
     p.add_argument("--candidate", help="pilot candidate run")
@@ -61,14 +63,23 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise UsageError(f"--{name} must be strictly between 0 and 1")
     if args.icc < 0 or args.icc >= 1:
         raise UsageError("--icc must be in [0, 1)")
-    sd, n, icc, m, cv, G = args.sd, args.n, args.icc, args.cluster_size, args.cv, None
+    if args.icc > 0 and args.cluster_size is None and not (args.baseline or args.candidate):
+        # With the default cluster size 1 the design effect is 1 whatever the ICC: never
+        # drop a flag the user gave silently.
+        raise UsageError("--icc needs --cluster-size (the mean cluster size); with clusters of "
+                         "one item the ICC has no effect")
+    sd, n, icc, cv, G = args.sd, args.n, args.icc, args.cv, None
+    m = 1.0 if args.cluster_size is None else args.cluster_size
     if args.baseline or args.candidate:
         if not (args.baseline and args.candidate):
             raise UsageError("a pilot needs both --baseline and --candidate")
         flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,
                  "format": args.format}
-        pr = pair(read_run(args.baseline, **flags), read_run(args.candidate, **flags),
-                  cluster=args.cluster is not None)
+        b, c = read_run(args.baseline, **flags), read_run(args.candidate, **flags)
+        doc = diagnose(b, c, cluster=args.cluster)  # a pilot the gate would refuse plans nothing
+        if not doc.ok:
+            raise DoctorError(doc)
+        pr = pair(b, c, cluster=args.cluster is not None)
         sd = float(np.std(pr.d, ddof=1)) if pr.n > 1 else 0.0
         n = n or pr.n
         if pr.cluster_codes is not None:

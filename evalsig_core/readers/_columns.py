@@ -75,8 +75,8 @@ def int_strings(a: np.ndarray) -> np.ndarray:
     Non-negative values are written digit by digit into UCS-4 code points, left-aligned and
     NUL-padded, which is exactly numpy's `<U` layout; negative values take `astype`.
     """
-    if a.size == 0 or a.min() < 0:
-        return a.astype(np.str_)
+    if a.size == 0 or a.min() < 0 or a.max() > np.iinfo(np.int64).max:
+        return a.astype(np.str_)  # uint64 above 2**63 - 1 would wrap in int64 (64-bit hashes)
     a = a.astype(np.int64, copy=False)
     width = len(str(int(a.max())))
     n = np.ones(len(a), dtype=np.int64)

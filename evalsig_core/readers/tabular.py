@@ -76,13 +76,21 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
     return build_run(cols, meta, src)
 
 
+def _shown(names: list[str], limit: int = 12, width: int = 40) -> str:
+    """The header for an error line: a JSON file forced through --format csv has one
+    'column' per comma of its first line; never print all of it."""
+    cut = [n if len(n) <= width else n[: width - 1] + "…" for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{cut}{more}"
+
+
 def _columns(header: list[str], opts: ReadOptions, src: str) -> tuple[Columns, dict[str, int]]:
     names = [h.strip() for h in header]
     index = {n: i for i, n in enumerate(names)}
 
     def need(name: str, flag: str) -> int:
         if name not in index:
-            raise InputError(f"no column {name!r}; the header has {names}", path=src,
+            raise InputError(f"no column {name!r}; the header has {_shown(names)}", path=src,
                              hint=f"name the column with {flag}", code=E_METRIC)
         return index[name]
 

@@ -48,9 +48,13 @@ def num(x: float | None, digits: int = 4) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def pval(p: float | None) -> str:
+def pval(p: float | None, resamples: int | None = None) -> str:
+    """A p-value; one that is exactly 0 from `resamples` random draws is only known to be
+    below 1/(resamples + 1) (Phipson & Smyth 2010): with 99 draws "< 0.0100", not "< 0.0001"."""
     if p is None or not math.isfinite(p):
         return "n/a"
+    if p == 0 and resamples:
+        return f"< {max(1e-4, 1 / (resamples + 1)):.4f}"
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 

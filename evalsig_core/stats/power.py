@@ -110,6 +110,8 @@ def power_analysis(
         raise ValueError("sd must be a positive finite number")
     if n is None and delta is None:
         raise ValueError("give n (for the MDE) or delta (for the required N), or both")
+    if n is not None and n < 1:
+        raise ValueError(f"n must be at least 1 paired item (got {n})")
     deff = 1.0 + ((1.0 + cv * cv) * cluster_size - 1.0) * icc
     df = math.inf if clusters is None else float(clusters - 1)
     mde = None

@@ -99,6 +99,17 @@ def test_e103_non_finite_scores() -> None:
     assert f.count == 2 and f.examples == ["q0", "q1"] and f.severity is Severity.ERROR
 
 
+def test_e103_infinite_scores_raise_no_numpy_warning(recwarn: pytest.WarningsRecorder) -> None:
+    # inf - inf in the per-item epoch variance printed "RuntimeWarning: invalid value
+    # encountered in subtract" and a source line on stderr before the doctor report.
+    b, c = _clean_pair()
+    c = _run(_ids(40), [np.inf, *_alt(39)], [f"P{i % 20}" for i in range(40)])
+    doc = diagnose(b, c, cluster="passage_id")
+    assert _one(doc, "E103").count == 1
+    assert _one(doc, "I301").message.endswith("delta = n/a (non-finite scores)")  # not +inf
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_e104_duplicate_item_epoch() -> None:
     b = _run(["a", "a", "b", "b"], [1, 0, 1, 1], epochs=[1, 1, 1, 2])
     c = _run(["a", "b"], [1, 0])

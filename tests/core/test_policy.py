@@ -38,6 +38,12 @@ def test_verdict_table(policy: Policy, delta: float, lower: float, upper: float,
     assert decide(policy, delta=delta, lower=lower, upper=upper, mde=mde).verdict is verdict
 
 
+def test_a_zero_non_inferiority_margin_reads_plus_zero_never_minus_zero() -> None:
+    d = decide(Policy(min_delta=0.0, mode="non-inferiority"), delta=0.02, lower=0.01,
+               upper=0.03, mde=0.01)
+    assert d.reason == "L = +0.0100 > +0.0000"
+
+
 def test_fewer_than_five_clusters_is_inconclusive_never_a_guess() -> None:
     d = decide(SUP, delta=0.5, lower=0.4, upper=0.6, mde=0.01, n_clusters=4)
     assert d.verdict is Verdict.INCONCLUSIVE and "4 clusters" in d.reason
@@ -55,6 +61,7 @@ def test_fewer_than_five_clusters_is_inconclusive_never_a_guess() -> None:
         ({"min_delta": 0.01, "resamples": 10}, "resamples"),
         ({"min_delta": 0.01, "mode": "better"}, "mode"),
         ({"min_delta": 0.01, "method": "magic"}, "method"),
+        ({"min_delta": 0.01, "seed": -1}, "seed"),  # numpy rejects it later: was exit 70
     ],
 )
 def test_invalid_policies_are_usage_errors(kwargs: dict[str, object], message: str) -> None:
@@ -81,6 +88,16 @@ def test_significant_regression_is_reject_not_inconclusive() -> None:
     assert r.comparison.delta < -0.03 and r.comparison.upper_bound is not None
     assert r.comparison.upper_bound < 0
     assert r.verdict is Verdict.REJECT and r.exit_code == 1
+
+
+def test_a_regression_decided_by_u_does_not_cite_the_halved_alpha_of_l() -> None:
+    # 20 clusters: auto compares L at alpha/2, but this REJECT rests on U at the nominal
+    # level; the reason used to end "(L at alpha 0.025: auto's stricter ALLOW bound ...)".
+    b, c = _runs(-0.15, n=200)
+    r = gate(b, c, Policy(min_delta=0.005, cluster="passage_id"))
+    assert r.comparison.allow_alpha == 0.025 and r.verdict is Verdict.REJECT
+    assert r.reason.startswith("significant regression: U = ")
+    assert "alpha 0.025" not in r.reason
 
 
 def test_allow_tests_the_bound_not_the_point_estimate() -> None:

@@ -40,8 +40,37 @@ def test_power_from_a_pilot_run_uses_its_variance_and_clusters(
     assert doc["sd"] == pytest.approx(float(np.std(d, ddof=1)))
 
 
+def test_power_refuses_a_pilot_the_doctor_refuses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A duplicated record was averaged into the pilot's SD (exit 0); an infinite score gave
+    # a numpy warning and "sd must be a positive finite number" as a usage error (64).
+    ids = [f"q{i}" for i in range(40)]
+    write_runframe(tmp_path / "b.json", ids, [float(i % 2) for i in range(40)])
+    write_runframe(tmp_path / "dup.json", [*ids, "q0"], [float(i % 3 == 0) for i in range(41)])
+    write_runframe(tmp_path / "inf.json", ids, [float("inf")] + [1.0] * 39)
+    for bad, code in (("dup.json", "E104"), ("inf.json", "E103")):
+        assert main(["power", "--baseline", str(tmp_path / "b.json"), "--candidate",
+                     str(tmp_path / bad), "--n", "100"], {}) == 65
+        assert "Warning" not in (err := capsys.readouterr().err) and bad in err, code
+
+
 def test_power_without_sd_or_pilot_is_a_usage_error() -> None:
     assert main(["power", "--n", "100"], {}) == 64
+
+
+@pytest.mark.parametrize("n", ["0", "-5"])
+def test_power_with_no_items_is_a_usage_error_not_an_internal_error(
+        n: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # --n 0 was a ZeroDivisionError (exit 70); --n -5 a bare "math domain error".
+    assert main(["power", "--sd", "0.5", "--n", n], {}) == 64
+    assert "n must be at least 1" in capsys.readouterr().err
+
+
+def test_power_icc_without_a_cluster_size_is_refused_not_ignored(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # With the default cluster size 1 the ICC changed nothing: design effect 1.000, silently.
+    assert main(["power", "--sd", "0.5", "--n", "100", "--icc", "0.1"], {}) == 64
+    assert "--cluster-size" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("method", ["paired_t", "clustered_t", "wild_cluster_bootstrap",
@@ -63,3 +92,17 @@ def test_every_method_runs_through_gate_and_is_named_in_the_report(
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["verdict"] == "ALLOW"
     assert doc["comparison"]["method"] == method and doc["comparison"]["method_reason"]
+
+
+def test_a_zero_resampling_p_value_is_bounded_by_its_draws_not_shown_as_below_1e4(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 99 bootstrap draws, none below 0: p = 0/99, which only says p < 1/100. The report
+    # printed "< 0.0001", a precision 99 draws cannot have (Phipson & Smyth 2010).
+    n = 400
+    ids = [f"q{i}" for i in range(n)]
+    write_runframe(tmp_path / "b.json", ids, [float(i % 2) for i in range(n)])
+    write_runframe(tmp_path / "c.json", ids, [1.0 if i % 4 else float(i % 2) for i in range(n)])
+    assert main(["gate", "--baseline", str(tmp_path / "b.json"), "--candidate",
+                 str(tmp_path / "c.json"), "--min-delta", "0.01", "--method",
+                 "paired_bootstrap", "--resamples", "99", "--output", "markdown"], {}) == 0
+    assert "| p-value | < 0.0100 |" in capsys.readouterr().out

@@ -173,3 +173,20 @@ def test_a_report_that_cannot_be_written_exits_74(tmp_path: Path,
                  str(target)], env={})
     assert code == 74
     assert f"{target}: cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
+def test_markdown_on_stdout_is_utf8_whatever_the_console_encoding(
+        seed_dir: Path, encoding: str) -> None:
+    # `--output markdown > report.md` with a cp1252/ascii stdout crashed on the heading's ✅
+    # with an internal error (exit 70) after the gate had decided.
+    exe = shutil.which("evalsig", path=str(Path(sys.executable).parent))
+    r = subprocess.run(
+        [*([exe] if exe else EVALSIG),
+         "gate", "--baseline", "baseline.json", "--candidate", "candidate.json",
+         "--metric", "accuracy", "--cluster", "passage_id", "--min-delta", "0.005",
+         "--output", "markdown"],
+        cwd=seed_dir, capture_output=True, check=False,
+        env={**os.environ, "PYTHONIOENCODING": encoding})
+    assert r.returncode == 0, r.stderr
+    assert "## EVALSIG release gate ✅ ALLOW" in r.stdout.decode("utf-8")

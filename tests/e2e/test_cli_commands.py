@@ -41,6 +41,8 @@ def test_every_command_answers_an_unknown_flag_with_64(
     ["schema", "--kind", "nope"],
     ["gate", "--baseline", B, "--candidate", C, "--min-delta", "0.01", "--output", "pdf"],
     ["--config", "/nonexistent/evalsig.toml", "schema"],
+    ["history", "--store", B, "--limit", "-1"],  # listed nothing: "no decisions recorded"
+    ["power", "--sd", "0.5", "--n", "0"],  # ZeroDivisionError, exit 70
 ])
 def test_usage_errors_exit_64(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args, env={}) == 64
@@ -147,7 +149,9 @@ def test_evalsig_toml_wins_over_pyproject_and_no_config_ignores_both(
 
 
 @pytest.mark.parametrize("text", ["bogus = 1\n", 'alpha = "high"\n', 'output = "pdf"\n',
-                                  "min_delta = \n"])
+                                  "min_delta = \n",
+                                  # out of range: the Policy's message came without the file
+                                  "alpha = 2\n", "seed = -1\n", "resamples = 5\n"])
 def test_a_bad_config_is_a_usage_error_naming_the_file(
         text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "evalsig.toml"

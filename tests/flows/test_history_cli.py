@@ -48,6 +48,17 @@ def test_audit_verify_passes_then_finds_an_edited_record(
     assert "d-1-2.json" in err and "edited" in err
 
 
+def test_audit_verify_finds_a_deleted_head_with_records_left(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Deleting audit/head.json made the whole trail verify as "OK: 0 records" (exit 0).
+    _trail(open_store(tmp_path.as_uri()))
+    (tmp_path / "audit" / "head.json").unlink()
+    assert main(["audit", "verify", "--store", tmp_path.as_uri()]) == 65
+    assert "head.json is missing but 3 audit records exist" in capsys.readouterr().err
+    assert main(["history", "--store", tmp_path.as_uri()]) == 65  # not "no decisions recorded"
+    assert "no decisions recorded" not in capsys.readouterr().out
+
+
 def test_an_empty_store_has_no_history_and_verifies(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--store", tmp_path.as_uri()]) == 0

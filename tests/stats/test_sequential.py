@@ -85,3 +85,15 @@ def test_watch_cli_exit_code_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
                  str(tmp_path / "c.json"), "--min-delta", "0.01", "--output", "json"], {})
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["verdict"] == "ALLOW" and doc["lower"] > 0.4
+
+
+def test_watch_refuses_what_the_doctor_refuses() -> None:
+    # watch skipped the doctor: a duplicated (item, epoch) record was averaged in and the
+    # CLI answered ALLOW (exit 0) where gate exits 65 with E104.
+    from evalsig_core.gate import DoctorError
+
+    b, c = _runs(3000, 0.3)
+    dup = EvalRun.from_arrays([*c.item_ids.tolist(), "q0"], [*c.scores.tolist(), 1.0])
+    with pytest.raises(DoctorError, match="more than once") as info:
+        watch(b, dup, Policy(min_delta=0.01))
+    assert info.value.exit_code == 65

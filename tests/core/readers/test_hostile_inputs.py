@@ -40,7 +40,7 @@ def _raises(path: Path, message: str, code: str | None = None, **kw: Any) -> Inp
     with pytest.raises(InputError, match=message) as info:
         read_run(path, **kw)
     text = str(info.value)
-    assert str(path) in text and "\n" not in text and "Fix:" in text
+    assert str(path) in text and "\n" not in text and "(fix: " in text
     if code is not None:
         assert info.value.code == code
     return info.value

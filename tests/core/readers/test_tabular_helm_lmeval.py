@@ -43,6 +43,28 @@ def test_csv_metric_names_the_score_column(tmp_path: Path) -> None:
         read_run(p, metric="bleu")
 
 
+def test_a_json_run_forced_through_csv_names_a_short_header_not_the_whole_file(
+        tmp_path: Path) -> None:
+    # `--format csv` on a RunFrame: every comma of its one line made a "column", and the
+    # error line printed all of them (thousands of characters for 50 items).
+    p = tmp_path / "r.json"
+    items = ", ".join(f'{{"item_id": "q{i}", "score": 1.0, "epoch": 0}}' for i in range(50))
+    p.write_text(f'{{"run_id": "r", "metric_name": "accuracy", "items": [{items}]}}\n')
+    with pytest.raises(InputError, match="no column 'item_id'") as info:
+        read_run(p, format="csv")
+    assert "and 140 more" in info.value.message and len(info.value.message) < 700
+
+
+def test_uint64_item_ids_pair_with_their_decimal_strings(tmp_path: Path) -> None:
+    # 64-bit hashes as JSON numbers >= 2**63 came out as garbage strings ("0", "1", ...),
+    # so distinct items collapsed into duplicates and never paired with the string form.
+    ids = [2**63 + 7 * i for i in range(5)]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps({"run_id": "r", "metric_name": "accuracy",
+                             "items": [{"item_id": i, "score": 1.0} for i in ids]}))
+    assert read_run(p).item_ids.tolist() == [str(i) for i in ids]
+
+
 def test_csv_row_with_missing_cells(tmp_path: Path) -> None:
     p = tmp_path / "r.csv"
     p.write_text("item_id,note,score\na,x,1\nb\n")
@@ -150,7 +172,8 @@ def test_lmeval_samples_without_results_file_beside_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("values", [[0, 1, 9, 10, 99, 100, 12345, 7], [5], [3, -2],
-                                    [2**63 - 1, 0, 10], list(range(0, 100000, 7))])
+                                    [2**63 - 1, 0, 10], list(range(0, 100000, 7)),
+                                    [2**63, 2**64 - 1]])  # uint64 hash ids wrapped negative
 def test_integer_ids_become_the_same_strings_as_str(values: list[int]) -> None:
     import numpy as np
 
