@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from evalsig_core import ExitCode
 
     from .flows import gate_flow
+    from .outcome import outcome
 
     print(f"evalsig demo: gating {args.candidate} against {args.baseline}", flush=True)
     state = gate_flow(
@@ -44,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         cluster="passage_id", min_delta=0.005, alpha=0.05, power=0.80, store=store,
         name="demo", return_state=True,
     )
-    result = state.result(raise_on_failure=False) if state.is_completed() else state.data
+    try:
+        result = outcome(state)
+    except TypeError:
+        result = None
     if isinstance(result, dict) and "verdict" in result:
         print(f"verdict: {result['verdict']}  (delta {result['delta']:+.4f})")
         print(f"report:  {result['report']['json']}")

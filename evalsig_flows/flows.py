@@ -8,7 +8,9 @@ Flows (names `evalsig-<noun>`; parameters are JSON-friendly for deployments):
 
 Every flow returns a State: Completed carries a result dict; Failed carries a message that
 starts with the verdict (REJECT / INCONCLUSIVE), DOCTOR, REFUSED, or the error class with its
-exit code (e.g. "STORAGE ERROR (exit 74): ...") and `data={"exit_code": ...}`.
+exit code (e.g. "STORAGE ERROR (exit 74): ...") and a `FlowOutcomeError` whose `.result` is the
+dict (with `exit_code`). Called directly, a failed flow raises that error; with
+`return_state=True`, `evalsig_flows.outcome.outcome(state)` returns the dict either way.
 """
 
 from __future__ import annotations

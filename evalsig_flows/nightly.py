@@ -16,7 +16,7 @@ from typing import Any
 
 from prefect import flow, unmapped
 from prefect.futures import PrefectFuture, wait
-from prefect.states import Completed, Failed, State
+from prefect.states import State
 
 from evalsig_core import EvalsigError, ExitCode, Verdict
 from evalsig_core.audit import AuditInput
@@ -24,6 +24,7 @@ from evalsig_core.report import SuiteEntry, SuiteReport
 from evalsig_core.suite import suite_report
 from evalsig_core.suite_file import SuiteEntrySpec, read_suite_spec
 
+from .outcome import completed, failed
 from .pipeline import DEFAULT_STORE, audit_fields, failed_from_error
 from .tasks import (
     RunRef,
@@ -130,6 +131,5 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
     print(f"suite {spec.name}: {report.verdict.value} ({report.reason}); "
           f"report: {where['json']}")
     if report.verdict is Verdict.ALLOW:
-        return Completed(message=f"ALLOW: {report.reason}", data=data)
-    return Failed(message=f"{report.verdict.value}: {report.reason} (report: {where['json']})",
-                  data=data)
+        return completed(f"ALLOW: {report.reason}", data)
+    return failed(f"{report.verdict.value}: {report.reason} (report: {where['json']})", data)

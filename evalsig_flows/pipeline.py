@@ -6,12 +6,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect.states import Completed, Failed, State
+from prefect.states import State
 
 from evalsig_core import DoctorReport, EvalsigError, ExitCode, GateReport, Policy, Verdict
 from evalsig_core import __version__ as evalsig_version
 from evalsig_core.audit import AuditInput
 
+from .outcome import completed, failed
 from .tasks import (
     RunRef,
     audit_task,
@@ -37,8 +38,8 @@ def failed_from_error(exc: EvalsigError) -> State[Any]:
              ExitCode.NO_INPUT: "INPUT NOT FOUND", ExitCode.DATA: "INPUT ERROR",
              ExitCode.REJECT: "REFUSED"}.get(exc.exit_code, "ERROR")
     code = int(exc.exit_code)
-    return Failed(message=f"{label} (exit {code}): {exc.one_line()}",
-                  data={"exit_code": code, "error": exc.one_line()})
+    return failed(f"{label} (exit {code}): {exc.one_line()}",
+                  {"exit_code": code, "error": exc.one_line()})
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,11 @@ class GateOutcome:
         where = self.locations["json"]
         if isinstance(r, DoctorReport):
             first = r.errors[0]
-            return Failed(message=f"DOCTOR: {first.code} {first.message} (report: {where})",
-                          data=self.result)
+            return failed(f"DOCTOR: {first.code} {first.message} (report: {where})",
+                          self.result)
         if r.verdict is Verdict.ALLOW:
-            return Completed(message=f"ALLOW: {r.reason}", data=self.result)
-        return Failed(message=f"{r.verdict.value}: {r.reason} (report: {where})",
-                      data=self.result)
+            return completed(f"ALLOW: {r.reason}", self.result)
+        return failed(f"{r.verdict.value}: {r.reason} (report: {where})", self.result)
 
 
 def audit_fields(*, decision_id: str, decision: str, now: datetime, report: Any,

@@ -64,3 +64,24 @@ def test_doctor_errors_fail_the_flow_after_publishing_the_doctor_report(tmp_path
                       return_state=True)
     assert state.is_failed() and state.message.startswith("DOCTOR: E103")
     assert list((tmp_path / "store" / "reports").rglob("report.json"))
+
+
+def test_called_directly_a_reject_raises_the_outcome_with_its_result(tmp_path: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+    from evalsig_flows.outcome import FlowOutcomeError
+
+    with pytest.raises(FlowOutcomeError, match="^REJECT: ") as info:
+        gate_flow(baseline=str(EXAMPLES / "baseline.json"),
+                  candidate=str(EXAMPLES / "regressed.json"), cluster="passage_id",
+                  min_delta=0.005, store=tmp_path.as_uri(), name="flow-direct")
+    assert info.value.exit_code == 1 and info.value.result["verdict"] == "REJECT"
+    assert Path(info.value.result["report"]["json"].removeprefix("file://")).is_file()
+
+
+def test_the_outcome_error_survives_pickling() -> None:
+    import pickle
+
+    from evalsig_flows.outcome import FlowOutcomeError
+
+    err = pickle.loads(pickle.dumps(FlowOutcomeError("REJECT: x", {"exit_code": 1})))
+    assert str(err) == "REJECT: x" and err.result == {"exit_code": 1} and err.exit_code == 1

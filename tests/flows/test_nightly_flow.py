@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from evalsig_flows.outcome import outcome
 from evalsig_flows.store import open_store
 from tests.conftest import EXAMPLES
 
@@ -58,8 +59,7 @@ def test_every_entry_is_reported_and_the_suite_fails_after_publishing(tmp_path: 
     state = nightly_gate_flow(suite_file=str(write_suite(tmp_path / "suite.toml")), store=uri,
                               return_state=True)
     assert state.is_failed() and state.message.startswith("REJECT: 3 entries")
-    report = stored_report(uri, state.data if isinstance(state.data, dict)
-                           else state.result(raise_on_failure=False))
+    report = stored_report(uri, outcome(state))
     entries = {e["name"]: e for e in report["entries"]}
     assert entries["qa-good"]["verdict"] == "ALLOW"
     assert entries["qa-bad"]["verdict"] == "REJECT"
@@ -78,8 +78,8 @@ def test_the_dask_task_runner_gives_the_same_report_as_threads(tmp_path: Path) -
     on_dask = nightly_gate_flow.with_options(task_runner=DaskTaskRunner(
         cluster_kwargs={"n_workers": 2, "processes": False, "threads_per_worker": 1}))(
         suite_file=suite, store=(tmp_path / "b").as_uri(), return_state=True)
-    a = stored_report((tmp_path / "a").as_uri(), threads.result(raise_on_failure=False))
-    b = stored_report((tmp_path / "b").as_uri(), on_dask.result(raise_on_failure=False))
+    a = stored_report((tmp_path / "a").as_uri(), outcome(threads))
+    b = stored_report((tmp_path / "b").as_uri(), outcome(on_dask))
     assert a == b
     assert on_dask.message.split(" (report:")[0] == threads.message.split(" (report:")[0]
 
