@@ -33,6 +33,9 @@ FINDING_CODES: dict[str, str] = {
     "E109": "a record lacks an item id, or a score or epoch is not a number",
     "E110": "the input exceeds a safety bound (file size, line length, nesting, zip bomb)",
     "E111": "an aggregate results file was given instead of per-item data",
+    "E112": "the runs name different metrics (was W212)",
+    "E113": "the runs' scores are on different scales, one within [0, 1] and one not (was W211)",
+    "E114": "the runs name different tasks",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
     "W203": "epoch counts differ",
@@ -43,8 +46,6 @@ FINDING_CODES: dict[str, str] = {
     "W208": "a run has constant scores",
     "W209": "very few paired items (< 30)",
     "W210": "scores of a proportion metric (accuracy, exact_match, ...) outside [0, 1]",
-    "W211": "the runs' scores are on different scales (one within [0, 1], one not)",
-    "W212": "the runs name different metrics",
     "W213": "the effective degrees of freedom are far below the number of clusters",
     "W214": "every paired difference is zero: the runs agree on every item",
     "W215": "baseline and candidate are the same file (equal sha256)",
@@ -230,15 +231,21 @@ def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:
         out.append(_f("W214", f"all {p.n} paired items have identical scores in both runs",
                       "check that the candidate was really re-run (not a copy of the baseline)",
                       count=p.n))
+    # Mismatched runs are errors, not warnings: a delta between two different quantities
+    # would otherwise reach a confident verdict.
     mb, mc = b.meta.metric, c.meta.metric
     if mb and mc and mb != mc:
-        out.append(_f("W212", f"the baseline's metric is {mb!r}, the candidate's {mc!r}",
+        out.append(_f("E112", f"the baseline's metric is {mb!r}, the candidate's {mc!r}",
                       "gate the same metric in both runs (--metric)"))
+    tb, tc = b.meta.task, c.meta.task
+    if tb and tc and tb != tc:
+        out.append(_f("E114", f"the baseline's task is {tb!r}, the candidate's {tc!r}",
+                      "gate two runs of the same task"))
     in_b = bool(np.all((p.baseline >= 0) & (p.baseline <= 1)))
     in_c = bool(np.all((p.candidate >= 0) & (p.candidate <= 1)))
     if in_b != in_c and np.isfinite(p.baseline).all() and np.isfinite(p.candidate).all():
         side, other = ("candidate", p.candidate) if in_b else ("baseline", p.baseline)
-        out.append(_f("W211", f"the {side}'s scores range from {other.min():g} to "
+        out.append(_f("E113", f"the {side}'s scores range from {other.min():g} to "
                       f"{other.max():g}, the other run's lie within [0, 1]",
                       "put both runs on one scale (fraction vs percent?) before gating"))
     return out

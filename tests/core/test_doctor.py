@@ -220,15 +220,25 @@ def test_w210_proportion_metric_out_of_range() -> None:
     assert f.count == 20 and "outside [0, 1]" in f.message
 
 
-def test_w211_runs_on_different_scales() -> None:
+def test_e113_runs_on_different_scales_are_refused() -> None:
+    # A fraction baseline against a percent candidate once gave ALLOW with delta +49.5.
     b, _ = _clean_pair()
     c = _run(_ids(40), [100.0 * v for v in _alt(40, 1)], metric="score")
-    assert "fraction vs percent" in _one(diagnose(b, c), "W211").hint
+    report = diagnose(b, c)
+    assert "fraction vs percent" in _one(report, "E113").hint and not report.ok
 
 
-def test_w212_metrics_differ() -> None:
+def test_e112_metrics_differ_is_refused() -> None:
     b, c = _clean_pair()
-    assert "'accuracy'" in _one(diagnose(b, c.with_meta(metric="f1")), "W212").message
+    report = diagnose(b, c.with_meta(metric="f1"))
+    assert "'accuracy'" in _one(report, "E112").message and not report.ok
+
+
+def test_e114_tasks_differ_is_refused() -> None:
+    b, c = _clean_pair()
+    report = diagnose(b.with_meta(task="mmlu"), c.with_meta(task="gsm8k"))
+    assert "'gsm8k'" in _one(report, "E114").message and not report.ok
+    assert diagnose(b.with_meta(task="mmlu"), c).ok  # a run that names no task is not compared
 
 
 def test_w213_effective_df_far_below_the_cluster_count() -> None:
