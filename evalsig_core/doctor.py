@@ -268,14 +268,23 @@ def _cluster_df_findings(p: Pairing, cluster: str | None) -> list[Finding]:
     return out
 
 
-def diagnose(baseline: EvalRun, candidate: EvalRun, *, cluster: str | None = None) -> DoctorReport:
-    """Run every check on a pair of runs already read."""
+def diagnose(baseline: EvalRun, candidate: EvalRun, *, cluster: str | None = None,
+             pairing: Pairing | None = None) -> DoctorReport:
+    """Run every check on a pair of runs already read.
+
+    `pairing` is the caller's `pair(baseline, candidate)` when it has one (gate does), so
+    large runs are not paired twice; it is used only if it was made with the same clustering.
+    """
     cluster = cluster or baseline.meta.cluster_key
     findings = _run_findings(baseline, "baseline", cluster)
     findings += _run_findings(candidate, "candidate", cluster)
     if baseline.n_records and candidate.n_records:
         try:
-            p = pair(baseline, candidate, cluster=cluster is not None)
+            if pairing is not None and (pairing.cluster_codes is not None) == (
+                    cluster is not None and baseline.clusters is not None):
+                p = pairing
+            else:
+                p = pair(baseline, candidate, cluster=cluster is not None)
         except InputError as exc:
             findings.append(_f("E105", exc.message, exc.hint or ""))
         else:

@@ -108,10 +108,16 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
 
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     """Doctor, then compare, then the verdict table. Raises `DoctorError` on doctor errors."""
-    doc = diagnose(baseline, candidate, cluster=policy.cluster)
+    try:
+        p: Pairing | None = pair(baseline, candidate, cluster=policy.cluster is not None)
+    except InputError:
+        p = None  # no shared item: the doctor reports it (E105)
+    doc = diagnose(baseline, candidate, cluster=policy.cluster, pairing=p)
     if not doc.ok:
         raise DoctorError(doc)
-    comp = compare(baseline, candidate, policy)
+    if p is None:  # the doctor always reports this as E105; kept as a guard
+        raise InputError("the runs share no item", path=candidate.meta.source, code="E105")
+    comp = _compare_pairing(p, policy)
     lower = -math.inf if comp.ci.lower is None else comp.ci.lower
     if comp.allow_alpha is not None:
         lower = -math.inf if comp.allow_lower is None else comp.allow_lower

@@ -127,3 +127,22 @@ def test_report_json_is_strict_and_a_superset_of_evalsig_01() -> None:
                 "method", "mde", "notes"):
         assert key in doc["comparison"]
     assert doc["comparison"]["ci"][1] is None  # one-sided: the upper end is unbounded
+
+
+def test_gate_pairs_the_runs_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pairing sorts every item id (np.unique); the doctor reuses the gate's pairing.
+    import evalsig_core.doctor as doctor
+    import evalsig_core.gate as gate_module
+
+    calls = []
+    real = gate_module.pair
+
+    def counting(*a: object, **k: object) -> object:
+        calls.append(1)
+        return real(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gate_module, "pair", counting)
+    monkeypatch.setattr(doctor, "pair", counting)
+    b, c = _runs(0.1)
+    gate(b, c, Policy(min_delta=0.005, cluster="passage_id"))
+    assert len(calls) == 1
