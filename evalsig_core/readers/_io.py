@@ -144,17 +144,6 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_text(data: bytes, path: str) -> str:
-    data = data.removeprefix(BOM)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not valid UTF-8 (byte {exc.start})", path=path,
-            hint="re-save the file as UTF-8",
-        ) from None
-
-
 def parse_json(text: str | bytes, path: str, *, line: int | None = None) -> Any:
     """Parse one JSON document; NaN/Infinity tokens are accepted (the doctor reports them).
 
