@@ -20,6 +20,7 @@ from .stats import (
     extra_items_needed,
     icc_anova,
 )
+from .stats.exchangeable import with_exchangeable_floor
 from .stats.power import bound_mde
 
 __all__ = ["DoctorError", "compare", "gate"]
@@ -47,13 +48,18 @@ def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> Comparison
 def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     sample = PairedSample(p.baseline, p.candidate, p.cluster_codes)
     alpha_allow = None
+    floor = False
     if policy.method == "auto":
         choice = choose_method(sample, policy.alpha)
-        name, why, alpha_allow = choice.method, choice.reason, choice.alpha_allow
+        name, why, alpha_allow, floor = (choice.method, choice.reason, choice.alpha_allow,
+                                         choice.floor)
     else:
         name, why = policy.method, "chosen by the policy"
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
                         resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
+    if floor and sample.sums is not None:
+        inf = with_exchangeable_floor(inf, sample.sums, alpha=policy.alpha,
+                                      alpha_allow=alpha_allow)
     # The MDE is the effect the *decision* detects with `power`: the distance to the bound
     # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
     mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
@@ -63,11 +69,12 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
                      f"{inf.decision_lower:+.4f} (alpha {alpha_allow:g}); the reported "
                      f"interval is at the nominal level {1 - policy.alpha:.0%}")
     icc = deff = None
-    smin = smax = None
+    smin = smax = g_eff = None
     if sample.sums is not None and p.cluster_codes is not None:
         icc = icc_anova(sample.d, p.cluster_codes)
         deff = design_effect(sample.sums.n, icc)
         smin, smax = int(sample.sums.n.min()), int(sample.sums.n.max())
+        g_eff = sample.sums.effective_clusters
     corr = None
     if p.n > 2 and np.std(p.baseline) > 0 and np.std(p.candidate) > 0:
         corr = float(np.corrcoef(p.baseline, p.candidate)[0, 1])
@@ -96,6 +103,7 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         design_effect=deff,
         cluster_size_min=smin,
         cluster_size_max=smax,
+        effective_clusters=g_eff,
         epoch_variance_share=p.epoch_variance_share(),
         seed=inf.seed,
         resamples=inf.resamples,
@@ -123,7 +131,7 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
         lower = -math.inf if comp.allow_lower is None else comp.allow_lower
     upper = math.inf if comp.upper_bound is None else comp.upper_bound
     decision = decide(policy, delta=comp.delta, lower=lower, upper=upper, mde=comp.mde,
-                      n_clusters=comp.n_clusters)
+                      n_clusters=comp.n_clusters, effective_clusters=comp.effective_clusters)
     extra = None
     if decision.verdict is Verdict.INCONCLUSIVE:
         extra = _extra_items(comp, policy)

@@ -118,7 +118,7 @@ class Decision(BaseModel):
 
 def decide(
     policy: Policy, *, delta: float, lower: float, upper: float, mde: float,
-    n_clusters: int | None = None,
+    n_clusters: int | None = None, effective_clusters: float | None = None,
 ) -> Decision:
     """Apply the verdict table (DESIGN.md) to one-sided (1 - alpha) bounds L and U."""
     m = policy.min_delta
@@ -127,6 +127,14 @@ def decide(
             verdict=Verdict.INCONCLUSIVE,
             reason=f"only {n_clusters} clusters: no cluster-robust interval can be trusted "
             f"with fewer than {MIN_CLUSTERS}",
+            uses_lower=False,
+        )
+    if effective_clusters is not None and effective_clusters < MIN_CLUSTERS:
+        return Decision(
+            verdict=Verdict.INCONCLUSIVE,
+            reason=f"cluster sizes are so unequal that the effective number of clusters "
+            f"(N^2 / sum n_g^2) is {effective_clusters:.1f}: no cluster-robust interval can be "
+            f"trusted with fewer than {MIN_CLUSTERS}",
             uses_lower=False,
         )
     if policy.mode is Mode.SUPERIORITY:

@@ -119,13 +119,16 @@ class ComparisonResult(_Strict):
     design_effect: float | None = None
     cluster_size_min: int | None = None
     cluster_size_max: int | None = None
+    effective_clusters: float | None = Field(
+        default=None, description="Kish's effective number of clusters N^2 / sum n_g^2 "
+        "(n_clusters when sizes are equal); below 5 the gate answers INCONCLUSIVE")
     epoch_variance_share: float | None = None
     seed: int | None = None
     resamples: int | None = None
     notes: list[str] = Field(default_factory=list)
     allow_alpha: float | None = Field(
         default=None, description="one-sided level of the ALLOW bound when auto is stricter "
-        "than alpha (few clusters / low df); null: alpha")
+        "than alpha (clustered data: alpha/2); null: alpha")
     allow_lower: float | None = Field(
         default=None, description="the lower bound at allow_alpha that ALLOW compared")
     distribution: list[float] | None = Field(

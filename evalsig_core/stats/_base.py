@@ -17,17 +17,20 @@ __all__ = ["ClusterSums", "Inference", "PairedSample", "bisect", "summarize_dist
 
 @dataclass(frozen=True, eq=False)
 class ClusterSums:
-    """Per-cluster sums of d and sizes: S_g = sum_{i in g} d_i, n_g = |g|."""
+    """Per-cluster sums of d and sizes: S_g = sum_{i in g} d_i, n_g = |g|, and (from items)
+    the sums of squares Q_g = sum_{i in g} d_i^2 that the within-cluster variance needs."""
 
     S: np.ndarray
     n: np.ndarray
+    Q: np.ndarray | None = None
 
     @classmethod
     def from_items(cls, d: np.ndarray, codes: np.ndarray) -> ClusterSums:
         G = int(codes.max()) + 1 if len(codes) else 0
         S = np.bincount(codes, weights=d, minlength=G)
         n = np.bincount(codes, minlength=G).astype(np.float64)
-        return cls(S, n)
+        Q = np.bincount(codes, weights=d * d, minlength=G)
+        return cls(S, n, Q)
 
     @property
     def G(self) -> int:
@@ -40,6 +43,11 @@ class ClusterSums:
     @property
     def delta(self) -> float:
         return float(self.S.sum() / self.n.sum())
+
+    @property
+    def effective_clusters(self) -> float:
+        """Kish's effective number of clusters N^2 / sum n_g^2 (G when sizes are equal)."""
+        return float(self.n.sum() ** 2 / np.sum(self.n * self.n))
 
 
 @dataclass(frozen=True, eq=False)

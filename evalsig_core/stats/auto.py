@@ -1,14 +1,17 @@
 """`auto`: the method (and the level of the ALLOW bound) chosen from the data.
 
 The rule is what the calibration study (tests/stats/calibration.md, `make calibrate`) supports
-for every cell of the STATS.md grid:
+on the STATS.md grid:
 - no cluster key, binary scores (one epoch): `mcnemar` (exact test, Tango score bounds);
 - no cluster key, other scores: `paired_t`;
-- a cluster key: `wild_cluster_bootstrap` (Webb weights below 12 clusters). With few clusters
-  (G < 30) or few effective degrees of freedom (Bell-McCaffrey df < 15) no method holds its
-  nominal false-ALLOW rate on skewed cluster effects, so the ALLOW decision uses the lower
-  bound at alpha/2; the reported interval stays at the nominal level.
-- fewer than `MIN_CLUSTERS` clusters: `clustered_t` is reported, and the gate answers
+- a cluster key: `wild_cluster_bootstrap` (Webb weights below 12 clusters) with the
+  exchangeable-cluster floor (stats/exchangeable.py) under every bound, and ALLOW decided on
+  the one-sided bound at alpha/2. Skewed cluster effects (a few clusters with large
+  regressions) put the nominal-alpha false-ALLOW rate at 0.08-0.10 even with 30-200 balanced
+  clusters, and at 0.10-0.26 with unequal sizes; the reported interval stays at the nominal
+  level.
+- fewer than `MIN_CLUSTERS` clusters, or sizes so unequal that Kish's effective number of
+  clusters N^2 / sum n_g^2 is below it: `clustered_t` is reported, and the gate answers
   INCONCLUSIVE whatever it says.
 """
 
@@ -19,10 +22,8 @@ from dataclasses import dataclass
 from ._base import PairedSample
 from .t_methods import bell_mccaffrey_df
 
-__all__ = ["FEW_CLUSTERS", "LOW_DF", "Choice", "choose_method"]
+__all__ = ["MIN_CLUSTERS", "Choice", "choose_method"]
 
-FEW_CLUSTERS = 30
-LOW_DF = 15.0
 MIN_CLUSTERS = 5  # the same number as policy.MIN_CLUSTERS (stats never imports policy)
 
 
@@ -33,6 +34,8 @@ class Choice:
     method: str
     reason: str
     alpha_allow: float | None = None
+    # apply the exchangeable-cluster floor (stats/exchangeable.py) to the method's bounds
+    floor: bool = False
 
 
 def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
@@ -46,13 +49,16 @@ def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
     if G < MIN_CLUSTERS:
         return Choice("clustered_t", f"only {G} clusters: reported with CR2 t; too few "
                       "clusters to decide")
+    g_eff = sums.effective_clusters
+    if g_eff < MIN_CLUSTERS:
+        return Choice("clustered_t", f"{G} clusters but their sizes are so unequal that the "
+                      f"effective number of clusters (N^2 / sum n_g^2) is {g_eff:.1f}: "
+                      "reported with CR2 t; too few to decide")
     df = bell_mccaffrey_df(sums.n)
     weights = "Webb" if G < 12 else "Rademacher"
-    why = f"{G} clusters: wild cluster restricted bootstrap-t ({weights} weights)"
-    if G < FEW_CLUSTERS or df < LOW_DF:
-        cause = f"G = {G} < {FEW_CLUSTERS}" if G < FEW_CLUSTERS else (
-            f"effective df {df:.1f} < {LOW_DF:g}")
-        return Choice("wild_cluster_bootstrap",
-                      f"{why}; {cause}, so ALLOW needs the one-sided bound at alpha/2 = "
-                      f"{alpha / 2:g} (few-cluster calibration, STATS.md)", alpha / 2)
-    return Choice("wild_cluster_bootstrap", why)
+    return Choice("wild_cluster_bootstrap",
+                  f"{G} clusters (effective {g_eff:.1f}, Bell-McCaffrey df {df:.1f}): wild "
+                  f"cluster restricted bootstrap-t ({weights} weights) with the "
+                  f"exchangeable-cluster floor; ALLOW needs the one-sided bound at alpha/2 = "
+                  f"{alpha / 2:g} (skewed cluster effects, STATS.md calibration)",
+                  alpha / 2, floor=True)
