@@ -20,6 +20,7 @@ from .stats import (
     extra_items_needed,
     icc_anova,
 )
+from .stats.degenerate import with_degenerate_bounds
 from .stats.exchangeable import with_exchangeable_floor
 from .stats.power import bound_mde
 
@@ -60,6 +61,12 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     if floor and sample.sums is not None:
         inf = with_exchangeable_floor(inf, sample.sums, alpha=policy.alpha,
                                       alpha_allow=alpha_allow)
+    width = _scale_width(p)
+    # SE 0 up to rounding (a constant offset c + x - x is not exactly c in floating point);
+    # McNemar's score bounds never collapse
+    if inf.se <= DEGENERATE_SE * width and inf.method != "mcnemar":
+        inf = with_degenerate_bounds(inf, units=sample.G or sample.n, width=width,
+                                     alpha_allow=alpha_allow, clustered=sample.G is not None)
     # The MDE is the effect the *decision* detects with `power`: the distance to the bound
     # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
     mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
@@ -112,6 +119,16 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         allow_lower=None if alpha_allow is None else finite_or_none(inf.decision_lower),
         distribution=list(inf.distribution) if inf.distribution else None,
     )
+
+
+DEGENERATE_SE = 1e-12  # relative to the width of the score scale
+
+
+def _scale_width(p: Pairing) -> float:
+    """Width of the score scale: 1 for scores in [0, 1], else the observed span."""
+    lo = min(float(p.baseline.min()), float(p.candidate.min()))
+    hi = max(float(p.baseline.max()), float(p.candidate.max()))
+    return 1.0 if 0.0 <= lo and hi <= 1.0 else max(hi - lo, 1e-12)
 
 
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
