@@ -205,7 +205,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not known.no_config:
         path = Path(known.config) if known.config else find_config(Path.cwd())
         if known.config and not path.is_file():  # type: ignore[union-attr]
-            raise UsageError(f"{known.config}: config file not found")
+            raise InputNotFoundError(f"{known.config}: config file not found",
+                                     hint="check the --config path, or drop --config")
         if path is not None:
             names = _subparsers(parser)
             command = next((a for a in argv if a in names), None)
@@ -250,12 +251,15 @@ def _write_stdout(text: str) -> None:
 
 
 def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any) -> None:
-    """The report on stdout in `--output`, and in every format asked for by a path flag."""
-    _write_stdout(render(report, args.output, style=style_for(sys.stdout, env)))
+    """Every format asked for by a path flag, then the report on stdout in `--output`.
+
+    Files first: a path that cannot be written exits 74 before stdout carries a verdict that
+    a pipeline (`> report.md`) would otherwise publish as if the run had succeeded."""
     for flag, fmt in (("json", "json"), ("markdown", "markdown"), ("html", "html")):
         path = getattr(args, flag, None)
         if path:
             _write(path, render(report, fmt))
+    _write_stdout(render(report, args.output, style=style_for(sys.stdout, env)))
 
 
 def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,25 @@ def parse_json(text: str | bytes, path: str, *, line: int | None = None) -> Any:
     try:
         value = _fast_loads(text)
     except (ValueError, RecursionError):
-        value = _slow_loads(text, path, line)
+        return _slow_loads(text, path, line)
+    if _fast_loads is not json.loads and _LONG_NUMBER[type(text)].search(text):
+        value = _slow_loads(text, path, line)  # orjson turns integers >= 2**64 into floats
     return value
+
+
+# 20 digits in a row: an integer orjson cannot hold (it would become a float, and two distinct
+# item ids could collide); json keeps it exact. Long float mantissas match too (same result).
+_LONG_NUMBER: dict[type, Any] = {bytes: re.compile(rb"\d{20}"), str: re.compile(r"\d{20}")}
+
+
+def exact_ids(obj: Any, line: bytes, key: str) -> Any:
+    """`obj` re-parsed with json when its `key` came back as a float from a fast parse.
+
+    For the per-line hot paths: one type check per line, and a re-parse only for the rare
+    float id (an integer beyond 2**64 that orjson rounded, or a genuine float id)."""
+    if obj.get(key).__class__ is float:
+        return json.loads(line)
+    return obj
 
 
 def _slow_loads(text: str | bytes, path: str, line: int | None) -> Any:

@@ -26,6 +26,7 @@ from ._io import (
     E_METRIC,
     FAST_LOADS,
     ReadOptions,
+    exact_ids,
     line_blocks,
     parse_json,
     parse_line,
@@ -87,6 +88,8 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
                         f"metric {metric!r} not found in record #{len(ids) + 1}; it has "
                         f"{_metrics_of(obj)}", path=src, code=E_METRIC,
                         hint="choose one of those with --metric")
+                if obj.get("doc_id").__class__ is float:  # orjson rounds integers >= 2**64
+                    obj = exact_ids(obj, line, "doc_id")
                 add_id(obj.get("doc_id"))
                 add_filter(obj.get("filter"))
                 add_score(value)

@@ -30,6 +30,7 @@ from ._io import (
     E_METRIC,
     FAST_LOADS,
     ReadOptions,
+    exact_ids,
     line_blocks,
     parse_line,
     read_head,
@@ -160,6 +161,9 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                 if not fast or "error" in it or "scores" in it:
                     raise KeyError
                 iid = it["item_id"]
+                if iid.__class__ is float and raw:  # orjson rounds integers >= 2**64
+                    it = exact_ids(it, line, "item_id")
+                    iid = it["item_id"]
                 value = it["score"]
                 label = it["metadata"][key] if key is not None else 0
                 if iid is None or label is None:

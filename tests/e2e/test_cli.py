@@ -172,7 +172,9 @@ def test_a_report_that_cannot_be_written_exits_74(tmp_path: Path,
                  str(EXAMPLES / "candidate.json"), "--min-delta", "0.005", "--json",
                  str(target)], env={})
     assert code == 74
-    assert f"{target}: cannot write" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert f"{target}: cannot write" in out.err
+    assert "ALLOW" not in out.out  # no verdict on stdout for a pipeline to publish
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "cp1252"])

@@ -40,13 +40,18 @@ def test_every_command_answers_an_unknown_flag_with_64(
     ["compare", B, C, "--output", "pdf"],
     ["schema", "--kind", "nope"],
     ["gate", "--baseline", B, "--candidate", C, "--min-delta", "0.01", "--output", "pdf"],
-    ["--config", "/nonexistent/evalsig.toml", "schema"],
     ["history", "--store", B, "--limit", "-1"],  # listed nothing: "no decisions recorded"
     ["power", "--sd", "0.5", "--n", "0"],  # ZeroDivisionError, exit 70
 ])
 def test_usage_errors_exit_64(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args, env={}) == 64
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_missing_config_file_exits_66(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", "/nonexistent/evalsig.toml", "schema"], env={}) == 66
+    err = capsys.readouterr().err
+    assert "/nonexistent/evalsig.toml: config file not found" in err and err.count("\n") == 1
 
 
 def test_compare_reports_without_a_verdict_and_exits_0_even_on_a_regression(

@@ -180,3 +180,33 @@ def test_integer_ids_become_the_same_strings_as_str(values: list[int]) -> None:
     from evalsig_core.readers._columns import int_strings
 
     assert int_strings(np.asarray(values)).tolist() == [str(v) for v in values]
+
+
+@pytest.mark.parametrize("layout", ["json", "jsonl"])
+def test_integer_ids_beyond_2_64_stay_distinct(tmp_path: Path, layout: str) -> None:
+    # orjson parses integers >= 2**64 as floats: 2**64 + 1 and 2**64 + 2 became the same
+    # 1.8446744073709552e+19 and the doctor saw false duplicates (E104).
+    ids = [2**64 + i for i in range(1, 4)]
+    items = [{"item_id": i, "score": 1.0} for i in ids]
+    if layout == "json":
+        p = tmp_path / "r.json"
+        p.write_text(json.dumps({"run_id": "r", "metric_name": "accuracy", "items": items}))
+    else:
+        p = tmp_path / "r.jsonl"
+        p.write_text("\n".join(json.dumps(it) for it in items) + "\n")
+    assert read_run(p, metric="accuracy").item_ids.tolist() == [str(i) for i in ids]
+
+
+def test_lmeval_doc_ids_beyond_2_64_stay_distinct(tmp_path: Path) -> None:
+    (src,) = (SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline").glob("samples_passage_mc_*")
+    lines = src.read_text().splitlines()
+    out = []
+    for k, line in enumerate(lines):
+        rec = json.loads(line)
+        rec["doc_id"] = 2**64 + k
+        out.append(json.dumps(rec))
+    p = tmp_path / src.name
+    p.write_text("\n".join(out) + "\n")
+    run = read_run(p, metric="acc_norm")
+    assert run.item_ids.tolist()[:3] == [str(2**64 + k) for k in range(3)]
+    assert len(set(run.item_ids.tolist())) == len(lines)
