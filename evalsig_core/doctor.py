@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from .errors import ExitCode, InputError
-from .pairing import Pairing, item_means, pair
+from .pairing import Pairing, pair
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
@@ -183,21 +183,18 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
             out.append(_f("W206", f"{G} clusters under key {cluster!r}",
                           "intervals use CR2 with Bell-McCaffrey df; more clusters give "
                           "more power", count=G))
-        cm = item_means(c)
-        if cm.clusters is not None:
-            _, ib, ic = np.intersect1d(p.item_ids, cm.ids, assume_unique=True,
-                                       return_indices=True)
-            labels_b = p.cluster_labels[p.cluster_codes[ib]] if p.cluster_codes is not None \
-                else np.array([])
-            have = cm.cluster_present[ic] if cm.cluster_present is not None else True
-            diff = (labels_b != cm.clusters[ic]) & have
+        if p.candidate_clusters is not None and p.cluster_codes is not None:
+            labels_b = p.cluster_labels[p.cluster_codes]
+            have = (p.candidate_cluster_present if p.candidate_cluster_present is not None
+                    else True)
+            diff = (labels_b != p.candidate_clusters) & have
             if diff.any():
                 out.append(_f("W204", f"{int(diff.sum())} items have a different {cluster!r} "
                               "in the candidate; the baseline's labels are used",
                               "export both runs from the same dataset version",
                               count=int(diff.sum()),
-                              examples=p.item_ids[ib][diff][:_SAMPLE].tolist()))
-        conflicts = item_means(b).n_cluster_conflicts
+                              examples=p.item_ids[diff][:_SAMPLE].tolist()))
+        conflicts = p.baseline_cluster_conflicts
         if conflicts:
             out.append(_f("W204", f"baseline: {conflicts} records carry a different {cluster!r} "
                           "than their item's first epoch", "fix the export", count=conflicts))

@@ -72,6 +72,12 @@ class Pairing:
     epochs_candidate: np.ndarray
     within_var_baseline: np.ndarray
     within_var_candidate: np.ndarray
+    # The candidate's own cluster labels of the paired items (and where every record of the
+    # item had one), and the baseline's records whose label differs from their item's first:
+    # what the doctor checks, kept here so it never reduces the runs a second time.
+    candidate_clusters: np.ndarray | None = None
+    candidate_cluster_present: np.ndarray | None = None
+    baseline_cluster_conflicts: int = 0
 
     @property
     def d(self) -> np.ndarray:
@@ -128,4 +134,7 @@ def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pair
         epochs_candidate=c.n_epochs[ic],
         within_var_baseline=b.within_var[ib],
         within_var_candidate=c.within_var[ic],
+        candidate_clusters=None if c.clusters is None else c.clusters[ic],
+        candidate_cluster_present=None if c.cluster_present is None else c.cluster_present[ic],
+        baseline_cluster_conflicts=b.n_cluster_conflicts,
     )

@@ -182,6 +182,14 @@ def test_w204_cluster_labels_disagree_between_runs() -> None:
     assert f.count == 1 and f.examples == ["q0"]
 
 
+def test_w204_baseline_records_of_one_item_disagree_on_the_cluster() -> None:
+    cl = [f"P{i % 20}" for i in range(40)]
+    b = _run(_ids(40) * 2, _alt(80), [*cl, "X", *cl[1:]], epochs=[1] * 40 + [2] * 40)
+    c = _run(_ids(40), _alt(40, 1), cl)
+    f = _one(diagnose(b, c, cluster="passage_id"), "W204")
+    assert f.count == 1 and "baseline: 1 records" in f.message
+
+
 @pytest.mark.parametrize(("G", "code"), [(3, "W205"), (8, "W206")])
 def test_w205_w206_few_clusters(G: int, code: str) -> None:
     b, c = _clean_pair(40, G)

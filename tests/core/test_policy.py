@@ -148,3 +148,22 @@ def test_gate_pairs_the_runs_once(monkeypatch: pytest.MonkeyPatch) -> None:
     b, c = _runs(0.1)
     gate(b, c, Policy(min_delta=0.005, cluster="passage_id"))
     assert len(calls) == 1
+
+
+def test_gate_reduces_each_run_to_item_means_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The doctor's cluster checks (W204) read the pairing; they used to reduce both runs again
+    # (np.unique over every item id: seconds at 1M items).
+    import sys
+
+    pairing = sys.modules["evalsig_core.pairing"]
+    calls = []
+    real = pairing.item_means
+
+    def counting(run: object) -> object:
+        calls.append(1)
+        return real(run)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pairing, "item_means", counting)
+    b, c = _runs(0.1)
+    gate(b, c, Policy(min_delta=0.005, cluster="passage_id"))
+    assert len(calls) == 2
