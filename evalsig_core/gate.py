@@ -128,7 +128,7 @@ def _scale_width(p: Pairing) -> float:
     """Width of the score scale: 1 for scores in [0, 1], else the observed span."""
     lo = min(float(p.baseline.min()), float(p.candidate.min()))
     hi = max(float(p.baseline.max()), float(p.candidate.max()))
-    return 1.0 if 0.0 <= lo and hi <= 1.0 else max(hi - lo, 1e-12)
+    return 1.0 if lo >= 0.0 and hi <= 1.0 else max(hi - lo, 1e-12)
 
 
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:

@@ -5,11 +5,11 @@ on the STATS.md grid:
 - no cluster key, binary scores (one epoch): `mcnemar` (exact test, Tango score bounds);
 - no cluster key, other scores: `paired_t`;
 - a cluster key: `wild_cluster_bootstrap` (Webb weights below 12 clusters) with the
-  exchangeable-cluster floor (stats/exchangeable.py) under every bound, and ALLOW decided on
-  the one-sided bound at alpha/2. Skewed cluster effects (a few clusters with large
-  regressions) put the nominal-alpha false-ALLOW rate at 0.08-0.10 even with 30-200 balanced
-  clusters, and at 0.10-0.26 with unequal sizes; the reported interval stays at the nominal
-  level.
+  exchangeable-cluster floor and skewness correction (stats/exchangeable.py) under every
+  bound, and ALLOW decided on the one-sided bound at alpha/2. Skewed cluster effects (a few
+  clusters with large regressions) put the nominal-alpha false-ALLOW rate of WCR at
+  0.08-0.10 even with 30-200 balanced clusters, and at 0.10-0.26 with unequal sizes. The
+  reported interval keeps the nominal level (with the same floor and correction).
 - fewer than `MIN_CLUSTERS` clusters, or sizes so unequal that Kish's effective number of
   clusters N^2 / sum n_g^2 is below it: `clustered_t` is reported, and the gate answers
   INCONCLUSIVE whatever it says.
@@ -59,6 +59,7 @@ def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
     return Choice("wild_cluster_bootstrap",
                   f"{G} clusters (effective {g_eff:.1f}, Bell-McCaffrey df {df:.1f}): wild "
                   f"cluster restricted bootstrap-t ({weights} weights) with the "
-                  f"exchangeable-cluster floor; ALLOW needs the one-sided bound at alpha/2 = "
-                  f"{alpha / 2:g} (skewed cluster effects, STATS.md calibration)",
+                  f"exchangeable-cluster floor and skewness correction; ALLOW needs the "
+                  f"one-sided bound at alpha/2 = {alpha / 2:g} (skewed cluster effects, "
+                  "STATS.md calibration)",
                   alpha / 2, floor=True)

@@ -6,10 +6,16 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from evalsig_core import EvalRun, Policy, gate
 from evalsig_core.stats import ClusterSums, PairedSample, cr2_variance, wild_cluster_bootstrap
-from evalsig_core.stats.exchangeable import exchangeable_variance, with_exchangeable_floor
+from evalsig_core.stats.exchangeable import (
+    GAMMA_CAP,
+    exchangeable_variance,
+    skewness,
+    with_exchangeable_floor,
+)
 
 
 def test_equal_sizes_give_exactly_cr2() -> None:
@@ -82,9 +88,51 @@ def test_the_floor_leaves_balanced_clusters_alone() -> None:
     codes = np.arange(400) % 20
     s = PairedSample((rng.random(400) < 0.5).astype(float),
                      (rng.random(400) < 0.6).astype(float), codes)
-    assert s.sums is not None
+    assert s.sums is not None and s.sums.Q is not None
     inf = wild_cluster_bootstrap(s, alpha=0.05, resamples=999, alpha_allow=0.025)
-    assert with_exchangeable_floor(inf, s.sums, alpha=0.05, alpha_allow=0.025) is inf
+    out = with_exchangeable_floor(inf, s.sums, alpha=0.05, alpha_allow=0.025)
+    assert out.se == inf.se and not any("floor" in n for n in out.notes)
+
+
+def test_skewness_is_the_shrunk_k_statistic_of_cluster_means_scaled_to_delta() -> None:
+    # kappa_3(delta) = sum_g w_g^3 kappa_3(ybar_g); scipy's kstat(., 3) is the unbiased k3,
+    # kstat(., 2) the unbiased k2; |k3| is shrunk by sqrt(6/G) k2^(3/2) (noise of a symmetric
+    # law's sample skewness).
+    rng = np.random.default_rng(4)
+    n = np.array([12.0, 30, 7, 20, 20, 9, 15, 25])
+    ybar = rng.exponential(1.0, 8)  # right-skewed cluster means
+    S = ybar * n
+    se = 0.9
+    k2, k3 = sps.kstat(ybar, 2), sps.kstat(ybar, 3)
+    shrunk = np.sign(k3) * max(abs(k3) - np.sqrt(6 / 8) * k2**1.5, 0.0)
+    expect = shrunk * float(np.sum((n / n.sum()) ** 3)) / se**3
+    assert 0 < expect < GAMMA_CAP
+    assert float(skewness(S[None, :], n, np.array([se]))[0]) == pytest.approx(expect, rel=1e-12)
+
+
+def test_noise_alone_moves_no_bound() -> None:
+    # 8 symmetric cluster means whose sample skewness is within sqrt(6/8) of 0
+    ybar = np.array([-1.0, -0.5, -0.2, 0.0, 0.1, 0.3, 0.4, 0.9])
+    n = np.full(8, 10.0)
+    assert abs(sps.skew(ybar, bias=False)) < np.sqrt(6 / 8)
+    assert float(skewness((ybar * n)[None, :], n, np.array([0.1]))[0]) == 0.0
+
+
+def test_a_few_large_cluster_regressions_lower_the_allow_bound() -> None:
+    # 30 clusters of 20 items: 27 improve by +0.1, 3 regress by -0.5 (negative skew)
+    rng = np.random.default_rng(8)
+    shift = np.r_[np.full(27, 0.1), np.full(3, -0.5)]
+    codes = np.repeat(np.arange(30), 20)
+    base = 0.3 + 0.4 * rng.random(600)
+    cand = np.clip(base + shift[codes] + rng.normal(0, 0.05, 600), 0, 1)
+    s = PairedSample(base, cand, codes)
+    assert s.sums is not None and s.sums.Q is not None
+    inf = wild_cluster_bootstrap(s, alpha=0.05, resamples=999, alpha_allow=0.025)
+    out = with_exchangeable_floor(inf, s.sums, alpha=0.05, alpha_allow=0.025)
+    assert float(skewness(s.sums.S[None, :], s.sums.n, np.array([out.se]))[0]) < -0.3
+    assert out.decision_lower < inf.decision_lower and out.two_sided[0] < inf.two_sided[0]
+    assert out.upper == inf.upper and out.p_value > inf.p_value
+    assert any("skewed" in n for n in out.notes)
 
 
 def test_gate_reports_the_floor_and_its_se() -> None:
