@@ -23,11 +23,28 @@ from scipy import sparse
 from ..errors import InputError
 from ._base import Inference, PairedSample, summarize_distribution
 
-__all__ = ["bootstrap_draws", "cluster_bootstrap", "paired_bootstrap", "percentile_inference"]
+__all__ = [
+    "bootstrap_draws", "cluster_bootstrap", "distinct_rows", "paired_bootstrap",
+    "percentile_inference",
+]
 
 CHUNK_CELLS = 2_000_000
 THREADS = 2  # the machines evalsig targets (CI runners, laptops) have at least 2 cores
 MAX_DISTINCT = 2048  # beyond this many distinct d values, resample items by index
+
+
+def distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a 2-D float array in lexicographic order, and how often each occurs.
+
+    What `np.unique(X, axis=0, return_counts=True)` returns, by one lexsort of the columns
+    (np.unique sorts rows as structured scalars, ~10x slower at 50k rows).
+    """
+    order = np.lexsort(X.T[::-1])
+    Xs = X[order]
+    new = np.ones(len(Xs), dtype=bool)
+    new[1:] = np.any(Xs[1:] != Xs[:-1], axis=1)
+    starts = np.flatnonzero(new)
+    return Xs[starts], np.diff(np.append(starts, len(Xs)))
 
 
 def bootstrap_draws(S: np.ndarray, n: np.ndarray, *, resamples: int, seed: int) -> np.ndarray:
@@ -44,7 +61,7 @@ def bootstrap_draws(S: np.ndarray, n: np.ndarray, *, resamples: int, seed: int) 
     rows = max(1, CHUNK_CELLS // G)
     batch = S.ndim == 2
     if not batch:
-        types, counts = np.unique(np.stack([S, n], axis=1), axis=0, return_counts=True)
+        types, counts = distinct_rows(np.stack([S, n], axis=1))
         if len(types) <= MAX_DISTINCT:
             return _type_draws(types, counts, resamples=resamples, seed=seed)
     out = np.empty((S.shape[0], resamples) if batch else resamples)
