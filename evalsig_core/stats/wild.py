@@ -43,7 +43,9 @@ _TIES = 1e-10  # relative tolerance for t* = t_obs
 _BRACKET = 100.0  # test-inversion bracket: delta +- 100 CR1 standard errors
 TYPES_MIN_G = 2048  # Rademacher signs counted per cluster type from this many clusters on
 TYPES_RATIO = 16  # ... when there are at most G / 16 distinct types
+TYPES_CHUNK_CELLS = 1 << 17
 _POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+_LOW_BITS = np.array([(1 << k) - 1 for k in range(65)], dtype=np.uint64)  # k low bits set
 
 
 @dataclass(frozen=True)
@@ -150,10 +152,11 @@ def _type_sign_projections(data: np.ndarray, draws: int, seed: int) -> np.ndarra
 
     Exact shortcut: clusters whose columns of `data` (S, S n, n, n^2) are equal form a type t
     with c_t clusters, and sum_{g in t} v_g X_g = X_t (2 P_t - c_t), P_t the number of + signs
-    among them. Every cluster still gets its own fair sign, one bit of a random 64-bit word
-    (type t owns ceil(c_t / 64) words of which the low c_t bits count), so P_t is a popcount
-    and the draws have exactly the law of per-cluster Rademacher signs (they are such signs,
-    with the clusters ordered by type). Cost O(B (G/64 + T)) instead of O(B G/8) gathers.
+    among them. Every cluster still gets its own fair sign: with the clusters ordered by
+    type, cluster j's sign is bit j of a draw's ceil(G/64) random 64-bit words, and P_t is
+    the popcount of type t's bits (one masked word per (type, word) segment). So the draws
+    have exactly the law of per-cluster Rademacher signs (they are such signs), at
+    O(B (G/64 + T)) instead of O(B G/8) table gathers.
     Returns None (use the byte table) below `TYPES_MIN_G` clusters or with more than
     G / `TYPES_RATIO` types (continuous scores: every cluster is its own type).
     """
@@ -163,27 +166,35 @@ def _type_sign_projections(data: np.ndarray, draws: int, seed: int) -> np.ndarra
     types, counts = distinct_rows(data.T)
     if len(types) > G // TYPES_RATIO:
         return None
-    words = (counts + 63) // 64
-    W = int(words.sum())
-    last = np.cumsum(words) - 1
-    used = np.full(W, 64)
-    used[last] = counts - 64 * (words - 1)  # bits of the last word of each type, 1..64
-    mask = (np.iinfo(np.uint64).max >> (64 - used).astype(np.uint64))[:, None]
-    # the data of each word's type: P_t = sum of its words' popcounts, so
-    # sum_t X_t (2 P_t - c_t) = sum_w X_type(w) (2 popcount_w - used_w), one GEMM per chunk
-    Xw = np.ascontiguousarray(np.repeat(types, words, axis=0).T)
-    cols = max(1, CHUNK_CELLS // W)
+    first = np.cumsum(counts) - counts  # bit of the type's first cluster
+    end = first + counts
+    n_seg = (end - 1) // 64 - first // 64 + 1
+    seg_type = np.repeat(np.arange(len(types)), n_seg)
+    seg_word = np.repeat(first // 64, n_seg) + (
+        np.arange(len(seg_type)) - np.repeat(np.cumsum(n_seg) - n_seg, n_seg))
+    lo_bit = np.maximum(first[seg_type] - 64 * seg_word, 0)
+    hi_bit = np.minimum(end[seg_type] - 64 * seg_word, 64)
+    mask = (_LOW_BITS[hi_bit] & ~_LOW_BITS[lo_bit])[:, None]  # bits lo..hi-1 of the word
+    used = (hi_bit - lo_bit)[:, None]
+    Xs = np.ascontiguousarray(types[seg_type].T)
+    W = (G + 63) // 64
+    # small chunks: the (segments x draws) buffers stay in cache, are reused, and the GEMM is
+    # too small for BLAS threads (which stall on a busy machine); 1/8 of the time at 2M cells
+    cols = max(1, TYPES_CHUNK_CELLS // len(seg_type))
     rng = np.random.default_rng(seed)
     out = np.empty((types.shape[1], draws))
+    bits = np.empty((len(seg_type), cols), dtype=np.uint64)
+    e = np.empty((len(seg_type), cols))
     for start in range(0, draws, cols):
         m = min(cols, draws - start)
-        bits = rng.integers(0, np.iinfo(np.uint64).max, size=(W, m), dtype=np.uint64,
-                            endpoint=True)
-        bits &= mask
-        e = _popcount(bits).astype(np.float64)
-        e *= 2.0
-        e -= used[:, None]
-        out[:, start:start + m] = Xw @ e
+        words = rng.integers(0, np.iinfo(np.uint64).max, size=(W, m), dtype=np.uint64,
+                             endpoint=True)
+        b = np.take(words, seg_word, axis=0, out=bits[:, :m] if m == cols else None)
+        b &= mask
+        x = np.multiply(_popcount(b), 2.0, out=e[:, :m] if m == cols else None)
+        x -= used
+        # sum over segments of X_type (2 popcount - used) = sum_t X_t (2 P_t - c_t)
+        out[:, start:start + m] = Xs @ x
     return out
 
 
@@ -246,34 +257,60 @@ class WildBootstrap:
 
     def _exceed(self, theta: np.ndarray, upper: bool) -> np.ndarray:
         """Share of draws whose t* is at least as extreme as t_obs, per sample, at theta."""
+        # The arithmetic of the formula in the module docstring, in place (each (R, B)
+        # temporary costs as much as the operation at B = 10k); same operations, same order.
         th = theta[:, None]
-        a = self.A1 - th * self.A2
-        b = self.B1 - th * self.B2
+        a = self.A2 * th
+        np.subtract(self.A1, a, out=a)
+        x = self.B2 * th
+        np.subtract(self.B1, x, out=x)
         Q = self.Q1 - 2.0 * th * self.Q2 + th * th * self.Q3
         N = self.N
-        var = (self.G / (self.G - 1)) * (Q - 2.0 * a * b / N + a * a * self.M / (N * N))
+        x *= a  # b a, then (2 a b) / N
+        x *= 2.0
+        x /= N
+        y = a * a
+        y *= self.M
+        y /= N * N
+        np.subtract(Q, x, out=x)
+        x += y
+        x *= self.G / (self.G - 1)  # var*
         # t* >= t_obs  <=>  a >= t_obs * sqrt(Q...) (both sides carry the same 1/N^2 factor)
         with np.errstate(divide="ignore", invalid="ignore"):
             t_obs = np.where(self.se1 > 0, (self.delta - theta) / self.se1, 0.0)
-        rhs = t_obs[:, None] * np.sqrt(np.maximum(var, 0.0))
-        # ties (the identity draw, clusters with u_g = 0) count as extreme, up to rounding
-        tol = _TIES * (np.abs(a) + np.abs(rhs))
-        hit = a <= rhs + tol if upper else a >= rhs - tol
-        return np.asarray(hit.mean(axis=1))
+        np.maximum(x, 0.0, out=x)
+        np.sqrt(x, out=x)
+        x *= t_obs[:, None]  # rhs
+        # ties (the identity draw, clusters with u_g = 0) count as extreme, up to rounding:
+        # tol = _TIES (|a| + |rhs|)
+        np.abs(a, out=y)
+        y += np.abs(x)
+        y *= _TIES
+        hit = a <= np.add(x, y, out=y) if upper else a >= np.subtract(x, y, out=y)
+        return np.count_nonzero(hit, axis=1) / hit.shape[1]
 
     def p_value(self, theta: float | np.ndarray, *, upper: bool = False) -> np.ndarray:
         """One-sided p of H0: delta <= theta (or >= theta with upper=True)."""
         th = np.broadcast_to(np.asarray(theta, dtype=np.float64), self.delta.shape)
         return self._exceed(np.array(th), upper)
 
-    def lower(self, alpha: float, *, bracket: float = _BRACKET, iters: int = 50) -> np.ndarray:
-        """Smallest theta not rejected by the one-sided level-alpha test (-inf if none)."""
+    def lower(self, alpha: float | np.ndarray, *, bracket: float = _BRACKET,
+              iters: int = 50) -> np.ndarray:
+        """Smallest theta not rejected by the one-sided level-alpha test (-inf if none).
+
+        With one sample, `alpha` may be an array of levels: one bound per level, each equal
+        bit for bit to its own call (the same element-wise arithmetic, broadcast).
+        """
         lo = self.delta - bracket * self.se1
         out = bisect(lambda th: self._exceed(th, False) > alpha, lo, self.delta, iters=iters)
         return np.where(self._exceed(lo, False) > alpha, -np.inf, out)
 
-    def upper(self, alpha: float, *, bracket: float = _BRACKET, iters: int = 50) -> np.ndarray:
-        """Largest theta not rejected by the one-sided level-alpha test (+inf if none)."""
+    def upper(self, alpha: float | np.ndarray, *, bracket: float = _BRACKET,
+              iters: int = 50) -> np.ndarray:
+        """Largest theta not rejected by the one-sided level-alpha test (+inf if none).
+
+        `alpha` may be an array of levels, as in `lower`.
+        """
         hi = self.delta + bracket * self.se1
         out = bisect(lambda th: ~(self._exceed(th, True) > alpha), self.delta, hi, iters=iters)
         return np.where(self._exceed(hi, True) > alpha, np.inf, out)
@@ -317,9 +354,11 @@ def wild_cluster_bootstrap(
         p_lo = 0.0 if delta > theta0 else 1.0
         p_hi = 0.0 if delta < theta0 else 1.0
     else:
-        lo, up = wb.lower(alpha), wb.upper(alpha)
-        lo2, up2 = wb.lower(alpha / 2), wb.upper(alpha / 2)
-        low_allow = lo if alpha_allow is None else wb.lower(alpha_allow)
+        # one bisection per side for all levels (one sample: the levels broadcast)
+        lows = wb.lower(np.array([alpha, alpha / 2, alpha if alpha_allow is None else alpha_allow]))
+        ups = wb.upper(np.array([alpha, alpha / 2]))
+        lo, lo2, low_allow = lows[0:1], lows[1:2], lows[2:3]
+        up, up2 = ups[0:1], ups[1:2]
         p_lo = float(wb.p_value(theta0)[0])
         p_hi = float(wb.p_value(theta0, upper=True)[0])
     return Inference(
