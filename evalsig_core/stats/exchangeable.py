@@ -32,8 +32,12 @@ moves the one-sided bound on the threatened side out to
 with q the t quantile of the bound's level; |gamma| is capped at `GAMMA_CAP`, beyond which the
 expansion is not to be trusted and the estimate of gamma is mostly noise.
 
-Every bound is the more conservative of the cluster-robust one and the adjusted one: each is
-valid under its own assumptions, and the minimum of two lower bounds is valid when either is.
+The floor applies to every bound; the skewness correction to the two that decide (the lower
+bound ALLOW compares, the upper bound REJECT compares), not to the reported one-sided L and
+two-sided interval: heavy-tailed cluster means (sparse discordance, tiny clusters) fake
+skewness often enough that the corrected interval over-covered in 60 grid cells. Every
+bound is the more conservative of the cluster-robust one and the adjusted one: each is valid
+under its own assumptions, and the minimum of two lower bounds is valid when either is.
 """
 
 from __future__ import annotations
@@ -117,27 +121,39 @@ class Adjusted:
 def adjust_bounds(S: np.ndarray, Q: np.ndarray, n: np.ndarray, *, delta: np.ndarray,
                   se: np.ndarray, df: float, lower: np.ndarray, upper: np.ndarray,
                   lo2: np.ndarray, hi2: np.ndarray, lower_allow: np.ndarray, alpha: float,
-                  alpha_allow: float, skew: bool = True) -> Adjusted:
+                  alpha_allow: float, skew: bool = True,
+                  skew_interval: bool = False) -> Adjusted:
     """The module's adjustments, batched over a leading axis (one sample: shape (1,)).
-    `skew=False`: the floor alone."""
+    `skew=False`: the floor alone; `skew_interval=True`: the skewness correction on the
+    reported L and two-sided interval too (a calibration comparison, not what auto does)."""
     se_re = np.sqrt(exchangeable_variance(S, Q, n))
     floored = se_re > FLOOR_MARGIN * np.asarray(se)
     se_u = np.where(floored, se_re, se)
     df_u = np.where(floored, float(len(n) - 1), df)
     g = skewness(S, n, se_u) if skew else np.zeros(np.shape(se_u))
 
-    def out(level: float, sign: float) -> np.ndarray:
+    def out(level: float, sign: float, skewed: bool = False) -> np.ndarray:
+        """The adjusted t bound where an adjustment applies, else -inf/+inf (no effect on
+        the min/max with the method's own bound)."""
         q = sps.t.ppf(1 - level, df_u)
-        shift = g * (2 * q * q + 1) / 6
-        # sign -1: lower bound, moved down by -shift where gamma < 0; +1: upper, gamma > 0
-        qs = q + np.maximum(sign * shift, 0.0)
-        return np.asarray(delta + sign * qs * se_u)
+        active = floored
+        if skewed:
+            # sign -1: a lower bound, moved down where gamma < 0; +1: an upper one, gamma > 0
+            shift = np.maximum(sign * g * (2 * q * q + 1) / 6, 0.0)
+            q = q + shift
+            active = floored | (shift > 0)
+        return np.asarray(np.where(active, delta + sign * q * se_u, -sign * np.inf))
 
+    # The decision bounds (ALLOW's lower bound, REJECT's upper one) carry the skewness
+    # correction; the reported one-sided L and two-sided interval carry the floor only (the
+    # correction made them over-cover wherever heavy-tailed cluster means fake skewness).
     return Adjusted(
         se=se_u, df=df_u, floored=floored, gamma=g,
-        lower=np.minimum(lower, out(alpha, -1.0)), upper=np.maximum(upper, out(alpha, 1.0)),
-        lo2=np.minimum(lo2, out(alpha / 2, -1.0)), hi2=np.maximum(hi2, out(alpha / 2, 1.0)),
-        lower_allow=np.minimum(lower_allow, out(alpha_allow, -1.0)))
+        lower=np.minimum(lower, out(alpha, -1.0, skew_interval)),
+        upper=np.maximum(upper, out(alpha, 1.0, skewed=True)),
+        lo2=np.minimum(lo2, out(alpha / 2, -1.0, skew_interval)),
+        hi2=np.maximum(hi2, out(alpha / 2, 1.0, skew_interval)),
+        lower_allow=np.minimum(lower_allow, out(alpha_allow, -1.0, skewed=True)))
 
 
 def _edgeworth_sf(t: float, df: float, g: float) -> float:
@@ -160,8 +176,8 @@ def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
                         **kw)  # type: ignore[arg-type]
     se, df, g = float(adj.se[0]), float(adj.df[0]), float(adj.gamma[0])
     floored = bool(adj.floored[0])
-    skew_low = bool(adj.lower_allow[0] < flo.lower_allow[0] or adj.lo2[0] < flo.lo2[0])
-    skew_up = bool(adj.hi2[0] > flo.hi2[0] or adj.upper[0] > flo.upper[0])
+    skew_low = bool(adj.lower_allow[0] < flo.lower_allow[0])
+    skew_up = bool(adj.upper[0] > flo.upper[0])
     if not (floored or skew_low or skew_up):
         return inf
     notes = list(inf.notes)
@@ -172,8 +188,8 @@ def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
                      f"{inf.se:.4f}; bounds use the wider of the two (t, {df:g} df)")
     if skew_low or skew_up:
         notes.append(f"cluster means are skewed (skewness of delta {g:+.2f}): the "
-                     f"{'lower' if skew_low else 'upper'} bounds carry the first-order "
-                     "skewness correction (Hall 1992)")
+                     f"{'ALLOW (lower)' if skew_low else 'REJECT (upper)'} bound carries the "
+                     "first-order skewness correction (Hall 1992)")
     z = (inf.delta - inf.theta0) / se if se > 0 else 0.0
     p_lo = _edgeworth_sf(z, df, g) if skew_low else float(sps.t.sf(z, df))
     p_hi = _edgeworth_sf(-z, df, -g) if skew_up else float(sps.t.cdf(z, df))
