@@ -419,10 +419,11 @@ def _promote_all(store: str, repo: str, records: list[GateRecord],
             key=artifact_key("evalsig-promotion", rec.suite, rec.task, rec.metric))
         print(f"promotion {e['status']}: {e['pointer']} -> {e['version_key']}")
     if failure is not None:
-        if done and isinstance(failure, PromotionRefused):
-            failure = PromotionRefused(
-                f"{failure.message}; promoted before it: "
-                f"{', '.join(e['entry'] for e in entries)}", hint=failure.hint)
+        moved = [e["entry"] for e in entries if e["status"] == "promoted"]
+        if moved and type(failure) in (PromotionRefused, StorageError):
+            failure = type(failure)(f"{failure.message}; already promoted in this run: "
+                                    f"{', '.join(moved)}", hint=failure.hint or
+                                    "promote again: a replay completes the set")
         if isinstance(failure, PromotionRefused):
             _audit_refusal(store, repo, records[0].commit, records[0].pr_number, failure, now,
                            records)

@@ -18,6 +18,9 @@ from evalsig_flows.audit_log import recent_records
 from evalsig_flows.baselines import baseline_prefix, promote, read_pointer
 from evalsig_flows.store import Store, open_store
 from tests.conftest import EXAMPLES
+from tests.flows.conftest import S3Server
+from tests.flows.faulty_proxy import Faults, faulty_proxy
+from tests.flows.test_s3_faults import s3_through
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -165,6 +168,27 @@ def test_a_moved_baseline_of_one_entry_blocks_every_entry(file_uri: str) -> None
     assert state.is_failed() and "the baseline moved since the gate" in state.message
     assert current(store, "math") == math_before  # checked before any pointer moved
     assert current(store, "qa") == moved.pointer.current.version_sha256
+
+
+def test_a_store_failure_between_two_pointers_says_what_moved_and_a_replay_completes(
+        s3_server: S3Server, s3_uri: str) -> None:
+    seed(open_store(s3_uri))
+    gated = {t: gate(s3_uri, t, ALLOW) for t in TASKS}
+    store = open_store(s3_uri)
+    qa_before = current(store, "qa")
+    faults = Faults(rate=1.0, kinds=("500",), match=r"^PUT .*/demo/qa/accuracy/current\.json")
+    with faulty_proxy(s3_server.endpoint, faults) as proxy, s3_through(proxy):
+        state = promote_flow(s3_uri, commit=SHA)  # math goes first, then qa's write fails
+    assert state.is_failed() and state.message.startswith("STORAGE ERROR (exit 74): ")
+    assert "already promoted in this run: demo/math/accuracy" in state.message
+    assert current(store, "math") == gated["math"].result()["candidate"]["sha256"]
+    assert current(store, "qa") == qa_before
+    assert chain(store)[-1] == "promotion:PROMOTED"  # math's move is audited at once
+    replay = promote_flow(s3_uri, commit=SHA)
+    assert replay.is_completed(), replay.message
+    assert [e["status"] for e in replay.result()["entries"]] == ["already-current", "promoted"]
+    assert current(store, "qa") == gated["qa"].result()["candidate"]["sha256"]
+    assert chain(store).count("promotion:PROMOTED") == 2
 
 
 def test_a_pr_whose_entries_come_from_different_commits_is_refused(file_uri: str) -> None:
