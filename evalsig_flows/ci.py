@@ -18,8 +18,9 @@ refusal is audited. Why: the entries of one commit are one release (a model or p
 shipped together); promoting its good tasks and leaving the rest would make the stored
 baselines describe a build that never existed, and a REJECT on one task means the change is
 not accepted. Each pointer then moves through the conditional write in baselines.py; the
-writes are per pointer (an object store has no multi-object transaction), so a run killed
-between them is completed by a replay, which is idempotent. A PR's entries must all come
+writes are per pointer (an object store has no multi-object transaction): a run failing
+between them names the entries already moved (each audited), and a replay, which is
+idempotent, completes the set, as it does for a run killed there. A PR's entries must all come
 from one commit (its last gated head), else promotion refuses: re-gate the head.
 
 A record of the old layout (`commits/<sha>.json`, one per commit: the last entry gated) is
