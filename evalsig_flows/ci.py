@@ -1,11 +1,31 @@
 """CI gate on a pull request, and baseline promotion after merge.
 
-The CI gate records its decision per commit and per PR:
-    ci/<owner>/<repo>/commits/<head_sha>.json      the latest gate of that commit
-    ci/<owner>/<repo>/prs/<number>.json            the latest gate of that PR
-Promotion reads that record: it promotes only a candidate gated ALLOW, only if the baseline
-has not moved since the gate, with a conditional pointer write (see baselines.py). Replaying
-a promotion is a no-op that completes any audit record a killed run did not write.
+The CI gate records its decision once per gated entry (suite, task, metric), so that a
+repository gating several tasks on one commit (one `ci_gate_flow` run each) keeps them all:
+    ci/<owner>/<repo>/commits/<head_sha>/<suite>/<task>/<metric>.json   per commit and entry
+    ci/<owner>/<repo>/prs/<number>/<suite>/<task>/<metric>.json         latest per PR and entry
+Every segment is validated (owner/repo as GitHub spells them, never "." or ".."; suite, task
+and metric as baseline names: a letter or digit, then letters, digits, '.', '_', '-'), so a key
+can neither escape its prefix nor be shared by two entries; a record must also name the entry
+its key names, which catches a collision on a case-insensitive file store. The gate writes a
+PENDING record first: a gate that fails midway never leaves an older ALLOW promotable.
+
+Promotion takes the commit's (or PR's) whole set of recorded entries, optionally narrowed by
+`suite`/`task`/`metric`, and promotes it all or nothing: unless every entry was gated ALLOW
+(none PENDING, REJECT, INCONCLUSIVE or DOCTOR), every candidate still matches its gated
+SHA-256 and every baseline is still the one it was gated against, nothing is promoted and the
+refusal is audited. Why: the entries of one commit are one release (a model or prompt change
+shipped together); promoting its good tasks and leaving the rest would make the stored
+baselines describe a build that never existed, and a REJECT on one task means the change is
+not accepted. Each pointer then moves through the conditional write in baselines.py; the
+writes are per pointer (an object store has no multi-object transaction): a run failing
+between them names the entries already moved (each audited), and a replay, which is
+idempotent, completes the set, as it does for a run killed there. A PR's entries must all come
+from one commit (its last gated head), else promotion refuses: re-gate the head.
+
+A record of the old layout (`commits/<sha>.json`, one per commit: the last entry gated) is
+still read, but it cannot show whether other entries were overwritten, so promotion refuses
+it unless narrowed to that entry (or the commit is gated again).
 """
 
 from __future__ import annotations
@@ -15,29 +35,46 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, State
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evalsig_core import EvalsigError, GateReport, Policy, StorageError, UsageError
+from evalsig_core import (
+    EvalsigError,
+    GateReport,
+    InputError,
+    InputNotFoundError,
+    Policy,
+    StorageError,
+    UsageError,
+)
 from evalsig_core.audit import AuditInput
 
 from . import audit_log
-from .baselines import PromotionRefused, PromotionResult, baseline_prefix, extension, promote
+from .baselines import (
+    PromotionRefused,
+    PromotionResult,
+    baseline_prefix,
+    extension,
+    promote,
+    read_pointer,
+)
 from .pipeline import DEFAULT_STORE, GateParams, audit_fields, failed_from_error, run_gate
-from .store import open_store
+from .store import Store, open_store
 from .tasks import IO, artifact_key, audit_task
 
-__all__ = ["GateRecord", "ci_gate_flow", "promote_baseline_flow"]
+__all__ = ["GateRecord", "ci_gate_flow", "promote_baseline_flow", "record_keys"]
 
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
+_MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name
 
 
 class GateRecord(BaseModel):
-    """What a CI gate decided for one commit: enough for promotion to act on it alone."""
+    """What a CI gate decided for one entry of one commit: enough for promotion to act on."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -55,9 +92,13 @@ class GateRecord(BaseModel):
     report: str | None = None
     time: datetime
 
+    @property
+    def entry(self) -> str:
+        return f"{self.suite}/{self.task}/{self.metric}"
+
 
 def _check_repo(repo: str) -> str:
-    if not _REPO.match(repo):
+    if not _REPO.match(repo or "") or any(p in (".", "..") for p in repo.split("/")):
         raise UsageError(f"invalid repo {repo!r}: expected owner/name")
     return repo
 
@@ -68,13 +109,48 @@ def _check_sha(sha: str) -> str:
     return sha
 
 
+def _check_pr(number: int) -> int:
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise UsageError(f"invalid PR number {number!r}: expected a positive integer")
+    return number
+
+
+def _segment(kind: str, name: str) -> str:
+    """A suite/task/metric name as one key segment: [A-Za-z0-9._~-] kept, the rest %XX."""
+    escaped = quote(name or "", safe="")
+    if name in ("", ".", "..") or len(escaped) > _MAX_SEGMENT:
+        raise UsageError(f"invalid {kind} name {name!r}: empty, '.', '..' or too long")
+    return escaped
+
+
+def _entry_path(suite: str, task: str, metric: str) -> str:
+    return (f"{_segment('suite', suite)}/{_segment('task', task)}/"
+            f"{_segment('metric', metric)}.json")
+
+
+def _commit_prefix(repo: str, sha: str) -> str:
+    return f"ci/{_check_repo(repo)}/commits/{_check_sha(sha)}/"
+
+
+def _pr_prefix(repo: str, number: int) -> str:
+    return f"ci/{_check_repo(repo)}/prs/{_check_pr(number)}/"
+
+
+def record_keys(record: GateRecord) -> list[str]:
+    """Where a gate record is stored: under its commit, and under its PR when there is one."""
+    entry = _entry_path(record.suite, record.task, record.metric)
+    keys = [_commit_prefix(record.repo, record.commit) + entry]
+    if record.pr_number is not None:
+        keys.append(_pr_prefix(record.repo, record.pr_number) + entry)
+    return keys
+
+
 @task(name="record-ci-gate", **IO)
 def record_gate(store_uri: str, record: GateRecord) -> None:
     store = open_store(store_uri)
     data = (record.model_dump_json(indent=2) + "\n").encode()
-    store.put(f"ci/{record.repo}/commits/{record.commit}.json", data)
-    if record.pr_number is not None:
-        store.put(f"ci/{record.repo}/prs/{record.pr_number}.json", data)
+    for key in record_keys(record):
+        store.put(key, data)
 
 
 @flow(name="evalsig-ci-gate", log_prints=True)
@@ -103,12 +179,17 @@ def ci_gate_flow(
 ) -> State[Any]:
     """Gate a PR's candidate (a URI, or `command` run with `timeout`) against the stored baseline.
 
-    Records the decision under ci/<repo>/commits/<head_sha>.json for `promote_baseline_flow`.
-    Completed on ALLOW; Failed with the verdict (after publishing) otherwise.
+    Records the decision under ci/<repo>/commits/<head_sha>/<suite>/<task>/<metric>.json (and
+    prs/<pr_number>/...) for `promote_baseline_flow`: one record per entry, so several gates
+    on one commit never overwrite each other. Completed on ALLOW; Failed with the verdict
+    (after publishing) otherwise.
     """
     try:
-        _check_repo(repo)
-        _check_sha(head_sha)
+        ident: dict[str, Any] = {"repo": repo, "pr_number": pr_number, "commit": head_sha,
+                                 "suite": suite, "task": task, "metric": metric}
+        pending = GateRecord(decision_id=None, verdict="PENDING", time=datetime.now(UTC),
+                             **ident)
+        record_keys(pending)  # validates every name before anything runs or is written
         policy = Policy(min_delta=min_delta, alpha=alpha, power=power, mode=mode,
                         method=method, resamples=resamples, seed=seed, metric=metric,
                         cluster=cluster)
@@ -117,11 +198,8 @@ def ci_gate_flow(
                             output=output, timeout=timeout, filter=filter, store=store,
                             suite=suite, task=task, name=name)
         ctx = {"repo": repo, "pr_number": pr_number, "commit": head_sha, "metric": metric}
-        ident: dict[str, Any] = {"repo": repo, "pr_number": pr_number, "commit": head_sha,
-                                 "suite": suite, "task": task, "metric": metric}
         # PENDING first: a gate that fails midway never leaves an older ALLOW promotable.
-        record_gate(store, GateRecord(decision_id=None, verdict="PENDING",
-                                      time=datetime.now(UTC), **ident))
+        record_gate(store, pending)
         out = run_gate(params, policy, context=ctx)
         verdict = (out.report.verdict.value if isinstance(out.report, GateReport)
                    else "DOCTOR")
@@ -135,27 +213,118 @@ def ci_gate_flow(
     return out.state()
 
 
-def _read_record(store_uri: str, repo: str, commit: str | None,
-                 pr_number: int | None) -> GateRecord:
-    from evalsig_core import InputNotFoundError
+# -- reading the records ------------------------------------------------------------------
 
-    store = open_store(store_uri)
-    keys = []
-    if commit:
-        keys.append(f"ci/{repo}/commits/{_check_sha(commit)}.json")
-    if pr_number is not None:
-        keys.append(f"ci/{repo}/prs/{int(pr_number)}.json")
-    if not keys:
+def _load(store: Store, key: str) -> GateRecord:
+    try:
+        return GateRecord.model_validate_json(store.get(key))
+    except ValidationError as exc:
+        raise InputError(f"not a CI gate record: {exc.errors()[0]['msg']}",
+                         path=store.url(key), hint="gate the commit again") from None
+
+
+def _entries_under(store: Store, prefix: str, expect: dict[str, Any]) -> list[GateRecord]:
+    """Every record under a commit's (or PR's) prefix, each checked against its own key."""
+    out = []
+    for key in store.list(prefix):
+        rec = _load(store, key) if key.endswith(".json") else None
+        if rec is None or key != prefix + _entry_path(rec.suite, rec.task, rec.metric):
+            raise InputError("not the CI gate record of the entry its key names",
+                             path=store.url(key), hint="remove it; records are "
+                             "<suite>/<task>/<metric>.json, written by evalsig-ci-gate")
+        if any(getattr(rec, k) != v for k, v in expect.items()):
+            raise InputError(f"the record is for {rec.repo} commit {rec.commit} PR "
+                             f"{rec.pr_number}, not for its key's", path=store.url(key),
+                             hint="remove it and gate the commit again")
+        out.append(rec)
+    return out
+
+
+def _legacy(store: Store, key: str, narrow: tuple[str | None, ...]) -> GateRecord | None:
+    """A record of the old layout (one per commit), usable only when narrowed to its entry."""
+    try:
+        rec = _load(store, key)
+    except InputNotFoundError:
+        return None
+    if narrow != (rec.suite, rec.task, rec.metric):
+        raise PromotionRefused(
+            f"{store.url(key)}: a CI gate record of the old layout (one per commit, the last "
+            f"entry gated: {rec.entry}), which cannot show whether other entries were "
+            "gated on it", hint="gate the commit again so that every entry is recorded, or "
+            f"promote that one entry with suite={rec.suite!r}, task={rec.task!r}, "
+            f"metric={rec.metric!r}")
+    return rec
+
+
+@task(name="read-ci-gate-records", **IO)
+def read_records(store_uri: str, repo: str, commit: str | None, pr_number: int | None,
+                 narrow: tuple[str | None, str | None, str | None]) -> list[GateRecord]:
+    """The entries recorded for `commit` (else for the PR), narrowed; refuses if there are none.
+
+    With both (a merged PR), the commit's records are used; the PR's only if the commit has
+    none, and then only if the PR was last gated on that commit.
+    """
+    if not commit and pr_number is None:
         raise UsageError("promotion needs the gated commit SHA or the PR number")
-    for key in keys:
-        try:
-            return GateRecord.model_validate_json(store.get(key))
-        except InputNotFoundError:
-            continue
-    raise PromotionRefused(f"no CI gate decision for {repo} "
-                           f"{'commit ' + commit if commit else ''}"
-                           f"{' PR #' + str(pr_number) if pr_number is not None else ''}",
-                           hint="run the CI gate (evalsig-ci-gate) on the PR first")
+    store = open_store(store_uri)
+    found: list[GateRecord] = []
+    legacy: GateRecord | None = None
+    if commit:
+        prefix = _commit_prefix(repo, commit)
+        found = _entries_under(store, prefix, {"repo": repo, "commit": commit})
+        if not found:
+            legacy = _legacy(store, prefix.rstrip("/") + ".json", narrow)
+    if not found and legacy is None and pr_number is not None:
+        prefix = _pr_prefix(repo, pr_number)
+        found = _entries_under(store, prefix, {"repo": repo, "pr_number": pr_number})
+        if not found:
+            legacy = _legacy(store, prefix.rstrip("/") + ".json", narrow)
+    if legacy is not None:
+        found = [legacy]
+    where = _where(commit, pr_number)
+    if not found:
+        raise PromotionRefused(f"no CI gate decision for {repo} {where}",
+                               hint="run the CI gate (evalsig-ci-gate) on the PR first")
+    chosen = [r for r in found if all(want is None or want == have for want, have in
+                                      zip(narrow, (r.suite, r.task, r.metric), strict=True))]
+    if not chosen:
+        raise PromotionRefused(
+            f"no CI gate decision for {repo} {where} matches suite={narrow[0]!r} "
+            f"task={narrow[1]!r} metric={narrow[2]!r}; recorded: "
+            f"{', '.join(r.entry for r in found)}", hint="narrow to a recorded entry")
+    commits = sorted({r.commit for r in chosen} | ({commit} if commit else set()))
+    if len(commits) > 1:
+        raise PromotionRefused(
+            f"{repo} {where}: the entries were last gated on different commits "
+            f"({', '.join(c[:12] for c in commits)})",
+            hint="gate every entry on the PR's head commit again, then promote")
+    return sorted(chosen, key=lambda r: (r.suite, r.task, r.metric))
+
+
+def _where(commit: str | None, pr_number: int | None) -> str:
+    return " ".join(([f"commit {commit}"] if commit else []) +
+                    ([f"PR #{pr_number}"] if pr_number is not None else []))
+
+
+# -- promotion ------------------------------------------------------------------------------
+
+@task(name="check-promotable", **IO)
+def check_promotable(store_uri: str, record: GateRecord) -> None:
+    """Before any pointer moves: the candidate is the gated one, the baseline has not moved."""
+    store = open_store(store_uri)
+    key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
+    if hashlib.sha256(store.get(key)).hexdigest() != record.candidate_sha256:
+        raise StorageError(f"{store.url(key)}: content differs from the gated candidate's "
+                           f"SHA-256 ({record.entry})", hint="re-run the CI gate")
+    prefix = baseline_prefix(record.suite, record.task, record.metric)
+    pointer, _ = read_pointer(store, prefix)
+    if pointer is not None and pointer.current.version_sha256 not in (
+            record.baseline_sha256, record.candidate_sha256):
+        raise PromotionRefused(
+            f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
+            f"(gated against {(record.baseline_sha256 or 'no baseline')[:12]}, current is "
+            f"{pointer.current.version_sha256[:12]})",
+            hint="re-run the gate against the current baseline, then promote")
 
 
 @task(name="promote-baseline", **IO)
@@ -173,69 +342,125 @@ def promote_task(store_uri: str, record: GateRecord, decision_id: str) -> Promot
                            "commit": record.commit, "gate_decision_id": record.decision_id})
 
 
-@task(name="find-audit-record", **IO)
-def audited(store_uri: str, decision_id: str, depth: int = 200) -> bool:
-    """Is a record with this decision id among the newest `depth` of the chain?"""
-    for _, rec in audit_log.recent_records(open_store(store_uri), limit=depth):
-        if rec.decision_id == decision_id:
-            return True
-    return False
+@task(name="find-audit-records", **IO)
+def audited(store_uri: str, decision_ids: list[str], depth: int = 200) -> set[str]:
+    """Which of these decision ids are among the newest `depth` records of the chain?"""
+    wanted = set(decision_ids)
+    return {rec.decision_id for _, rec in audit_log.recent_records(open_store(store_uri),
+                                                                    limit=depth)
+            if rec.decision_id in wanted}
+
+
+def _decision_id(record: GateRecord) -> str:
+    entry = hashlib.sha256(record.entry.encode()).hexdigest()[:8]
+    return f"promote-{record.commit[:12]}-{(record.candidate_sha256 or '')[:12]}-{entry}"
 
 
 @flow(name="evalsig-promote", log_prints=True)
 def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int | None = None,
-                          store: str = DEFAULT_STORE) -> State[Any]:
-    """On merge: make the candidate gated ALLOW for `commit` (or PR) the current baseline.
+                          store: str = DEFAULT_STORE, suite: str | None = None,
+                          task: str | None = None, metric: str | None = None) -> State[Any]:
+    """On merge: make every candidate gated ALLOW for `commit` (or PR) the current baseline.
 
-    Refuses (Failed "REFUSED ...") without an ALLOW gate or if the baseline moved since the
-    gate; idempotent on replay; never overwrites a version, so no baseline is ever lost.
-    Completed data: {status: promoted|already-current, version_sha256, previous_sha256, ...}.
+    All or nothing: refuses (Failed "REFUSED ...", audited) unless every recorded entry of
+    the commit (narrowed by `suite`/`task`/`metric` when given) was gated ALLOW and is still
+    promotable (candidate unchanged, baseline not moved since the gate). Idempotent on
+    replay; never overwrites a version, so no baseline is ever lost. Completed data:
+    {status: promoted|already-current, repo, commit, entries: [{entry, status,
+    version_sha256, previous_sha256, pointer, ...}]}.
     """
     now = datetime.now(UTC)
+    narrow = (suite, task, metric)
+    records: list[GateRecord] = []
     try:
         _check_repo(repo)
-        record = _read_record(store, repo, commit, pr_number)
-        if record.verdict != "ALLOW" or not record.candidate_key or not record.candidate_sha256:
-            raise PromotionRefused(f"{repo} commit {record.commit} was gated "
-                                   f"{record.verdict}, not ALLOW (report: {record.report})")
-        did = f"promote-{record.commit[:12]}-{record.candidate_sha256[:12]}"
-        result = promote_task(store, record, did)
+        records = read_records(store, repo, commit, pr_number, narrow)
+        bad = [r for r in records
+               if r.verdict != "ALLOW" or not r.candidate_key or not r.candidate_sha256]
+        if bad:
+            raise PromotionRefused(
+                f"{repo} {_where(commit, pr_number)}: "
+                + "; ".join(f"{r.entry} was gated {r.verdict}, not ALLOW (report: {r.report})"
+                            for r in bad)
+                + f"; nothing promoted ({len(bad)} of {len(records)} entries not ALLOW)",
+                hint="a merge promotes all of its gated entries or none: gate them again "
+                     "until every one is ALLOW, or narrow with suite/task/metric")
+        for rec in records:
+            check_promotable(store, rec)
     except EvalsigError as exc:
-        _audit_refusal(store, repo, commit, pr_number, exc, now)
+        _audit_refusal(store, repo, commit, pr_number, exc, now, records)
         return failed_from_error(exc)
-    ptr = result.pointer
-    summary: dict[str, Any] = {"status": result.status, "decision_id": did, "repo": repo,
-               "commit": record.commit, "version_sha256": ptr.current.version_sha256,
-               "version_key": ptr.current.key, "sequence": ptr.sequence,
-               "previous_sha256": ptr.previous.version_sha256 if ptr.previous else None,
-               "pointer": f"{baseline_prefix(record.suite, record.task, record.metric)}"
-                          "/current.json"}
+    return _promote_all(store, repo, records, now)
+
+
+def _promote_all(store: str, repo: str, records: list[GateRecord],
+                 now: datetime) -> State[Any]:
+    done: list[tuple[GateRecord, PromotionResult]] = []
+    failure: EvalsigError | None = None
+    for rec in records:  # every entry was checked: a failure here is a race or the store
+        try:
+            done.append((rec, promote_task(store, rec, _decision_id(rec))))
+        except EvalsigError as exc:
+            failure = exc
+            break
+    entries = [_summary(rec, res) for rec, res in done]
     try:
-        if result.status == "promoted" or not audited(store, did):
-            audit_task(store, audit_fields(
-                decision_id=did, decision="promotion", now=now, report=None,
-                inputs=[AuditInput(role="candidate",
-                                   uri=open_store(store).url(record.candidate_key or ""),
-                                   sha256=record.candidate_sha256),
-                        AuditInput(role="previous-baseline", uri=None,
-                                   sha256=summary["previous_sha256"])],
-                verdict="PROMOTED", exit_code=0, locations={"json": record.report or ""},
-                context={k: v for k, v in summary.items() if k != "status"}
-                | {"gate_decision_id": record.decision_id, "suite": record.suite,
-                   "task": record.task, "metric": record.metric}))
+        seen = audited(store, [e["decision_id"] for e in entries
+                               if e["status"] != "promoted"])
+        for (rec, _), e in zip(done, entries, strict=True):
+            if e["status"] == "promoted" or e["decision_id"] not in seen:
+                _audit_promotion(store, rec, e, now)
     except EvalsigError as exc:
-        return failed_from_error(exc)
-    create_markdown_artifact(
-        f"# evalsig promotion: {result.status}\n\n{repo} `{record.commit}` -> baseline "
-        f"`{ptr.current.version_sha256[:12]}` ({summary['pointer']}, sequence "
-        f"{ptr.sequence}); previous `{(summary['previous_sha256'] or 'none')[:12]}`.\n",
-        key=artifact_key("evalsig-promotion", record.suite, record.task, record.metric))
-    print(f"promotion {result.status}: {summary['pointer']} -> {ptr.current.key}")
-    return Completed(message=f"{result.status.upper()}: {ptr.current.key}", data=summary)
+        failure = failure or exc
+    for (rec, _), e in zip(done, entries, strict=True):
+        create_markdown_artifact(
+            f"# evalsig promotion: {e['status']}\n\n{repo} `{rec.commit}` {rec.entry} -> "
+            f"baseline `{e['version_sha256'][:12]}` ({e['pointer']}, sequence "
+            f"{e['sequence']}); previous `{(e['previous_sha256'] or 'none')[:12]}`.\n",
+            key=artifact_key("evalsig-promotion", rec.suite, rec.task, rec.metric))
+        print(f"promotion {e['status']}: {e['pointer']} -> {e['version_key']}")
+    if failure is not None:
+        moved = [e["entry"] for e in entries if e["status"] == "promoted"]
+        if moved and type(failure) in (PromotionRefused, StorageError):
+            failure = type(failure)(f"{failure.message}; already promoted in this run: "
+                                    f"{', '.join(moved)}", hint=failure.hint or
+                                    "promote again: a replay completes the set")
+        if isinstance(failure, PromotionRefused):
+            _audit_refusal(store, repo, records[0].commit, records[0].pr_number, failure, now,
+                           records)
+        return failed_from_error(failure)
+    status = "promoted" if any(e["status"] == "promoted" for e in entries) else \
+        "already-current"
+    summary = {"status": status, "repo": repo, "commit": records[0].commit,
+               "pr_number": records[0].pr_number, "entries": entries}
+    return Completed(message=f"{status.upper()}: " + "; ".join(
+        f"{e['entry']} -> {e['version_key']} ({e['status']})" for e in entries), data=summary)
+
+
+def _summary(rec: GateRecord, result: PromotionResult) -> dict[str, Any]:
+    ptr = result.pointer
+    return {"entry": rec.entry, "suite": rec.suite, "task": rec.task, "metric": rec.metric,
+            "status": result.status, "decision_id": _decision_id(rec),
+            "version_sha256": ptr.current.version_sha256, "version_key": ptr.current.key,
+            "sequence": ptr.sequence,
+            "previous_sha256": ptr.previous.version_sha256 if ptr.previous else None,
+            "pointer": f"{baseline_prefix(rec.suite, rec.task, rec.metric)}/current.json",
+            "gate_decision_id": rec.decision_id}
+
+
+def _audit_promotion(store: str, rec: GateRecord, e: dict[str, Any], now: datetime) -> None:
+    audit_task(store, audit_fields(
+        decision_id=e["decision_id"], decision="promotion", now=now, report=None,
+        inputs=[AuditInput(role="candidate", uri=open_store(store).url(rec.candidate_key or ""),
+                           sha256=rec.candidate_sha256),
+                AuditInput(role="previous-baseline", uri=None, sha256=e["previous_sha256"])],
+        verdict="PROMOTED", exit_code=0, locations={"json": rec.report or ""},
+        context={k: v for k, v in e.items() if k != "status"}
+        | {"repo": rec.repo, "commit": rec.commit, "pr_number": rec.pr_number}))
 
 
 def _audit_refusal(store: str, repo: str, commit: str | None, pr_number: int | None,
-                   exc: EvalsigError, now: datetime) -> None:
+                   exc: EvalsigError, now: datetime, records: list[GateRecord]) -> None:
     """A refusal is a decision too; storage failures are not (nothing to record)."""
     if not isinstance(exc, PromotionRefused):
         return
@@ -245,4 +470,5 @@ def _audit_refusal(store: str, repo: str, commit: str | None, pr_number: int | N
             decision_id=did, decision="promotion", now=now, report=None, inputs=[],
             verdict="REFUSED", exit_code=int(exc.exit_code), locations={},
             context={"repo": repo, "commit": commit, "pr_number": pr_number,
-                     "reason": exc.one_line()}))
+                     "reason": exc.one_line(),
+                     "entries": {r.entry: r.verdict for r in records}}))

@@ -108,6 +108,8 @@ def pr_payload(sha: str, number: int, action: str = "opened") -> dict[str, Any]:
 
 
 HEAD_SHA = "a1" * 20
+# the entry deployments/prefect.yaml gates: one record per (suite, task, metric) of a commit
+RECORD = f"ci/acme/evals/commits/{HEAD_SHA}/ci/reading-comprehension/accuracy.json"
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +144,7 @@ def test_the_gate_report_is_stored_in_seaweedfs(stack: dict[str, Any],
                                                 gated_pr: dict[str, Any]) -> None:
     s3 = s3_client(stack)
     record = json.loads(s3.get_object(Bucket="evalsig",
-                                      Key=f"ci/acme/evals/commits/{HEAD_SHA}.json")["Body"].read())
+                                      Key=RECORD)["Body"].read())
     report_key = urlparse(record["report"]).path.lstrip("/")
     report = json.loads(s3.get_object(Bucket="evalsig", Key=report_key)["Body"].read())
     assert (record["verdict"], report["verdict"]) == ("ALLOW", "ALLOW")
@@ -239,7 +241,7 @@ def test_a_push_to_main_after_an_allow_promotes_the_gated_candidate(
     pointer = json.loads(s3.get_object(
         Bucket="evalsig", Key=stack["s3"]["baseline_pointer"])["Body"].read())
     record = json.loads(s3.get_object(
-        Bucket="evalsig", Key=f"ci/acme/evals/commits/{HEAD_SHA}.json")["Body"].read())
+        Bucket="evalsig", Key=RECORD)["Body"].read())
     assert pointer["current"]["version_sha256"] == record["candidate_sha256"]
     assert pointer["current"]["source"]["commit"] == HEAD_SHA
     assert pointer["previous"] is not None  # the seeded baseline, still referenced
