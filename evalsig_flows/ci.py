@@ -193,7 +193,9 @@ def ci_gate_flow(
         policy = Policy(min_delta=min_delta, alpha=alpha, power=power, mode=mode,
                         method=method, resamples=resamples, seed=seed, metric=metric,
                         cluster=cluster)
-        name = f"ci-{repo.replace('/', '-')}-pr-{pr_number}"
+        # one Prefect artifact key per gated entry: several tasks gated on one PR each keep
+        # their own "latest" report instead of stacking versions under one key
+        name = f"ci-{repo.replace('/', '-')}-pr-{pr_number}-{task}"
         params = GateParams(baseline=baseline, candidate=candidate, command=command,
                             output=output, timeout=timeout, filter=filter, store=store,
                             suite=suite, task=task, name=name)

@@ -277,6 +277,11 @@ def test_serve_refuses_to_start_without_a_secret(capsys: pytest.CaptureFixture[s
 
 def test_serve_refuses_to_start_without_a_prefect_api_url(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    assert main(["serve"], env={"EVALSIG_WEBHOOK_SECRET": "s"}) == 64
+    # With tests/flows collected first, the session's Prefect test harness has set the API
+    # URL in-process: without restoring the default the receiver started and never returned.
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert main(["serve"], env={"EVALSIG_WEBHOOK_SECRET": "s"}) == 64
     assert "PREFECT_API_URL" in capsys.readouterr().err

@@ -155,8 +155,9 @@ def test_the_gate_report_is_an_artifact_of_the_flow_run(stack: dict[str, Any],
     arts = api(stack, "POST", "/artifacts/filter", json={
         "artifacts": {"flow_run_id": {"any_": [gated_pr["run"]["id"]]}}})
     by_key = {a["key"]: a for a in arts}
-    assert "ALLOW" in by_key["evalsig-report-ci-acme-evals-pr-7"]["data"]
-    assert "(s3://evalsig/reports/" in by_key["evalsig-link-ci-acme-evals-pr-7"]["data"]
+    key = "ci-acme-evals-pr-7-reading-comprehension"
+    assert "ALLOW" in by_key[f"evalsig-report-{key}"]["data"]
+    assert "(s3://evalsig/reports/" in by_key[f"evalsig-link-{key}"]["data"]
 
 
 def test_the_same_delivery_again_starts_no_second_run(stack: dict[str, Any],
