@@ -249,16 +249,19 @@ LITERAL_CELLS = [Cell(0.1, icc, "literal", G, bal, 1)
                  for G in (10, 30, 200) for bal in (True, False) for icc in (0.05, 0.1)]
 
 
-# The fast tier (CI): one cell per branch of `auto` and per hard feature that the full grid
-# shows within the bars: Webb weights with a skewed law (G = 10), unbalanced sizes at G = 10
-# and 50, epochs, large G with a skewed law, and both no-cluster methods. The cells the full
-# grid shows outside a bar are listed in calibration.md (`make calibrate`).
+# The fast tier (CI): one cell per branch of `auto` and per hard feature, each within every
+# bar in the full grid: Webb weights with every sign vector enumerated (G = 5), Webb weights
+# with skewed effects and Pareto sizes (G = 10), where the exchangeable floor and the skewness
+# correction bind (skewed effects, Pareto sizes, G = 10 and 20), large G with skewed effects,
+# fewer than 5 effective clusters (no decision), and both no-cluster methods. The cells the
+# full grid shows outside a bar are listed in calibration.md (`make calibrate`).
 FAST_CELLS = [
-    Cell(0.4, 0.1, "skew", 10, True, 1),
-    Cell(0.4, 0.3, "sym", 10, False, 1),
-    Cell(0.1, 0.0, "sym", 10, False, 1),
-    Cell(0.4, 0.1, "sym", 50, False, 4),
+    Cell(0.4, 0.0, "sym", 5, True, 1),
+    Cell(0.4, 0.3, "skew", 10, False, 1),
+    Cell(0.1, 0.05, "skew", 10, False, 1),
+    Cell(0.1, 0.05, "skew", 20, False, 1),
     Cell(0.1, 0.1, "skew", 200, True, 1),
+    Cell(0.4, 0.1, "skew", 5, False, 1),
     Cell(0.1, 0.0, "sym", None, True, 1),
     Cell(0.4, 0.0, "sym", None, True, 4),
 ]
@@ -325,6 +328,20 @@ def table(results: list[CellResult], R: int, B: int) -> str:
     lines += ["", f"{len(grid) - n_bad} of {len(grid)} cells within every bar "
               f"({n_und} where auto refuses to decide count as within the bars when their "
               f"interval covers); false ALLOW above the bar in {n_fa} cells.", ""]
+    lines += [
+        "## Why some skewed cells cannot meet every bar", "",
+        "A skewed cell puts m_g = -0.4 on a cluster with probability p and +c on the others. "
+        "With probability (1 - p)^G no cluster draws the regression (pi = 0.1, ICC = 0.3, "
+        "G = 10: p = 0.158, so 18% of samples), and those samples are distributed exactly like "
+        "samples of a design without cluster effects whose true delta is +c (0.075 there, "
+        "3.4 standard errors). No procedure can tell the two apart from the data. A two-sided "
+        "95% interval that covers +c in that design excludes 0 in most of them, which alone "
+        "costs about 0.18 x 0.8 = 0.14 of coverage (and as much false ALLOW) in the skewed "
+        "cell; covering 0 in the 61% of them that coverage >= 0.93 needs would make the same "
+        "interval over-cover (>= 0.99) in the matching symmetric cells. Such cells stay listed "
+        "with their failures instead of being tuned away; the alpha/2 ALLOW bound, the "
+        "exchangeable floor and the skewness correction (evalsig_core/stats/exchangeable.py) "
+        "remove the part a sample can reveal.", ""]
     if stress:
         lines += ["## Stress: STATS.md's skewed formula taken literally at pi = 0.1", "",
                   "| cell | method | alpha_allow | coverage | false ALLOW | power | MDE | ok |",
