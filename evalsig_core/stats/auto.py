@@ -9,7 +9,8 @@ on the STATS.md grid:
   bound, and ALLOW decided on the one-sided bound at alpha/2. Skewed cluster effects (a few
   clusters with large regressions) put the nominal-alpha false-ALLOW rate of WCR at
   0.08-0.10 even with 30-200 balanced clusters, and at 0.10-0.26 with unequal sizes. The
-  reported interval keeps the nominal level (with the same floor and correction).
+  reported interval keeps the nominal level and carries the floor only (the skewness
+  correction moves the two decision bounds).
 - fewer than `MIN_CLUSTERS` clusters, or sizes so unequal that Kish's effective number of
   clusters N^2 / sum n_g^2 is below it: `clustered_t` is reported, and the gate answers
   INCONCLUSIVE whatever it says.
@@ -34,7 +35,7 @@ class Choice:
     method: str
     reason: str
     alpha_allow: float | None = None
-    # apply the exchangeable-cluster floor (stats/exchangeable.py) to the method's bounds
+    # apply the exchangeable-cluster floor and skewness correction (stats/exchangeable.py)
     floor: bool = False
 
 
