@@ -1,14 +1,6 @@
 """CI gate on a pull request, and baseline promotion after merge.
 
-The CI gate records its decision once per gated entry (suite, task, metric), so that a
-repository gating several tasks on one commit (one `ci_gate_flow` run each) keeps them all:
-    ci/<owner>/<repo>/commits/<head_sha>/<suite>/<task>/<metric>.json   per commit and entry
-    ci/<owner>/<repo>/prs/<number>/<suite>/<task>/<metric>.json         latest per PR and entry
-Every segment is validated (owner/repo as GitHub spells them, never "." or ".."; suite, task
-and metric as baseline names: a letter or digit, then letters, digits, '.', '_', '-'), so a key
-can neither escape its prefix nor be shared by two entries; a record must also name the entry
-its key names, which catches a collision on a case-insensitive file store. The gate writes a
-PENDING record first: a gate that fails midway never leaves an older ALLOW promotable.
+The gate records each decision through ci_records.py (one record per gated entry).
 
 Promotion takes the commit's (or PR's) whole set of recorded entries, optionally narrowed by
 `suite`/`task`/`metric`, and promotes it all or nothing: unless every entry was gated ALLOW
@@ -22,34 +14,24 @@ writes are per pointer (an object store has no multi-object transaction): a run 
 between them names the entries already moved (each audited), and a replay, which is
 idempotent, completes the set, as it does for a run killed there. A PR's entries must all come
 from one commit (its last gated head), else promotion refuses: re-gate the head.
-
-A record of the old layout (`commits/<sha>.json`, one per commit: the last entry gated) is
-still read, but it cannot show whether other entries were overwritten, so promotion refuses
-it unless narrowed to that entry (or the commit is gated again).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, State
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evalsig_core import (
     EvalsigError,
     GateReport,
-    InputError,
-    InputNotFoundError,
     Policy,
     StorageError,
-    UsageError,
 )
 from evalsig_core.audit import AuditInput
 
@@ -62,96 +44,19 @@ from .baselines import (
     promote,
     read_pointer,
 )
+from .ci_records import (
+    GateRecord,
+    check_repo,
+    describe_target,
+    read_records,
+    record_gate,
+    record_keys,
+)
 from .pipeline import DEFAULT_STORE, GateParams, audit_fields, failed_from_error, run_gate
-from .store import Store, open_store
+from .store import open_store
 from .tasks import IO, artifact_key, audit_task
 
 __all__ = ["GateRecord", "ci_gate_flow", "promote_baseline_flow", "record_keys"]
-
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_SHA = re.compile(r"^[0-9a-f]{7,64}$")
-_MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name
-
-
-class GateRecord(BaseModel):
-    """What a CI gate decided for one entry of one commit: enough for promotion to act on."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    decision_id: str | None
-    verdict: str  # ALLOW / REJECT / INCONCLUSIVE / DOCTOR, or PENDING while the gate runs
-    repo: str
-    pr_number: int | None
-    commit: str
-    suite: str
-    task: str
-    metric: str
-    candidate_key: str | None = None
-    candidate_sha256: str | None = None
-    baseline_sha256: str | None = None
-    report: str | None = None
-    time: datetime
-
-    @property
-    def entry(self) -> str:
-        return f"{self.suite}/{self.task}/{self.metric}"
-
-
-def _check_repo(repo: str) -> str:
-    if not _REPO.match(repo or "") or any(p in (".", "..") for p in repo.split("/")):
-        raise UsageError(f"invalid repo {repo!r}: expected owner/name")
-    return repo
-
-
-def _check_sha(sha: str) -> str:
-    if not _SHA.match(sha or ""):
-        raise UsageError(f"invalid commit SHA {sha!r}: expected 7-64 lowercase hex digits")
-    return sha
-
-
-def _check_pr(number: int) -> int:
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise UsageError(f"invalid PR number {number!r}: expected a positive integer")
-    return number
-
-
-def _segment(kind: str, name: str) -> str:
-    """A suite/task/metric name as one key segment: [A-Za-z0-9._~-] kept, the rest %XX."""
-    escaped = quote(name or "", safe="")
-    if name in ("", ".", "..") or len(escaped) > _MAX_SEGMENT:
-        raise UsageError(f"invalid {kind} name {name!r}: empty, '.', '..' or too long")
-    return escaped
-
-
-def _entry_path(suite: str, task: str, metric: str) -> str:
-    return (f"{_segment('suite', suite)}/{_segment('task', task)}/"
-            f"{_segment('metric', metric)}.json")
-
-
-def _commit_prefix(repo: str, sha: str) -> str:
-    return f"ci/{_check_repo(repo)}/commits/{_check_sha(sha)}/"
-
-
-def _pr_prefix(repo: str, number: int) -> str:
-    return f"ci/{_check_repo(repo)}/prs/{_check_pr(number)}/"
-
-
-def record_keys(record: GateRecord) -> list[str]:
-    """Where a gate record is stored: under its commit, and under its PR when there is one."""
-    entry = _entry_path(record.suite, record.task, record.metric)
-    keys = [_commit_prefix(record.repo, record.commit) + entry]
-    if record.pr_number is not None:
-        keys.append(_pr_prefix(record.repo, record.pr_number) + entry)
-    return keys
-
-
-@task(name="record-ci-gate", **IO)
-def record_gate(store_uri: str, record: GateRecord) -> None:
-    store = open_store(store_uri)
-    data = (record.model_dump_json(indent=2) + "\n").encode()
-    for key in record_keys(record):
-        store.put(key, data)
-
 
 @flow(name="evalsig-ci-gate", log_prints=True)
 def ci_gate_flow(
@@ -213,99 +118,6 @@ def ci_gate_flow(
     except EvalsigError as exc:
         return failed_from_error(exc)
     return out.state()
-
-
-# -- reading the records ------------------------------------------------------------------
-
-def _load(store: Store, key: str) -> GateRecord:
-    try:
-        return GateRecord.model_validate_json(store.get(key))
-    except ValidationError as exc:
-        raise InputError(f"not a CI gate record: {exc.errors()[0]['msg']}",
-                         path=store.url(key), hint="gate the commit again") from None
-
-
-def _entries_under(store: Store, prefix: str, expect: dict[str, Any]) -> list[GateRecord]:
-    """Every record under a commit's (or PR's) prefix, each checked against its own key."""
-    out = []
-    for key in store.list(prefix):
-        rec = _load(store, key) if key.endswith(".json") else None
-        if rec is None or key != prefix + _entry_path(rec.suite, rec.task, rec.metric):
-            raise InputError("not the CI gate record of the entry its key names",
-                             path=store.url(key), hint="remove it; records are "
-                             "<suite>/<task>/<metric>.json, written by evalsig-ci-gate")
-        if any(getattr(rec, k) != v for k, v in expect.items()):
-            raise InputError(f"the record is for {rec.repo} commit {rec.commit} PR "
-                             f"{rec.pr_number}, not for its key's", path=store.url(key),
-                             hint="remove it and gate the commit again")
-        out.append(rec)
-    return out
-
-
-def _legacy(store: Store, key: str, narrow: tuple[str | None, ...]) -> GateRecord | None:
-    """A record of the old layout (one per commit), usable only when narrowed to its entry."""
-    try:
-        rec = _load(store, key)
-    except InputNotFoundError:
-        return None
-    if narrow != (rec.suite, rec.task, rec.metric):
-        raise PromotionRefused(
-            f"{store.url(key)}: a CI gate record of the old layout (one per commit, the last "
-            f"entry gated: {rec.entry}), which cannot show whether other entries were "
-            "gated on it", hint="gate the commit again so that every entry is recorded, or "
-            f"promote that one entry with suite={rec.suite!r}, task={rec.task!r}, "
-            f"metric={rec.metric!r}")
-    return rec
-
-
-@task(name="read-ci-gate-records", **IO)
-def read_records(store_uri: str, repo: str, commit: str | None, pr_number: int | None,
-                 narrow: tuple[str | None, str | None, str | None]) -> list[GateRecord]:
-    """The entries recorded for `commit` (else for the PR), narrowed; refuses if there are none.
-
-    With both (a merged PR), the commit's records are used; the PR's only if the commit has
-    none, and then only if the PR was last gated on that commit.
-    """
-    if not commit and pr_number is None:
-        raise UsageError("promotion needs the gated commit SHA or the PR number")
-    store = open_store(store_uri)
-    found: list[GateRecord] = []
-    legacy: GateRecord | None = None
-    if commit:
-        prefix = _commit_prefix(repo, commit)
-        found = _entries_under(store, prefix, {"repo": repo, "commit": commit})
-        if not found:
-            legacy = _legacy(store, prefix.rstrip("/") + ".json", narrow)
-    if not found and legacy is None and pr_number is not None:
-        prefix = _pr_prefix(repo, pr_number)
-        found = _entries_under(store, prefix, {"repo": repo, "pr_number": pr_number})
-        if not found:
-            legacy = _legacy(store, prefix.rstrip("/") + ".json", narrow)
-    if legacy is not None:
-        found = [legacy]
-    where = _where(commit, pr_number)
-    if not found:
-        raise PromotionRefused(f"no CI gate decision for {repo} {where}",
-                               hint="run the CI gate (evalsig-ci-gate) on the PR first")
-    chosen = [r for r in found if all(want is None or want == have for want, have in
-                                      zip(narrow, (r.suite, r.task, r.metric), strict=True))]
-    if not chosen:
-        raise PromotionRefused(
-            f"no CI gate decision for {repo} {where} matches suite={narrow[0]!r} "
-            f"task={narrow[1]!r} metric={narrow[2]!r}; recorded: "
-            f"{', '.join(r.entry for r in found)}", hint="narrow to a recorded entry")
-    commits = sorted({r.commit for r in chosen} | ({commit} if commit else set()))
-    if len(commits) > 1:
-        raise PromotionRefused(
-            f"{repo} {where}: the entries were last gated on different commits "
-            f"({', '.join(c[:12] for c in commits)})",
-            hint="gate every entry on the PR's head commit again, then promote")
-    return sorted(chosen, key=lambda r: (r.suite, r.task, r.metric))
-
-
-def _where(commit: str | None, pr_number: int | None) -> str:
-    return " ".join(([f"commit {commit}"] if commit else []) +
-                    ([f"PR #{pr_number}"] if pr_number is not None else []))
 
 
 # -- promotion ------------------------------------------------------------------------------
@@ -375,13 +187,13 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
     narrow = (suite, task, metric)
     records: list[GateRecord] = []
     try:
-        _check_repo(repo)
+        check_repo(repo)
         records = read_records(store, repo, commit, pr_number, narrow)
         bad = [r for r in records
                if r.verdict != "ALLOW" or not r.candidate_key or not r.candidate_sha256]
         if bad:
             raise PromotionRefused(
-                f"{repo} {_where(commit, pr_number)}: "
+                f"{repo} {describe_target(commit, pr_number)}: "
                 + "; ".join(f"{r.entry} was gated {r.verdict}, not ALLOW (report: {r.report})"
                             for r in bad)
                 + f"; nothing promoted ({len(bad)} of {len(records)} entries not ALLOW)",
