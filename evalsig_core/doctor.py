@@ -51,6 +51,8 @@ FINDING_CODES: dict[str, str] = {
     "W215": "baseline and candidate are the same file (equal sha256)",
     "W216": "a failed run is gated on the samples it has (--allow-failed-run)",
     "W217": "the run has not finished (status started): it may be partial",
+    "W218": f"cluster sizes so unequal that fewer than {MIN_CLUSTERS} clusters are effective: "
+            "the verdict will be INCONCLUSIVE",
     "I301": "summary of the pairing",
     "I302": "clusters: sizes and effective degrees of freedom",
 }
@@ -183,6 +185,15 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
             out.append(_f("W206", f"{G} clusters under key {cluster!r}",
                           "intervals use CR2 with Bell-McCaffrey df; more clusters give "
                           "more power", count=G))
+        if G >= MIN_CLUSTERS and p.cluster_codes is not None:
+            sizes = np.bincount(p.cluster_codes).astype(np.float64)
+            g_eff = float(sizes.sum() ** 2 / np.sum(sizes * sizes))
+            if g_eff < MIN_CLUSTERS:
+                out.append(_f("W218", f"{G} clusters under key {cluster!r}, but the largest holds "
+                              f"{sizes.max() / sizes.sum():.0%} of the items: {g_eff:.1f} "
+                              "effective clusters (N^2 / sum n_g^2), so the gate answers "
+                              "INCONCLUSIVE", "balance the clusters or choose a finer key",
+                              count=G))
         if p.candidate_clusters is not None and p.cluster_codes is not None:
             labels_b = p.cluster_labels[p.cluster_codes]
             have = (p.candidate_cluster_present if p.candidate_cluster_present is not None

@@ -64,6 +64,8 @@ def test_a_dominant_cluster_makes_the_gate_inconclusive() -> None:
     assert r.comparison.effective_clusters is not None
     assert abs(r.comparison.effective_clusters - 595**2 / (400**2 + 39 * 25)) < 1e-9
     assert "effective number of clusters" in r.reason
+    w = [f for f in r.findings if f.code == "W218"]
+    assert len(w) == 1 and "2.2 effective clusters" in w[0].message and w[0].count == 40
 
 
 def test_fewer_than_five_clusters_are_inconclusive_with_a_finding() -> None:
