@@ -111,6 +111,8 @@ class Adjusted:
     df: np.ndarray
     floored: np.ndarray  # where the RE SE replaced the cluster-robust one
     gamma: np.ndarray
+    skew_lower: np.ndarray  # where the skewness correction moved the ALLOW bound
+    skew_upper: np.ndarray  # ... and the REJECT (upper) bound
     lower: np.ndarray
     upper: np.ndarray
     lo2: np.ndarray
@@ -121,16 +123,13 @@ class Adjusted:
 def adjust_bounds(S: np.ndarray, Q: np.ndarray, n: np.ndarray, *, delta: np.ndarray,
                   se: np.ndarray, df: float, lower: np.ndarray, upper: np.ndarray,
                   lo2: np.ndarray, hi2: np.ndarray, lower_allow: np.ndarray, alpha: float,
-                  alpha_allow: float, skew: bool = True,
-                  skew_interval: bool = False) -> Adjusted:
-    """The module's adjustments, batched over a leading axis (one sample: shape (1,)).
-    `skew=False`: the floor alone; `skew_interval=True`: the skewness correction on the
-    reported L and two-sided interval too (a calibration comparison, not what auto does)."""
+                  alpha_allow: float) -> Adjusted:
+    """The module's adjustments, batched over a leading axis (one sample: shape (1,))."""
     se_re = np.sqrt(exchangeable_variance(S, Q, n))
     floored = se_re > FLOOR_MARGIN * np.asarray(se)
     se_u = np.where(floored, se_re, se)
     df_u = np.where(floored, float(len(n) - 1), df)
-    g = skewness(S, n, se_u) if skew else np.zeros(np.shape(se_u))
+    g = skewness(S, n, se_u)
 
     def out(level: float, sign: float, skewed: bool = False) -> np.ndarray:
         """The adjusted t bound where an adjustment applies, else -inf/+inf (no effect on
@@ -147,13 +146,17 @@ def adjust_bounds(S: np.ndarray, Q: np.ndarray, n: np.ndarray, *, delta: np.ndar
     # The decision bounds (ALLOW's lower bound, REJECT's upper one) carry the skewness
     # correction; the reported one-sided L and two-sided interval carry the floor only (the
     # correction made them over-cover wherever heavy-tailed cluster means fake skewness).
+    floor_allow = np.minimum(lower_allow, out(alpha_allow, -1.0))
+    floor_upper = np.maximum(upper, out(alpha, 1.0))
+    new_allow = np.minimum(floor_allow, out(alpha_allow, -1.0, skewed=True))
+    new_upper = np.maximum(floor_upper, out(alpha, 1.0, skewed=True))
     return Adjusted(
         se=se_u, df=df_u, floored=floored, gamma=g,
-        lower=np.minimum(lower, out(alpha, -1.0, skew_interval)),
-        upper=np.maximum(upper, out(alpha, 1.0, skewed=True)),
-        lo2=np.minimum(lo2, out(alpha / 2, -1.0, skew_interval)),
-        hi2=np.maximum(hi2, out(alpha / 2, 1.0, skew_interval)),
-        lower_allow=np.minimum(lower_allow, out(alpha_allow, -1.0, skewed=True)))
+        skew_lower=np.asarray(new_allow < floor_allow),
+        skew_upper=np.asarray(new_upper > floor_upper),
+        lower=np.minimum(lower, out(alpha, -1.0)), upper=new_upper,
+        lo2=np.minimum(lo2, out(alpha / 2, -1.0)), hi2=np.maximum(hi2, out(alpha / 2, 1.0)),
+        lower_allow=new_allow)
 
 
 def _edgeworth_sf(t: float, df: float, g: float) -> float:
@@ -172,12 +175,9 @@ def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
           "lower_allow": a([inf.decision_lower]), "alpha": alpha,
           "alpha_allow": alpha if alpha_allow is None else alpha_allow}
     adj = adjust_bounds(sums.S[None, :], sums.Q[None, :], sums.n, **kw)  # type: ignore[arg-type]
-    flo = adjust_bounds(sums.S[None, :], sums.Q[None, :], sums.n, skew=False,
-                        **kw)  # type: ignore[arg-type]
     se, df, g = float(adj.se[0]), float(adj.df[0]), float(adj.gamma[0])
     floored = bool(adj.floored[0])
-    skew_low = bool(adj.lower_allow[0] < flo.lower_allow[0])
-    skew_up = bool(adj.upper[0] > flo.upper[0])
+    skew_low, skew_up = bool(adj.skew_lower[0]), bool(adj.skew_upper[0])
     if not (floored or skew_low or skew_up):
         return inf
     notes = list(inf.notes)
