@@ -17,7 +17,7 @@ from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
 from .run import EvalRun
-from .stats import bell_mccaffrey_df
+from .stats import bell_mccaffrey_df, effective_clusters
 
 __all__ = ["FINDING_CODES", "diagnose", "finding_from_error", "summarize"]
 
@@ -185,15 +185,6 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
             out.append(_f("W206", f"{G} clusters under key {cluster!r}",
                           "intervals use CR2 with Bell-McCaffrey df; more clusters give "
                           "more power", count=G))
-        if G >= MIN_CLUSTERS and p.cluster_codes is not None:
-            sizes = np.bincount(p.cluster_codes).astype(np.float64)
-            g_eff = float(sizes.sum() ** 2 / np.sum(sizes * sizes))
-            if g_eff < MIN_CLUSTERS:
-                out.append(_f("W218", f"{G} clusters under key {cluster!r}, but the largest holds "
-                              f"{sizes.max() / sizes.sum():.0%} of the items: {g_eff:.1f} "
-                              "effective clusters (N^2 / sum n_g^2), so the gate answers "
-                              "INCONCLUSIVE", "balance the clusters or choose a finer key",
-                              count=G))
         if p.candidate_clusters is not None and p.cluster_codes is not None:
             labels_b = p.cluster_labels[p.cluster_codes]
             have = (p.candidate_cluster_present if p.candidate_cluster_present is not None
@@ -273,6 +264,12 @@ def _cluster_df_findings(p: Pairing, cluster: str | None) -> list[Finding]:
         out.append(_f("W213", f"effective df {df:.1f} with {G} clusters: a few large clusters "
                       "dominate the variance", "intervals are wide; balance the clusters or "
                       "use a finer cluster key", count=G))
+    g_eff = effective_clusters(sizes)
+    if G >= MIN_CLUSTERS and g_eff < MIN_CLUSTERS:
+        out.append(_f("W218", f"{G} clusters under key {cluster!r}, but the largest holds "
+                      f"{sizes.max() / sizes.sum():.0%} of the items: {g_eff:.1f} effective "
+                      "clusters (N^2 / sum n_g^2), so the gate answers INCONCLUSIVE",
+                      "balance the clusters or choose a finer key", count=G))
     return out
 
 

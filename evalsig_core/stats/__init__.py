@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._base import ClusterSums, Inference, PairedSample
+from ._base import ClusterSums, Inference, PairedSample, effective_clusters
 from .auto import Choice, choose_method
 from .bootstrap import cluster_bootstrap, paired_bootstrap
 from .mcnemar import mcnemar
@@ -27,9 +27,9 @@ from .wild import wild_cluster_bootstrap
 __all__ = [
     "METHODS", "Choice", "ClusterSums", "Inference", "PairedSample", "adjust_p_values",
     "bell_mccaffrey_df", "choose_method", "cluster_bootstrap", "clustered_t", "cr1_variance",
-    "cr2_variance", "design_effect", "extra_items_needed", "icc_anova", "mcnemar",
-    "minimum_detectable_effect", "paired_bootstrap", "paired_t", "permutation", "required_n",
-    "wild_cluster_bootstrap",
+    "cr2_variance", "design_effect", "effective_clusters", "extra_items_needed", "icc_anova",
+    "mcnemar", "minimum_detectable_effect", "paired_bootstrap", "paired_t", "permutation",
+    "required_n", "wild_cluster_bootstrap",
 ]
 
 Method = Callable[..., Inference]

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ClusterSums", "Inference", "PairedSample", "bisect", "summarize_distribution"]
+__all__ = ["ClusterSums", "Inference", "PairedSample", "bisect", "effective_clusters",
+           "summarize_distribution"]
+
+
+def effective_clusters(n: np.ndarray) -> float:
+    """Kish's effective number of clusters N^2 / sum n_g^2 (G when sizes are equal)."""
+    n = np.asarray(n, dtype=np.float64)
+    return float(n.sum() ** 2 / np.sum(n * n))
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,8 +53,7 @@ class ClusterSums:
 
     @property
     def effective_clusters(self) -> float:
-        """Kish's effective number of clusters N^2 / sum n_g^2 (G when sizes are equal)."""
-        return float(self.n.sum() ** 2 / np.sum(self.n * self.n))
+        return effective_clusters(self.n)
 
 
 @dataclass(frozen=True, eq=False)
