@@ -168,14 +168,11 @@ def parse_json(text: str | bytes, path: str, *, line: int | None = None) -> Any:
 _LONG_NUMBER: dict[type, Any] = {bytes: re.compile(rb"\d{20}"), str: re.compile(r"\d{20}")}
 
 
-def exact_ids(obj: Any, line: bytes, key: str) -> Any:
-    """`obj` re-parsed with json when its `key` came back as a float from a fast parse.
-
-    For the per-line hot paths: one type check per line, and a re-parse only for the rare
-    float id (an integer beyond 2**64 that orjson rounded, or a genuine float id)."""
-    if obj.get(key).__class__ is float:
-        return json.loads(line)
-    return obj
+def reparse_exact(line: bytes) -> Any:
+    """A JSON line parsed again with json, for the per-line hot paths whose id came back from
+    the fast parse as a float (an integer beyond 2**64 that orjson rounded, or a genuine
+    float id): the callers check the id's type, one comparison per line."""
+    return json.loads(line)
 
 
 def _slow_loads(text: str | bytes, path: str, line: int | None) -> Any:

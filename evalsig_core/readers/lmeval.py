@@ -26,10 +26,10 @@ from ._io import (
     E_METRIC,
     FAST_LOADS,
     ReadOptions,
-    exact_ids,
     line_blocks,
     parse_json,
     parse_line,
+    reparse_exact,
 )
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d\-.:]+)\.jsonl$")
@@ -89,7 +89,7 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
                         f"{_metrics_of(obj)}", path=src, code=E_METRIC,
                         hint="choose one of those with --metric")
                 if obj.get("doc_id").__class__ is float:  # orjson rounds integers >= 2**64
-                    obj = exact_ids(obj, line, "doc_id")
+                    obj = reparse_exact(line)
                 add_id(obj.get("doc_id"))
                 add_filter(obj.get("filter"))
                 add_score(value)

@@ -30,11 +30,11 @@ from ._io import (
     E_METRIC,
     FAST_LOADS,
     ReadOptions,
-    exact_ids,
     line_blocks,
     parse_line,
     read_head,
     read_json_doc,
+    reparse_exact,
     sha256_hex,
 )
 
@@ -162,7 +162,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     raise KeyError
                 iid = it["item_id"]
                 if iid.__class__ is float and raw:  # orjson rounds integers >= 2**64
-                    it = exact_ids(it, line, "item_id")
+                    it = reparse_exact(line)
                     iid = it["item_id"]
                 value = it["score"]
                 label = it["metadata"][key] if key is not None else 0
