@@ -135,6 +135,14 @@ def _cluster_sums(d: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.add.reduceat(d, starts, axis=1), np.add.reduceat(d * d, starts, axis=1)
 
 
+def _cr2(S: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """delta and its CR2 standard error per replication (stats.t_methods.cr2_variance, batched)."""
+    N = n.sum()
+    delta = S.sum(axis=1) / N
+    u = S - delta[:, None] * n
+    return delta, np.sqrt(np.sum(u * u / (1 - n / N), axis=1)) / N
+
+
 def _floor(b: Bounds, delta: np.ndarray, se: np.ndarray, df: float, S: np.ndarray,
            Q: np.ndarray, n: np.ndarray, alpha_allow: float) -> Bounds:
     """auto's exchangeable floor and skewness correction, batched (the library's code)."""
@@ -149,9 +157,7 @@ def _floor(b: Bounds, delta: np.ndarray, se: np.ndarray, df: float, S: np.ndarra
 def _wcr(S: np.ndarray, n: np.ndarray, alpha_allow: float, B: int) -> Bounds:
     wb = WildBootstrap.fit(S, n, resamples=B, seed=0)
     kw: dict[str, Any] = {"bracket": 100.0, "iters": 28}
-    N = n.sum()
-    u = S - wb.delta[:, None] * n
-    se = np.sqrt(np.sum(u * u / (1 - n / N), axis=1)) / N
+    se = _cr2(S, n)[1]
     df = bell_mccaffrey_df(n)
     dec = wb.lower(alpha_allow, **kw)
     return Bounds(wb.lower(ALPHA / 2, **kw), wb.upper(ALPHA / 2, **kw), dec,
@@ -160,10 +166,7 @@ def _wcr(S: np.ndarray, n: np.ndarray, alpha_allow: float, B: int) -> Bounds:
 
 def _cr2_t(S: np.ndarray, n: np.ndarray) -> Bounds:
     """`clustered_t` (CR2, Bell-McCaffrey df): what auto reports when it will not decide."""
-    N = n.sum()
-    delta = S.sum(axis=1) / N
-    u = S - delta[:, None] * n
-    se = np.sqrt(np.sum(u * u / (1 - n / N), axis=1)) / N
+    delta, se = _cr2(S, n)
     q2 = sps.t.ppf(1 - ALPHA / 2, bell_mccaffrey_df(n))
     never = np.full(delta.shape, -np.inf)
     return Bounds(delta - q2 * se, delta + q2 * se, never, np.full(delta.shape, np.inf))
@@ -193,10 +196,7 @@ def evaluate(d: np.ndarray, codes: np.ndarray, n: np.ndarray, cell: Cell, method
         b = _wcr(S, n, alpha_allow, B)
         if not floor:
             return b
-        N = n.sum()
-        delta = S.sum(axis=1) / N
-        u = S - delta[:, None] * n
-        se = np.sqrt(np.sum(u * u / (1 - n / N), axis=1)) / N
+        delta, se = _cr2(S, n)
         return _floor(b, delta, se, bell_mccaffrey_df(n), S, Q, n, alpha_allow)
     if method == "clustered_t":
         return _cr2_t(_cluster_sums(d, n)[0], n)
