@@ -24,8 +24,8 @@ from ..errors import InputError
 from ._base import Inference, PairedSample, summarize_distribution
 
 __all__ = [
-    "bootstrap_draws", "cluster_bootstrap", "distinct_rows", "paired_bootstrap",
-    "percentile_inference",
+    "bootstrap_draws", "cluster_bootstrap", "distinct_rows", "multinomial_sums",
+    "paired_bootstrap", "percentile_inference",
 ]
 
 CHUNK_CELLS = 2_000_000
@@ -100,15 +100,36 @@ def _type_draws(types: np.ndarray, counts: np.ndarray, *, resamples: int,
     """Exact shortcut: clusters with equal (S, n) are interchangeable, so G draws with
     replacement are one multinomial count per distinct (S, n) type (binary scores and small
     clusters have a few hundred types): O(B T) instead of O(B G)."""
-    rng = np.random.default_rng(seed)
-    G = int(counts.sum())
-    p = counts / G
-    rows = max(1, CHUNK_CELLS // len(types))
-    out = np.empty(resamples)
-    for start in range(0, resamples, rows):
+    sums = multinomial_sums(int(counts.sum()), counts / counts.sum(), types,
+                            resamples=resamples, seed=seed)
+    return sums[:, 0] / sums[:, 1]
+
+
+def multinomial_sums(total: int, p: np.ndarray, values: np.ndarray, *, resamples: int,
+                     seed: int) -> np.ndarray:
+    """(resamples, k) sums of `values` (T, k) weighted by Multinomial(total, p) counts.
+
+    Chunk k of draws uses its own generator `default_rng([seed, k])` and the draws are split
+    into at least `THREADS` chunks, so two threads share the work (numpy's multinomial loop
+    runs without the GIL: the cost is one binomial per type and draw) and the result is the
+    same bit for bit whichever thread computes which chunk.
+    """
+    T = len(p)
+    rows = max(1, min(CHUNK_CELLS // T, -(-resamples // THREADS)))
+    out = np.empty((resamples, values.shape[1]))
+
+    def chunk(k: int) -> None:
+        start = k * rows
         m = min(rows, resamples - start)
-        sums = rng.multinomial(G, p, size=m) @ types
-        out[start:start + m] = sums[:, 0] / sums[:, 1]
+        counts = np.random.default_rng([seed, k]).multinomial(total, p, size=m)
+        out[start:start + m] = counts @ values
+
+    n_chunks = -(-resamples // rows)
+    if n_chunks > 1:
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            list(pool.map(chunk, range(n_chunks)))
+    else:
+        chunk(0)
     return out
 
 
@@ -156,14 +177,8 @@ def _item_draws(d: np.ndarray, *, resamples: int, seed: int) -> np.ndarray:
     if len(values) > MAX_DISTINCT:
         return bootstrap_draws(d, np.ones(N), resamples=resamples, seed=seed)
     # N iid draws from the items = a multinomial count of each distinct value.
-    rng = np.random.default_rng(seed)
-    rows = max(1, CHUNK_CELLS // len(values))
-    p = counts / N
-    out = np.empty(resamples)
-    for start in range(0, resamples, rows):
-        m = min(rows, resamples - start)
-        out[start:start + m] = rng.multinomial(N, p, size=m) @ values / N
-    return out
+    sums = multinomial_sums(N, counts / N, values[:, None], resamples=resamples, seed=seed)
+    return sums[:, 0] / N
 
 
 def paired_bootstrap(

@@ -10,12 +10,12 @@ Every term is linear or quadratic in theta:
 with A1 = v.S, A2 = v.n, B1 = v.(S n), B2 = v.(n^2), Q1 = v^2.S^2, Q2 = v^2.(S n),
 Q3 = v^2.n^2 (for Rademacher weights v^2 = 1 and the Q's are per-sample constants). These
 projections are computed once, so each step of the test inversion costs O(B), not O(B G).
-Random Rademacher draws come as bytes of 8 signs; a table of sum_j (+-1)_j X_j for every
-byte value of every group of 8 clusters turns a draw into G/8 table rows (one sparse 0/1
-product per chunk), with no (B x G) float matrix. From `TYPES_MIN_G` clusters with few
-distinct (S_g, n_g) types (binary scores) the signs are counted per type instead, exactly
-(`_type_sign_projections`: popcounts of random words, O(B (G/64 + T))). Enumerated and Webb
-draws (small G) use a GEMM per chunk.
+Random Rademacher draws come as bytes of 8 signs; a table of sum_j (+-1)_j X_j for every byte
+value of every group of 8 clusters turns a draw into G/8 table rows (sparse 0/1 products over
+cache-sized blocks of the table, two threads), with no (B x G) float matrix. From `TYPES_MIN_G`
+clusters with few distinct (S_g, n_g) types (binary scores) the signs are counted per type
+instead, exactly (`_type_sign_projections`: popcounts of random words, O(B (G/64 + T))).
+Enumerated and Webb draws (small G) use a GEMM per chunk.
 
 Weights: Webb's six-point law when G < 12 (all 6^G vectors when that is at most `resamples`),
 Rademacher otherwise, all 2^G sign vectors when G <= 14. `S` may carry a leading batch axis
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ from scipy import sparse
 
 from ..errors import InputError
 from ._base import Inference, PairedSample, bisect, summarize_distribution
-from .bootstrap import distinct_rows
+from .bootstrap import THREADS, distinct_rows
 from .t_methods import bell_mccaffrey_df, cr2_variance
 
 __all__ = ["WildBootstrap", "wild_cluster_bootstrap", "wild_plan"]
@@ -43,6 +44,8 @@ CHUNK_CELLS = 2_000_000  # weights generated per chunk: rows * G ~ 2M cells (16 
 MAX_ENUMERATION = 1 << 16
 _TIES = 1e-10  # relative tolerance for t* = t_obs
 _BRACKET = 100.0  # test-inversion bracket: delta +- 100 CR1 standard errors
+PACKED_BYTES = 1 << 25  # sign bytes gathered per pass (32 MB)
+TABLE_BLOCK = 64  # groups of 8 clusters whose table rows one gather pass reads
 TYPES_MIN_G = 2048  # Rademacher signs counted per cluster type from this many clusters on
 TYPES_RATIO = 16  # ... when there are at most G / 16 distinct types
 TYPES_CHUNK_CELLS = 1 << 17
@@ -118,27 +121,53 @@ def _sign_table(X: np.ndarray) -> np.ndarray:
 
 
 def _rademacher_projections(data: np.ndarray, draws: int, seed: int) -> np.ndarray:
-    """(k, draws) projections v.X for random Rademacher v: byte table, chunked gathers."""
+    """(k, draws) projections v.X for random Rademacher v: byte table, blocked gathers.
+
+    The sign bytes come from the generator in chunks of `CHUNK_CELLS // groups` draws (one
+    stream for a given seed and G); up to `PACKED_BYTES` of them are gathered at a time. The
+    gathers run group-major: a block of `TABLE_BLOCK` groups (256 rows each, k columns: 512
+    KB at k = 4) stays in cache while every draw of the chunk reads it, where a draw-major
+    pass would miss the cache on every one of its G/8 reads (the whole table is G/8 * 8 KB:
+    51 MB at 50k clusters). Blocks alternate between `THREADS` threads (scipy's sparse
+    product releases the GIL), each summing into its own buffer; the buffers are added in a
+    fixed order, so the result does not depend on scheduling.
+    """
     X = np.ascontiguousarray(data.T)
     table = _sign_table(X)
     G, k = X.shape
     groups = (G + 7) // 8
     rows = max(1, CHUNK_CELLS // groups)
+    per_pass = min(draws, rows * max(1, PACKED_BYTES // (rows * groups)))
     rng = np.random.default_rng(seed)
-    offsets = (np.arange(groups, dtype=np.int32) * 256)[None, :]
-    # buffers reused by every chunk
-    ones = np.ones(min(rows, draws) * groups)
-    index = np.empty((min(rows, draws), groups), dtype=np.int32)
-    indptr = np.arange(0, min(rows, draws) * groups + 1, groups, dtype=np.int32)
+    starts = list(range(0, groups, TABLE_BLOCK))
+    lanes = [starts[i::THREADS] for i in range(min(THREADS, len(starts)))]
+    packed = np.empty((per_pass, groups), dtype=np.uint8)
     out = np.empty((draws, k))
-    for start in range(0, draws, rows):
-        m = min(rows, draws - start)
-        packed = rng.integers(0, 256, size=(m, groups), dtype=np.uint8)
-        np.add(packed, offsets, out=index[:m])
-        # one table row per (draw, group): a 0/1 sparse matrix times the table
-        pick = sparse.csr_matrix((ones[:m * groups], index[:m].ravel(), indptr[:m + 1]),
-                                 shape=(m, groups * 256))
-        out[start:start + m] = pick @ table
+    for first in range(0, draws, per_pass):
+        m = min(per_pass, draws - first)
+        for start in range(0, m, rows):
+            r = min(rows, m - start)
+            packed[start:start + r] = rng.integers(0, 256, size=(r, groups), dtype=np.uint8)
+
+        def lane(block_starts: list[int], m: int = m) -> np.ndarray:
+            acc = np.zeros((m, k))
+            for g0 in block_starts:
+                w = min(TABLE_BLOCK, groups - g0)
+                # one table row per (draw, group): a 0/1 sparse matrix times the block
+                index = packed[:m, g0:g0 + w].astype(np.int32)
+                index += np.arange(0, 256 * w, 256, dtype=np.int32)
+                pick = sparse.csr_matrix(
+                    (np.ones(m * w), index.ravel(), np.arange(0, m * w + 1, w, dtype=np.int32)),
+                    shape=(m, 256 * w))
+                acc += pick @ table[256 * g0:256 * (g0 + w)]
+            return acc
+
+        if len(lanes) > 1:
+            with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+                parts = list(pool.map(lane, lanes))
+        else:
+            parts = [lane(lanes[0])]
+        out[first:first + m] = sum(parts[1:], parts[0])
     return out.T
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from evalsig_core.stats import PairedSample, wild_cluster_bootstrap
+from evalsig_core.stats import bootstrap as bootstrap_mod
 from evalsig_core.stats import wild as wild_mod
 from evalsig_core.stats.bootstrap import CHUNK_CELLS, bootstrap_draws, distinct_rows
 from evalsig_core.stats.wild import TYPES_MIN_G, WildBootstrap
@@ -103,3 +104,36 @@ def test_cluster_bootstrap_index_path_is_chunked_cluster_resampling() -> None:
         idx = np.random.default_rng([4, k]).integers(0, G, size=(m, G), dtype=np.int32)
         ref.append(S[idx].sum(axis=1) / n[idx].sum(axis=1))
     assert np.allclose(draws, np.concatenate(ref), rtol=1e-12, atol=0)
+
+
+def test_byte_table_projections_are_per_cluster_rademacher_signs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reconstruction: the sign bytes come from one generator in calls of CHUNK_CELLS // groups
+    # draws; bit i of byte j (most significant first) is the sign of cluster 8 j + i. Small
+    # chunk, pass and block sizes force several generator calls per pass, several passes and
+    # table blocks on both threads; G is not a multiple of 8 (a padded last group).
+    rng = np.random.default_rng(9)
+    G, draws = 3001, 777
+    S, n = rng.normal(size=G), rng.integers(1, 30, G).astype(float)
+    data = np.stack([S, S * n, n, n * n])
+    groups = (G + 7) // 8
+    monkeypatch.setattr(wild_mod, "CHUNK_CELLS", 100 * groups)
+    monkeypatch.setattr(wild_mod, "PACKED_BYTES", 300 * groups)
+    monkeypatch.setattr(wild_mod, "TABLE_BLOCK", 16)
+    P = wild_mod._rademacher_projections(data, draws, seed=4)
+    gen = np.random.default_rng(4)
+    packed = np.concatenate([gen.integers(0, 256, size=(min(100, draws - s), groups),
+                                          dtype=np.uint8) for s in range(0, draws, 100)])
+    v = np.unpackbits(packed, axis=1, count=G).astype(np.float64) * 2.0 - 1.0
+    assert np.allclose(P, (v @ data.T).T, rtol=1e-12, atol=1e-9)
+
+
+def test_multinomial_sums_are_chunked_multinomial_counts() -> None:
+    # chunk k of draws comes from default_rng([seed, k]); at least two chunks (two threads)
+    p = np.array([0.5, 0.3, 0.2])
+    values = np.array([[1.0, 2.0], [0.0, 1.0], [-1.0, 3.0]])
+    out = bootstrap_mod.multinomial_sums(40, p, values, resamples=101, seed=3)
+    rows = 51  # ceil(101 / 2 threads)
+    ref = np.concatenate([np.random.default_rng([3, k]).multinomial(40, p, size=m) @ values
+                          for k, m in ((0, rows), (1, 101 - rows))])
+    assert np.array_equal(out, ref)
