@@ -16,7 +16,7 @@ from .pairing import Pairing, pair
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
-from .run import EvalRun
+from .run import EvalRun, cluster_key
 from .stats import bell_mccaffrey_df, effective_clusters
 
 __all__ = ["FINDING_CODES", "diagnose", "finding_from_error", "summarize"]
@@ -280,7 +280,7 @@ def diagnose(baseline: EvalRun, candidate: EvalRun, *, cluster: str | None = Non
     `pairing` is the caller's `pair(baseline, candidate)` when it has one (gate does), so
     large runs are not paired twice; it is used only if it was made with the same clustering.
     """
-    cluster = cluster or baseline.meta.cluster_key
+    cluster = cluster_key(cluster, baseline, candidate)
     findings = _run_findings(baseline, "baseline", cluster)
     findings += _run_findings(candidate, "candidate", cluster)
     if baseline.n_records and candidate.n_records:

@@ -11,7 +11,7 @@ from .errors import InputError
 from .pairing import Pairing, pair
 from .policy import Mode, Policy, Verdict, decide
 from .report import ComparisonResult, DoctorReport, GateReport, Interval, finite_or_none
-from .run import EvalRun
+from .run import EvalRun, cluster_key
 from .stats import (
     METHODS,
     PairedSample,
@@ -42,7 +42,8 @@ class DoctorError(InputError):
 
 def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> ComparisonResult:
     """Pair the runs and estimate delta with the policy's method; no verdict."""
-    p = pair(baseline, candidate, cluster=policy.cluster is not None)
+    p = pair(baseline, candidate,
+             cluster=cluster_key(policy.cluster, baseline, candidate) is not None)
     return _compare_pairing(p, policy)
 
 
@@ -133,11 +134,12 @@ def _scale_width(p: Pairing) -> float:
 
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     """Doctor, then compare, then the verdict table. Raises `DoctorError` on doctor errors."""
+    key = cluster_key(policy.cluster, baseline, candidate)
     try:
-        p: Pairing | None = pair(baseline, candidate, cluster=policy.cluster is not None)
+        p: Pairing | None = pair(baseline, candidate, cluster=key is not None)
     except InputError:
         p = None  # no shared item: the doctor reports it (E105)
-    doc = diagnose(baseline, candidate, cluster=policy.cluster, pairing=p)
+    doc = diagnose(baseline, candidate, cluster=key, pairing=p)
     if not doc.ok:
         raise DoctorError(doc)
     if p is None:  # the doctor always reports this as E105; kept as a guard
@@ -161,7 +163,7 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
         reason=reason,
         mode=policy.mode,
         metric=policy.metric or baseline.meta.metric,
-        cluster=policy.cluster,
+        cluster=key,
         min_delta=policy.min_delta,
         alpha=policy.alpha,
         power=policy.power,

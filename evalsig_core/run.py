@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError
 
-__all__ = ["EvalRun", "RunMeta"]
+__all__ = ["EvalRun", "RunMeta", "cluster_key"]
 
 
 class RunMeta(BaseModel):
@@ -89,8 +89,10 @@ class EvalRun:
     ) -> EvalRun:
         """Build a run in memory. Item ids and clusters are converted to strings.
 
-        `clusters` entries that are None mark a missing cluster key (a doctor error when
-        clustering is requested). Keyword arguments fill `RunMeta` (model, task, metric, ...).
+        `clusters` entries that are None mark a missing cluster key (a doctor error). A run
+        built with `clusters` is compared by cluster (its `cluster_key` defaults to
+        "cluster"), as a run read with a cluster key is. Keyword arguments fill `RunMeta`
+        (model, task, metric, ...).
         """
         ids = _as_str_array(item_ids)
         try:
@@ -113,6 +115,8 @@ class EvalRun:
         if sc.ndim != 1:
             raise InputError("scores must be one-dimensional", path=meta.get("source"))
         meta.setdefault("metric", None)
+        if cl is not None:
+            meta.setdefault("cluster_key", "cluster")
         return cls(RunMeta(**meta), ids, ep, sc, cl, present)
 
     @property
@@ -131,3 +135,11 @@ def _as_str_array(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     if arr.dtype.kind == "U":
         return arr
     return np.asarray([str(v) for v in arr.tolist()] if arr.size else [], dtype=np.str_)
+
+
+def cluster_key(requested: str | None, baseline: EvalRun, candidate: EvalRun) -> str | None:
+    """The key a comparison clusters by: the one requested (`Policy.cluster`, `--cluster`),
+    else the one either run was read or built with. A run that carries cluster labels is
+    never compared as if its items were independent because the policy did not repeat the
+    key (that would understate the SE)."""
+    return requested or baseline.meta.cluster_key or candidate.meta.cluster_key

@@ -24,7 +24,7 @@ from .doctor import diagnose
 from .errors import InputError
 from .pairing import pair
 from .policy import Mode, Policy, Verdict
-from .run import EvalRun
+from .run import EvalRun, cluster_key
 
 __all__ = ["WatchResult", "confidence_sequence", "watch"]
 
@@ -85,10 +85,11 @@ def watch(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> WatchResult:
     """
     from .gate import DoctorError  # gate imports the stats stack; keep this module light
 
-    doc = diagnose(baseline, candidate, cluster=policy.cluster)
+    key = cluster_key(policy.cluster, baseline, candidate)
+    doc = diagnose(baseline, candidate, cluster=key)
     if not doc.ok:
         raise DoctorError(doc)
-    p = pair(baseline, candidate, cluster=policy.cluster is not None)
+    p = pair(baseline, candidate, cluster=key is not None)
     d = p.d
     if d.size and (d.min() < -1 or d.max() > 1):
         raise InputError("watch needs scores in [0, 1] (paired differences in [-1, 1])",

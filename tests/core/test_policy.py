@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from evalsig_core import EvalRun, Policy, UsageError, Verdict, gate
+from evalsig_core import EvalRun, Policy, UsageError, Verdict, compare, gate, read_run
 from evalsig_core.policy import decide
 
 SUP = Policy(min_delta=0.005)
@@ -167,3 +168,29 @@ def test_gate_reduces_each_run_to_item_means_once(monkeypatch: pytest.MonkeyPatc
     b, c = _runs(0.1)
     gate(b, c, Policy(min_delta=0.005, cluster="passage_id"))
     assert len(calls) == 2
+
+
+def test_runs_that_carry_clusters_are_compared_by_cluster_without_repeating_the_key(
+        tmp_path: Path) -> None:
+    # The policy names no cluster key, but the runs were built (or read) with one: comparing
+    # them as independent items would understate the SE (10 items per cluster here).
+    b, c = _runs(0.05)
+    assert b.meta.cluster_key == "cluster"
+    for run_policy in (Policy(min_delta=0.005), Policy(min_delta=0.005, cluster="passage_id")):
+        r = gate(b, c, run_policy)
+        assert r.comparison.n_clusters == 200 and r.comparison.method == "wild_cluster_bootstrap"
+        assert r.cluster == (run_policy.cluster or "cluster")
+    assert compare(b, c, Policy(min_delta=0.005)).n_clusters == 200
+    # read from a file with a cluster key, then gated through the Python API
+    rows = ["item_id,score,passage_id"]
+    paths = []
+    for name, run in (("b", b), ("c", c)):
+        p = tmp_path / f"{name}.csv"
+        p.write_text("\n".join(rows + [f"{i},{s},{k}" for i, s, k in zip(
+            run.item_ids, run.scores, run.clusters, strict=True)]) + "\n")
+        paths.append(read_run(p, cluster="passage_id"))
+    r = gate(paths[0], paths[1], Policy(min_delta=0.005))
+    assert r.comparison.n_clusters == 200 and r.cluster == "passage_id"
+    # no clusters anywhere: items are independent, as before
+    flat = [EvalRun.from_arrays(r_.item_ids, r_.scores) for r_ in (b, c)]
+    assert gate(flat[0], flat[1], Policy(min_delta=0.005)).comparison.n_clusters is None
