@@ -358,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--replications", type=int, default=2000)
     ap.add_argument("--resamples", type=int, default=399)
-    ap.add_argument("--output", default=str(Path(__file__).with_name("calibration.md")))
+    ap.add_argument("--output", help="where to write the table (default: calibration.md "
+                    "next to this file; with --fast, standard output, so a fast run never "
+                    "replaces the committed full table)")
     ap.add_argument("--fast", action="store_true", help="only the fast-tier cells")
     args = ap.parse_args(argv)
     cells = FAST_CELLS if args.fast else full_grid() + LITERAL_CELLS
@@ -371,9 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i + 1}/{len(cells)} {time.perf_counter() - t0:.0f}s] {cell.label}: "
               f"{r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
               f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
-    Path(args.output).write_text(table(results, args.replications, args.resamples),
-                                 encoding="utf-8")
-    print(f"wrote {args.output}")
+    text = table(results, args.replications, args.resamples)
+    output = args.output or (None if args.fast else str(Path(__file__).with_name(
+        "calibration.md")))
+    if output is None:
+        print(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
     return 0
 
 
