@@ -3,16 +3,22 @@
     baselines/<suite>/<task>/<metric>/versions/<sha256>.<ext>   immutable run files
     baselines/<suite>/<task>/<metric>/current.json              the pointer
 
+Names are escaped by `store.key_segment`, the escaping the CI records use (`pass@1` ->
+`pass%401`, `f1/macro` -> `f1%2Fmacro`): any name a gate accepts has a baseline folder, one
+of its own. A pointer names its entry, and one read under another entry's prefix (a
+case-insensitive file system folding `QA` onto `qa`, a copied object) is refused, never used.
+
 A promotion writes the version first (If-None-Match: it never overwrites), then moves the
 pointer with If-Match on the ETag it read (If-None-Match for the first), so of two promotions
 from the same base exactly one wins, and a promotion killed between its writes leaves the old
 pointer (plus an unreferenced immutable version) or the new one: never a broken baseline.
-The pointer keeps the previous entry; every version stays readable.
+The pointer keeps the previous entry; every version stays readable. `promote` is the two
+steps in one call; `put_version` then `move_pointer` lets a caller stage every version before
+it moves any pointer (the promotion flow does).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -22,12 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalsig_core import EvalsigError, ExitCode, InputError, StorageError, UsageError
 
-from .store import PreconditionFailed, Store
+from .store import PreconditionFailed, Store, key_segment
 
 __all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
-           "baseline_prefix", "fetch_baseline", "promote", "put_version", "read_pointer"]
+           "baseline_prefix", "fetch_baseline", "move_pointer", "promote", "put_version",
+           "read_pointer"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _EXT = re.compile(r"^[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?$")
 
 
@@ -67,14 +73,10 @@ class PromotionResult(_Frozen):
     pointer: BaselinePointer
 
 
-def _name(kind: str, value: str) -> str:
-    if not _NAME.match(value or ""):
-        raise UsageError(f"invalid {kind} name {value!r}: use letters, digits, '.', '_', '-'")
-    return value
-
-
 def baseline_prefix(suite: str, task: str, metric: str) -> str:
-    return f"baselines/{_name('suite', suite)}/{_name('task', task)}/{_name('metric', metric)}"
+    """`baselines/<suite>/<task>/<metric>`, each name one escaped segment (UsageError if bad)."""
+    return (f"baselines/{key_segment('suite', suite)}/{key_segment('task', task)}/"
+            f"{key_segment('metric', metric)}")
 
 
 def extension(filename: str) -> str:
@@ -89,8 +91,14 @@ def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, 
     """Write an immutable version (never overwritten); returns (key, sha256)."""
     sha = hashlib.sha256(data).hexdigest()
     key = f"{prefix}/versions/{sha}.{ext}"
-    with contextlib.suppress(PreconditionFailed):  # already there: the key is the digest
+    try:
         store.put(key, data, if_none_match=True)
+    except PreconditionFailed:  # already there: the key is the digest, unless it was damaged
+        info = store.head(key)
+        if info is None or (info.sha256 is not None and info.sha256 != sha):
+            raise StorageError(f"{store.url(key)}: an existing baseline version does not "
+                               "match the SHA-256 its key names",
+                               hint="restore it from the bucket's object versions") from None
     return key, sha
 
 
@@ -102,11 +110,19 @@ def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str
         return None, None
     data = store.get(key)  # ETag read first: a newer body only makes our If-Match fail
     try:
-        return BaselinePointer.model_validate_json(data), info.etag
-    except ValidationError as exc:
-        raise InputError(f"not a baseline pointer: {exc.errors()[0]['msg']}",
+        pointer = BaselinePointer.model_validate_json(data)
+        names = baseline_prefix(pointer.suite, pointer.task, pointer.metric)
+    except (ValidationError, UsageError) as exc:
+        why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.message
+        raise InputError(f"not a baseline pointer: {why}",
                          path=store.url(key), hint="restore it from the bucket's object "
                          "versions; every baseline version is kept under versions/") from None
+    if names != prefix:
+        raise InputError(f"the baseline pointer of {pointer.suite}/{pointer.task}/"
+                         f"{pointer.metric}, not of the entry its key names",
+                         path=store.url(key), hint="remove or restore it (a case-insensitive "
+                         "file store folds names that differ only in case: use an S3 store)")
+    return pointer, info.etag
 
 
 def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
@@ -131,10 +147,24 @@ def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ex
     first promotion, when no pointer exists; use it to seed a store). Idempotent: promoting
     the current version again changes nothing.
     """
+    key, sha = put_version(store, baseline_prefix(suite, task, metric), data, ext)
+    return move_pointer(store, suite=suite, task=task, metric=metric, key=key, sha256=sha,
+                        expected_base=expected_base, decision_id=decision_id, source=source,
+                        now=now)
+
+
+def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, sha256: str,
+                 expected_base: str | None, decision_id: str, source: dict[str, Any],
+                 now: datetime | None = None) -> PromotionResult:
+    """Point (suite, task, metric) at the version `key` (written by put_version, `sha256`).
+
+    The conditional write and the refusals of `promote`, without reading or writing the run.
+    """
     prefix = baseline_prefix(suite, task, metric)
-    key, sha = put_version(store, prefix, data, ext)
+    if not key.startswith(f"{prefix}/versions/{sha256}."):
+        raise UsageError(f"{key!r} is not a version of {prefix} with SHA-256 {sha256[:12]}")
     pointer, etag = read_pointer(store, prefix)
-    if pointer is not None and pointer.current.version_sha256 == sha:
+    if pointer is not None and pointer.current.version_sha256 == sha256:
         return PromotionResult(status="already-current", pointer=pointer)
     base = pointer.current.version_sha256 if pointer else None
     # The first promotion has nothing to lose; later ones need the base they were gated on.
@@ -143,7 +173,7 @@ def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ex
             f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
             f"(gated against {_short(expected_base)}, current is {_short(base)})",
             hint="re-run the gate against the current baseline, then promote")
-    entry = PointerEntry(version_sha256=sha, key=key, promoted_at=now or datetime.now(UTC),
+    entry = PointerEntry(version_sha256=sha256, key=key, promoted_at=now or datetime.now(UTC),
                          decision_id=decision_id, source=source)
     new = BaselinePointer(suite=suite, task=task, metric=metric,
                           sequence=(pointer.sequence + 1) if pointer else 1, current=entry,

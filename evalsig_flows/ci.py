@@ -18,8 +18,8 @@ from one commit (its last gated head), else promotion refuses: re-gate the head.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,8 +30,9 @@ from prefect.states import Completed, State
 from evalsig_core import (
     EvalsigError,
     GateReport,
+    InputError,
     Policy,
-    StorageError,
+    UsageError,
 )
 from evalsig_core.audit import AuditInput
 
@@ -41,7 +42,8 @@ from .baselines import (
     PromotionResult,
     baseline_prefix,
     extension,
-    promote,
+    move_pointer,
+    put_version,
     read_pointer,
 )
 from .ci_records import (
@@ -122,14 +124,26 @@ def ci_gate_flow(
 
 # -- promotion ------------------------------------------------------------------------------
 
-@task(name="check-promotable", **IO)
-def check_promotable(store_uri: str, record: GateRecord) -> None:
-    """Before any pointer moves: the candidate is the gated one, the baseline has not moved."""
+# A refusal is a decision (audited): the records, names or store contents do not allow the
+# promotion. A storage or software failure decides nothing (not audited; a replay decides).
+_REFUSALS = (PromotionRefused, UsageError, InputError)
+
+
+@task(name="stage-baseline-version", **IO)
+def stage_version(store_uri: str, record: GateRecord) -> str:
+    """Before any pointer moves: check one entry and stage its version; returns the version key.
+
+    Reads the candidate once: it must still have its gated SHA-256, and the baseline must not
+    have moved since the gate. Then writes it as the entry's immutable baseline version
+    (content-addressed, If-None-Match), which is harmless if no pointer ever names it.
+    """
     store = open_store(store_uri)
     key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
-    if hashlib.sha256(store.get(key)).hexdigest() != record.candidate_sha256:
-        raise StorageError(f"{store.url(key)}: content differs from the gated candidate's "
-                           f"SHA-256 ({record.entry})", hint="re-run the CI gate")
+    data = store.get(key)
+    if hashlib.sha256(data).hexdigest() != record.candidate_sha256:
+        raise PromotionRefused(f"{store.url(key)}: content differs from the gated "
+                               f"candidate's SHA-256 ({record.entry})",
+                               hint="re-run the CI gate")
     prefix = baseline_prefix(record.suite, record.task, record.metric)
     pointer, _ = read_pointer(store, prefix)
     if pointer is not None and pointer.current.version_sha256 not in (
@@ -139,21 +153,19 @@ def check_promotable(store_uri: str, record: GateRecord) -> None:
             f"(gated against {(record.baseline_sha256 or 'no baseline')[:12]}, current is "
             f"{pointer.current.version_sha256[:12]})",
             hint="re-run the gate against the current baseline, then promote")
+    return put_version(store, prefix, data, extension(key))[0]
 
 
 @task(name="promote-baseline", **IO)
-def promote_task(store_uri: str, record: GateRecord, decision_id: str) -> PromotionResult:
-    store = open_store(store_uri)
-    key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
-    data = store.get(key)
-    if hashlib.sha256(data).hexdigest() != record.candidate_sha256:
-        raise StorageError(f"{store.url(key)}: content differs from the "
-                           "gated candidate's SHA-256", hint="re-run the CI gate")
-    return promote(store, suite=record.suite, task=record.task, metric=record.metric,
-                   data=data, ext=extension(key),
-                   expected_base=record.baseline_sha256, decision_id=decision_id,
-                   source={"repo": record.repo, "pr_number": record.pr_number,
-                           "commit": record.commit, "gate_decision_id": record.decision_id})
+def promote_task(store_uri: str, record: GateRecord, version_key: str,
+                 decision_id: str) -> PromotionResult:
+    """Move the entry's pointer to its staged version (the run is not read again)."""
+    return move_pointer(open_store(store_uri), suite=record.suite, task=record.task,
+                        metric=record.metric, key=version_key,
+                        sha256=record.candidate_sha256 or "",
+                        expected_base=record.baseline_sha256, decision_id=decision_id,
+                        source={"repo": record.repo, "pr_number": record.pr_number,
+                                "commit": record.commit, "gate_decision_id": record.decision_id})
 
 
 @task(name="find-audit-records", **IO)
@@ -166,7 +178,7 @@ def audited(store_uri: str, decision_ids: list[str], depth: int = 200) -> set[st
 
 
 def _decision_id(record: GateRecord) -> str:
-    entry = hashlib.sha256(record.entry.encode()).hexdigest()[:8]
+    entry = hashlib.sha256(record.entry.encode()).hexdigest()[:8]  # entry: as keys spell it
     return f"promote-{record.commit[:12]}-{(record.candidate_sha256 or '')[:12]}-{entry}"
 
 
@@ -176,9 +188,13 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
                           task: str | None = None, metric: str | None = None) -> State[Any]:
     """On merge: make every candidate gated ALLOW for `commit` (or PR) the current baseline.
 
-    All or nothing: refuses (Failed "REFUSED ...", audited) unless every recorded entry of
-    the commit (narrowed by `suite`/`task`/`metric` when given) was gated ALLOW and is still
-    promotable (candidate unchanged, baseline not moved since the gate). Idempotent on
+    All or nothing: refuses unless every recorded entry of the commit (narrowed by
+    `suite`/`task`/`metric` when given) was gated ALLOW and is still promotable (candidate
+    unchanged, baseline not moved since the gate). Every refusal is audited (verdict
+    REFUSED) and ends Failed with one line and its exit code: "REFUSED (exit 1)", or
+    "USAGE ERROR (exit 64)" / "INPUT ERROR (exit 65)" / "INPUT NOT FOUND (exit 66)" for bad
+    parameters or store contents; if the refusal's audit record cannot be written, the line
+    says so. Storage failures (exit 74) are not decisions and are not audited. Idempotent on
     replay; never overwrites a version, so no baseline is ever lost. Completed data:
     {status: promoted|already-current, repo, commit, entries: [{entry, status,
     version_sha256, previous_sha256, pointer, ...}]}.
@@ -199,30 +215,35 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
                 + f"; nothing promoted ({len(bad)} of {len(records)} entries not ALLOW)",
                 hint="a merge promotes all of its gated entries or none: gate them again "
                      "until every one is ALLOW, or narrow with suite/task/metric")
-        for rec in records:
-            check_promotable(store, rec)
+        versions = [stage_version(store, rec) for rec in records]
     except EvalsigError as exc:
-        _audit_refusal(store, repo, commit, pr_number, exc, now, records)
-        return failed_from_error(exc)
-    return _promote_all(store, repo, records, now)
+        return _failed(store, repo, commit, pr_number, exc, now, records)
+    return _promote_all(store, repo, list(zip(records, versions, strict=True)), now)
 
 
-def _promote_all(store: str, repo: str, records: list[GateRecord],
+def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
                  now: datetime) -> State[Any]:
+    records = [rec for rec, _ in staged]
     done: list[tuple[GateRecord, PromotionResult]] = []
     failure: EvalsigError | None = None
-    for rec in records:  # every entry was checked: a failure here is a race or the store
+    for rec, version in staged:  # every entry was checked: a failure here is a race or I/O
         try:
-            done.append((rec, promote_task(store, rec, _decision_id(rec))))
+            done.append((rec, promote_task(store, rec, version, _decision_id(rec))))
         except EvalsigError as exc:
             failure = exc
+            break
+        except Exception as exc:  # unforeseen: still audit and name what already moved
+            failure = EvalsigError(f"{type(exc).__name__}: {exc}")
             break
     entries = [_summary(rec, res) for rec, res in done]
     try:
         seen = audited(store, [e["decision_id"] for e in entries
                                if e["status"] != "promoted"])
-        for (rec, _), e in zip(done, entries, strict=True):
-            if e["status"] == "promoted" or e["decision_id"] not in seen:
+        for (rec, res), e in zip(done, entries, strict=True):
+            # already current: audit it only if this promotion moved it (a replay after a
+            # run killed before its audit), not if another decision promoted the same bytes
+            ours = res.pointer.current.decision_id == e["decision_id"]
+            if e["status"] == "promoted" or (ours and e["decision_id"] not in seen):
                 _audit_promotion(store, rec, e, now)
     except EvalsigError as exc:
         failure = failure or exc
@@ -235,14 +256,10 @@ def _promote_all(store: str, repo: str, records: list[GateRecord],
         print(f"promotion {e['status']}: {e['pointer']} -> {e['version_key']}")
     if failure is not None:
         moved = [e["entry"] for e in entries if e["status"] == "promoted"]
-        if moved and type(failure) in (PromotionRefused, StorageError):
-            failure = type(failure)(f"{failure.message}; already promoted in this run: "
-                                    f"{', '.join(moved)}", hint=failure.hint or
-                                    "promote again: a replay completes the set")
-        if isinstance(failure, PromotionRefused):
-            _audit_refusal(store, repo, records[0].commit, records[0].pr_number, failure, now,
-                           records)
-        return failed_from_error(failure)
+        note = (f"already promoted in this run: {', '.join(moved)} (promote again: a replay "
+                "completes the set)") if moved else ""
+        return _failed(store, repo, records[0].commit, records[0].pr_number, failure, now,
+                       records, note=note)
     status = "promoted" if any(e["status"] == "promoted" for e in entries) else \
         "already-current"
     summary = {"status": status, "repo": repo, "commit": records[0].commit,
@@ -273,16 +290,28 @@ def _audit_promotion(store: str, rec: GateRecord, e: dict[str, Any], now: dateti
         | {"repo": rec.repo, "commit": rec.commit, "pr_number": rec.pr_number}))
 
 
-def _audit_refusal(store: str, repo: str, commit: str | None, pr_number: int | None,
-                   exc: EvalsigError, now: datetime, records: list[GateRecord]) -> None:
-    """A refusal is a decision too; storage failures are not (nothing to record)."""
-    if not isinstance(exc, PromotionRefused):
-        return
-    did = f"refuse-{now:%Y%m%dt%H%M%S%f}z-{(commit or str(pr_number))[:12]}"
-    with contextlib.suppress(EvalsigError):  # the flow state reports the refusal anyway
+def _failed(store: str, repo: str, commit: str | None, pr_number: int | None,
+            exc: EvalsigError, now: datetime, records: list[GateRecord],
+            note: str = "") -> State[Any]:
+    """The Failed state of a promotion; a refusal is audited first (a decision too).
+
+    If the refusal's audit record cannot be written, the state says so: a refusal is never
+    silently missing from the trail.
+    """
+    if not isinstance(exc, _REFUSALS):
+        return failed_from_error(exc, note)
+    target = re.sub(r"[^0-9a-z]+", "", (commit or f"pr{pr_number}").lower())[:12] or "unknown"
+    did = f"refuse-{now:%Y%m%dt%H%M%S%f}z-{target}"
+    reason = exc.one_line() + (f"; {note}" if note else "")
+    try:
         audit_task(store, audit_fields(
             decision_id=did, decision="promotion", now=now, report=None, inputs=[],
             verdict="REFUSED", exit_code=int(exc.exit_code), locations={},
             context={"repo": repo, "commit": commit, "pr_number": pr_number,
-                     "reason": exc.one_line(),
-                     "entries": {r.entry: r.verdict for r in records}}))
+                     "reason": reason, "entries": {r.entry: r.verdict for r in records}}))
+    except EvalsigError as audit_exc:
+        return failed_from_error(
+            exc, "; ".join(filter(None, [note, "this refusal was NOT audited: "
+                                         + audit_exc.one_line()])),
+            {"audited": False, "audit_error": audit_exc.one_line()})
+    return failed_from_error(exc, note, {"audited": True, "decision_id": did})

@@ -5,10 +5,11 @@ repository gating several tasks on one commit (one `ci_gate_flow` run each) keep
     ci/<owner>/<repo>/commits/<head_sha>/<suite>/<task>/<metric>.json   per commit and entry
     ci/<owner>/<repo>/prs/<number>/<suite>/<task>/<metric>.json         latest per PR and entry
 Every segment is validated or escaped (owner/repo as GitHub spells them, never "." or "..";
-suite, task and metric %-escaped to exactly one segment, [A-Za-z0-9._~-] kept, and empty, ".",
-".." or over-long names refused), so a key can neither escape its prefix nor be shared by two
-entries; a record must also name the entry its key names, which catches a collision on a
-case-insensitive file store. The gate writes a
+suite, task and metric by `store.key_segment`, the same escaping the baselines use:
+%-escaped to exactly one segment, [A-Za-z0-9._~-] kept, and empty, ".", ".." or over-long
+names refused), so a key can neither escape its prefix nor be shared by two entries; a record
+must also name the entry its key names, which catches a collision on a case-insensitive file
+store. The gate writes a
 PENDING record first: a gate that fails midway never leaves an older ALLOW promotable.
 
 A record of the old layout (`commits/<sha>.json`, one per commit: the last entry gated) is
@@ -21,7 +22,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from prefect import task
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -29,15 +29,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evalsig_core import InputError, InputNotFoundError, UsageError
 
 from .baselines import PromotionRefused
-from .store import Store, open_store
+from .store import Store, key_segment, open_store
 from .tasks import IO
 
-__all__ = ["GateRecord", "check_repo", "describe_target", "read_records", "record_gate",
-           "record_keys"]
+__all__ = ["GateRecord", "check_repo", "describe_target", "entry_name", "read_records",
+           "record_gate", "record_keys"]
 
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
-_MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name
 
 
 class GateRecord(BaseModel):
@@ -61,7 +60,8 @@ class GateRecord(BaseModel):
 
     @property
     def entry(self) -> str:
-        return f"{self.suite}/{self.task}/{self.metric}"
+        """`<suite>/<task>/<metric>` as the keys spell it (see `entry_name`)."""
+        return entry_name(self.suite, self.task, self.metric)
 
 
 def check_repo(repo: str) -> str:
@@ -82,17 +82,16 @@ def _check_pr(number: int) -> int:
     return number
 
 
-def _segment(kind: str, name: str) -> str:
-    """A suite/task/metric name as one key segment: [A-Za-z0-9._~-] kept, the rest %XX."""
-    escaped = quote(name or "", safe="")
-    if name in ("", ".", "..") or len(escaped) > _MAX_SEGMENT:
-        raise UsageError(f"invalid {kind} name {name!r}: empty, '.', '..' or too long")
-    return escaped
+def entry_name(suite: str, task: str, metric: str) -> str:
+    """An entry as `<suite>/<task>/<metric>`, each name escaped by key_segment: the form the
+    keys use, so two different entries never print (or hash) the same, e.g. suite `a`, task
+    `b/c` is `a/b%2Fc/...` while suite `a/b`, task `c` is `a%2Fb/c/...`."""
+    return (f"{key_segment('suite', suite)}/{key_segment('task', task)}/"
+            f"{key_segment('metric', metric)}")
 
 
 def _entry_path(suite: str, task: str, metric: str) -> str:
-    return (f"{_segment('suite', suite)}/{_segment('task', task)}/"
-            f"{_segment('metric', metric)}.json")
+    return entry_name(suite, task, metric) + ".json"
 
 
 def _commit_prefix(repo: str, sha: str) -> str:

@@ -32,14 +32,19 @@ __all__ = ["DEFAULT_STORE", "GateOutcome", "GateParams", "audit_fields", "failed
 DEFAULT_STORE = "file://./.evalsig-store"
 
 
-def failed_from_error(exc: EvalsigError) -> State[Any]:
-    """A Failed state naming the error class and its exit code (storage errors: 74)."""
+def failed_from_error(exc: EvalsigError, note: str = "",
+                      extra: dict[str, Any] | None = None) -> State[Any]:
+    """A Failed state naming the error class and its exit code (storage errors: 74).
+
+    `note` is appended to the one-line message ("<message>; <note>"), `extra` to the data.
+    """
     label = {ExitCode.IO: "STORAGE ERROR", ExitCode.USAGE: "USAGE ERROR",
              ExitCode.NO_INPUT: "INPUT NOT FOUND", ExitCode.DATA: "INPUT ERROR",
              ExitCode.REJECT: "REFUSED"}.get(exc.exit_code, "ERROR")
     code = int(exc.exit_code)
-    return failed(f"{label} (exit {code}): {exc.one_line()}",
-                  {"exit_code": code, "error": exc.one_line()})
+    line = exc.one_line() + (f"; {note}" if note else "")
+    return failed(f"{label} (exit {code}): {line}",
+                  {"exit_code": code, "error": line, **(extra or {})})
 
 
 @dataclass(frozen=True)

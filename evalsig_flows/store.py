@@ -12,11 +12,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
-__all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key", "open_store"]
+__all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key", "key_segment",
+           "open_store"]
+
+MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name, S3 1024 per key
 
 
 class PreconditionFailed(StorageError):
@@ -51,6 +54,27 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise UsageError(f"invalid store key {key!r}")
     return key
+
+
+def key_segment(kind: str, name: str) -> str:
+    """A suite/task/metric name as exactly one key segment, for every key that embeds one.
+
+    The one escaping of names in keys (CI records, baselines, candidates): `A-Za-z0-9._~-`
+    kept, every other UTF-8 byte %XX (so `pass@1` -> `pass%401`, `f1/macro` -> `f1%2Fmacro`,
+    `%` -> `%25`). Injective: two different names never share a segment, and a segment never
+    holds a '/', so a key cannot escape its prefix. Empty, '.', '..', over-long and
+    non-encodable (lone surrogate) names are a UsageError.
+    """
+    if not isinstance(name, str):
+        raise UsageError(f"invalid {kind} name {name!r}: expected a string")
+    try:
+        escaped = quote(name, safe="")
+    except UnicodeEncodeError:
+        raise UsageError(f"invalid {kind} name {name!r}: not valid Unicode text") from None
+    if name in ("", ".", "..") or len(escaped) > MAX_SEGMENT:
+        raise UsageError(f"invalid {kind} name {name!r}: empty, '.', '..' or longer than "
+                         f"{MAX_SEGMENT} characters once %-escaped")
+    return escaped
 
 
 class LocalStore:

@@ -40,7 +40,7 @@ from evalsig_core.report import SuiteReport
 
 from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
-from .store import PreconditionFailed, open_store
+from .store import PreconditionFailed, key_segment, open_store
 
 __all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "doctor_task",
            "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_task",
@@ -152,7 +152,7 @@ def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
     if not name.endswith("." + extension(name)):
         name = f"{name}.{extension(name)}"
     store = open_store(store_uri)
-    key = f"candidates/{suite}/{sha[:16]}/{name}"
+    key = f"candidates/{key_segment('suite', suite)}/{sha[:16]}/{name}"
     with contextlib.suppress(PreconditionFailed):  # same content already there
         store.put(key, data, if_none_match=True)
     return RunRef(path, candidate, sha, key)
