@@ -1,0 +1,220 @@
+"""Promotion never promotes the wrong baseline, never hides a refusal, never reports a failure
+as success. Through Prefect (the session's harness) against file:// stores.
+
+Tasks `qa` and `math` of suite `demo` share the example baseline; candidate.json is ALLOW
+against it, regressed.json REJECT (deployments/examples/make_examples.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalsig_core import InputError, StorageError
+from evalsig_core.audit import AUDIT_HEAD_KEY, AuditRecord
+from evalsig_flows.audit_log import recent_records
+from evalsig_flows.baselines import baseline_prefix, fetch_baseline, promote, read_pointer
+from evalsig_flows.ci import read_records
+from evalsig_flows.store import LocalStore, Store, open_store
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+SHA = "abad1dea0123456789abcdef0123456789abcdef"
+ALLOW, REJECT = EXAMPLES / "candidate.json", EXAMPLES / "regressed.json"
+BASELINE = (EXAMPLES / "baseline.json").read_bytes()
+
+
+def seed(store: Store, suite: str = "demo", task: str = "qa") -> None:
+    promote(store, suite=suite, task=task, metric="accuracy", data=BASELINE, ext="json",
+            expected_base=None, decision_id=f"seed-{suite}-{task}", source={"seeded": True})
+
+
+@pytest.fixture
+def uri(tmp_path: Path) -> str:
+    uri = (tmp_path / "store").as_uri()
+    for task in ("qa", "math"):
+        seed(open_store(uri), task=task)
+    return uri
+
+
+def gate(uri: str, task: str, candidate: Path, suite: str = "demo") -> Any:
+    from evalsig_flows.flows import ci_gate_flow
+
+    return ci_gate_flow(repo="acme/model", pr_number=4, head_sha=SHA, task=task,
+                        metric="accuracy", cluster="passage_id", min_delta=0.005,
+                        candidate=str(candidate), suite=suite, store=uri, resamples=999,
+                        return_state=True)
+
+
+def promote_flow(uri: str, **kw: Any) -> Any:
+    from evalsig_flows.flows import promote_baseline_flow
+
+    return promote_baseline_flow(store=uri, return_state=True,
+                                 **({"repo": "acme/model", "commit": SHA} | kw))
+
+
+def newest(store: Store) -> AuditRecord:
+    return next(recent_records(store))[1]
+
+
+def current(store: Store, task: str) -> str:
+    pointer = read_pointer(store, baseline_prefix("demo", task, "accuracy"))[0]
+    assert pointer is not None
+    return pointer.current.version_sha256
+
+
+# -- every refusal is audited, with one line and its exit code ------------------------------
+
+def _corrupt_record(store: Store) -> None:
+    store.put(f"ci/acme/model/commits/{SHA}/demo/qa/accuracy.json", b"{not json")
+
+
+def _delete_candidate(store: Store) -> None:
+    [rec] = read_records.fn(store.uri, "acme/model", SHA, None, (None, None, None))
+    assert isinstance(store, LocalStore) and rec.candidate_key
+    (store.root / rec.candidate_key).unlink()
+
+
+@pytest.mark.parametrize(("params", "spoil", "label", "code", "says"), [
+    ({"commit": "NOTHEX"}, None, "USAGE ERROR", 64, "invalid commit SHA 'NOTHEX'"),
+    ({"repo": "acme/.."}, None, "USAGE ERROR", 64, "invalid repo 'acme/..'"),
+    ({}, _corrupt_record, "INPUT ERROR", 65, "not a CI gate record"),
+    ({}, _delete_candidate, "INPUT NOT FOUND", 66, "object not found"),
+])
+def test_every_kind_of_refusal_is_audited_with_one_line_and_its_exit_code(
+        uri: str, params: dict[str, Any], spoil: Any, label: str, code: int,
+        says: str) -> None:
+    assert gate(uri, "qa", ALLOW).is_completed()
+    store = open_store(uri)
+    if spoil is not None:
+        spoil(store)
+    state = promote_flow(uri, **params)
+    assert state.is_failed() and state.message.startswith(f"{label} (exit {code}): ")
+    assert says in state.message and "\n" not in state.message
+    refusal = newest(store)
+    assert (refusal.decision, refusal.verdict, refusal.exit_code) == (
+        "promotion", "REFUSED", code)
+    assert says in refusal.context["reason"]
+    assert state.result(raise_on_failure=False).result["decision_id"] == refusal.decision_id
+    assert current(store, "qa") == current(store, "math")  # still the seeded baseline
+
+
+def test_a_refusal_that_could_not_be_audited_says_so(uri: str, tmp_path: Path) -> None:
+    assert gate(uri, "qa", REJECT).is_failed()
+    store = open_store(uri)
+    head = tmp_path / "store" / AUDIT_HEAD_KEY
+    head.unlink()
+    head.mkdir()  # the trail cannot be read or appended: a real store fault, even as root
+    state = promote_flow(uri)
+    assert state.is_failed() and state.message.startswith("REFUSED (exit 1): ")
+    assert "this refusal was NOT audited: " in state.message
+    assert state.result(raise_on_failure=False).result["audited"] is False
+    shutil.rmtree(head)
+    assert store.head(AUDIT_HEAD_KEY) is None
+
+
+# -- the candidate is read once; nothing wrong is ever pointed at ----------------------------
+
+def test_each_candidate_is_read_once_per_promotion(
+        uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for task in ("qa", "math"):
+        assert gate(uri, task, ALLOW).is_completed()
+    reads: Counter[str] = Counter()
+    real_get = LocalStore.get
+
+    def counting_get(self: LocalStore, key: str) -> bytes:
+        reads[key] += 1
+        return real_get(self, key)
+
+    monkeypatch.setattr(LocalStore, "get", counting_get)
+    state = promote_flow(uri)
+    assert state.is_completed(), state.message
+    candidates = {k: n for k, n in reads.items() if k.startswith("candidates/")}
+    assert len(candidates) == 1 and list(candidates.values()) == [2]  # one file, two entries
+    assert {e["status"] for e in state.result()["entries"]} == {"promoted"}
+
+
+def test_a_pointer_under_another_entrys_prefix_is_refused_not_used(tmp_path: Path) -> None:
+    """E.g. `QA` and `qa` folded into one folder by a case-insensitive file system."""
+    store = open_store(tmp_path.as_uri())
+    seed(store, task="qa")
+    promote(store, suite="demo", task="math", metric="accuracy", data=REJECT.read_bytes(),
+            ext="json", expected_base=None, decision_id="m", source={})
+    qa_pointer = store.get(baseline_prefix("demo", "qa", "accuracy") + "/current.json")
+    store.put(baseline_prefix("demo", "math", "accuracy") + "/current.json", qa_pointer)
+    with pytest.raises(InputError, match="the baseline pointer of demo/qa/accuracy, not of"):
+        fetch_baseline(store, baseline_prefix("demo", "math", "accuracy"))
+    with pytest.raises(InputError, match="not of the entry its key names"):
+        promote(store, suite="demo", task="math", metric="accuracy", data=ALLOW.read_bytes(),
+                ext="json", expected_base=None, decision_id="x", source={})
+
+
+def test_a_damaged_stored_version_is_never_pointed_at(tmp_path: Path) -> None:
+    store = open_store(tmp_path.as_uri())
+    seed(store)
+    data = ALLOW.read_bytes()
+    key = f"{baseline_prefix('demo', 'qa', 'accuracy')}/versions/" \
+          f"{hashlib.sha256(data).hexdigest()}.json"
+    store.put(key, b"damaged")
+    before = current(store, "qa")
+    with pytest.raises(StorageError, match="does not match the SHA-256 its key names"):
+        promote(store, suite="demo", task="qa", metric="accuracy", data=data, ext="json",
+                expected_base=before, decision_id="x", source={})
+    assert current(store, "qa") == before
+
+
+def test_entries_differing_only_in_where_a_slash_falls_stay_apart(tmp_path: Path) -> None:
+    """Suite `demo/qa` task `x` and suite `demo` task `qa/x` both print as demo/qa/x/..."""
+    uri = (tmp_path / "store").as_uri()
+    store = open_store(uri)
+    seed(store, suite="demo/qa", task="x")
+    seed(store, suite="demo", task="qa/x")
+    assert gate(uri, "x", ALLOW, suite="demo/qa").is_completed()
+    assert gate(uri, "qa/x", REJECT, suite="demo").is_failed()
+    state = promote_flow(uri)
+    assert state.is_failed() and "demo/qa%2Fx/accuracy was gated REJECT" in state.message
+    assert newest(store).context["entries"] == {"demo%2Fqa/x/accuracy": "ALLOW",
+                                                "demo/qa%2Fx/accuracy": "REJECT"}
+
+
+def test_bytes_promoted_by_another_decision_are_not_audited_as_this_promotion(
+        uri: str) -> None:
+    gated = gate(uri, "qa", ALLOW)
+    assert gated.is_completed()
+    store = open_store(uri)
+    promote(store, suite="demo", task="qa", metric="accuracy", data=ALLOW.read_bytes(),
+            ext="json", expected_base=current(store, "qa"), decision_id="elsewhere",
+            source={})
+    before = [r.decision_id for _, r in recent_records(store)]
+    state = promote_flow(uri, task="qa")
+    assert state.is_completed(), state.message
+    assert [e["status"] for e in state.result()["entries"]] == ["already-current"]
+    assert [r.decision_id for _, r in recent_records(store)] == before  # nothing claimed
+
+
+def test_an_unforeseen_error_between_pointers_still_audits_what_moved(
+        uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evalsig_flows.ci as ci
+
+    for task in ("qa", "math"):
+        assert gate(uri, task, ALLOW).is_completed()
+    real = ci.move_pointer
+
+    def flaky(store: Store, **kw: Any) -> Any:
+        if kw["task"] == "qa":  # math goes first (sorted), then this
+            raise RuntimeError("client bug")
+        return real(store, **kw)
+
+    monkeypatch.setattr(ci, "move_pointer", flaky)
+    state = promote_flow(uri)
+    assert state.is_failed() and state.message.startswith("ERROR (exit 70): RuntimeError")
+    assert "already promoted in this run: demo/math/accuracy" in state.message
+    store = open_store(uri)
+    assert newest(store).verdict == "PROMOTED"
+    assert newest(store).context["entry"] == "demo/math/accuracy"
