@@ -188,6 +188,9 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
         now_ptr, _ = read_pointer(store, prefix)
         if now_ptr is not None and now_ptr.current == entry:  # our write landed, answer lost
             return PromotionResult(status="promoted", pointer=now_ptr)
+        if now_ptr is not None and now_ptr.current.version_sha256 == sha256:
+            # a twin (the push and the merged-PR event of one merge) won with the same version
+            return PromotionResult(status="already-current", pointer=now_ptr)
         raise PromotionRefused(
             f"{store.url(target)}: another promotion won the race from "
             f"{_short(base)} (current is now "

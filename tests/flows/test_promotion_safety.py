@@ -218,3 +218,38 @@ def test_an_unforeseen_error_between_pointers_still_audits_what_moved(
     store = open_store(uri)
     assert newest(store).verdict == "PROMOTED"
     assert newest(store).context["entry"] == "demo/math/accuracy"
+
+
+class _TwinFirst:
+    """A store on which a twin promotion of the same version lands just before our pointer
+    write (as when a merge's push and merged-PR events both start a promotion)."""
+
+    def __init__(self, inner: Store, twin: Any) -> None:
+        self.inner, self.twin, self.uri = inner, twin, inner.uri
+
+    def put(self, key: str, data: bytes, **kw: Any) -> Any:
+        if key.endswith("/current.json") and self.twin is not None:
+            twin, self.twin = self.twin, None
+            twin()
+        return self.inner.put(key, data, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_losing_the_pointer_race_to_the_same_version_is_already_current(
+        tmp_path: Path) -> None:
+    inner = open_store(tmp_path.as_uri())
+    seed(inner)
+    base, data = current(inner, "qa"), ALLOW.read_bytes()
+
+    def twin() -> None:
+        promote(inner, suite="demo", task="qa", metric="accuracy", data=data, ext="json",
+                expected_base=base, decision_id="twin", source={})
+
+    result = promote(_TwinFirst(inner, twin), suite="demo", task="qa",  # type: ignore[arg-type]
+                     metric="accuracy", data=data, ext="json", expected_base=base,
+                     decision_id="us", source={})
+    assert result.status == "already-current"
+    assert result.pointer.current.decision_id == "twin"
+    assert current(inner, "qa") == hashlib.sha256(data).hexdigest()
