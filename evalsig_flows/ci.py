@@ -9,11 +9,17 @@ SHA-256 and every baseline is still the one it was gated against, nothing is pro
 refusal is audited. Why: the entries of one commit are one release (a model or prompt change
 shipped together); promoting its good tasks and leaving the rest would make the stored
 baselines describe a build that never existed, and a REJECT on one task means the change is
-not accepted. Each pointer then moves through the conditional write in baselines.py; the
-writes are per pointer (an object store has no multi-object transaction): a run failing
-between them names the entries already moved (each audited), and a replay, which is
-idempotent, completes the set, as it does for a run killed there. A PR's entries must all come
-from one commit (its last gated head), else promotion refuses: re-gate the head.
+not accepted. Before any pointer moves, each entry is checked and its candidate, read once,
+is staged as an immutable baseline version (content-addressed; unreferenced if the set is
+refused). Each pointer then moves through the conditional write in baselines.py; the writes
+are per pointer (an object store has no multi-object transaction): a run failing between
+them names the entries already moved (each audited), and a replay, which is idempotent,
+completes the set, as it does for a run killed there. A PR's entries must all come from one
+commit (its last gated head), else promotion refuses: re-gate the head.
+
+Every refusal is a decision and is audited (verdict REFUSED): PromotionRefused (exit 1), and
+bad parameters or store contents, UsageError (64) and InputError (65, 66 when an object is
+missing). Storage and software failures (74, 70) decide nothing and are not audited.
 """
 
 from __future__ import annotations
