@@ -94,8 +94,11 @@ def ci_gate_flow(
 
     Records the decision under ci/<repo>/commits/<head_sha>/<suite>/<task>/<metric>.json (and
     prs/<pr_number>/...) for `promote_baseline_flow`: one record per entry, so several gates
-    on one commit never overwrite each other. Completed on ALLOW; Failed with the verdict
-    (after publishing) otherwise.
+    on one commit never overwrite each other; PENDING first, then the verdict, written only
+    over that PENDING record: if a gate of the same entry started later replaced it, this
+    verdict is not recorded there (the message says so; data `superseded` lists the keys,
+    `recorded` those written). Completed on ALLOW; Failed with the verdict (after
+    publishing) otherwise.
     """
     try:
         ident: dict[str, Any] = {"repo": repo, "pr_number": pr_number, "commit": head_sha,
@@ -114,18 +117,24 @@ def ci_gate_flow(
                             suite=suite, task=task, name=name)
         ctx = {"repo": repo, "pr_number": pr_number, "commit": head_sha, "metric": metric}
         # PENDING first: a gate that fails midway never leaves an older ALLOW promotable.
-        record_gate(store, pending)
+        mine = record_gate(store, pending)
         out = run_gate(params, policy, context=ctx)
         verdict = (out.report.verdict.value if isinstance(out.report, GateReport)
                    else "DOCTOR")
-        record_gate(store, GateRecord(
+        # the verdict goes only over our own PENDING: a gate started later decides
+        written = record_gate(store, GateRecord(
             decision_id=out.locations["decision_id"], verdict=verdict,
             candidate_key=out.candidate.key, candidate_sha256=out.candidate.sha256,
             baseline_sha256=out.baseline.sha256, report=out.locations["json"],
-            time=datetime.now(UTC), **ident))
+            time=datetime.now(UTC), **ident), replaces=mine)
     except EvalsigError as exc:
         return failed_from_error(exc)
-    return out.state()
+    superseded = sorted(set(mine) - set(written))
+    if not superseded:
+        return out.state(recorded=sorted(written))
+    return out.state(f"not recorded under {', '.join(superseded)}: a gate of this entry "
+                     "started later replaced this gate's PENDING record, and its decision "
+                     "stands for promotion", recorded=sorted(written), superseded=superseded)
 
 
 # -- promotion ------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ suite, task and metric by `store.key_segment`, the same escaping the baselines u
 %-escaped to exactly one segment, [A-Za-z0-9._~-] kept, and empty, ".", ".." or over-long
 names refused), so a key can neither escape its prefix nor be shared by two entries; a record
 must also name the entry its key names, which catches a collision on a case-insensitive file
-store. The gate writes a
-PENDING record first: a gate that fails midway never leaves an older ALLOW promotable.
+store. The gate writes a PENDING record first: a gate that fails midway never leaves an older
+ALLOW promotable. It then writes its verdict only over its own PENDING record (If-Match): of
+two gates of one entry on one commit (a re-run CI job), the one started last decides, however
+the two finish.
 
 A record of the old layout (`commits/<sha>.json`, one per commit: the last entry gated) is
 still read, but it cannot show whether other entries were overwritten, so promotion refuses
@@ -29,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evalsig_core import InputError, InputNotFoundError, UsageError
 
 from .baselines import PromotionRefused
-from .store import Store, key_segment, open_store
+from .store import PreconditionFailed, Store, key_segment, open_store
 from .tasks import IO
 
 __all__ = ["GateRecord", "check_repo", "describe_target", "entry_name", "read_records",
@@ -112,11 +114,29 @@ def record_keys(record: GateRecord) -> list[str]:
 
 
 @task(name="record-ci-gate", **IO)
-def record_gate(store_uri: str, record: GateRecord) -> None:
+def record_gate(store_uri: str, record: GateRecord,
+                replaces: dict[str, str] | None = None) -> dict[str, str]:
+    """Write `record` under each of its keys; returns {key: ETag} of the keys written.
+
+    With `replaces` ({key: ETag} of this gate's PENDING record), a key is written only while
+    it still holds that PENDING record (If-Match): if a later gate of the same entry has
+    replaced it, that gate's record stands and the key is left alone, so a gate finishing
+    last never overwrites the decision of a gate started after it.
+    """
     store = open_store(store_uri)
     data = (record.model_dump_json(indent=2) + "\n").encode()
+    written: dict[str, str] = {}
     for key in record_keys(record):
-        store.put(key, data)
+        if replaces is None:
+            written[key] = store.put(key, data).etag
+            continue
+        try:
+            written[key] = store.put(key, data, if_match=replaces[key]).etag
+        except PreconditionFailed:
+            info = store.head(key)
+            if info is not None and store.get(key) == data:  # ours landed, answer lost
+                written[key] = info.etag
+    return written
 
 
 # -- reading the records ------------------------------------------------------------------

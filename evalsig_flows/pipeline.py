@@ -69,16 +69,19 @@ class GateOutcome:
     candidate: RunRef
     result: dict[str, Any] = field(default_factory=dict)
 
-    def state(self) -> State[Any]:
+    def state(self, note: str = "", **extra: Any) -> State[Any]:
+        """Completed on ALLOW, else Failed; `note` ends the message, `extra` joins the data."""
         r = self.report
         where = self.locations["json"]
+        tail = f"; {note}" if note else ""
+        result = self.result | extra
         if isinstance(r, DoctorReport):
             first = r.errors[0]
-            return failed(f"DOCTOR: {first.code} {first.message} (report: {where})",
-                          self.result)
+            return failed(f"DOCTOR: {first.code} {first.message} (report: {where}){tail}",
+                          result)
         if r.verdict is Verdict.ALLOW:
-            return completed(f"ALLOW: {r.reason}", self.result)
-        return failed(f"{r.verdict.value}: {r.reason} (report: {where})", self.result)
+            return completed(f"ALLOW: {r.reason}{tail}", result)
+        return failed(f"{r.verdict.value}: {r.reason} (report: {where}){tail}", result)
 
 
 def audit_fields(*, decision_id: str, decision: str, now: datetime, report: Any,

@@ -253,3 +253,51 @@ def test_losing_the_pointer_race_to_the_same_version_is_already_current(
     assert result.status == "already-current"
     assert result.pointer.current.decision_id == "twin"
     assert current(inner, "qa") == hashlib.sha256(data).hexdigest()
+
+
+# -- a gate finishing last never overwrites the decision of a gate started after it ----------
+
+def _record(verdict: str, second: int) -> Any:
+    from datetime import UTC, datetime
+
+    from evalsig_flows.ci import GateRecord
+
+    return GateRecord(decision_id=None if verdict == "PENDING" else f"d{second}",
+                      verdict=verdict, repo="acme/model", pr_number=4, commit=SHA,
+                      suite="demo", task="qa", metric="accuracy",
+                      time=datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_an_older_gates_verdict_does_not_replace_a_newer_gates_record(
+        kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    from evalsig_flows.ci_records import record_gate, record_keys
+
+    uri = tmp_path.as_uri() if kind == "file" else request.getfixturevalue("s3_uri")
+    old = record_gate.fn(uri, _record("PENDING", 1))     # gate A starts
+    new = record_gate.fn(uri, _record("PENDING", 2))     # gate B (a re-run) starts
+    assert set(new) == set(record_keys(_record("PENDING", 2)))
+    assert set(record_gate.fn(uri, _record("REJECT", 3), replaces=new)) == set(new)  # B ends
+    assert record_gate.fn(uri, _record("ALLOW", 4), replaces=old) == {}  # A finishes last
+    [rec] = read_records.fn(uri, "acme/model", SHA, None, (None, None, None))
+    assert rec.verdict == "REJECT"
+
+
+def test_a_gate_whose_pending_record_was_replaced_says_so_and_is_not_promoted(
+        uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evalsig_flows.ci as ci
+    from evalsig_flows.ci_records import record_gate
+
+    real = ci.run_gate
+
+    def later_gate_starts_meanwhile(*args: Any, **kw: Any) -> Any:
+        record_gate.fn(uri, _record("PENDING", 59))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(ci, "run_gate", later_gate_starts_meanwhile)
+    state = gate(uri, "qa", ALLOW)
+    assert state.is_completed() and "a gate of this entry started later replaced" in (
+        state.message)
+    assert len(state.result()["superseded"]) == 2 and state.result()["recorded"] == []
+    refused = promote_flow(uri)
+    assert refused.is_failed() and "demo/qa/accuracy was gated PENDING" in refused.message
