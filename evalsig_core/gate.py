@@ -11,7 +11,7 @@ from .errors import InputError
 from .pairing import Pairing, pair
 from .policy import Mode, Policy, Verdict, decide
 from .report import ComparisonResult, DoctorReport, GateReport, Interval, finite_or_none
-from .run import EvalRun, cluster_key
+from .run import EvalRun, cluster_key, missing_labels_error
 from .stats import (
     METHODS,
     PairedSample,
@@ -42,8 +42,12 @@ class DoctorError(InputError):
 
 def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> ComparisonResult:
     """Pair the runs and estimate delta with the policy's method; no verdict."""
-    p = pair(baseline, candidate,
-             cluster=cluster_key(policy.cluster, baseline, candidate) is not None)
+    key = cluster_key(policy.cluster, baseline, candidate)
+    if key is not None:
+        for role, run in (("baseline", baseline), ("candidate", candidate)):
+            if (exc := missing_labels_error(key, role, run)) is not None:
+                raise exc
+    p = pair(baseline, candidate, cluster=key is not None)
     return _compare_pairing(p, policy)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError
 
-__all__ = ["EvalRun", "RunMeta", "cluster_key"]
+__all__ = ["EvalRun", "RunMeta", "cluster_key", "missing_labels_error"]
 
 
 class RunMeta(BaseModel):
@@ -143,3 +143,17 @@ def cluster_key(requested: str | None, baseline: EvalRun, candidate: EvalRun) ->
     never compared as if its items were independent because the policy did not repeat the
     key (that would understate the SE)."""
     return requested or baseline.meta.cluster_key or candidate.meta.cluster_key
+
+
+def missing_labels_error(key: str, role: str, run: EvalRun) -> InputError | None:
+    """The E107 error for a run that carries no cluster labels at all while a comparison
+    clusters by `key` (the policy names it, or only the other run carries labels): pairing
+    would otherwise treat its items as independent and understate the SE."""
+    if run.clusters is not None:
+        return None
+    return InputError(
+        f"{role}: carries no cluster labels, but the comparison clusters by {key!r}",
+        path=run.meta.source, code="E107",
+        hint=f"read both runs with the cluster key (--cluster {key}, read_run(..., "
+        f"cluster={key!r})) or build them with EvalRun.from_arrays(..., clusters=...)",
+    )

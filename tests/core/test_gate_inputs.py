@@ -1,0 +1,77 @@
+"""Inputs at the edges of the public API that used to reach a wrong verdict or a traceback.
+
+Each test is a regression found by an adversarial pass over `gate`, `compare`, `watch` and
+`EvalRun.from_arrays`: the input, what must happen, never a confident wrong ALLOW.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evalsig_core import (
+    DoctorError,
+    EvalRun,
+    InputError,
+    Policy,
+    Verdict,
+    compare,
+    gate,
+    watch,
+)
+
+
+def _clustered_shift(n: int = 200, shifts: tuple[float, ...] = (0.3, 0.3, 0.3, -0.2),
+                     seed: int = 1) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Item ids, cluster labels (len(shifts) clusters) and scores whose difference is a
+    per-cluster shift: as independent items it looks certain, by cluster it is 4 draws."""
+    rng = np.random.default_rng(seed)
+    ids = [f"i{i}" for i in range(n)]
+    labels = [f"c{i % len(shifts)}" for i in range(n)]
+    b = rng.integers(0, 2, n).astype(float)
+    shift = np.array([shifts[i % len(shifts)] for i in range(n)])
+    c = np.clip(b + shift + rng.normal(0, 0.1, n), 0, 1)
+    return ids, labels, b, c
+
+
+def test_a_cluster_key_carried_by_the_candidate_only_is_never_dropped() -> None:
+    # Only the candidate was built with clusters: pairing took labels from the baseline (none)
+    # and gated 200 independent items: ALLOW (paired_t) where 4 clusters can decide nothing.
+    ids, labels, b, c = _clustered_shift()
+    base = EvalRun.from_arrays(ids, b)
+    cand = EvalRun.from_arrays(ids, c, clusters=labels)
+    with pytest.raises(DoctorError) as exc:
+        gate(base, cand, Policy(min_delta=0.01))
+    assert exc.value.code == "E107" and "baseline" in str(exc.value)
+    with pytest.raises(InputError) as exc2:
+        compare(base, cand, Policy(min_delta=0.01))
+    assert exc2.value.code == "E107"
+    with pytest.raises(DoctorError):
+        watch(base, cand, Policy(min_delta=0.01))
+
+
+def test_a_policy_cluster_key_with_unlabelled_runs_is_an_error_not_independent_items() -> None:
+    # Policy(cluster="passage_id") on runs read or built without labels used to gate the
+    # items as independent (ALLOW) while the report claimed cluster 'passage_id'.
+    ids, _, b, c = _clustered_shift()
+    base, cand = EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c)
+    policy = Policy(min_delta=0.01, cluster="passage_id")
+    with pytest.raises(DoctorError) as exc:
+        gate(base, cand, policy)
+    assert exc.value.code == "E107" and "'passage_id'" in str(exc.value)
+    with pytest.raises(InputError):
+        compare(base, cand, policy)
+    # without a cluster key anywhere the items are independent, as before
+    assert gate(base, cand, Policy(min_delta=0.01)).comparison.n_clusters is None
+
+
+def test_a_baseline_with_labels_and_a_candidate_without_is_an_error() -> None:
+    ids, labels, b, c = _clustered_shift()
+    with pytest.raises(DoctorError) as exc:
+        gate(EvalRun.from_arrays(ids, b, clusters=labels), EvalRun.from_arrays(ids, c),
+             Policy(min_delta=0.01))
+    assert exc.value.code == "E107" and "candidate" in str(exc.value)
+    # both labelled: 4 clusters decide nothing
+    r = gate(EvalRun.from_arrays(ids, b, clusters=labels),
+             EvalRun.from_arrays(ids, c, clusters=labels), Policy(min_delta=0.01))
+    assert r.verdict is Verdict.INCONCLUSIVE and r.comparison.n_clusters == 4
