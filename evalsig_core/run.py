@@ -89,11 +89,20 @@ class EvalRun:
     ) -> EvalRun:
         """Build a run in memory. Item ids and clusters are converted to strings.
 
-        `clusters` entries that are None mark a missing cluster key (a doctor error). A run
-        built with `clusters` is compared by cluster (its `cluster_key` defaults to
-        "cluster"), as a run read with a cluster key is. Keyword arguments fill `RunMeta`
-        (model, task, metric, ...).
+        `clusters` entries that are None, "" or NaN (pandas' missing value) mark a missing
+        cluster key (a doctor error), as they do in files: never one pseudo-cluster of the
+        unlabelled items. A missing item id (None, "", NaN) or an epoch that is not an integer
+        raises `InputError` (E109). A run built with `clusters` is compared by cluster (its
+        `cluster_key` defaults to "cluster"), as a run read with a cluster key is. Keyword
+        arguments fill `RunMeta` (model, task, metric, ...).
         """
+        src = meta.get("source")
+        id_missing = _missing_mask(item_ids)
+        if id_missing.any():
+            raise InputError(
+                f"record #{int(np.flatnonzero(id_missing)[0]) + 1} has no item id "
+                "(None, empty or NaN)", path=src, code="E109",
+                hint="every record needs an item id to be paired")
         ids = _as_str_array(item_ids)
         try:
             sc = np.asarray(scores, dtype=np.float64)
@@ -102,16 +111,13 @@ class EvalRun:
                 "scores are not all numbers", path=meta.get("source"),
                 hint="pass numeric scores (booleans are accepted as 0/1)",
             ) from None
-        ep = (
-            np.ones(len(ids), dtype=np.int64)
-            if epochs is None
-            else np.asarray(epochs, dtype=np.int64)
-        )
+        ep = np.ones(len(ids), dtype=np.int64) if epochs is None else _epoch_array(epochs, src)
         cl = present = None
         if clusters is not None:
-            raw = list(clusters) if not isinstance(clusters, np.ndarray) else clusters
-            present = np.array([c is not None for c in raw], dtype=bool)
-            cl = _as_str_array(["" if c is None else c for c in raw])
+            present = ~_missing_mask(clusters)
+            raw = clusters.tolist() if isinstance(clusters, np.ndarray) else list(clusters)
+            cl = _as_str_array(["" if not ok else c
+                                for c, ok in zip(raw, present.tolist(), strict=False)])
         if sc.ndim != 1:
             raise InputError("scores must be one-dimensional", path=meta.get("source"))
         meta.setdefault("metric", None)
@@ -135,6 +141,43 @@ def _as_str_array(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     if arr.dtype.kind == "U":
         return arr
     return np.asarray([str(v) for v in arr.tolist()] if arr.size else [], dtype=np.str_)
+
+
+def is_missing(value: Any) -> bool:
+    """An absent id or label: None, "", a float NaN (pandas' missing value), pandas NA/NaT."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, float | np.floating):
+        return bool(value != value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(values) if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.dtype.kind == "U":
+        return np.asarray(arr == "")
+    if arr is not None and arr.dtype.kind in "iub":
+        return np.zeros(len(arr), dtype=bool)
+    if arr is not None and arr.dtype.kind == "f":
+        return np.isnan(arr)
+    return np.fromiter((is_missing(v) for v in values), dtype=bool, count=len(values))
+
+
+def _epoch_array(epochs: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
+    """Epochs as int64; a NaN, a fraction or a non-number is an error, never truncated."""
+    try:
+        arr = np.asarray(epochs)
+        if arr.dtype.kind in "iu":
+            return arr.astype(np.int64)
+        num = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        num = None
+    if num is None or num.ndim != 1 or not np.all(np.isfinite(num) & (num == np.round(num))):
+        raise InputError("epochs are not all integers", path=src, code="E109",
+                         hint="pass one integer epoch per record (or omit epochs)")
+    return num.astype(np.int64)
 
 
 def cluster_key(requested: str | None, baseline: EvalRun, candidate: EvalRun) -> str | None:

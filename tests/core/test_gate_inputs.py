@@ -75,3 +75,44 @@ def test_a_baseline_with_labels_and_a_candidate_without_is_an_error() -> None:
     r = gate(EvalRun.from_arrays(ids, b, clusters=labels),
              EvalRun.from_arrays(ids, c, clusters=labels), Policy(min_delta=0.01))
     assert r.verdict is Verdict.INCONCLUSIVE and r.comparison.n_clusters == 4
+
+
+@pytest.mark.parametrize("missing", [None, "", float("nan"), np.float64("nan")])
+def test_missing_cluster_labels_from_arrays_are_missing_never_one_pseudo_cluster(
+        missing: object) -> None:
+    # pandas gives NaN for a missing label: it became the label "nan", one pseudo-cluster of
+    # the unlabelled items (an evalsig 0.1 failure, STATS.md), and the gate went on.
+    ids, labels, b, c = _clustered_shift(60, shifts=(0.0,) * 10)
+    labels[3] = labels[7] = missing  # type: ignore[call-overload]
+    run = EvalRun.from_arrays(ids, b, clusters=labels)
+    assert run.cluster_present is not None and not run.cluster_present[3]
+    with pytest.raises(DoctorError) as exc:
+        gate(run, EvalRun.from_arrays(ids, c, clusters=labels), Policy(min_delta=0.01))
+    assert exc.value.code == "E107" and "missing on 2 of 60" in str(exc.value)
+
+
+def test_a_float_cluster_column_with_nan_is_read_as_missing_labels() -> None:
+    labels = np.array([1.0, 2.0, np.nan, 1.0])
+    run = EvalRun.from_arrays(["a", "b", "c", "d"], [1, 0, 1, 0], clusters=labels)
+    assert run.cluster_present is not None
+    assert run.cluster_present.tolist() == [True, True, False, True]
+
+
+@pytest.mark.parametrize("ids", [["a", None], ["a", ""], ["a", float("nan")],
+                                 np.array([1.0, np.nan])])
+def test_a_missing_item_id_is_an_input_error_not_the_id_none(ids: object) -> None:
+    # from_arrays turned None into the item id "None" and NaN into "nan" (readers refuse
+    # both with E109).
+    with pytest.raises(InputError) as exc:
+        EvalRun.from_arrays(ids, [1.0, 0.0])  # type: ignore[arg-type]
+    assert exc.value.code == "E109" and "record #2" in str(exc.value)
+
+
+@pytest.mark.parametrize("epochs", [[1.5, 1], [float("nan"), 1], ["x", "y"]])
+def test_epochs_that_are_not_integers_are_an_input_error_never_truncated(
+        epochs: list[object]) -> None:
+    # 1.5 was silently truncated to 1 and NaN raised numpy's ValueError (a traceback).
+    with pytest.raises(InputError) as exc:
+        EvalRun.from_arrays(["a", "b"], [1.0, 0.0], epochs=epochs)  # type: ignore[arg-type]
+    assert exc.value.code == "E109"
+    assert EvalRun.from_arrays(["a", "b"], [1.0, 0.0], epochs=np.array([0, 1.0])).epochs.tolist() == [0, 1]
