@@ -115,4 +115,5 @@ def test_epochs_that_are_not_integers_are_an_input_error_never_truncated(
     with pytest.raises(InputError) as exc:
         EvalRun.from_arrays(["a", "b"], [1.0, 0.0], epochs=epochs)  # type: ignore[arg-type]
     assert exc.value.code == "E109"
-    assert EvalRun.from_arrays(["a", "b"], [1.0, 0.0], epochs=np.array([0, 1.0])).epochs.tolist() == [0, 1]
+    whole = EvalRun.from_arrays(["a", "b"], [1.0, 0.0], epochs=np.array([0, 1.0]))
+    assert whole.epochs.tolist() == [0, 1]
