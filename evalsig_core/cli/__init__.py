@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ..errors import EvalsigError, ExitCode, UsageError
-from ._commands import build_parser, github_error, parse_args
+from ._commands import build_parser, finish_stdout, github_error, parse_args
 
 __all__ = ["UsageError", "build_parser", "console_main", "main"]
 
@@ -21,7 +21,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     try:
         args = parse_args(argv)
-        return int(args.handler(args, env))
+        code = int(args.handler(args, env))
+        finish_stdout()  # a failed final flush is 74 here, not Python's exit status 120
+        return code
     except EvalsigError as exc:
         print(f"evalsig: error: {exc.one_line()}", file=sys.stderr)
         github_error(env, int(exc.exit_code), exc.one_line())

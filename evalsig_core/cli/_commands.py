@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -238,16 +239,45 @@ def _write(path: str, text: str) -> None:
 def _write_stdout(text: str) -> None:
     """A report on stdout. Markdown, HTML and JSON are UTF-8 documents whatever the console
     encoding: `--output markdown > report.md` under cp1252 or ascii failed on the heading's
-    emoji with an internal error (70) after the verdict was decided."""
+    emoji with an internal error (70) after the verdict was decided.
+
+    A reader that stopped early (`| head -1`) is not an error: the command keeps its exit
+    code (the verdict), whether or not the text still fitted in the pipe's buffer. Any other
+    failure (a full disk, a closed stdout) is an I/O error (74), never an internal error."""
+    out = sys.stdout
+    if out is None:  # started with stdout closed (`>&-`)
+        raise StorageError("stdout: cannot write the report: stdout is closed",
+                           hint="redirect stdout to a file or /dev/null")
     try:
-        sys.stdout.write(text)  # encodes the whole text first: nothing is written on error
-    except UnicodeEncodeError:
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is None:
-            raise
-        sys.stdout.flush()
-        buffer.write(text.encode("utf-8"))
-        buffer.flush()
+        try:
+            out.write(text)  # encodes the whole text first: nothing is written on error
+        except UnicodeEncodeError:
+            buffer = getattr(out, "buffer", None)
+            if buffer is None:
+                raise
+            out.flush()
+            buffer.write(text.encode("utf-8"))
+        out.flush()  # a write error surfaces here, not at exit (exit status 120)
+    except BrokenPipeError:
+        _discard_stdout()
+    except OSError as exc:
+        _discard_stdout()
+        raise StorageError(f"stdout: cannot write the report: {exc.strerror or exc}") from None
+
+
+def finish_stdout() -> None:
+    """Flush what a command printed, with the error handling of `_write_stdout`."""
+    if sys.stdout is not None:
+        _write_stdout("")
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of what is still
+    buffered cannot fail again (Python's documented handling of EPIPE)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any) -> None:
@@ -318,7 +348,7 @@ def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    sys.stdout.write(json.dumps(report_schema(args.kind), indent=2) + "\n")
+    _write_stdout(json.dumps(report_schema(args.kind), indent=2) + "\n")
     return int(ExitCode.OK)
 
 

@@ -111,7 +111,9 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 break
             rows.append({"key": key, **rec.model_dump(mode="json")})
     if args.output == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        from ._commands import _write_stdout  # here: _commands imports this module
+
+        _write_stdout(json.dumps(rows, indent=2) + "\n")
         return int(ExitCode.OK)
     if not rows:
         print(f"no decisions recorded in {args.store}")

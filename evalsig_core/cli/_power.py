@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +57,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from ._commands import _write_stdout  # here: _commands imports this module
+
     for name in ("alpha", "power"):
         if not 0 < getattr(args, name) < 1:
             raise UsageError(f"--{name} must be strictly between 0 and 1")
@@ -99,7 +100,7 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.output == "json":
-        sys.stdout.write(json.dumps(res.to_dict(), indent=2) + "\n")
+        _write_stdout(json.dumps(res.to_dict(), indent=2) + "\n")
         return 0
     lines = [f"sd of d {res.sd:.4f}, design effect {res.design_effect:.3f}, "
              f"alpha {res.alpha:g} (one-sided), power {res.power:g}"]
@@ -107,5 +108,5 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         lines.append(f"minimum detectable effect at n = {res.n}: {res.mde:.4f}")
     if res.required_n is not None:
         lines.append(f"paired items needed to detect {res.delta:g}: {res.required_n}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    _write_stdout("\n".join(lines) + "\n")
     return 0
