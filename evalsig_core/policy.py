@@ -10,7 +10,7 @@ import math
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .errors import ExitCode, UsageError
 
@@ -37,7 +37,8 @@ class Mode(StrEnum):
 
 
 class Policy(BaseModel):
-    """What a gate decides with. `min_delta` is the margin (>= 0), `alpha` one-sided."""
+    """What a gate decides with. `min_delta` is the margin (>= 0), `alpha` one-sided, `power`
+    in (alpha, 1) (at or below alpha the detectable effect would be <= 0)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,7 +59,8 @@ class Policy(BaseModel):
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "policy"
             msg = str(err["msg"]).removeprefix("Value error, ")
-            raise UsageError(f"invalid {field}: {msg} (got {err.get('input')!r})") from None
+            got = f" (got {err.get('input')!r})" if err["loc"] else ""  # not the whole policy
+            raise UsageError(f"invalid {field}: {msg}{got}") from None
 
     @field_validator("min_delta")
     @classmethod
@@ -96,6 +98,15 @@ class Policy(BaseModel):
         if v != "auto" and v not in METHODS:
             raise ValueError(f"unknown method; choose auto or one of {', '.join(METHODS)}")
         return v
+
+    @model_validator(mode="after")
+    def _power_above_alpha(self) -> Policy:
+        # MDE = (t_{1-alpha} + t_power) SE is <= 0 when power <= alpha: the report would say
+        # "detectable -0.09" and an underpowered run would be REJECTed as "could detect".
+        if self.power <= self.alpha:
+            raise ValueError(f"power ({self.power:g}) must exceed alpha ({self.alpha:g}); "
+                             "the usual choice is 0.80")
+        return self
 
     @property
     def theta0(self) -> float:

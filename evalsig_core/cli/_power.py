@@ -42,8 +42,8 @@ def register(sub: Any) -> None:
                    help="effect to detect: report the required N")
     p.add_argument("--icc", type=_num("--icc"), default=0.0, help="ICC of d within clusters")
     p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=None,
-                   help="mean cluster size (default 1)")
-    p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes")
+                   help="mean cluster size, >= 1 (default 1)")
+    p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes, >= 0")
     p.add_argument("--baseline", help="pilot baseline run: estimate sd, icc and sizes from it")
     p.add_argument("--candidate", help="pilot candidate run")
     p.add_argument("--metric")
@@ -62,8 +62,17 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     for name in ("alpha", "power"):
         if not 0 < getattr(args, name) < 1:
             raise UsageError(f"--{name} must be strictly between 0 and 1")
+    if args.power <= args.alpha:
+        raise UsageError(f"--power ({args.power:g}) must exceed --alpha ({args.alpha:g}): "
+                         "below it the detectable effect is negative")
     if args.icc < 0 or args.icc >= 1:
         raise UsageError("--icc must be in [0, 1)")
+    if args.cv < 0:
+        raise UsageError(f"--cv must be >= 0 (the coefficient of variation of the cluster "
+                         f"sizes), got {args.cv:g}")
+    if args.cluster_size is not None and args.cluster_size < 1:
+        raise UsageError(f"--cluster-size must be >= 1 (the mean items per cluster), got "
+                         f"{args.cluster_size:g}: below 1 the design effect drops under 1")
     if args.icc > 0 and args.cluster_size is None and not (args.baseline or args.candidate):
         # With the default cluster size 1 the design effect is 1 whatever the ICC: never
         # drop a flag the user gave silently.
@@ -99,6 +108,9 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                              icc=icc, cluster_size=m, cv=cv, clusters=G)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except (ZeroDivisionError, OverflowError):  # delta^2 underflows, or N is not finite
+        raise UsageError(f"--delta {args.delta:g} with sd {sd:g}: the required N is not a "
+                         "finite number; give a realistic effect size") from None
     if args.output == "json":
         _write_stdout(json.dumps(res.to_dict(), indent=2) + "\n")
         return 0

@@ -14,6 +14,7 @@ from evalsig_core import (
     EvalRun,
     InputError,
     Policy,
+    UsageError,
     Verdict,
     compare,
     gate,
@@ -117,3 +118,11 @@ def test_epochs_that_are_not_integers_are_an_input_error_never_truncated(
     assert exc.value.code == "E109"
     whole = EvalRun.from_arrays(["a", "b"], [1.0, 0.0], epochs=np.array([0, 1.0]))
     assert whole.epochs.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(("alpha", "power"), [(0.05, 0.01), (0.05, 0.05), (0.5, 0.3)])
+def test_power_at_or_below_alpha_is_a_usage_error(alpha: float, power: float) -> None:
+    # MDE = (t_{1-alpha} + t_power) SE <= 0 then: the report said "detectable -0.0862 at 1%
+    # power" and an underpowered run was REJECTed as one that "could detect" the margin.
+    with pytest.raises(UsageError, match="must exceed alpha"):
+        Policy(min_delta=0.05, alpha=alpha, power=power)

@@ -1,0 +1,36 @@
+"""`evalsig power` flags that used to crash (70) or print a misleading number (exit 0)."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalsig_core.cli import main
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    # delta^2 underflowed to 0: "internal error: ZeroDivisionError" (70)
+    (["--sd", "0.5", "--delta", "1e-300"], "required N is not a finite number"),
+    # (z sd / delta)^2 overflowed to inf: math.ceil(inf) raised OverflowError (70)
+    (["--sd", "1e300", "--delta", "1e-10"], "required N is not a finite number"),
+    # a negative CV was squared into a design effect as if it were positive
+    (["--sd", "0.5", "--n", "100", "--icc", "0.5", "--cluster-size", "10", "--cv", "-1"],
+     "--cv must be >= 0"),
+    # a mean cluster size below one item made the design effect < 1 (a smaller MDE)
+    (["--sd", "0.5", "--n", "100", "--icc", "0.5", "--cluster-size", "0.5"],
+     "--cluster-size must be >= 1"),
+    # power below alpha printed "minimum detectable effect ...: -0.0421"
+    (["--sd", "0.5", "--n", "100", "--alpha", "0.5", "--power", "0.2"],
+     "must exceed --alpha"),
+])
+def test_power_refuses_flags_it_cannot_plan_with(args: list[str], message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["power", *args], {}) == 64
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err
+
+
+def test_gate_refuses_power_at_or_below_alpha_before_reading(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--baseline", "missing-b.json", "--candidate", "missing-c.json",
+                 "--min-delta", "0.01", "--power", "0.01"], {}) == 64
+    assert "must exceed alpha" in capsys.readouterr().err
