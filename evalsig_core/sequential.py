@@ -125,7 +125,7 @@ def _verdict(policy: Policy, L: float, U: float, estimate: float) -> tuple[Verdi
             return Verdict.REJECT, f"always-valid U = {U:+.4f} < 0: a regression"
         margin = 0.0
     else:
-        margin = -policy.min_delta if policy.mode is Mode.NON_INFERIORITY else policy.min_delta
+        margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
         if margin < L:
             return Verdict.ALLOW, f"always-valid L = {L:+.4f} > {margin:+.4f}"
         if margin > U:

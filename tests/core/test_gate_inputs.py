@@ -126,3 +126,12 @@ def test_power_at_or_below_alpha_is_a_usage_error(alpha: float, power: float) ->
     # power" and an underpowered run was REJECTed as one that "could detect" the margin.
     with pytest.raises(UsageError, match="must exceed alpha"):
         Policy(min_delta=0.05, alpha=alpha, power=power)
+
+
+def test_watch_with_a_zero_non_inferiority_margin_reads_plus_zero() -> None:
+    # "ALLOW: always-valid L = +0.0035 > -0.0000" (the gate already printed +0.0000)
+    ids = [f"i{i}" for i in range(400)]
+    base = EvalRun.from_arrays(ids, np.zeros(400))
+    cand = EvalRun.from_arrays(ids, np.r_[np.ones(200), np.zeros(200)])
+    res = watch(base, cand, Policy(min_delta=0.0, mode="non-inferiority"))
+    assert res.verdict is Verdict.ALLOW and "> +0.0000" in res.reason
