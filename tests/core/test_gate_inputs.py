@@ -135,3 +135,20 @@ def test_watch_with_a_zero_non_inferiority_margin_reads_plus_zero() -> None:
     cand = EvalRun.from_arrays(ids, np.r_[np.ones(200), np.zeros(200)])
     res = watch(base, cand, Policy(min_delta=0.0, mode="non-inferiority"))
     assert res.verdict is Verdict.ALLOW and "> +0.0000" in res.reason
+
+
+def test_a_constant_offset_on_a_percent_scale_is_not_decided_by_the_observed_span() -> None:
+    # Every item +2 points on a 0-100 scale, scores within [40, 60]: the SE = 0 bounds used
+    # the observed span (22) as the scale's width, "differences lie within +-22", and ALLOWed;
+    # the same runs as fractions (0.40-0.60, +0.02) are INCONCLUSIVE. Units must not decide.
+    rng = np.random.default_rng(3)
+    ids = [f"i{i}" for i in range(100)]
+    pct = rng.integers(40, 59, 100).astype(float)
+    policy = Policy(min_delta=0.01)
+    percent = gate(EvalRun.from_arrays(ids, pct), EvalRun.from_arrays(ids, pct + 2), policy)
+    assert percent.verdict is Verdict.INCONCLUSIVE
+    assert percent.comparison.ci.lower is None and percent.comparison.upper_bound is None
+    assert "not within [0, 1]" in percent.comparison.notes[-1]
+    fraction = gate(EvalRun.from_arrays(ids, pct / 100), EvalRun.from_arrays(ids, pct / 100
+                                                                              + 0.02), policy)
+    assert fraction.verdict is Verdict.INCONCLUSIVE
