@@ -1,4 +1,5 @@
-"""`evalsig power` flags that used to crash (70) or print a misleading number (exit 0)."""
+"""`evalsig power`, `history` and `audit verify` flags that used to crash (70) or print a
+misleading answer."""
 
 from __future__ import annotations
 
@@ -34,3 +35,15 @@ def test_gate_refuses_power_at_or_below_alpha_before_reading(
     assert main(["gate", "--baseline", "missing-b.json", "--candidate", "missing-c.json",
                  "--min-delta", "0.01", "--power", "0.01"], {}) == 64
     assert "must exceed alpha" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["history"], ["audit", "verify"]])
+def test_an_empty_or_file_store_is_a_usage_error(command: list[str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # `--store ""` read the working directory and said "audit chain OK: 0 records"; a file
+    # was "store directory not found" (66) although it exists.
+    assert main([*command, "--store", ""], {}) == 64
+    assert "--store is empty" in capsys.readouterr().err
+    f = __file__
+    assert main([*command, "--store", f], {}) == 64
+    assert "is a file, a store is a directory" in capsys.readouterr().err
