@@ -172,13 +172,14 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
-                   command: str | None) -> None:
+                   command: str | None, argv: Sequence[str] = ()) -> None:
     """Make the config's values the defaults of `command`'s flags with that destination.
 
     A required flag that gets a default becomes optional; a flag given on the command line
-    still wins. Values restricted to choices are checked like flags (usage error 64). Only the
-    command being run is touched, so a default another command cannot take (say
-    `output = "html"` for a command without HTML) never breaks this one.
+    (in `argv`) still wins. Values restricted to choices are checked like flags (usage error
+    64) unless the flag is given. Only the command being run is touched, so a default another
+    command cannot take (say `output = "html"` for a command without HTML) never breaks this
+    one, and `evalsig watch --output json` runs under `output = "html"`.
     """
     values = defaults.as_flags()
     for name, sp in _subparsers(parser).items():
@@ -188,6 +189,10 @@ def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
             if action.dest not in values or not action.option_strings:
                 continue
             value = values[action.dest]
+            given = any(a == o or a.startswith(o + "=") for a in argv
+                        for o in action.option_strings)
+            if given:
+                continue
             if action.choices is not None and value not in action.choices:
                 raise UsageError(f"config: {action.dest} = {value!r} is not valid for "
                                  f"`evalsig {name}`; choose from {', '.join(action.choices)}")
@@ -211,7 +216,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if path is not None:
             names = _subparsers(parser)
             command = next((a for a in argv if a in names), None)
-            apply_defaults(parser, load_config(path), command)
+            apply_defaults(parser, load_config(path), command, argv)
     return parser.parse_args(argv)
 
 

@@ -3,9 +3,13 @@ misleading answer."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from evalsig_core.cli import main
+from tests.conftest import EXAMPLES
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -47,3 +51,20 @@ def test_an_empty_or_file_store_is_a_usage_error(command: list[str],
     f = __file__
     assert main([*command, "--store", f], {}) == 64
     assert "is a file, a store is a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--output", "json"], ["--output=json"]])
+def test_a_flag_on_the_command_line_wins_over_a_config_value_its_command_cannot_take(
+        flag: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `output = "html"` (for gate) made `evalsig watch --output json` a usage error (64):
+    # the config's value was checked against watch's choices although the flag overrode it.
+    (tmp_path / "evalsig.toml").write_text('output = "html"\n')
+    monkeypatch.chdir(tmp_path)
+    args = ["watch", "--baseline", str(EXAMPLES / "baseline.json"), "--candidate",
+            str(EXAMPLES / "candidate.json"), "--min-delta", "0", *flag]
+    assert main(args, {}) in (0, 1, 2)
+    assert json.loads(capsys.readouterr().out)["kind"] == "watch"
+    # without the flag the config's value still cannot apply to watch: a usage error
+    assert main(args[: -len(flag)], {}) == 64
+    assert "output = 'html' is not valid for `evalsig watch`" in capsys.readouterr().err
