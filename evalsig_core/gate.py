@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from .doctor import diagnose, summarize
-from .errors import InputError
+from .errors import InputError, UsageError
 from .pairing import Pairing, pair
 from .policy import Mode, Policy, Verdict, decide
 from .report import ComparisonResult, DoctorReport, GateReport, Interval, finite_or_none
@@ -65,6 +65,7 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         name, why = policy.method, "chosen by the policy"
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
                         resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
+    _check_resolution(inf, policy, alpha_allow)
     if floor and sample.sums is not None:
         inf = with_exchangeable_floor(inf, sample.sums, alpha=policy.alpha,
                                       alpha_allow=alpha_allow)
@@ -129,6 +130,22 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         allow_lower=None if alpha_allow is None else finite_or_none(inf.decision_lower),
         distribution=list(inf.distribution) if inf.distribution else None,
     )
+
+
+def _check_resolution(inf: Inference, policy: Policy, alpha_allow: float | None) -> None:
+    """Random resampling cannot bound beyond its most extreme draw: with B draws a bound at a
+    level below 1/(B + 1) is the extreme draw whatever the level (at alpha 1e-6 and 999
+    resamples the bootstraps ALLOWed where paired t did not). Exact enumerations (fewer
+    draws than asked) resolve their own levels and are left alone."""
+    if inf.resamples is None or inf.resamples < policy.resamples:
+        return
+    level = min(policy.alpha / 2, alpha_allow or 1.0)  # the smallest level a bound is at
+    if (inf.resamples + 1) * level < 1:
+        need = math.ceil(1 / level) - 1
+        raise UsageError(
+            f"alpha {policy.alpha:g} asks for a bound at level {level:g}, beyond the most "
+            f"extreme of {inf.resamples} {inf.method} resamples",
+            hint=f"use --resamples {need} or more, or a larger --alpha")
 
 
 DEGENERATE_SE = 1e-12  # relative to the width of the score scale

@@ -152,3 +152,32 @@ def test_a_constant_offset_on_a_percent_scale_is_not_decided_by_the_observed_spa
     fraction = gate(EvalRun.from_arrays(ids, pct / 100), EvalRun.from_arrays(ids, pct / 100
                                                                               + 0.02), policy)
     assert fraction.verdict is Verdict.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("method", ["paired_bootstrap", "permutation", "cluster_bootstrap",
+                                    "wild_cluster_bootstrap", "auto"])
+def test_an_alpha_beyond_the_resampling_resolution_is_a_usage_error(method: str) -> None:
+    # alpha 1e-6 with 999 resamples: every resampling bound sat on the most extreme draw and
+    # ALLOWed, while paired_t at the same alpha said INCONCLUSIVE (L = -0.008).
+    rng = np.random.default_rng(2)
+    n = 400
+    ids = [f"i{i}" for i in range(n)]
+    labels = [f"g{i % 40}" for i in range(n)]
+    b = rng.random(n)
+    c = np.clip(b + 0.05 + rng.normal(0, 0.2, n), 0, 1)
+    cl = None if method in ("paired_bootstrap", "permutation") else labels
+    base, cand = EvalRun.from_arrays(ids, b, clusters=cl), EvalRun.from_arrays(ids, c, clusters=cl)
+    with pytest.raises(UsageError, match="use --resamples 1999999 or more"):
+        gate(base, cand, Policy(min_delta=0.0, alpha=1e-6, method=method, resamples=999))
+    # at a level the draws resolve, the method decides as before
+    ok = gate(base, cand, Policy(min_delta=0.0, alpha=0.05, method=method, resamples=999))
+    assert ok.verdict is Verdict.ALLOW
+
+
+def test_an_exact_enumeration_resolves_its_own_levels() -> None:
+    # 6 items: 64 sign vectors, fewer than the resamples asked: no resolution error
+    ids = [f"i{i}" for i in range(6)]
+    r = gate(EvalRun.from_arrays(ids, np.zeros(6)),
+             EvalRun.from_arrays(ids, [0.1, 0.2, 0.3, 0.1, 0.2, 0.25]),
+             Policy(min_delta=0.0, alpha=0.01, method="permutation", resamples=999))
+    assert r.comparison.resamples == 64
