@@ -181,3 +181,24 @@ def test_an_exact_enumeration_resolves_its_own_levels() -> None:
              EvalRun.from_arrays(ids, [0.1, 0.2, 0.3, 0.1, 0.2, 0.25]),
              Policy(min_delta=0.0, alpha=0.01, method="permutation", resamples=999))
     assert r.comparison.resamples == 64
+
+
+def test_a_delta_equal_to_the_margin_up_to_rounding_meets_it() -> None:
+    # 300 items x 3 epochs, 45 records flipped 0 -> 1: delta is exactly 15/300 = 0.05, but the
+    # mean of the item means is 0.049999999999999996 and superiority at min_delta 0.05 said
+    # "REJECT: significant but delta +0.0500 < min_delta 0.0500".
+    rng = np.random.default_rng(0)
+    n = 300
+    ids = np.repeat([f"i{i}" for i in range(n)], 3)
+    epochs = np.tile([1, 2, 3], n)
+    for _ in range(40):
+        b = rng.integers(0, 2, 3 * n).astype(float)
+        c = b.copy()
+        c[rng.choice(np.flatnonzero(c == 0), 45, replace=False)] = 1
+        base = EvalRun.from_arrays(ids, b, epochs=epochs)
+        cand = EvalRun.from_arrays(ids, c, epochs=epochs)
+        r = gate(base, cand, Policy(min_delta=0.05))
+        if r.comparison.delta != 0.05:
+            break
+    assert r.comparison.delta == pytest.approx(0.05, abs=1e-15) and r.comparison.delta < 0.05
+    assert r.verdict is Verdict.ALLOW, r.reason
