@@ -153,8 +153,10 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
 def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
     """(number of (item, epoch) keys seen more than once, a few examples)."""
     _, item_codes = np.unique(run.item_ids, return_inverse=True)
-    e = run.epochs - run.epochs.min()
-    keys = item_codes.astype(np.int64) * (int(e.max()) + 1) + e
+    # epoch codes, not values: item * (max epoch + 1) overflowed int64 for epochs like 2**62
+    # (timestamps) and reported duplicates that were not there
+    epoch_values, e = np.unique(run.epochs, return_inverse=True)
+    keys = item_codes.astype(np.int64) * len(epoch_values) + e
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)
     dup = counts > 1
     ex = [f"{run.item_ids[i]} epoch {run.epochs[i]}" for i in first[dup][:_SAMPLE].tolist()]

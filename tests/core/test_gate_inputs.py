@@ -17,6 +17,7 @@ from evalsig_core import (
     UsageError,
     Verdict,
     compare,
+    diagnose,
     gate,
     watch,
 )
@@ -202,3 +203,13 @@ def test_a_delta_equal_to_the_margin_up_to_rounding_meets_it() -> None:
             break
     assert r.comparison.delta == pytest.approx(0.05, abs=1e-15) and r.comparison.delta < 0.05
     assert r.verdict is Verdict.ALLOW, r.reason
+
+
+def test_huge_epoch_numbers_are_not_false_duplicates() -> None:
+    # item * (max epoch + 1) + epoch overflowed int64 with epochs such as 2**62 (a timestamp)
+    # and the doctor reported 8 duplicate (item, epoch) pairs that did not exist (E104).
+    ids = [f"i{i}" for i in range(20)] * 2
+    run = EvalRun.from_arrays(ids, np.ones(40), epochs=[1] * 20 + [2**62] * 20)
+    assert not [f for f in diagnose(run, run).findings if f.code == "E104"]
+    dup = EvalRun.from_arrays(["a", "a", "b"], [1.0, 0.0, 1.0], epochs=[2**62, 2**62, 1])
+    assert [f.count for f in diagnose(dup, dup).findings if f.code == "E104"] == [1, 1]
