@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import InputError
+from .errors import InputError, UsageError
 
 __all__ = ["EvalRun", "RunMeta", "cluster_key", "missing_labels_error"]
 
@@ -184,7 +184,24 @@ def cluster_key(requested: str | None, baseline: EvalRun, candidate: EvalRun) ->
     """The key a comparison clusters by: the one requested (`Policy.cluster`, `--cluster`),
     else the one either run was read or built with. A run that carries cluster labels is
     never compared as if its items were independent because the policy did not repeat the
-    key (that would understate the SE)."""
+    key (that would understate the SE).
+
+    Runs read from files with a cluster key carry that key's labels: a requested key, or the
+    other run's, that names a different one is a `UsageError` (the labels used would not be
+    the ones the report names). Runs built in memory (`from_arrays`) take the requested name.
+    """
+    read: dict[str, list[str]] = {}
+    for role, run in (("baseline", baseline), ("candidate", candidate)):
+        if run.meta.cluster_key is not None and run.meta.cluster_source is not None:
+            read.setdefault(run.meta.cluster_key, []).append(role)
+    names = set(read) | ({requested} if requested and read else set())
+    if len(names) > 1:
+        shown = ", ".join(f"the {' and '.join(roles)} {'was' if len(roles) == 1 else 'were'} "
+                          f"read with {k!r}" for k, roles in read.items())
+        asked = f"the comparison names {requested!r} but " if requested else ""
+        raise UsageError(f"cluster keys disagree: {asked}{shown}",
+                         hint="read both runs with the key the comparison clusters by "
+                         "(--cluster KEY, read_run(..., cluster=KEY))")
     return requested or baseline.meta.cluster_key or candidate.meta.cluster_key
 
 

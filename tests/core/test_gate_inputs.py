@@ -6,6 +6,8 @@ Each test is a regression found by an adversarial pass over `gate`, `compare`, `
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from evalsig_core import (
     compare,
     diagnose,
     gate,
+    read_run,
     watch,
 )
 
@@ -213,3 +216,24 @@ def test_huge_epoch_numbers_are_not_false_duplicates() -> None:
     assert not [f for f in diagnose(run, run).findings if f.code == "E104"]
     dup = EvalRun.from_arrays(["a", "a", "b"], [1.0, 0.0, 1.0], epochs=[2**62, 2**62, 1])
     assert [f.count for f in diagnose(dup, dup).findings if f.code == "E104"] == [1, 1]
+
+
+def test_runs_read_with_another_cluster_key_than_the_policys_are_a_usage_error(
+        tmp_path: Path) -> None:
+    # Runs read with cluster='passage_id' gated under Policy(cluster='subject') were clustered
+    # by passage while the report said cluster 'subject'.
+    rows = ["item_id,score,passage_id,subject"] + [
+        f"i{i},{i % 2},P{i % 8},S{i % 3}" for i in range(80)]
+    p = tmp_path / "run.csv"
+    p.write_text("\n".join(rows) + "\n")
+    by_passage = read_run(p, cluster="passage_id")
+    with pytest.raises(UsageError, match="names 'subject' but the baseline and candidate"):
+        gate(by_passage, by_passage, Policy(min_delta=0.0, cluster="subject"))
+    with pytest.raises(UsageError, match="baseline was read with 'passage_id', the candidate"):
+        gate(by_passage, read_run(p, cluster="subject"), Policy(min_delta=0.0))
+    # the same key, or runs built in memory under any name, are fine
+    assert gate(by_passage, by_passage, Policy(min_delta=0.0, cluster="passage_id")).cluster \
+        == "passage_id"
+    mem = EvalRun.from_arrays(by_passage.item_ids, by_passage.scores,
+                              clusters=by_passage.clusters)
+    assert gate(mem, mem, Policy(min_delta=0.0, cluster="subject")).comparison.n_clusters == 8
