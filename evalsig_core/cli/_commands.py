@@ -77,10 +77,20 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _name(text: str) -> str:
+    """A metric, cluster key or filter name: an empty one (`--cluster ""`, an unset shell
+    variable) used to be read as "the file's own" or as a key named ''."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name, got an empty string")
+    return text
+
+
 def _add_input_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metric", help="metric / scorer to read (Inspect: scorer or scorer.key)")
-    p.add_argument("--cluster", help="metadata key that clusters items (e.g. passage_id)")
-    p.add_argument("--filter", help="lm-eval filter name when a file has several")
+    p.add_argument("--metric", type=_name,
+                   help="metric / scorer to read (Inspect: scorer or scorer.key)")
+    p.add_argument("--cluster", type=_name,
+                   help="metadata key that clusters items (e.g. passage_id)")
+    p.add_argument("--filter", type=_name, help="lm-eval filter name when a file has several")
     p.add_argument("--format", default="auto", choices=FORMATS,
                    help="input format (default: detected from content)")
     p.add_argument("--allow-failed-run", action="store_true",

@@ -35,6 +35,8 @@ def _num(name: str, *, positive: bool = False) -> Any:
 
 
 def register(sub: Any) -> None:
+    from ._commands import _name
+
     p = sub.add_parser("power", help="minimum detectable effect or required N (exit 0)")
     p.add_argument("--sd", type=_num("--sd", positive=True), help="SD of the paired difference")
     p.add_argument("--n", type=int, help="paired items: report the MDE")
@@ -46,9 +48,9 @@ def register(sub: Any) -> None:
     p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes, >= 0")
     p.add_argument("--baseline", help="pilot baseline run: estimate sd, icc and sizes from it")
     p.add_argument("--candidate", help="pilot candidate run")
-    p.add_argument("--metric")
-    p.add_argument("--cluster")
-    p.add_argument("--filter")
+    p.add_argument("--metric", type=_name)
+    p.add_argument("--cluster", type=_name)
+    p.add_argument("--filter", type=_name)
     p.add_argument("--format", default="auto")
     p.add_argument("--alpha", type=_num("--alpha"), default=0.05)
     p.add_argument("--power", type=_num("--power"), default=0.80)

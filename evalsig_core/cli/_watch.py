@@ -14,14 +14,14 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    from ._commands import _finite_float, _int
+    from ._commands import _finite_float, _int, _name
 
     p = sub.add_parser("watch", help="always-valid confidence sequence for repeated looks")
     p.add_argument("--baseline", required=True)
     p.add_argument("--candidate", required=True)
-    p.add_argument("--metric")
-    p.add_argument("--cluster")
-    p.add_argument("--filter")
+    p.add_argument("--metric", type=_name)
+    p.add_argument("--cluster", type=_name)
+    p.add_argument("--filter", type=_name)
     p.add_argument("--format", default="auto")
     p.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True)
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05)

@@ -68,3 +68,17 @@ def test_a_flag_on_the_command_line_wins_over_a_config_value_its_command_cannot_
     # without the flag the config's value still cannot apply to watch: a usage error
     assert main(args[: -len(flag)], {}) == 64
     assert "output = 'html' is not valid for `evalsig watch`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["gate", "doctor", "compare", "watch", "power"])
+@pytest.mark.parametrize("flag", ["--cluster", "--metric", "--filter"])
+def test_an_empty_metric_cluster_or_filter_is_a_usage_error(
+        command: str, flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--cluster ""` (an unset shell variable) gated with a cluster key named '' and
+    # `--metric ""` silently read the file's own metric.
+    b, c = str(EXAMPLES / "baseline.json"), str(EXAMPLES / "candidate.json")
+    runs = [b, c] if command in ("doctor", "compare") else ["--baseline", b, "--candidate", c]
+    extra = {"gate": ["--min-delta", "0"], "watch": ["--min-delta", "0"],
+             "power": ["--n", "100"]}.get(command, [])
+    assert main([command, *runs, *extra, flag, ""], {}) == 64
+    assert "expected a name, got an empty string" in capsys.readouterr().err
