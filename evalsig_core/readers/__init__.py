@@ -77,6 +77,9 @@ def read_run(
     """
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    for name, value in (("metric", metric), ("cluster", cluster), ("filter", filter)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{name} is an empty string", hint=f"pass a {name} name, or None")
     opts = ReadOptions(metric=metric, cluster=cluster, filter=filter,
                        allow_failed_run=allow_failed_run, id_col=id_col, score_col=score_col,
                        cluster_col=cluster_col, epoch_col=epoch_col)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from evalsig_core import InputError, read_run
+from evalsig_core import InputError, UsageError, read_run
 from tests.conftest import EXAMPLES
 
 
@@ -43,3 +43,10 @@ def test_empty_trailing_cells_are_accepted(tmp_path: Path) -> None:
     p = tmp_path / "run.csv"
     p.write_text("item_id,score\na,1,\nb,0,\n")
     assert read_run(p).scores.tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["metric", "cluster", "filter"])
+def test_an_empty_name_is_a_usage_error(name: str) -> None:
+    # read_run(p, cluster="") clustered by a key named '' (the native reader's cluster_id)
+    with pytest.raises(UsageError, match=f"{name} is an empty string"):
+        read_run(EXAMPLES / "baseline.json", **{name: ""})  # type: ignore[arg-type]
