@@ -12,7 +12,13 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ..errors import EvalsigError, ExitCode, UsageError
-from ._commands import build_parser, finish_stdout, github_error, parse_args
+from ._commands import (
+    build_parser,
+    check_output_paths,
+    finish_stdout,
+    github_error,
+    parse_args,
+)
 
 __all__ = ["UsageError", "build_parser", "console_main", "main"]
 
@@ -21,6 +27,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     try:
         args = parse_args(argv)
+        check_output_paths(args)
         code = int(args.handler(args, env))
         finish_stdout()  # a failed final flush is 74 here, not Python's exit status 120
         return code

@@ -244,6 +244,33 @@ def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
         return run
 
 
+_INPUTS = ("baseline", "candidate", "suite_file")
+_OUTPUTS = ("json", "markdown", "html")
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse a report path that is an input (`--json candidate.json` overwrote the candidate
+    run with the report) or that another format also writes to, before any work is done."""
+    def same(a: str, b: str) -> bool:
+        try:
+            return Path(a).resolve() == Path(b).resolve() or (
+                Path(a).exists() and Path(b).exists() and Path(a).samefile(b))
+        except OSError:
+            return False
+
+    outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
+    inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
+    for i, (flag, path) in enumerate(outputs):
+        for role, src in inputs:
+            if same(path, src):
+                raise UsageError(f"--{flag} {path} is the {role.replace('_', ' ')}: the report "
+                                 "would overwrite it", hint=f"write the {flag} report elsewhere")
+        for other, path2 in outputs[i + 1:]:
+            if same(path, path2):
+                raise UsageError(f"--{flag} and --{other} both write {path}",
+                                 hint="give each report format its own path")
+
+
 def _write(path: str, text: str) -> None:
     try:
         Path(path).write_text(text, encoding="utf-8")

@@ -82,3 +82,22 @@ def test_an_empty_metric_cluster_or_filter_is_a_usage_error(
              "power": ["--n", "100"]}.get(command, [])
     assert main([command, *runs, *extra, flag, ""], {}) == 64
     assert "expected a name, got an empty string" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["gate", "doctor", "compare"])
+def test_a_report_path_that_is_an_input_is_refused_before_it_is_overwritten(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--json candidate.json` replaced the candidate run with the gate report (exit 0): the
+    # run was lost and the next doctor said E101.
+    b, c = tmp_path / "baseline.json", tmp_path / "candidate.json"
+    b.write_bytes((EXAMPLES / "baseline.json").read_bytes())
+    c.write_bytes((EXAMPLES / "candidate.json").read_bytes())
+    before = c.read_bytes()
+    runs = [str(b), str(c)] if command != "gate" else ["--baseline", str(b), "--candidate",
+                                                        str(c), "--min-delta", "0"]
+    assert main([command, *runs, "--json", str(tmp_path / "." / "candidate.json")], {}) == 64
+    assert "is the candidate: the report would overwrite it" in capsys.readouterr().err
+    assert c.read_bytes() == before
+    out = str(tmp_path / "report.out")
+    assert main([command, *runs, "--json", out, "--markdown", out], {}) == 64
+    assert "both write" in capsys.readouterr().err
