@@ -63,6 +63,7 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
                                          choice.floor)
     else:
         name, why = policy.method, "chosen by the policy"
+        _check_method(name, sample)
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
                         resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
     _check_resolution(inf, policy, alpha_allow)
@@ -82,6 +83,10 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
     mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
     notes = list(inf.notes)
+    if name == "paired_t" and sample.sums is not None:
+        notes.append(f"paired_t treats the {sample.n} items as independent: the cluster key "
+                     "is ignored and the SE does not include the clustering (use auto, "
+                     "clustered_t or wild_cluster_bootstrap for a cluster-robust interval)")
     if alpha_allow is not None:
         notes.append(f"ALLOW uses the one-sided {1 - alpha_allow:.1%} lower bound "
                      f"{inf.decision_lower:+.4f} (alpha {alpha_allow:g}); the reported "
@@ -130,6 +135,21 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         allow_lower=None if alpha_allow is None else finite_or_none(inf.decision_lower),
         distribution=list(inf.distribution) if inf.distribution else None,
     )
+
+
+_CLUSTER_METHODS = ("clustered_t", "wild_cluster_bootstrap", "cluster_bootstrap")
+
+
+def _check_method(name: str, sample: PairedSample) -> None:
+    """A method chosen by the policy that cannot apply to the comparison's clustering is a
+    usage error (64): the flags conflict, the data are fine."""
+    if name in _CLUSTER_METHODS and sample.sums is None:
+        raise UsageError(f"method {name} needs a cluster key",
+                         hint="pass --cluster KEY (Policy(cluster=...)), or use auto, "
+                         "paired_t, paired_bootstrap or permutation")
+    if name == "mcnemar" and sample.sums is not None:
+        raise UsageError("method mcnemar takes no cluster key (it assumes independent items)",
+                         hint="drop --cluster, or use auto or wild_cluster_bootstrap")
 
 
 def _check_resolution(inf: Inference, policy: Policy, alpha_allow: float | None) -> None:

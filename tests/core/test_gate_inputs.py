@@ -237,3 +237,32 @@ def test_runs_read_with_another_cluster_key_than_the_policys_are_a_usage_error(
     mem = EvalRun.from_arrays(by_passage.item_ids, by_passage.scores,
                               clusters=by_passage.clusters)
     assert gate(mem, mem, Policy(min_delta=0.0, cluster="subject")).comparison.n_clusters == 8
+
+
+@pytest.mark.parametrize("method", ["clustered_t", "wild_cluster_bootstrap",
+                                    "cluster_bootstrap"])
+def test_a_cluster_method_without_a_cluster_key_is_a_usage_error(method: str) -> None:
+    # It was InputError (65, "bad input data") although the data are fine: the flags conflict.
+    ids, _, b, c = _clustered_shift(60)
+    with pytest.raises(UsageError, match=f"method {method} needs a cluster key"):
+        gate(EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c),
+             Policy(min_delta=0.0, method=method, resamples=999))
+
+
+def test_mcnemar_with_a_cluster_key_is_a_usage_error() -> None:
+    ids, labels, b, c = _clustered_shift(60, shifts=(0.0,) * 10)
+    with pytest.raises(UsageError, match="mcnemar takes no cluster key"):
+        gate(EvalRun.from_arrays(ids, np.round(b), clusters=labels),
+             EvalRun.from_arrays(ids, np.round(c), clusters=labels),
+             Policy(min_delta=0.0, method="mcnemar"))
+
+
+def test_paired_t_on_clustered_runs_says_the_clusters_are_ignored() -> None:
+    # The report named the cluster key and G = 10 but paired_t's SE ignored them, silently
+    # (paired_bootstrap already said so).
+    ids, labels, b, c = _clustered_shift(60, shifts=(0.0,) * 10)
+    r = gate(EvalRun.from_arrays(ids, b, clusters=labels),
+             EvalRun.from_arrays(ids, c, clusters=labels),
+             Policy(min_delta=0.0, method="paired_t"))
+    assert r.comparison.n_clusters == 10
+    assert any("cluster key is ignored" in n for n in r.comparison.notes)
