@@ -155,9 +155,10 @@ def _check_method(name: str, sample: PairedSample) -> None:
 def _check_resolution(inf: Inference, policy: Policy, alpha_allow: float | None) -> None:
     """Random resampling cannot bound beyond its most extreme draw: with B draws a bound at a
     level below 1/(B + 1) is the extreme draw whatever the level (at alpha 1e-6 and 999
-    resamples the bootstraps ALLOWed where paired t did not). Exact enumerations (fewer
-    draws than asked) resolve their own levels and are left alone."""
-    if inf.resamples is None or inf.resamples < policy.resamples:
+    resamples the bootstraps ALLOWed where paired t did not). Exact enumerations (all sign
+    vectors: a count other than the one asked for, and more resamples would not change it)
+    resolve their own levels and are left alone."""
+    if inf.resamples is None or inf.resamples != policy.resamples:
         return
     level = min(policy.alpha / 2, alpha_allow or 1.0)  # the smallest level a bound is at
     if (inf.resamples + 1) * level < 1:

@@ -266,3 +266,14 @@ def test_paired_t_on_clustered_runs_says_the_clusters_are_ignored() -> None:
              Policy(min_delta=0.0, method="paired_t"))
     assert r.comparison.n_clusters == 10
     assert any("cluster key is ignored" in n for n in r.comparison.notes)
+
+
+def test_an_exact_enumeration_larger_than_the_resamples_is_not_asked_for_more() -> None:
+    # 12 items: all 4096 sign vectors whatever --resamples says; more resamples would not
+    # change them, so a tiny alpha is not met with "use --resamples N".
+    ids = [f"i{i}" for i in range(12)]
+    r = gate(EvalRun.from_arrays(ids, np.zeros(12)),
+             EvalRun.from_arrays(ids, np.linspace(0.1, 0.3, 12)),
+             Policy(min_delta=0.0, alpha=1e-4, power=0.8, method="permutation",
+                    resamples=999))
+    assert r.comparison.resamples == 4096
