@@ -244,9 +244,14 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
 
 
 def _extra_items(comp: ComparisonResult, policy: Policy) -> int | None:
-    """Extra paired items (same variance and design effect) for the next run to decide."""
+    """Extra paired items (same variance and design effect) for the next run to decide.
+
+    Superiority decides once the MDE reaches the margin (a powered REJECT) or the current
+    effect (significance either way), whichever comes first: with min_delta 0 the margin alone
+    gave "no finite number of extra items" for every INCONCLUSIVE, and with a small margin it
+    overstated the items needed when the effect is larger than the margin."""
     if policy.mode is Mode.SUPERIORITY:
-        target = policy.min_delta
+        target = max(policy.min_delta, abs(comp.delta))
     else:
         target = abs(comp.delta - policy.theta0)
     return extra_items_needed(comp.n_pairs, comp.mde, target)

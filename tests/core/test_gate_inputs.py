@@ -6,6 +6,7 @@ Each test is a regression found by an adversarial pass over `gate`, `compare`, `
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -277,3 +278,20 @@ def test_an_exact_enumeration_larger_than_the_resamples_is_not_asked_for_more() 
              Policy(min_delta=0.0, alpha=1e-4, power=0.8, method="permutation",
                     resamples=999))
     assert r.comparison.resamples == 4096
+
+
+def test_inconclusive_superiority_at_a_zero_margin_still_says_how_many_items_decide() -> None:
+    # min_delta 0 (any improvement): every INCONCLUSIVE said "no finite number of extra items
+    # decides this at the current effect size" (target = the margin, 0). At the current
+    # effect -0.0127 and MDE 0.0421: ceil(200 * (0.0421 / 0.0127)^2) - 200, about 2000.
+    rng = np.random.default_rng(1)
+    n = 200
+    ids = [f"i{i}" for i in range(n)]
+    b = rng.random(n)
+    c = np.clip(b + rng.normal(0.02, 0.3, n), 0, 1)
+    r = gate(EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c), Policy(min_delta=0.0))
+    x = r.comparison
+    assert r.verdict is Verdict.INCONCLUSIVE
+    expected = math.ceil(n * (x.mde / abs(x.delta)) ** 2) - n
+    assert r.extra_items_needed == expected and 1500 < expected < 2500
+    assert f"collect about {expected} more paired items" in r.suggestion
