@@ -15,6 +15,7 @@ from ..errors import EvalsigError, ExitCode, UsageError
 from ._commands import (
     build_parser,
     check_output_paths,
+    discard_stdout,
     finish_stdout,
     github_error,
     parse_args,
@@ -35,7 +36,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"evalsig: error: {exc.one_line()}", file=sys.stderr)
         github_error(env, int(exc.exit_code), exc.one_line())
         return int(exc.exit_code)
-    except BrokenPipeError:
+    except BrokenPipeError:  # a print() outside _write_stdout; the final flush must not fail
+        discard_stdout()
         return int(ExitCode.IO)
     except KeyboardInterrupt:
         print("evalsig: interrupted", file=sys.stderr)

@@ -301,9 +301,9 @@ def _write_stdout(text: str) -> None:
             buffer.write(text.encode("utf-8"))
         out.flush()  # a write error surfaces here, not at exit (exit status 120)
     except BrokenPipeError:
-        _discard_stdout()
+        discard_stdout()
     except OSError as exc:
-        _discard_stdout()
+        discard_stdout()
         raise StorageError(f"stdout: cannot write the report: {exc.strerror or exc}") from None
 
 
@@ -313,7 +313,7 @@ def finish_stdout() -> None:
         _write_stdout("")
 
 
-def _discard_stdout() -> None:
+def discard_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's final flush of what is still
     buffered cannot fail again (Python's documented handling of EPIPE)."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
