@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError, UsageError
 
-__all__ = ["EvalRun", "RunMeta", "cluster_key", "missing_labels_error"]
+__all__ = ["EvalRun", "RunMeta", "cluster_key", "is_missing", "label_text",
+           "missing_labels_error"]
 
 
 class RunMeta(BaseModel):
@@ -116,8 +117,9 @@ class EvalRun:
         if clusters is not None:
             present = ~_missing_mask(clusters)
             raw = clusters.tolist() if isinstance(clusters, np.ndarray) else list(clusters)
-            cl = _as_str_array(["" if not ok else c
-                                for c, ok in zip(raw, present.tolist(), strict=False)])
+            cl = np.asarray([label_text(c) if ok else ""
+                             for c, ok in zip(raw, present.tolist(), strict=False)],
+                            dtype=np.str_).reshape(len(raw))
         if sc.ndim != 1:
             raise InputError("scores must be one-dimensional", path=meta.get("source"))
         meta.setdefault("metric", None)
@@ -141,6 +143,17 @@ def _as_str_array(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     if arr.dtype.kind == "U":
         return arr
     return np.asarray([str(v) for v in arr.tolist()] if arr.size else [], dtype=np.str_)
+
+
+def label_text(value: Any) -> str:
+    """A cluster label as text, the same for the same value whatever the writer: the number
+    1.0 is "1" as the number 1 is (a float column of labels disagreed with an integer one on
+    every item, W204), and booleans are JSON's "true"/"false"."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def is_missing(value: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..run import EvalRun, RunMeta, is_missing
+from ..run import EvalRun, RunMeta, is_missing, label_text
 from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
@@ -145,11 +145,7 @@ def cluster_arrays(clusters: list[Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _label(c: Any) -> str:
-    if is_missing(c):
-        return ""
-    if isinstance(c, bool):  # a JSON true is "True" in Python, "true" in the file
-        return "true" if c else "false"
-    return str(c)
+    return "" if is_missing(c) else label_text(c)  # JSON true is "true"; 1.0 is "1"
 
 
 def build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:

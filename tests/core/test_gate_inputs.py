@@ -295,3 +295,22 @@ def test_inconclusive_superiority_at_a_zero_margin_still_says_how_many_items_dec
     expected = math.ceil(n * (x.mde / abs(x.delta)) ** 2) - n
     assert r.extra_items_needed == expected and 1500 < expected < 2500
     assert f"collect about {expected} more paired items" in r.suggestion
+
+
+def test_the_number_one_is_the_same_cluster_label_as_an_integer_or_a_float(
+        tmp_path: Path) -> None:
+    # A baseline written with integer passage ids and a candidate with floats (pandas) gave
+    # labels "1" vs "1.0": W204 "40 items have a different 'k' in the candidate" on every item.
+    ids = [f"i{i}" for i in range(40)]
+    scores = [float(i % 2) for i in range(40)]
+    ints = EvalRun.from_arrays(ids, scores, clusters=[i % 8 for i in range(40)])
+    floats = EvalRun.from_arrays(ids, scores, clusters=[float(i % 8) for i in range(40)])
+    assert ints.clusters is not None and floats.clusters is not None
+    assert floats.clusters.tolist() == ints.clusters.tolist()
+    assert not [f for f in diagnose(ints, floats).findings if f.code == "W204"]
+    p = tmp_path / "run.json"
+    p.write_text('{"schema": "evalsig.run/1", "metric": "acc", "items": ['
+                 '{"item_id": "a", "score": 1, "metadata": {"k": 1.0}},'
+                 '{"item_id": "b", "score": 0, "metadata": {"k": 2.5}}]}')
+    run = read_run(p, cluster="k")
+    assert run.clusters is not None and run.clusters.tolist() == ["1", "2.5"]
