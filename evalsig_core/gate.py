@@ -12,7 +12,7 @@ from .errors import InputError, UsageError
 from .pairing import Pairing, pair
 from .policy import Mode, Policy, Verdict, decide
 from .report import ComparisonResult, DoctorReport, GateReport, Interval, finite_or_none
-from .run import EvalRun, cluster_key, missing_labels_error
+from .run import EvalRun, cluster_key
 from .stats import (
     METHODS,
     Inference,
@@ -26,7 +26,7 @@ from .stats.degenerate import with_degenerate_bounds
 from .stats.exchangeable import with_exchangeable_floor
 from .stats.power import bound_mde
 
-__all__ = ["DoctorError", "compare", "gate"]
+__all__ = ["DoctorError", "compare", "diagnosed_compare", "gate"]
 
 
 class DoctorError(InputError):
@@ -43,14 +43,34 @@ class DoctorError(InputError):
 
 
 def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> ComparisonResult:
-    """Pair the runs and estimate delta with the policy's method; no verdict."""
+    """Pair the runs and estimate delta with the policy's method; no verdict.
+
+    Raises `DoctorError` on doctor errors, as `gate` and `watch` do: NaN scores gave delta
+    NaN with p-value 1.0, silently."""
+    return diagnosed_compare(baseline, candidate, policy)[0]
+
+
+def diagnosed_compare(baseline: EvalRun, candidate: EvalRun,
+                      policy: Policy) -> tuple[ComparisonResult, DoctorReport]:
+    """`compare` and the doctor's report it passed (the CLI shows its warnings)."""
+    p, doc = _diagnosed_pairing(baseline, candidate, policy)
+    return _compare_pairing(p, policy), doc
+
+
+def _diagnosed_pairing(baseline: EvalRun, candidate: EvalRun,
+                       policy: Policy) -> tuple[Pairing, DoctorReport]:
+    """Pair once, run the doctor on that pairing; raise `DoctorError` on its errors."""
     key = cluster_key(policy.cluster, baseline, candidate)
-    if key is not None:
-        for role, run in (("baseline", baseline), ("candidate", candidate)):
-            if (exc := missing_labels_error(key, role, run)) is not None:
-                raise exc
-    p = pair(baseline, candidate, cluster=key is not None)
-    return _compare_pairing(p, policy)
+    try:
+        p: Pairing | None = pair(baseline, candidate, cluster=key is not None)
+    except InputError:
+        p = None  # no shared item: the doctor reports it (E105)
+    doc = diagnose(baseline, candidate, cluster=key, pairing=p)
+    if not doc.ok:
+        raise DoctorError(doc)
+    if p is None:  # the doctor always reports this as E105; kept as a guard
+        raise InputError("the runs share no item", path=candidate.meta.source, code="E105")
+    return p, doc
 
 
 def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
@@ -202,15 +222,7 @@ def _unbounded(inf: Inference, alpha_allow: float | None) -> Inference:
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     """Doctor, then compare, then the verdict table. Raises `DoctorError` on doctor errors."""
     key = cluster_key(policy.cluster, baseline, candidate)
-    try:
-        p: Pairing | None = pair(baseline, candidate, cluster=key is not None)
-    except InputError:
-        p = None  # no shared item: the doctor reports it (E105)
-    doc = diagnose(baseline, candidate, cluster=key, pairing=p)
-    if not doc.ok:
-        raise DoctorError(doc)
-    if p is None:  # the doctor always reports this as E105; kept as a guard
-        raise InputError("the runs share no item", path=candidate.meta.source, code="E105")
+    p, doc = _diagnosed_pairing(baseline, candidate, policy)
     comp = _compare_pairing(p, policy)
     lower = -math.inf if comp.ci.lower is None else comp.ci.lower
     if comp.allow_alpha is not None:

@@ -28,7 +28,7 @@ from ..errors import (
     StorageError,
     UsageError,
 )
-from ..gate import DoctorError, compare, gate
+from ..gate import DoctorError, diagnosed_compare, gate
 from ..policy import Mode, Policy
 from ..readers import FORMATS, read_run
 from ..render import (
@@ -373,13 +373,13 @@ def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     progress = Progress(sys.stderr)
     baseline = _read(args.baseline, args, progress)
     candidate = _read(args.candidate, args, progress)
-    doc = diagnose(baseline, candidate, cluster=args.cluster)
-    if not doc.ok:
-        exc = DoctorError(doc)
+    try:
+        with progress.stage(_stage_label(policy)) as update:
+            result, doc = call_with_progress(diagnosed_compare, baseline, candidate, policy,
+                                             progress=update)
+    except DoctorError as exc:
         _doctor_failed(exc, env)
-        raise exc
-    with progress.stage(_stage_label(policy)) as update:
-        result = call_with_progress(compare, baseline, candidate, policy, progress=update)
+        raise
     report = CompareReport(
         metric=args.metric or baseline.meta.metric, cluster=args.cluster, alpha=args.alpha,
         comparison=result, findings=[f for f in doc.findings if f.code != "I301"],

@@ -314,3 +314,14 @@ def test_the_number_one_is_the_same_cluster_label_as_an_integer_or_a_float(
                  '{"item_id": "b", "score": 0, "metadata": {"k": 2.5}}]}')
     run = read_run(p, cluster="k")
     assert run.clusters is not None and run.clusters.tolist() == ["1", "2.5"]
+
+
+def test_compare_refuses_what_the_doctor_refuses() -> None:
+    # compare() ran no doctor: a NaN score gave delta NaN and p-value 1.0, silently.
+    ids = [f"i{i}" for i in range(50)]
+    b = np.random.default_rng(0).random(50)
+    c = b.copy()
+    c[3] = np.nan
+    with pytest.raises(DoctorError) as exc:
+        compare(EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c), Policy(min_delta=0))
+    assert exc.value.code == "E103"
