@@ -16,7 +16,7 @@ from .pairing import Pairing, pair
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
-from .run import EvalRun, cluster_key
+from .run import EvalRun, cluster_key, missing_labels_error
 from .stats import bell_mccaffrey_df, effective_clusters
 
 __all__ = ["FINDING_CODES", "diagnose", "finding_from_error", "summarize"]
@@ -28,7 +28,7 @@ FINDING_CODES: dict[str, str] = {
     "E104": "duplicate (item, epoch) records",
     "E105": "the runs share no item",
     "E106": "the run failed (status error)",
-    "E107": "the cluster key is missing on some items",
+    "E107": "the cluster key is missing on some items (or a run carries no labels)",
     "E108": "fewer than 2 clusters: no cluster-robust inference possible",
     "E109": "a record lacks an item id, or a score or epoch is not a number",
     "E110": "the input exceeds a safety bound (file size, line length, nesting, zip bomb)",
@@ -124,6 +124,9 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
                       "errored samples are not scores; re-run them to include them",
                       count=run.meta.n_errored, examples=list(run.meta.errored_items[:_SAMPLE]),
                       file=src))
+    unlabelled = None if cluster is None else missing_labels_error(cluster, role, run)
+    if unlabelled is not None:
+        out.append(finding_from_error(unlabelled))
     if cluster is not None and run.cluster_present is not None and not run.cluster_present.all():
         miss = ~run.cluster_present
         out.append(_f("E107", f"{role}: cluster key {cluster!r} is missing on "
@@ -150,8 +153,10 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
 def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
     """(number of (item, epoch) keys seen more than once, a few examples)."""
     _, item_codes = np.unique(run.item_ids, return_inverse=True)
-    e = run.epochs - run.epochs.min()
-    keys = item_codes.astype(np.int64) * (int(e.max()) + 1) + e
+    # epoch codes, not values: item * (max epoch + 1) overflowed int64 for epochs like 2**62
+    # (timestamps) and reported duplicates that were not there
+    epoch_values, e = np.unique(run.epochs, return_inverse=True)
+    keys = item_codes.astype(np.int64) * len(epoch_values) + e
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)
     dup = counts > 1
     ex = [f"{run.item_ids[i]} epoch {run.epochs[i]}" for i in first[dup][:_SAMPLE].tolist()]

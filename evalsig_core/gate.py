@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from .doctor import diagnose, summarize
-from .errors import InputError
+from .errors import InputError, UsageError
 from .pairing import Pairing, pair
 from .policy import Mode, Policy, Verdict, decide
 from .report import ComparisonResult, DoctorReport, GateReport, Interval, finite_or_none
 from .run import EvalRun, cluster_key
 from .stats import (
     METHODS,
+    Inference,
     PairedSample,
     choose_method,
     design_effect,
@@ -24,7 +26,7 @@ from .stats.degenerate import with_degenerate_bounds
 from .stats.exchangeable import with_exchangeable_floor
 from .stats.power import bound_mde
 
-__all__ = ["DoctorError", "compare", "gate"]
+__all__ = ["DoctorError", "compare", "diagnosed_compare", "gate"]
 
 
 class DoctorError(InputError):
@@ -41,10 +43,34 @@ class DoctorError(InputError):
 
 
 def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> ComparisonResult:
-    """Pair the runs and estimate delta with the policy's method; no verdict."""
-    p = pair(baseline, candidate,
-             cluster=cluster_key(policy.cluster, baseline, candidate) is not None)
-    return _compare_pairing(p, policy)
+    """Pair the runs and estimate delta with the policy's method; no verdict.
+
+    Raises `DoctorError` on doctor errors, as `gate` and `watch` do: NaN scores gave delta
+    NaN with p-value 1.0, silently."""
+    return diagnosed_compare(baseline, candidate, policy)[0]
+
+
+def diagnosed_compare(baseline: EvalRun, candidate: EvalRun,
+                      policy: Policy) -> tuple[ComparisonResult, DoctorReport]:
+    """`compare` and the doctor's report it passed (the CLI shows its warnings)."""
+    p, doc = _diagnosed_pairing(baseline, candidate, policy)
+    return _compare_pairing(p, policy), doc
+
+
+def _diagnosed_pairing(baseline: EvalRun, candidate: EvalRun,
+                       policy: Policy) -> tuple[Pairing, DoctorReport]:
+    """Pair once, run the doctor on that pairing; raise `DoctorError` on its errors."""
+    key = cluster_key(policy.cluster, baseline, candidate)
+    try:
+        p: Pairing | None = pair(baseline, candidate, cluster=key is not None)
+    except InputError:
+        p = None  # no shared item: the doctor reports it (E105)
+    doc = diagnose(baseline, candidate, cluster=key, pairing=p)
+    if not doc.ok:
+        raise DoctorError(doc)
+    if p is None:  # the doctor always reports this as E105; kept as a guard
+        raise InputError("the runs share no item", path=candidate.meta.source, code="E105")
+    return p, doc
 
 
 def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
@@ -57,8 +83,10 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
                                          choice.floor)
     else:
         name, why = policy.method, "chosen by the policy"
+        _check_method(name, sample)
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
                         resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
+    _check_resolution(inf, policy, alpha_allow)
     if floor and sample.sums is not None:
         inf = with_exchangeable_floor(inf, sample.sums, alpha=policy.alpha,
                                       alpha_allow=alpha_allow)
@@ -66,12 +94,19 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     # SE 0 up to rounding (a constant offset c + x - x is not exactly c in floating point);
     # McNemar's score bounds never collapse
     if inf.se <= DEGENERATE_SE * width and inf.method != "mcnemar":
-        inf = with_degenerate_bounds(inf, units=sample.G or sample.n, width=width,
-                                     alpha_allow=alpha_allow, clustered=sample.G is not None)
+        if _unit_scale(p):
+            inf = with_degenerate_bounds(inf, units=sample.G or sample.n, width=1.0,
+                                         alpha_allow=alpha_allow, clustered=sample.G is not None)
+        else:
+            inf = _unbounded(inf, alpha_allow)
     # The MDE is the effect the *decision* detects with `power`: the distance to the bound
     # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
     mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
     notes = list(inf.notes)
+    if name == "paired_t" and sample.sums is not None:
+        notes.append(f"paired_t treats the {sample.n} items as independent: the cluster key "
+                     "is ignored and the SE does not include the clustering (use auto, "
+                     "clustered_t or wild_cluster_bootstrap for a cluster-robust interval)")
     if alpha_allow is not None:
         notes.append(f"ALLOW uses the one-sided {1 - alpha_allow:.1%} lower bound "
                      f"{inf.decision_lower:+.4f} (alpha {alpha_allow:g}); the reported "
@@ -122,28 +157,72 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     )
 
 
+_CLUSTER_METHODS = ("clustered_t", "wild_cluster_bootstrap", "cluster_bootstrap")
+
+
+def _check_method(name: str, sample: PairedSample) -> None:
+    """A method chosen by the policy that cannot apply to the comparison's clustering is a
+    usage error (64): the flags conflict, the data are fine."""
+    if name in _CLUSTER_METHODS and sample.sums is None:
+        raise UsageError(f"method {name} needs a cluster key",
+                         hint="pass --cluster KEY (Policy(cluster=...)), or use auto, "
+                         "paired_t, paired_bootstrap or permutation")
+    if name == "mcnemar" and sample.sums is not None:
+        raise UsageError("method mcnemar takes no cluster key (it assumes independent items)",
+                         hint="drop --cluster, or use auto or wild_cluster_bootstrap")
+
+
+def _check_resolution(inf: Inference, policy: Policy, alpha_allow: float | None) -> None:
+    """Random resampling cannot bound beyond its most extreme draw: with B draws a bound at a
+    level below 1/(B + 1) is the extreme draw whatever the level (at alpha 1e-6 and 999
+    resamples the bootstraps ALLOWed where paired t did not). Exact enumerations (all sign
+    vectors: a count other than the one asked for, and more resamples would not change it)
+    resolve their own levels and are left alone."""
+    if inf.resamples is None or inf.resamples != policy.resamples:
+        return
+    level = min(policy.alpha / 2, alpha_allow or 1.0)  # the smallest level a bound is at
+    if (inf.resamples + 1) * level < 1:
+        need = math.ceil(1 / level) - 1
+        raise UsageError(
+            f"alpha {policy.alpha:g} asks for a bound at level {level:g}, beyond the most "
+            f"extreme of {inf.resamples} {inf.method} resamples",
+            hint=f"use --resamples {need} or more, or a larger --alpha")
+
+
 DEGENERATE_SE = 1e-12  # relative to the width of the score scale
 
 
+def _unit_scale(p: Pairing) -> bool:
+    return bool(min(float(p.baseline.min()), float(p.candidate.min())) >= 0.0
+                and max(float(p.baseline.max()), float(p.candidate.max())) <= 1.0)
+
+
 def _scale_width(p: Pairing) -> float:
-    """Width of the score scale: 1 for scores in [0, 1], else the observed span."""
+    """Width of the score scale for the SE = 0 test: 1 for scores in [0, 1], else the
+    observed span."""
     lo = min(float(p.baseline.min()), float(p.candidate.min()))
     hi = max(float(p.baseline.max()), float(p.candidate.max()))
     return 1.0 if lo >= 0.0 and hi <= 1.0 else max(hi - lo, 1e-12)
 
 
+def _unbounded(inf: Inference, alpha_allow: float | None) -> Inference:
+    """SE = 0 on scores outside [0, 1]: the distribution-free bounds need the width of the
+    scale, which is unknown. The observed span is no substitute (50 vs 52 on every item made
+    "differences lie within +-2" and ALLOW, while the same runs as 0.50 vs 0.52 were
+    INCONCLUSIVE), so no bound is claimed."""
+    note = (f"every paired difference equals {inf.delta:+.4f} (SE = 0) but the scores are not "
+            "within [0, 1]: without the scale's range there is no distribution-free bound, so "
+            "the interval is unbounded (put the scores on [0, 1] to get one)")
+    return replace(inf, lower=-math.inf, upper=math.inf, two_sided=(-math.inf, math.inf),
+                   p_value=1.0, p_value_upper=1.0,
+                   lower_allow=None if alpha_allow is None else -math.inf,
+                   notes=(*inf.notes, note))
+
+
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     """Doctor, then compare, then the verdict table. Raises `DoctorError` on doctor errors."""
     key = cluster_key(policy.cluster, baseline, candidate)
-    try:
-        p: Pairing | None = pair(baseline, candidate, cluster=key is not None)
-    except InputError:
-        p = None  # no shared item: the doctor reports it (E105)
-    doc = diagnose(baseline, candidate, cluster=key, pairing=p)
-    if not doc.ok:
-        raise DoctorError(doc)
-    if p is None:  # the doctor always reports this as E105; kept as a guard
-        raise InputError("the runs share no item", path=candidate.meta.source, code="E105")
+    p, doc = _diagnosed_pairing(baseline, candidate, policy)
     comp = _compare_pairing(p, policy)
     lower = -math.inf if comp.ci.lower is None else comp.ci.lower
     if comp.allow_alpha is not None:
@@ -177,9 +256,14 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
 
 
 def _extra_items(comp: ComparisonResult, policy: Policy) -> int | None:
-    """Extra paired items (same variance and design effect) for the next run to decide."""
+    """Extra paired items (same variance and design effect) for the next run to decide.
+
+    Superiority decides once the MDE reaches the margin (a powered REJECT) or the current
+    effect (significance either way), whichever comes first: with min_delta 0 the margin alone
+    gave "no finite number of extra items" for every INCONCLUSIVE, and with a small margin it
+    overstated the items needed when the effect is larger than the margin."""
     if policy.mode is Mode.SUPERIORITY:
-        target = policy.min_delta
+        target = max(policy.min_delta, abs(comp.delta))
     else:
         target = abs(comp.delta - policy.theta0)
     return extra_items_needed(comp.n_pairs, comp.mde, target)

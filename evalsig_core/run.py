@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import InputError
+from .errors import InputError, UsageError
 
-__all__ = ["EvalRun", "RunMeta", "cluster_key"]
+__all__ = ["EvalRun", "RunMeta", "cluster_key", "is_missing", "label_text",
+           "missing_labels_error"]
 
 
 class RunMeta(BaseModel):
@@ -89,11 +90,20 @@ class EvalRun:
     ) -> EvalRun:
         """Build a run in memory. Item ids and clusters are converted to strings.
 
-        `clusters` entries that are None mark a missing cluster key (a doctor error). A run
-        built with `clusters` is compared by cluster (its `cluster_key` defaults to
-        "cluster"), as a run read with a cluster key is. Keyword arguments fill `RunMeta`
-        (model, task, metric, ...).
+        `clusters` entries that are None, "" or NaN (pandas' missing value) mark a missing
+        cluster key (a doctor error), as they do in files: never one pseudo-cluster of the
+        unlabelled items. A missing item id (None, "", NaN) or an epoch that is not an integer
+        raises `InputError` (E109). A run built with `clusters` is compared by cluster (its
+        `cluster_key` defaults to "cluster"), as a run read with a cluster key is. Keyword
+        arguments fill `RunMeta` (model, task, metric, ...).
         """
+        src = meta.get("source")
+        id_missing = _missing_mask(item_ids)
+        if id_missing.any():
+            raise InputError(
+                f"record #{int(np.flatnonzero(id_missing)[0]) + 1} has no item id "
+                "(None, empty or NaN)", path=src, code="E109",
+                hint="every record needs an item id to be paired")
         ids = _as_str_array(item_ids)
         try:
             sc = np.asarray(scores, dtype=np.float64)
@@ -102,16 +112,14 @@ class EvalRun:
                 "scores are not all numbers", path=meta.get("source"),
                 hint="pass numeric scores (booleans are accepted as 0/1)",
             ) from None
-        ep = (
-            np.ones(len(ids), dtype=np.int64)
-            if epochs is None
-            else np.asarray(epochs, dtype=np.int64)
-        )
+        ep = np.ones(len(ids), dtype=np.int64) if epochs is None else _epoch_array(epochs, src)
         cl = present = None
         if clusters is not None:
-            raw = list(clusters) if not isinstance(clusters, np.ndarray) else clusters
-            present = np.array([c is not None for c in raw], dtype=bool)
-            cl = _as_str_array(["" if c is None else c for c in raw])
+            present = ~_missing_mask(clusters)
+            raw = clusters.tolist() if isinstance(clusters, np.ndarray) else list(clusters)
+            cl = np.asarray([label_text(c) if ok else ""
+                             for c, ok in zip(raw, present.tolist(), strict=False)],
+                            dtype=np.str_).reshape(len(raw))
         if sc.ndim != 1:
             raise InputError("scores must be one-dimensional", path=meta.get("source"))
         meta.setdefault("metric", None)
@@ -137,9 +145,88 @@ def _as_str_array(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return np.asarray([str(v) for v in arr.tolist()] if arr.size else [], dtype=np.str_)
 
 
+def label_text(value: Any) -> str:
+    """A cluster label as text, the same for the same value whatever the writer: the number
+    1.0 is "1" as the number 1 is (a float column of labels disagreed with an integer one on
+    every item, W204), and booleans are JSON's "true"/"false"."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def is_missing(value: Any) -> bool:
+    """An absent id or label: None, "", a float NaN (pandas' missing value), pandas NA/NaT."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, float | np.floating):
+        return bool(value != value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(values) if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.dtype.kind == "U":
+        return np.asarray(arr == "")
+    if arr is not None and arr.dtype.kind in "iub":
+        return np.zeros(len(arr), dtype=bool)
+    if arr is not None and arr.dtype.kind == "f":
+        return np.isnan(arr)
+    return np.fromiter((is_missing(v) for v in values), dtype=bool, count=len(values))
+
+
+def _epoch_array(epochs: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
+    """Epochs as int64; a NaN, a fraction or a non-number is an error, never truncated."""
+    try:
+        arr = np.asarray(epochs)
+        if arr.dtype.kind in "iu":
+            return arr.astype(np.int64)
+        num = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        num = None
+    if num is None or num.ndim != 1 or not np.all(np.isfinite(num) & (num == np.round(num))):
+        raise InputError("epochs are not all integers", path=src, code="E109",
+                         hint="pass one integer epoch per record (or omit epochs)")
+    return num.astype(np.int64)
+
+
 def cluster_key(requested: str | None, baseline: EvalRun, candidate: EvalRun) -> str | None:
     """The key a comparison clusters by: the one requested (`Policy.cluster`, `--cluster`),
     else the one either run was read or built with. A run that carries cluster labels is
     never compared as if its items were independent because the policy did not repeat the
-    key (that would understate the SE)."""
+    key (that would understate the SE).
+
+    Runs read from files with a cluster key carry that key's labels: a requested key, or the
+    other run's, that names a different one is a `UsageError` (the labels used would not be
+    the ones the report names). Runs built in memory (`from_arrays`) take the requested name.
+    """
+    read: dict[str, list[str]] = {}
+    for role, run in (("baseline", baseline), ("candidate", candidate)):
+        if run.meta.cluster_key is not None and run.meta.cluster_source is not None:
+            read.setdefault(run.meta.cluster_key, []).append(role)
+    names = set(read) | ({requested} if requested and read else set())
+    if len(names) > 1:
+        shown = ", ".join(f"the {' and '.join(roles)} {'was' if len(roles) == 1 else 'were'} "
+                          f"read with {k!r}" for k, roles in read.items())
+        asked = f"the comparison names {requested!r} but " if requested else ""
+        raise UsageError(f"cluster keys disagree: {asked}{shown}",
+                         hint="read both runs with the key the comparison clusters by "
+                         "(--cluster KEY, read_run(..., cluster=KEY))")
     return requested or baseline.meta.cluster_key or candidate.meta.cluster_key
+
+
+def missing_labels_error(key: str, role: str, run: EvalRun) -> InputError | None:
+    """The E107 error for a run that carries no cluster labels at all while a comparison
+    clusters by `key` (the policy names it, or only the other run carries labels): pairing
+    would otherwise treat its items as independent and understate the SE."""
+    if run.clusters is not None:
+        return None
+    return InputError(
+        f"{role}: carries no cluster labels, but the comparison clusters by {key!r}",
+        path=run.meta.source, code="E107",
+        hint=f"read both runs with the cluster key (--cluster {key}, read_run(..., "
+        f"cluster={key!r})) or build them with EvalRun.from_arrays(..., clusters=...)",
+    )

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .doctor import diagnose
 from .errors import InputError
 from .pairing import pair
-from .policy import Mode, Policy, Verdict
+from .policy import Mode, Policy, Verdict, meets_margin
 from .run import EvalRun, cluster_key
 
 __all__ = ["WatchResult", "confidence_sequence", "watch"]
@@ -119,13 +119,13 @@ def _verdict(policy: Policy, L: float, U: float, estimate: float) -> tuple[Verdi
     """The verdict table of DESIGN.md on always-valid bounds (no power-based REJECT: a
     sequence that has not decided yet is INCONCLUSIVE, "keep watching")."""
     if policy.mode is Mode.SUPERIORITY:
-        if L > 0 and estimate >= policy.min_delta:
+        if L > 0 and meets_margin(estimate, policy.min_delta):
             return Verdict.ALLOW, f"always-valid L = {L:+.4f} > 0 and estimate >= min_delta"
         if U < 0:
             return Verdict.REJECT, f"always-valid U = {U:+.4f} < 0: a regression"
         margin = 0.0
     else:
-        margin = -policy.min_delta if policy.mode is Mode.NON_INFERIORITY else policy.min_delta
+        margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
         if margin < L:
             return Verdict.ALLOW, f"always-valid L = {L:+.4f} > {margin:+.4f}"
         if margin > U:

@@ -7,7 +7,8 @@
 - Non-inferiority / minimum-effect entries are guardrails: "every guardrail holds" is an
   intersection-union test, each at the full alpha (no split).
 - The suite is REJECT if any entry is REJECT, else INCONCLUSIVE if any is (or if an entry could
-  not be gated at all: it is reported with its error), else ALLOW.
+  not be gated at all: it is reported with its error), else ALLOW. A usage error of an entry
+  raises `UsageError` (exit 64) instead: usage errors never exit 2.
 
 The suite file format (one for `evalsig suite` and the nightly flow) is in suite_file.py.
 """
@@ -42,12 +43,18 @@ class SuiteItem:
 
 
 def gate_suite(items: Sequence[SuiteItem], *, correction: str = "holm") -> SuiteReport:
-    """Gate every item, correct superiority p-values across the suite, combine verdicts."""
+    """Gate every item, correct superiority p-values across the suite, combine verdicts.
+
+    An entry whose data cannot be gated (65, 66) is reported with its error and makes the
+    suite INCONCLUSIVE; a usage error (a bad flag of an entry) stops the suite with
+    `UsageError` naming the entry: usage errors never exit 2."""
     entries: list[SuiteEntry] = []
     for item in items:
         try:
             b, c = item.load()
             report = gate(b, c, item.policy)
+        except UsageError as exc:
+            raise UsageError(f"suite entry {item.name!r}: {exc.message}", hint=exc.hint) from None
         except EvalsigError as exc:
             entries.append(SuiteEntry(name=item.name, task=item.task, metric=item.policy.metric,
                                       error=exc.one_line(), error_code=int(exc.exit_code)))
@@ -143,4 +150,7 @@ def run_suite_file(path: str | Path, *, correction: str | None = None) -> SuiteR
     items, corr = load_suite(path, correction=correction)
     if corr not in CORRECTIONS[:2]:
         raise UsageError(f"correction must be holm or bh, got {corr!r}")
-    return gate_suite(items, correction=corr)
+    try:
+        return gate_suite(items, correction=corr)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc.message}", hint=exc.hint) from None

@@ -60,6 +60,15 @@ class SuiteEntrySpec(BaseModel):
     resamples: int = 10000
     seed: int = 0
 
+    @field_validator("format")
+    @classmethod
+    def _format(cls, v: str) -> str:
+        from .readers import FORMATS  # a bad format was an entry error: suite exit 2
+
+        if v not in FORMATS:
+            raise ValueError(f"unknown format {v!r}; choose one of {', '.join(FORMATS)}")
+        return v
+
     @field_validator("command", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:

@@ -12,7 +12,14 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ..errors import EvalsigError, ExitCode, UsageError
-from ._commands import build_parser, github_error, parse_args
+from ._commands import (
+    build_parser,
+    check_output_paths,
+    discard_stdout,
+    finish_stdout,
+    github_error,
+    parse_args,
+)
 
 __all__ = ["UsageError", "build_parser", "console_main", "main"]
 
@@ -21,12 +28,16 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     try:
         args = parse_args(argv)
-        return int(args.handler(args, env))
+        check_output_paths(args)
+        code = int(args.handler(args, env))
+        finish_stdout()  # a failed final flush is 74 here, not Python's exit status 120
+        return code
     except EvalsigError as exc:
         print(f"evalsig: error: {exc.one_line()}", file=sys.stderr)
         github_error(env, int(exc.exit_code), exc.one_line())
         return int(exc.exit_code)
-    except BrokenPipeError:
+    except BrokenPipeError:  # a print() outside _write_stdout; the final flush must not fail
+        discard_stdout()
         return int(ExitCode.IO)
     except KeyboardInterrupt:
         print("evalsig: interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..errors import (
     StorageError,
     UsageError,
 )
-from ..gate import DoctorError, compare, gate
+from ..gate import DoctorError, diagnosed_compare, gate
 from ..policy import Mode, Policy
 from ..readers import FORMATS, read_run
 from ..render import (
@@ -76,10 +77,20 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _name(text: str) -> str:
+    """A metric, cluster key or filter name: an empty one (`--cluster ""`, an unset shell
+    variable) used to be read as "the file's own" or as a key named ''."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name, got an empty string")
+    return text
+
+
 def _add_input_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metric", help="metric / scorer to read (Inspect: scorer or scorer.key)")
-    p.add_argument("--cluster", help="metadata key that clusters items (e.g. passage_id)")
-    p.add_argument("--filter", help="lm-eval filter name when a file has several")
+    p.add_argument("--metric", type=_name,
+                   help="metric / scorer to read (Inspect: scorer or scorer.key)")
+    p.add_argument("--cluster", type=_name,
+                   help="metadata key that clusters items (e.g. passage_id)")
+    p.add_argument("--filter", type=_name, help="lm-eval filter name when a file has several")
     p.add_argument("--format", default="auto", choices=FORMATS,
                    help="input format (default: detected from content)")
     p.add_argument("--allow-failed-run", action="store_true",
@@ -171,13 +182,14 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
-                   command: str | None) -> None:
+                   command: str | None, argv: Sequence[str] = ()) -> None:
     """Make the config's values the defaults of `command`'s flags with that destination.
 
     A required flag that gets a default becomes optional; a flag given on the command line
-    still wins. Values restricted to choices are checked like flags (usage error 64). Only the
-    command being run is touched, so a default another command cannot take (say
-    `output = "html"` for a command without HTML) never breaks this one.
+    (in `argv`) still wins. Values restricted to choices are checked like flags (usage error
+    64) unless the flag is given. Only the command being run is touched, so a default another
+    command cannot take (say `output = "html"` for a command without HTML) never breaks this
+    one, and `evalsig watch --output json` runs under `output = "html"`.
     """
     values = defaults.as_flags()
     for name, sp in _subparsers(parser).items():
@@ -187,6 +199,10 @@ def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
             if action.dest not in values or not action.option_strings:
                 continue
             value = values[action.dest]
+            given = any(a == o or a.startswith(o + "=") for a in argv
+                        for o in action.option_strings)
+            if given:
+                continue
             if action.choices is not None and value not in action.choices:
                 raise UsageError(f"config: {action.dest} = {value!r} is not valid for "
                                  f"`evalsig {name}`; choose from {', '.join(action.choices)}")
@@ -210,7 +226,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if path is not None:
             names = _subparsers(parser)
             command = next((a for a in argv if a in names), None)
-            apply_defaults(parser, load_config(path), command)
+            apply_defaults(parser, load_config(path), command, argv)
     return parser.parse_args(argv)
 
 
@@ -228,6 +244,33 @@ def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
         return run
 
 
+_INPUTS = ("baseline", "candidate", "suite_file")
+_OUTPUTS = ("json", "markdown", "html")
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse a report path that is an input (`--json candidate.json` overwrote the candidate
+    run with the report) or that another format also writes to, before any work is done."""
+    def same(a: str, b: str) -> bool:
+        try:
+            return Path(a).resolve() == Path(b).resolve() or (
+                Path(a).exists() and Path(b).exists() and Path(a).samefile(b))
+        except OSError:
+            return False
+
+    outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
+    inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
+    for i, (flag, path) in enumerate(outputs):
+        for role, src in inputs:
+            if same(path, src):
+                raise UsageError(f"--{flag} {path} is the {role.replace('_', ' ')}: the report "
+                                 "would overwrite it", hint=f"write the {flag} report elsewhere")
+        for other, path2 in outputs[i + 1:]:
+            if same(path, path2):
+                raise UsageError(f"--{flag} and --{other} both write {path}",
+                                 hint="give each report format its own path")
+
+
 def _write(path: str, text: str) -> None:
     try:
         Path(path).write_text(text, encoding="utf-8")
@@ -238,16 +281,45 @@ def _write(path: str, text: str) -> None:
 def _write_stdout(text: str) -> None:
     """A report on stdout. Markdown, HTML and JSON are UTF-8 documents whatever the console
     encoding: `--output markdown > report.md` under cp1252 or ascii failed on the heading's
-    emoji with an internal error (70) after the verdict was decided."""
+    emoji with an internal error (70) after the verdict was decided.
+
+    A reader that stopped early (`| head -1`) is not an error: the command keeps its exit
+    code (the verdict), whether or not the text still fitted in the pipe's buffer. Any other
+    failure (a full disk, a closed stdout) is an I/O error (74), never an internal error."""
+    out = sys.stdout
+    if out is None:  # started with stdout closed (`>&-`)
+        raise StorageError("stdout: cannot write the report: stdout is closed",
+                           hint="redirect stdout to a file or /dev/null")
     try:
-        sys.stdout.write(text)  # encodes the whole text first: nothing is written on error
-    except UnicodeEncodeError:
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is None:
-            raise
-        sys.stdout.flush()
-        buffer.write(text.encode("utf-8"))
-        buffer.flush()
+        try:
+            out.write(text)  # encodes the whole text first: nothing is written on error
+        except UnicodeEncodeError:
+            buffer = getattr(out, "buffer", None)
+            if buffer is None:
+                raise
+            out.flush()
+            buffer.write(text.encode("utf-8"))
+        out.flush()  # a write error surfaces here, not at exit (exit status 120)
+    except BrokenPipeError:
+        discard_stdout()
+    except OSError as exc:
+        discard_stdout()
+        raise StorageError(f"stdout: cannot write the report: {exc.strerror or exc}") from None
+
+
+def finish_stdout() -> None:
+    """Flush what a command printed, with the error handling of `_write_stdout`."""
+    if sys.stdout is not None:
+        _write_stdout("")
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of what is still
+    buffered cannot fail again (Python's documented handling of EPIPE)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any) -> None:
@@ -301,13 +373,13 @@ def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     progress = Progress(sys.stderr)
     baseline = _read(args.baseline, args, progress)
     candidate = _read(args.candidate, args, progress)
-    doc = diagnose(baseline, candidate, cluster=args.cluster)
-    if not doc.ok:
-        exc = DoctorError(doc)
+    try:
+        with progress.stage(_stage_label(policy)) as update:
+            result, doc = call_with_progress(diagnosed_compare, baseline, candidate, policy,
+                                             progress=update)
+    except DoctorError as exc:
         _doctor_failed(exc, env)
-        raise exc
-    with progress.stage(_stage_label(policy)) as update:
-        result = call_with_progress(compare, baseline, candidate, policy, progress=update)
+        raise
     report = CompareReport(
         metric=args.metric or baseline.meta.metric, cluster=args.cluster, alpha=args.alpha,
         comparison=result, findings=[f for f in doc.findings if f.code != "I301"],
@@ -318,7 +390,7 @@ def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    sys.stdout.write(json.dumps(report_schema(args.kind), indent=2) + "\n")
+    _write_stdout(json.dumps(report_schema(args.kind), indent=2) + "\n")
     return int(ExitCode.OK)
 
 

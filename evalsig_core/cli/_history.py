@@ -58,10 +58,15 @@ def _file_lister(root: Path) -> Callable[[str], list[str]]:
 def open_reader(uri: str) -> _Reader:
     """`get(key) -> bytes` and `list(prefix)` for a store URI: file:// here, other schemes via
     plugins."""
+    if not uri.strip():  # Path("") is the working directory: "OK: 0 records" for a typo
+        raise UsageError("--store is empty", hint="pass file:///dir, a directory or s3://...")
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         path = unquote(parsed.netloc + parsed.path) if parsed.scheme == "file" else uri
         root = Path(path)
+        if root.exists() and not root.is_dir():
+            raise UsageError(f"{root}: is a file, a store is a directory",
+                             hint="pass the store's root directory (file:///dir)")
         if not root.is_dir():
             raise InputNotFoundError("store directory not found", path=str(root))
         return _Reader(_file_getter(root), _file_lister(root))
@@ -111,7 +116,9 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 break
             rows.append({"key": key, **rec.model_dump(mode="json")})
     if args.output == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        from ._commands import _write_stdout  # here: _commands imports this module
+
+        _write_stdout(json.dumps(rows, indent=2) + "\n")
         return int(ExitCode.OK)
     if not rows:
         print(f"no decisions recorded in {args.store}")

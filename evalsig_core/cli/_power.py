@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +35,8 @@ def _num(name: str, *, positive: bool = False) -> Any:
 
 
 def register(sub: Any) -> None:
+    from ._commands import _name
+
     p = sub.add_parser("power", help="minimum detectable effect or required N (exit 0)")
     p.add_argument("--sd", type=_num("--sd", positive=True), help="SD of the paired difference")
     p.add_argument("--n", type=int, help="paired items: report the MDE")
@@ -43,13 +44,13 @@ def register(sub: Any) -> None:
                    help="effect to detect: report the required N")
     p.add_argument("--icc", type=_num("--icc"), default=0.0, help="ICC of d within clusters")
     p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=None,
-                   help="mean cluster size (default 1)")
-    p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes")
+                   help="mean cluster size, >= 1 (default 1)")
+    p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes, >= 0")
     p.add_argument("--baseline", help="pilot baseline run: estimate sd, icc and sizes from it")
     p.add_argument("--candidate", help="pilot candidate run")
-    p.add_argument("--metric")
-    p.add_argument("--cluster")
-    p.add_argument("--filter")
+    p.add_argument("--metric", type=_name)
+    p.add_argument("--cluster", type=_name)
+    p.add_argument("--filter", type=_name)
     p.add_argument("--format", default="auto")
     p.add_argument("--alpha", type=_num("--alpha"), default=0.05)
     p.add_argument("--power", type=_num("--power"), default=0.80)
@@ -58,11 +59,22 @@ def register(sub: Any) -> None:
 
 
 def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from ._commands import _write_stdout  # here: _commands imports this module
+
     for name in ("alpha", "power"):
         if not 0 < getattr(args, name) < 1:
             raise UsageError(f"--{name} must be strictly between 0 and 1")
+    if args.power <= args.alpha:
+        raise UsageError(f"--power ({args.power:g}) must exceed --alpha ({args.alpha:g}): "
+                         "below it the detectable effect is negative")
     if args.icc < 0 or args.icc >= 1:
         raise UsageError("--icc must be in [0, 1)")
+    if args.cv < 0:
+        raise UsageError(f"--cv must be >= 0 (the coefficient of variation of the cluster "
+                         f"sizes), got {args.cv:g}")
+    if args.cluster_size is not None and args.cluster_size < 1:
+        raise UsageError(f"--cluster-size must be >= 1 (the mean items per cluster), got "
+                         f"{args.cluster_size:g}: below 1 the design effect drops under 1")
     if args.icc > 0 and args.cluster_size is None and not (args.baseline or args.candidate):
         # With the default cluster size 1 the design effect is 1 whatever the ICC: never
         # drop a flag the user gave silently.
@@ -98,8 +110,11 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                              icc=icc, cluster_size=m, cv=cv, clusters=G)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except (ZeroDivisionError, OverflowError):  # delta^2 underflows, or N is not finite
+        raise UsageError(f"--delta {args.delta:g} with sd {sd:g}: the required N is not a "
+                         "finite number; give a realistic effect size") from None
     if args.output == "json":
-        sys.stdout.write(json.dumps(res.to_dict(), indent=2) + "\n")
+        _write_stdout(json.dumps(res.to_dict(), indent=2) + "\n")
         return 0
     lines = [f"sd of d {res.sd:.4f}, design effect {res.design_effect:.3f}, "
              f"alpha {res.alpha:g} (one-sided), power {res.power:g}"]
@@ -107,5 +122,5 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         lines.append(f"minimum detectable effect at n = {res.n}: {res.mde:.4f}")
     if res.required_n is not None:
         lines.append(f"paired items needed to detect {res.delta:g}: {res.required_n}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    _write_stdout("\n".join(lines) + "\n")
     return 0

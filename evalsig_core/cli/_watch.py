@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,14 +14,14 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    from ._commands import _finite_float, _int
+    from ._commands import _finite_float, _int, _name
 
     p = sub.add_parser("watch", help="always-valid confidence sequence for repeated looks")
     p.add_argument("--baseline", required=True)
     p.add_argument("--candidate", required=True)
-    p.add_argument("--metric")
-    p.add_argument("--cluster")
-    p.add_argument("--filter")
+    p.add_argument("--metric", type=_name)
+    p.add_argument("--cluster", type=_name)
+    p.add_argument("--filter", type=_name)
     p.add_argument("--format", default="auto")
     p.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True)
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05)
@@ -33,15 +32,17 @@ def register(sub: Any) -> None:
 
 
 def cmd_watch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from ._commands import _write_stdout  # here: _commands imports this module
+
     policy = Policy(min_delta=args.min_delta, alpha=args.alpha, mode=args.mode, seed=args.seed,
                     metric=args.metric, cluster=args.cluster)
     flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,
              "format": args.format}
     res = watch(read_run(args.baseline, **flags), read_run(args.candidate, **flags), policy)
     if args.output == "json":
-        sys.stdout.write(res.model_dump_json(indent=2) + "\n")
+        _write_stdout(res.model_dump_json(indent=2) + "\n")
     else:
-        sys.stdout.write(
+        _write_stdout(
             f"{res.verdict.value}: {res.reason}\n"
             f"estimate {res.estimate:+.4f}, always-valid {1 - res.alpha:.0%} bounds "
             f"[{res.lower:+.4f}, {res.upper:+.4f}] over {res.n_units} {res.unit} "

@@ -48,6 +48,9 @@ _READERS: dict[str, Reader] = {
 FORMATS = ("auto", *_READERS)
 OK_STATUSES = ("success", "started")
 _FILTERED = ("lm-eval-samples", "helm")
+# Compressed logs (none of these magics is valid UTF-8, so no text file is mistaken for one).
+_COMPRESSED = {b"\x1f\x8b": ("gzip", "gunzip -k"), b"\x28\xb5\x2f\xfd": ("zstd", "zstd -d"),
+               b"\xfd7zXZ\x00": ("xz", "unxz -k")}
 _SUPPORTED = ("evalsig JSON/JSONL, Inspect .eval/.json logs, lm-eval samples_*.jsonl, "
               "a HELM run directory or per_instance_stats.json, CSV/TSV with a header row")
 
@@ -74,6 +77,9 @@ def read_run(
     """
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    for name, value in (("metric", metric), ("cluster", cluster), ("filter", filter)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{name} is an empty string", hint=f"pass a {name} name, or None")
     opts = ReadOptions(metric=metric, cluster=cluster, filter=filter,
                        allow_failed_run=allow_failed_run, id_col=id_col, score_col=score_col,
                        cluster_col=cluster_col, epoch_col=epoch_col)
@@ -107,6 +113,10 @@ def _detect(p: Path, opts: ReadOptions) -> EvalRun:
     head = read_head(p)
     if head.line[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
         return inspect.read_inspect_eval(p, opts)
+    for magic, (kind, tool) in _COMPRESSED.items():
+        if head.line.startswith(magic):  # else "not valid UTF-8 ... re-save as UTF-8"
+            raise InputError(f"the file is {kind}-compressed", path=str(p), code=E_READ,
+                             hint=f"decompress it first ({tool} {p.name}) and pass the log")
     _check_utf8(p, head)
     start = head.line.lstrip()[:1]
     if start == b"{" and head.complete and head.more:

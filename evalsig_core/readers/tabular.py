@@ -4,7 +4,8 @@ Columns: `item_id` (or `ReadOptions.id_col`), the score column (`score_col`, els
 name, else `score`), `epoch` when present (else every row is epoch 1), the cluster column
 (`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty value marks an
 errored row: excluded and counted). Cells are text: scores must parse as numbers (`nan`/`inf`
-are kept for the doctor) or true/false; anything else is an error naming the row.
+are kept for the doctor) or true/false; anything else is an error naming the row, as is a row
+with more non-empty cells than the header (an unquoted delimiter shifts the columns).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
+            if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+                # an unquoted delimiter inside a cell shifts every later column: the score
+                # column would silently read the neighbour's value
+                raise InputError(
+                    f"line {reader.line_num} has {len(row)} cells, the header has "
+                    f"{len(header)}", path=src, code=E_FIELD,
+                    hint="quote cells that contain the delimiter (or drop the extra cells)")
             _row(row, pick, cols, src, reader.line_num)
     except csv.Error as exc:
         raise InputError(f"malformed CSV near line {reader.line_num}: {exc}", path=src,

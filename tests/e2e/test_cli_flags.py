@@ -1,0 +1,103 @@
+"""`evalsig power`, `history` and `audit verify` flags that used to crash (70) or print a
+misleading answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evalsig_core.cli import main
+from tests.conftest import EXAMPLES
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    # delta^2 underflowed to 0: "internal error: ZeroDivisionError" (70)
+    (["--sd", "0.5", "--delta", "1e-300"], "required N is not a finite number"),
+    # (z sd / delta)^2 overflowed to inf: math.ceil(inf) raised OverflowError (70)
+    (["--sd", "1e300", "--delta", "1e-10"], "required N is not a finite number"),
+    # a negative CV was squared into a design effect as if it were positive
+    (["--sd", "0.5", "--n", "100", "--icc", "0.5", "--cluster-size", "10", "--cv", "-1"],
+     "--cv must be >= 0"),
+    # a mean cluster size below one item made the design effect < 1 (a smaller MDE)
+    (["--sd", "0.5", "--n", "100", "--icc", "0.5", "--cluster-size", "0.5"],
+     "--cluster-size must be >= 1"),
+    # power below alpha printed "minimum detectable effect ...: -0.0421"
+    (["--sd", "0.5", "--n", "100", "--alpha", "0.5", "--power", "0.2"],
+     "must exceed --alpha"),
+])
+def test_power_refuses_flags_it_cannot_plan_with(args: list[str], message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["power", *args], {}) == 64
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err
+
+
+def test_gate_refuses_power_at_or_below_alpha_before_reading(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--baseline", "missing-b.json", "--candidate", "missing-c.json",
+                 "--min-delta", "0.01", "--power", "0.01"], {}) == 64
+    assert "must exceed alpha" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["history"], ["audit", "verify"]])
+def test_an_empty_or_file_store_is_a_usage_error(command: list[str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # `--store ""` read the working directory and said "audit chain OK: 0 records"; a file
+    # was "store directory not found" (66) although it exists.
+    assert main([*command, "--store", ""], {}) == 64
+    assert "--store is empty" in capsys.readouterr().err
+    f = __file__
+    assert main([*command, "--store", f], {}) == 64
+    assert "is a file, a store is a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--output", "json"], ["--output=json"]])
+def test_a_flag_on_the_command_line_wins_over_a_config_value_its_command_cannot_take(
+        flag: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `output = "html"` (for gate) made `evalsig watch --output json` a usage error (64):
+    # the config's value was checked against watch's choices although the flag overrode it.
+    (tmp_path / "evalsig.toml").write_text('output = "html"\n')
+    monkeypatch.chdir(tmp_path)
+    args = ["watch", "--baseline", str(EXAMPLES / "baseline.json"), "--candidate",
+            str(EXAMPLES / "candidate.json"), "--min-delta", "0", *flag]
+    assert main(args, {}) in (0, 1, 2)
+    assert json.loads(capsys.readouterr().out)["kind"] == "watch"
+    # without the flag the config's value still cannot apply to watch: a usage error
+    assert main(args[: -len(flag)], {}) == 64
+    assert "output = 'html' is not valid for `evalsig watch`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["gate", "doctor", "compare", "watch", "power"])
+@pytest.mark.parametrize("flag", ["--cluster", "--metric", "--filter"])
+def test_an_empty_metric_cluster_or_filter_is_a_usage_error(
+        command: str, flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--cluster ""` (an unset shell variable) gated with a cluster key named '' and
+    # `--metric ""` silently read the file's own metric.
+    b, c = str(EXAMPLES / "baseline.json"), str(EXAMPLES / "candidate.json")
+    runs = [b, c] if command in ("doctor", "compare") else ["--baseline", b, "--candidate", c]
+    extra = {"gate": ["--min-delta", "0"], "watch": ["--min-delta", "0"],
+             "power": ["--n", "100"]}.get(command, [])
+    assert main([command, *runs, *extra, flag, ""], {}) == 64
+    assert "expected a name, got an empty string" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["gate", "doctor", "compare"])
+def test_a_report_path_that_is_an_input_is_refused_before_it_is_overwritten(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--json candidate.json` replaced the candidate run with the gate report (exit 0): the
+    # run was lost and the next doctor said E101.
+    b, c = tmp_path / "baseline.json", tmp_path / "candidate.json"
+    b.write_bytes((EXAMPLES / "baseline.json").read_bytes())
+    c.write_bytes((EXAMPLES / "candidate.json").read_bytes())
+    before = c.read_bytes()
+    runs = [str(b), str(c)] if command != "gate" else ["--baseline", str(b), "--candidate",
+                                                        str(c), "--min-delta", "0"]
+    assert main([command, *runs, "--json", str(tmp_path / "." / "candidate.json")], {}) == 64
+    assert "is the candidate: the report would overwrite it" in capsys.readouterr().err
+    assert c.read_bytes() == before
+    out = str(tmp_path / "report.out")
+    assert main([command, *runs, "--json", out, "--markdown", out], {}) == 64
+    assert "both write" in capsys.readouterr().err
