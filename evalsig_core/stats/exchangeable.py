@@ -32,12 +32,14 @@ moves the one-sided bound on the threatened side out to
 with q the t quantile of the bound's level; |gamma| is capped at `GAMMA_CAP`, beyond which the
 expansion is not to be trusted and the estimate of gamma is mostly noise.
 
-The floor applies to every bound; the skewness correction to the two that decide (the lower
-bound ALLOW compares, the upper bound REJECT compares), not to the reported one-sided L and
-two-sided interval: heavy-tailed cluster means (sparse discordance, tiny clusters) fake
-skewness often enough that the corrected interval over-covered in 60 grid cells. Every
-bound is the more conservative of the cluster-robust one and the adjusted one: each is valid
-under its own assumptions, and the minimum of two lower bounds is valid when either is.
+The floor applies to every bound; the skewness correction to the one-sided bounds (L, U and
+the lower bound ALLOW compares), not to the two-sided interval: heavy-tailed cluster means
+(sparse discordance, tiny clusters) fake skewness often enough that the corrected interval
+over-covered in 60 grid cells. Every bound is the more conservative of the cluster-robust one
+and the adjusted one: each is valid under its own assumptions, and the minimum of two lower
+bounds is valid when either is. The one-sided p-values are the exact inverses of those
+bounds (`_t_bound_p`): L > theta0 exactly when p < alpha, and ALLOW's bound clears theta0
+exactly when p < its level, so a report never shows a bound and a p-value that disagree.
 """
 
 from __future__ import annotations
@@ -143,9 +145,9 @@ def adjust_bounds(S: np.ndarray, Q: np.ndarray, n: np.ndarray, *, delta: np.ndar
             active = floored | (shift > 0)
         return np.asarray(np.where(active, delta + sign * q * se_u, -sign * np.inf))
 
-    # The decision bounds (ALLOW's lower bound, REJECT's upper one) carry the skewness
-    # correction; the reported one-sided L and two-sided interval carry the floor only (the
-    # correction made them over-cover wherever heavy-tailed cluster means fake skewness).
+    # The one-sided bounds (L, U, ALLOW's lower bound) carry the skewness correction; the
+    # two-sided interval carries the floor only (the correction made it over-cover wherever
+    # heavy-tailed cluster means fake skewness).
     floor_allow = np.minimum(lower_allow, out(alpha_allow, -1.0))
     floor_upper = np.maximum(upper, out(alpha, 1.0))
     new_allow = np.minimum(floor_allow, out(alpha_allow, -1.0, skewed=True))
@@ -154,14 +156,28 @@ def adjust_bounds(S: np.ndarray, Q: np.ndarray, n: np.ndarray, *, delta: np.ndar
         se=se_u, df=df_u, floored=floored, gamma=g,
         skew_lower=np.asarray(new_allow < floor_allow),
         skew_upper=np.asarray(new_upper > floor_upper),
-        lower=np.minimum(lower, out(alpha, -1.0)), upper=new_upper,
+        lower=np.minimum(lower, out(alpha, -1.0, skewed=True)), upper=new_upper,
         lo2=np.minimum(lo2, out(alpha / 2, -1.0)), hi2=np.maximum(hi2, out(alpha / 2, 1.0)),
         lower_allow=new_allow)
 
 
-def _edgeworth_sf(t: float, df: float, g: float) -> float:
-    """P(T >= t) to first order for a studentized mean of skewness g (Hall 1992)."""
-    return float(np.clip(sps.t.sf(t, df) - g * (2 * t * t + 1) * sps.norm.pdf(t) / 6, 0, 1))
+def _t_bound_p(z: float, df: float, g: float) -> float:
+    """p of H0: delta <= theta0 that inverts the lower t bound of `adjust_bounds` exactly.
+
+    z = (delta - theta0) / SE. The bound at level a is delta - SE h(q), q = t_{1-a,df}, with
+    h(q) = q when g >= 0 and h(q) = q + |g| (2 q^2 + 1) / 6 (Cornish-Fisher) when g < 0; it
+    exceeds theta0 exactly when h(q) < z, so p = P(T_df > h^{-1}(z)). For g < 0, h is the
+    increasing branch of a quadratic: q = (-1 + sqrt(1 - 4 c (|g|/6 - z))) / (2 c), c = |g|/3;
+    no real root means no level puts the bound above theta0 (p = 1). For the upper bound's
+    p (H0: delta >= theta0) pass -z and -g.
+    """
+    if g >= 0:
+        return float(sps.t.sf(z, df))
+    c = -g / 3.0
+    disc = 1.0 - 4.0 * c * (-g / 6.0 - z)
+    if disc < 0:
+        return 1.0
+    return float(sps.t.sf((math.sqrt(disc) - 1.0) / (2.0 * c), df))
 
 
 def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
@@ -177,8 +193,7 @@ def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
     adj = adjust_bounds(sums.S[None, :], sums.Q[None, :], sums.n, **kw)  # type: ignore[arg-type]
     se, df, g = float(adj.se[0]), float(adj.df[0]), float(adj.gamma[0])
     floored = bool(adj.floored[0])
-    skew_low, skew_up = bool(adj.skew_lower[0]), bool(adj.skew_upper[0])
-    if not (floored or skew_low or skew_up):
+    if not floored and g == 0:
         return inf
     notes = list(inf.notes)
     if floored:
@@ -186,16 +201,23 @@ def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
         notes.append(f"exchangeable-cluster floor: the largest cluster holds {share:.0%} of "
                      f"the items and the random-effects SE {se:.4f} exceeds the cluster-robust "
                      f"{inf.se:.4f}; bounds use the wider of the two (t, {df:g} df)")
-    if skew_low or skew_up:
-        notes.append(f"cluster means are skewed (skewness of delta {g:+.2f}): the "
-                     f"{'ALLOW (lower)' if skew_low else 'REJECT (upper)'} bound carries the "
-                     "first-order skewness correction (Hall 1992)")
+    lower, upper = float(adj.lower[0]), float(adj.upper[0])
+    if bool(adj.skew_lower[0]) or bool(adj.skew_upper[0]) or (lower < inf.lower and g < 0):
+        side = ("lower bounds (L, ALLOW's) and the p-value carry" if g < 0
+                else "upper bound (U, REJECT's) carries")
+        notes.append(f"cluster means are skewed (skewness of delta {g:+.2f}): the one-sided "
+                     f"{side} the first-order skewness correction (Hall 1992)")
+    # each one-sided bound is the min (max) of the method's own and the t bound wherever the
+    # floor binds or the skewness correction moves it: p is the max of the matching p-values
     z = (inf.delta - inf.theta0) / se if se > 0 else 0.0
-    p_lo = _edgeworth_sf(z, df, g) if skew_low else float(sps.t.sf(z, df))
-    p_hi = _edgeworth_sf(-z, df, -g) if skew_up else float(sps.t.cdf(z, df))
+    p_lo, p_hi = inf.p_value, inf.p_value_upper
+    if floored or g < 0:
+        p_lo = max(p_lo, _t_bound_p(z, df, min(g, 0.0)))
+    if floored or g > 0:
+        p_hi = max(p_hi, _t_bound_p(-z, df, min(-g, 0.0)))
     return replace(
-        inf, se=se, df=df, lower=float(adj.lower[0]), upper=float(adj.upper[0]),
+        inf, se=se, df=df, lower=lower, upper=upper,
         two_sided=(float(adj.lo2[0]), float(adj.hi2[0])),
-        p_value=max(inf.p_value, p_lo), p_value_upper=max(inf.p_value_upper, p_hi),
+        p_value=p_lo, p_value_upper=p_hi,
         lower_allow=None if alpha_allow is None else float(adj.lower_allow[0]),
         notes=tuple(notes))

@@ -12,6 +12,7 @@ from evalsig_core import EvalRun, Policy, gate
 from evalsig_core.stats import ClusterSums, PairedSample, cr2_variance, wild_cluster_bootstrap
 from evalsig_core.stats.exchangeable import (
     GAMMA_CAP,
+    _t_bound_p,
     exchangeable_variance,
     skewness,
     with_exchangeable_floor,
@@ -131,7 +132,8 @@ def test_a_few_large_cluster_regressions_lower_the_allow_bound() -> None:
     out = with_exchangeable_floor(inf, s.sums, alpha=0.05, alpha_allow=0.025)
     assert float(skewness(s.sums.S[None, :], s.sums.n, np.array([out.se]))[0]) < -0.3
     assert out.decision_lower < inf.decision_lower  # the ALLOW bound moves down
-    assert out.two_sided == inf.two_sided and out.lower == inf.lower  # reported: floor only
+    # the one-sided L carries the correction (its p-value does); the two-sided interval not
+    assert out.two_sided == inf.two_sided and out.lower < inf.lower
     assert out.upper == inf.upper and out.p_value > inf.p_value
     assert any("skewed" in n for n in out.notes)
 
@@ -149,3 +151,54 @@ def test_gate_reports_the_floor_and_its_se() -> None:
     assert s.sums is not None and s.sums.Q is not None
     se_re = math.sqrt(float(exchangeable_variance(s.sums.S, s.sums.Q, s.sums.n)))
     assert c.se == pytest.approx(se_re) and c.df == 30.0
+
+
+def _skewed_designs(count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(baseline, candidate, cluster codes): 6-40 clusters, equal or unequal sizes, rare large
+    cluster regressions (the designs where the floor and the skewness correction bind)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(count):
+        G = int(rng.choice([6, 8, 10, 15, 20, 40]))
+        sizes = (rng.integers(2, 30, G) if rng.random() < 0.5
+                 else np.full(G, int(rng.integers(3, 20))))
+        codes = np.repeat(np.arange(G), sizes)
+        n = len(codes)
+        m = np.where(rng.random(G) < 0.15, -0.4, 0.07)[codes]
+        b = (rng.random(n) < 0.5).astype(float)
+        c = np.where(rng.random(n) < 0.3, (rng.random(n) < 0.55 + m).astype(float), b)
+        out.append((b, c, codes))
+    return out
+
+
+def test_p_values_agree_with_the_floored_skew_corrected_bounds() -> None:
+    # L > 0 exactly when p < alpha, and ALLOW's bound > 0 exactly when p < its level. Designs
+    # 47 (40 unequal clusters) and 93 (8 clusters, the floor and the correction binding) gave
+    # L > 0 with p = 0.055 (the lower L lacked the correction its p carried), or p from a
+    # tail formula the Cornish-Fisher bound does not invert.
+    designs = _skewed_designs(94)
+    skewed = 0
+    for k in [*range(0, 94, 6), 47, 93]:
+        b, c, codes = designs[k]
+        sample = PairedSample(b, c, codes)
+        assert sample.sums is not None
+        r = with_exchangeable_floor(
+            wild_cluster_bootstrap(sample, alpha=0.05, resamples=999, seed=k, alpha_allow=0.025),
+            sample.sums, alpha=0.05, alpha_allow=0.025)
+        assert r.lower_allow is not None
+        assert (r.lower > 0) == (r.p_value < 0.05), (k, r.lower, r.p_value)
+        assert (r.lower_allow > 0) == (r.p_value < 0.025), (k, r.lower_allow, r.p_value)
+        assert (r.upper < 0) == (r.p_value_upper < 0.05), (k, r.upper, r.p_value_upper)
+        skewed += any("skewed" in note for note in r.notes)
+    assert skewed >= 3  # the correction did bind in some of them
+
+
+def test_t_bound_p_inverts_the_cornish_fisher_bound() -> None:
+    # lower bound at level a: delta - SE h(t_{1-a,df}), h(q) = q + |g| (2 q^2 + 1) / 6 (g < 0)
+    df, g = 7.0, -0.6
+    for a in (0.2, 0.05, 0.01):
+        q = sps.t.ppf(1 - a, df)
+        z = q + abs(g) * (2 * q * q + 1) / 6  # the bound sits exactly at theta0
+        assert _t_bound_p(z, df, g) == pytest.approx(a, rel=1e-9)
+    assert _t_bound_p(1.3, df, 0.4) == pytest.approx(sps.t.sf(1.3, df), rel=1e-12)
+    assert _t_bound_p(-50.0, df, -1.0) == 1.0  # no level puts the bound above theta0
