@@ -137,7 +137,8 @@ def percentile_inference(
     method: str, draws: np.ndarray, delta: float, *, alpha: float, theta0: float,
     df: float, seed: int, alpha_allow: float | None, notes: tuple[str, ...] = (),
 ) -> Inference:
-    """Percentile bounds and p-values (share of delta* on the null side of theta0)."""
+    """Percentile bounds and p-values (share of delta* on the null side of theta0, at least
+    1 / (B + 1))."""
     q = np.quantile(draws, [alpha, 1 - alpha, alpha / 2, 1 - alpha / 2])
     low_allow = None
     if alpha_allow is not None:
@@ -145,7 +146,9 @@ def percentile_inference(
     return Inference(
         method=method, delta=delta, se=float(np.std(draws, ddof=1)), df=df,
         lower=float(q[0]), upper=float(q[1]), two_sided=(float(q[2]), float(q[3])),
-        p_value=float(np.mean(draws <= theta0)), p_value_upper=float(np.mean(draws >= theta0)),
+        # never p = 0 from random draws: 1 / (B + 1) is the smallest p B draws can resolve
+        p_value=max(float(np.mean(draws <= theta0)), 1.0 / (len(draws) + 1)),
+        p_value_upper=max(float(np.mean(draws >= theta0)), 1.0 / (len(draws) + 1)),
         theta0=theta0, alpha=alpha, notes=notes, seed=seed, resamples=len(draws),
         alpha_allow=alpha_allow, lower_allow=low_allow,
         distribution=summarize_distribution(draws),

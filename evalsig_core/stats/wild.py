@@ -391,8 +391,11 @@ def wild_cluster_bootstrap(
         ups = wb.upper(np.array([alpha, alpha / 2]))
         lo, lo2, low_allow = lows[0:1], lows[1:2], lows[2:3]
         up, up2 = ups[0:1], ups[1:2]
-        p_lo = float(wb.p_value(theta0)[0])
-        p_hi = float(wb.p_value(theta0, upper=True)[0])
+        # random draws never show p = 0: 1 / (B + 1) is the smallest p B draws can resolve
+        # (Davison & Hinkley 1997); the bounds are unchanged, as a level below it is refused
+        p_min = 0.0 if wb.plan.enumerated else 1.0 / (wb.plan.draws + 1)
+        p_lo = max(float(wb.p_value(theta0)[0]), p_min)
+        p_hi = max(float(wb.p_value(theta0, upper=True)[0]), p_min)
     return Inference(
         method="wild_cluster_bootstrap", delta=delta, se=se, df=df,
         lower=float(lo[0]), upper=float(up[0]), two_sided=(float(lo2[0]), float(up2[0])),

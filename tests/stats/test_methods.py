@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -229,3 +230,16 @@ def test_cluster_bootstrap_type_shortcut_has_the_index_paths_distribution() -> N
     slow = bootstrap_draws(S + rng.normal(0, 1e-9, 3000), n, resamples=6000, seed=0)
     assert np.std(fast) == pytest.approx(np.std(slow), rel=0.05)
     assert np.mean(fast) == pytest.approx(np.mean(slow), abs=0.1 * np.std(slow))
+
+
+@pytest.mark.parametrize("method", [paired_bootstrap, cluster_bootstrap, wild_cluster_bootstrap])
+def test_random_resampling_never_reports_p_zero(method: Any) -> None:
+    # +0.3 on every one of 40 clusters: no draw falls on the null side, yet 999 draws cannot
+    # show p below 1/1000 (Davison & Hinkley); p was 0.0 and read "< 0.0001".
+    rng = np.random.default_rng(3)
+    codes = np.repeat(np.arange(40), 10)
+    base = rng.random(400) * 0.5
+    s = PairedSample(base, base + 0.3 + rng.normal(0, 0.01, 400), codes)
+    r = method(s, alpha=0.05, resamples=999, seed=0)
+    assert r.p_value == pytest.approx(1 / 1000) and r.lower > 0
+    assert r.p_value_upper == pytest.approx(1.0, abs=1e-3)
