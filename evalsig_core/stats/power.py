@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from ..errors import UsageError
+
 __all__ = ["PowerResult", "bound_mde", "design_effect", "extra_items_needed", "icc_anova",
            "minimum_detectable_effect", "power_analysis", "required_n"]
 
@@ -38,11 +40,22 @@ def bound_mde(delta: Any, lower: Any, se: Any, df: float, power: float) -> Any:
 def required_n(
     sd: float, delta: float, *, alpha: float = 0.05, power: float = 0.80, deff: float = 1.0
 ) -> int:
-    """Paired items needed to detect `delta` one-sided: (z_{1-a} + z_pow)^2 sd^2 DEFF / delta^2."""
-    if delta == 0:
-        raise ValueError("delta must be non-zero")
+    """Paired items needed to detect `delta` one-sided: (z_{1-a} + z_pow)^2 sd^2 DEFF / delta^2.
+
+    A `UsageError` (a ValueError) when delta is 0 or not finite, or the N is not a finite
+    number (an effect vanishingly small against sd: 1e-300 used to divide by zero).
+    """
+    if delta == 0 or not math.isfinite(delta):
+        raise UsageError(f"delta must be a non-zero finite number (got {delta!r})")
     z = _q(1 - alpha, math.inf) + _q(power, math.inf)
-    return math.ceil(z * z * sd * sd * deff / (delta * delta))
+    try:
+        need = z * z * deff * (sd / delta) ** 2
+    except OverflowError:
+        need = math.inf
+    if not math.isfinite(need):
+        raise UsageError(f"delta {delta:g} with sd {sd:g}: the required N is not a finite "
+                         "number; give a realistic effect size")
+    return math.ceil(need)
 
 
 def icc_anova(d: np.ndarray, codes: np.ndarray) -> float:

@@ -9,7 +9,7 @@ import pytest
 from scipy import optimize as so
 from scipy import stats as sps
 
-from evalsig_core import EvalRun, Policy, Verdict, gate
+from evalsig_core import EvalRun, Policy, UsageError, Verdict, gate
 from evalsig_core.stats import design_effect, extra_items_needed, icc_anova, required_n
 from evalsig_core.stats.power import bound_mde, minimum_detectable_effect, power_analysis
 
@@ -75,3 +75,11 @@ def test_inconclusive_reports_the_extra_items_needed() -> None:
              Policy(min_delta=0.01))
     assert r.verdict is Verdict.INCONCLUSIVE
     assert r.extra_items_needed is not None and r.extra_items_needed > 0
+
+
+@pytest.mark.parametrize(("sd", "delta"), [(0.5, 1e-300), (1e300, 1e-10), (0.5, 0.0),
+                                            (0.5, math.inf), (0.5, math.nan)])
+def test_required_n_that_is_not_a_finite_number_is_a_usage_error(sd: float, delta: float) -> None:
+    # 1e-300 divided by zero (delta^2 underflows) and 1e300 overflowed: raw Python errors
+    with pytest.raises(UsageError):
+        required_n(sd, delta)
