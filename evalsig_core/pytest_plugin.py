@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from .errors import UsageError
 from .gate import DoctorError, gate
 from .policy import Mode, Policy, Verdict
 from .readers import read_run
@@ -54,6 +55,10 @@ class EvalsigFixture:
                              candidate: EvalRun | str | Path, *, margin: float,
                              allow_inconclusive: bool = False, **policy: Any) -> GateReport:
         """Non-inferiority: the candidate is proven no worse than baseline − margin."""
+        mode = policy.pop("mode", Mode.NON_INFERIORITY)
+        if Mode(mode) is not Mode.NON_INFERIORITY:
+            raise UsageError(f"assert_no_regression tests non-inferiority, not mode {mode!r}",
+                             hint="use assert_improvement, or evalsig.gate(..., mode=...)")
         report = self.gate(baseline, candidate, min_delta=margin, mode=Mode.NON_INFERIORITY,
                            **policy)
         return self._check(report, allow_inconclusive, "a regression could not be ruled out")

@@ -11,7 +11,8 @@ from tests.conftest import EXAMPLES
 
 TESTS = f'''
 import numpy as np
-from evalsig_core import EvalRun
+import pytest
+from evalsig_core import EvalRun, UsageError
 
 EXAMPLES = {str(EXAMPLES)!r}
 ids = [f"q{{i}}" for i in range(400)]
@@ -32,6 +33,14 @@ def test_broken_model_fails_with_the_markdown_report(evalsig):
     worse = base.copy()
     worse[:120] = 0.0
     evalsig.assert_no_regression(run(base), run(worse), margin=0.02)
+
+
+def test_no_regression_names_its_own_mode(evalsig):
+    report = evalsig.assert_no_regression(run(base), run(base), margin=0.02,
+                                          mode="non-inferiority")
+    assert report.mode.value == "non-inferiority"
+    with pytest.raises(UsageError, match="tests non-inferiority, not mode 'superiority'"):
+        evalsig.assert_no_regression(run(base), run(base), margin=0.02, mode="superiority")
 
 
 def test_improvement_from_files(evalsig):
@@ -71,7 +80,7 @@ def test_fixture_passes_on_allow_and_fails_with_the_report(tmp_path: Path) -> No
          str(tmp_path), "-rN", "test_gates.py"],
         cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300)
     out = p.stdout
-    assert "3 failed, 3 passed" in out, out
+    assert "3 failed, 4 passed" in out, out
     assert "evalsig: REJECT: a regression could not be ruled out" in out
     assert "## EVALSIG release gate ❌ REJECT" in out
     assert "evalsig: REJECT: no proven improvement" in out
