@@ -20,10 +20,12 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._version import __version__
 from .doctor import diagnose
 from .errors import InputError
 from .pairing import pair
 from .policy import Mode, Policy, Verdict, meets_margin
+from .report import SCHEMA_VERSION
 from .run import EvalRun, cluster_key
 
 __all__ = ["WatchResult", "confidence_sequence", "watch"]
@@ -60,7 +62,9 @@ class WatchResult(BaseModel):
 
     model_config = ConfigDict(frozen=True, ser_json_inf_nan="null", extra="forbid")
 
+    schema_version: str = SCHEMA_VERSION
     kind: str = "watch"
+    evalsig_version: str = __version__
     verdict: Verdict
     exit_code: int
     reason: str

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..policy import Mode, Policy
 from ..readers import read_run
+from ..render import OUTPUTS, render_watch
 from ..sequential import watch
 
 __all__ = ["register"]
@@ -27,24 +28,17 @@ def register(sub: Any) -> None:
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05)
     p.add_argument("--mode", default=Mode.SUPERIORITY.value, choices=[m.value for m in Mode])
     p.add_argument("--seed", type=_int, default=0, help="seed of the order of the units")
-    p.add_argument("--output", default="tty", choices=["tty", "json"])
+    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
     p.set_defaults(handler=cmd_watch)
 
 
 def cmd_watch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from ._commands import _write_stdout  # here: _commands imports this module
+    from ._commands import _emit  # here: _commands imports this module
 
     policy = Policy(min_delta=args.min_delta, alpha=args.alpha, mode=args.mode, seed=args.seed,
                     metric=args.metric, cluster=args.cluster)
     flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,
              "format": args.format}
     res = watch(read_run(args.baseline, **flags), read_run(args.candidate, **flags), policy)
-    if args.output == "json":
-        _write_stdout(res.model_dump_json(indent=2) + "\n")
-    else:
-        _write_stdout(
-            f"{res.verdict.value}: {res.reason}\n"
-            f"estimate {res.estimate:+.4f}, always-valid {1 - res.alpha:.0%} bounds "
-            f"[{res.lower:+.4f}, {res.upper:+.4f}] over {res.n_units} {res.unit} "
-            f"(seed {res.seed})\n")
+    _emit(args, env, render_watch, res)
     return res.exit_code

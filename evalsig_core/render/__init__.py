@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from ..policy import Mode
 from ..report import (
     CompareReport,
     ComparisonResult,
@@ -23,6 +24,7 @@ from ..report import (
     SuiteEntry,
     SuiteReport,
 )
+from ..sequential import WatchResult
 from ._format import (
     SEVERITY_COLOR,
     VERDICT_COLOR,
@@ -41,7 +43,7 @@ from ._plot import ForestRow, density, forest
 
 __all__ = [
     "MARKER", "OUTPUTS", "SCHEMA_KINDS", "Style", "render_compare", "render_doctor",
-    "render_gate", "render_suite", "report_schema",
+    "render_gate", "render_suite", "render_watch", "report_schema",
 ]
 
 OUTPUTS = ("tty", "markdown", "json", "html")
@@ -51,6 +53,7 @@ MARKER = "<!-- evalsig-report"
 EMOJI = {"ALLOW": "✅", "REJECT": "❌", "INCONCLUSIVE": "⚠️"}
 SCHEMA_KINDS: dict[str, type[Any]] = {
     "gate": GateReport, "doctor": DoctorReport, "suite": SuiteReport, "compare": CompareReport,
+    "watch": WatchResult,
 }
 
 
@@ -186,8 +189,29 @@ def render_suite(report: SuiteReport, output: str, *, style: Style | None = None
     return _render("suite", output, **ctx)
 
 
+def render_watch(result: WatchResult, output: str, *, style: Style | None = None) -> str:
+    """`watch`: the always-valid bounds now, and at each look, against the margin."""
+    if output == "json":
+        return _json(result)
+    style = style or Style()
+    # the value ALLOW compares L with (as margin_of does for a gate report)
+    margin = {Mode.SUPERIORITY: result.min_delta, Mode.NON_INFERIORITY: -result.min_delta,
+              Mode.MINIMUM_EFFECT: result.min_delta}[result.mode] + 0.0
+    ctx: dict[str, Any] = dict(
+        r=result, style=style, margin=margin,
+        line=interval_line(result.lower, result.upper, result.estimate, margin,
+                           unicode=style.unicode),
+        legend=legend(style.unicode, "always-valid bounds"),
+    )
+    if output == "html":
+        ctx["forest"] = forest([ForestRow(
+            label=f"{result.n_units} {result.unit}", delta=result.estimate, lower=result.lower,
+            upper=result.upper, margin=margin, verdict=result.verdict.value)])
+    return _render("watch", output, **ctx)
+
+
 def report_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a report kind (`gate`, `doctor`, `suite` or `compare`)."""
+    """The JSON Schema of a report kind (`gate`, `doctor`, `suite`, `compare` or `watch`)."""
     try:
         model = SCHEMA_KINDS[kind]
     except KeyError:

@@ -59,15 +59,25 @@ def test_a_flag_on_the_command_line_wins_over_a_config_value_its_command_cannot_
         capsys: pytest.CaptureFixture[str]) -> None:
     # `output = "html"` (for gate) made `evalsig watch --output json` a usage error (64):
     # the config's value was checked against watch's choices although the flag overrode it.
+    # (watch renders html now; history still prints tty or json only.)
+    (tmp_path / "evalsig.toml").write_text('output = "html"\n')
+    (tmp_path / "store").mkdir()
+    monkeypatch.chdir(tmp_path)
+    args = ["history", "--store", str(tmp_path / "store"), *flag]
+    assert main(args, {}) == 0
+    json.loads(capsys.readouterr().out)
+    # without the flag the config's value still cannot apply to history: a usage error
+    assert main(args[: -len(flag)], {}) == 64
+    assert "output = 'html' is not valid for `evalsig history`" in capsys.readouterr().err
+
+
+def test_a_config_output_applies_to_watch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "evalsig.toml").write_text('output = "html"\n')
     monkeypatch.chdir(tmp_path)
-    args = ["watch", "--baseline", str(EXAMPLES / "baseline.json"), "--candidate",
-            str(EXAMPLES / "candidate.json"), "--min-delta", "0", *flag]
-    assert main(args, {}) in (0, 1, 2)
-    assert json.loads(capsys.readouterr().out)["kind"] == "watch"
-    # without the flag the config's value still cannot apply to watch: a usage error
-    assert main(args[: -len(flag)], {}) == 64
-    assert "output = 'html' is not valid for `evalsig watch`" in capsys.readouterr().err
+    assert main(["watch", "--baseline", str(EXAMPLES / "baseline.json"), "--candidate",
+                 str(EXAMPLES / "candidate.json"), "--min-delta", "0"], {}) in (0, 1, 2)
+    assert capsys.readouterr().out.startswith("<!DOCTYPE html>")
 
 
 @pytest.mark.parametrize("command", ["gate", "doctor", "compare", "watch", "power"])

@@ -12,6 +12,7 @@ import numpy as np
 
 from evalsig_core import EvalRun, Policy, compare, diagnose, gate, read_run
 from evalsig_core.report import CompareReport, GateReport, SuiteEntry, SuiteReport
+from evalsig_core.sequential import WatchResult, watch
 from tests.conftest import EXAMPLES
 
 VERSION = "0.0.0-golden"
@@ -96,6 +97,12 @@ def suite_report() -> SuiteReport:
                        reason="1 of 4 entries is REJECT", correction="holm", entries=entries)
 
 
+def watch_result() -> WatchResult:
+    """The example runs watched by cluster: 120 cluster means, not settled yet."""
+    b, c = example_runs()
+    return _norm(watch(b, c, Policy(min_delta=0.005, cluster="passage_id", metric="accuracy")))
+
+
 CASES = {
     "gate_allow": ("gate", gate_allow),
     "gate_reject": ("gate", gate_reject),
@@ -103,4 +110,5 @@ CASES = {
     "doctor_errors": ("doctor", doctor_errors),
     "compare": ("compare", compare_report),
     "suite": ("suite", suite_report),
+    "watch": ("watch", watch_result),
 }

@@ -18,6 +18,7 @@ from evalsig_core.render import (
     render_doctor,
     render_gate,
     render_suite,
+    render_watch,
 )
 from tests.conftest import REPO
 from tests.core.render.cases import CASES
@@ -25,7 +26,7 @@ from tests.core.render.cases import CASES
 GOLDEN = REPO / "tests" / "golden"
 UPDATE = os.environ.get("EVALSIG_UPDATE_GOLDEN") == "1"
 RENDER = {"gate": render_gate, "doctor": render_doctor, "compare": render_compare,
-          "suite": render_suite}
+          "suite": render_suite, "watch": render_watch}
 FORMATS = {"txt": ("tty", Style()), "ascii-color.txt": ("tty", Style(color=True, unicode=False)),
            "md": ("markdown", Style()), "json": ("json", Style()), "html": ("html", Style())}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from evalsig_core.render import render_gate, render_suite
-from tests.core.render.cases import gate_allow, gate_inconclusive, suite_report
+from evalsig_core.render import render_gate, render_suite, render_watch
+from tests.core.render.cases import gate_allow, gate_inconclusive, suite_report, watch_result
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
                                                        "google-chrome")) if p), None)
@@ -66,7 +66,8 @@ def test_page_renders_to_a_screenshot(tmp_path: Path) -> None:
 
 
 def test_html_loads_nothing_from_the_network() -> None:
-    for html in (render_gate(gate_allow(), "html"), render_suite(suite_report(), "html")):
+    for html in (render_gate(gate_allow(), "html"), render_suite(suite_report(), "html"),
+                 render_watch(watch_result(), "html")):
         assert not re.search(r"(src|href)\s*=|url\(|@import|<script|<link", html, re.I)
         # The only URL is the SVG namespace name, which browsers never fetch.
         assert set(re.findall(r"https?://[^\s\"']+", html)) == {"http://www.w3.org/2000/svg"}
