@@ -109,9 +109,9 @@ def ci_gate_flow(
         policy = Policy(min_delta=min_delta, alpha=alpha, power=power, mode=mode,
                         method=method, resamples=resamples, seed=seed, metric=metric,
                         cluster=cluster)
-        # one Prefect artifact key per gated entry: several tasks gated on one PR each keep
-        # their own "latest" report instead of stacking versions under one key
-        name = f"ci-{repo.replace('/', '-')}-pr-{pr_number}-{task}"
+        # one Prefect artifact key per gated entry (suite, task, metric): several entries
+        # gated on one PR each keep their own "latest" report (artifact_key never merges two)
+        name = "-".join(("ci", repo.replace("/", "-"), f"pr-{pr_number}", suite, task, metric))
         params = GateParams(baseline=baseline, candidate=candidate, command=command,
                             output=output, timeout=timeout, filter=filter, store=store,
                             suite=suite, task=task, name=name)

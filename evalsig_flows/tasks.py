@@ -229,9 +229,19 @@ def audit_task(store_uri: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def artifact_key(*parts: str) -> str:
-    """Prefect artifact keys allow only [a-z0-9-]."""
-    key = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
-    return re.sub(r"-{2,}", "-", key)[:100] or "evalsig"
+    """A Prefect artifact key ([a-z0-9-] only) that two different `parts` never share.
+
+    Parts that already are lowercase [a-z0-9] words joined by single '-' keep their readable
+    key; any other spelling (pass@1, QA, spaces, unicode, a long name) is slugged and ends
+    with 10 hex digits of the SHA-256 of the exact parts, so `pass@1` and `pass-1` (or `QA`
+    and `qa`) keep separate "latest" artifacts.
+    """
+    joined = "-".join(parts)
+    slug = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", joined.lower())).strip("-")
+    if slug == joined and len(slug) <= 100:
+        return slug
+    digest = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{slug[:89].rstrip('-') or 'evalsig'}-{digest[:10]}"
 
 
 def entry_row(name: str, report: GateReport) -> dict[str, Any]:

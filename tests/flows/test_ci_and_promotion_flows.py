@@ -69,7 +69,7 @@ def test_allow_then_promote_then_replay(store_uri: str) -> None:
     store = open_store(store_uri)
     stored = json.loads(store.get(result["report"]["json"][len(store.uri) + 1:]))
     assert stored["verdict"] == "ALLOW"
-    key = f"ci-acme-model-pr-{pr}-qa"  # one key per gated task
+    key = f"ci-acme-model-pr-{pr}-demo-qa-accuracy"  # one key per gated entry
     assert "EVALSIG release gate" in artifacts(f"evalsig-report-{key}")[0].data
     assert artifacts(f"evalsig-entries-{key}")[0].type == "table"
     assert result["report"]["json"] in artifacts(f"evalsig-link-{key}")[0].data

@@ -102,3 +102,20 @@ def test_nothing_recorded_is_a_refusal_naming_commit_and_pr(tmp_path: Path) -> N
     with pytest.raises(PromotionRefused, match=f"no CI gate decision for acme/model commit "
                                                f"{SHA} PR #3"):
         read(tmp_path.as_uri(), pr=3)
+
+
+def test_artifact_keys_of_different_entries_never_collide() -> None:
+    # "pass@1" and "pass-1" (or "QA" and "qa") slugged to one key, so two entries of one PR
+    # shared (and overwrote) one "latest" Prefect artifact.
+    import re
+
+    from evalsig_flows.tasks import artifact_key
+
+    names = ["pass@1", "pass-1", "pass 1", "QA", "qa", "f1/macro", "f1-macro", "ü", "u",
+             "exact_match,strict-match", "x" * 150, "x" * 151]
+    keys = [artifact_key("evalsig-report", "ci-acme-pr-1-demo", n) for n in names]
+    assert len(set(keys)) == len(keys)
+    assert all(re.fullmatch(r"[a-z0-9-]{1,100}", k) for k in keys)
+    # a name that already is a key stays readable
+    assert artifact_key("evalsig-report", "ci-acme-model-pr-7-demo-qa-accuracy") == (
+        "evalsig-report-ci-acme-model-pr-7-demo-qa-accuracy")
