@@ -213,7 +213,8 @@ def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line with the project's config defaults applied."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
+    # allow_abbrev=False: with abbreviations `power --n 100` read as `--no-config`
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config")
     pre.add_argument("--no-config", action="store_true")
     known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])

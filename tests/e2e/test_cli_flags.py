@@ -111,3 +111,14 @@ def test_a_report_path_that_is_an_input_is_refused_before_it_is_overwritten(
     out = str(tmp_path / "report.out")
     assert main([command, *runs, "--json", out, "--markdown", out], {}) == 64
     assert "both write" in capsys.readouterr().err
+
+
+def test_a_flag_that_abbreviates_no_config_does_not_switch_the_config_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The pre-parser that finds --config/--no-config took `power --n 100` for `--no-config`
+    # (argparse abbreviations): the project's config was silently ignored.
+    (tmp_path / "evalsig.toml").write_text("alpha = 0.01\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["power", "--sd", "0.5", "--n", "100", "--output", "json"], {}) == 0
+    assert json.loads(capsys.readouterr().out)["alpha"] == 0.01
