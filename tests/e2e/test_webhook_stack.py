@@ -155,7 +155,7 @@ def test_the_gate_report_is_an_artifact_of_the_flow_run(stack: dict[str, Any],
     arts = api(stack, "POST", "/artifacts/filter", json={
         "artifacts": {"flow_run_id": {"any_": [gated_pr["run"]["id"]]}}})
     by_key = {a["key"]: a for a in arts}
-    key = "ci-acme-evals-pr-7-reading-comprehension"
+    key = "ci-acme-evals-pr-7-ci-reading-comprehension-accuracy"  # suite ci, metric accuracy
     assert "ALLOW" in by_key[f"evalsig-report-{key}"]["data"]
     assert "(s3://evalsig/reports/" in by_key[f"evalsig-link-{key}"]["data"]
 
