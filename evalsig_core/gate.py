@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 
@@ -90,15 +89,13 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     if floor and sample.sums is not None:
         inf = with_exchangeable_floor(inf, sample.sums, alpha=policy.alpha,
                                       alpha_allow=alpha_allow)
-    width = _scale_width(p)
+    unit_scale, width = _scale(p)
     # SE 0 up to rounding (a constant offset c + x - x is not exactly c in floating point);
     # McNemar's score bounds never collapse
     if inf.se <= DEGENERATE_SE * width and inf.method != "mcnemar":
-        if _unit_scale(p):
-            inf = with_degenerate_bounds(inf, units=sample.G or sample.n, width=1.0,
-                                         alpha_allow=alpha_allow, clustered=sample.G is not None)
-        else:
-            inf = _unbounded(inf, alpha_allow)
+        inf = with_degenerate_bounds(inf, units=sample.G or sample.n,
+                                     width=1.0 if unit_scale else None,
+                                     alpha_allow=alpha_allow, clustered=sample.G is not None)
     # The MDE is the effect the *decision* detects with `power`: the distance to the bound
     # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
     mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
@@ -192,31 +189,13 @@ def _check_resolution(inf: Inference, policy: Policy, alpha_allow: float | None)
 DEGENERATE_SE = 1e-12  # relative to the width of the score scale
 
 
-def _unit_scale(p: Pairing) -> bool:
-    return bool(min(float(p.baseline.min()), float(p.candidate.min())) >= 0.0
-                and max(float(p.baseline.max()), float(p.candidate.max())) <= 1.0)
-
-
-def _scale_width(p: Pairing) -> float:
-    """Width of the score scale for the SE = 0 test: 1 for scores in [0, 1], else the
-    observed span."""
+def _scale(p: Pairing) -> tuple[bool, float]:
+    """Whether every score lies in [0, 1], and the width of the scale for the SE = 0 test: 1
+    for scores in [0, 1], else the observed span."""
     lo = min(float(p.baseline.min()), float(p.candidate.min()))
     hi = max(float(p.baseline.max()), float(p.candidate.max()))
-    return 1.0 if lo >= 0.0 and hi <= 1.0 else max(hi - lo, 1e-12)
-
-
-def _unbounded(inf: Inference, alpha_allow: float | None) -> Inference:
-    """SE = 0 on scores outside [0, 1]: the distribution-free bounds need the width of the
-    scale, which is unknown. The observed span is no substitute (50 vs 52 on every item made
-    "differences lie within +-2" and ALLOW, while the same runs as 0.50 vs 0.52 were
-    INCONCLUSIVE), so no bound is claimed."""
-    note = (f"every paired difference equals {inf.delta:+.4f} (SE = 0) but the scores are not "
-            "within [0, 1]: without the scale's range there is no distribution-free bound, so "
-            "the interval is unbounded (put the scores on [0, 1] to get one)")
-    return replace(inf, lower=-math.inf, upper=math.inf, two_sided=(-math.inf, math.inf),
-                   p_value=1.0, p_value_upper=1.0,
-                   lower_allow=None if alpha_allow is None else -math.inf,
-                   notes=(*inf.notes, note))
+    unit = lo >= 0.0 and hi <= 1.0
+    return unit, 1.0 if unit else max(hi - lo, 1e-12)
 
 
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:

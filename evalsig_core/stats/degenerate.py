@@ -9,10 +9,14 @@ at 95%), so p <= p_alpha = 1 - alpha^(1/U). Differences lie in [-w, w] with w th
 score scale, so the population mean lies within
     [c - p_alpha (c + w), c + p_alpha (w - c)].
 These are exact one-sided (1 - alpha) bounds; the two-sided interval uses alpha/2 per side.
+Without a known width (scores outside [0, 1]) there is no such bound: the observed span is no
+substitute (50 vs 52 on every item would read "differences lie within +-2" and ALLOW, while the
+same runs as 0.50 vs 0.52 were INCONCLUSIVE), so the interval is unbounded.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from ._base import Inference
@@ -30,10 +34,19 @@ def degenerate_bounds(c: float, units: int, alpha: float, width: float) -> tuple
     return c - p * (c + width), c + p * (width - c)
 
 
-def with_degenerate_bounds(inf: Inference, *, units: int, width: float,
+def with_degenerate_bounds(inf: Inference, *, units: int, width: float | None,
                            alpha_allow: float | None, clustered: bool = False) -> Inference:
-    """`inf` (SE = 0) with the distribution-free bounds of the module docstring."""
+    """`inf` (SE = 0) with the distribution-free bounds of the module docstring; `width`
+    None (the scale's range is unknown) gives unbounded ones."""
     c, a = inf.delta, inf.alpha
+    if width is None:
+        note = (f"every paired difference equals {c:+.4f} (SE = 0) but the scores are not "
+                "within [0, 1]: without the scale's range there is no distribution-free bound, "
+                "so the interval is unbounded (put the scores on [0, 1] to get one)")
+        return replace(inf, lower=-math.inf, upper=math.inf, two_sided=(-math.inf, math.inf),
+                       p_value=1.0, p_value_upper=1.0,
+                       lower_allow=None if alpha_allow is None else -math.inf,
+                       notes=(*inf.notes, note))
     lower, upper = degenerate_bounds(c, units, a, width)
     lo2, up2 = degenerate_bounds(c, units, a / 2, width)
     low_allow = None if alpha_allow is None else degenerate_bounds(c, units, alpha_allow,
