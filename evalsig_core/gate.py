@@ -52,14 +52,15 @@ def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> Comparison
 def diagnosed_compare(baseline: EvalRun, candidate: EvalRun,
                       policy: Policy) -> tuple[ComparisonResult, DoctorReport]:
     """`compare` and the doctor's report it passed (the CLI shows its warnings)."""
-    p, doc = _diagnosed_pairing(baseline, candidate, policy)
+    key = cluster_key(policy.cluster, baseline, candidate)
+    p, doc = _diagnosed_pairing(baseline, candidate, key)
     return _compare_pairing(p, policy), doc
 
 
 def _diagnosed_pairing(baseline: EvalRun, candidate: EvalRun,
-                       policy: Policy) -> tuple[Pairing, DoctorReport]:
-    """Pair once, run the doctor on that pairing; raise `DoctorError` on its errors."""
-    key = cluster_key(policy.cluster, baseline, candidate)
+                       key: str | None) -> tuple[Pairing, DoctorReport]:
+    """Pair once (by cluster `key`, if any), run the doctor on that pairing; raise
+    `DoctorError` on its errors."""
     try:
         p: Pairing | None = pair(baseline, candidate, cluster=key is not None)
     except InputError:
@@ -201,7 +202,7 @@ def _scale(p: Pairing) -> tuple[bool, float]:
 def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     """Doctor, then compare, then the verdict table. Raises `DoctorError` on doctor errors."""
     key = cluster_key(policy.cluster, baseline, candidate)
-    p, doc = _diagnosed_pairing(baseline, candidate, policy)
+    p, doc = _diagnosed_pairing(baseline, candidate, key)
     comp = _compare_pairing(p, policy)
     lower = -math.inf if comp.ci.lower is None else comp.ci.lower
     if comp.allow_alpha is not None:
