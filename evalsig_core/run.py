@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError, UsageError
 
-__all__ = ["EvalRun", "RunMeta", "cluster_key", "is_missing", "label_text",
+__all__ = ["EvalRun", "RunMeta", "cluster_key", "cluster_labels", "is_missing", "label_text",
            "missing_labels_error"]
 
 
@@ -115,11 +115,7 @@ class EvalRun:
         ep = np.ones(len(ids), dtype=np.int64) if epochs is None else _epoch_array(epochs, src)
         cl = present = None
         if clusters is not None:
-            present = ~_missing_mask(clusters)
-            raw = clusters.tolist() if isinstance(clusters, np.ndarray) else list(clusters)
-            cl = np.asarray([label_text(c) if ok else ""
-                             for c, ok in zip(raw, present.tolist(), strict=False)],
-                            dtype=np.str_).reshape(len(raw))
+            cl, present = cluster_labels(clusters)
         if sc.ndim != 1:
             raise InputError("scores must be one-dimensional", path=meta.get("source"))
         meta.setdefault("metric", None)
@@ -154,6 +150,22 @@ def label_text(value: Any) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+def cluster_labels(values: Sequence[Any] | np.ndarray,
+                   arr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster labels as strings (`label_text`) and the mask of records that have one: None,
+    "", NaN or pandas NA is missing (an error when clustering), never one pseudo-cluster of
+    the unlabelled records. `arr` is `values` as an array when the caller already inferred
+    one; labels that already are strings take no Python loop."""
+    if arr is None and isinstance(values, np.ndarray):
+        arr = values
+    if arr is not None and arr.dtype.kind == "U":
+        return arr, arr != ""
+    raw = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    present = np.fromiter((not is_missing(v) for v in raw), dtype=bool, count=len(raw))
+    labels = [label_text(v) if ok else "" for v, ok in zip(raw, present.tolist(), strict=True)]
+    return np.asarray(labels, dtype=np.str_).reshape(len(raw)), present
 
 
 def is_missing(value: Any) -> bool:

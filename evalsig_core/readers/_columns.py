@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..run import EvalRun, RunMeta, is_missing, label_text
+from ..run import EvalRun, RunMeta, cluster_labels
 from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
@@ -134,18 +134,8 @@ def epoch_array(epochs: list[Any], ids: np.ndarray, src: str) -> np.ndarray:
 
 
 def cluster_arrays(clusters: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Labels as strings and a mask of records that have one (None, "" or NaN is missing)."""
-    arr = _array(clusters) if clusters else np.asarray([], dtype=np.str_)
-    if arr.dtype.kind == "U":
-        return arr, arr != ""
-    present = np.fromiter((not is_missing(c) for c in clusters), dtype=bool,
-                          count=len(clusters))
-    labels = [_label(c) for c in clusters]
-    return np.asarray(labels, dtype=np.str_), present
-
-
-def _label(c: Any) -> str:
-    return "" if is_missing(c) else label_text(c)  # JSON true is "true"; 1.0 is "1"
+    """Labels as strings and a mask of records that have one (`run.cluster_labels`)."""
+    return cluster_labels(clusters, _array(clusters) if clusters else None)
 
 
 def build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
