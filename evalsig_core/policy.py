@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from .errors import ExitCode, UsageError
 
-__all__ = ["MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide", "meets_margin"]
+__all__ = ["MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide", "meets_margin",
+           "null_boundary"]
 
 # With fewer clusters than this no cluster-robust method can be trusted: INCONCLUSIVE.
 MIN_CLUSTERS = 5
@@ -111,11 +112,16 @@ class Policy(BaseModel):
     @property
     def theta0(self) -> float:
         """The null boundary the mode tests against (delta <= theta0)."""
-        return {
-            Mode.SUPERIORITY: 0.0,
-            Mode.NON_INFERIORITY: -self.min_delta,
-            Mode.MINIMUM_EFFECT: self.min_delta,
-        }[self.mode]
+        return null_boundary(self.mode, self.min_delta)
+
+
+def null_boundary(mode: Mode, min_delta: float) -> float:
+    """theta0 of a mode: 0 (superiority), -min_delta (non-inferiority), +min_delta."""
+    return {
+        Mode.SUPERIORITY: 0.0,
+        Mode.NON_INFERIORITY: -min_delta,
+        Mode.MINIMUM_EFFECT: min_delta,
+    }[mode]
 
 
 # Relative tolerance of "delta >= min_delta": a delta that equals the margin exactly (15 of 300

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from ..policy import Mode
+from ..policy import Mode, null_boundary
 from ..report import (
     CompareReport,
     ComparisonResult,
@@ -194,9 +194,9 @@ def render_watch(result: WatchResult, output: str, *, style: Style | None = None
     if output == "json":
         return _json(result)
     style = style or Style()
-    # the value ALLOW compares L with (as margin_of does for a gate report)
-    margin = {Mode.SUPERIORITY: result.min_delta, Mode.NON_INFERIORITY: -result.min_delta,
-              Mode.MINIMUM_EFFECT: result.min_delta}[result.mode] + 0.0
+    # the value drawn as the margin, as margin_of does for a gate report (+ 0.0: never -0.0)
+    margin = (result.min_delta if result.mode is Mode.SUPERIORITY
+              else null_boundary(result.mode, result.min_delta)) + 0.0
     ctx: dict[str, Any] = dict(
         r=result, style=style, margin=margin,
         line=interval_line(result.lower, result.upper, result.estimate, margin,
