@@ -144,7 +144,11 @@ class GateReport(_Strict):
     schema_version: str = SCHEMA_VERSION
     kind: str = "gate"
     evalsig_version: str = __version__
-    verdict: Verdict
+    verdict: Verdict = Field(description="the verdict that applies to this comparison; in a "
+                             "suite entry, after the suite's multiplicity correction")
+    verdict_before_correction: Verdict | None = Field(
+        default=None, description="set only on a suite entry whose verdict the suite's "
+        "multiplicity correction (holm or bh) changed: the verdict it had when gated alone")
     exit_code: int
     reason: str
     mode: Mode

@@ -3,7 +3,9 @@
 - Every entry is gated on its own (doctor, method, verdict table).
 - Superiority entries ("any entry improved") share one family: their p-values are adjusted
   with Holm (default) or Benjamini-Hochberg, and an entry whose adjusted p-value is not below
-  the level its ALLOW used is INCONCLUSIVE instead of ALLOW.
+  the level its ALLOW used is INCONCLUSIVE instead of ALLOW: in the suite and in the entry's
+  own report (`verdict`, `exit_code`, `reason`, extra items at the adjusted level), which keeps
+  the ALLOW it had alone as `verdict_before_correction`.
 - Non-inferiority / minimum-effect entries are guardrails: "every guardrail holds" is an
   intersection-union test, each at the full alpha (no split).
 - The suite is REJECT if any entry is REJECT, else INCONCLUSIVE if any is (or if an entry could
@@ -15,17 +17,21 @@ The suite file format (one for `evalsig suite` and the nightly flow) is in suite
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scipy import stats as sps
+
 from .errors import EvalsigError, UsageError
 from .gate import gate
 from .policy import Mode, Policy, Verdict
-from .report import SuiteEntry, SuiteReport
+from .report import ComparisonResult, GateReport, SuiteEntry, SuiteReport
 from .run import EvalRun
 from .stats.multiplicity import CORRECTIONS, adjust_p_values
+from .stats.power import extra_items_needed
 from .suite_file import read_suite_spec
 
 __all__ = ["SuiteItem", "gate_suite", "load_suite", "run_suite_file", "suite_report"]
@@ -78,25 +84,67 @@ def suite_report(entries: Sequence[SuiteEntry], *, correction: str = "holm") -> 
            if e.report is not None and e.report.mode is Mode.SUPERIORITY]
     adjusted = dict(zip(sup, adjust_p_values([entries[i].report.comparison.p_value  # type: ignore
                                               for i in sup], correction), strict=True))
-    out = [_decided(e, adjusted.get(i)) for i, e in enumerate(entries)]
+    out = [_decided(e, adjusted.get(i), correction=correction, family=len(sup))
+           for i, e in enumerate(entries)]
     verdict, reason = _combine(out)
     used = correction if sup else "iut"
     return SuiteReport(verdict=verdict, exit_code=int(verdict.exit_code), reason=reason,
                        correction=used, entries=out)
 
 
-def _decided(entry: SuiteEntry, p_adj: float | None) -> SuiteEntry:
-    """An entry's verdict after the suite's multiplicity correction."""
+def _decided(entry: SuiteEntry, p_adj: float | None, *, correction: str,
+             family: int) -> SuiteEntry:
+    """An entry's verdict after the suite's multiplicity correction, stated in the entry's own
+    report too (a reader of `entries[].report.verdict` must never see ALLOW for an entry the
+    suite did not accept)."""
     report = entry.report
     if report is None:
         return entry
-    verdict = report.verdict
-    if p_adj is not None and verdict is Verdict.ALLOW:
+    if p_adj is not None and report.verdict is Verdict.ALLOW:
         level = report.comparison.allow_alpha or report.alpha
         if p_adj >= level:
-            verdict = Verdict.INCONCLUSIVE
-    return entry.model_copy(update={"verdict": verdict, "p_value_adjusted": p_adj,
+            report = _demoted(report, p_adj, level, correction=correction, family=family)
+    return entry.model_copy(update={"verdict": report.verdict, "report": report,
+                                    "p_value_adjusted": p_adj,
                                     "metric": entry.metric or report.metric})
+
+
+_CORRECTION_NAME = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+
+
+def _demoted(report: GateReport, p_adj: float, level: float, *, correction: str,
+             family: int) -> GateReport:
+    """An ALLOW whose adjusted p-value is not below its level: INCONCLUSIVE, with the reason,
+    the suggestion and the extra items needed at the level the correction implies."""
+    c = report.comparison
+    # the per-entry level the correction holds this p-value to: p_adj / p is its multiplier
+    eff = min(level, level * c.p_value / p_adj) if c.p_value > 0 else level / family
+    extra = extra_items_needed(c.n_pairs, _mde_at(c, level, eff, report.power),
+                               max(report.min_delta, abs(c.delta)))
+    name = _CORRECTION_NAME[correction]
+    reason = (f"{name}-adjusted p-value {p_adj:.4g} >= {level:g} across the suite's {family} "
+              f"superiority entries: not an improvement after the multiplicity correction "
+              f"(alone it passed: {report.reason})")
+    suggestion = ("no finite number of extra items decides this at the current effect size"
+                  if extra is None else
+                  f"collect about {extra} more paired items (at the current variance and "
+                  "design effect) and gate the suite again")
+    v = Verdict.INCONCLUSIVE
+    return report.model_copy(update={
+        "verdict": v, "verdict_before_correction": report.verdict,
+        "exit_code": int(v.exit_code), "reason": reason, "suggestion": suggestion,
+        "extra_items_needed": extra})
+
+
+def _mde_at(c: ComparisonResult, level: float, eff: float, power: float) -> float:
+    """The entry's MDE with its ALLOW bound moved from `level` to the stricter level `eff`
+    (t quantiles on the comparison's df, normal when it has none)."""
+    df = math.inf if c.df is None else c.df
+
+    def q(p: float) -> float:
+        return float(sps.norm.ppf(p) if math.isinf(df) else sps.t.ppf(p, df))
+
+    return c.mde + (q(1 - eff) - q(1 - level)) * c.se
 
 
 def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:

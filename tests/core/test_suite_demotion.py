@@ -1,0 +1,71 @@
+"""A suite entry that the multiplicity correction demotes says so in its own report, in every
+output format: a reader of `.entries[].report.verdict` must never see ALLOW for an entry the
+suite did not accept."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from evalsig_core import EvalRun, Policy, Verdict
+from evalsig_core.render import render_suite
+from evalsig_core.report import SuiteReport
+from evalsig_core.suite import SuiteItem, gate_suite
+
+
+def _runs(improved: int, regressed: int, n: int = 2000) -> tuple[EvalRun, EvalRun]:
+    """Binary runs with exactly `improved` items 0->1 and `regressed` items 1->0."""
+    ids = [f"q{i}" for i in range(n)]
+    b = np.zeros(n)
+    b[improved:improved + regressed] = 1.0
+    c = b.copy()
+    c[:improved] = 1.0
+    c[improved:improved + regressed] = 0.0
+    return EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c)
+
+
+def _item(name: str, improved: int, regressed: int) -> SuiteItem:
+    runs = _runs(improved, regressed)
+    return SuiteItem(name=name, policy=Policy(min_delta=0.0), load=lambda: runs)
+
+
+@pytest.fixture(scope="module")
+def demoted() -> SuiteReport:
+    # 60 improved vs 40 regressed: exact McNemar p = 0.028 < 0.05 (ALLOW alone); Holm over two
+    # such entries: 2 * 0.028 = 0.057 >= 0.05 (tests/stats/test_suite.py)
+    return gate_suite([_item("a", 60, 40), _item("b", 60, 40)])
+
+
+def test_a_demoted_entry_report_states_the_verdict_that_applies(demoted: SuiteReport) -> None:
+    doc = json.loads(render_suite(demoted, "json"))
+    for e in doc["entries"]:
+        assert e["verdict"] == "INCONCLUSIVE"
+        assert e["report"]["verdict"] == "INCONCLUSIVE" and e["report"]["exit_code"] == 2
+        assert e["report"]["verdict_before_correction"] == "ALLOW"
+        assert "holm" in e["report"]["reason"].lower()
+
+
+def test_a_demoted_entry_carries_the_extra_items_at_the_adjusted_level(
+        demoted: SuiteReport) -> None:
+    r = demoted.entries[0].report
+    assert r is not None and r.extra_items_needed is not None and r.extra_items_needed > 0
+    assert str(r.extra_items_needed) in r.suggestion
+
+
+def test_an_entry_the_correction_leaves_alone_has_no_pre_correction_verdict() -> None:
+    # 200 improved vs 20 regressed: p ~ 1e-35, ALLOW survives Holm over two entries
+    s = gate_suite([_item("a", 200, 20), _item("b", 200, 20)])
+    assert [e.report.verdict for e in s.entries] == [Verdict.ALLOW] * 2  # type: ignore[union-attr]
+    assert all(e.report.verdict_before_correction is None  # type: ignore[union-attr]
+               for e in s.entries)
+
+
+@pytest.mark.parametrize("output", ["markdown", "tty", "html"])
+def test_every_format_shows_the_entry_as_inconclusive(demoted: SuiteReport, output: str) -> None:
+    text = re.sub(r"<style>.*?</style>", "", render_suite(demoted, output), flags=re.S)  # css
+    assert "ALLOW before holm" in text
+    # the entry's own verdict is never shown as a bare ALLOW: only as the pre-correction one
+    assert text.count("ALLOW") == text.count("ALLOW before holm")
