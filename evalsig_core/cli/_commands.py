@@ -146,7 +146,8 @@ def _add_input_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_stats_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
-                   help="one-sided error rate (default 0.05)")
+                   help="one-sided error rate (default 0.05; below 0.8, the power of the "
+                   "reported MDE)")
     p.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
     p.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
@@ -414,10 +415,29 @@ def _doctor_failed(exc: DoctorError, env: Mapping[str, str]) -> None:
     sys.stderr.write(render_doctor(exc.report, "tty", style=style_for(sys.stderr, env)))
 
 
+_FIXED_POWER_USE = {
+    "compare": "at which compare reports the detectable effect (MDE)",
+    "watch": "every policy carries (watch itself does not use it)",
+}
+
+
+def policy_without_power(command: str, **kw: Any) -> Policy:
+    """The Policy of a command without a --power flag (compare, watch): its power is the
+    default, so an --alpha at or above it is reported as that command's --alpha ("power (0.8)
+    must exceed alpha (0.85)" named a flag the user could not pass)."""
+    power = float(Policy.model_fields["power"].default)
+    alpha = kw["alpha"]
+    if alpha >= power:
+        raise UsageError(f"--alpha {alpha:g} is too large for `evalsig {command}`: it must be "
+                         f"below {power:g}, the power {_FIXED_POWER_USE[command]}",
+                         hint="use a smaller --alpha (one-sided; the usual choice is 0.05)")
+    return Policy(**kw)
+
+
 def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    policy = Policy(min_delta=0.0, alpha=args.alpha, method=args.method,
-                    resamples=args.resamples, seed=args.seed, metric=args.metric,
-                    cluster=args.cluster)
+    policy = policy_without_power("compare", min_delta=0.0, alpha=args.alpha,
+                                  method=args.method, resamples=args.resamples, seed=args.seed,
+                                  metric=args.metric, cluster=args.cluster)
     progress = Progress(sys.stderr)
     baseline = _read(args.baseline, args, progress)
     candidate = _read(args.candidate, args, progress)

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-from ..policy import Mode, Policy
+from ..policy import Mode
 from ..readers import read_run
 from ..render import OUTPUTS, render_watch
 from ..sequential import watch
@@ -33,10 +33,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_watch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from ._commands import _emit  # here: _commands imports this module
+    from ._commands import _emit, policy_without_power  # here: _commands imports this module
 
-    policy = Policy(min_delta=args.min_delta, alpha=args.alpha, mode=args.mode, seed=args.seed,
-                    metric=args.metric, cluster=args.cluster)
+    policy = policy_without_power("watch", min_delta=args.min_delta, alpha=args.alpha,
+                                  mode=args.mode, seed=args.seed, metric=args.metric,
+                                  cluster=args.cluster)
     flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,
              "format": args.format}
     res = watch(read_run(args.baseline, **flags), read_run(args.candidate, **flags), policy)

@@ -122,3 +122,18 @@ def test_a_flag_that_abbreviates_no_config_does_not_switch_the_config_off(
     monkeypatch.chdir(tmp_path)
     assert main(["power", "--sd", "0.5", "--n", "100", "--output", "json"], {}) == 0
     assert json.loads(capsys.readouterr().out)["alpha"] == 0.01
+
+
+@pytest.mark.parametrize("command", [
+    ["compare", "missing-b.json", "missing-c.json"],
+    ["watch", "--baseline", "missing-b.json", "--candidate", "missing-c.json",
+     "--min-delta", "0"],
+])
+def test_an_alpha_above_the_fixed_power_names_alpha_for_commands_without_power(
+        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # compare and watch have no --power: "power (0.8) must exceed alpha (0.85)" named a flag
+    # the user could not pass (and it is checked before the files are read: 64, not 66)
+    assert main(["--no-config", *command, "--alpha", "0.85"], {}) == 64
+    err = capsys.readouterr().err
+    assert f"--alpha 0.85 is too large for `evalsig {command[0]}`" in err
+    assert "must be below 0.8" in err and "--power" not in err and "must exceed" not in err
