@@ -34,7 +34,8 @@ FINDING_CODES: dict[str, str] = {
     "E110": "the input exceeds a safety bound (file size, line length, nesting, zip bomb)",
     "E111": "an aggregate results file was given instead of per-item data",
     "E112": "the runs name different metrics (was W212)",
-    "E113": "the runs' scores are on different scales, one within [0, 1] and one not (was W211)",
+    "E113": "the runs' scores are on different scales: one within [0, 1] and one not (was "
+            "W211), or both off [0, 1] with ranges about 5x or more apart (0-10 vs 0-100)",
     "E114": "the runs name different tasks",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
@@ -245,14 +246,51 @@ def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:
     if tb and tc and tb != tc:
         out.append(_f("E114", f"the baseline's task is {tb!r}, the candidate's {tc!r}",
                       "gate two runs of the same task"))
-    in_b = bool(np.all((p.baseline >= 0) & (p.baseline <= 1)))
-    in_c = bool(np.all((p.candidate >= 0) & (p.candidate <= 1)))
-    if in_b != in_c and np.isfinite(p.baseline).all() and np.isfinite(p.candidate).all():
-        side, other = ("candidate", p.candidate) if in_b else ("baseline", p.baseline)
-        out.append(_f("E113", f"the {side}'s scores range from {other.min():g} to "
-                      f"{other.max():g}, the other run's lie within [0, 1]",
-                      "put both runs on one scale (fraction vs percent?) before gating"))
-    return out
+    scale = _scale_finding(p, b, c)
+    return out + ([scale] if scale is not None else [])
+
+
+# Runs that are both off [0, 1] are on different scales when the wider one is at least this
+# many times the narrower in span, in largest |score| and in the 90th percentile of |score|.
+# A rescaling by k (0-10 vs 0-100: k = 10; fraction vs percent: 100) multiplies all three by k;
+# on one scale all three reach 5 only when one run stays within a fifth of the other's range
+# on almost every item (a run 0-7 against 0-10, or a better candidate, gives 1.1-2).
+_SCALE_RATIO = 5.0
+
+
+def _scale_finding(p: Pairing, b: EvalRun, c: EvalRun) -> Finding | None:
+    """E113: the paired item scores of the runs are on clearly different scales."""
+    x, y = p.baseline, p.candidate
+    if not p.n or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return None
+    in_b = bool(np.all((x >= 0) & (x <= 1)))
+    in_c = bool(np.all((y >= 0) & (y <= 1)))
+    fb, fc = (f" ({r.meta.source})" if r.meta.source else "" for r in (b, c))
+    ranges = (f"the baseline's scores{fb} range from {x.min():g} to {x.max():g}, the "
+              f"candidate's{fc} from {y.min():g} to {y.max():g}")
+    if in_b != in_c:
+        return _f("E113", f"{ranges}: one run lies within [0, 1] and the other not",
+                  "put both runs on one scale (fraction vs percent?) before gating")
+    if in_b:
+        return None
+    wide, narrow = ("candidate", "baseline") if np.abs(y).max() >= np.abs(x).max() else (
+        "baseline", "candidate")
+    w, n = (y, x) if wide == "candidate" else (x, y)
+    ratios = [_ratio(np.ptp(w), np.ptp(n)), _ratio(np.abs(w).max(), np.abs(n).max()),
+              _ratio(np.quantile(np.abs(w), 0.9), np.quantile(np.abs(n), 0.9))]
+    if min(ratios) < _SCALE_RATIO:
+        return None
+    k = ratios[1]
+    power10 = 10.0 ** round(math.log10(k))
+    factor = f"{power10:g}" if abs(math.log10(k / power10)) < 0.3 else f"about {k:.0f}"
+    return _f("E113", f"{ranges}: the {wide}'s range is about {k:.0f}x the {narrow}'s, the runs "
+              "are on different scales", f"put both runs on one scale before gating (e.g. "
+              f"divide the {wide}'s scores by {factor}), or score both with the same scorer "
+              "and rubric: a delta across two scales means nothing")
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else (math.inf if a > 0 else 1.0)
 
 
 def _cluster_df_findings(p: Pairing, cluster: str | None) -> list[Finding]:
