@@ -54,6 +54,8 @@ FINDING_CODES: dict[str, str] = {
     "W217": "the run has not finished (status started): it may be partial",
     "W218": f"cluster sizes so unequal that fewer than {MIN_CLUSTERS} clusters are effective: "
             "the verdict will be INCONCLUSIVE",
+    "W219": "the ALLOW bound is at a one-sided level of 0.5 or more: no detectable effect "
+            "(MDE) or extra items are defined",
     "I301": "summary of the pairing",
     "I302": "clusters: sizes and effective degrees of freedom",
 }

@@ -6,11 +6,19 @@ import math
 
 import numpy as np
 
-from .doctor import diagnose, summarize
+from .doctor import diagnose, make_report, summarize
 from .errors import InputError, UsageError
 from .pairing import Pairing, pair
 from .policy import Mode, Policy, Verdict, decide
-from .report import ComparisonResult, DoctorReport, GateReport, Interval, finite_or_none
+from .report import (
+    ComparisonResult,
+    DoctorReport,
+    Finding,
+    GateReport,
+    Interval,
+    Severity,
+    finite_or_none,
+)
 from .run import EvalRun, cluster_key
 from .stats import (
     METHODS,
@@ -54,7 +62,33 @@ def diagnosed_compare(baseline: EvalRun, candidate: EvalRun,
     """`compare` and the doctor's report it passed (the CLI shows its warnings)."""
     key = cluster_key(policy.cluster, baseline, candidate)
     p, doc = _diagnosed_pairing(baseline, candidate, key)
-    return _compare_pairing(p, policy), doc
+    comp = _compare_pairing(p, policy)
+    return comp, _with_level_findings(doc, comp)
+
+
+# At a one-sided level of 0.5 or more the bound ALLOW compares lies at or above the estimate
+# (t_{1-alpha} <= 0), so "the effect the decision detects with `power`" is no effect at all: it
+# came out negative for exact and resampling bounds (McNemar, alpha 0.8: -0.00007). Such alphas
+# stay accepted; the MDE is NaN (JSON null), no extra items are claimed, and W219 says why.
+MDE_LEVEL = 0.5
+
+
+def _level_findings(comp: ComparisonResult) -> list[Finding]:
+    if not math.isnan(comp.mde):
+        return []
+    level = comp.allow_alpha or (1 - comp.ci_level)
+    return [Finding(
+        code="W219", severity=Severity.WARNING,
+        message=f"the bound ALLOW compares is at the one-sided level {level:g} (>= 0.5): it "
+        "lies at or above the estimate, so no detectable effect (MDE) or number of extra "
+        "items is defined",
+        hint="gate at an alpha below 0.5 (the usual choice is 0.05) for a detectable effect "
+        "and a sample-size suggestion")]
+
+
+def _with_level_findings(doc: DoctorReport, comp: ComparisonResult) -> DoctorReport:
+    extra = _level_findings(comp)
+    return make_report(doc.findings + extra, doc.baseline, doc.candidate) if extra else doc
 
 
 def _diagnosed_pairing(baseline: EvalRun, candidate: EvalRun,
@@ -100,6 +134,8 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
     # The MDE is the effect the *decision* detects with `power`: the distance to the bound
     # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
     mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
+    if (alpha_allow or policy.alpha) >= MDE_LEVEL:
+        mde = math.nan
     notes = list(inf.notes)
     if name == "paired_t" and sample.sums is not None:
         notes.append(f"paired_t treats the {sample.n} items as independent: the cluster key "
@@ -204,6 +240,7 @@ def gate(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> GateReport:
     key = cluster_key(policy.cluster, baseline, candidate)
     p, doc = _diagnosed_pairing(baseline, candidate, key)
     comp = _compare_pairing(p, policy)
+    doc = _with_level_findings(doc, comp)
     lower = -math.inf if comp.ci.lower is None else comp.ci.lower
     if comp.allow_alpha is not None:
         lower = -math.inf if comp.allow_lower is None else comp.allow_lower
@@ -256,6 +293,9 @@ def _suggestion(v: Verdict, comp: ComparisonResult, policy: Policy, extra: int |
         return "do not ship: the candidate fails the policy"
     if comp.n_clusters is not None and comp.n_clusters < 5:
         return "add clusters: with fewer than 5 no verdict can be trusted"
+    if math.isnan(comp.mde):
+        return ("gate again at an alpha below 0.5 (e.g. 0.05): at this alpha no number of extra "
+                "items is defined")
     if extra is None:
         return "no finite number of extra items decides this at the current effect size"
     return (f"collect about {extra} more paired items (at the current variance and design "

@@ -147,7 +147,9 @@ def decide(
     policy: Policy, *, delta: float, lower: float, upper: float, mde: float,
     n_clusters: int | None = None, effective_clusters: float | None = None,
 ) -> Decision:
-    """Apply the verdict table (DESIGN.md) to one-sided (1 - alpha) bounds L and U."""
+    """Apply the verdict table (DESIGN.md) to one-sided (1 - alpha) bounds L and U.
+
+    An `mde` of NaN (undefined: alpha >= 0.5) never supports a power-based REJECT."""
     m = policy.min_delta
     if n_clusters is not None and n_clusters < MIN_CLUSTERS:
         return Decision(
@@ -172,6 +174,12 @@ def decide(
             return Decision(verdict=Verdict.REJECT,
                             reason=f"significant regression: U = {upper:+.4f} < 0",
                             uses_lower=False)
+        if lower <= 0 <= upper and math.isnan(mde):
+            return Decision(
+                verdict=Verdict.INCONCLUSIVE,
+                reason="not significant, and at this alpha no detectable effect is defined to "
+                "judge the run's power by",
+            )
         if lower <= 0 <= upper and mde > m:
             return Decision(
                 verdict=Verdict.INCONCLUSIVE,

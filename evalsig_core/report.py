@@ -105,7 +105,9 @@ class ComparisonResult(_Strict):
     significant: bool
     se: float
     df: float | None = Field(default=None, description="degrees of freedom; null = normal")
-    mde: float
+    mde: float = Field(description="the effect the decision detects with `power` (one-sided); "
+                       "null when undefined: an unbounded ALLOW bound, or a bound at a level of "
+                       "0.5 or more (finding W219)")
     method: str
     method_reason: str = ""
     n_pairs: int
@@ -137,6 +139,10 @@ class ComparisonResult(_Strict):
 
     @field_serializer("df")
     def _df(self, v: float | None) -> float | None:
+        return finite_or_none(v)
+
+    @field_serializer("mde")
+    def _mde(self, v: float) -> float | None:  # the JSON Schema says null is possible
         return finite_or_none(v)
 
 

@@ -510,8 +510,9 @@ def github_publish(report: Any, env: Mapping[str, str], args: argparse.Namespace
 
 def github_gate(report: GateReport, env: Mapping[str, str], args: argparse.Namespace) -> None:
     c = report.comparison
+    mde = f"{c.mde:.6g}" if math.isfinite(c.mde) else ""  # empty as the JSON's null
     github_publish(report, env, args, render_gate, {
-        "delta": f"{c.delta:.6g}", "p_value": f"{c.p_value:.6g}", "mde": f"{c.mde:.6g}"})
+        "delta": f"{c.delta:.6g}", "p_value": f"{c.p_value:.6g}", "mde": mde})
 
 
 def github_error(env: Mapping[str, str], code: int, message: str) -> None:
