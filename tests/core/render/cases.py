@@ -97,6 +97,26 @@ def suite_report() -> SuiteReport:
                        reason="1 of 4 entries is REJECT", correction="holm", entries=entries)
 
 
+def suite_demoted() -> SuiteReport:
+    """Two marginal ALLOWs that Holm demotes (exact McNemar p 0.028 each, adjusted 0.057) and
+    one that survives: each demoted entry's own report says INCONCLUSIVE."""
+    from evalsig_core.suite import suite_report
+
+    def entry(name: str, improved: int, regressed: int) -> SuiteEntry:
+        ids = [f"q{i}" for i in range(2000)]
+        b = np.zeros(2000)
+        b[improved:improved + regressed] = 1.0
+        c = b.copy()
+        c[:improved] = 1.0
+        c[improved:improved + regressed] = 0.0
+        runs = [EvalRun.from_arrays(ids, x, metric="accuracy", task=name) for x in (b, c)]
+        return SuiteEntry(name=name, task=name, metric="accuracy",
+                          report=_norm(gate(*runs, Policy(min_delta=0.0))))
+
+    report = suite_report([entry("a", 60, 40), entry("b", 60, 40), entry("c", 200, 20)])
+    return report.model_copy(update={"evalsig_version": VERSION})
+
+
 def watch_result() -> WatchResult:
     """The example runs watched by cluster: 120 cluster means, not settled yet."""
     b, c = example_runs()
@@ -110,5 +130,6 @@ CASES = {
     "doctor_errors": ("doctor", doctor_errors),
     "compare": ("compare", compare_report),
     "suite": ("suite", suite_report),
+    "suite_demoted": ("suite", suite_demoted),
     "watch": ("watch", watch_result),
 }
