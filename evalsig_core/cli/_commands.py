@@ -98,7 +98,7 @@ class _Parser(argparse.ArgumentParser):
             if word == "--" or word in commands:
                 return None
             name = word.split("=", 1)[0]
-            if (len(word) > 1 and word[0] in self.prefix_chars
+            if (len(word) > 1 and word[0] in self.prefix_chars and " " not in word  # as argparse
                     and not self._negative_number_matcher.match(word)
                     and name not in self._option_string_actions):
                 return name
