@@ -7,10 +7,12 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
 - `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body under the shared secret,
   compared in constant time (`hmac.compare_digest`); otherwise 401 and nothing else happens;
 - `ping` → 200; `pull_request` (opened, synchronize, reopened) → a run of the CI gate
-  deployment with repo, PR number and head SHA; `push` to the default branch → a run of the
-  promotion deployment for the pushed commit; a pull request merged into the default branch →
-  a promotion run for its head SHA and number (a merge commit or squash has a new SHA, which
-  no gate decided); anything else → 202 "ignored";
+  deployment with repo, PR number and head SHA; a pull request merged into the default
+  branch → a promotion run for its head SHA and number (`trigger="merged-pr"`); `push` to the
+  default branch → a promotion run for the pushed commit (`trigger="push"`); anything else →
+  202 "ignored". A merge sends both: a merge or squash commit has a new SHA that no gate
+  decided, so its push run ends Completed "NOT GATED" (audited, not a refusal) while the
+  merged PR's run promotes; a fast-forward push of the gated head promotes as the PR does;
 - `X-GitHub-Delivery` is the flow run's idempotency key, so a redelivery returns the run the
   first delivery created and never starts a second one;
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
@@ -160,7 +162,8 @@ def route_event(event: str, payload: Mapping[str, Any],
         if not branch or base != branch:
             return f"pull request merged into {base!r}, not the default branch"
         return RunRequest(settings.promote_deployment,
-                          {"repo": repo, "commit": sha, "pr_number": number})
+                          {"repo": repo, "commit": sha, "pr_number": number,
+                           "trigger": "merged-pr"})
     if event == "push":
         ref, after = payload.get("ref"), payload.get("after")
         if not branch or ref != f"refs/heads/{branch}":
@@ -169,7 +172,10 @@ def route_event(event: str, payload: Mapping[str, Any],
             return "push deletes the branch"
         if not repo:
             raise ValueError("push payload lacks repository.full_name")
-        return RunRequest(settings.promote_deployment, {"repo": repo, "commit": after})
+        # Most pushed commits (merge or squash commits, direct pushes) were never gated: the
+        # promotion flow records them as NOT GATED instead of refusing (see its `trigger`).
+        return RunRequest(settings.promote_deployment,
+                          {"repo": repo, "commit": after, "trigger": "push"})
     return f"event {event!r} is not handled"
 
 

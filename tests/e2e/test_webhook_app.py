@@ -99,7 +99,8 @@ def test_a_pull_request_merged_into_the_default_branch_promotes_its_gated_head()
     assert post(client(fake), "pull_request", body).status_code == 202
     assert fake.calls[0][:2] == ("evalsig-promote/evalsig-promote",
                                  {"repo": "acme/evals", "pr_number": 42,
-                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b"})
+                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b",
+                                  "trigger": "merged-pr"})
 
 
 def test_a_pull_request_merged_into_another_branch_promotes_nothing() -> None:
@@ -129,7 +130,8 @@ def test_push_to_the_default_branch_creates_a_promotion_run_for_the_pushed_commi
     assert post(client(fake), "push", sample("push")).status_code == 202
     assert fake.calls[0][:2] == ("evalsig-promote/evalsig-promote",
                                  {"repo": "acme/evals",
-                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b"})
+                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b",
+                                  "trigger": "push"})
 
 
 def test_push_to_another_branch_is_ignored() -> None:
