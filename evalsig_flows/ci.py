@@ -272,7 +272,7 @@ def _not_gated(store: str, repo: str, commit: str, exc: NoGateDecision,
             decision_id=did, decision="promotion", now=now, report=None, inputs=[],
             verdict="NOT-GATED", exit_code=0, locations={},
             context={"repo": repo, "commit": commit, "pr_number": None, "trigger": "push",
-                     "reason": reason}))
+                     "reason": reason}), once=True)
     except EvalsigError as audit_exc:
         return failed_from_error(audit_exc, f"not recorded: {reason}")
     print(f"NOT GATED: {reason}")
@@ -301,7 +301,8 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
                                if e["status"] != "promoted"])
         for (rec, res), e in zip(done, entries, strict=True):
             # already current: audit it only if this promotion moved it (a replay after a
-            # run killed before its audit), not if another decision promoted the same bytes
+            # run killed before its audit), not if another decision promoted the same bytes;
+            # `once` links it at most once (`seen` also covers records written before claims)
             ours = res.pointer.current.decision_id == e["decision_id"]
             if e["status"] == "promoted" or (ours and e["decision_id"] not in seen):
                 _audit_promotion(store, rec, e, now, trigger)
@@ -349,7 +350,7 @@ def _audit_promotion(store: str, rec: GateRecord, e: dict[str, Any], now: dateti
         verdict="PROMOTED", exit_code=0, locations={"json": rec.report or ""},
         context={k: v for k, v in e.items() if k != "status"}
         | {"repo": rec.repo, "commit": rec.commit, "pr_number": rec.pr_number,
-           "trigger": trigger}))
+           "trigger": trigger}), once=True)  # twins (push + merged PR) and replays: one record
 
 
 def _failed(store: str, repo: str, commit: str | None, pr_number: int | None,

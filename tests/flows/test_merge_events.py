@@ -128,3 +128,50 @@ def test_a_merged_pr_that_no_gate_decided_is_still_refused(uri: str) -> None:
     refused = deliver(uri, "pull_request", merged_pr_event())
     assert refused.is_failed() and "no CI gate decision" in refused.message
     assert trail(open_store(uri)) == ["promotion:REFUSED"]
+
+
+def _promoted(store: Store) -> list[str]:
+    return [r.decision_id for _, r in recent_records(store) if r.verdict == "PROMOTED"]
+
+
+@pytest.mark.parametrize("uri", ["s3"], indirect=True)
+def test_twin_promotions_of_one_merge_audit_each_decision_once(
+        uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast-forward merge: the push and the merged PR promote the same head concurrently.
+
+    Both twins are held just before their audit append until both got there (so each has
+    already checked the trail and found no record of the decision); then one appends, and the
+    other once that record is linked (the interleaving that wrote the decision twice).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier, Lock
+
+    from evalsig_flows import audit_log
+
+    gated = gate(uri, "candidate.json")
+    assert gated.is_completed(), gated.message
+    start, audit, first = Barrier(2), Barrier(2), Lock()
+    real_append = audit_log.append_record
+
+    def append_in_turn(store: Store, fields: dict[str, Any], **kw: Any) -> Any:
+        if fields["verdict"] != "PROMOTED":
+            return real_append(store, fields, **kw)
+        audit.wait(timeout=60)
+        with first:  # the second twin reads the head after the first one's record is linked
+            return real_append(store, fields, **kw)
+
+    monkeypatch.setattr(audit_log, "append_record", append_in_turn)
+
+    def twin(event: tuple[str, dict[str, Any]]) -> Any:
+        start.wait(timeout=60)
+        return deliver(uri, *event)
+
+    with ThreadPoolExecutor(2) as pool:
+        states = list(pool.map(twin, [("push", push_event(HEAD)),
+                                      ("pull_request", merged_pr_event())]))
+    assert all(s.is_completed() for s in states), [s.message for s in states]
+    assert sorted(s.result()["entries"][0]["status"] for s in states) == [
+        "already-current", "promoted"]
+    store = open_store(uri)
+    assert len(_promoted(store)) == 1, trail(store)
+    assert trail(store) == ["gate:ALLOW", "promotion:PROMOTED"]
