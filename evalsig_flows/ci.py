@@ -54,6 +54,7 @@ from .baselines import (
     PromotionRefused,
     PromotionResult,
     baseline_prefix,
+    check_pointer_not_lost,
     extension,
     move_pointer,
     put_version,
@@ -169,6 +170,8 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
                                hint="re-run the CI gate")
     prefix = baseline_prefix(record.suite, record.task, record.metric)
     pointer, _ = read_pointer(store, prefix)
+    if pointer is None:  # a deleted pointer is refused here, before any pointer of the set moves
+        check_pointer_not_lost(store, prefix, record.candidate_sha256)
     if pointer is not None and pointer.current.version_sha256 not in (
             record.baseline_sha256, record.candidate_sha256):
         raise PromotionRefused(
