@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from evalsig_core import InputError, InputNotFoundError, StorageError
+from evalsig_core import InputError, InputNotFoundError, StorageError, UsageError
 from evalsig_core.audit import (
     AUDIT_HEAD_KEY,
     AuditHead,
@@ -148,8 +148,8 @@ def _known(store: Store, decision_id: str) -> AuditRecord | None:
     try:
         marker = json.loads(store.get(_claim_key(decision_id, ".linked")))
         data = store.get(marker["key"])
-    except (InputNotFoundError, ValueError, KeyError, TypeError):
-        return None
+    except (InputNotFoundError, UsageError, ValueError, KeyError, TypeError):
+        return None  # no marker, or not one evalsig wrote: walk the chain instead
     if sha256_hex(data) != marker.get("sha256"):
         return None  # not the linked bytes: walk the chain instead
     record = parse_record(data, store.url(marker["key"]))
