@@ -103,6 +103,16 @@ def test_an_ungated_direct_push_to_main_stays_visible_in_the_trail(uri: str) -> 
     assert current(store) == before
 
 
+def test_a_not_gated_push_whose_trace_cannot_be_written_fails(tmp_path: Path) -> None:
+    """Never a silent NOT GATED: the run fails (74), and a redelivery re-runs it."""
+    from evalsig_core.audit import AUDIT_HEAD_KEY
+
+    (tmp_path / AUDIT_HEAD_KEY).mkdir(parents=True)  # the trail cannot be read: a store fault
+    pushed = deliver(tmp_path.as_uri(), "push", push_event(MERGE))
+    assert pushed.is_failed() and pushed.message.startswith("STORAGE ERROR (exit 74): ")
+    assert "not recorded: no CI gate decided" in pushed.message
+
+
 def test_a_fast_forward_push_of_the_gated_head_still_promotes(uri: str) -> None:
     gated = gate(uri, "candidate.json")
     assert gated.is_completed(), gated.message
