@@ -7,6 +7,7 @@ appending (evalsig_flows.audit_log does it race-safely with a conditional write 
 Layout in a store:
     audit/head.json                                    {"sequence", "key", "sha256"} of the newest
     audit/<yyyy>/<mm>/<dd>/<decision_id>-<sequence>.json   one record per decision
+    audit/claims/<decision_id>[.linked].json           write-once claims (evalsig_flows.audit_log)
 Each record holds `previous_sha256`, the SHA-256 of the previous record's exact bytes, and
 `previous_key`, where those bytes are. Verification walks from the head to the first record:
 any edited, removed or reordered record breaks a link. (Rewriting the newest records *and* the

@@ -15,6 +15,15 @@ pointer (plus an unreferenced immutable version) or the new one: never a broken 
 The pointer keeps the previous entry; every version stays readable. `promote` is the two
 steps in one call; `put_version` then `move_pointer` lets a caller stage every version before
 it moves any pointer (the promotion flow does).
+
+A missing pointer means "first promotion" only while no other version is stored: with
+`current.json` deleted, a promotion would otherwise restart the sequence at 1, drop the
+previous entry and skip the gated-base check, so a stale promotion (a replay, a redelivered
+event) could move the baseline back to an older version. Versions are content-addressed and
+carry no order, so the pointer cannot be rebuilt from them: promoting (and fetching) refuses
+with the file and the fix (restore the pointer from the bucket's object versions). The
+version being promoted itself does not count, so a first promotion killed between its two
+writes is still completed by a replay.
 """
 
 from __future__ import annotations
@@ -31,8 +40,8 @@ from evalsig_core import EvalsigError, ExitCode, InputError, StorageError, Usage
 from .store import PreconditionFailed, Store, key_segment
 
 __all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
-           "baseline_prefix", "fetch_baseline", "move_pointer", "promote", "put_version",
-           "read_pointer"]
+           "baseline_prefix", "check_pointer_not_lost", "fetch_baseline", "move_pointer",
+           "promote", "put_version", "read_pointer"]
 
 _EXT = re.compile(r"^[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?$")
 
@@ -125,10 +134,29 @@ def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str
     return pointer, info.etag
 
 
+def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = None) -> None:
+    """With no pointer: InputError if versions other than `own_sha256` show one existed."""
+    folder = f"{prefix}/versions/"
+    others = sorted({k[len(folder):].split(".", 1)[0] for k in store.list(folder)}
+                    - {own_sha256})
+    if not others:
+        return
+    n = len(others)
+    raise InputError(
+        f"the baseline pointer is missing but {n} other version{'s are' if n > 1 else ' is'} "
+        f"stored under {folder}: current.json was deleted (its sequence and previous entry are "
+        "lost, and a promotion now would skip the check of the base it was gated against)",
+        path=store.url(f"{prefix}/current.json"),
+        hint="restore current.json from the bucket's object versions (S3 versioning keeps "
+             "every pointer written); if no baseline was ever promoted there, those versions "
+             f"are leftovers of refused promotions: move {folder} aside and promote again")
+
+
 def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
     """The current baseline's bytes, checked against the pointer's SHA-256."""
     pointer, _ = read_pointer(store, prefix)
     if pointer is None:
+        check_pointer_not_lost(store, prefix)
         raise InputError("no baseline promoted yet", path=store.url(f"{prefix}/current.json"),
                          code="E101", hint="pass an explicit baseline URI or promote one first")
     data = store.get(pointer.current.key)
@@ -164,6 +192,13 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
     if not key.startswith(f"{prefix}/versions/{sha256}."):
         raise UsageError(f"{key!r} is not a version of {prefix} with SHA-256 {sha256[:12]}")
     pointer, etag = read_pointer(store, prefix)
+    if pointer is None:
+        try:
+            check_pointer_not_lost(store, prefix, sha256)
+        except InputError:  # or a concurrent first promotion just wrote it: read it again
+            pointer, etag = read_pointer(store, prefix)
+            if pointer is None:
+                raise
     if pointer is not None and pointer.current.version_sha256 == sha256:
         return PromotionResult(status="already-current", pointer=pointer)
     base = pointer.current.version_sha256 if pointer else None

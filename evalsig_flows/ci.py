@@ -20,6 +20,13 @@ commit (its last gated head), else promotion refuses: re-gate the head.
 Every refusal is a decision and is audited (verdict REFUSED): PromotionRefused (exit 1), and
 bad parameters or store contents, UsageError (64) and InputError (65, 66 when an object is
 missing). Storage and software failures (74, 70) decide nothing and are not audited.
+
+A merge sends two events: the merged PR (promoted by its gated head SHA) and the push of the
+merge or squash commit, whose new SHA no gate ever decided. A promotion started by a push
+(`trigger="push"`) of a commit without any CI gate record is therefore not a refusal: it ends
+Completed "NOT GATED" and is audited with verdict NOT-GATED (exit code 0), so a direct push
+to the default branch that no gate decided stays visible in the trail without failing every
+merge. A push of a gated commit (a fast-forward merge) promotes or is refused as always.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -47,6 +54,7 @@ from .baselines import (
     PromotionRefused,
     PromotionResult,
     baseline_prefix,
+    check_pointer_not_lost,
     extension,
     move_pointer,
     put_version,
@@ -54,6 +62,7 @@ from .baselines import (
 )
 from .ci_records import (
     GateRecord,
+    NoGateDecision,
     check_repo,
     describe_target,
     read_records,
@@ -161,6 +170,8 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
                                hint="re-run the CI gate")
     prefix = baseline_prefix(record.suite, record.task, record.metric)
     pointer, _ = read_pointer(store, prefix)
+    if pointer is None:  # a deleted pointer is refused here, before any pointer of the set moves
+        check_pointer_not_lost(store, prefix, record.candidate_sha256)
     if pointer is not None and pointer.current.version_sha256 not in (
             record.baseline_sha256, record.candidate_sha256):
         raise PromotionRefused(
@@ -197,10 +208,14 @@ def _decision_id(record: GateRecord) -> str:
     return f"promote-{record.commit[:12]}-{(record.candidate_sha256 or '')[:12]}-{entry}"
 
 
+Trigger = Literal["push", "merged-pr"]
+
+
 @flow(name="evalsig-promote", log_prints=True)
 def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int | None = None,
                           store: str = DEFAULT_STORE, suite: str | None = None,
-                          task: str | None = None, metric: str | None = None) -> State[Any]:
+                          task: str | None = None, metric: str | None = None,
+                          trigger: Trigger | None = None) -> State[Any]:
     """On merge: make every candidate gated ALLOW for `commit` (or PR) the current baseline.
 
     All or nothing: refuses unless every recorded entry of the commit (narrowed by
@@ -213,6 +228,11 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
     replay; never overwrites a version, so no baseline is ever lost. Completed data:
     {status: promoted|already-current, repo, commit, entries: [{entry, status,
     version_sha256, previous_sha256, pointer, ...}]}.
+
+    `trigger` says what started the run ("push", "merged-pr" from the webhook receiver; None
+    by hand) and is kept in the audit context. With "push", a commit no CI gate recorded
+    anything for (the merge or squash commit of a PR, or a direct push) is not a refusal:
+    Completed "NOT GATED: ...", data {status: not-gated, ...}, audited as NOT-GATED.
     """
     now = datetime.now(UTC)
     narrow = (suite, task, metric)
@@ -231,13 +251,41 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
                 hint="a merge promotes all of its gated entries or none: gate them again "
                      "until every one is ALLOW, or narrow with suite/task/metric")
         versions = [stage_version(store, rec) for rec in records]
+    except NoGateDecision as exc:
+        if trigger == "push" and commit and pr_number is None:
+            return _not_gated(store, repo, commit, exc, now)
+        return _failed(store, repo, commit, pr_number, exc, now, records, trigger=trigger)
     except EvalsigError as exc:
-        return _failed(store, repo, commit, pr_number, exc, now, records)
-    return _promote_all(store, repo, list(zip(records, versions, strict=True)), now)
+        return _failed(store, repo, commit, pr_number, exc, now, records, trigger=trigger)
+    return _promote_all(store, repo, list(zip(records, versions, strict=True)), now, trigger)
+
+
+def _not_gated(store: str, repo: str, commit: str, exc: NoGateDecision,
+               now: datetime) -> State[Any]:
+    """A pushed commit that no gate decided: a trace in the trail, not a failure.
+
+    If the trace cannot be written the run fails (and a redelivery can write it).
+    """
+    reason = (f"no CI gate decided {repo} commit {commit}; nothing promoted (a merged pull "
+              "request promotes by its head SHA in its own run; a push of a commit no gate "
+              "decided, such as a merge or squash commit or a direct push, promotes nothing)")
+    did = f"ungated-{commit[:12]}"
+    try:
+        audit_task(store, audit_fields(
+            decision_id=did, decision="promotion", now=now, report=None, inputs=[],
+            verdict="NOT-GATED", exit_code=0, locations={},
+            context={"repo": repo, "commit": commit, "pr_number": None, "trigger": "push",
+                     "reason": reason}), once=True)
+    except EvalsigError as audit_exc:
+        return failed_from_error(audit_exc, f"not recorded: {reason}")
+    print(f"NOT GATED: {reason}")
+    return Completed(message=f"NOT GATED: {reason}", data={
+        "status": "not-gated", "repo": repo, "commit": commit, "pr_number": None,
+        "entries": [], "decision_id": did, "detail": exc.one_line()})
 
 
 def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
-                 now: datetime) -> State[Any]:
+                 now: datetime, trigger: str | None = None) -> State[Any]:
     records = [rec for rec, _ in staged]
     done: list[tuple[GateRecord, PromotionResult]] = []
     failure: EvalsigError | None = None
@@ -256,10 +304,11 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
                                if e["status"] != "promoted"])
         for (rec, res), e in zip(done, entries, strict=True):
             # already current: audit it only if this promotion moved it (a replay after a
-            # run killed before its audit), not if another decision promoted the same bytes
+            # run killed before its audit), not if another decision promoted the same bytes;
+            # `once` links it at most once (`seen` also covers records written before claims)
             ours = res.pointer.current.decision_id == e["decision_id"]
             if e["status"] == "promoted" or (ours and e["decision_id"] not in seen):
-                _audit_promotion(store, rec, e, now)
+                _audit_promotion(store, rec, e, now, trigger)
     except EvalsigError as exc:
         failure = failure or exc
     for (rec, _), e in zip(done, entries, strict=True):
@@ -274,7 +323,7 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
         note = (f"already promoted in this run: {', '.join(moved)} (promote again: a replay "
                 "completes the set)") if moved else ""
         return _failed(store, repo, records[0].commit, records[0].pr_number, failure, now,
-                       records, note=note)
+                       records, note=note, trigger=trigger)
     status = "promoted" if any(e["status"] == "promoted" for e in entries) else \
         "already-current"
     summary = {"status": status, "repo": repo, "commit": records[0].commit,
@@ -294,7 +343,8 @@ def _summary(rec: GateRecord, result: PromotionResult) -> dict[str, Any]:
             "gate_decision_id": rec.decision_id}
 
 
-def _audit_promotion(store: str, rec: GateRecord, e: dict[str, Any], now: datetime) -> None:
+def _audit_promotion(store: str, rec: GateRecord, e: dict[str, Any], now: datetime,
+                     trigger: str | None) -> None:
     audit_task(store, audit_fields(
         decision_id=e["decision_id"], decision="promotion", now=now, report=None,
         inputs=[AuditInput(role="candidate", uri=open_store(store).url(rec.candidate_key or ""),
@@ -302,12 +352,13 @@ def _audit_promotion(store: str, rec: GateRecord, e: dict[str, Any], now: dateti
                 AuditInput(role="previous-baseline", uri=None, sha256=e["previous_sha256"])],
         verdict="PROMOTED", exit_code=0, locations={"json": rec.report or ""},
         context={k: v for k, v in e.items() if k != "status"}
-        | {"repo": rec.repo, "commit": rec.commit, "pr_number": rec.pr_number}))
+        | {"repo": rec.repo, "commit": rec.commit, "pr_number": rec.pr_number,
+           "trigger": trigger}), once=True)  # twins (push + merged PR) and replays: one record
 
 
 def _failed(store: str, repo: str, commit: str | None, pr_number: int | None,
             exc: EvalsigError, now: datetime, records: list[GateRecord],
-            note: str = "") -> State[Any]:
+            note: str = "", trigger: str | None = None) -> State[Any]:
     """The Failed state of a promotion; a refusal is audited first (a decision too).
 
     If the refusal's audit record cannot be written, the state says so: a refusal is never
@@ -323,7 +374,8 @@ def _failed(store: str, repo: str, commit: str | None, pr_number: int | None,
             decision_id=did, decision="promotion", now=now, report=None, inputs=[],
             verdict="REFUSED", exit_code=int(exc.exit_code), locations={},
             context={"repo": repo, "commit": commit, "pr_number": pr_number,
-                     "reason": reason, "entries": {r.entry: r.verdict for r in records}}))
+                     "trigger": trigger, "reason": reason,
+                     "entries": {r.entry: r.verdict for r in records}}))
     except EvalsigError as audit_exc:
         return failed_from_error(
             exc, "; ".join(filter(None, [note, "this refusal was NOT audited: "

@@ -34,11 +34,15 @@ from .baselines import PromotionRefused
 from .store import PreconditionFailed, Store, key_segment, open_store
 from .tasks import IO
 
-__all__ = ["GateRecord", "check_repo", "describe_target", "entry_name", "read_records",
-           "record_gate", "record_keys"]
+__all__ = ["GateRecord", "NoGateDecision", "check_repo", "describe_target", "entry_name",
+           "read_records", "record_gate", "record_keys"]
 
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+class NoGateDecision(PromotionRefused):
+    """No CI gate recorded anything for the commit (or PR): nothing to promote from."""
 
 
 class GateRecord(BaseModel):
@@ -209,7 +213,7 @@ def read_records(store_uri: str, repo: str, commit: str | None, pr_number: int |
         found = [legacy]
     where = describe_target(commit, pr_number)
     if not found:
-        raise PromotionRefused(f"no CI gate decision for {repo} {where}",
+        raise NoGateDecision(f"no CI gate decision for {repo} {where}",
                                hint="run the CI gate (evalsig-ci-gate) on the PR first")
     chosen = [r for r in found if all(want is None or want == have for want, have in
                                       zip(narrow, (r.suite, r.task, r.metric), strict=True))]

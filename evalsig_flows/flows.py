@@ -4,8 +4,10 @@ Flows (names `evalsig-<noun>`; parameters are JSON-friendly for deployments):
 - `gate_flow(baseline, candidate, min_delta, ...)`                         evalsig-gate
 - `nightly_gate_flow(suite_file, store=...)`                                evalsig-nightly
 - `ci_gate_flow(repo, pr_number, head_sha, candidate=None, command=None, ...)` evalsig-ci-gate
-- `promote_baseline_flow(repo, commit=None, pr_number=None, store=...)`     evalsig-promote
-  (every entry gated on that commit, all ALLOW, or nothing; `suite`/`task`/`metric` narrow it)
+- `promote_baseline_flow(repo, commit=None, pr_number=None, store=..., trigger=None)`
+                                                                             evalsig-promote
+  (every entry gated on that commit, all ALLOW, or nothing; `suite`/`task`/`metric` narrow it;
+  `trigger="push"`: a pushed commit no gate decided ends Completed "NOT GATED", audited)
 
 Every flow returns a State: Completed carries a result dict; Failed carries a message that
 starts with the verdict (REJECT / INCONCLUSIVE), DOCTOR, REFUSED, or the error class with its

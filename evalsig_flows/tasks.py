@@ -222,9 +222,12 @@ def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: s
 
 
 @task(name="audit", **IO)
-def audit_task(store_uri: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Append one record to the audit hash chain; returns {sequence, key}."""
-    rec = audit_log.append_record(open_store(store_uri), fields)
+def audit_task(store_uri: str, fields: dict[str, Any], once: bool = False) -> dict[str, Any]:
+    """Append one record to the audit hash chain; returns {sequence, decision_id}.
+
+    `once`: the decision is linked at most once (a record of it already linked is returned).
+    """
+    rec = audit_log.append_record(open_store(store_uri), fields, once=once)
     return {"sequence": rec.sequence, "decision_id": rec.decision_id}
 
 

@@ -7,12 +7,19 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
 - `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body under the shared secret,
   compared in constant time (`hmac.compare_digest`); otherwise 401 and nothing else happens;
 - `ping` → 200; `pull_request` (opened, synchronize, reopened) → a run of the CI gate
-  deployment with repo, PR number and head SHA; `push` to the default branch → a run of the
-  promotion deployment for the pushed commit; a pull request merged into the default branch →
-  a promotion run for its head SHA and number (a merge commit or squash has a new SHA, which
-  no gate decided); anything else → 202 "ignored";
-- `X-GitHub-Delivery` is the flow run's idempotency key, so a redelivery returns the run the
-  first delivery created and never starts a second one;
+  deployment with repo, PR number and head SHA; a pull request merged into the default
+  branch → a promotion run for its head SHA and number (`trigger="merged-pr"`); `push` to the
+  default branch → a promotion run for the pushed commit (`trigger="push"`); anything else →
+  202 "ignored". A merge sends both: a merge or squash commit has a new SHA that no gate
+  decided, so its push run ends Completed "NOT GATED" (audited, not a refusal) while the
+  merged PR's run promotes; a fast-forward push of the gated head promotes as the PR does;
+- `X-GitHub-Delivery` is the flow run's idempotency key (`github-<delivery>`), so a
+  redelivery returns the run the first delivery created while that run is scheduled, pending,
+  running or completed, and never starts a second one. A redelivery whose run ended Failed,
+  Crashed or Cancelled (operators redeliver from GitHub after fixing an outage) starts a fresh
+  run under the next key, `github-<delivery>-attempt-<n>`: each attempt's run is found again
+  by its key, so concurrent redeliveries still share one run per attempt, and the answer
+  names the attempt. Promotion is idempotent, so re-running one is safe;
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
   API down or slow → 503, anything else → 500) the answer is 5xx, never 2xx for a lost event.
 
@@ -43,11 +50,15 @@ from starlette.routing import Route
 
 from evalsig_core import UsageError
 
-__all__ = ["GITHUB_PATH", "RunCreationError", "RunCreator", "RunRef", "RunRequest",
-           "WebhookSettings", "create_app", "main", "prefect_run_creator", "route_event", "sign"]
+__all__ = ["GITHUB_PATH", "RERUN_STATES", "RunCreationError", "RunCreator", "RunRef",
+           "RunRequest", "WebhookSettings", "create_app", "main", "prefect_run_creator",
+           "route_event", "run_for_delivery", "sign"]
 
 GITHUB_PATH = "/github"
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+RERUN_STATES = frozenset({"FAILED", "CRASHED", "CANCELLED"})
+"""A delivery whose run ended in one of these Prefect state types is run again when redelivered."""
+MAX_ATTEMPTS = 25
 _ZERO_SHA = "0" * 40
 log = logging.getLogger("evalsig.webhook")
 
@@ -98,11 +109,15 @@ class WebhookSettings(BaseSettings):
 
 @dataclass(frozen=True)
 class RunRef:
-    """The flow run created (or found again, on a redelivery) for one delivery."""
+    """The flow run created (or found again by its idempotency key) for one delivery.
+
+    `state` is the run's Prefect state type (e.g. "SCHEDULED", "FAILED"), None if unknown.
+    """
 
     id: str
     name: str
     deployment: str
+    state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,26 @@ class RunCreationError(Exception):
 
 
 RunCreator = Callable[[str, dict[str, Any], str], Awaitable[RunRef]]
-"""async (deployment name, parameters, idempotency key) -> RunRef; raises RunCreationError."""
+"""async (deployment name, parameters, idempotency key) -> RunRef; raises RunCreationError.
+
+The run already created under that key, if any, is returned (with its current state)."""
+
+
+async def run_for_delivery(create_run: RunCreator, wanted: RunRequest,
+                           delivery: str) -> tuple[RunRef, int]:
+    """The delivery's live or completed run, else a fresh one: (run, attempt number).
+
+    Attempt n's idempotency key is `github-<delivery>` for n = 1, else
+    `github-<delivery>-attempt-<n>`. Each attempt's run is looked up (created if absent) in
+    turn; one that ended Failed, Crashed or Cancelled sends us to the next attempt.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        key = f"github-{delivery}" + (f"-attempt-{attempt}" if attempt > 1 else "")
+        run = await create_run(wanted.deployment, wanted.parameters, key)
+        if run.state not in RERUN_STATES:
+            return run, attempt
+    raise RunCreationError(f"delivery {delivery} already has {MAX_ATTEMPTS} runs and every "
+                           "one ended Failed, Crashed or Cancelled; start a run by hand")
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -160,7 +194,8 @@ def route_event(event: str, payload: Mapping[str, Any],
         if not branch or base != branch:
             return f"pull request merged into {base!r}, not the default branch"
         return RunRequest(settings.promote_deployment,
-                          {"repo": repo, "commit": sha, "pr_number": number})
+                          {"repo": repo, "commit": sha, "pr_number": number,
+                           "trigger": "merged-pr"})
     if event == "push":
         ref, after = payload.get("ref"), payload.get("after")
         if not branch or ref != f"refs/heads/{branch}":
@@ -169,7 +204,10 @@ def route_event(event: str, payload: Mapping[str, Any],
             return "push deletes the branch"
         if not repo:
             raise ValueError("push payload lacks repository.full_name")
-        return RunRequest(settings.promote_deployment, {"repo": repo, "commit": after})
+        # Most pushed commits (merge or squash commits, direct pushes) were never gated: the
+        # promotion flow records them as NOT GATED instead of refusing (see its `trigger`).
+        return RunRequest(settings.promote_deployment,
+                          {"repo": repo, "commit": after, "trigger": "push"})
     return f"event {event!r} is not handled"
 
 
@@ -233,8 +271,8 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
         if isinstance(wanted, str):
             return _answer(202, status="ignored", reason=wanted, delivery=delivery)
         try:
-            run = await asyncio.wait_for(
-                create_run(wanted.deployment, wanted.parameters, f"github-{delivery}"),
+            run, attempt = await asyncio.wait_for(
+                run_for_delivery(create_run, wanted, delivery),
                 timeout=settings.create_timeout_s)
         except TimeoutError:
             run_error = RunCreationError(
@@ -242,10 +280,11 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
         except RunCreationError as exc:
             run_error = exc
         else:
-            log.info("delivery %s (%s) -> flow run %s of %s", delivery, event, run.id,
-                     run.deployment)
+            log.info("delivery %s (%s) attempt %d -> flow run %s of %s (%s)", delivery, event,
+                     attempt, run.id, run.deployment, run.state)
             return _answer(202, status="scheduled", delivery=delivery, flow_run_id=run.id,
-                           flow_run_name=run.name, deployment=run.deployment)
+                           flow_run_name=run.name, deployment=run.deployment,
+                           attempt=attempt, run_state=run.state)
         log.error("delivery %s (%s): no run created: %s", delivery, event, run_error)
         return _answer(run_error.status, error=f"run not created: {run_error}",
                        delivery=delivery)
@@ -276,7 +315,8 @@ def prefect_run_creator() -> RunCreator:
         except (httpx.TransportError, OSError) as exc:
             raise RunCreationError(f"Prefect API unreachable: {type(exc).__name__}",
                                    503) from None
-        return RunRef(str(run.id), run.name, deployment)
+        return RunRef(str(run.id), run.name, deployment,
+                      run.state.type.value if run.state is not None else None)
 
     return create
 

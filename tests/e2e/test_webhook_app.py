@@ -6,6 +6,7 @@ test_webhook_stack.py; here each rule is pinned on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -33,7 +34,8 @@ EVENTS = Path(__file__).resolve().parents[2] / "infra" / "local" / "events"
 
 
 class FakeCreator:
-    """Records each creation; the same idempotency key returns the same run (as Prefect does)."""
+    """Records each creation; the same idempotency key returns the same run (as Prefect does),
+    in the state `end(key, state)` gave it (SCHEDULED when new)."""
 
     def __init__(self, error: RunCreationError | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any], str]] = []
@@ -44,7 +46,11 @@ class FakeCreator:
         self.calls.append((deployment, parameters, key))
         if self.error is not None:
             raise self.error
-        return self.runs.setdefault(key, RunRef(f"run-{len(self.runs)}", "brave-owl", deployment))
+        return self.runs.setdefault(key, RunRef(f"run-{len(self.runs)}", "brave-owl", deployment,
+                                                "SCHEDULED"))
+
+    def end(self, key: str, state: str) -> None:
+        self.runs[key] = dataclasses.replace(self.runs[key], state=state)
 
 
 def settings(**kw: Any) -> WebhookSettings:
@@ -99,7 +105,8 @@ def test_a_pull_request_merged_into_the_default_branch_promotes_its_gated_head()
     assert post(client(fake), "pull_request", body).status_code == 202
     assert fake.calls[0][:2] == ("evalsig-promote/evalsig-promote",
                                  {"repo": "acme/evals", "pr_number": 42,
-                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b"})
+                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b",
+                                  "trigger": "merged-pr"})
 
 
 def test_a_pull_request_merged_into_another_branch_promotes_nothing() -> None:
@@ -124,12 +131,57 @@ def test_the_delivery_id_is_the_idempotency_key_so_a_redelivery_gets_the_same_ru
     assert {key for _, _, key in fake.calls} == {"github-same"}
 
 
+def test_a_redelivery_after_a_failed_run_starts_the_next_attempt() -> None:
+    fake = FakeCreator()
+    c = client(fake)
+    first = post(c, "pull_request", sample("pull_request"), delivery="d")
+    fake.end("github-d", "FAILED")
+    again = post(c, "pull_request", sample("pull_request"), delivery="d")
+    assert (again.status_code, again.json()["attempt"]) == (202, 2)
+    assert again.json()["flow_run_id"] != first.json()["flow_run_id"]
+    assert [key for _, _, key in fake.calls] == ["github-d", "github-d", "github-d-attempt-2"]
+
+
+@pytest.mark.parametrize("state", ["SCHEDULED", "PENDING", "RUNNING", "PAUSED", "COMPLETED"])
+def test_a_redelivery_of_a_live_or_completed_run_returns_it(state: str) -> None:
+    fake = FakeCreator()
+    c = client(fake)
+    first = post(c, "push", sample("push"), delivery="d")
+    fake.end("github-d", state)
+    again = post(c, "push", sample("push"), delivery="d")
+    assert again.json()["flow_run_id"] == first.json()["flow_run_id"]
+    assert {key for _, _, key in fake.calls} == {"github-d"}
+
+
+def test_a_failure_creating_the_next_attempt_is_5xx_never_2xx() -> None:
+    fake = FakeCreator()
+    c = client(fake)
+    post(c, "push", sample("push"), delivery="d")
+    fake.end("github-d", "CRASHED")
+    fake.error = RunCreationError("Prefect API unreachable: ConnectError", 503)
+    assert post(c, "push", sample("push"), delivery="d").status_code == 503
+
+
+def test_a_delivery_whose_every_attempt_failed_gets_500_not_an_endless_loop() -> None:
+    from evalsig_flows.webhook import MAX_ATTEMPTS
+
+    fake = FakeCreator()
+    c = client(fake)
+    post(c, "push", sample("push"), delivery="d")
+    for n in range(1, MAX_ATTEMPTS + 1):
+        fake.runs[f"github-d-attempt-{n}" if n > 1 else "github-d"] = RunRef(
+            f"r{n}", "x", "d", "FAILED")
+    r = post(c, "push", sample("push"), delivery="d")
+    assert r.status_code == 500 and "start a run by hand" in r.json()["error"]
+
+
 def test_push_to_the_default_branch_creates_a_promotion_run_for_the_pushed_commit() -> None:
     fake = FakeCreator()
     assert post(client(fake), "push", sample("push")).status_code == 202
     assert fake.calls[0][:2] == ("evalsig-promote/evalsig-promote",
                                  {"repo": "acme/evals",
-                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b"})
+                                  "commit": "3f786850e387550fdab836ed7e6dc881de23001b",
+                                  "trigger": "push"})
 
 
 def test_push_to_another_branch_is_ignored() -> None:

@@ -248,6 +248,18 @@ def test_a_push_to_main_after_an_allow_promotes_the_gated_candidate(
     assert pointer["previous"] is not None  # the seeded baseline, still referenced
 
 
+def test_the_push_of_a_merge_commit_no_gate_decided_completes_not_gated(
+        stack: dict[str, Any]) -> None:
+    push = json.loads((EVENTS / "push.json").read_text())
+    push.update(after="d4" * 20)  # a merge or squash commit: a SHA no gate ever saw
+    r = deliver(stack, "push", push)
+    assert r.status_code == 202, r.text
+    run = wait_run(stack, r.json()["flow_run_id"])
+    assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
+    assert run["state"]["message"].startswith("NOT GATED: no CI gate decided")
+    assert run["parameters"]["trigger"] == "push"
+
+
 def test_after_the_promotion_the_audit_chain_verifies(
         stack: dict[str, Any], promoted: dict[str, Any]) -> None:
     from evalsig_core.audit import AUDIT_HEAD_KEY, verify_chain

@@ -65,3 +65,37 @@ def test_concurrent_appends_of_one_decision_keep_the_chain_valid(store: Store) -
         list(pool.map(lambda _: append_record(store, fields), range(4)))
     ok, n = _verify(store)
     assert ok and 1 <= n <= 4
+
+
+def _decisions(store: Store) -> list[str]:
+    return [r.decision_id for _, r in recent_records(store)][::-1]
+
+
+def test_a_decision_appended_once_is_linked_once_among_concurrent_appends(store: Store) -> None:
+    """Twins of one decision interleaved with other writers: the chain holds it once."""
+    twin = _fields(0)
+    jobs = [(twin, True)] * 4 + [(_fields(i), False) for i in range(1, 5)]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda job: append_record(store, job[0], once=job[1]), jobs))
+    assert _verify(store) == (True, 5)
+    assert sorted(_decisions(store)) == ["d-0", "d-1", "d-2", "d-3", "d-4"]
+    assert len({(r.sequence, r.decision_id) for r in got[:4]}) == 1  # every twin got the one
+
+
+def test_a_decision_appended_once_again_later_returns_the_linked_record(store: Store) -> None:
+    first = append_record(store, _fields(0), once=True)
+    append_record(store, _fields(1))
+    again = append_record(store, _fields(0) | {"context": {"replay": True}}, once=True)
+    assert again == first and _decisions(store) == ["d-0", "d-1"]
+    store.put("audit/claims/d-0.linked.json", b"{}")  # without the marker: found by a walk
+    assert append_record(store, _fields(0), once=True) == first
+    assert _decisions(store) == ["d-0", "d-1"]
+
+
+def test_a_claim_left_by_a_killed_writer_does_not_stop_the_replay(store: Store) -> None:
+    append_record(store, _fields(1))
+    store.put("audit/claims/d-0.json", b'{"decision_id": "d-0", "from_sequence": 2}\n')
+    append_record(store, _fields(2))
+    rec = append_record(store, _fields(0), once=True)
+    assert rec.sequence == 3 and _decisions(store) == ["d-1", "d-2", "d-0"]
+    assert _verify(store) == (True, 3)

@@ -1,7 +1,9 @@
 """A promotion killed between its writes leaves the old or the new baseline, never a broken one.
 
 The promotion runs in a child process whose store kills it (SIGKILL) just before its k-th
-write: 1 version, 2 pointer, 3 audit record, 4 audit head. A replay then completes it.
+write: 1 version, 2 pointer, 3 audit claim, 4 audit record, 5 audit head, 6 the claim's
+`.linked` marker. A replay (e.g. the fresh run a webhook redelivery starts after a run that
+ended Failed or Crashed) then completes it, with one PROMOTED record.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def _promote_in_child(store_uri: str, kill_at: int) -> int:
 
 
 @pytest.mark.parametrize(("backend", "kill_at"),
-                         [("file", 1), ("file", 2), ("file", 3), ("file", 4), ("s3", 2)])
+                         [("file", 1), ("file", 2), ("file", 3), ("file", 4), ("file", 5),
+                          ("file", 6), ("s3", 2)])
 def test_a_killed_promotion_leaves_a_whole_baseline_and_a_replay_completes_it(
         backend: str, kill_at: int, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     from evalsig_flows.flows import promote_baseline_flow
