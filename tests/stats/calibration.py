@@ -362,8 +362,15 @@ def main(argv: list[str] | None = None) -> int:
                     "next to this file; with --fast, standard output, so a fast run never "
                     "replaces the committed full table)")
     ap.add_argument("--fast", action="store_true", help="only the fast-tier cells")
+    ap.add_argument("--only", metavar="TEXT", help="only the cells whose label contains TEXT "
+                    "(e.g. 'G=5 K=' for the balanced five-cluster cells); like --fast, the "
+                    "table goes to standard output unless --output is given")
     args = ap.parse_args(argv)
     cells = FAST_CELLS if args.fast else full_grid() + LITERAL_CELLS
+    if args.only is not None:
+        cells = [c for c in cells if args.only in c.label]
+        if not cells:
+            ap.error(f"no cell label contains {args.only!r}")
     results = []
     t0 = time.perf_counter()
     for i, cell in enumerate(cells):
@@ -374,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
               f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
     text = table(results, args.replications, args.resamples)
-    output = args.output or (None if args.fast else str(Path(__file__).with_name(
+    partial = args.fast or args.only is not None
+    output = args.output or (None if partial else str(Path(__file__).with_name(
         "calibration.md")))
     if output is None:
         print(text)

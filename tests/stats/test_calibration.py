@@ -7,6 +7,7 @@ Deterministic: every replication and every bootstrap draw is seeded. The full gr
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,3 +67,20 @@ def test_bands_are_the_stats_md_bars_at_r_2000() -> None:
     assert b["coverage"] == (0.93, 0.97) and b["false_allow"][1] == 0.07
     assert b["power"] == (0.75, 0.85)
     assert math.isclose(cal.bands(1000)["coverage"][0], 0.95 - 0.0276, abs_tol=1e-3)
+
+
+def test_only_runs_the_named_cells_and_never_replaces_the_committed_table(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    committed = Path(cal.__file__).with_name("calibration.md")
+    before = committed.read_bytes()
+    assert cal.main(["--only", "pi=0.4 icc=0.0 sym iid K=1", "--replications", "200"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| pi=")]
+    assert rows == [r for r in rows if "pi=0.4 icc=0.0 sym iid K=1" in r] and len(rows) == 1
+    assert committed.read_bytes() == before
+
+
+def test_only_matching_no_cell_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        cal.main(["--only", "G=7"])
+    assert exc.value.code == 2
