@@ -85,3 +85,19 @@ def test_the_outcome_error_survives_pickling() -> None:
 
     err = pickle.loads(pickle.dumps(FlowOutcomeError("REJECT: x", {"exit_code": 1})))
     assert str(err) == "REJECT: x" and err.result == {"exit_code": 1} and err.exit_code == 1
+
+
+def test_an_undefined_mde_reaches_the_entries_table_as_null(tmp_path: Path) -> None:
+    # At alpha >= 0.5 the MDE is undefined (NaN, W219; the JSON report says null). The table
+    # artifact's row holds round(nan, 6): it must reach the Prefect API as null, never as a
+    # NaN token that JSON does not have.
+    from evalsig_flows.flows import gate_flow
+
+    state = gate_flow(baseline=str(EXAMPLES / "baseline.json"),
+                      candidate=str(EXAMPLES / "candidate.json"), metric="accuracy",
+                      cluster="passage_id", min_delta=0.005, alpha=0.6, power=0.9,
+                      method="clustered_t",
+                      store=tmp_path.as_uri(), name="flow-undefined-mde", return_state=True)
+    table = _artifacts("evalsig-entries-flow-undefined-mde")[0].data  # type: ignore[attr-defined]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert rows[0]["mde"] is None, state.message
