@@ -84,7 +84,7 @@ def to_deployments(specs: list[dict[str, Any]]) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prefect-file", type=Path, default=HERE / "prefect.yaml")
     ap.add_argument("--store", help="store URI for every deployment (default: prefect.yaml's)")

@@ -18,7 +18,8 @@ EXAMPLES = REPO / "deployments" / "examples"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m evalsig_flows.demo", description=__doc__)
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m evalsig_flows.demo",
+                                 description=__doc__)
     ap.add_argument("--baseline", default=str(EXAMPLES / "baseline.json"))
     ap.add_argument("--candidate", default=str(EXAMPLES / "candidate.json"))
     ap.add_argument("--workdir", default=".evalsig-demo")

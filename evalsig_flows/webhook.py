@@ -339,6 +339,10 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     import sys
 
     class Parser(argparse.ArgumentParser):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["allow_abbrev"] = False  # `--po` must not mean --port (as in evalsig's CLI)
+            super().__init__(*args, **kwargs)
+
         def error(self, message: str) -> NoReturn:  # exit 64, never argparse's 2
             raise UsageError(f"{message} (see `{self.prog} --help`)")
 

@@ -144,16 +144,16 @@ def stop(pid: int, timeout: float = 10.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("start")
+    s = sub.add_parser("start", allow_abbrev=False)
     s.add_argument("--dir")
     s.add_argument("--port", type=int)
     s.add_argument("--bucket")
     s.add_argument("--access-key", default=ACCESS_KEY)
     s.add_argument("--secret-key", default=SECRET_KEY)
-    t = sub.add_parser("stop")
+    t = sub.add_parser("stop", allow_abbrev=False)
     t.add_argument("pid", type=int)
     args = ap.parse_args(argv)
     if args.cmd == "stop":

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from evalsig_core.cli import main
 
 
@@ -27,3 +29,10 @@ def test_building_the_cli_parser_does_not_import_the_plugin() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_an_abbreviated_flag_of_the_plugin_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # as for evalsig's own commands: `--po 9000` must not silently mean --port
+    assert main(["webhook", "serve", "--po", "9000"], env={}) == 64
+    assert "--po" in capsys.readouterr().err
