@@ -22,7 +22,10 @@ the finite ones: a replication whose bound is unbounded reports an infinite MDE;
 Every replication is evaluated with the method `auto` chooses for the cell's design (it depends
 on G, the cluster sizes and whether scores are binary, which are fixed within a cell), through
 the same batched code the library uses (WildBootstrap, the exchangeable floor, Tango bounds),
-with seed 0 for the draws. Where `auto` refuses to decide (effective clusters < 5) the cell
+with seed 0 for the draws. The full grid draws the wild bootstrap as `auto`'s default resamples
+do where they enumerate (G = 5: all 6^5 Webb vectors, which 399 random draws misstate: there
+they gave a 20% larger MDE and hid false ALLOW); the fast tier uses B random draws everywhere
+(STATS.md: B = 399). Where `auto` refuses to decide (effective clusters < 5) the cell
 reports the coverage of the interval it shows and no false ALLOW or power.
 """
 
@@ -35,14 +38,18 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from evalsig_core.policy import Policy
 from evalsig_core.stats import PairedSample, choose_method, minimum_detectable_effect
 from evalsig_core.stats.exchangeable import adjust_bounds
 from evalsig_core.stats.mcnemar import tango_bounds
 from evalsig_core.stats.power import bound_mde
 from evalsig_core.stats.t_methods import bell_mccaffrey_df
-from evalsig_core.stats.wild import WildBootstrap
+from evalsig_core.stats.wild import WildBootstrap, wild_plan
 
 N_ITEMS = 1000  # without clusters
+# The resamples `auto` uses by default: with them the wild bootstrap enumerates every weight
+# vector at G = 5 (6^5 = 7776 Webb vectors), which B = 399 random draws do not reproduce.
+PRODUCT_RESAMPLES = int(Policy.model_fields["resamples"].default)
 PER_CLUSTER = 20
 RHO = 0.75
 ALPHA = 0.05
@@ -154,6 +161,13 @@ def _floor(b: Bounds, delta: np.ndarray, se: np.ndarray, df: float, S: np.ndarra
                   (delta - adj.lower_allow) + t_pow * adj.se)
 
 
+def draws(G: int, B: int, product_plan: bool) -> int:
+    """Resamples for the wild bootstrap of a G-cluster cell: B, or with `product_plan` the
+    enumeration the product's default resamples make where they enumerate (G = 5)."""
+    plan = wild_plan(G, PRODUCT_RESAMPLES)
+    return plan.draws if product_plan and plan.enumerated else B
+
+
 def _wcr(S: np.ndarray, n: np.ndarray, alpha_allow: float, B: int) -> Bounds:
     wb = WildBootstrap.fit(S, n, resamples=B, seed=0)
     kw: dict[str, Any] = {"bracket": 100.0, "iters": 28}
@@ -190,10 +204,11 @@ def _iid(d: np.ndarray, method: str, alpha_allow: float) -> Bounds:
 
 
 def evaluate(d: np.ndarray, codes: np.ndarray, n: np.ndarray, cell: Cell, method: str,
-             alpha_allow: float, B: int, floor: bool = False) -> Bounds:
+             alpha_allow: float, B: int, floor: bool = False,
+             product_plan: bool = False) -> Bounds:
     if method == "wild_cluster_bootstrap":
         S, Q = _cluster_sums(d, n)
-        b = _wcr(S, n, alpha_allow, B)
+        b = _wcr(S, n, alpha_allow, draws(len(n), B, product_plan))
         if not floor:
             return b
         delta, se = _cr2(S, n)
@@ -205,14 +220,19 @@ def evaluate(d: np.ndarray, codes: np.ndarray, n: np.ndarray, cell: Cell, method
     raise ValueError(f"calibration has no batch evaluator for {method}")
 
 
-def run_cell(cell: Cell, *, R: int, B: int, seed: int = 0) -> CellResult:
+def run_cell(cell: Cell, *, R: int, B: int, seed: int = 0,
+             product_plan: bool = False) -> CellResult:
+    """One cell's coverage, false ALLOW and power. With `product_plan` the wild bootstrap
+    enumerates where the product's default resamples do (the full grid); without, B random
+    draws everywhere (the fast tier of STATS.md: B = 399)."""
     d0, codes, n = simulate(cell, 0.0, R, seed)
     # base/cand of the first replication: binary exactly when d is (one epoch)
     first = PairedSample((d0[0] < 0).astype(float), (d0[0] > 0).astype(float) + (
         d0[0] % 1), None if cell.G is None else codes)
     choice = choose_method(first, ALPHA)
     alpha_allow = choice.alpha_allow or ALPHA
-    null = evaluate(d0, codes, n, cell, choice.method, alpha_allow, B, choice.floor)
+    null = evaluate(d0, codes, n, cell, choice.method, alpha_allow, B, choice.floor,
+                    product_plan)
     coverage = float(np.mean((null.lo2 <= 0) & (null.hi2 >= 0)))
     if cell.G is not None and choice.method == "clustered_t":  # auto will not decide
         return CellResult(cell, choice.method, alpha_allow, coverage, math.nan, math.nan,
@@ -223,7 +243,8 @@ def run_cell(cell: Cell, *, R: int, B: int, seed: int = 0) -> CellResult:
     power = math.nan  # unbounded decision bounds: the design cannot ALLOW (INCONCLUSIVE)
     if math.isfinite(mde):
         d1, codes, n = simulate(cell, mde, R, seed + 1)
-        alt = evaluate(d1, codes, n, cell, choice.method, alpha_allow, B, choice.floor)
+        alt = evaluate(d1, codes, n, cell, choice.method, alpha_allow, B, choice.floor,
+                       product_plan)
         power = float(np.mean(alt.decision > 0))
     return CellResult(cell, choice.method, alpha_allow, coverage, false_allow, power, mde)
 
@@ -298,11 +319,14 @@ def _bars(R: int) -> str:
             f"{b['false_allow'][1]:.3f}, power in [{b['power'][0]:.3f}, {b['power'][1]:.3f}]")
 
 
-def table(results: list[CellResult], R: int, B: int) -> str:
+def table(results: list[CellResult], R: int, B: int, product_plan: bool = False) -> str:
+    enumerated = (f" (at G = 5 all {wild_plan(5, PRODUCT_RESAMPLES).draws} Webb weight vectors, "
+                  f"as the default {PRODUCT_RESAMPLES} resamples enumerate them)"
+                  if product_plan else "")
     lines = [
         "# Calibration of `auto` (generated by `make calibrate`; do not edit)",
         "",
-        f"R = {R} replications per cell, B = {B} bootstrap draws, alpha = {ALPHA}, "
+        f"R = {R} replications per cell, B = {B} bootstrap draws{enumerated}, alpha = {ALPHA}, "
         f"power target {POWER}, {PER_CLUSTER} items per cluster on average ({N_ITEMS} "
         f"without clusters). Bars at this R: {_bars(R)}.",
         "DGP and method: tests/stats/calibration.py. `alpha_allow` is the level of the bound "
@@ -374,13 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     t0 = time.perf_counter()
     for i, cell in enumerate(cells):
-        r = run_cell(cell, R=args.replications, B=args.resamples)
+        r = run_cell(cell, R=args.replications, B=args.resamples, product_plan=not args.fast)
         results.append(r)
         bad = failures(r, args.replications)
         print(f"[{i + 1}/{len(cells)} {time.perf_counter() - t0:.0f}s] {cell.label}: "
               f"{r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
               f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
-    text = table(results, args.replications, args.resamples)
+    text = table(results, args.replications, args.resamples, product_plan=not args.fast)
     partial = args.fast or args.only is not None
     output = args.output or (None if partial else str(Path(__file__).with_name(
         "calibration.md")))

@@ -84,3 +84,11 @@ def test_only_matching_no_cell_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         cal.main(["--only", "G=7"])
     assert exc.value.code == 2
+
+
+def test_the_full_grid_enumerates_where_the_product_default_does() -> None:
+    # auto's default 10,000 resamples enumerate all 6^5 = 7776 Webb vectors at G = 5 and
+    # draw at random from G = 6 on (6^6 > 10,000); the fast tier keeps B everywhere.
+    assert cal.draws(5, 399, product_plan=True) == 6**5
+    assert cal.draws(6, 399, product_plan=True) == 399
+    assert cal.draws(5, 399, product_plan=False) == 399
