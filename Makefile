@@ -70,7 +70,8 @@ up: $(STAMP)
 down:
 	$(PY) infra/local/stack.py down
 
-# Full calibration grid (340 cells; about 15-30 min on 2 cores). CAL_ARGS e.g. --replications 1000,
+# Full calibration grid (340 cells; about 3 h on 2 cores: the 28 balanced five-cluster cells
+# enumerate all 7776 Webb vectors as auto does, about 5 min each). CAL_ARGS e.g. --replications 1000,
 # or --only TEXT for the cells whose label contains TEXT (printed, never written over the table)
 calibrate: $(STAMP)
 	$(PY) -m tests.stats.calibration $(CAL_ARGS)
