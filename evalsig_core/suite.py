@@ -23,15 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scipy import stats as sps
-
 from .errors import EvalsigError, UsageError
 from .gate import gate
 from .policy import Mode, Policy, Verdict
 from .report import ComparisonResult, GateReport, SuiteEntry, SuiteReport
 from .run import EvalRun
 from .stats.multiplicity import CORRECTIONS, adjust_p_values
-from .stats.power import extra_items_needed
+from .stats.power import extra_items_needed, minimum_detectable_effect
 from .suite_file import read_suite_spec
 
 __all__ = ["SuiteItem", "gate_suite", "load_suite", "run_suite_file", "suite_report"]
@@ -137,14 +135,11 @@ def _demoted(report: GateReport, p_adj: float, level: float, *, correction: str,
 
 
 def _mde_at(c: ComparisonResult, level: float, eff: float, power: float) -> float:
-    """The entry's MDE with its ALLOW bound moved from `level` to the stricter level `eff`
-    (t quantiles on the comparison's df, normal when it has none)."""
+    """The entry's MDE with its ALLOW bound moved from `level` to the stricter level `eff`:
+    the t (normal without df) MDE formula's difference between the two levels."""
     df = math.inf if c.df is None else c.df
-
-    def q(p: float) -> float:
-        return float(sps.norm.ppf(p) if math.isinf(df) else sps.t.ppf(p, df))
-
-    return c.mde + (q(1 - eff) - q(1 - level)) * c.se
+    return c.mde + (minimum_detectable_effect(c.se, alpha=eff, power=power, df=df)
+                    - minimum_detectable_effect(c.se, alpha=level, power=power, df=df))
 
 
 def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:
