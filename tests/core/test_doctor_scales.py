@@ -76,3 +76,18 @@ def test_a_real_inspect_score_rescaled_tenfold_is_flagged_and_its_honest_twin_is
     better[::2] /= 2
     twin = EvalRun.from_arrays(real.item_ids, better, metric="abs_error", source="twin.json")
     assert "E113" not in _codes(diagnose(real, twin))
+
+
+def test_a_run_scoring_zero_everywhere_is_on_every_scale_and_not_flagged() -> None:
+    # a perfect model has abs_error 0 on every item: "within [0, 1]" says nothing about its
+    # scale, and the real signed candidate (-100 .. 0) is on the same one; only W208 (constant
+    # scores) applies. A constant non-zero run still carries a scale (1.0 = 100 % as a fraction).
+    real = read_run(VALUETYPES, metric="abs_error")
+    perfect = EvalRun.from_arrays(real.item_ids, np.zeros(len(real.item_ids)),
+                                  metric="abs_error", source="perfect.json")
+    codes = _codes(diagnose(perfect, real))
+    assert "E113" not in codes and "W208" in codes
+    ones = EvalRun.from_arrays(real.item_ids, np.ones(len(real.item_ids)), metric="abs_error")
+    percent = EvalRun.from_arrays(real.item_ids, np.linspace(0, 100, len(real.item_ids)),
+                                  metric="abs_error")
+    assert "E113" in _codes(diagnose(ones, percent))
