@@ -47,7 +47,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import parse_qs
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -383,18 +383,12 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     import os
     import sys
 
-    class Parser(argparse.ArgumentParser):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["allow_abbrev"] = False  # `--po` must not mean --port (as in evalsig's CLI)
-            super().__init__(*args, **kwargs)
-
-        def error(self, message: str) -> NoReturn:  # exit 64, never argparse's 2
-            raise UsageError(f"{message} (see `{self.prog} --help`)")
+    from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
 
     env = os.environ if env is None else env
-    ap = Parser(prog="evalsig webhook", description=__doc__,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
+    ap = UsageParser(prog="evalsig webhook", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the GitHub webhook receiver (uvicorn)")
     s.add_argument("--host", help="bind address (default EVALSIG_WEBHOOK_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default EVALSIG_WEBHOOK_PORT or 8787)")
