@@ -310,9 +310,10 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
         except RunCreationError as exc:
             run_error = exc
         else:
-            log.info("delivery %s (%s) attempt %d -> flow run %s of %s (%s)", delivery, event,
-                     attempt, run.id, run.deployment, run.state)
-            return _answer(202, status="scheduled" if run.created else "existing",
+            status = "scheduled" if run.created else "existing"
+            log.info("delivery %s (%s) attempt %d -> %s flow run %s of %s (%s %s)", delivery,
+                     event, attempt, status, run.id, run.deployment, run.state, run.state_name)
+            return _answer(202, status=status,
                            delivery=delivery, flow_run_id=run.id, flow_run_name=run.name,
                            deployment=run.deployment, attempt=attempt, run_state=run.state,
                            run_state_name=run.state_name)
