@@ -84,18 +84,19 @@ def to_deployments(specs: list[dict[str, Any]]) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sys.path.insert(0, str(REPO))  # run from anywhere: evalsig_core/_flows are importable
+    from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
+
+    ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prefect-file", type=Path, default=HERE / "prefect.yaml")
     ap.add_argument("--store", help="store URI for every deployment (default: prefect.yaml's)")
     ap.add_argument("--set", action="append", default=[], metavar="DEPLOYMENT.PARAM=VALUE")
     ap.add_argument("--limit", type=int, default=None, help="max concurrent flow runs")
-    args = ap.parse_args(argv)
+    args = ap.parse_args_or_exit(argv)
     if not os.environ.get("PREFECT_API_URL"):
         print("serve.py: PREFECT_API_URL is not set: start a server (`make up` does) and "
               "point PREFECT_API_URL at it", file=sys.stderr)
         return 64
-    sys.path.insert(0, str(REPO))  # run from anywhere: evalsig_flows is importable
     os.chdir(REPO)  # relative paths in prefect.yaml parameters are relative to the repository
     specs = apply_overrides(load_specs(args.prefect_file), args.store, args.set)
     from prefect import serve

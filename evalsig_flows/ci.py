@@ -381,4 +381,5 @@ def _failed(store: str, repo: str, commit: str | None, pr_number: int | None,
             exc, "; ".join(filter(None, [note, "this refusal was NOT audited: "
                                          + audit_exc.one_line()])),
             {"audited": False, "audit_error": audit_exc.one_line()})
-    return failed_from_error(exc, note, {"audited": True, "decision_id": did})
+    return failed_from_error(exc, note, {"audited": True, "decision_id": did},
+                             decision="REFUSED")

@@ -8,7 +8,6 @@ PREFECT_API_URL is set; reports go to a file:// store under .evalsig-demo/store.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -18,13 +17,14 @@ EXAMPLES = REPO / "deployments" / "examples"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m evalsig_flows.demo",
-                                 description=__doc__)
+    from evalsig_core.cli import UsageParser
+
+    ap = UsageParser(prog="python -m evalsig_flows.demo", description=__doc__)
     ap.add_argument("--baseline", default=str(EXAMPLES / "baseline.json"))
     ap.add_argument("--candidate", default=str(EXAMPLES / "candidate.json"))
     ap.add_argument("--workdir", default=".evalsig-demo")
     ap.add_argument("--store", default=None, help="store URI (default: file://WORKDIR/store)")
-    args = ap.parse_args(argv)
+    args = ap.parse_args_or_exit(argv)
     work = Path(args.workdir).resolve()
     (work / "prefect").mkdir(parents=True, exist_ok=True)  # Prefect does not create parents
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect"))

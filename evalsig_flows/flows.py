@@ -14,6 +14,9 @@ starts with the verdict (REJECT / INCONCLUSIVE), DOCTOR, REFUSED, or the error c
 exit code (e.g. "STORAGE ERROR (exit 74): ...") and a `FlowOutcomeError` whose `.result` is the
 dict (with `exit_code`). Called directly, a failed flow raises that error; with
 `return_state=True`, `evalsig_flows.outcome.outcome(state)` returns the dict either way.
+A Failed state that carries a decision (REJECT, INCONCLUSIVE, DOCTOR, an audited REFUSED) is
+named after it ("Rejected", "Inconclusive", "DoctorErrors", "Refused"; see
+`outcome.DECIDED_STATE_NAMES`); one that decided nothing keeps the name "Failed".
 """
 
 from __future__ import annotations

@@ -132,4 +132,5 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
           f"report: {where['json']}")
     if report.verdict is Verdict.ALLOW:
         return completed(f"ALLOW: {report.reason}", data)
-    return failed(f"{report.verdict.value}: {report.reason} (report: {where['json']})", data)
+    return failed(f"{report.verdict.value}: {report.reason} (report: {where['json']})", data,
+                  decision=report.verdict.value)

@@ -4,6 +4,14 @@ Prefect raises a Failed state's data when a flow is called directly, so the data
 exception: calling `gate_flow(...)` on a REJECT raises `FlowOutcomeError` whose `.result`
 holds the same dict an ALLOW returns (verdict, exit_code, report locations, ...). With
 `return_state=True`, `outcome(state)` gives that dict for either ending.
+
+A Failed state that carries a decision (a gate or suite verdict REJECT / INCONCLUSIVE, a
+DOCTOR refusal, an audited promotion refusal: published and audited) is named after it
+(`DECIDED_STATE_NAMES`: "Rejected", "Inconclusive", "DoctorErrors", "Refused"); a failure that
+decided nothing (storage, bad parameters before any decision, a bug) keeps Prefect's name
+"Failed", as do Crashed and Cancelled runs. The name is what the Prefect API and UI show, so
+`decided(state_type, state_name)` tells the two apart without parsing messages: the webhook
+receiver re-runs a redelivered event only if its run decided nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +20,12 @@ from typing import Any
 
 from prefect.states import Completed, Failed, State
 
-__all__ = ["FlowOutcomeError", "completed", "failed", "outcome"]
+__all__ = ["DECIDED_STATE_NAMES", "FlowOutcomeError", "completed", "decided", "failed",
+           "outcome"]
+
+DECIDED_STATE_NAMES = {"REJECT": "Rejected", "INCONCLUSIVE": "Inconclusive",
+                       "DOCTOR": "DoctorErrors", "REFUSED": "Refused"}
+"""The Prefect state name of a Failed run that ended with this decision (published, audited)."""
 
 
 class FlowOutcomeError(Exception):
@@ -31,8 +44,17 @@ def completed(message: str, result: dict[str, Any]) -> State[Any]:
     return Completed(message=message, data=result)
 
 
-def failed(message: str, result: dict[str, Any]) -> State[Any]:
-    return Failed(message=message, data=FlowOutcomeError(message, result))
+def failed(message: str, result: dict[str, Any], *, decision: str | None = None) -> State[Any]:
+    """Failed; with `decision` (a key of DECIDED_STATE_NAMES) the state is named after it."""
+    data = FlowOutcomeError(message, result)
+    if decision is None:
+        return Failed(message=message, data=data)
+    return Failed(message=message, data=data, name=DECIDED_STATE_NAMES[decision])
+
+
+def decided(state_type: str | None, state_name: str | None) -> bool:
+    """Whether a run in this state (type value, name) ended Failed with a decision."""
+    return state_type == "FAILED" and state_name in DECIDED_STATE_NAMES.values()
 
 
 def outcome(state: State[Any]) -> dict[str, Any]:

@@ -33,10 +33,12 @@ DEFAULT_STORE = "file://./.evalsig-store"
 
 
 def failed_from_error(exc: EvalsigError, note: str = "",
-                      extra: dict[str, Any] | None = None) -> State[Any]:
+                      extra: dict[str, Any] | None = None, *,
+                      decision: str | None = None) -> State[Any]:
     """A Failed state naming the error class and its exit code (storage errors: 74).
 
-    `note` is appended to the one-line message ("<message>; <note>"), `extra` to the data.
+    `note` is appended to the one-line message ("<message>; <note>"), `extra` to the data;
+    `decision` (an audited refusal: "REFUSED") names the state (outcome.DECIDED_STATE_NAMES).
     """
     label = {ExitCode.IO: "STORAGE ERROR", ExitCode.USAGE: "USAGE ERROR",
              ExitCode.NO_INPUT: "INPUT NOT FOUND", ExitCode.DATA: "INPUT ERROR",
@@ -44,7 +46,7 @@ def failed_from_error(exc: EvalsigError, note: str = "",
     code = int(exc.exit_code)
     line = exc.one_line() + (f"; {note}" if note else "")
     return failed(f"{label} (exit {code}): {line}",
-                  {"exit_code": code, "error": line, **(extra or {})})
+                  {"exit_code": code, "error": line, **(extra or {})}, decision=decision)
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,11 @@ class GateOutcome:
         if isinstance(r, DoctorReport):
             first = r.errors[0]
             return failed(f"DOCTOR: {first.code} {first.message} (report: {where}){tail}",
-                          result)
+                          result, decision="DOCTOR")
         if r.verdict is Verdict.ALLOW:
             return completed(f"ALLOW: {r.reason}{tail}", result)
-        return failed(f"{r.verdict.value}: {r.reason} (report: {where}){tail}", result)
+        return failed(f"{r.verdict.value}: {r.reason} (report: {where}){tail}", result,
+                      decision=r.verdict.value)
 
 
 def audit_fields(*, decision_id: str, decision: str, now: datetime, report: Any,

@@ -7,6 +7,16 @@ the digest as metadata; every download is hashed and compared before it is retur
 botocore errors are converted here, at the boundary, into one-line evalsig errors:
 `InputNotFoundError` (66) for a missing object, `PreconditionFailed` for a lost conditional
 write, and `StorageError` (74) for everything else (credentials, bucket, network, timeouts).
+
+Audit records under Object Lock: with `audit_lock_days` > 0 (EVALSIG_S3_AUDIT_LOCK_DAYS, the
+bucket created with Object Lock, as infra/aws/evalsig-store.yaml does for AuditLockDays > 0),
+every object under `audit/<dir>/...` (the records `audit/<yyyy>/<mm>/<dd>/...` and the claims
+`audit/claims/...`; not the head `audit/head.json`, which moves by conditional writes) is
+written with ObjectLockMode=COMPLIANCE and ObjectLockRetainUntilDate = now + that many days
++ one hour (so S3's whole-day count of the remaining retention is never one day short).
+Nothing else (baselines, candidates, reports, CI records) is ever locked. The SHA-256
+checksum headers every upload carries (x-amz-sdk-checksum-algorithm, x-amz-checksum-sha256)
+are the integrity check S3 requires on a PutObject with Object Lock parameters.
 """
 
 from __future__ import annotations
@@ -14,18 +24,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 from .store import ObjectInfo, PreconditionFailed, check_key
 
-__all__ = ["S3Settings", "S3Store", "s3_settings"]
+__all__ = ["LOCK_MARGIN", "S3Settings", "S3Store", "is_locked_audit_key", "s3_settings"]
 
 _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
@@ -48,6 +59,9 @@ class S3Settings(BaseSettings):
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    audit_lock_days: int = Field(default=0, ge=0, description=(
+        "0 = off; else audit records are written COMPLIANCE-locked for this many days "
+        "(the bucket needs Object Lock; match the template's AuditLockDays)"))
 
 
 @cache
@@ -61,6 +75,19 @@ def _permanent(message: str, *, hint: str) -> StorageError:
     err = StorageError(message, hint=hint)
     err.permanent = True  # type: ignore[attr-defined]
     return err
+
+
+LOCK_MARGIN = timedelta(hours=1)
+"""Added to the retention so the bucket policy's whole-day count is never one day short."""
+
+
+def is_locked_audit_key(key: str) -> bool:
+    """Whether a store key is an audit object written locked: `audit/<dir>/<name>...`.
+
+    The bucket policy's `audit/*/*`: the records and the claims, never `audit/head.json`.
+    """
+    parts = key.split("/")
+    return len(parts) >= 3 and parts[0] == "audit"
 
 
 def _b64(digest: bytes) -> str:
@@ -176,13 +203,23 @@ class S3Store:
             kw["IfMatch"] = if_match
         if if_none_match:
             kw["IfNoneMatch"] = "*"
+        locked = self.settings.audit_lock_days > 0 and is_locked_audit_key(key)
+        if locked:
+            kw["ObjectLockMode"] = "COMPLIANCE"
+            kw["ObjectLockRetainUntilDate"] = self.retain_until()
         conditional = if_match is not None or if_none_match
         try:
             resp = self.client().put_object(**kw)
         except Exception as exc:
-            err = self._convert(exc, "write", key, conditional=conditional)
+            err = self._convert(exc, "write", key, conditional=conditional, locked=locked)
             raise err from None
         return ObjectInfo(key, resp["ETag"], len(data), digest.hexdigest())
+
+    def retain_until(self, now: datetime | None = None) -> datetime:
+        """The RetainUntilDate of an audit object written `now` (whole seconds, UTC)."""
+        now = now or datetime.now(UTC)
+        until = now + timedelta(days=self.settings.audit_lock_days) + LOCK_MARGIN
+        return until.replace(microsecond=0) + timedelta(seconds=1)
 
     def list(self, prefix: str) -> list[str]:
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
@@ -199,7 +236,7 @@ class S3Store:
 
     # -- errors -------------------------------------------------------------------------
     def _convert(self, exc: Exception, op: str, key: str | None, *,
-                 conditional: bool = False) -> Exception:
+                 conditional: bool = False, locked: bool = False) -> Exception:
         """One clear evalsig error for any botocore failure."""
         from botocore.exceptions import (
             BotoCoreError,
@@ -227,6 +264,11 @@ class S3Store:
                                     "wrong credentials or missing permission",
                                     hint="check EVALSIG_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY "
                                     "(or the AWS credentials) and the bucket policy")
+            if locked and code in ("InvalidRequest", "InvalidBucketState"):
+                return _permanent(f"{where}: {endpoint} refused an Object Lock write ({code}): "
+                                  f"bucket {self.bucket!r} has no Object Lock",
+                                  hint="use a bucket created with Object Lock, or set "
+                                       "EVALSIG_S3_AUDIT_LOCK_DAYS=0")
             msg = err.get("Message") or code or status
             return StorageError(f"{where}: {op} failed at {endpoint}: {code or status} {msg}")
         if isinstance(exc, NoCredentialsError):

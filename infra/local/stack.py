@@ -312,15 +312,16 @@ def describe(stack: Stack, state: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
+
+    ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["up", "down", "status"])
     ap.add_argument("--dir", type=Path, default=REPO / ".stack")
     ap.add_argument("--prefect-port", type=int, default=4200)
     ap.add_argument("--s3-port", type=int, default=8333)
     ap.add_argument("--webhook-port", type=int, default=8787)
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per component")
-    args = ap.parse_args(argv)
+    args = ap.parse_args_or_exit(argv)
     stack = Stack(args.dir)
     if args.command == "down":
         stopped = stack.down()

@@ -46,11 +46,15 @@ class FakeCreator:
         self.calls.append((deployment, parameters, key))
         if self.error is not None:
             raise self.error
-        return self.runs.setdefault(key, RunRef(f"run-{len(self.runs)}", "brave-owl", deployment,
-                                                "SCHEDULED"))
+        if key in self.runs:
+            return dataclasses.replace(self.runs[key], created=False)
+        run = self.runs[key] = RunRef(f"run-{len(self.runs)}", "brave-owl", deployment,
+                                      "SCHEDULED", "Scheduled", created=True)
+        return run
 
-    def end(self, key: str, state: str) -> None:
-        self.runs[key] = dataclasses.replace(self.runs[key], state=state)
+    def end(self, key: str, state: str, name: str | None = None) -> None:
+        self.runs[key] = dataclasses.replace(self.runs[key], state=state,
+                                             state_name=name or state.capitalize())
 
 
 def settings(**kw: Any) -> WebhookSettings:
@@ -129,6 +133,19 @@ def test_the_delivery_id_is_the_idempotency_key_so_a_redelivery_gets_the_same_ru
     again = post(c, "pull_request", sample("pull_request"), delivery="same")
     assert first.json()["flow_run_id"] == again.json()["flow_run_id"]
     assert {key for _, _, key in fake.calls} == {"github-same"}
+    assert (first.json()["status"], again.json()["status"]) == ("scheduled", "existing")
+
+
+@pytest.mark.parametrize("name", ["Rejected", "Inconclusive", "DoctorErrors", "Refused"])
+def test_a_redelivery_of_a_run_that_failed_with_a_decision_returns_it(name: str) -> None:
+    fake = FakeCreator()
+    c = client(fake)
+    first = post(c, "pull_request", sample("pull_request"), delivery="d")
+    fake.end("github-d", "FAILED", name)
+    again = post(c, "pull_request", sample("pull_request"), delivery="d")
+    assert again.json()["flow_run_id"] == first.json()["flow_run_id"]
+    assert (again.json()["status"], again.json()["run_state_name"]) == ("existing", name)
+    assert [key for _, _, key in fake.calls] == ["github-d", "github-d"]
 
 
 def test_a_redelivery_after_a_failed_run_starts_the_next_attempt() -> None:

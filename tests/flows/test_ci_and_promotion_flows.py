@@ -96,11 +96,13 @@ def test_a_rejected_candidate_is_never_promoted(store_uri: str) -> None:
     pr = 21 if store_uri.startswith("file") else 22
     state = ci(store_uri, str(EXAMPLES / "regressed.json"), pr)
     assert state.is_failed() and state.message.startswith("REJECT:")
+    assert state.name == "Rejected"
     store = open_store(store_uri)
     before = read_pointer(store, PREFIX)[0]
     refused = promote_baseline_flow(repo="acme/model", commit=SHA, store=store_uri,
                                     return_state=True)
     assert refused.is_failed() and refused.message.startswith("REFUSED (exit 1)")
+    assert refused.name == "Refused"  # audited: a decision
     assert "gated REJECT" in refused.message
     assert read_pointer(store, PREFIX)[0] == before
     assert chain(store) == ["gate:REJECT", "promotion:REFUSED"]
@@ -156,6 +158,7 @@ def test_a_gate_that_fails_midway_leaves_no_older_allow_promotable(tmp_path: Pat
     assert ci(uri, str(EXAMPLES / "candidate.json"), 71).is_completed()  # an ALLOW for PR 71
     broken = ci(uri, str(tmp_path / "missing.json"), 71, sha="feedbeef")  # a new push fails
     assert broken.is_failed() and broken.message.startswith("INPUT NOT FOUND (exit 66)")
+    assert broken.name == "Failed"  # decided nothing: a redelivery re-runs it
     state = promote_baseline_flow(repo="acme/model", pr_number=71, store=uri,
                                   return_state=True)
     assert state.is_failed() and "gated PENDING" in state.message

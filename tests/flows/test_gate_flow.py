@@ -48,7 +48,7 @@ def test_reject_publishes_first_then_fails_with_the_verdict(tmp_path: Path) -> N
                       candidate=str(EXAMPLES / "regressed.json"), cluster="passage_id",
                       min_delta=0.005, store=tmp_path.as_uri(), name="flow-reject",
                       return_state=True)
-    assert state.is_failed()
+    assert state.is_failed() and state.name == "Rejected"
     assert state.message.startswith("REJECT:")
     assert list((tmp_path / "reports").rglob("report.json"))
     assert "REJECT" in _artifacts("evalsig-report-flow-reject")[0].data  # type: ignore[attr-defined]
@@ -63,6 +63,7 @@ def test_doctor_errors_fail_the_flow_after_publishing_the_doctor_report(tmp_path
                       store=(tmp_path / "store").as_uri(), name="flow-doctor",
                       return_state=True)
     assert state.is_failed() and state.message.startswith("DOCTOR: E103")
+    assert state.name == "DoctorErrors"
     assert list((tmp_path / "store" / "reports").rglob("report.json"))
 
 

@@ -59,6 +59,7 @@ def test_every_entry_is_reported_and_the_suite_fails_after_publishing(tmp_path: 
     state = nightly_gate_flow(suite_file=str(write_suite(tmp_path / "suite.toml")), store=uri,
                               return_state=True)
     assert state.is_failed() and state.message.startswith("REJECT: 3 entries")
+    assert state.name == "Rejected"  # a decision: the webhook never re-runs it
     report = stored_report(uri, outcome(state))
     entries = {e["name"]: e for e in report["entries"]}
     assert entries["qa-good"]["verdict"] == "ALLOW"

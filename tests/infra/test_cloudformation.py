@@ -92,6 +92,28 @@ def test_object_lock_is_optional_and_forces_locked_audit_records(
         "s3:object-lock-remaining-retention-days": {"Ref": "AuditLockDays"}}
 
 
+def test_the_store_locks_exactly_the_keys_the_policy_requires_locked(
+        template: dict[str, Any]) -> None:
+    """S3Store's `is_locked_audit_key` against the policy's resource pattern (S3's `*` spans
+    '/'), on every kind of key the store writes; and the parameter names the setting."""
+    import fnmatch
+    from datetime import UTC, datetime
+
+    from evalsig_core.audit import AUDIT_HEAD_KEY, record_key
+    from evalsig_flows.s3 import is_locked_audit_key
+
+    by_sid = {s["Sid"]: s for s in statements(template, "StoreBucketPolicy")}
+    pattern = resource_text(by_sid["DenyUnlockedAuditRecords"]["Resource"]).split("}/", 1)[1]
+    keys = [record_key("d-1", datetime(2026, 11, 30, tzinfo=UTC), 7), AUDIT_HEAD_KEY,
+            "audit/claims/promote-abc.json", "audit/claims/promote-abc.linked.json",
+            "baselines/demo/qa/accuracy/current.json", "reports/2026/11/30/d/report.json",
+            "candidates/demo/x.json", "ci/acme%2Fevals/commits/abc/demo/qa/accuracy.json"]
+    assert [fnmatch.fnmatchcase(k, pattern) for k in keys] == [
+        is_locked_audit_key(k) for k in keys] == [True, False, True, True] + [False] * 4
+    description = template["Parameters"]["AuditLockDays"]["Description"]
+    assert "EVALSIG_S3_AUDIT_LOCK_DAYS" in description
+
+
 def test_no_allow_statement_uses_a_wildcard_action_or_resource(template: dict[str, Any]) -> None:
     for st in statements(template, "WorkerPolicy"):
         assert st["Effect"] == "Allow"

@@ -1,0 +1,99 @@
+"""`UsageParser`: the one argparse rule of every evalsig command line and script.
+
+argparse exits 2 on a usage error, and 2 means INCONCLUSIVE to a CI gate; an abbreviated long
+option (`--min` for `--min-delta`) becomes ambiguous (or changes meaning) when a flag is added
+later. So every parser of evalsig (the `evalsig` CLI, `evalsig webhook`, `deployments/serve.py`,
+`infra/local/{stack,s3}.py`, `python -m evalsig_flows.demo`) is a `UsageParser`: abbreviations
+are refused, an unknown option is named (with the options it abbreviates: "did you mean"),
+and a usage error raises `UsageError` (exit 64). `parse_args_or_exit` is for a script's own
+`main()`: it prints that error as one line and exits 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, NoReturn
+
+from ..errors import UsageError
+
+__all__ = ["UsageParser"]
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse that raises UsageError (exit 64) instead of exiting 2 (= INCONCLUSIVE).
+
+    Long options must be spelled out (allow_abbrev is always False, for every sub-parser too:
+    they are made with this class): with abbreviations a flag added later made `--min` in
+    someone's CI ambiguous (64 on upgrade) or silently changed what it meant. An unknown
+    option is named first, with the option it abbreviates, even when argparse would rather
+    report the required flag it was meant to be."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+        self._argv: list[str] = []
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        if self._unknown_option() is not None:  # before the command's own errors
+            self.error("unrecognized arguments")
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:  # name them in the parser of the command they were given to
+            action = _subparsers_action(self)
+            chosen = getattr(ns, action.dest, None) if action is not None else None
+            leaf = _subparsers(self).get(chosen or "", self)
+            leaf.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
+
+    def parse_args_or_exit(self, args: Any = None,
+                           namespace: Any = None) -> argparse.Namespace:
+        """`parse_args` for a script's `main()`: a usage error is one line on stderr
+        (`<prog>: error: ...`) and exit status 64 (SystemExit), never argparse's 2."""
+        try:
+            ns: argparse.Namespace = self.parse_args(args, namespace)
+            return ns
+        except UsageError as exc:
+            print(f"{self.prog}: error: {exc.one_line()}", file=sys.stderr)
+            raise SystemExit(int(exc.exit_code)) from None
+
+    def error(self, message: str) -> NoReturn:
+        unknown = self._unknown_option()
+        if unknown is not None:
+            message = f"unrecognized option {unknown}"
+            meant = sorted(o for o in self._option_string_actions if o.startswith(unknown))
+            if meant:
+                message += (f": did you mean {' or '.join(meant)}? "
+                            "(long options are spelled out in full)")
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    def _unknown_option(self) -> str | None:
+        """The first option-like word of this parser's arguments that no option of it
+        spells (`--min` of `--min=0.01` too); a parser with sub-commands looks only at the
+        words before the sub-command (the rest are the sub-command's)."""
+        commands = _subparsers(self)
+        for word in self._argv:
+            if word == "--" or word in commands:
+                return None
+            name = word.split("=", 1)[0]
+            if (len(word) > 1 and word[0] in self.prefix_chars and " " not in word  # as argparse
+                    and not self._negative_number_matcher.match(word)
+                    and name not in self._option_string_actions):
+                return name
+        return None
+
+
+def _subparsers_action(parser: argparse.ArgumentParser) -> Any:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return None
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = _subparsers_action(parser)
+    return dict(action.choices) if action is not None else {}
