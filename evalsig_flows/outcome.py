@@ -10,8 +10,11 @@ DOCTOR refusal, an audited promotion refusal: published and audited) is named af
 (`DECIDED_STATE_NAMES`: "Rejected", "Inconclusive", "DoctorErrors", "Refused"); a failure that
 decided nothing (storage, bad parameters before any decision, a bug) keeps Prefect's name
 "Failed", as do Crashed and Cancelled runs. The name is what the Prefect API and UI show, so
-`decided(state_type, state_name)` tells the two apart without parsing messages: the webhook
-receiver re-runs a redelivered event only if its run decided nothing.
+`decided(state_type, state_name)` tells them apart without parsing messages: the webhook
+receiver does not re-run a redelivered event whose run ended with a verdict (`FINAL`: the
+same data give the same verdict). A promotion refusal is not final: its cause (a gate still
+PENDING when the merge arrived, a gate lost to an outage) can go away, and promotion is
+idempotent and audited, so a redelivery of a refused event runs the promotion again.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from typing import Any
 
 from prefect.states import Completed, Failed, State
 
-__all__ = ["DECIDED_STATE_NAMES", "FlowOutcomeError", "completed", "decided", "failed",
+__all__ = ["DECIDED_STATE_NAMES", "FINAL", "FlowOutcomeError", "completed", "decided", "failed",
            "outcome"]
 
 DECIDED_STATE_NAMES = {"REJECT": "Rejected", "INCONCLUSIVE": "Inconclusive",
                        "DOCTOR": "DoctorErrors", "REFUSED": "Refused"}
 """The Prefect state name of a Failed run that ended with this decision (published, audited)."""
+FINAL = frozenset(DECIDED_STATE_NAMES[d] for d in ("REJECT", "INCONCLUSIVE", "DOCTOR"))
+"""The names of the Failed states a redelivery never re-runs: verdicts on the same data."""
 
 
 class FlowOutcomeError(Exception):
@@ -53,8 +58,9 @@ def failed(message: str, result: dict[str, Any], *, decision: str | None = None)
 
 
 def decided(state_type: str | None, state_name: str | None) -> bool:
-    """Whether a run in this state (type value, name) ended Failed with a decision."""
-    return state_type == "FAILED" and state_name in DECIDED_STATE_NAMES.values()
+    """Whether a run in this state (type value, name) ended Failed with a final decision, a
+    verdict (`FINAL`); a promotion refusal ("Refused") is not final."""
+    return state_type == "FAILED" and state_name in FINAL
 
 
 def outcome(state: State[Any]) -> dict[str, Any]:

@@ -15,13 +15,14 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   merged PR's run promotes; a fast-forward push of the gated head promotes as the PR does;
 - `X-GitHub-Delivery` is the flow run's idempotency key (`github-<delivery>`), so a
   redelivery returns the run the first delivery created while that run is scheduled, pending,
-  running or completed, or ended Failed with a decision (a verdict REJECT / INCONCLUSIVE /
-  DOCTOR, an audited promotion refusal: the state names it, see
-  `evalsig_flows.outcome.DECIDED_STATE_NAMES`), and never starts a second one: the decision
-  is published and audited and stands. A redelivery whose run decided nothing (Failed on a
-  storage or other error, Crashed or Cancelled: operators redeliver from GitHub after fixing
-  an outage) starts a fresh run under the next key, `github-<delivery>-attempt-<n>`: each
-  attempt's run is found again by its key, so concurrent redeliveries still share one run per
+  running or completed, or ended Failed with a verdict (REJECT / INCONCLUSIVE / DOCTOR: the
+  state names it, see `evalsig_flows.outcome.FINAL`), and never starts a second one: the
+  verdict is published and audited and stands. A redelivery whose run decided nothing (Failed
+  on a storage or other error, Crashed or Cancelled: operators redeliver from GitHub after
+  fixing an outage) or ended with a promotion refusal ("Refused": e.g. the merge arrived while
+  the gate was still PENDING) starts a fresh run under the next key,
+  `github-<delivery>-attempt-<n>`: each attempt's run is found again by its key, so concurrent
+  redeliveries still share one run per attempt, and each attempt is audited.
   attempt. Promotion is idempotent, so re-running one is safe;
 - the answer to an event that asks for a run is 202 with `status` "scheduled" when this
   delivery created the run (a new delivery, or the next attempt), or "existing" when the run
@@ -69,7 +70,7 @@ GITHUB_PATH = "/github"
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 RERUN_STATES = frozenset({"FAILED", "CRASHED", "CANCELLED"})
 """A delivery whose run ended in one of these Prefect state types is run again when redelivered,
-unless it ended Failed with a decision (`RunRef.decided`)."""
+unless it ended Failed with a verdict (`RunRef.decided`)."""
 MAX_ATTEMPTS = 25
 _ZERO_SHA = "0" * 40
 log = logging.getLogger("evalsig.webhook")
@@ -124,8 +125,8 @@ class RunRef:
     """The flow run created (or found again by its idempotency key) for one delivery.
 
     `state` is the run's Prefect state type (e.g. "SCHEDULED", "FAILED"), None if unknown;
-    `state_name` its name (e.g. "Failed", or "Rejected" for a run that decided: see
-    `decided`); `created` is True only when this request created the run (Prefect answered
+    `state_name` its name (e.g. "Failed", or "Rejected" for a run that ended with a verdict:
+    see `decided`); `created` is True only when this request created the run (Prefect answered
     201 Created, not 200 with the run already held under the idempotency key).
     """
 
@@ -138,12 +139,12 @@ class RunRef:
 
     @property
     def decided(self) -> bool:
-        """Ended Failed with a decision (verdict, audited refusal): never re-run."""
+        """Ended Failed with a verdict (outcome.FINAL): never re-run."""
         return decided(self.state, self.state_name)
 
     @property
     def rerun(self) -> bool:
-        """Ended without deciding anything (error, crash, cancellation): run it again."""
+        """Ended without a verdict (error, crash, cancellation, promotion refusal): run again."""
         return self.state in RERUN_STATES and not self.decided
 
 
@@ -172,12 +173,13 @@ The run already created under that key, if any, is returned (with its current st
 
 async def run_for_delivery(create_run: RunCreator, wanted: RunRequest,
                            delivery: str) -> tuple[RunRef, int]:
-    """The delivery's live, completed or decided run, else a fresh one: (run, attempt number).
+    """The delivery's live, completed or verdict run, else a fresh one: (run, attempt number).
 
     Attempt n's idempotency key is `github-<delivery>` for n = 1, else
     `github-<delivery>-attempt-<n>`. Each attempt's run is looked up (created if absent) in
     turn; one that ended Failed without a decision, Crashed or Cancelled sends us to the next
-    attempt (`RunRef.rerun`); one that ended with a decision is the answer.
+    attempt (`RunRef.rerun`), as does a promotion refusal; one that ended with a verdict is the
+    answer.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         key = f"github-{delivery}" + (f"-attempt-{attempt}" if attempt > 1 else "")

@@ -136,7 +136,7 @@ def test_the_delivery_id_is_the_idempotency_key_so_a_redelivery_gets_the_same_ru
     assert (first.json()["status"], again.json()["status"]) == ("scheduled", "existing")
 
 
-@pytest.mark.parametrize("name", ["Rejected", "Inconclusive", "DoctorErrors", "Refused"])
+@pytest.mark.parametrize("name", ["Rejected", "Inconclusive", "DoctorErrors"])
 def test_a_redelivery_of_a_run_that_failed_with_a_decision_returns_it(name: str) -> None:
     fake = FakeCreator()
     c = client(fake)
@@ -146,6 +146,16 @@ def test_a_redelivery_of_a_run_that_failed_with_a_decision_returns_it(name: str)
     assert again.json()["flow_run_id"] == first.json()["flow_run_id"]
     assert (again.json()["status"], again.json()["run_state_name"]) == ("existing", name)
     assert [key for _, _, key in fake.calls] == ["github-d", "github-d"]
+
+
+def test_a_redelivery_of_a_refused_promotion_starts_the_next_attempt() -> None:
+    fake = FakeCreator()
+    c = client(fake)
+    post(c, "push", sample("push"), delivery="d")
+    fake.end("github-d", "FAILED", "Refused")
+    again = post(c, "push", sample("push"), delivery="d")
+    assert (again.status_code, again.json()["attempt"]) == (202, 2)
+    assert [key for _, _, key in fake.calls] == ["github-d", "github-d", "github-d-attempt-2"]
 
 
 def test_a_redelivery_after_a_failed_run_starts_the_next_attempt() -> None:

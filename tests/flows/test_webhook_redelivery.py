@@ -131,7 +131,7 @@ def test_a_redelivery_while_the_run_lives_or_after_it_completed_returns_that_run
     assert len(runs_of(deployment)) == 1
 
 
-@pytest.mark.parametrize("name", ["Rejected", "Inconclusive", "DoctorErrors", "Refused"])
+@pytest.mark.parametrize("name", ["Rejected", "Inconclusive", "DoctorErrors"])
 def test_a_redelivery_after_a_run_that_ended_with_a_decision_returns_that_run(
         deployment: str, name: str) -> None:
     client, delivery = receiver(deployment), str(uuid.uuid4())
@@ -143,6 +143,19 @@ def test_a_redelivery_after_a_run_that_ended_with_a_decision_returns_that_run(
     assert (again.json()["status"], again.json()["attempt"]) == ("existing", 1)
     assert (again.json()["run_state"], again.json()["run_state_name"]) == ("FAILED", name)
     assert len(runs_of(deployment)) == 1
+
+
+def test_a_redelivery_after_a_refused_promotion_runs_it_again(deployment: str) -> None:
+    # a refusal's cause can go away (the merge arrived while the gate was still PENDING):
+    # promotion is idempotent and audited, so the redelivery runs it again
+    client, delivery = receiver(deployment), str(uuid.uuid4())
+    first = deliver(client, delivery)
+    set_state(first.json()["flow_run_id"], "FAILED", "Refused")
+    again = deliver(client, delivery)
+    assert (again.status_code, again.json()["attempt"]) == (202, 2), again.text
+    assert again.json()["status"] == "scheduled"
+    assert again.json()["flow_run_id"] != first.json()["flow_run_id"]
+    assert len(runs_of(deployment)) == 2
 
 
 def test_the_push_parameters_reach_the_run(deployment: str) -> None:
