@@ -34,8 +34,9 @@ FINDING_CODES: dict[str, str] = {
     "E110": "the input exceeds a safety bound (file size, line length, nesting, zip bomb)",
     "E111": "an aggregate results file was given instead of per-item data",
     "E112": "the runs name different metrics (was W212)",
-    "E113": "the runs' scores are on different scales: one within [0, 1] and one not (was "
-            "W211), or both off [0, 1] with ranges about 5x or more apart (0-10 vs 0-100)",
+    "E113": "the runs' scores are on different scales: one within [0, 1] and the other "
+            "reaching 2x or more as far from 0 (was W211), or both off [0, 1] with ranges "
+            "about 5x or more apart (0-10 vs 0-100)",
     "E114": "the runs name different tasks",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
@@ -258,6 +259,8 @@ def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:
 # on one scale all three reach 5 only when one run stays within a fifth of the other's range
 # on almost every item (a run 0-7 against 0-10, or a better candidate, gives 1.1-2).
 _SCALE_RATIO = 5.0
+# one run within [0, 1]: the other must reach this many times as far from 0 (max |score|)
+_OUTSIDE_RATIO = 2.0
 
 
 def _scale_finding(p: Pairing, b: EvalRun, c: EvalRun) -> Finding | None:
@@ -275,7 +278,13 @@ def _scale_finding(p: Pairing, b: EvalRun, c: EvalRun) -> Finding | None:
             # a run that scores 0 on every item is on every scale (a perfect abs_error run
             # against a signed one): no evidence of a mismatch; W208 names the constant run
             return None
-        return _f("E113", f"{ranges}: one run lies within [0, 1] and the other not",
+        inside, outside = (x, y) if in_b else (y, x)
+        if np.abs(outside).max() < _OUTSIDE_RATIO * np.abs(inside).max():
+            # a score just past 1 (a reward of 1.02 against a run topping out at 0.99) is the
+            # same scale; a fraction against a percent or a 0-10 rubric reaches 10-100x as far
+            return None
+        return _f("E113", f"{ranges}: one run lies within [0, 1] and the other not, reaching "
+                  f"{np.abs(outside).max() / np.abs(inside).max():.3g}x as far from 0",
                   "put both runs on one scale (fraction vs percent?) before gating")
     if in_b:
         return None

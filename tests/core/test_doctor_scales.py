@@ -91,3 +91,18 @@ def test_a_run_scoring_zero_everywhere_is_on_every_scale_and_not_flagged() -> No
     percent = EvalRun.from_arrays(real.item_ids, np.linspace(0, 100, len(real.item_ids)),
                                   metric="abs_error")
     assert "E113" in _codes(diagnose(ones, percent))
+
+
+def test_a_run_just_past_1_is_the_same_scale_as_one_within_it() -> None:
+    # a reward-like score of up to 1.02 against a run topping out at 0.997 (seeded uniform
+    # scores, the candidate +0.02): 1.02x as far from 0, not a fraction against a percent
+    rng = np.random.default_rng(0)
+    ids = [f"q{i}" for i in range(200)]
+    b = EvalRun.from_arrays(ids, rng.random(200), metric="reward")
+    c = EvalRun.from_arrays(ids, rng.random(200) + 0.02, metric="reward")
+    assert b.scores.max() <= 1 < c.scores.max() < 1.05
+    assert "E113" not in _codes(diagnose(b, c))
+    # the same candidate as a percent is 100x as far: E113, with the factor
+    pct = EvalRun.from_arrays(ids, c.scores * 100, metric="reward")
+    (f,) = [f for f in diagnose(b, pct).findings if f.code == "E113"]
+    assert "within [0, 1] and the other not" in f.message and "x as far from 0" in f.message
