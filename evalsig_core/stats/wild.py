@@ -334,7 +334,9 @@ class WildBootstrap:
         bit for bit to its own call (the same element-wise arithmetic, broadcast).
         """
         lo = self.delta - bracket * self.se1
-        out = bisect(lambda th: self._exceed(th, False) > alpha, lo, self.delta, iters=iters)
+        # at a level of 1/2 or more the bound lies above delta (t_obs < 0): bracket past it
+        hi = np.where(np.asarray(alpha) >= 0.5, self.delta + bracket * self.se1, self.delta)
+        out = bisect(lambda th: self._exceed(th, False) > alpha, lo, hi, iters=iters)
         return np.where(self._exceed(lo, False) > alpha, -np.inf, out)
 
     def upper(self, alpha: float | np.ndarray, *, bracket: float = _BRACKET,
@@ -344,7 +346,8 @@ class WildBootstrap:
         `alpha` may be an array of levels, as in `lower`.
         """
         hi = self.delta + bracket * self.se1
-        out = bisect(lambda th: ~(self._exceed(th, True) > alpha), self.delta, hi, iters=iters)
+        lo = np.where(np.asarray(alpha) >= 0.5, self.delta - bracket * self.se1, self.delta)
+        out = bisect(lambda th: ~(self._exceed(th, True) > alpha), lo, hi, iters=iters)
         return np.where(self._exceed(hi, True) > alpha, np.inf, out)
 
     def null_draws(self, theta: float) -> np.ndarray:

@@ -16,6 +16,7 @@ from evalsig_core import EvalRun, Policy, Verdict, gate, read_run
 from evalsig_core.cli import main
 from evalsig_core.policy import decide
 from evalsig_core.render import render_gate, report_schema
+from evalsig_core.stats import METHODS, PairedSample
 from tests.conftest import EXAMPLES
 
 
@@ -90,3 +91,28 @@ def test_the_github_mde_output_is_empty_when_the_mde_is_null(
                 {"GITHUB_OUTPUT": str(out), "RUNNER_TEMP": str(tmp_path)})
     capsys.readouterr()
     assert code == 0 and "mde=\n" in out.read_text() and "nan" not in out.read_text()
+
+
+def test_the_wild_bootstrap_bounds_at_alpha_0_6_lie_past_delta_as_the_t_bounds_do() -> None:
+    # At a one-sided level of 0.6 the lower bound lies above delta (t_{0.4} < 0) and the upper
+    # one below it. WCR bisected each bound only up to delta and reported L = U = delta
+    # (0.0039034); CR2 t on the same data gives L = delta + 0.257 SE, U = delta - 0.262 SE
+    # (SE 0.03425, 19 df), and WCR now L = 0.012615, U = -0.005069.
+    # 20 clusters of 10 items, seeded uniform scores, candidate +0.02.
+    rng = np.random.default_rng(0)
+    x, y = rng.random(200) * 0.9, rng.random(200) * 0.9 + 0.02
+    sample = PairedSample(x, y, np.arange(200) % 20)
+    wcr = METHODS["wild_cluster_bootstrap"](sample, alpha=0.6)
+    t = METHODS["clustered_t"](sample, alpha=0.6)
+    assert wcr.lower > wcr.delta > wcr.upper
+    # the bootstrap is not a t, but agrees with it to a small fraction of an SE here
+    assert abs(wcr.lower - t.lower) < 0.05 * t.se and abs(wcr.upper - t.upper) < 0.05 * t.se
+    # and the gate reports that bound (its default draws differ from METHODS' 9999)
+    b = EvalRun.from_arrays([f"i{i}" for i in range(200)], x,
+                            clusters=[f"c{i % 20}" for i in range(200)])
+    c = EvalRun.from_arrays([f"i{i}" for i in range(200)], y,
+                            clusters=[f"c{i % 20}" for i in range(200)])
+    r = gate(b, c, Policy(min_delta=0.0, alpha=0.6, power=0.9,
+                          method="wild_cluster_bootstrap"))
+    assert r.comparison.ci.lower is not None
+    assert abs(r.comparison.ci.lower - wcr.lower) < 0.01 * t.se  # other draws, same bound
