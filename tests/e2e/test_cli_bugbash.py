@@ -1,0 +1,55 @@
+"""Bugs found by the bug bash of evalsig_core and the `evalsig` CLI (one test per bug)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+from evalsig_core.cli import main
+from tests.conftest import write_runframe
+
+_IDS = [f"q{i}" for i in range(40)]
+_CLUSTERS = [f"P{i % 8}" for i in range(40)]
+_B = [float(i % 3 == 0) for i in range(40)]
+_C = [float(i % 2 == 0) for i in range(40)]
+
+
+def _gate(b: Path, c: Path, *extra: str) -> list[str]:
+    return ["gate", "--baseline", str(b), "--candidate", str(c), "--metric", "accuracy",
+            "--cluster", "passage_id", "--min-delta", "0.01", *extra]
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e200])
+def test_scores_too_large_for_float64_statistics_are_refused(
+        scale: float, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Scores of 1e300 (same scale in both runs) squared to inf inside the statistics: the gate
+    # reported "significant": true with p = 0.0001 for a delta of -1.25e+299, SE null, and
+    # numpy printed a dozen RuntimeWarnings on stderr. 1e308 against -1e308 gave E113 "the
+    # candidate's range is about 1x the baseline's ... divide the candidate's scores by 1".
+    b = write_runframe(tmp_path / "b.json", _IDS, [scale * s for s in _B], _CLUSTERS,
+                       metric="reward")
+    c = write_runframe(tmp_path / "c.json", _IDS, [scale * s + 1.0 for s in _C], _CLUSTERS,
+                       metric="reward")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail the test
+        code = main(_gate(b, c, "--metric", "reward", "--output", "json"), {})
+    out, err = capsys.readouterr()
+    assert code == 65 and out == ""
+    assert "E115" in err and "c.json" in err and "rescale" in err
+    assert "E113" not in err and "RuntimeWarning" not in err
+
+
+def test_opposite_extreme_scores_name_the_real_problem(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = write_runframe(tmp_path / "b.json", _IDS, [1e308 if s else -1e308 for s in _B],
+                       _CLUSTERS, metric="reward")
+    c = write_runframe(tmp_path / "c.json", _IDS, [1e308 if s else -1e308 for s in _C],
+                       _CLUSTERS, metric="reward")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(_gate(b, c, "--metric", "reward"), {}) == 65
+    err = capsys.readouterr().err
+    assert "E115" in err and "E113" not in err and "scores by 1)" not in err
