@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -53,3 +52,39 @@ def test_opposite_extreme_scores_name_the_real_problem(
         assert main(_gate(b, c, "--metric", "reward"), {}) == 65
     err = capsys.readouterr().err
     assert "E115" in err and "E113" not in err and "scores by 1)" not in err
+
+
+@pytest.mark.parametrize("output", ["tty", "markdown", "html"])
+def test_a_huge_margin_prints_in_g_notation_not_as_hundreds_of_digits(
+        output: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--min-delta 1e308` printed "min_delta 1000000000000000010979063629440455417404923096
+    # 7731184633681068290315758540491149153716332897849468889906124966972117251561159028374
+    # ..." (309 digits) in the reason, the table and the interval line's axis labels.
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    args = _gate(b, c, "--output", output)
+    args[args.index("--min-delta") + 1] = "1e308"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the HTML density axis overflowed ("Linf" paths)
+        assert main(args, {}) == 1  # REJECT: significant or not, delta never reaches 1e308
+    out = capsys.readouterr().out
+    assert "1e+308" in out and "100000000000" not in out and "inf," not in out.lower()
+
+
+def test_watch_prints_a_huge_margin_in_g_notation(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    assert main(["watch", "--baseline", str(b), "--candidate", str(c), "--metric", "accuracy",
+                 "--min-delta", "1e300", "--mode", "non-inferiority"], {}) == 0
+    out = capsys.readouterr().out
+    assert "-1e+300" in out and "100000000000" not in out
+
+
+def test_an_unreachable_alpha_does_not_suggest_a_300_digit_resample_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    assert main(_gate(b, c, "--alpha", "1e-300"), {}) == 64
+    err = capsys.readouterr().err
+    assert "paired_t or clustered_t" in err and len(err) < 400
