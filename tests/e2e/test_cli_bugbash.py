@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -88,3 +89,34 @@ def test_an_unreachable_alpha_does_not_suggest_a_300_digit_resample_count(
     assert main(_gate(b, c, "--alpha", "1e-300"), {}) == 64
     err = capsys.readouterr().err
     assert "paired_t or clustered_t" in err and len(err) < 400
+
+
+@pytest.mark.parametrize(("flags", "cluster"), [
+    (["--sd", "0.5"], []),
+    (["--sd", "0.5"], ["--cluster", "passage_id"]),
+    (["--icc", "0.5", "--cluster-size", "3"], ["--cluster", "passage_id"]),
+    (["--cv", "0.4", "--cluster-size", "3"], ["--cluster", "passage_id"]),
+])
+def test_power_never_drops_a_flag_the_pilot_would_overwrite(
+        flags: list[str], cluster: list[str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `power --baseline B --candidate C --sd 0.5 --n 10` printed "sd of d 0.5883": the pilot's
+    # estimate silently replaced the --sd given (and with --cluster, --icc/--cluster-size/--cv).
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    args = ["power", "--baseline", str(b), "--candidate", str(c), "--metric", "accuracy",
+            "--n", "100", *cluster, *flags]
+    assert main(args, {}) == 64
+    err = capsys.readouterr().err
+    assert flags[0] in err and "pilot" in err
+
+
+def test_power_with_a_pilot_without_clusters_keeps_the_design_flags(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # without --cluster the pilot estimates only sd: --icc and --cluster-size are the user's
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    assert main(["power", "--baseline", str(b), "--candidate", str(c), "--metric", "accuracy",
+                 "--n", "100", "--icc", "0.5", "--cluster-size", "3", "--output", "json"],
+                {}) == 0
+    assert json.loads(capsys.readouterr().out)["design_effect"] == pytest.approx(2.0)
