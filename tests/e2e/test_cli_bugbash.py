@@ -120,3 +120,23 @@ def test_power_with_a_pilot_without_clusters_keeps_the_design_flags(
                  "--n", "100", "--icc", "0.5", "--cluster-size", "3", "--output", "json"],
                 {}) == 0
     assert json.loads(capsys.readouterr().out)["design_effect"] == pytest.approx(2.0)
+
+
+def test_stdin_dash_is_a_usage_error_not_a_missing_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--candidate -` said "-: file not found" (66), as if a file named "-" were missing
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    assert main(["gate", "--baseline", str(b), "--candidate", "-", "--metric", "accuracy",
+                 "--min-delta", "0.01"], {}) == 64
+    err = capsys.readouterr().err
+    assert "standard input" in err and "file not found" not in err
+
+
+def test_a_symlink_loop_is_named_as_such(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    assert main(["doctor", str(b), str(loop), "--metric", "accuracy"], {}) == 66
+    out, err = capsys.readouterr()
+    assert "link loop" in out + err
