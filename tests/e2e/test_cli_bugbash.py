@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalsig_core.cli import main
-from tests.conftest import write_runframe
+from tests.conftest import SHARED_FIXTURES, write_runframe
 
 _IDS = [f"q{i}" for i in range(40)]
 _CLUSTERS = [f"P{i % 8}" for i in range(40)]
@@ -140,3 +140,28 @@ def test_a_symlink_loop_is_named_as_such(tmp_path: Path,
     assert main(["doctor", str(b), str(loop), "--metric", "accuracy"], {}) == 66
     out, err = capsys.readouterr()
     assert "link loop" in out + err
+
+
+_LMEVAL = SHARED_FIXTURES / "lm-eval-0.4.13"
+
+
+@pytest.mark.skipif(not _LMEVAL.is_dir(), reason="shared harness logs not present")
+def test_lmeval_metric_comma_filter_means_metric_and_filter(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # lm-eval's own name of the metric, `exact_match,strict-match`, was "not found; it has
+    # ['exact_match'] (fix: choose one of those with --metric)", a hint that drops the filter.
+    b = next((_LMEVAL / "baseline").glob("samples_passage_gen_*.jsonl"))
+    c = next((_LMEVAL / "candidate").glob("samples_passage_gen_*.jsonl"))
+    outs = []
+    for flags in (["--metric", "exact_match,strict-match"],
+                  ["--metric", "exact_match", "--filter", "strict-match"],
+                  ["--metric", "exact_match,strict-match", "--filter", "strict-match"]):
+        assert main(["compare", str(b), str(c), *flags, "--cluster", "passage_id",
+                     "--output", "json"], {}) == 0
+        outs.append(json.loads(capsys.readouterr().out)["comparison"])
+    # shared/fixtures/harness-logs/README.md: strict-match n 40, delta -0.025
+    assert outs[0]["n_pairs"] == 40 and outs[0]["delta"] == pytest.approx(-0.025, abs=1e-12)
+    assert outs[0] == outs[1] == outs[2]
+    assert main(["compare", str(b), str(c), "--metric", "exact_match,strict-match",
+                 "--filter", "flexible-extract"], {}) == 64
+    assert "names the filter 'strict-match'" in capsys.readouterr().err
