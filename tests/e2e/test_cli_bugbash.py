@@ -165,3 +165,15 @@ def test_lmeval_metric_comma_filter_means_metric_and_filter(
     assert main(["compare", str(b), str(c), "--metric", "exact_match,strict-match",
                  "--filter", "flexible-extract"], {}) == 64
     assert "names the filter 'strict-match'" in capsys.readouterr().err
+
+
+def test_the_tty_allow_bound_does_not_blame_few_clusters_with_many(
+        examples: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 120 clusters, df 119: the line read "(one-sided 97.5%: few clusters or low df)", but
+    # auto uses alpha/2 for every clustered design (README "Methods")
+    assert main(["gate", "--baseline", str(examples / "baseline.json"), "--candidate",
+                 str(examples / "candidate.json"), "--metric", "accuracy", "--cluster",
+                 "passage_id", "--min-delta", "0.005"], {}) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines()
+                if x.lstrip().startswith("ALLOW bound"))
+    assert "few clusters" not in line and "stricter ALLOW level" in line
