@@ -177,3 +177,35 @@ def test_the_tty_allow_bound_does_not_blame_few_clusters_with_many(
     line = next(x for x in capsys.readouterr().out.splitlines()
                 if x.lstrip().startswith("ALLOW bound"))
     assert "few clusters" not in line and "stricter ALLOW level" in line
+
+
+@pytest.mark.parametrize("column", ["accuracy", "item_id", "passage_id", "epoch"])
+def test_a_csv_column_named_twice_is_refused_not_guessed(
+        column: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "item_id,accuracy,accuracy,passage_id" read the second accuracy column silently
+    cols = ["item_id", "accuracy", "passage_id", "epoch"]
+    header = [*cols, column]
+    rows = [",".join(header)]
+    for i in range(40):
+        cells = {"item_id": f"q{i}", "accuracy": str(_B[i]), "passage_id": _CLUSTERS[i],
+                 "epoch": "1"}
+        dup = {"item_id": f"x{i}", "accuracy": "0", "passage_id": "Z", "epoch": "2"}[column]
+        rows.append(",".join([*(cells[c] for c in cols), dup]))
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n")
+    ok = tmp_path / "b.csv"
+    ok.write_text("\n".join([",".join(cols)] + [f"q{i},{_B[i]},{_CLUSTERS[i]},1"
+                                                 for i in range(40)]) + "\n")
+    assert main(["compare", str(ok), str(tmp_path / "c.csv"), "--metric", "accuracy",
+                 "--cluster", "passage_id"], {}) == 65
+    err = capsys.readouterr().err
+    assert f"column {column!r} appears 2 times" in err and "c.csv" in err
+
+
+def test_a_missing_csv_id_column_names_the_cli_fix(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # the hint was "name the column with id_col", a keyword the CLI does not have
+    (tmp_path / "b.csv").write_text("id,accuracy\n" + "".join(f"q{i},1\n" for i in range(5)))
+    assert main(["doctor", str(tmp_path / "b.csv"), str(tmp_path / "b.csv"), "--metric",
+                 "accuracy"], {}) == 65
+    out, err = capsys.readouterr()
+    assert "name the column with item_id" in out + err
