@@ -209,3 +209,13 @@ def test_a_missing_csv_id_column_names_the_cli_fix(tmp_path: Path,
                  "accuracy"], {}) == 65
     out, err = capsys.readouterr()
     assert "name the column with item_id" in out + err
+
+
+def test_an_integer_score_beyond_float64_is_bad_data_not_an_internal_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a JSON score 10**400 raised OverflowError: "internal error" (70)
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, [10**400, *_C[1:]], _CLUSTERS)
+    assert main(_gate(b, c), {}) == 65
+    err = capsys.readouterr().err
+    assert "q0" in err and "401 digits" in err and "internal error" not in err
