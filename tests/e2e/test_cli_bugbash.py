@@ -219,3 +219,27 @@ def test_an_integer_score_beyond_float64_is_bad_data_not_an_internal_error(
     assert main(_gate(b, c), {}) == 65
     err = capsys.readouterr().err
     assert "q0" in err and "401 digits" in err and "internal error" not in err
+
+
+_HELM = SHARED_FIXTURES / "helm-0.5.16"
+
+
+@pytest.mark.skipif(not _HELM.is_dir(), reason="shared harness logs not present")
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("sum", 10**400, "sum beyond float64"),  # was "internal error: OverflowError" (70)
+    ("count", -1, "has count -1"),  # a negative count flipped the item's score sign
+], ids=["huge-sum", "negative-count"])
+def test_a_helm_stat_that_is_not_a_score_is_bad_data(
+        field: str, value: int, message: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    stats = json.loads((_HELM / "candidate" / "per_instance_stats.json").read_text())
+    for st in stats[0]["stats"]:
+        if st["name"]["name"] == "exact_match":
+            st[field] = value
+    run = tmp_path / "candidate"
+    run.mkdir()
+    (run / "per_instance_stats.json").write_text(json.dumps(stats))
+    assert main(["compare", str(_HELM / "baseline"), str(run), "--metric", "exact_match"],
+                {}) == 65
+    err = capsys.readouterr().err
+    assert message in err and "id0" in err and "internal error" not in err
