@@ -243,3 +243,17 @@ def test_a_helm_stat_that_is_not_a_score_is_bad_data(
                 {}) == 65
     err = capsys.readouterr().err
     assert message in err and "id0" in err and "internal error" not in err
+
+
+def test_a_config_key_spelled_both_ways_is_a_usage_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # min_delta = 0.01 and min-delta = 0.02 in one file: 0.02 won without a word
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    (tmp_path / "evalsig.toml").write_text("min_delta = 0.01\nmin-delta = 0.02\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["gate", "--baseline", str(b), "--candidate", str(c), "--metric",
+                 "accuracy"], {}) == 64
+    err = capsys.readouterr().err
+    assert "evalsig.toml" in err and "set twice" in err
