@@ -309,6 +309,14 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
     outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
     inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
+    if outputs and getattr(args, "suite_file", None):
+        # `suite s.toml --json cand.json` overwrote an entry's candidate run with the report
+        from ..suite_file import read_suite_spec
+
+        inputs += [(f"{k} of entry {e.name!r}", v.removeprefix("file://"))
+                   for e in read_suite_spec(args.suite_file).entries
+                   for k, v in (("baseline", e.baseline), ("candidate", e.candidate))
+                   if v and ("://" not in v or v.startswith("file://"))]
     for i, (flag, path) in enumerate(outputs):
         for role, src in inputs:
             if same(path, src):

@@ -257,3 +257,19 @@ def test_a_config_key_spelled_both_ways_is_a_usage_error(
                  "accuracy"], {}) == 64
     err = capsys.readouterr().err
     assert "evalsig.toml" in err and "set twice" in err
+
+
+@pytest.mark.parametrize("target", ["b.json", "c.json"])
+def test_a_suite_report_never_overwrites_an_entry_run(
+        target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `evalsig suite s.toml --json c.json` replaced the entry's candidate run with the report
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    before = (tmp_path / target).read_bytes()
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nname = "s"\n[[entry]]\nname = "a"\nmetric = "accuracy"\n'
+                     'baseline = "b.json"\ncandidate = "c.json"\nmin_delta = 0.01\n')
+    assert b.exists() and c.exists()
+    assert main(["suite", str(suite), "--json", str(tmp_path / target)], {}) == 64
+    assert "entry 'a'" in capsys.readouterr().err
+    assert (tmp_path / target).read_bytes() == before
