@@ -267,6 +267,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     pre.add_argument("--no-config", action="store_true")
     known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     parser = build_parser()
+    path: Path | None = None
     if not known.no_config:
         path = Path(known.config) if known.config else find_config(Path.cwd())
         if known.config and not path.is_file():  # type: ignore[union-attr]
@@ -276,7 +277,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             names = _subparsers(parser)
             command = next((a for a in argv if a in names), None)
             apply_defaults(parser, load_config(path), command, argv)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.config_file = None if path is None else str(path)  # an input: never a report path
+    return args
 
 
 def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
@@ -293,7 +296,7 @@ def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
         return run
 
 
-_INPUTS = ("baseline", "candidate", "suite_file")
+_INPUTS = ("baseline", "candidate", "suite_file", "config_file")
 _OUTPUTS = ("json", "markdown", "html")
 
 

@@ -273,3 +273,18 @@ def test_a_suite_report_never_overwrites_an_entry_run(
     assert main(["suite", str(suite), "--json", str(tmp_path / target)], {}) == 64
     assert "entry 'a'" in capsys.readouterr().err
     assert (tmp_path / target).read_bytes() == before
+
+
+def test_a_report_never_overwrites_the_config_file_that_was_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `gate ... --json evalsig.toml` replaced the project's defaults with the report
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    config = tmp_path / "evalsig.toml"
+    config.write_text('metric = "accuracy"\nmin-delta = 0.01\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["gate", "--baseline", str(b), "--candidate", str(c), "--json",
+                 "evalsig.toml"], {}) == 64
+    assert "config file" in capsys.readouterr().err
+    assert config.read_text() == 'metric = "accuracy"\nmin-delta = 0.01\n'
