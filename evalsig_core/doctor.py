@@ -221,7 +221,12 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
         if conflicts:
             out.append(_f("W204", f"baseline: {conflicts} records carry a different {cluster!r} "
                           "than their item's first epoch", "fix the export", count=conflicts))
-    if p.n < 30:
+    if p.n == 1:  # doctor said OK (exit 0), then gate refused: "needs at least 2" (65)
+        out.append(_f("E105", f"the runs share only 1 item ({p.item_ids[0]}): no interval "
+                      "can be estimated from one paired difference",
+                      "gate runs of the same task; item ids must match exactly (as strings)",
+                      count=1, file=c.meta.source))
+    elif p.n < 30:
         out.append(_f("W209", f"only {p.n} paired items",
                       "small samples give wide intervals; add items", count=p.n))
     out += _scale_findings(p, b, c)

@@ -288,3 +288,17 @@ def test_a_report_never_overwrites_the_config_file_that_was_read(
                  "evalsig.toml"], {}) == 64
     assert "config file" in capsys.readouterr().err
     assert config.read_text() == 'metric = "accuracy"\nmin-delta = 0.01\n'
+
+
+def test_doctor_refuses_a_single_paired_item_as_gate_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # doctor said "OK (0 errors)" and exit 0; gate then exited 65 "mcnemar needs at least 2
+    # paired items" without naming a file
+    b = write_runframe(tmp_path / "b.json", _IDS, _B)
+    c = write_runframe(tmp_path / "c.json", _IDS[:1], _C[:1])
+    assert main(["doctor", str(b), str(c), "--metric", "accuracy"], {}) == 65
+    assert "E105" in capsys.readouterr().out
+    assert main(["gate", "--baseline", str(b), "--candidate", str(c), "--metric", "accuracy",
+                 "--min-delta", "0.01"], {}) == 65
+    err = capsys.readouterr().err
+    assert "only 1 item (q0)" in err and "c.json" in err
