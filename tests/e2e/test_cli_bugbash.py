@@ -302,3 +302,28 @@ def test_doctor_refuses_a_single_paired_item_as_gate_does(
                  "--min-delta", "0.01"], {}) == 65
     err = capsys.readouterr().err
     assert "only 1 item (q0)" in err and "c.json" in err
+
+
+def test_an_item_whose_score_and_scores_disagree_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # {"score": 1.0, "scores": {"accuracy": 0.0}} in a run of accuracy: scores[accuracy] was
+    # taken silently (candidate mean 0.425 where `score` says 0.575)
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    doc = {"schema": "evalsig.run/1", "run_id": "c", "model": "m", "task": "t",
+           "metric": "accuracy",
+           "items": [{"item_id": i, "score": s, "scores": {"accuracy": 1.0 - s if k == 3 else s,
+                                                           "f1": 0.5}}
+                     for k, (i, s) in enumerate(zip(_IDS, _C, strict=True))]}
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    assert main(["compare", str(b), str(tmp_path / "c.json"), "--metric", "accuracy"],
+                {}) == 65
+    err = capsys.readouterr().err
+    assert "q3" in err and "disagree" in err
+    # `score` is the run's metric (accuracy): another metric of `scores` is no conflict
+    assert main(["compare", str(tmp_path / "c.json"), str(tmp_path / "c.json"), "--metric",
+                 "f1"], {}) == 0
+    for it in doc["items"]:  # agreeing values stay readable
+        it["scores"]["accuracy"] = it["score"]
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    assert main(["compare", str(b), str(tmp_path / "c.json"), "--metric", "accuracy"],
+                {}) == 0
