@@ -81,7 +81,13 @@ def find_config(start: Path) -> Path | None:
 def load_config(path: Path) -> Defaults:
     """Read and validate the defaults of one config file."""
     table = _table(path) or {}
-    data = {str(k).replace("-", "_"): v for k, v in table.items()}
+    data: dict[str, Any] = {}
+    for k, v in table.items():
+        name = str(k).replace("-", "_")
+        if name in data:  # min_delta = 0.01 and min-delta = 0.02: the last one won silently
+            raise UsageError(f"{path}: {name.replace('_', '-')!r} is set twice (as "
+                             f"{name!r} and {name.replace('_', '-')!r}); keep one")
+        data[name] = v
     try:
         defaults = Defaults.model_validate(data, strict=False)
     except ValidationError as exc:

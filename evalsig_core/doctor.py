@@ -19,7 +19,12 @@ from .report import DoctorReport, Finding, RunSummary, Severity
 from .run import EvalRun, cluster_key, missing_labels_error
 from .stats import bell_mccaffrey_df, effective_clusters
 
-__all__ = ["FINDING_CODES", "diagnose", "finding_from_error", "summarize"]
+__all__ = ["FINDING_CODES", "MAX_ABS_SCORE", "diagnose", "finding_from_error", "summarize"]
+
+# Largest |score| the statistics take: they square and cube sums of up to N scores, which
+# overflow float64 (1e308) long before a score reaches it (1e300 gave SE null, p 1e-4 and
+# "significant": true for a regression). No metric has a real score anywhere near this.
+MAX_ABS_SCORE = 1e50
 
 FINDING_CODES: dict[str, str] = {
     "E101": "the file cannot be read as a run (format, JSON, metric, encoding)",
@@ -38,6 +43,7 @@ FINDING_CODES: dict[str, str] = {
             "reaching 2x or more as far from 0 (was W211), or both off [0, 1] with ranges "
             "about 5x or more apart (0-10 vs 0-100)",
     "E114": "the runs name different tasks",
+    "E115": f"scores too large for float64 statistics (|score| > {MAX_ABS_SCORE:g})",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
     "W203": "epoch counts differ",
@@ -106,6 +112,13 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
         out.append(_f("E103", f"{role}: {int(bad.sum())} non-finite scores (NaN/Infinity)",
                       "fix the scorer or drop those items; evalsig never guesses a score",
                       count=int(bad.sum()), examples=ids[:_SAMPLE].tolist(), file=src))
+    huge = ~bad & (np.abs(np.where(bad, 0.0, run.scores)) > MAX_ABS_SCORE)
+    if huge.any():
+        out.append(_f("E115", f"{role}: {int(huge.sum())} scores beyond +/-{MAX_ABS_SCORE:g} "
+                      f"(largest |score| {np.abs(run.scores[huge]).max():g}): their squares "
+                      "overflow float64", "rescale the scores (e.g. divide by a power of 10, "
+                      "or take the log) before gating", count=int(huge.sum()),
+                      examples=run.item_ids[huge][:_SAMPLE].tolist(), file=src))
     dup_n, dup_ex = _duplicates(run)
     if dup_n:
         out.append(_f("E104", f"{role}: {dup_n} (item, epoch) pairs occur more than once",
@@ -209,7 +222,12 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
         if conflicts:
             out.append(_f("W204", f"baseline: {conflicts} records carry a different {cluster!r} "
                           "than their item's first epoch", "fix the export", count=conflicts))
-    if p.n < 30:
+    if p.n == 1:  # doctor said OK (exit 0), then gate refused: "needs at least 2" (65)
+        out.append(_f("E105", f"the runs share only 1 item ({p.item_ids[0]}): no interval "
+                      "can be estimated from one paired difference",
+                      "gate runs of the same task; item ids must match exactly (as strings)",
+                      count=1, file=c.meta.source))
+    elif p.n < 30:
         out.append(_f("W209", f"only {p.n} paired items",
                       "small samples give wide intervals; add items", count=p.n))
     out += _scale_findings(p, b, c)
@@ -268,6 +286,8 @@ def _scale_finding(p: Pairing, b: EvalRun, c: EvalRun) -> Finding | None:
     x, y = p.baseline, p.candidate
     if not p.n or not (np.isfinite(x).all() and np.isfinite(y).all()):
         return None
+    if max(np.abs(x).max(), np.abs(y).max()) > MAX_ABS_SCORE:
+        return None  # E115 names the problem; ratios of such ranges overflow
     in_b = bool(np.all((x >= 0) & (x <= 1)))
     in_c = bool(np.all((y >= 0) & (y <= 1)))
     fb, fc = (f" ({r.meta.source})" if r.meta.source else "" for r in (b, c))
@@ -339,6 +359,12 @@ def diagnose(baseline: EvalRun, candidate: EvalRun, *, cluster: str | None = Non
     large runs are not paired twice; it is used only if it was made with the same clustering.
     """
     cluster = cluster_key(cluster, baseline, candidate)
+    with np.errstate(over="ignore", invalid="ignore"):  # E103/E115 report such scores
+        return _diagnose(baseline, candidate, cluster, pairing)
+
+
+def _diagnose(baseline: EvalRun, candidate: EvalRun, cluster: str | None,
+              pairing: Pairing | None) -> DoctorReport:
     findings = _run_findings(baseline, "baseline", cluster)
     findings += _run_findings(candidate, "candidate", cluster)
     if baseline.n_records and candidate.n_records:

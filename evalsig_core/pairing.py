@@ -81,7 +81,8 @@ class Pairing:
 
     @property
     def d(self) -> np.ndarray:
-        return self.candidate - self.baseline
+        with np.errstate(over="ignore", invalid="ignore"):  # the doctor refuses (E103/E115)
+            return self.candidate - self.baseline
 
     @property
     def n(self) -> int:

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from .errors import ExitCode, UsageError
 
-__all__ = ["MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide", "meets_margin",
-           "null_boundary"]
+__all__ = ["MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide", "fixed",
+           "meets_margin", "null_boundary"]
 
 # With fewer clusters than this no cluster-robust method can be trusted: INCONCLUSIVE.
 MIN_CLUSTERS = 5
@@ -143,6 +143,15 @@ class Decision(BaseModel):
     uses_lower: bool = True
 
 
+def fixed(x: float, sign: bool = False, digits: int = 4) -> str:
+    """`x` with `digits` decimals, or in `g` notation from 1e6 up: a margin of 1e308 printed
+    as a 309-digit number in every reason, table and interval label."""
+    spec = "+" if sign else ""
+    if math.isfinite(x) and abs(x) >= 1e6:
+        return f"{x:{spec}.{digits}g}"
+    return f"{x:{spec}.{digits}f}"
+
+
 def decide(
     policy: Policy, *, delta: float, lower: float, upper: float, mde: float,
     n_clusters: int | None = None, effective_clusters: float | None = None,
@@ -169,10 +178,11 @@ def decide(
     if policy.mode is Mode.SUPERIORITY:
         if lower > 0 and meets_margin(delta, m):
             return Decision(verdict=Verdict.ALLOW,
-                            reason=f"L = {lower:+.4f} > 0 and delta >= min_delta {m:.4f}")
+                            reason=f"L = {fixed(lower, True)} > 0 and delta >= min_delta "
+                            f"{fixed(m)}")
         if upper < 0:
             return Decision(verdict=Verdict.REJECT,
-                            reason=f"significant regression: U = {upper:+.4f} < 0",
+                            reason=f"significant regression: U = {fixed(upper, True)} < 0",
                             uses_lower=False)
         if lower <= 0 <= upper and math.isnan(mde):
             return Decision(
@@ -183,23 +193,28 @@ def decide(
         if lower <= 0 <= upper and mde > m:
             return Decision(
                 verdict=Verdict.INCONCLUSIVE,
-                reason=f"not significant and underpowered: MDE {mde:.4f} > min_delta {m:.4f}",
+                reason=f"not significant and underpowered: MDE {fixed(mde)} > min_delta "
+                f"{fixed(m)}",
             )
         if lower > 0:
             return Decision(verdict=Verdict.REJECT,
-                            reason=f"significant but delta {delta:+.4f} < min_delta {m:.4f}")
+                            reason=f"significant but delta {fixed(delta, True)} < min_delta "
+                            f"{fixed(m)}")
         return Decision(
             verdict=Verdict.REJECT,
-            reason=f"no significant improvement although the run could detect {mde:.4f} "
-            f"<= min_delta {m:.4f}",
+            reason=f"no significant improvement although the run could detect {fixed(mde)} "
+            f"<= min_delta {fixed(m)}",
         )
     margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
     if lower > margin:
-        return Decision(verdict=Verdict.ALLOW, reason=f"L = {lower:+.4f} > {margin:+.4f}")
+        return Decision(verdict=Verdict.ALLOW,
+                        reason=f"L = {fixed(lower, True)} > {fixed(margin, True)}")
     if upper < margin:
-        return Decision(verdict=Verdict.REJECT, reason=f"U = {upper:+.4f} < {margin:+.4f}",
+        return Decision(verdict=Verdict.REJECT,
+                        reason=f"U = {fixed(upper, True)} < {fixed(margin, True)}",
                         uses_lower=False)
     return Decision(
         verdict=Verdict.INCONCLUSIVE,
-        reason=f"the interval [{lower:+.4f}, {upper:+.4f}] contains the margin {margin:+.4f}",
+        reason=f"the interval [{fixed(lower, True)}, {fixed(upper, True)}] contains the margin "
+        f"{fixed(margin, True)}",
     )

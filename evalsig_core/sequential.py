@@ -24,7 +24,7 @@ from ._version import __version__
 from .doctor import diagnose
 from .errors import InputError
 from .pairing import pair
-from .policy import Mode, Policy, Verdict, meets_margin
+from .policy import Mode, Policy, Verdict, fixed, meets_margin
 from .report import SCHEMA_VERSION
 from .run import EvalRun, cluster_key
 
@@ -124,15 +124,16 @@ def _verdict(policy: Policy, L: float, U: float, estimate: float) -> tuple[Verdi
     sequence that has not decided yet is INCONCLUSIVE, "keep watching")."""
     if policy.mode is Mode.SUPERIORITY:
         if L > 0 and meets_margin(estimate, policy.min_delta):
-            return Verdict.ALLOW, f"always-valid L = {L:+.4f} > 0 and estimate >= min_delta"
+            return Verdict.ALLOW, f"always-valid L = {fixed(L, True)} > 0 and estimate >= min_delta"
         if U < 0:
-            return Verdict.REJECT, f"always-valid U = {U:+.4f} < 0: a regression"
+            return Verdict.REJECT, f"always-valid U = {fixed(U, True)} < 0: a regression"
         margin = 0.0
     else:
         margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
         if margin < L:
-            return Verdict.ALLOW, f"always-valid L = {L:+.4f} > {margin:+.4f}"
+            return Verdict.ALLOW, f"always-valid L = {fixed(L, True)} > {fixed(margin, True)}"
         if margin > U:
-            return Verdict.REJECT, f"always-valid U = {U:+.4f} < {margin:+.4f}"
-    return Verdict.INCONCLUSIVE, (f"the always-valid interval [{L:+.4f}, {U:+.4f}] does not "
-                                  f"settle the margin {margin:+.4f}: keep watching")
+            return Verdict.REJECT, f"always-valid U = {fixed(U, True)} < {fixed(margin, True)}"
+    return Verdict.INCONCLUSIVE, (f"the always-valid interval [{fixed(L, True)}, "
+                                  f"{fixed(U, True)}] does not settle the margin "
+                                  f"{fixed(margin, True)}: keep watching")

@@ -207,6 +207,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     pre.add_argument("--no-config", action="store_true")
     known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     parser = build_parser()
+    path: Path | None = None
     if not known.no_config:
         path = Path(known.config) if known.config else find_config(Path.cwd())
         if known.config and not path.is_file():  # type: ignore[union-attr]
@@ -216,7 +217,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             names = _subparsers(parser)
             command = next((a for a in argv if a in names), None)
             apply_defaults(parser, load_config(path), command, argv)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.config_file = None if path is None else str(path)  # an input: never a report path
+    return args
 
 
 def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
@@ -233,7 +236,7 @@ def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
         return run
 
 
-_INPUTS = ("baseline", "candidate", "suite_file")
+_INPUTS = ("baseline", "candidate", "suite_file", "config_file")
 _OUTPUTS = ("json", "markdown", "html")
 
 
@@ -249,6 +252,14 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
     outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
     inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
+    if outputs and getattr(args, "suite_file", None):
+        # `suite s.toml --json cand.json` overwrote an entry's candidate run with the report
+        from ..suite_file import read_suite_spec
+
+        inputs += [(f"{k} of entry {e.name!r}", v.removeprefix("file://"))
+                   for e in read_suite_spec(args.suite_file).entries
+                   for k, v in (("baseline", e.baseline), ("candidate", e.candidate))
+                   if v and ("://" not in v or v.startswith("file://"))]
     for i, (flag, path) in enumerate(outputs):
         for role, src in inputs:
             if same(path, src):

@@ -42,11 +42,14 @@ def register(sub: Any) -> None:
     p.add_argument("--n", type=int, help="paired items: report the MDE")
     p.add_argument("--delta", type=_num("--delta", positive=True),
                    help="effect to detect: report the required N")
-    p.add_argument("--icc", type=_num("--icc"), default=0.0, help="ICC of d within clusters")
+    p.add_argument("--icc", type=_num("--icc"), default=None,
+                   help="ICC of d within clusters (default 0)")
     p.add_argument("--cluster-size", type=_num("--cluster-size", positive=True), default=None,
                    help="mean cluster size, >= 1 (default 1)")
-    p.add_argument("--cv", type=_num("--cv"), default=0.0, help="CV of the cluster sizes, >= 0")
-    p.add_argument("--baseline", help="pilot baseline run: estimate sd, icc and sizes from it")
+    p.add_argument("--cv", type=_num("--cv"), default=None,
+                   help="CV of the cluster sizes, >= 0 (default 0)")
+    p.add_argument("--baseline", help="pilot baseline run: estimate sd (and with --cluster the "
+                   "icc and cluster sizes) from it")
     p.add_argument("--candidate", help="pilot candidate run")
     p.add_argument("--metric", type=_name)
     p.add_argument("--cluster", type=_name)
@@ -61,6 +64,17 @@ def register(sub: Any) -> None:
 def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from ._commands import _write_stdout  # here: _commands imports this module
 
+    pilot = bool(args.baseline or args.candidate)
+    # The pilot estimates sd (and with --cluster the ICC and the sizes): a flag for the same
+    # quantity was silently replaced by the estimate ("--sd 0.5" printed "sd of d 0.5883").
+    given = [f"--{n.replace('_', '-')}" for n in ("sd", "icc", "cluster_size", "cv")
+             if getattr(args, n) is not None and (n == "sd" or args.cluster is not None)]
+    if pilot and given:
+        raise UsageError(f"{', '.join(given)} given with a pilot run, which estimates sd"
+                         + (", icc, cluster size and cv" if args.cluster else ""),
+                         hint=f"drop {' '.join(given)}, or the pilot (--baseline/--candidate)")
+    args.icc = 0.0 if args.icc is None else args.icc
+    args.cv = 0.0 if args.cv is None else args.cv
     for name in ("alpha", "power"):
         if not 0 < getattr(args, name) < 1:
             raise UsageError(f"--{name} must be strictly between 0 and 1")
@@ -75,14 +89,14 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.cluster_size is not None and args.cluster_size < 1:
         raise UsageError(f"--cluster-size must be >= 1 (the mean items per cluster), got "
                          f"{args.cluster_size:g}: below 1 the design effect drops under 1")
-    if args.icc > 0 and args.cluster_size is None and not (args.baseline or args.candidate):
+    if args.icc > 0 and args.cluster_size is None and not pilot:
         # With the default cluster size 1 the design effect is 1 whatever the ICC: never
         # drop a flag the user gave silently.
         raise UsageError("--icc needs --cluster-size (the mean cluster size); with clusters of "
                          "one item the ICC has no effect")
     sd, n, icc, cv, G = args.sd, args.n, args.icc, args.cv, None
     m = 1.0 if args.cluster_size is None else args.cluster_size
-    if args.baseline or args.candidate:
+    if pilot:
         if not (args.baseline and args.candidate):
             raise UsageError("a pilot needs both --baseline and --candidate")
         flags = {"metric": args.metric, "cluster": args.cluster, "filter": args.filter,

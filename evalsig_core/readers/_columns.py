@@ -116,7 +116,15 @@ def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np
                 item=str(ids[pos]), hint="scores must be numbers or booleans (true/false)",
                 code=E_FIELD,
             )
-    return np.asarray([float(v) for v in scores], dtype=np.float64)  # huge integers
+    try:
+        return np.asarray([float(v) for v in scores], dtype=np.float64)  # huge integers
+    except OverflowError:  # an integer beyond float64 (10**400) was "internal error" (70)
+        pos = next(i for i, v in enumerate(scores) if type(v) is int and abs(v) > 2**1023)
+        raise InputError(
+            f"score {metric!r} is an integer of {len(str(abs(scores[pos])))} digits, beyond "
+            "float64", path=src, item=str(ids[pos]),
+            hint="rescale the scores (the doctor takes |score| up to 1e50)", code=E_FIELD,
+        ) from None
 
 
 def epoch_array(epochs: list[Any], ids: np.ndarray, src: str) -> np.ndarray:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, InputNotFoundError
+from ..errors import InputError, InputNotFoundError, UsageError
 
 try:  # the fastest parser available; json is the reference behaviour
     import orjson
@@ -63,8 +63,13 @@ class ReadOptions:
 def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> Path:
     p = Path(path)
     if not p.exists():
+        if str(path) == "-":  # "-: file not found" read as a missing file named "-"
+            raise UsageError("'-' (standard input) is not supported as a run file",
+                             hint="save the run to a file and pass its path")
+        what = ("is a symbolic link to a missing file (or a link loop)" if p.is_symlink()
+                else "file not found")
         raise InputNotFoundError(
-            "file not found", path=str(p), hint="check the path (and the working directory)"
+            what, path=str(p), hint="check the path (and the working directory)"
         )
     if p.is_dir() and not directory_ok:
         raise InputError(

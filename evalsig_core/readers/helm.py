@@ -133,11 +133,17 @@ def _stat_value(inst: dict[str, Any], metric: str, split: str, src: str,
             count, total = st.get("count"), st.get("sum")
             if count == 0:
                 return None
-            if type(count) not in (int, float) or type(total) not in (int, float):
-                raise InputError(f"stat {metric!r} has count {count!r} and sum {total!r}",
-                                 path=src, item=str(iid), hint="re-run HELM's summarize step",
-                                 code=E_FIELD)
-            return float(total) / float(count)
+            if type(count) not in (int, float) or type(total) not in (int, float) or not (
+                    count > 0):  # a negative count flipped the score's sign
+                raise InputError(f"stat {metric!r} has count {str(count)[:40]} and sum "
+                                 f"{str(total)[:40]}", path=src, item=str(iid),
+                                 hint="re-run HELM's summarize step", code=E_FIELD)
+            try:
+                return float(total) / float(count)
+            except OverflowError:  # a sum of 10**400 was "internal error" (70)
+                raise InputError(f"stat {metric!r} has a sum beyond float64", path=src,
+                                 item=str(iid), hint="re-run HELM's summarize step",
+                                 code=E_FIELD) from None
     raise InputError(f"instance has no stat {metric!r} for split {split!r}", path=src,
                      item=str(iid), hint="every instance needs the chosen stat", code=E_METRIC)
 

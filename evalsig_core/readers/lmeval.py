@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._io import (
@@ -66,7 +66,7 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     labels: list[Any] = []
     add_id, add_filter, add_score, add_label = (ids.append, filters.append, scores.append,
                                                 labels.append)
-    metric = opts.metric
+    metric, chosen_filter = _metric_and_filter(opts)
     key = opts.cluster
     loads = FAST_LOADS
     missing = _MISSING
@@ -103,13 +103,31 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     if not ids:
         raise InputError("file has no samples", path=src, hint="re-run lm-eval with --log_samples",
                          code="E105")
-    keep = _select_filter(filters, opts.filter, src)
+    keep = _select_filter(filters, chosen_filter, src)
     n = len(ids) if keep is None else int(keep.sum())
     cols = Columns(ids=_take(ids, keep), epochs=[1] * n, scores=_take(scores, keep),
                    clusters=None if key is None else _take(labels, keep))
-    chosen = opts.filter if opts.filter is not None else str(filters[0])
+    chosen = chosen_filter if chosen_filter is not None else str(filters[0])
     meta = _meta(path, src, str(metric), chosen, opts)
     return build_run(cols, {**meta, "sha256": hasher.hexdigest()}, src)
+
+
+def _metric_and_filter(opts: ReadOptions) -> tuple[str | None, str | None]:
+    """lm-eval names a metric under a filter `metric,filter` (`exact_match,strict-match` in
+    its results and tables): that spelling means `--metric exact_match --filter strict-match`
+    (it was "metric 'exact_match,strict-match' not found; it has ['exact_match']")."""
+    metric, filt = opts.metric, opts.filter
+    if metric is None or "," not in metric:
+        return metric, filt
+    name, _, spelled = metric.partition(",")
+    if not name or not spelled:
+        raise UsageError(f"metric {metric!r}: lm-eval spells a filtered metric 'metric,filter'",
+                         hint="pass e.g. --metric exact_match,strict-match, or --metric "
+                         "exact_match --filter strict-match")
+    if filt is not None and filt != spelled:
+        raise UsageError(f"--metric {metric!r} names the filter {spelled!r} but --filter is "
+                         f"{filt!r}", hint="drop --filter, or one of the two")
+    return name, spelled
 
 
 def _take(values: list[Any], keep: np.ndarray | None) -> list[Any]:

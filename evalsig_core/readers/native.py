@@ -210,7 +210,17 @@ class _Collector:
         if value is _MISSING or "scores" in it:
             if self.metric is None:
                 self.metric = _only_metric(it, src)
+            plain = value
             value = _from_scores(it, self.metric, self.file_metric, src, iid)
+            if (plain is not _MISSING and self.metric == (self.file_metric or self.metric)
+                    and not _agree(plain, value)):
+                # {"score": 1, "scores": {"accuracy": 0}} in a run of accuracy: the dict's
+                # value was taken without a word
+                raise InputError(
+                    f"score {str(plain)[:40]} and scores[{self.metric!r}] "
+                    f"{str(value)[:40]} disagree", path=src, item=str(iid),
+                    hint="export one score per item (score, or scores by metric)",
+                    code=E_FIELD)
         self.cols.ids.append(iid)
         self.cols.epochs.append(it.get("epoch", 1))
         self.cols.scores.append(value)
@@ -246,6 +256,11 @@ class _ClusterId:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+def _agree(a: Any, b: Any) -> bool:
+    """`score` and `scores[metric]` of one item name the same value (NaN equals NaN)."""
+    return bool(a == b) or (a != a and b != b)  # JSON values: == never raises
 
 
 def _same(x: Any) -> Any:

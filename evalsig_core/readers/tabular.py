@@ -96,21 +96,32 @@ def _columns(header: list[str], opts: ReadOptions, src: str) -> tuple[Columns, d
     names = [h.strip() for h in header]
     index = {n: i for i, n in enumerate(names)}
 
+    def unique(name: str) -> int:
+        # {n: i} kept the last of two same-named columns: a header "item_id,accuracy,
+        # accuracy" gated the second column (delta -0.65 instead of 0) without a word
+        where = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(where) > 1:
+            raise InputError(f"column {name!r} appears {len(where)} times in the header "
+                             f"(columns {', '.join(map(str, where))})", path=src,
+                             hint="rename the duplicates: evalsig never guesses which one "
+                             "is meant", code=E_METRIC)
+        return index[name]
+
     def need(name: str, flag: str) -> int:
         if name not in index:
             raise InputError(f"no column {name!r}; the header has {_shown(names)}", path=src,
                              hint=f"name the column with {flag}", code=E_METRIC)
-        return index[name]
+        return unique(name)
 
-    pick = {"id": need(opts.id_col, "id_col"),
+    pick = {"id": need(opts.id_col, "item_id (Python: read_run(..., id_col=))"),
             "score": need(opts.score_col or opts.metric or "score", "--metric (score_col)")}
     if opts.epoch_col in index:
-        pick["epoch"] = index[opts.epoch_col]
+        pick["epoch"] = unique(opts.epoch_col)
     cluster = opts.cluster_col or opts.cluster
     if cluster is not None:
         pick["cluster"] = need(cluster, "--cluster (cluster_col)")
     if "error" in index:
-        pick["error"] = index["error"]
+        pick["error"] = unique("error")
     cols = Columns(clusters=[] if cluster is not None else None)
     return cols, pick
 

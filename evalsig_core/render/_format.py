@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..policy import Mode
+from ..policy import Mode, fixed
 
 __all__ = [
     "Style", "decision_lower", "interval", "interval_line", "margin_of", "num", "pct", "pval",
@@ -41,11 +41,11 @@ SEVERITY_COLOR = {"error": "red", "warning": "yellow", "info": "dim"}
 
 
 def signed(x: float | None, digits: int = 4, *, none: str = "n/a") -> str:
-    return none if x is None or not math.isfinite(x) else f"{x:+.{digits}f}"
+    return none if x is None or not math.isfinite(x) else fixed(x, True, digits)
 
 
 def num(x: float | None, digits: int = 4) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+    return "n/a" if x is None or not math.isfinite(x) else fixed(x, False, digits)
 
 
 def pval(p: float | None, resamples: int | None = None) -> str:
@@ -124,7 +124,7 @@ def interval_line(
     if margin is not None and math.isfinite(margin):
         cells[cell(margin)] = g["margin"]
     cells[cell(delta)] = g["delta"]
-    return f"{a:+.3f} {''.join(cells)} {b:+.3f}"
+    return f"{fixed(a, True, 3)} {''.join(cells)} {fixed(b, True, 3)}"
 
 
 def legend(unicode: bool = True, bounds: str = "one-sided bounds L..U") -> str:

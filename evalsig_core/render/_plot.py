@@ -143,7 +143,10 @@ def density(delta: float, se: float, df: float | None, margin: float | None,
     else:
         lo, hi = delta - 4.5 * se, delta + 4.5 * se
     pts = [lo, hi, delta]
-    if margin is not None and math.isfinite(margin):
+    # A margin 100 widths of the distribution away would squash it into one pixel (and one
+    # near 1e308 overflowed the axis into "Linf" SVG paths): the panel leaves it out then.
+    if margin is not None and math.isfinite(margin) and (
+            abs(margin - delta) <= 100 * (max(pts) - min(pts))):
         pts.append(margin)
     a, b = _scale(pts)
     # Percentiles resolve the shape coarsely (and discrete draws pile up): fewer, wider bins.
@@ -180,7 +183,7 @@ def density(delta: float, se: float, df: float | None, margin: float | None,
     path = f"M{sx(float(xs[0]))},{base} {coords} L{sx(float(xs[-1]))},{base} Z"
     return Density(
         width=WIDTH, height=PLOT_H, path=path, x_delta=sx(delta),
-        x_margin=sx(margin) if _finite(margin) else None,  # type: ignore[arg-type]
+        x_margin=sx(margin) if _finite(margin) and a <= margin <= b else None,  # type: ignore
         x_zero=sx(0.0) if a <= 0.0 <= b else None,
         ticks=[Tick(sx(t), f"{t:+g}" if t else "0") for t in _ticks(a, b)],
         caption=caption, source=source,

@@ -117,7 +117,7 @@ class Inference:
     seed: int | None = None
     resamples: int | None = None
     # The lower bound used for ALLOW when `auto` asks for a stricter level than `alpha`
-    # (few clusters or low df; STATS.md). None: the decision uses `lower`.
+    # (alpha/2 for every clustered design; STATS.md). None: the decision uses `lower`.
     alpha_allow: float | None = None
     lower_allow: float | None = None
     # Quantiles 0, 1, ..., 100 % of the resampling distribution of delta* (bootstrap,
