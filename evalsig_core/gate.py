@@ -9,7 +9,7 @@ import numpy as np
 from .doctor import diagnose, make_report, summarize
 from .errors import InputError, UsageError
 from .pairing import Pairing, pair
-from .policy import Mode, Policy, Verdict, decide, fixed
+from .policy import MAX_RESAMPLES, Mode, Policy, Verdict, decide, fixed
 from .report import (
     ComparisonResult,
     DoctorReport,
@@ -217,17 +217,15 @@ def _check_resolution(inf: Inference, policy: Policy, alpha_allow: float | None)
     level = min(policy.alpha / 2, alpha_allow or 1.0)  # the smallest level a bound is at
     if (inf.resamples + 1) * level < 1:
         need = math.ceil(1 / level) - 1
-        # alpha 1e-300 suggested "--resamples 1999...9" (301 digits): beyond 1e8 draws no run
-        # finishes, so point to the methods that need none
-        fix = (f"use --resamples {need} or more, or a larger --alpha" if need <= _MAX_SUGGESTED
+        # alpha 1e-300 suggested "--resamples 1999...9" (301 digits): beyond MAX_RESAMPLES
+        # draws a policy is refused, so point to the methods that need none
+        fix = (f"use --resamples {need} or more, or a larger --alpha" if need <= MAX_RESAMPLES
                else "use a larger --alpha, or a t method (--method paired_t or clustered_t): "
                f"it would take about {need:.1e} resamples")
         raise UsageError(
             f"alpha {policy.alpha:g} asks for a bound at level {level:g}, beyond the most "
             f"extreme of {inf.resamples} {inf.method} resamples", hint=fix)
 
-
-_MAX_SUGGESTED = 10**8  # resamples worth suggesting
 
 
 DEGENERATE_SE = 1e-12  # relative to the width of the score scale

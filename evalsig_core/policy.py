@@ -14,11 +14,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from .errors import ExitCode, UsageError
 
-__all__ = ["MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide", "fixed",
-           "meets_margin", "null_boundary"]
+__all__ = ["MAX_RESAMPLES", "MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide",
+           "fixed", "meets_margin", "null_boundary"]
 
 # With fewer clusters than this no cluster-robust method can be trusted: INCONCLUSIVE.
 MIN_CLUSTERS = 5
+# The most resamples a policy takes: every draw keeps a few float64 numbers per bound (the wild
+# bootstrap ~56 bytes), so 1e7 stays under 1 GB on a CI runner; a level beyond 1/(1e7 + 1)
+# wants a t method, not more draws.
+MAX_RESAMPLES = 10_000_000
 
 
 class Verdict(StrEnum):
@@ -82,6 +86,9 @@ class Policy(BaseModel):
     def _resamples(cls, v: int) -> int:
         if v < 99:
             raise ValueError("resamples must be at least 99")
+        if v > MAX_RESAMPLES:
+            raise ValueError(f"resamples must be at most {MAX_RESAMPLES:,} (every draw "
+                             "takes memory: 100,000,000 wild bootstrap draws took 11.5 GB)")
         return v
 
     @field_validator("seed")

@@ -327,3 +327,14 @@ def test_an_item_whose_score_and_scores_disagree_is_refused(
     (tmp_path / "c.json").write_text(json.dumps(doc))
     assert main(["compare", str(b), str(tmp_path / "c.json"), "--metric", "accuracy"],
                 {}) == 0
+
+
+def test_a_resamples_typo_is_refused_before_any_draw(capsys: pytest.CaptureFixture[str]) -> None:
+    # --resamples 100000000 (a typo of 10000000) ran the wild bootstrap to 11.5 GB; now 64
+    base = SHARED_FIXTURES / "inspect-0.3.285" / "baseline_e1.json"
+    cand = SHARED_FIXTURES / "inspect-0.3.285" / "candidate_e1.json"
+    code = main(["compare", str(base), str(cand), "--metric", "match", "--cluster",
+                 "passage_id", "--method", "wild_cluster_bootstrap", "--resamples", "100000000"])
+    assert code == 64
+    err = capsys.readouterr().err.strip()
+    assert "resamples must be at most 10,000,000" in err and len(err.splitlines()) == 1
