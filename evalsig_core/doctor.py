@@ -195,7 +195,11 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
                       f"{ec.tolist()[:5]}",
                       "items are averaged over their own epochs first; use equal epochs to "
                       "keep the noise comparable"))
-    if cluster is not None and p.cluster_labels is not None:
+    # the baseline carries the key on no record (E107 says so): the one "cluster" the pairing
+    # sees is the missing label, not a design; counting it only added a wrong E108
+    no_labels = (cluster is not None and b.cluster_present is not None
+                 and not b.cluster_present.any())
+    if cluster is not None and p.cluster_labels is not None and not no_labels:
         G = len(p.cluster_labels)
         if G < 2:
             out.append(_f("E108", f"only {G} cluster under key {cluster!r}",
@@ -231,7 +235,7 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
         out.append(_f("W209", f"only {p.n} paired items",
                       "small samples give wide intervals; add items", count=p.n))
     out += _scale_findings(p, b, c)
-    if p.cluster_codes is not None and p.cluster_labels is not None:
+    if p.cluster_codes is not None and p.cluster_labels is not None and not no_labels:
         out += _cluster_df_findings(p, cluster)
     cb, cc = b.meta.config, c.meta.config
     differing = sorted(k for k in cb.keys() & cc.keys() if cb[k] != cc[k])
@@ -239,7 +243,7 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
         out.append(_f("W207", f"config differs between runs: {', '.join(differing[:8])}",
                       "compare runs of the same task, dataset and harness version",
                       count=len(differing)))
-    n_cl = p.n_clusters
+    n_cl = None if no_labels else p.n_clusters
     delta = float(p.d.mean()) if p.n else math.nan
     shown = f"{delta:+.4f}" if math.isfinite(delta) else "n/a (non-finite scores)"
     out.append(_f("I301", f"{p.n} paired items" + (f" in {n_cl} clusters" if n_cl else "")

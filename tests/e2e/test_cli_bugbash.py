@@ -338,3 +338,17 @@ def test_a_resamples_typo_is_refused_before_any_draw(capsys: pytest.CaptureFixtu
     assert code == 64
     err = capsys.readouterr().err.strip()
     assert "resamples must be at most 10,000,000" in err and len(err.splitlines()) == 1
+
+
+def test_a_cluster_key_missing_everywhere_is_e107_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    # --cluster nope on the real Inspect runs: E107 for both runs is the problem; the one
+    # pseudo-cluster of the missing label also gave "E108 only 1 cluster" and "in 1 clusters"
+    f = SHARED_FIXTURES / "inspect-0.3.285"
+    code = main(["doctor", str(f / "baseline_e1.json"), str(f / "candidate_e1.json"),
+                 "--metric", "match", "--cluster", "nope", "--output", "json"])
+    assert code == 65
+    doc = json.loads(capsys.readouterr().out)
+    codes = [x["code"] for x in doc["findings"]]
+    assert codes.count("E107") == 2 and "E108" not in codes and "I302" not in codes
+    (i301,) = [x for x in doc["findings"] if x["code"] == "I301"]
+    assert "cluster" not in i301["message"]
