@@ -194,6 +194,15 @@ def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
             if action.choices is not None and value not in action.choices:
                 raise UsageError(f"config: {action.dest} = {value!r} is not valid for "
                                  f"`evalsig {name}`; choose from {', '.join(action.choices)}")
+            if isinstance(value, str) and callable(action.type):
+                # argparse converts a string default with the flag's type, and its error
+                # named the flag ("argument --metric: expected a name") for a value nobody
+                # typed: check it here and name the config's key instead
+                try:
+                    action.type(value)
+                except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
+                    raise UsageError(f"config: {action.dest} = {value!r} is not valid for "
+                                     f"`evalsig {name}`: {exc}") from None
             action.default = value
             action.required = False
 
@@ -216,7 +225,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if path is not None:
             names = _subparsers(parser)
             command = next((a for a in argv if a in names), None)
-            apply_defaults(parser, load_config(path), command, argv)
+            try:
+                apply_defaults(parser, load_config(path), command, argv)
+            except UsageError as exc:  # name the file the bad value is in
+                if exc.message.startswith("config: "):
+                    raise UsageError(f"{path}: {exc.message.removeprefix('config: ')}",
+                                     hint=exc.hint) from None
+                raise
     args = parser.parse_args(argv)
     args.config_file = None if path is None else str(path)  # an input: never a report path
     return args

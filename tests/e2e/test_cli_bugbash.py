@@ -352,3 +352,17 @@ def test_a_cluster_key_missing_everywhere_is_e107_alone(capsys: pytest.CaptureFi
     assert codes.count("E107") == 2 and "E108" not in codes and "I302" not in codes
     (i301,) = [x for x in doc["findings"] if x["code"] == "I301"]
     assert "cluster" not in i301["message"]
+
+
+def test_a_bad_config_value_names_the_config_file_not_a_flag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # metric = "" in evalsig.toml said "argument --metric: expected a name", a flag nobody typed
+    (tmp_path / "evalsig.toml").write_text('metric = ""\n')
+    monkeypatch.chdir(tmp_path)
+    f = SHARED_FIXTURES / "inspect-0.3.285"
+    code = main(["compare", str(f / "baseline_e1.json"), str(f / "candidate_e1.json")])
+    assert code == 64
+    err = capsys.readouterr().err.strip()
+    assert "evalsig.toml" in err and "metric = ''" in err and "argument --metric" not in err
+    assert len(err.splitlines()) == 1
