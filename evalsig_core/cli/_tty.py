@@ -29,10 +29,13 @@ def _isatty(stream: Any) -> bool:
 
 def style_for(stream: Any, env: Mapping[str, str]) -> Style:
     """Colour only when `stream` is a terminal and NO_COLOR is unset or empty (no-color.org);
-    Unicode drawing unless the stream cannot encode it."""
+    Unicode drawing unless the stream cannot encode it or the locale is C / POSIX (Python's
+    UTF-8 mode reports UTF-8 there although the terminal was set up for ASCII)."""
     color = _isatty(stream) and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
     enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    return Style(color=color, unicode=enc in ("utf8", "utf16", "utf32"))
+    locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    return Style(color=color, unicode=enc in ("utf8", "utf16", "utf32")
+                 and locale not in ("C", "POSIX"))
 
 
 class Progress:

@@ -179,6 +179,15 @@ def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
     assert style_for(_Tty(), {"NO_COLOR": ""}).color  # no-color.org: empty means unset
 
 
+def test_ascii_drawing_under_the_c_locale_whatever_python_reports() -> None:
+    # LC_ALL=C: Python's UTF-8 mode gives stdout encoding utf-8, the terminal is ASCII
+    assert style_for(_Tty(), {}).unicode
+    assert style_for(_Tty(), {"LANG": "en_US.UTF-8"}).unicode
+    for env in ({"LC_ALL": "C"}, {"LC_ALL": "POSIX"}, {"LC_CTYPE": "C"}, {"LANG": "C"}):
+        assert not style_for(_Tty(), env).unicode, env
+    assert style_for(_Tty(), {"LC_ALL": "C.UTF-8", "LANG": "C"}).unicode  # LC_ALL wins
+
+
 def test_progress_draws_on_a_terminal_and_is_silent_otherwise() -> None:
     tty, pipe = _Tty(), io.StringIO()
     for stream in (tty, pipe):
