@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from .errors import ExitCode, InputError
-from .pairing import Pairing, pair
+from .pairing import Pairing, near_miss, pair
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
@@ -185,8 +185,10 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
     if p.n_baseline_only or p.n_candidate_only:
         ex = [f"baseline only: {i}" for i in p.baseline_only[:3].tolist()] + [
             f"candidate only: {i}" for i in p.candidate_only[:3].tolist()]
+        near = near_miss(p.baseline_only, p.candidate_only)  # the first 20 of each
         out.append(_f("W201", f"{p.n_baseline_only} baseline-only and {p.n_candidate_only} "
-                      f"candidate-only items were dropped; {p.n} items are paired",
+                      f"candidate-only items were dropped; {p.n} items are paired"
+                      + (f"; among the first 20 of each, {near}" if near else ""),
                       "run both models on the same items (errored samples count as missing)",
                       count=p.n_baseline_only + p.n_candidate_only, examples=ex))
     eb, ec = np.unique(p.epochs_baseline), np.unique(p.epochs_candidate)

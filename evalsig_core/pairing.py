@@ -6,6 +6,7 @@ are only compared, by the doctor). Everything downstream works on the paired arr
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from .errors import InputError
 from .run import EvalRun
 
-__all__ = ["ItemMeans", "Pairing", "item_means", "pair"]
+__all__ = ["ItemMeans", "Pairing", "item_means", "near_miss", "pair"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,15 +105,37 @@ class Pairing:
         return min(1.0, noise / total)
 
 
+def _norm(item_id: object) -> str:
+    return unicodedata.normalize("NFC", str(item_id)).strip().casefold()
+
+
+def near_miss(baseline_ids: np.ndarray, candidate_ids: np.ndarray) -> str | None:
+    """Why unpaired ids may be the same items: how many baseline ids match a candidate id once
+    case, surrounding whitespace and Unicode normalization (NFC) are ignored, with an example
+    (ascii() shows a decomposed accent or a trailing space), or None. For error paths and
+    hints only (one pass over the ids given)."""
+    seen: dict[str, str] = {}
+    for cid in candidate_ids.tolist():
+        seen.setdefault(_norm(cid), str(cid))
+    hits = [(str(bid), seen[n]) for bid in baseline_ids.tolist() if (n := _norm(bid)) in seen]
+    if not hits:
+        return None
+    b, c = hits[0]
+    return (f"{len(hits)} of the baseline's ids match a candidate id when case, surrounding "
+            f"spaces and Unicode normalization are ignored (e.g. {b!a} and {c!a}): "
+            "export both runs with the same ids")
+
+
 def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pairing:
     """Pair on item id (as strings). Raises `InputError` when no item is shared."""
     b = item_means(baseline)
     c = item_means(candidate)
     ids, ib, ic = np.intersect1d(b.ids, c.ids, assume_unique=True, return_indices=True)
     if len(ids) == 0:
+        near = near_miss(b.ids, c.ids)
         raise InputError(
             f"the runs share no item id ({len(b.ids)} baseline items, {len(c.ids)} candidate "
-            "items)", path=candidate.meta.source,
+            "items)" + (f"; {near}" if near else ""), path=candidate.meta.source,
             hint="gate runs of the same task; item ids must match exactly (as strings)",
         )
     b_only = np.setdiff1d(b.ids, ids, assume_unique=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -366,3 +367,62 @@ def test_a_bad_config_value_names_the_config_file_not_a_flag(
     err = capsys.readouterr().err.strip()
     assert "evalsig.toml" in err and "metric = ''" in err and "argument --metric" not in err
     assert len(err.splitlines()) == 1
+
+
+def _renamed(tmp_path: Path, how: Any, name: str) -> Path:
+    """The real Inspect candidate as evalsig-json with every item id passed through `how`."""
+    from evalsig_core import read_run
+
+    run = read_run(SHARED_FIXTURES / "inspect-0.3.285" / "candidate_e1.json", metric="match")
+    doc = {"format": "evalsig-json", "metric": "match", "items": [
+        {"id": how(str(i)), "score": float(s)}
+        for i, s in zip(run.item_ids.tolist(), run.scores.tolist(), strict=True)]}
+    out = tmp_path / name
+    out.write_text(json.dumps(doc))
+    return out
+
+
+@pytest.mark.parametrize(("how", "shown"), [
+    (str.upper, "'P01-Q1'"),  # case
+    (lambda s: s + " ", "'p01-q1 '"),  # a trailing space
+])
+def test_ids_that_differ_only_in_case_or_spaces_are_named(
+        tmp_path: Path, how: Any, shown: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # the real ids p01-q1 ... p08-q5 against the same ids upper-cased / space-padded: "share no
+    # item id" gave no clue that all 40 are the same items
+    base = SHARED_FIXTURES / "inspect-0.3.285" / "baseline_e1.json"
+    cand = _renamed(tmp_path, how, "cand.json")
+    code = main(["doctor", str(base), str(cand), "--metric", "match", "--output", "json"])
+    assert code == 65
+    (e105,) = [f for f in json.loads(capsys.readouterr().out)["findings"]
+               if f["code"] == "E105"]
+    assert "40 of the baseline's ids match a candidate id" in e105["message"]
+    assert shown in e105["message"] and "'p01-q1'" in e105["message"]
+
+
+def test_a_decomposed_accent_is_shown_escaped_in_the_w201_hint(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # half the ids gain an accent, NFC in the baseline and NFD in the candidate: they look
+    # identical on screen, so the example is shown with ascii() escapes
+    from evalsig_core import read_run
+
+    real = read_run(SHARED_FIXTURES / "inspect-0.3.285" / "baseline_e1.json", metric="match")
+    ids = real.item_ids.tolist()
+
+    def accent(s: str, form: str) -> str:
+        import unicodedata
+        return unicodedata.normalize(form, s + "-é") if ids.index(s) % 2 else s
+
+    for name, form in (("b.json", "NFC"), ("c.json", "NFD")):
+        doc = {"format": "evalsig-json", "metric": "match", "items": [
+            {"id": accent(i, form), "score": float(v)}
+            for i, v in zip(ids, real.scores.tolist(), strict=True)]}
+        (tmp_path / name).write_text(json.dumps(doc))
+    code = main(["doctor", str(tmp_path / "b.json"), str(tmp_path / "c.json"), "--output",
+                 "json"])
+    assert code == 0  # 20 ids pair; the other 20 are dropped with a warning
+    (w201,) = [f for f in json.loads(capsys.readouterr().out)["findings"]
+               if f["code"] == "W201"]
+    assert "20 baseline-only and 20 candidate-only" in w201["message"]
+    assert "20 of the baseline's ids match a candidate id" in w201["message"]
+    assert "'p01-q2-\\xe9'" in w201["message"] and "'p01-q2-e\\u0301'" in w201["message"]
