@@ -305,12 +305,13 @@ def _scale_finding(p: Pairing, b: EvalRun, c: EvalRun) -> Finding | None:
             # against a signed one): no evidence of a mismatch; W208 names the constant run
             return None
         inside, outside = (x, y) if in_b else (y, x)
-        if np.abs(outside).max() < _OUTSIDE_RATIO * np.abs(inside).max():
+        reach = float(np.abs(outside).max() / np.abs(inside).max())
+        if reach < _OUTSIDE_RATIO:
             # a score just past 1 (a reward of 1.02 against a run topping out at 0.99) is the
             # same scale; a fraction against a percent or a 0-10 rubric reaches 10-100x as far
             return None
         return _f("E113", f"{ranges}: one run lies within [0, 1] and the other not, reaching "
-                  f"{np.abs(outside).max() / np.abs(inside).max():.3g}x as far from 0",
+                  f"{reach:.3g}x as far from 0",
                   "put both runs on one scale (fraction vs percent?) before gating")
     if in_b:
         return None

@@ -227,7 +227,6 @@ def _check_resolution(inf: Inference, policy: Policy, alpha_allow: float | None)
             f"extreme of {inf.resamples} {inf.method} resamples", hint=fix)
 
 
-
 DEGENERATE_SE = 1e-12  # relative to the width of the score scale
 
 
