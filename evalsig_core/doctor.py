@@ -44,6 +44,7 @@ FINDING_CODES: dict[str, str] = {
             "about 5x or more apart (0-10 vs 0-100)",
     "E114": "the runs name different tasks",
     "E115": f"scores too large for float64 statistics (|score| > {MAX_ABS_SCORE:g})",
+    "E116": "baseline and candidate are the same file (equal sha256; was W215)",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
     "W203": "epoch counts differ",
@@ -56,7 +57,6 @@ FINDING_CODES: dict[str, str] = {
     "W210": "scores of a proportion metric (accuracy, exact_match, ...) outside [0, 1]",
     "W213": "the effective degrees of freedom are far below the number of clusters",
     "W214": "every paired difference is zero: the runs agree on every item",
-    "W215": "baseline and candidate are the same file (equal sha256)",
     "W216": "a failed run is gated on the samples it has (--allow-failed-run)",
     "W217": "the run has not finished (status started): it may be partial",
     "W218": f"cluster sizes so unequal that fewer than {MIN_CLUSTERS} clusters are effective: "
@@ -255,10 +255,16 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
 
 def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:
     out: list[Finding] = []
+    # An error, not a warning: a copy of the baseline (a CI path that fell back to it, a
+    # candidate eval that never wrote its file) has zero variance, and with enough items a
+    # non-inferiority gate ALLOWed it: a model nobody evaluated would ship.
     if b.meta.sha256 and b.meta.sha256 == c.meta.sha256:
-        out.append(_f("W215", "baseline and candidate are the same file "
-                      f"(sha256 {b.meta.sha256[:12]}…)",
-                      "pass the candidate's own run; a run compared with itself shows nothing"))
+        same = ("the same path" if b.meta.source == c.meta.source
+                else f"{c.meta.source} is a byte-identical copy of {b.meta.source}")
+        out.append(_f("E116", f"baseline and candidate are the same file ({same}; sha256 "
+                      f"{b.meta.sha256[:12]}…)",
+                      "pass the candidate's own run file: the candidate eval did not write "
+                      "its output or the path points at the baseline", file=c.meta.source))
     elif p.n > 1 and np.all(p.d == 0):
         out.append(_f("W214", f"all {p.n} paired items have identical scores in both runs",
                       "check that the candidate was really re-run (not a copy of the baseline)",

@@ -258,13 +258,17 @@ def test_w213_effective_df_far_below_the_cluster_count() -> None:
     assert "effective df" in _one(report, "I302").message
 
 
-def test_w214_identical_scores_and_w215_same_file() -> None:
+def test_w214_identical_scores_and_e116_same_file() -> None:
     b, _ = _clean_pair()
     copy = _run(_ids(40), _alt(40))
     assert _one(diagnose(b, copy), "W214").count == 40
-    same = b.with_meta(sha256="ab" * 32)
+    same = b.with_meta(sha256="ab" * 32, source="runs/base.json")
     report = diagnose(same, same)
-    assert "W215" in _codes(report) and "W214" not in _codes(report)
+    assert "E116" in _codes(report) and "W214" not in _codes(report)
+    assert not report.ok and "the same path" in _one(report, "E116").message
+    cp = same.with_meta(source="runs/cand.json")
+    assert "runs/cand.json is a byte-identical copy of runs/base.json" in _one(
+        diagnose(same, cp), "E116").message
 
 
 def test_i301_summary() -> None:
