@@ -15,16 +15,26 @@ receiver does not re-run a redelivered event whose run ended with a verdict (`FI
 same data give the same verdict). A promotion refusal is not final: its cause (a gate still
 PENDING when the merge arrived, a gate lost to an outage) can go away, and promotion is
 idempotent and audited, so a redelivery of a refused event runs the promotion again.
+
+Flow-level retries (`flow.with_options(retries=N)`, or a flow decorated with them) repeat a
+Failed run whatever failed: Prefect's server turns every Failed into AwaitingRetry while
+attempts remain, and flows have no retry condition. So every Failed state made here is final
+unless it says `retry=True` (`failed_from_error` does for a storage error that may pass,
+`store.may_pass`): before it is returned, the flow run's retry budget is cut to the attempts it
+has used. Without that a REJECT under `retries=2` was gated three times, with three reports and
+three audit records for one decision, and a usage error waited out every retry delay.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from prefect.context import FlowRunContext
+from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed, State
 
 __all__ = ["DECIDED_STATE_NAMES", "FINAL", "FlowOutcomeError", "completed", "decided", "failed",
-           "outcome"]
+           "no_more_retries", "outcome"]
 
 DECIDED_STATE_NAMES = {"REJECT": "Rejected", "INCONCLUSIVE": "Inconclusive",
                        "DOCTOR": "DoctorErrors", "REFUSED": "Refused"}
@@ -49,12 +59,44 @@ def completed(message: str, result: dict[str, Any]) -> State[Any]:
     return Completed(message=message, data=result)
 
 
-def failed(message: str, result: dict[str, Any], *, decision: str | None = None) -> State[Any]:
-    """Failed; with `decision` (a key of DECIDED_STATE_NAMES) the state is named after it."""
+def failed(message: str, result: dict[str, Any], *, decision: str | None = None,
+           retry: bool = False) -> State[Any]:
+    """Failed; with `decision` (a key of DECIDED_STATE_NAMES) the state is named after it.
+
+    Final unless `retry`: inside a flow run with retries left, no retry follows it.
+    """
     data = FlowOutcomeError(message, result)
+    if not retry:
+        no_more_retries()
     if decision is None:
         return Failed(message=message, data=data)
     return Failed(message=message, data=data, name=DECIDED_STATE_NAMES[decision])
+
+
+def no_more_retries() -> None:
+    """Cut the current flow run's retry budget to the attempts it has used (no-op outside a
+    flow run or without retries). The server's RetryFailedFlows rule lets a Failed state
+    through once run_count > retries; the PATCH replaces the whole policy, so it is read first.
+    If the API cannot be reached the run keeps its retries (the old behaviour), with a warning.
+    """
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        return
+    try:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(ctx.flow_run.id)
+            policy = run.empirical_policy
+            used = max(run.run_count, 1)
+            if policy.retries is None or policy.retries < used:
+                return
+            client.update_flow_run(run.id, empirical_policy=policy.model_copy(
+                update={"retries": used - 1}))
+    except Exception as exc:  # a lost PATCH only costs an extra attempt
+        get_run_logger().warning(
+            "could not stop the retries of flow run %s (%s): a retry will repeat it",
+            ctx.flow_run.id, exc)
 
 
 def decided(state_type: str | None, state_name: str | None) -> bool:

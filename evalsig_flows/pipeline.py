@@ -13,6 +13,7 @@ from evalsig_core import __version__ as evalsig_version
 from evalsig_core.audit import AuditInput
 
 from .outcome import completed, failed
+from .store import may_pass
 from .tasks import (
     RunRef,
     audit_task,
@@ -46,7 +47,8 @@ def failed_from_error(exc: EvalsigError, note: str = "",
     code = int(exc.exit_code)
     line = exc.one_line() + (f"; {note}" if note else "")
     return failed(f"{label} (exit {code}): {line}",
-                  {"exit_code": code, "error": line, **(extra or {})}, decision=decision)
+                  {"exit_code": code, "error": line, **(extra or {})}, decision=decision,
+                  retry=decision is None and may_pass(exc))
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,21 @@ from urllib.parse import quote, unquote, urlparse
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 __all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key", "key_segment",
-           "open_store"]
+           "may_pass", "open_store"]
 
 MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name, S3 1024 per key
 
 
 class PreconditionFailed(StorageError):
     """A conditional write lost: the object changed (or appeared) since it was read."""
+
+
+def may_pass(exc: BaseException) -> bool:
+    """Whether a later attempt may not meet this failure: a storage error from the network, a
+    5xx or a timeout. Not a lost conditional write (the object changed: re-read, don't repeat),
+    nor a permanent one (access denied, no bucket, no credentials: `permanent` is set)."""
+    return (isinstance(exc, StorageError) and not isinstance(exc, PreconditionFailed)
+            and not getattr(exc, "permanent", False))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from evalsig_core import (
     GateReport,
     InputNotFoundError,
     Policy,
-    StorageError,
     diagnose,
     gate,
     read_run,
@@ -40,7 +39,7 @@ from evalsig_core.report import SuiteReport
 
 from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
-from .store import PreconditionFailed, key_segment, open_store
+from .store import PreconditionFailed, key_segment, may_pass, open_store
 
 __all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "doctor_task",
            "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_task",
@@ -51,12 +50,8 @@ def transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry storage errors that may pass (network, 5xx, timeouts); not a denial or 404."""
     try:
         state.result()
-    except PreconditionFailed:
-        return False
-    except StorageError as exc:
-        return not getattr(exc, "permanent", False)
-    except Exception:
-        return False
+    except Exception as exc:
+        return may_pass(exc)
     return False
 
 

@@ -41,7 +41,8 @@ def test_a_copy_of_the_baseline_never_ships(
 def test_the_same_scores_in_a_different_file_are_still_gated(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A real re-run that reproduced every score (deterministic decoding) is not a copy: its
-    # file differs (here, the run id: the file stem), so it is gated, with W214 to say nothing moved.
+    # file differs (here, the run id: the file stem), so it is gated, with W214 to say
+    # that nothing moved.
     b = write_runframe(tmp_path / "base.json", _IDS, _SCORES, _CLUSTERS)
     c = write_runframe(tmp_path / "cand.json", _IDS, _SCORES, _CLUSTERS)
     assert main(_noninferiority(b, c), {}) == 0
