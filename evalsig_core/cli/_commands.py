@@ -108,7 +108,7 @@ def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--html", metavar="PATH", help=f"also write the {what} as one HTML page")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> UsageParser:
     parser = UsageParser(prog="evalsig", description="Statistical release gate for LLM evals. "
                      "Exit codes: 0 ALLOW/ok, 1 REJECT, 2 INCONCLUSIVE, 64 usage error, "
                      "65 bad input data, 66 input not found, 70 internal error, 74 I/O error.")
@@ -216,6 +216,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     pre.add_argument("--no-config", action="store_true")
     known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     parser = build_parser()
+    parser.refuse_repeats(argv)  # `--config a --config b`: before either file is read
     path: Path | None = None
     if not known.no_config:
         path = Path(known.config) if known.config else find_config(Path.cwd())
