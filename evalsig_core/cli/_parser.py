@@ -82,7 +82,8 @@ class UsageParser(argparse.ArgumentParser):
                 break
             value = inline
             if action.nargs != 0 and inline is None:
-                wanted = {None: 1, argparse.OPTIONAL: 1}.get(action.nargs, action.nargs)
+                nargs = action.nargs
+                wanted = 1 if nargs in (None, argparse.OPTIONAL) else nargs  # int, * or +
                 taken: list[str] = []
                 while i < len(words) and not self._looks_like_option(words[i]) and (
                         not isinstance(wanted, int) or len(taken) < wanted):
