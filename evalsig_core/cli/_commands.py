@@ -42,6 +42,7 @@ from ..render import (
 from ..report import CompareReport, GateReport
 from ..run import EvalRun
 from ..stats import METHODS
+from ..suite_file import SuiteSpec
 from ._github import append_summary, report_dir, write_outputs
 from ._parser import UsageParser, _subparsers
 from ._plugins import add_plugin_commands
@@ -256,9 +257,12 @@ _INPUTS = ("baseline", "candidate", "suite_file", "config_file")
 _OUTPUTS = ("json", "markdown", "html")
 
 
-def check_output_paths(args: argparse.Namespace) -> None:
+def check_output_paths(args: argparse.Namespace, suite: SuiteSpec | None = None) -> None:
     """Refuse a report path that is an input (`--json candidate.json` overwrote the candidate
-    run with the report) or that another format also writes to, before any work is done."""
+    run with the report) or that another format also writes to, before any work is done.
+
+    `suite`: the parsed suite file, whose entries' run files are inputs too (`main` checks
+    the flags before the command runs; `evalsig suite` again with the spec it read)."""
     def same(a: str, b: str) -> bool:
         try:
             return Path(a).resolve() == Path(b).resolve() or (
@@ -268,12 +272,10 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
     outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
     inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
-    if outputs and getattr(args, "suite_file", None):
+    if outputs and suite is not None:
         # `suite s.toml --json cand.json` overwrote an entry's candidate run with the report
-        from ..suite_file import read_suite_spec
-
         inputs += [(f"{k} of entry {e.name!r}", v.removeprefix("file://"))
-                   for e in read_suite_spec(args.suite_file).entries
+                   for e in suite.entries
                    for k, v in (("baseline", e.baseline), ("candidate", e.candidate))
                    if v and ("://" not in v or v.startswith("file://"))]
     for i, (flag, path) in enumerate(outputs):

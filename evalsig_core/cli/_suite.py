@@ -8,6 +8,7 @@ from typing import Any
 
 from ..render import OUTPUTS, render_suite
 from ..suite import run_suite_file
+from ..suite_file import read_suite_spec
 
 __all__ = ["register"]
 
@@ -25,9 +26,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_suite(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from ._commands import _emit, github_publish  # here: _commands imports this module
+    from ._commands import _emit, check_output_paths, github_publish  # _commands imports us
 
-    report = run_suite_file(args.suite_file, correction=args.correction)
+    spec = read_suite_spec(args.suite_file)  # read once: for the report paths and the gates
+    check_output_paths(args, spec)
+    report = run_suite_file(args.suite_file, correction=args.correction, spec=spec)
     _emit(args, env, render_suite, report)
     github_publish(report, env, args, render_suite)
     return report.exit_code

@@ -277,6 +277,28 @@ def test_a_suite_report_never_overwrites_an_entry_run(
     assert (tmp_path / target).read_bytes() == before
 
 
+def test_a_suite_with_report_paths_reads_its_file_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the report-path check parsed the suite file, then the suite command parsed it again
+    write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nname = "s"\n[[entry]]\nname = "a"\nmetric = "accuracy"\n'
+                     'baseline = "b.json"\ncandidate = "c.json"\nmin_delta = 0.01\n')
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counted(self: Path, *a: Any, **kw: Any) -> str:
+        reads.append(self)
+        return read_text(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    code = main(["--no-config", "suite", str(suite), "--json", str(tmp_path / "r.json")], {})
+    assert code in (0, 1, 2) and (tmp_path / "r.json").exists()
+    assert [p for p in reads if p.name == "s.toml"] == [suite]
+
+
 def test_a_report_never_overwrites_the_config_file_that_was_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
