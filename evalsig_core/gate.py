@@ -8,8 +8,9 @@ import numpy as np
 
 from .doctor import diagnose, make_report, summarize
 from .errors import InputError, UsageError
+from .numfmt import fixed
 from .pairing import Pairing, pair
-from .policy import MAX_RESAMPLES, Mode, Policy, Verdict, decide, fixed
+from .policy import MAX_RESAMPLES, Mode, Policy, Verdict, decide
 from .report import (
     ComparisonResult,
     DoctorReport,

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..policy import Mode, fixed
+from ..numfmt import fixed
+from ..policy import Mode
 
 __all__ = [
     "Style", "decision_lower", "interval", "interval_line", "margin_of", "num", "pct", "pval",
