@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("suite", help="gate every entry of a TOML suite file (exit 0 / 1 / 2)")
     p.add_argument("suite_file", help="suite TOML: [suite] defaults and [[entry]] tables")
     p.add_argument("--correction", choices=["holm", "bh"],
-                   help="multiplicity correction for superiority entries (default holm)")
+                   help="multiplicity correction for superiority entries (default: the "
+                   "suite file's [suite] correction, else holm)")
     p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
     p.add_argument("--json", metavar="PATH", help="also write the suite report as JSON")
     p.add_argument("--markdown", metavar="PATH", help="also write the suite report as Markdown")

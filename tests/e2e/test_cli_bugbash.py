@@ -495,3 +495,30 @@ def test_the_gate_still_names_its_margin_and_allow_bound(
     doc = json.loads(out["json"])
     assert "ALLOW needs" in doc["comparison"]["method_reason"]
     assert any("ALLOW uses" in n for n in doc["comparison"]["notes"])
+
+
+def _help(command: str) -> str:
+    """A sub-command's --help text, on one line."""
+    from evalsig_core.cli import build_parser
+    from evalsig_core.cli._parser import _subparsers
+
+    return " ".join(_subparsers(build_parser())[command].format_help().split())
+
+
+def test_suite_help_names_the_files_correction_as_the_default(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--correction` said "(default holm)", but a suite file with `correction = "bh"` ran bh
+    write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nname = "s"\ncorrection = "bh"\n[[entry]]\nname = "a"\n'
+                     'metric = "accuracy"\nbaseline = "b.json"\ncandidate = "c.json"\n'
+                     'min_delta = 0.01\n')
+    main(["--no-config", "suite", str(suite), "--output", "json"], {})
+    assert json.loads(capsys.readouterr().out)["correction"] == "bh"
+    assert "(default: the suite file's [suite] correction, else holm)" in _help("suite")
+
+
+def test_history_help_gives_the_default_limit() -> None:
+    # --limit defaults to 20 decisions; the help said only "at most N decisions (0: all)"
+    assert "(default 20; 0: all)" in _help("history")
