@@ -38,9 +38,9 @@ class UsageParser(argparse.ArgumentParser):
 
     An option that holds one value (`--alpha X`, a `store_true` flag, `--x/--no-x`) may be
     given once: `--alpha 0.05 ... --alpha 0.5` is refused naming both values, whatever they
-    are. The one exception is a flag repeated as itself (`--dry-run ... --dry-run`): it
-    cannot say two different things, so it is allowed, as `--x` then `--no-x` is not. Options
-    meant to repeat (`action="append"`, counts) repeat freely."""
+    are. The one exception is a flag repeated (`--dry-run ... --dry-run`, or `-n` and its
+    alias `--dry-run`): it cannot say two different things, so it is allowed, as `--x` then
+    `--no-x` is not. Options meant to repeat (`action="append"`, counts) repeat freely."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["allow_abbrev"] = False
@@ -56,7 +56,7 @@ class UsageParser(argparse.ArgumentParser):
         """Raise UsageError (64) for an option of this parser, or of the sub-command chosen
         in `argv`, that holds one value and is given more than once (see the class)."""
         words = list(argv)
-        uses: dict[str, list[tuple[str, str | None]]] = {}
+        uses: dict[str, list[tuple[str, str | None, object]]] = {}
         i = 0
         while i < len(words):
             word = words[i]
@@ -93,20 +93,25 @@ class UsageParser(argparse.ArgumentParser):
                     continue  # a missing value: argparse names it
                 value = " ".join(taken)
             if not isinstance(action, _REPEATABLE) and action.dest != argparse.SUPPRESS:
-                uses.setdefault(action.dest, []).append((name, value))
+                # what a flag does: its action's constant (-n and --dry-run alike), but
+                # --x and --no-x of one BooleanOptionalAction differ
+                boolean = isinstance(action, argparse.BooleanOptionalAction)
+                does = (action, name) if boolean else action
+                uses.setdefault(action.dest, []).append((name, value, does))
         self._refuse(uses)
 
-    def _refuse(self, uses: dict[str, list[tuple[str, str | None]]]) -> None:
+    def _refuse(self, uses: dict[str, list[tuple[str, str | None, object]]]) -> None:
         for given in uses.values():
-            names = list(dict.fromkeys(n for n, _ in given))
-            if len(given) < 2 or (len(names) == 1 and given[0][1] is None):
-                continue  # once, or a flag repeated as itself: nothing contradicts
+            names = list(dict.fromkeys(n for n, _, _ in given))
+            flag_once = all(v is None for _, v, _ in given) and len({d for *_, d in given}) == 1
+            if len(given) < 2 or flag_once:
+                continue  # once, or one flag repeated: nothing contradicts
             times = "twice" if len(given) == 2 else f"{len(given)} times"
             if len(names) == 1:
-                values = [v for _, v in given]
+                values = [v for _, v, _ in given]
                 shown = ", ".join(str(v) for v in values[:-1]) + f", then {values[-1]}"
                 self.error(f"{names[0]} given {times} ({shown}): give it once")
-            shown = ", then ".join(n if v is None else f"{n} {v}" for n, v in given)
+            shown = ", then ".join(n if v is None else f"{n} {v}" for n, v, _ in given)
             self.error(f"{' and '.join(names)} set the same option ({shown}): give one of them")
 
     def _looks_like_option(self, word: str) -> bool:

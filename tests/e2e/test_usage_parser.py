@@ -174,7 +174,7 @@ def _repeat_parser() -> UsageParser:
     ap = UsageParser(prog="tool")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("-v", "--verbose", action="count", default=0)
-    ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("-n", "--dry-run", action="store_true")
     ap.add_argument("--color", action=argparse.BooleanOptionalAction)
     ap.add_argument("--name")
     ap.add_argument("pos", nargs="?")
@@ -186,8 +186,9 @@ def test_options_meant_to_repeat_still_repeat() -> None:
     assert (ns.set, ns.verbose) == (["a=1", "b=2"], 2)
 
 
-def test_a_flag_repeated_as_itself_is_allowed_as_it_cannot_disagree() -> None:
-    assert _repeat_parser().parse_args(["--dry-run", "--dry-run"]).dry_run is True
+@pytest.mark.parametrize("argv", [["--dry-run", "--dry-run"], ["-n", "--dry-run"]])
+def test_a_flag_repeated_is_allowed_as_it_cannot_disagree(argv: list[str]) -> None:
+    assert _repeat_parser().parse_args(argv).dry_run is True
 
 
 def test_a_flag_and_its_negation_are_refused() -> None:
