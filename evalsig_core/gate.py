@@ -8,8 +8,9 @@ import numpy as np
 
 from .doctor import diagnose, make_report, summarize
 from .errors import InputError, UsageError
+from .numfmt import fixed
 from .pairing import Pairing, pair
-from .policy import MAX_RESAMPLES, Mode, Policy, Verdict, decide, fixed
+from .policy import MAX_RESAMPLES, Mode, Policy, Verdict, decide
 from .report import (
     ComparisonResult,
     DoctorReport,
@@ -59,11 +60,14 @@ def compare(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> Comparison
 
 def diagnosed_compare(baseline: EvalRun, candidate: EvalRun,
                       policy: Policy) -> tuple[ComparisonResult, DoctorReport]:
-    """`compare` and the doctor's report it passed (the CLI shows its warnings)."""
+    """`compare` and the doctor's report it passed (the CLI shows its warnings).
+
+    No verdict is decided, so the method's reason, its notes and the findings say nothing
+    about ALLOW, REJECT or a margin (`evalsig compare` said "ALLOW needs ...")."""
     key = cluster_key(policy.cluster, baseline, candidate)
     p, doc = _diagnosed_pairing(baseline, candidate, key)
-    comp = _compare_pairing(p, policy)
-    return comp, _with_level_findings(doc, comp)
+    comp = _compare_pairing(p, policy, decision=False)
+    return comp, _with_level_findings(doc, comp, decision=False)
 
 
 # At a one-sided level of 0.5 or more the bound ALLOW compares lies at or above the estimate
@@ -73,10 +77,18 @@ def diagnosed_compare(baseline: EvalRun, candidate: EvalRun,
 MDE_LEVEL = 0.5
 
 
-def _level_findings(comp: ComparisonResult) -> list[Finding]:
+def _level_findings(comp: ComparisonResult, decision: bool = True) -> list[Finding]:
     if not math.isnan(comp.mde):
         return []
     level = comp.allow_alpha or (1 - comp.ci_level)
+    if not decision:
+        return [Finding(
+            code="W219", severity=Severity.WARNING,
+            message=f"the lower bound the detectable effect is measured from is at the "
+            f"one-sided level {level:g} (>= 0.5): it lies at or above the estimate, so no "
+            "detectable effect (MDE) is defined",
+            hint="compare at an alpha below 0.5 (the usual choice is 0.05) for a detectable "
+            "effect")]
     return [Finding(
         code="W219", severity=Severity.WARNING,
         message=f"the bound ALLOW compares is at the one-sided level {level:g} (>= 0.5): it "
@@ -86,8 +98,9 @@ def _level_findings(comp: ComparisonResult) -> list[Finding]:
         "and a sample-size suggestion")]
 
 
-def _with_level_findings(doc: DoctorReport, comp: ComparisonResult) -> DoctorReport:
-    extra = _level_findings(comp)
+def _with_level_findings(doc: DoctorReport, comp: ComparisonResult,
+                         decision: bool = True) -> DoctorReport:
+    extra = _level_findings(comp, decision)
     return make_report(doc.findings + extra, doc.baseline, doc.candidate) if extra else doc
 
 
@@ -107,7 +120,9 @@ def _diagnosed_pairing(baseline: EvalRun, candidate: EvalRun,
     return p, doc
 
 
-def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
+def _compare_pairing(p: Pairing, policy: Policy, *, decision: bool = True) -> ComparisonResult:
+    """The statistics of a pairing. `decision` False (compare): the same numbers, with a
+    reason and notes that name no verdict (there is none)."""
     sample = PairedSample(p.baseline, p.candidate, p.cluster_codes)
     alpha_allow = None
     floor = False
@@ -115,15 +130,17 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
         choice = choose_method(sample, policy.alpha)
         name, why, alpha_allow, floor = (choice.method, choice.reason, choice.alpha_allow,
                                          choice.floor)
+        if decision and choice.allow_reason:
+            why += f"; {choice.allow_reason}"
     else:
-        name, why = policy.method, "chosen by the policy"
+        name, why = policy.method, "chosen by the policy" if decision else "as asked (not auto)"
         _check_method(name, sample)
     inf = METHODS[name](sample, alpha=policy.alpha, theta0=policy.theta0,
                         resamples=policy.resamples, seed=policy.seed, alpha_allow=alpha_allow)
     _check_resolution(inf, policy, alpha_allow)
     if floor and sample.sums is not None:
         inf = with_exchangeable_floor(inf, sample.sums, alpha=policy.alpha,
-                                      alpha_allow=alpha_allow)
+                                      alpha_allow=alpha_allow, decision=decision)
     unit_scale, width = _scale(p)
     # SE 0 up to rounding (a constant offset c + x - x is not exactly c in floating point);
     # McNemar's score bounds never collapse
@@ -142,7 +159,8 @@ def _compare_pairing(p: Pairing, policy: Policy) -> ComparisonResult:
                      "is ignored and the SE does not include the clustering (use auto, "
                      "clustered_t or wild_cluster_bootstrap for a cluster-robust interval)")
     if alpha_allow is not None:
-        notes.append(f"ALLOW uses the one-sided {1 - alpha_allow:.1%} lower bound "
+        uses = "ALLOW uses" if decision else "the detectable effect is measured from"
+        notes.append(f"{uses} the one-sided {1 - alpha_allow:.1%} lower bound "
                      f"{fixed(inf.decision_lower, True)} (alpha {alpha_allow:g}); the reported "
                      f"interval is at the nominal level {1 - policy.alpha:.0%}")
     icc = deff = None

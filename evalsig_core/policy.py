@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .errors import ExitCode, UsageError
+from .numfmt import fixed
 
 __all__ = ["MAX_RESAMPLES", "MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide",
-           "fixed", "meets_margin", "null_boundary"]
+           "meets_margin", "null_boundary"]
 
 # With fewer clusters than this no cluster-robust method can be trusted: INCONCLUSIVE.
 MIN_CLUSTERS = 5
@@ -148,15 +149,6 @@ class Decision(BaseModel):
     reason: str
     # False when the verdict rests on U (or the cluster count) alone, not on L or the MDE.
     uses_lower: bool = True
-
-
-def fixed(x: float, sign: bool = False, digits: int = 4) -> str:
-    """`x` with `digits` decimals, or in `g` notation from 1e6 up: a margin of 1e308 printed
-    as a 309-digit number in every reason, table and interval label."""
-    spec = "+" if sign else ""
-    if math.isfinite(x) and abs(x) >= 1e6:
-        return f"{x:{spec}.{digits}g}"
-    return f"{x:{spec}.{digits}f}"
 
 
 def decide(

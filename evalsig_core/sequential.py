@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._version import __version__
 from .doctor import diagnose
 from .errors import InputError
+from .numfmt import fixed
 from .pairing import pair
-from .policy import Mode, Policy, Verdict, fixed, meets_margin
+from .policy import Mode, Policy, Verdict, meets_margin
 from .report import SCHEMA_VERSION
 from .run import EvalRun, cluster_key
 

@@ -30,7 +30,7 @@ from .report import ComparisonResult, GateReport, SuiteEntry, SuiteReport
 from .run import EvalRun
 from .stats.multiplicity import CORRECTIONS, adjust_p_values
 from .stats.power import extra_items_needed, minimum_detectable_effect
-from .suite_file import read_suite_spec
+from .suite_file import SuiteSpec, read_suite_spec
 
 __all__ = ["SuiteItem", "gate_suite", "load_suite", "run_suite_file", "suite_report"]
 
@@ -160,12 +160,13 @@ def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:
     return verdict, f"{len(entries)} entries: " + "; ".join(parts)
 
 
-def load_suite(path: str | Path, *,
-               correction: str | None = None) -> tuple[list[SuiteItem], str]:
+def load_suite(path: str | Path, *, correction: str | None = None,
+               spec: SuiteSpec | None = None) -> tuple[list[SuiteItem], str]:
     """Read a suite file into items the CLI can gate (runs are read lazily, one entry at a
     time). Every entry needs local `baseline` and `candidate` runs here; stored baselines and
-    candidate commands are the nightly flow's."""
-    spec = read_suite_spec(path)
+    candidate commands are the nightly flow's. `spec`: the file as `read_suite_spec(path)`
+    already parsed it (the CLI checks report paths against its entries first)."""
+    spec = read_suite_spec(path) if spec is None else spec
     items = []
     for e in spec.entries:
         if e.baseline is None or e.candidate is None:
@@ -188,9 +189,10 @@ def _loader(b: Path, c: Path, flags: dict[str, Any]) -> Callable[[], tuple[EvalR
     return load
 
 
-def run_suite_file(path: str | Path, *, correction: str | None = None) -> SuiteReport:
-    """Load a suite TOML file and gate it."""
-    items, corr = load_suite(path, correction=correction)
+def run_suite_file(path: str | Path, *, correction: str | None = None,
+                   spec: SuiteSpec | None = None) -> SuiteReport:
+    """Load a suite TOML file (or gate its `spec` when already read) and gate it."""
+    items, corr = load_suite(path, correction=correction, spec=spec)
     if corr not in CORRECTIONS[:2]:
         raise UsageError(f"correction must be holm or bh, got {corr!r}")
     try:

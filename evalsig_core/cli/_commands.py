@@ -42,6 +42,7 @@ from ..render import (
 from ..report import CompareReport, GateReport
 from ..run import EvalRun
 from ..stats import METHODS
+from ..suite_file import SuiteSpec
 from ._github import append_summary, report_dir, write_outputs
 from ._parser import UsageParser, _subparsers
 from ._plugins import add_plugin_commands
@@ -108,7 +109,7 @@ def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--html", metavar="PATH", help=f"also write the {what} as one HTML page")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> UsageParser:
     parser = UsageParser(prog="evalsig", description="Statistical release gate for LLM evals. "
                      "Exit codes: 0 ALLOW/ok, 1 REJECT, 2 INCONCLUSIVE, 64 usage error, "
                      "65 bad input data, 66 input not found, 70 internal error, 74 I/O error.")
@@ -216,6 +217,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     pre.add_argument("--no-config", action="store_true")
     known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     parser = build_parser()
+    parser.refuse_repeats(argv)  # `--config a --config b`: before either file is read
     path: Path | None = None
     if not known.no_config:
         path = Path(known.config) if known.config else find_config(Path.cwd())
@@ -255,9 +257,12 @@ _INPUTS = ("baseline", "candidate", "suite_file", "config_file")
 _OUTPUTS = ("json", "markdown", "html")
 
 
-def check_output_paths(args: argparse.Namespace) -> None:
+def check_output_paths(args: argparse.Namespace, suite: SuiteSpec | None = None) -> None:
     """Refuse a report path that is an input (`--json candidate.json` overwrote the candidate
-    run with the report) or that another format also writes to, before any work is done."""
+    run with the report) or that another format also writes to, before any work is done.
+
+    `suite`: the parsed suite file, whose entries' run files are inputs too (`main` checks
+    the flags before the command runs; `evalsig suite` again with the spec it read)."""
     def same(a: str, b: str) -> bool:
         try:
             return Path(a).resolve() == Path(b).resolve() or (
@@ -267,12 +272,10 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
     outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
     inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
-    if outputs and getattr(args, "suite_file", None):
+    if outputs and suite is not None:
         # `suite s.toml --json cand.json` overwrote an entry's candidate run with the report
-        from ..suite_file import read_suite_spec
-
         inputs += [(f"{k} of entry {e.name!r}", v.removeprefix("file://"))
-                   for e in read_suite_spec(args.suite_file).entries
+                   for e in suite.entries
                    for k, v in (("baseline", e.baseline), ("candidate", e.candidate))
                    if v and ("://" not in v or v.startswith("file://"))]
     for i, (flag, path) in enumerate(outputs):

@@ -165,7 +165,8 @@ def register(sub: Any) -> None:
     """Add `history` and `audit verify` to the evalsig sub-command parser."""
     h = sub.add_parser("history", help="list the decisions recorded in a store (newest first)")
     h.add_argument("--store", required=True, help="store URI: file:///dir or s3://bucket/prefix")
-    h.add_argument("--limit", type=_limit, default=20, help="at most N decisions (0: all)")
+    h.add_argument("--limit", type=_limit, default=20,
+                   help="at most N decisions (default 20; 0: all)")
     h.add_argument("--output", default="tty", choices=("tty", "json"))
     h.set_defaults(handler=cmd_history)
 

@@ -144,7 +144,7 @@ def render_compare(report: CompareReport, output: str, *, style: Style | None = 
         r=report, c=c, style=style,
         line=interval_line(c.ci_two_sided.lower, c.ci_two_sided.upper, c.delta, None,
                            unicode=style.unicode),
-        legend=legend(style.unicode, "two-sided CI"),
+        legend=legend(style.unicode, "two-sided CI", margin=False),
     )
     if output == "html":
         row = ForestRow(label=report.metric or "delta", delta=c.delta,

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..policy import Mode, fixed
+from ..numfmt import fixed
+from ..policy import Mode
 
 __all__ = [
     "Style", "decision_lower", "interval", "interval_line", "margin_of", "num", "pct", "pval",
@@ -127,7 +128,10 @@ def interval_line(
     return f"{fixed(a, True, 3)} {''.join(cells)} {fixed(b, True, 3)}"
 
 
-def legend(unicode: bool = True, bounds: str = "one-sided bounds L..U") -> str:
+def legend(unicode: bool = True, bounds: str = "one-sided bounds L..U", *,
+           margin: bool = True) -> str:
+    """The key of `interval_line`; `margin` False for a line drawn without one (compare)."""
     g = _GLYPHS[unicode]
+    mark = f"{g['margin']} margin  " if margin else ""
     return (f"{g['delta']} delta  {g['lo']}{g['bar']}{g['hi']} {bounds}  "
-            f"{g['margin']} margin  {g['zero']} zero  {g['lo_inf']}{g['hi_inf']} unbounded")
+            f"{mark}{g['zero']} zero  {g['lo_inf']}{g['hi_inf']} unbounded")

@@ -30,11 +30,15 @@ MIN_CLUSTERS = 5  # the same number as policy.MIN_CLUSTERS (stats never imports 
 
 @dataclass(frozen=True)
 class Choice:
-    """The method `auto` picked, why, and the one-sided level of the ALLOW bound (None: alpha)."""
+    """The method `auto` picked, why, and the one-sided level of the ALLOW bound (None: alpha).
+
+    `reason` is about the method alone (what `compare` shows: it has no ALLOW);
+    `allow_reason` says why ALLOW uses `alpha_allow` (a gate adds it to the reason)."""
 
     method: str
     reason: str
     alpha_allow: float | None = None
+    allow_reason: str = ""
     # apply the exchangeable-cluster floor and skewness correction (stats/exchangeable.py)
     floor: bool = False
 
@@ -60,7 +64,7 @@ def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
     return Choice("wild_cluster_bootstrap",
                   f"{G} clusters (effective {g_eff:.1f}, Bell-McCaffrey df {df:.1f}): wild "
                   f"cluster restricted bootstrap-t ({weights} weights) with the "
-                  f"exchangeable-cluster floor and skewness correction; ALLOW needs the "
-                  f"one-sided bound at alpha/2 = {alpha / 2:g} (skewed cluster effects, "
-                  "STATS.md calibration)",
-                  alpha / 2, floor=True)
+                  f"exchangeable-cluster floor and skewness correction",
+                  alpha / 2, floor=True,
+                  allow_reason=f"ALLOW needs the one-sided bound at alpha/2 = {alpha / 2:g} "
+                  "(skewed cluster effects, STATS.md calibration)")

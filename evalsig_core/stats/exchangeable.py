@@ -181,8 +181,11 @@ def _t_bound_p(z: float, df: float, g: float) -> float:
 
 
 def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
-                            alpha_allow: float | None) -> Inference:
-    """`inf` with each bound moved out where the floor or the skewness correction is wider."""
+                            alpha_allow: float | None, decision: bool = True) -> Inference:
+    """`inf` with each bound moved out where the floor or the skewness correction is wider.
+
+    `decision`: the notes name the verdict each bound decides (ALLOW's L, REJECT's U); off
+    for a comparison without a policy (`compare`)."""
     if sums.Q is None or sums.G < 2:
         return inf
     a = np.array
@@ -203,8 +206,9 @@ def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,
                      f"{inf.se:.4f}; bounds use the wider of the two (t, {df:g} df)")
     lower, upper = float(adj.lower[0]), float(adj.upper[0])
     if bool(adj.skew_lower[0]) or bool(adj.skew_upper[0]) or (lower < inf.lower and g < 0):
-        side = ("lower bounds (L, ALLOW's) and the p-value carry" if g < 0
-                else "upper bound (U, REJECT's) carries")
+        role = {True: (", ALLOW's", ", REJECT's"), False: ("", "")}[decision]
+        side = (f"lower bounds (L{role[0]}) and the p-value carry" if g < 0
+                else f"upper bound (U{role[1]}) carries")
         notes.append(f"cluster means are skewed (skewness of delta {g:+.2f}): the one-sided "
                      f"{side} the first-order skewness correction (Hall 1992)")
     # each one-sided bound is the min (max) of the method's own and the t bound wherever the

@@ -18,8 +18,9 @@ _B = [float(i % 3 == 0) for i in range(40)]
 _C = [float(i % 2 == 0) for i in range(40)]
 
 
-def _gate(b: Path, c: Path, *extra: str) -> list[str]:
-    return ["gate", "--baseline", str(b), "--candidate", str(c), "--metric", "accuracy",
+def _gate(b: Path, c: Path, *extra: str, metric: str = "accuracy") -> list[str]:
+    # (a metric is a keyword: `--metric` given twice is a usage error)
+    return ["gate", "--baseline", str(b), "--candidate", str(c), "--metric", metric,
             "--cluster", "passage_id", "--min-delta", "0.01", *extra]
 
 
@@ -36,7 +37,7 @@ def test_scores_too_large_for_float64_statistics_are_refused(
                        metric="reward")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a RuntimeWarning would fail the test
-        code = main(_gate(b, c, "--metric", "reward", "--output", "json"), {})
+        code = main(_gate(b, c, "--output", "json", metric="reward"), {})
     out, err = capsys.readouterr()
     assert code == 65 and out == ""
     assert "E115" in err and "c.json" in err and "rescale" in err
@@ -51,7 +52,7 @@ def test_opposite_extreme_scores_name_the_real_problem(
                        _CLUSTERS, metric="reward")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert main(_gate(b, c, "--metric", "reward"), {}) == 65
+        assert main(_gate(b, c, metric="reward"), {}) == 65
     err = capsys.readouterr().err
     assert "E115" in err and "E113" not in err and "scores by 1)" not in err
 
@@ -276,6 +277,28 @@ def test_a_suite_report_never_overwrites_an_entry_run(
     assert (tmp_path / target).read_bytes() == before
 
 
+def test_a_suite_with_report_paths_reads_its_file_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the report-path check parsed the suite file, then the suite command parsed it again
+    write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nname = "s"\n[[entry]]\nname = "a"\nmetric = "accuracy"\n'
+                     'baseline = "b.json"\ncandidate = "c.json"\nmin_delta = 0.01\n')
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counted(self: Path, *a: Any, **kw: Any) -> str:
+        reads.append(self)
+        return read_text(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    code = main(["--no-config", "suite", str(suite), "--json", str(tmp_path / "r.json")], {})
+    assert code in (0, 1, 2) and (tmp_path / "r.json").exists()
+    assert [p for p in reads if p.name == "s.toml"] == [suite]
+
+
 def test_a_report_never_overwrites_the_config_file_that_was_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -426,3 +449,76 @@ def test_a_decomposed_accent_is_shown_escaped_in_the_w201_hint(
     assert "20 baseline-only and 20 candidate-only" in w201["message"]
     assert "20 of the baseline's ids match a candidate id" in w201["message"]
     assert "'p01-q2-\\xe9'" in w201["message"] and "'p01-q2-e\\u0301'" in w201["message"]
+
+
+def _outputs(argv: list[str], tmp_path: Path,
+             capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """Every format of one command's report, the HTML without its style sheet (whose CSS
+    classes and `margin:` properties are not report text)."""
+    import re
+
+    paths = {f: tmp_path / f"report.{f}" for f in ("json", "markdown", "html")}
+    flags = [w for f, p in paths.items() for w in (f"--{f}", str(p))]
+    code = main([*argv, *flags], {})
+    assert code in (0, 1, 2)
+    out = {"tty": capsys.readouterr().out}
+    out.update({f: p.read_text(encoding="utf-8") for f, p in paths.items()})
+    out["html"] = re.sub(r"<style>.*?</style>", "", out["html"], flags=re.S)
+    return out
+
+
+@pytest.mark.parametrize("extra", [
+    ["--cluster", "passage_id"],  # auto: WCR, ALLOW at alpha/2, the skewness note on U
+    ["--method", "paired_t", "--alpha", "0.6"],  # W219: no MDE at this level
+])
+def test_compare_names_no_margin_and_no_verdict(
+        extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # compare has no policy: its tty legend drew a margin glyph, its method_reason said
+    # "ALLOW needs the one-sided bound at alpha/2", its notes named ALLOW's and REJECT's
+    # bounds and W219 "the bound ALLOW compares"
+    from tests.conftest import EXAMPLES
+
+    b, c = str(EXAMPLES / "baseline.json"), str(EXAMPLES / "candidate.json")
+    for fmt, text in _outputs(["compare", b, c, *extra], tmp_path, capsys).items():
+        for word in ("ALLOW", "REJECT", "margin", "by the policy"):
+            assert word not in text, f"{fmt}: {word!r} in {text}"
+
+
+def test_the_gate_still_names_its_margin_and_allow_bound(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import EXAMPLES
+
+    b, c = str(EXAMPLES / "baseline.json"), str(EXAMPLES / "candidate.json")
+    out = _outputs(["gate", "--baseline", b, "--candidate", c, "--cluster", "passage_id",
+                    "--min-delta", "0.005"], tmp_path, capsys)
+    assert "margin" in out["tty"] and "ALLOW needs the one-sided bound" in out["tty"]
+    doc = json.loads(out["json"])
+    assert "ALLOW needs" in doc["comparison"]["method_reason"]
+    assert any("ALLOW uses" in n for n in doc["comparison"]["notes"])
+
+
+def _help(command: str) -> str:
+    """A sub-command's --help text, on one line."""
+    from evalsig_core.cli import build_parser
+    from evalsig_core.cli._parser import _subparsers
+
+    return " ".join(_subparsers(build_parser())[command].format_help().split())
+
+
+def test_suite_help_names_the_files_correction_as_the_default(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--correction` said "(default holm)", but a suite file with `correction = "bh"` ran bh
+    write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nname = "s"\ncorrection = "bh"\n[[entry]]\nname = "a"\n'
+                     'metric = "accuracy"\nbaseline = "b.json"\ncandidate = "c.json"\n'
+                     'min_delta = 0.01\n')
+    main(["--no-config", "suite", str(suite), "--output", "json"], {})
+    assert json.loads(capsys.readouterr().out)["correction"] == "bh"
+    assert "(default: the suite file's [suite] correction, else holm)" in _help("suite")
+
+
+def test_history_help_gives_the_default_limit() -> None:
+    # --limit defaults to 20 decisions; the help said only "at most N decisions (0: all)"
+    assert "(default 20; 0: all)" in _help("history")
