@@ -89,7 +89,7 @@ def _add_input_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="auto", choices=FORMATS,
                    help="input format (default: detected from content)")
     p.add_argument("--allow-failed-run", action="store_true",
-                   help="gate a run whose status is error, on the samples it has")
+                   help="use a run whose status is error, on the samples it has")
 
 
 def _add_stats_flags(p: argparse.ArgumentParser) -> None:

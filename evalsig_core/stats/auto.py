@@ -23,9 +23,16 @@ from dataclasses import dataclass
 from ._base import PairedSample
 from .t_methods import bell_mccaffrey_df
 
-__all__ = ["MIN_CLUSTERS", "Choice", "choose_method"]
+__all__ = ["MIN_CLUSTERS", "Choice", "allow_alpha", "choose_method"]
 
 MIN_CLUSTERS = 5  # the same number as policy.MIN_CLUSTERS (stats never imports policy)
+
+
+def allow_alpha(alpha: float, clustered: bool) -> float:
+    """The one-sided level of the bound `auto`'s ALLOW uses: alpha/2 for a clustered design
+    (skewed cluster effects, STATS.md calibration), alpha without clusters. `evalsig power`
+    plans at this level, so the MDE and N it promises are the ones the gate will need."""
+    return alpha / 2 if clustered else alpha
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,6 @@ def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
                   f"{G} clusters (effective {g_eff:.1f}, Bell-McCaffrey df {df:.1f}): wild "
                   f"cluster restricted bootstrap-t ({weights} weights) with the "
                   f"exchangeable-cluster floor and skewness correction",
-                  alpha / 2, floor=True,
+                  allow_alpha(alpha, True), floor=True,
                   allow_reason=f"ALLOW needs the one-sided bound at alpha/2 = {alpha / 2:g} "
                   "(skewed cluster effects, STATS.md calibration)")

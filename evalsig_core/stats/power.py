@@ -97,6 +97,7 @@ class PowerResult:
     sd: float
     alpha: float
     power: float
+    allow_alpha: float
     design_effect: float
     n: int | None
     mde: float | None
@@ -112,12 +113,14 @@ class PowerResult:
 def power_analysis(
     sd: float, *, n: int | None = None, delta: float | None = None, alpha: float = 0.05,
     power: float = 0.80, icc: float = 0.0, cluster_size: float = 1.0, cv: float = 0.0,
-    clusters: int | None = None,
+    clusters: int | None = None, allow_alpha: float | None = None,
 ) -> PowerResult:
     """MDE for `n` paired items and/or the N that detects `delta` (one-sided, STATS.md).
 
     DEFF = 1 + ((1 + cv^2) m - 1) icc with m the mean cluster size. With `clusters` the MDE
-    uses t quantiles on clusters - 1 df, else normal quantiles.
+    uses t quantiles on clusters - 1 df, else normal quantiles. Both are computed at the
+    one-sided level `allow_alpha` (default `alpha`): the level of the bound the gate's ALLOW
+    compares (`stats.auto.allow_alpha`: alpha/2 for clustered designs under `auto`).
     """
     if not (sd > 0 and math.isfinite(sd)):
         raise ValueError("sd must be a positive finite number")
@@ -125,12 +128,16 @@ def power_analysis(
         raise ValueError("give n (for the MDE) or delta (for the required N), or both")
     if n is not None and n < 1:
         raise ValueError(f"n must be at least 1 paired item (got {n})")
+    level = alpha if allow_alpha is None else allow_alpha
+    if not 0 < level <= alpha:
+        raise ValueError(f"allow_alpha must be in (0, alpha], got {level!r}")
     deff = 1.0 + ((1.0 + cv * cv) * cluster_size - 1.0) * icc
     df = math.inf if clusters is None else float(clusters - 1)
     mde = None
     if n is not None:
-        mde = minimum_detectable_effect(sd * math.sqrt(deff / n), alpha=alpha, power=power,
+        mde = minimum_detectable_effect(sd * math.sqrt(deff / n), alpha=level, power=power,
                                         df=df)
-    need = None if delta is None else required_n(sd, delta, alpha=alpha, power=power, deff=deff)
-    return PowerResult(sd=sd, alpha=alpha, power=power, design_effect=deff, n=n, mde=mde,
+    need = None if delta is None else required_n(sd, delta, alpha=level, power=power, deff=deff)
+    return PowerResult(sd=sd, alpha=alpha, power=power, allow_alpha=level,
+                       design_effect=deff, n=n, mde=mde,
                        delta=delta, required_n=need, df=None if math.isinf(df) else df)

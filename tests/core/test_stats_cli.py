@@ -17,8 +17,31 @@ def test_power_from_flags_equals_power_analysis(capsys: pytest.CaptureFixture[st
     code = main(["power", "--sd", "0.4", "--n", "900", "--delta", "0.02", "--icc", "0.05",
                  "--cluster-size", "10", "--output", "json"], {})
     doc = json.loads(capsys.readouterr().out)
-    ref = power_analysis(0.4, n=900, delta=0.02, icc=0.05, cluster_size=10).to_dict()
+    ref = power_analysis(0.4, n=900, delta=0.02, icc=0.05, cluster_size=10,
+                         allow_alpha=0.025).to_dict()
     assert code == 0 and doc == ref
+
+
+def test_a_clustered_design_is_planned_at_the_level_the_gate_decides(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # auto decides a clustered gate on its one-sided bound at alpha/2 (stats.auto), so the
+    # plan must too. By hand: DEFF = 1 + (10 - 1) * 0.05 = 1.45, SE = 0.4 * sqrt(1.45 / 900)
+    # = 0.0160555; MDE = (z_0.975 + z_0.8) * SE = (1.959964 + 0.841621) * 0.0160555
+    # = 0.0449807. At alpha (what power printed before) it was (1.644854 + 0.841621) * SE
+    # = 0.0399215: 11% smaller than what the gate could detect.
+    assert main(["power", "--sd", "0.4", "--n", "900", "--icc", "0.05", "--cluster-size", "10",
+                 "--output", "json"], {}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["alpha"] == 0.05 and doc["allow_alpha"] == 0.025
+    assert doc["mde"] == pytest.approx(0.0449807, abs=1e-6)
+    assert main(["power", "--sd", "0.4", "--n", "900", "--icc", "0.05", "--cluster-size", "10"],
+                {}) == 0
+    assert "ALLOW at alpha/2 = 0.025" in capsys.readouterr().out
+    # without clusters auto decides at alpha (McNemar / paired t): unchanged
+    assert main(["power", "--sd", "0.4", "--n", "900", "--output", "json"], {}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["allow_alpha"] == 0.05
+    assert doc["mde"] == pytest.approx((1.644854 + 0.841621) * 0.4 / 30, abs=1e-6)
 
 
 def test_power_from_a_pilot_run_uses_its_variance_and_clusters(
@@ -36,7 +59,7 @@ def test_power_from_a_pilot_run_uses_its_variance_and_clusters(
                  "--delta", "0.05", "--output", "json"], {})
     doc = json.loads(capsys.readouterr().out)
     d = np.array(c) - np.array(b)
-    assert code == 0 and doc["n"] == n and doc["df"] == 29
+    assert code == 0 and doc["n"] == n and doc["df"] == 29 and doc["allow_alpha"] == 0.025
     assert doc["sd"] == pytest.approx(float(np.std(d, ddof=1)))
 
 

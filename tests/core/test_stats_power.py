@@ -83,3 +83,16 @@ def test_required_n_that_is_not_a_finite_number_is_a_usage_error(sd: float, delt
     # 1e-300 divided by zero (delta^2 underflows) and 1e300 overflowed: raw Python errors
     with pytest.raises(UsageError):
         required_n(sd, delta)
+
+
+def test_power_analysis_plans_at_the_allow_level() -> None:
+    res = power_analysis(0.3, n=400, delta=0.05, alpha=0.05, icc=0.1, cluster_size=8,
+                         allow_alpha=0.025)
+    deff = 1 + (8 - 1) * 0.1
+    assert res.alpha == 0.05 and res.allow_alpha == 0.025
+    assert res.mde == pytest.approx(
+        minimum_detectable_effect(0.3 * math.sqrt(deff / 400), alpha=0.025, power=0.8))
+    assert res.required_n == required_n(0.3, 0.05, alpha=0.025, power=0.8, deff=deff)
+    assert power_analysis(0.3, n=400).allow_alpha == 0.05  # default: alpha
+    with pytest.raises(ValueError, match="allow_alpha"):
+        power_analysis(0.3, n=400, alpha=0.05, allow_alpha=0.1)

@@ -343,8 +343,10 @@ def test_an_item_whose_score_and_scores_disagree_is_refused(
                 {}) == 65
     err = capsys.readouterr().err
     assert "q3" in err and "disagree" in err
-    # `score` is the run's metric (accuracy): another metric of `scores` is no conflict
-    assert main(["compare", str(tmp_path / "c.json"), str(tmp_path / "c.json"), "--metric",
+    # `score` is the run's metric (accuracy): another metric of `scores` is no conflict (a
+    # second file: the same file twice is E116)
+    (tmp_path / "c2.json").write_text(json.dumps(doc | {"run_id": "c2"}))
+    assert main(["compare", str(tmp_path / "c.json"), str(tmp_path / "c2.json"), "--metric",
                  "f1"], {}) == 0
     for it in doc["items"]:  # agreeing values stay readable
         it["scores"]["accuracy"] = it["score"]
