@@ -24,6 +24,7 @@ from ._io import (
     Head,
     ReadOptions,
     check_path,
+    is_file,
     parse_json,
     read_head,
     read_json_doc,
@@ -107,7 +108,7 @@ def read_run(
 
 def _detect(p: Path, opts: ReadOptions) -> EvalRun:
     if p.is_dir():
-        if (p / helm.PER_INSTANCE).is_file():
+        if is_file(p / helm.PER_INSTANCE):
             return helm.read_helm(p, opts)
         check_path(p)  # the "is a directory" error
     head = read_head(p)

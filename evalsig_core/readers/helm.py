@@ -19,7 +19,15 @@ from typing import Any
 from ..errors import InputError
 from ..run import EvalRun
 from ._columns import Columns, build_run
-from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, read_json_doc, sha256_hex
+from ._io import (
+    E_AGGREGATE,
+    E_FIELD,
+    E_METRIC,
+    ReadOptions,
+    is_file,
+    read_json_doc,
+    sha256_hex,
+)
 
 PER_INSTANCE = "per_instance_stats.json"
 
@@ -50,7 +58,7 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
     """Read a run directory or its per_instance_stats.json."""
     run_dir = path if path.is_dir() else path.parent
     stats_path = path / PER_INSTANCE if path.is_dir() else path
-    if not stats_path.is_file():
+    if not is_file(stats_path):
         raise InputError(f"directory has no {PER_INSTANCE}", path=str(path),
                          hint="pass a HELM run directory (benchmark_output/runs/<suite>/<run>)")
     src = str(stats_path)
@@ -149,7 +157,7 @@ def _stat_value(inst: dict[str, Any], metric: str, split: str, src: str,
 
 
 def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
-    if not state_path.is_file():
+    if not is_file(state_path):
         raise InputError("--cluster needs scenario_state.json next to the stats",
                          path=str(state_path), hint="copy the whole HELM run directory",
                          code=E_METRIC)
@@ -165,9 +173,9 @@ def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
 
 
 def _run_spec(p: Path) -> dict[str, Any]:
-    if not p.is_file():
-        return {}
     try:
+        if not is_file(p):
+            return {}
         spec, _ = read_json_doc(p)
     except InputError:
         return {}
