@@ -3,7 +3,8 @@
 `per_instance_stats.json` is a list of `{instance_id, train_trial_index, stats: [{name: {name,
 split[, sub_split][, perturbation]}, count, sum, ...}]}`. The score of an instance is the chosen
 stat's `sum / count` (`--metric exact_match`); the split is chosen with `--filter` when the file
-has several. `train_trial_index` (from 0) becomes the epoch (from 1). Perturbed instances are
+has several. `train_trial_index` (an integer from 0) becomes the epoch (from 1). Perturbed
+instances are
 not the original items and are skipped (their number is recorded in the run's config). With
 `--cluster KEY` the label is `instance.extra_data[KEY]` in `scenario_state.json`, matched by
 instance id. `stats.json` holds aggregates only: reading it is an error pointing here.
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun
+from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._io import (
     E_AGGREGATE,
@@ -85,7 +86,11 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
             continue
         cols.ids.append(iid)
         trial = inst.get("train_trial_index", 0)
-        cols.epochs.append(trial + 1 if type(trial) is int else trial)
+        if type(trial) is not int or trial < 0:  # true was trial 1 (epoch 2); -1 epoch 0
+            raise InputError(f"train_trial_index is {shown_value(trial)}, not an integer from "
+                             "0", path=src, item=str(iid), hint=f"re-export {PER_INSTANCE}",
+                             code=E_FIELD)
+        cols.epochs.append(trial + 1)
         cols.scores.append(value)
     if opts.cluster is not None:
         cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)

@@ -1,11 +1,13 @@
 """CSV and TSV files with a header row of named columns.
 
 Columns: `item_id` (or `ReadOptions.id_col`), the score column (`score_col`, else the metric
-name, else `score`), `epoch` when present (else every row is epoch 1), the cluster column
-(`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty value marks an
-errored row: excluded and counted). Cells are text: scores must parse as numbers (`nan`/`inf`
-are kept for the doctor) or true/false; anything else is an error naming the row, as is a row
-with more non-empty cells than the header (an unquoted delimiter shifts the columns).
+name, else `score`), `epoch` when present (an integer from 0; else every row is epoch 1), the
+cluster column (`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty
+value marks an errored row: excluded and counted). Cells are text: scores must parse as
+numbers (`nan`/`inf` are kept for the doctor) or true/false; anything else is an error naming
+the row, as is a row with more non-empty cells than the header (an unquoted delimiter shifts
+the columns). Ids are the cells' text: "1.0" and "1" are different ids (the doctor says so
+when that leaves items unpaired).
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def _number(text: str, src: str, item: str) -> Any:
 
 def _epoch(text: str, src: str, item: str) -> int:
     try:
-        return int(text)
+        return int(text)  # "-1" is refused with the item by _columns.epoch_array
     except ValueError:
         raise InputError(f"epoch is {text[:40]!r}, not an integer", path=src, item=item or None,
                          hint="epochs are integers", code=E_FIELD) from None
