@@ -70,7 +70,11 @@ def read_run(
     cluster_col: str | None = None,
     epoch_col: str = "epoch",
 ) -> EvalRun:
-    """Read one run. Raises `InputNotFoundError` (66) or `InputError` (65) with a one-line fix.
+    """Read one run. Raises `InputNotFoundError` (66), `InputReadError` (74: the file exists
+    but the system cannot read it) or `InputError` (65) with a one-line fix.
+
+    `format` forces a reader; when it fails on content auto-detection reads as another format,
+    the error names that format ("drop --format, or use --format X").
 
     `metric` is the metric, Inspect scorer (`scorer.key` for dict values) or HELM stat;
     `filter` the lm-eval filter or HELM split when a file has several; `cluster` the metadata
