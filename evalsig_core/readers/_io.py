@@ -175,6 +175,13 @@ def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> P
         raise InputNotFoundError(
             what, path=str(p), hint="check the path (and the working directory)"
         ) from None
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        # `<(cat run.jsonl)` is a pipe: detection consumed its head and the reader saw the
+        # rest ("invalid JSON at line 1", or a run without its first lines)
+        kind = ("a pipe" if stat.S_ISFIFO(st.st_mode) else "a socket" if
+                stat.S_ISSOCK(st.st_mode) else "a device")
+        raise UsageError(f"{p} is {kind}, not a run file: evalsig reads a run file more "
+                         "than once", hint="save the run to a file and pass its path")
     if stat.S_ISDIR(st.st_mode) and not directory_ok:
         raise InputError(
             "is a directory, a run file was expected", path=str(p),

@@ -215,3 +215,21 @@ def test_missing_files_stay_66_and_a_directory_stays_65(
     assert main(_gate(bad, c, ["--metric", "accuracy"]), {}) == code
     err = capsys.readouterr().err
     assert says in err and str(bad) in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device"])
+def test_a_pipe_or_device_is_refused_before_it_is_read_twice(
+        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `evalsig compare <(cat b.jsonl) c.jsonl`: detection consumed the pipe's head and the
+    # reader saw the rest: "invalid JSON at line 1: Extra data" (65), or, when the cut fell on
+    # a line end, a run silently missing its first items. /dev/null was "file is empty".
+    if kind == "pipe":
+        bad = tmp_path / "fifo"
+        os.mkfifo(bad)
+    else:
+        bad = Path(os.devnull)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    assert main(["compare", str(bad), str(c), "--metric", "accuracy"], {}) == 64
+    err = capsys.readouterr().err
+    assert f"{bad} is a {kind}, not a run file" in err and "save the run to a file" in err
+    assert err.count("\n") == 1
