@@ -13,6 +13,7 @@ when that leaves items unpaired).
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from ..errors import InputError
 from ..run import EvalRun
 from ._columns import Columns, build_run
-from ._io import E_FIELD, E_METRIC, E_READ, ReadOptions, line_blocks, sha256_file
+from ._io import E_FIELD, E_METRIC, E_READ, ReadOptions, line_blocks
 
 _BOOL = {"true": 1.0, "false": 0.0}
 
@@ -38,10 +39,10 @@ def sniff_header(first_line: bytes) -> str | None:
     return "," if "," in text else None
 
 
-def _text_lines(path: Path) -> Iterator[str]:
+def _text_lines(path: Path, hasher: Any) -> Iterator[str]:
     src = str(path)
     lineno = 0
-    for block in line_blocks(path):
+    for block in line_blocks(path, hasher=hasher):  # the sha256 of the bytes parsed
         for line in block:
             lineno += 1
             try:
@@ -53,7 +54,8 @@ def _text_lines(path: Path) -> Iterator[str]:
 
 def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) -> EvalRun:
     src = str(path)
-    lines = _text_lines(path)
+    hasher = hashlib.sha256()
+    lines = _text_lines(path, hasher)
     try:
         reader = csv.reader(lines, delimiter=delimiter or ",", strict=True)
         header = next(reader, None)
@@ -78,7 +80,7 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
                          hint="check quoting and delimiters", code=E_READ) from None
     metric = header[pick["score"]]
     ccol = None if "cluster" not in pick else f"column {header[pick['cluster']]}"
-    meta = dict(metric=metric, harness="csv", source=src, sha256=sha256_file(path),
+    meta = dict(metric=metric, harness="csv", source=src, sha256=hasher.hexdigest(),
                 format="tsv" if delimiter == "\t" else "csv", status="success",
                 cluster_key=opts.cluster,
                 cluster_source=ccol,
