@@ -4,10 +4,10 @@
 split[, sub_split][, perturbation]}, count, sum, ...}]}`. The score of an instance is the chosen
 stat's `sum / count` (`--metric exact_match`); the split is chosen with `--filter` when the file
 has several. `train_trial_index` (an integer from 0) becomes the epoch (from 1). Perturbed
-instances are
-not the original items and are skipped (their number is recorded in the run's config). With
-`--cluster KEY` the label is `instance.extra_data[KEY]` in `scenario_state.json`, matched by
-instance id. `stats.json` holds aggregates only: reading it is an error pointing here.
+instances are not the original items and are skipped (their number is recorded in the run's
+config). With `--cluster KEY` the label is `instance.extra_data[KEY]` in
+`scenario_state.json`, matched by instance id. `stats.json` holds aggregates only: reading it
+is an error pointing here.
 """
 
 from __future__ import annotations
