@@ -11,6 +11,7 @@ from .errors import (
     ExitCode,
     InputError,
     InputNotFoundError,
+    InputReadError,
     StorageError,
     UsageError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "GateReport",
     "InputError",
     "InputNotFoundError",
+    "InputReadError",
     "Interval",
     "Mode",
     "Pairing",

@@ -75,6 +75,15 @@ class InputNotFoundError(InputError):
     exit_code = ExitCode.NO_INPUT
 
 
+class InputReadError(InputError):
+    """An input exists but cannot be read: permission denied, an I/O error (exit 74).
+
+    Not bad data (65) and not a missing file (66): the file may be fine; the system could not
+    hand it over. The line names the file, the OS reason and the fix."""
+
+    exit_code = ExitCode.IO
+
+
 class StorageError(EvalsigError):
     """Reading or writing a store failed after retries (exit 74)."""
 

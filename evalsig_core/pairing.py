@@ -7,7 +7,9 @@ are only compared, by the doctor). Everything downstream works on the paired arr
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
@@ -109,21 +111,45 @@ def _norm(item_id: object) -> str:
     return unicodedata.normalize("NFC", str(item_id)).strip().casefold()
 
 
+def _number(item_id: object) -> str | None:
+    """An id that is a decimal number, as its exact value ("1", "1.0", "01" and "1e0" are
+    all "1"), else None. Decimal, not float: two 20-digit ids never look alike."""
+    try:
+        d = Decimal(str(item_id).strip())
+    except InvalidOperation:
+        return None
+    return str(d.normalize()) if d.is_finite() else None
+
+
 def near_miss(baseline_ids: np.ndarray, candidate_ids: np.ndarray) -> str | None:
     """Why unpaired ids may be the same items: how many baseline ids match a candidate id once
-    case, surrounding whitespace and Unicode normalization (NFC) are ignored, with an example
-    (ascii() shows a decomposed accent or a trailing space), or None. For error paths and
-    hints only (one pass over the ids given)."""
+    case, surrounding whitespace and Unicode normalization (NFC) are ignored, or once both are
+    read as numbers ("1" and "1.0": a CSV of floats against a JSON of integers), with an
+    example (ascii() shows a decomposed accent or a trailing space), or None. For error paths
+    and hints only (one pass over the ids given)."""
+    text = _matches(baseline_ids, candidate_ids, _norm)
+    if text:
+        b, c = text[0]
+        return (f"{len(text)} of the baseline's ids match a candidate id when case, surrounding "
+                f"spaces and Unicode normalization are ignored (e.g. {b!a} and {c!a}): "
+                "export both runs with the same ids")
+    numbers = _matches(baseline_ids, candidate_ids, _number)
+    if numbers:
+        b, c = numbers[0]
+        return (f"{len(numbers)} of the baseline's ids equal a candidate id as numbers but are "
+                f"written differently (e.g. {b!a} and {c!a}): ids pair as text; export both "
+                "runs with the same ids (integers written as integers)")
+    return None
+
+
+def _matches(baseline_ids: np.ndarray, candidate_ids: np.ndarray,
+             key: Callable[[object], str | None]) -> list[tuple[str, str]]:
     seen: dict[str, str] = {}
     for cid in candidate_ids.tolist():
-        seen.setdefault(_norm(cid), str(cid))
-    hits = [(str(bid), seen[n]) for bid in baseline_ids.tolist() if (n := _norm(bid)) in seen]
-    if not hits:
-        return None
-    b, c = hits[0]
-    return (f"{len(hits)} of the baseline's ids match a candidate id when case, surrounding "
-            f"spaces and Unicode normalization are ignored (e.g. {b!a} and {c!a}): "
-            "export both runs with the same ids")
+        if (k := key(cid)) is not None:
+            seen.setdefault(k, str(cid))
+    return [(str(bid), seen[k]) for bid in baseline_ids.tolist()
+            if (k := key(bid)) is not None and k in seen]
 
 
 def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pairing:

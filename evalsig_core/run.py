@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError, UsageError
 
-__all__ = ["EvalRun", "RunMeta", "cluster_key", "cluster_labels", "is_missing", "label_text",
-           "missing_labels_error"]
+__all__ = ["EvalRun", "RunMeta", "cluster_key", "cluster_labels", "id_text", "is_missing",
+           "label_text", "missing_labels_error"]
+
+# The largest integer every float64 holds exactly: a float id beyond it may have been rounded.
+MAX_EXACT_FLOAT = 2**53
 
 
 class RunMeta(BaseModel):
@@ -104,7 +107,7 @@ class EvalRun:
                 f"record #{int(np.flatnonzero(id_missing)[0]) + 1} has no item id "
                 "(None, empty or NaN)", path=src, code="E109",
                 hint="every record needs an item id to be paired")
-        ids = _as_str_array(item_ids)
+        ids = _as_str_array(item_ids, src)
         try:
             sc = np.asarray(scores, dtype=np.float64)
         except (TypeError, ValueError):
@@ -134,11 +137,69 @@ class EvalRun:
         )
 
 
-def _as_str_array(values: Sequence[Any] | np.ndarray) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind == "U":
-        return arr
-    return np.asarray([str(v) for v in arr.tolist()] if arr.size else [], dtype=np.str_)
+def _as_str_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
+    """Item ids as strings (`id_text`); numpy's own conversion only where it agrees (a list
+    [True, "a"] became ["True", "a"] and [True, 2] became ["1", "2"])."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "U":
+            return values
+        if values.dtype.kind in "iu":
+            return values.astype(np.str_)
+        items = values.tolist()
+    else:
+        items = list(values)
+        types = set(map(type, items))
+        if types <= {str}:
+            return np.asarray(items, dtype=np.str_).reshape(len(items))
+    out = []
+    for pos, v in enumerate(items):
+        try:
+            out.append(id_text(v))
+        except ValueError as exc:
+            raise InputError(f"record #{pos + 1}: item id {shown_value(v)} {exc}", path=src,
+                             code="E109", hint=ID_HINT) from None
+    return np.asarray(out, dtype=np.str_).reshape(len(out))
+
+
+ID_HINT = "item ids must be strings or integers"
+
+
+def id_text(value: Any) -> str:
+    """An item id as the text runs are paired on, or ValueError saying why it is not one.
+
+    Strings are kept as they are and integers are written in decimal. A float is an id only
+    when it holds an integer exactly (below 2**53): 1.0 is "1", as the integer 1 is (the rule
+    `label_text` applies to cluster labels), so a writer's 1.0 pairs with another's 1. A
+    fraction, a larger float (maybe rounded), a boolean, a list or an object is refused: none
+    would pair with what the other run names the same item."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        raise ValueError("is a boolean")
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if not np.isfinite(f):
+            raise ValueError("is not a finite number")
+        if not f.is_integer():
+            raise ValueError("is a fraction")
+        if abs(f) > MAX_EXACT_FLOAT:
+            raise ValueError("is a float beyond 2**53 (it may have been rounded)")
+        return str(int(f))
+    if isinstance(value, list | tuple | dict | set):
+        raise ValueError(f"is a {type(value).__name__}")
+    return str(value)
+
+
+def shown_value(value: Any) -> str:
+    """A value for an error line, as JSON spells it (true, null, 1.5) and at most 40 chars."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def label_text(value: Any) -> str:
@@ -191,17 +252,23 @@ def _missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
 
 
 def _epoch_array(epochs: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
-    """Epochs as int64; a NaN, a fraction or a non-number is an error, never truncated."""
-    try:
-        arr = np.asarray(epochs)
-        if arr.dtype.kind in "iu":
-            return arr.astype(np.int64)
-        num = arr.astype(np.float64)
-    except (TypeError, ValueError):
-        num = None
+    """Epochs as int64; a NaN, a fraction, a boolean, a negative number or a non-number is an
+    error, never truncated (0 is accepted: evalsig 0.1 RunFrames count epochs from 0)."""
+    num = None
+    if isinstance(epochs, np.ndarray) or not any(type(v) is bool for v in epochs):
+        try:
+            arr = np.asarray(epochs)
+            if arr.dtype.kind != "b":  # True is no epoch (np.asarray([True, 2]) is [1, 2])
+                num = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
     if num is None or num.ndim != 1 or not np.all(np.isfinite(num) & (num == np.round(num))):
         raise InputError("epochs are not all integers", path=src, code="E109",
                          hint="pass one integer epoch per record (or omit epochs)")
+    if (num < 0).any():
+        pos = int(np.flatnonzero(num < 0)[0])
+        raise InputError(f"record #{pos + 1} has epoch {int(num[pos])}", path=src, code="E109",
+                         hint="epochs count from 0 or 1; a negative epoch is a writer's bug")
     return num.astype(np.int64)
 
 

@@ -368,8 +368,9 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     else:
         report = make_report([finding_from_error(e) for e in read_errors], None, None)
     _emit(args, env, render_doctor, report)
-    if any(isinstance(e, InputNotFoundError) for e in read_errors):
-        return int(ExitCode.NO_INPUT)
+    for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
+        if e.exit_code != ExitCode.DATA:
+            return int(e.exit_code)
     return report.exit_code
 
 

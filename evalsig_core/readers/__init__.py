@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
 from ..run import EvalRun
 from . import helm, inspect, lmeval, native, tabular
 from ._io import (
@@ -24,6 +25,7 @@ from ._io import (
     Head,
     ReadOptions,
     check_path,
+    is_file,
     parse_json,
     read_head,
     read_json_doc,
@@ -68,7 +70,11 @@ def read_run(
     cluster_col: str | None = None,
     epoch_col: str = "epoch",
 ) -> EvalRun:
-    """Read one run. Raises `InputNotFoundError` (66) or `InputError` (65) with a one-line fix.
+    """Read one run. Raises `InputNotFoundError` (66), `InputReadError` (74: the file exists
+    but the system cannot read it) or `InputError` (65) with a one-line fix.
+
+    `format` forces a reader; when it fails on content auto-detection reads as another format,
+    the error names that format ("drop --format, or use --format X").
 
     `metric` is the metric, Inspect scorer (`scorer.key` for dict values) or HELM stat;
     `filter` the lm-eval filter or HELM split when a file has several; `cluster` the metadata
@@ -84,9 +90,7 @@ def read_run(
                        allow_failed_run=allow_failed_run, id_col=id_col, score_col=score_col,
                        cluster_col=cluster_col, epoch_col=epoch_col)
     p = check_path(path, directory_ok=True)
-    if p.is_dir() and format not in ("auto", "helm"):
-        check_path(p)  # the "is a directory" error
-    run = _READERS[format](p, opts) if format != "auto" else _detect(p, opts)
+    run = _forced(p, format, opts) if format != "auto" else _detect(p, opts)
     if filter is not None and run.meta.format not in _FILTERED:
         raise InputError(
             f"--filter {filter!r} does not apply: {run.meta.format} files have no filters",
@@ -106,30 +110,60 @@ def read_run(
 
 
 def _detect(p: Path, opts: ReadOptions) -> EvalRun:
+    found = _classify(p)
+    if found.error is not None:
+        raise found.error
+    if found.doc is not None and found.format in _FROM_DOC:
+        return _FROM_DOC[found.format](p, opts, found.doc, found.data)
+    return _READERS[str(found.format)](p, opts)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the content of a run file is: a reader's name (`format`), or the `error` that
+    auto-detection raises for it; `doc` and `data` when a JSON document was parsed."""
+
+    format: str | None = None
+    error: InputError | None = None
+    doc: Any = None
+    data: bytes | None = None
+
+
+def _refuse(p: Path, message: str, hint: str) -> _Found:
+    return _Found(error=InputError(message, path=str(p), hint=hint, code=E_READ))
+
+
+def _classify(p: Path) -> _Found:
+    """The format `--format auto` reads `p` as (the one detection; never the file name)."""
     if p.is_dir():
-        if (p / helm.PER_INSTANCE).is_file():
-            return helm.read_helm(p, opts)
-        check_path(p)  # the "is a directory" error
+        if is_file(p / helm.PER_INSTANCE):
+            return _Found("helm")
+        try:
+            check_path(p)  # the "is a directory" error
+        except InputError as exc:
+            return _Found(error=exc)
     head = read_head(p)
     if head.line[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
-        return inspect.read_inspect_eval(p, opts)
+        return _Found("inspect-eval")
     for magic, (kind, tool) in _COMPRESSED.items():
         if head.line.startswith(magic):  # else "not valid UTF-8 ... re-save as UTF-8"
-            raise InputError(f"the file is {kind}-compressed", path=str(p), code=E_READ,
-                             hint=f"decompress it first ({tool} {p.name}) and pass the log")
-    _check_utf8(p, head)
+            return _refuse(p, f"the file is {kind}-compressed",
+                           f"decompress it first ({tool} {p.name}) and pass the log")
+    try:
+        _check_utf8(p, head)
+    except InputError as exc:
+        return _Found(error=exc)
     start = head.line.lstrip()[:1]
     if start == b"{" and head.complete and head.more:
         first = _try_json(head.line)
         if isinstance(first, dict):
-            return _jsonl(p, first, opts)
+            return _jsonl(p, first)
     if start in (b"{", b"["):
-        return _document(p, head, opts)
+        return _document(p, head)
     delimiter = tabular.sniff_header(head.line)
     if delimiter is not None:
-        return tabular.read_tabular(p, opts, delimiter)
-    raise InputError("unrecognised run format", path=str(p), hint=f"supported: {_SUPPORTED}",
-                     code=E_READ)
+        return _Found("tsv" if delimiter == "\t" else "csv")
+    return _refuse(p, "unrecognised run format", f"supported: {_SUPPORTED}")
 
 
 def _check_utf8(p: Path, head: Head) -> None:
@@ -148,39 +182,96 @@ def _try_json(line: bytes) -> Any:
         return None  # not one complete JSON value: a pretty-printed document
 
 
-def _jsonl(p: Path, first: dict[str, Any], opts: ReadOptions) -> EvalRun:
+def _jsonl(p: Path, first: dict[str, Any]) -> _Found:
     if native.sniff_jsonl_line(first):
-        return native.read_native_jsonl(p, opts)
+        return _Found("evalsig-jsonl")
     if lmeval.sniff_line(first):
-        return lmeval.read_lmeval_samples(p, opts)
+        return _Found("lm-eval-samples")
     keys = ", ".join(sorted(first)[:8])
-    raise InputError(f"JSON lines with keys [{keys}] are not a recognised run format",
-                     path=str(p), hint=f"supported: {_SUPPORTED}", code=E_READ)
+    return _refuse(p, f"JSON lines with keys [{keys}] are not a recognised run format",
+                   f"supported: {_SUPPORTED}")
 
 
-def _document(p: Path, head: Head, opts: ReadOptions) -> EvalRun:
+def _document(p: Path, head: Head) -> _Found:
     try:
         doc, data = read_json_doc(p)
+    except (InputReadError, InputNotFoundError):
+        raise
     except InputError as exc:
         if head.complete or exc.code != E_READ:
-            raise
-        raise InputError(f"{exc.message.removeprefix(str(p) + ': ')}; its first line is longer "
-                         f"than {size_text(MAX_LINE_BYTES)}", path=str(p),
-                         hint="this is not a per-item log; check the export") from None
-    if native.sniff_json(doc):
-        return native.read_native_json(p, opts, doc, data)
-    if inspect.sniff_json(doc):
-        return inspect.read_inspect_json(p, opts, doc, data)
-    if helm.sniff_per_instance(doc):
-        return helm.read_helm(p, opts, doc, data)
+            return _Found(error=exc)
+        return _Found(error=InputError(
+            f"{exc.message.removeprefix(str(p) + ': ')}; its first line is longer than "
+            f"{size_text(MAX_LINE_BYTES)}", path=str(p),
+            hint="this is not a per-item log; check the export"))
     if lmeval.sniff_results(doc):
-        raise lmeval.results_error(p)
+        return _Found(error=lmeval.results_error(p))
+    for fmt, sniff in _DOC_SNIFFERS:
+        if sniff(doc):
+            return _Found(fmt, doc=doc, data=data)
     if helm.sniff_other(doc):
-        raise helm.other_error(p)
+        return _Found(error=helm.other_error(p))
     if native.sniff_jsonl_line(doc):  # a JSONL file of a single item
-        return native.read_native_jsonl(p, opts)
+        return _Found("evalsig-jsonl")
     if lmeval.sniff_line(doc):
-        return lmeval.read_lmeval_samples(p, opts)
+        return _Found("lm-eval-samples")
     what = "a JSON array" if isinstance(doc, list) else "JSON file"
-    raise InputError(f"{what} is not a recognised run format", path=str(p),
-                     hint=f"supported: {_SUPPORTED}", code=E_READ)
+    return _refuse(p, f"{what} is not a recognised run format", f"supported: {_SUPPORTED}")
+
+
+_DOC_SNIFFERS: tuple[tuple[str, Callable[[Any], bool]], ...] = (
+    ("evalsig-json", native.sniff_json), ("inspect-json", inspect.sniff_json),
+    ("helm", helm.sniff_per_instance))
+_FROM_DOC: dict[str, Callable[[Path, ReadOptions, Any, Any], EvalRun]] = {
+    "evalsig-json": native.read_native_json, "inspect-json": inspect.read_inspect_json,
+    "helm": helm.read_helm}
+_DESCRIBED = {
+    "evalsig-json": "an evalsig JSON run", "evalsig-jsonl": "an evalsig JSONL run",
+    "inspect-eval": "an Inspect .eval log", "inspect-json": "an Inspect .json log",
+    "lm-eval-samples": "an lm-eval samples file", "helm": "a HELM per_instance_stats.json",
+    "csv": "a CSV file", "tsv": "a TSV file"}
+
+
+def _forced(p: Path, fmt: str, opts: ReadOptions) -> EvalRun:
+    """Read `p` as `fmt` (the caller's --format); when that fails and the content is
+    something else, the error says what auto-detection sees and how to read it."""
+    try:
+        if p.is_dir() and fmt != "helm":
+            check_path(p)  # the "is a directory" error
+        run = _READERS[fmt](p, opts)
+    except InputError as exc:
+        if type(exc) is not InputError:
+            raise  # a missing or unreadable file: not a question of format
+        wrong = _wrong_format(p, fmt, exc)
+        if wrong is None:
+            raise
+        raise wrong from None
+    if run.n_records == 0 and run.meta.n_errored == 0:  # a one-line JSON read as JSONL
+        wrong = _wrong_format(p, fmt, InputError("no items were read", path=str(p)))
+        if wrong is not None:
+            raise wrong
+    return run
+
+
+def _wrong_format(p: Path, fmt: str, exc: InputError) -> InputError | None:
+    try:
+        found = _classify(p)
+    except InputError:  # the file cannot be read a second time: keep the first error
+        return None
+    if found.format == fmt:
+        return None  # the file is what was asked for; the error is about its content
+    why = exc.message.removeprefix(f"{p}: ")
+    if len(why) > 200:  # a JSON line read as a CSV header: its start and its count
+        why = f"{why[:140]} … {why[-50:]}"
+    head = f"--format {fmt} does not fit this file ({why})"
+    if found.format is not None:
+        described = _DESCRIBED[found.format]
+        if p.is_dir():
+            described = "a HELM run directory"
+        return InputError(f"{head}; it looks like {described}", path=str(p), code=exc.code,
+                          hint=f"drop --format (auto-detection reads it as {found.format}), "
+                          f"or use --format {found.format}")
+    assert found.error is not None
+    seen = found.error.message.removeprefix(f"{p}: ")
+    return InputError(f"{head}; auto-detection finds no supported format either ({seen})",
+                      path=str(p), code=exc.code, hint=found.error.hint)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..run import EvalRun, RunMeta, cluster_labels
+from ..run import ID_HINT, EvalRun, RunMeta, cluster_labels, id_text, shown_value
 from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
@@ -39,25 +39,32 @@ class Columns:
 
 
 def id_array(ids: list[Any], src: str, *, what: str = "item_id") -> np.ndarray:
-    """Item ids as strings; a missing or empty id is an error naming its position."""
+    """Item ids as strings (`run.id_text`); a missing, empty, boolean, fractional or nested id
+    is an error naming its position. Lists of only strings or only integers take numpy's
+    conversion (one C pass); anything else is checked value by value."""
     if not ids:
         return np.asarray([], dtype=np.str_)
-    arr = _array(ids)
-    if arr.dtype.kind == "U":
-        if (arr == "").any():
-            _no_id(int(np.flatnonzero(arr == "")[0]), src, what)
-        return arr
-    if arr.dtype.kind in "iu":
-        return int_strings(arr)
+    types = set(map(type, ids))  # one C pass: [True, 2] must not reach numpy (it reads 1, 2)
+    if types <= {str, int}:
+        arr = _array(ids)
+        if arr.dtype.kind == "U":
+            if (arr == "").any():
+                _no_id(int(np.flatnonzero(arr == "")[0]), src, what)
+            return arr
+        if arr.dtype.kind in "iu":
+            return int_strings(arr)
+    out = []
     for pos, v in enumerate(ids):
         if v is None or v == "":
             _no_id(pos, src, what)
-        if isinstance(v, dict | list):
-            raise InputError(
-                f"record #{pos + 1} has a {type(v).__name__} as {what}", path=src,
-                hint="item ids must be strings or numbers", code=E_FIELD,
-            )
-    return np.asarray([str(v) for v in ids], dtype=np.str_)
+        try:
+            out.append(id_text(v))
+        except ValueError as exc:
+            hint = ID_HINT + ("; a float id pairs only when it holds an integer (1.0 is 1)"
+                              if type(v) is float else "")
+            raise InputError(f"record #{pos + 1} has {what} {shown_value(v)}, which {exc}",
+                             path=src, hint=hint, code=E_FIELD) from None
+    return np.asarray(out, dtype=np.str_)
 
 
 def _array(values: list[Any]) -> np.ndarray:
@@ -127,14 +134,27 @@ def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np
         ) from None
 
 
-def epoch_array(epochs: list[Any], ids: np.ndarray, src: str) -> np.ndarray:
-    arr = _array(epochs) if epochs else np.asarray([], dtype=np.int64)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64, copy=False)
+def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *,
+                minimum: int = 0) -> np.ndarray:
+    """Epochs as int64: integers of at least `minimum` (0 or 1, the format's convention);
+    a boolean, a float or anything else is an error naming the item and the value."""
+    if not epochs:
+        return np.asarray([], dtype=np.int64)
+    if set(map(type, epochs)) == {int}:  # [True, 2] must not reach numpy (it reads 1, 2)
+        arr = _array(epochs)
+        if arr.dtype.kind in "iu":
+            low = arr < minimum
+            if not low.any():
+                return arr.astype(np.int64, copy=False)
+            pos = int(np.flatnonzero(low)[0])
+            raise InputError(
+                f"epoch is {epochs[pos]}; this format counts epochs from {minimum}", path=src,
+                item=str(ids[pos]), hint=f"epochs are integers from {minimum}; re-export the run",
+                code=E_FIELD)
     for pos, v in enumerate(epochs):
         if type(v) is not int:
             raise InputError(
-                f"epoch is {v!r}, not an integer", path=src, item=str(ids[pos]),
+                f"epoch is {shown_value(v)}, not an integer", path=src, item=str(ids[pos]),
                 hint="epochs are integers", code=E_FIELD,
             )
     raise InputError("epochs are out of range", path=src, hint="epochs are small integers",
@@ -146,19 +166,21 @@ def cluster_arrays(clusters: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     return cluster_labels(clusters, _array(clusters) if clusters else None)
 
 
-def build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
-    """Validate the columns and wrap them in an `EvalRun` with `RunMeta(**meta)`."""
+def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
+              first_epoch: int = 0) -> EvalRun:
+    """Validate the columns and wrap them in an `EvalRun` with `RunMeta(**meta)`;
+    `first_epoch` is the format's first epoch number (an epoch below it is an error)."""
     try:
-        return _build_run(cols, meta, src)
+        return _build_run(cols, meta, src, first_epoch)
     except RecursionError:  # str() of an absurdly nested id, label or config value
         raise InputError("a value is nested too deeply", path=src,
                          hint="this is not an eval log", code=E_BOUND) from None
 
 
-def _build_run(cols: Columns, meta: dict[str, Any], src: str) -> EvalRun:
+def _build_run(cols: Columns, meta: dict[str, Any], src: str, first_epoch: int) -> EvalRun:
     ids = id_array(cols.ids, src)
     scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
-    epochs = epoch_array(cols.epochs, ids, src)
+    epochs = epoch_array(cols.epochs, ids, src, minimum=first_epoch)
     clusters = present = None
     if cols.clusters is not None:
         clusters, present = cluster_arrays(cols.clusters)

@@ -10,16 +10,19 @@ same values.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from ..errors import InputError, InputNotFoundError, UsageError
+from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
 
 try:  # the fastest parser available; json is the reference behaviour
     import orjson
@@ -60,18 +63,126 @@ class ReadOptions:
     epoch_col: str = "epoch"
 
 
+# Every reader reaches the file system through these two names (tests inject faults here).
+_open = open
+_stat = os.stat
+# errnos meaning "there is no such file": 66. Any other OSError on an existing path is 74.
+_NOT_FOUND = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG}
+_NO_STAT = "cannot be accessed"
+_READ_HINTS = {
+    errno.EACCES: "make the file (and every directory above it) readable by this user",
+    errno.EPERM: "make the file (and every directory above it) readable by this user",
+    errno.EIO: "the storage failed while reading; check the disk or mount, or copy the file "
+    "again",
+}
+
+
+def os_error(p: Path, exc: OSError, what: str = "exists but cannot be read") -> InputError:
+    """One line for an OSError met while opening or reading `p`: a missing file is 66, a
+    directory 65, anything else (permission denied, I/O error, ...) 74 with the OS reason.
+    A failed stat says "cannot be accessed": the file may not even exist."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _NOT_FOUND:
+        return InputNotFoundError(f"file not found ({reason})", path=str(p),
+                                  hint="check the path (and the working directory)")
+    if exc.errno == errno.EISDIR:
+        return InputError("is a directory, a run file was expected", path=str(p),
+                          hint="pass the log file itself")
+    return InputReadError(f"{what}: {reason}", path=str(p),
+                          hint=_READ_HINTS.get(exc.errno or 0, "check the file and the storage it "
+                                               "is on, then run again"))
+
+
+class InputFile:
+    """A binary file opened for reading (`open_input`): an OSError while reading it becomes
+    one `os_error` line naming the file, never a traceback or a "corrupt file" (65)."""
+
+    def __init__(self, p: Path) -> None:
+        self.path = p
+        try:
+            self._f = _open(p, "rb")
+        except OSError as exc:
+            raise os_error(p, exc) from None
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._f.read(n)
+        except OSError as exc:
+            raise os_error(self.path, exc) from None
+
+    def readline(self, n: int = -1) -> bytes:
+        try:
+            return self._f.readline(n)
+        except OSError as exc:
+            raise os_error(self.path, exc) from None
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        # a seek before the start is EINVAL, which zipfile catches on a tiny file: unchanged
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> InputFile:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def open_input(p: Path) -> InputFile:
+    """The one way readers open a run file (or a file beside it) for reading."""
+    return InputFile(p)
+
+
+def stat_input(p: Path) -> os.stat_result:
+    try:
+        return _stat(p)
+    except OSError as exc:
+        raise os_error(p, exc, _NO_STAT) from None
+
+
+def is_file(p: Path) -> bool:
+    """Whether `p` is a regular file; False when nothing is there, and a 74 line when the
+    system cannot tell (a directory above it is not searchable), not a raw PermissionError."""
+    try:
+        return stat.S_ISREG(_stat(p).st_mode)
+    except OSError as exc:
+        if exc.errno in _NOT_FOUND:
+            return False
+        raise os_error(p, exc, _NO_STAT) from None
+
+
 def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> Path:
     p = Path(path)
-    if not p.exists():
+    try:
+        st = _stat(p)
+    except OSError as exc:
+        if exc.errno not in _NOT_FOUND:
+            raise os_error(p, exc, _NO_STAT) from None
         if str(path) == "-":  # "-: file not found" read as a missing file named "-"
             raise UsageError("'-' (standard input) is not supported as a run file",
-                             hint="save the run to a file and pass its path")
-        what = ("is a symbolic link to a missing file (or a link loop)" if p.is_symlink()
+                             hint="save the run to a file and pass its path") from None
+        what = ("is a symbolic link to a missing file (or a link loop)" if _is_link(p)
                 else "file not found")
         raise InputNotFoundError(
             what, path=str(p), hint="check the path (and the working directory)"
-        )
-    if p.is_dir() and not directory_ok:
+        ) from None
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        # `<(cat run.jsonl)` is a pipe: detection consumed its head and the reader saw the
+        # rest ("invalid JSON at line 1", or a run without its first lines)
+        kind = ("a pipe" if stat.S_ISFIFO(st.st_mode) else "a socket" if
+                stat.S_ISSOCK(st.st_mode) else "a device")
+        raise UsageError(f"{p} is {kind}, not a run file: evalsig reads a run file more "
+                         "than once", hint="save the run to a file and pass its path")
+    if stat.S_ISDIR(st.st_mode) and not directory_ok:
         raise InputError(
             "is a directory, a run file was expected", path=str(p),
             hint="pass the log file itself (a HELM run directory must contain "
@@ -80,11 +191,15 @@ def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> P
     return p
 
 
-def _size(p: Path, limit: int) -> int:
+def _is_link(p: Path) -> bool:
     try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=str(p)) from None
+        return p.is_symlink()
+    except OSError:
+        return False
+
+
+def _size(p: Path, limit: int) -> int:
+    size = stat_input(p).st_size
     if size > limit:
         raise InputError(
             f"file is {size} bytes, over the {limit} byte limit", path=str(p),
@@ -96,14 +211,8 @@ def _size(p: Path, limit: int) -> int:
 def read_bytes(p: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     """The whole file, bounded by `limit`; an empty file is an error."""
     _size(p, limit)
-    try:
-        data = p.read_bytes()
-    except PermissionError:
-        raise InputError("permission denied", path=str(p), hint="make the file readable") from None
-    except IsADirectoryError:
-        raise InputError("is a directory, a run file was expected", path=str(p)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=str(p)) from None
+    with open_input(p) as f:
+        data = f.read()
     if not data.strip():
         raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
     return data
@@ -121,17 +230,12 @@ class Head:
 def read_head(p: Path, n: int | None = None) -> Head:
     _size(p, MAX_FILE_BYTES)
     n = MAX_LINE_BYTES if n is None else n
-    try:
-        with p.open("rb") as f:
+    with open_input(p) as f:
+        first = f.readline(n + 1)
+        while first and not first.strip():  # leading blank lines
             first = f.readline(n + 1)
-            while first and not first.strip():  # leading blank lines
-                first = f.readline(n + 1)
-            complete = first.endswith(b"\n") or len(first) <= n
-            more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
-    except PermissionError:
-        raise InputError("permission denied", path=str(p), hint="make the file readable") from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=str(p)) from None
+        complete = first.endswith(b"\n") or len(first) <= n
+        more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
     first = first.removeprefix(BOM)
     if not first.strip() and not more:
         raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
@@ -140,7 +244,7 @@ def read_head(p: Path, n: int | None = None) -> Head:
 
 def sha256_file(p: Path) -> str:
     h = hashlib.sha256()
-    with p.open("rb") as f:
+    with open_input(p) as f:
         while block := f.read(CHUNK_BYTES):
             h.update(block)
     return h.hexdigest()
@@ -237,7 +341,7 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[list[byte
     pending: list[bytes] = []
     pending_len = 0
     first = True
-    with p.open("rb") as f:
+    with open_input(p) as f:
         while block := f.read(chunk):
             if feed is not None:
                 feed(block)

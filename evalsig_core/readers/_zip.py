@@ -19,7 +19,7 @@ from types import TracebackType
 import zstandard
 
 from ..errors import InputError
-from ._io import E_BOUND
+from ._io import E_BOUND, open_input
 
 MAX_MEMBERS = 1_000_000
 MAX_MEMBER_BYTES = 1024**3  # one decompressed member
@@ -36,7 +36,7 @@ class SafeZip:
     def __init__(self, path: Path) -> None:
         self.src = str(path)
         self.total = 0
-        self._fp = path.open("rb")
+        self._fp = open_input(path)
         try:
             self._check_member_count()
             self._zip = zipfile.ZipFile(self._fp)

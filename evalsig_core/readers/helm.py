@@ -3,10 +3,11 @@
 `per_instance_stats.json` is a list of `{instance_id, train_trial_index, stats: [{name: {name,
 split[, sub_split][, perturbation]}, count, sum, ...}]}`. The score of an instance is the chosen
 stat's `sum / count` (`--metric exact_match`); the split is chosen with `--filter` when the file
-has several. `train_trial_index` (from 0) becomes the epoch (from 1). Perturbed instances are
-not the original items and are skipped (their number is recorded in the run's config). With
-`--cluster KEY` the label is `instance.extra_data[KEY]` in `scenario_state.json`, matched by
-instance id. `stats.json` holds aggregates only: reading it is an error pointing here.
+has several. `train_trial_index` (an integer from 0) becomes the epoch (from 1). Perturbed
+instances are not the original items and are skipped (their number is recorded in the run's
+config). With `--cluster KEY` the label is `instance.extra_data[KEY]` in
+`scenario_state.json`, matched by instance id. `stats.json` holds aggregates only: reading it
+is an error pointing here.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun
+from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
-from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, read_json_doc, sha256_hex
+from ._io import (
+    E_AGGREGATE,
+    E_FIELD,
+    E_METRIC,
+    ReadOptions,
+    is_file,
+    read_json_doc,
+    sha256_hex,
+)
 
 PER_INSTANCE = "per_instance_stats.json"
 
@@ -50,7 +59,7 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
     """Read a run directory or its per_instance_stats.json."""
     run_dir = path if path.is_dir() else path.parent
     stats_path = path / PER_INSTANCE if path.is_dir() else path
-    if not stats_path.is_file():
+    if not is_file(stats_path):
         raise InputError(f"directory has no {PER_INSTANCE}", path=str(path),
                          hint="pass a HELM run directory (benchmark_output/runs/<suite>/<run>)")
     src = str(stats_path)
@@ -77,7 +86,11 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
             continue
         cols.ids.append(iid)
         trial = inst.get("train_trial_index", 0)
-        cols.epochs.append(trial + 1 if type(trial) is int else trial)
+        if type(trial) is not int or trial < 0:  # true was trial 1 (epoch 2); -1 epoch 0
+            raise InputError(f"train_trial_index is {shown_value(trial)}, not an integer from "
+                             "0", path=src, item=str(iid), hint=f"re-export {PER_INSTANCE}",
+                             code=E_FIELD)
+        cols.epochs.append(trial + 1)
         cols.scores.append(value)
     if opts.cluster is not None:
         cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)
@@ -149,7 +162,7 @@ def _stat_value(inst: dict[str, Any], metric: str, split: str, src: str,
 
 
 def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
-    if not state_path.is_file():
+    if not is_file(state_path):
         raise InputError("--cluster needs scenario_state.json next to the stats",
                          path=str(state_path), hint="copy the whole HELM run directory",
                          code=E_METRIC)
@@ -165,9 +178,9 @@ def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
 
 
 def _run_spec(p: Path) -> dict[str, Any]:
-    if not p.is_file():
-        return {}
     try:
+        if not is_file(p):
+            return {}
         spec, _ = read_json_doc(p)
     except InputError:
         return {}

@@ -6,6 +6,9 @@ A `.eval` is a zip holding `header.json` (run status, task, model, scorers), `su
 summaries are absent (an interrupted run) or disagree with the sample count, every sample file
 is read instead. A `.json` log holds the same header keys and a `samples` list.
 
+Epochs are Inspect's, numbered from 1 (`samples/<id>_epoch_1.json` is the first): an epoch
+below 1, a boolean or a non-integer is an error naming the sample, never read as epoch 1.
+
 The metric is the scorer name (`--metric match`) or `scorer.key` for dict-valued scores. Values
 map as Inspect maps them (C=1, P=0.5, I=0, N=0, yes/true=1, no/false=0, numeric strings,
 booleans, numbers), except that a value Inspect would silently turn into 0 is an error here.
@@ -112,7 +115,7 @@ def _build(header: dict[str, Any], records: Any, opts: ReadOptions, src: str, sh
                 cluster_key=opts.cluster,
                 cluster_source=None if opts.cluster is None else f"metadata ({source})",
                 config=config)
-    return build_run(cols, meta, src)
+    return build_run(cols, meta, src, first_epoch=1)  # Inspect numbers epochs from 1
 
 
 def _collect(records: Iterable[Any], scorer: str, key: str | None, metric: str,

@@ -29,6 +29,7 @@ from ._io import (
     line_blocks,
     parse_json,
     parse_line,
+    read_bytes,
     reparse_exact,
 )
 
@@ -178,8 +179,8 @@ def _meta(path: Path, src: str, metric: str, filt: str, opts: ReadOptions) -> di
     results = path.parent / f"results_{m.group('ts')}.json" if m else None
     if results is not None and results.is_file():
         try:
-            doc = parse_json(results.read_bytes(), str(results))
-        except (InputError, OSError):
+            doc = parse_json(read_bytes(results), str(results))
+        except InputError:  # optional: the fingerprint is then unknown
             doc = None
         if isinstance(doc, dict):
             version = doc.get("lm_eval_version")

@@ -11,6 +11,11 @@ An item may carry `scores: {metric: value}` instead of `score`, `cluster_id`, an
 a header line holding the run fields (`"schema"` key). evalsig 0.1 RunFrame uses `model_id`,
 `task_id`, `metric_name`, `config_hash` and items `[item_id, score, cluster_id, epoch, metadata]`.
 
+`item_id` is a string or an integer (a float only when it holds an integer: 1.0 is "1"); a
+boolean, a fraction, null, a list or an object is an error naming the record. `epoch` is an
+integer from 0 (evalsig 0.1 RunFrames count from 0, schema v1 writers usually from 1; absent
+means 1); a boolean, a float or a negative epoch is an error naming the item.
+
 The JSONL path is the hot one (1M lines): one fast JSON parse and a few dict look-ups per line,
 appended to plain lists; all type checks run afterwards over whole columns (`_columns`).
 """

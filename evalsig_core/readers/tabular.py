@@ -1,16 +1,19 @@
 """CSV and TSV files with a header row of named columns.
 
 Columns: `item_id` (or `ReadOptions.id_col`), the score column (`score_col`, else the metric
-name, else `score`), `epoch` when present (else every row is epoch 1), the cluster column
-(`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty value marks an
-errored row: excluded and counted). Cells are text: scores must parse as numbers (`nan`/`inf`
-are kept for the doctor) or true/false; anything else is an error naming the row, as is a row
-with more non-empty cells than the header (an unquoted delimiter shifts the columns).
+name, else `score`), `epoch` when present (an integer from 0; else every row is epoch 1), the
+cluster column (`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty
+value marks an errored row: excluded and counted). Cells are text: scores must parse as
+numbers (`nan`/`inf` are kept for the doctor) or true/false; anything else is an error naming
+the row, as is a row with more non-empty cells than the header (an unquoted delimiter shifts
+the columns). Ids are the cells' text: "1.0" and "1" are different ids (the doctor says so
+when that leaves items unpaired).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 from ..errors import InputError
 from ..run import EvalRun
 from ._columns import Columns, build_run
-from ._io import E_FIELD, E_METRIC, E_READ, ReadOptions, line_blocks, sha256_file
+from ._io import E_FIELD, E_METRIC, E_READ, ReadOptions, line_blocks
 
 _BOOL = {"true": 1.0, "false": 0.0}
 
@@ -36,10 +39,10 @@ def sniff_header(first_line: bytes) -> str | None:
     return "," if "," in text else None
 
 
-def _text_lines(path: Path) -> Iterator[str]:
+def _text_lines(path: Path, hasher: Any) -> Iterator[str]:
     src = str(path)
     lineno = 0
-    for block in line_blocks(path):
+    for block in line_blocks(path, hasher=hasher):  # the sha256 of the bytes parsed
         for line in block:
             lineno += 1
             try:
@@ -51,7 +54,8 @@ def _text_lines(path: Path) -> Iterator[str]:
 
 def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) -> EvalRun:
     src = str(path)
-    lines = _text_lines(path)
+    hasher = hashlib.sha256()
+    lines = _text_lines(path, hasher)
     try:
         reader = csv.reader(lines, delimiter=delimiter or ",", strict=True)
         header = next(reader, None)
@@ -76,7 +80,7 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
                          hint="check quoting and delimiters", code=E_READ) from None
     metric = header[pick["score"]]
     ccol = None if "cluster" not in pick else f"column {header[pick['cluster']]}"
-    meta = dict(metric=metric, harness="csv", source=src, sha256=sha256_file(path),
+    meta = dict(metric=metric, harness="csv", source=src, sha256=hasher.hexdigest(),
                 format="tsv" if delimiter == "\t" else "csv", status="success",
                 cluster_key=opts.cluster,
                 cluster_source=ccol,
@@ -158,7 +162,7 @@ def _number(text: str, src: str, item: str) -> Any:
 
 def _epoch(text: str, src: str, item: str) -> int:
     try:
-        return int(text)
+        return int(text)  # "-1" is refused with the item by _columns.epoch_array
     except ValueError:
         raise InputError(f"epoch is {text[:40]!r}, not an integer", path=src, item=item or None,
                          hint="epochs are integers", code=E_FIELD) from None
