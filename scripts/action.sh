@@ -4,7 +4,7 @@
 #
 # Inputs arrive as INPUT_* variables. It runs `evalsig gate`, forwards the step outputs and the
 # job summary, posts or updates one PR comment (found by the report's marker line) when given a
-# token, and exits with the gate's own exit code: 0 ALLOW, 1 REJECT, 2 INCONCLUSIVE, or the
+# token (the verdict, or the doctor report of a gate the doctor refused), and exits with the gate's own exit code: 0 ALLOW, 1 REJECT, 2 INCONCLUSIVE, or the
 # error's code (64 usage, 65 bad data, 66 not found, 74 I/O). Anything else — evalsig missing, a
 # traceback, a signal, or an exit without a verdict — is a crash: exit 70 with the error, never
 # something that could be read as REJECT.
@@ -60,6 +60,7 @@ forward() { # copy name=value lines to the real step outputs
   if [[ -n "${GITHUB_OUTPUT:-}" ]]; then cat "$1" >>"$GITHUB_OUTPUT"; fi
 }
 
+status=$rc
 if $decided; then
   forward "$outputs"
 else
@@ -80,7 +81,6 @@ else
   if [[ "$status" == 70 && "$rc" != 70 ]]; then
     echo "evalsig: crash: exit code $rc without a verdict; reported as 70 (internal error)" >&2
   fi
-  exit "$status"
 fi
 
 # ---- PR comment: one per marker, updated in place on every push ----
@@ -124,7 +124,12 @@ print(hits[0] if hits else ("" if page else "END"))' "$marker") || return 1
   fi
 }
 
-if [[ -n "${INPUT_GITHUB_TOKEN:-}" && "${INPUT_COMMENT:-true}" != false ]]; then
+# A decided gate comments its verdict; a gate the doctor refused (65) comments its doctor
+# report, written under the same marker, so an earlier verdict's comment does not stand as if
+# it were still true. Other errors leave no report (and no comment).
+refused=false
+if [[ "$status" == 65 && -s "$report_md" ]]; then refused=true; fi
+if [[ -n "${INPUT_GITHUB_TOKEN:-}" && "${INPUT_COMMENT:-true}" != false ]] && { $decided || $refused; }; then
   if [[ -z "$pr" ]]; then
     echo "::notice::evalsig: not a pull request; no comment posted"
   elif ! comment; then
@@ -133,4 +138,4 @@ if [[ -n "${INPUT_GITHUB_TOKEN:-}" && "${INPUT_COMMENT:-true}" != false ]]; then
   fi
 fi
 
-exit "$rc"
+exit "$status"

@@ -39,7 +39,7 @@ from ..render import (
     render_gate,
     report_schema,
 )
-from ..report import CompareReport, GateReport
+from ..report import CompareReport, DoctorReport, GateReport
 from ..run import EvalRun
 from ..stats import METHODS
 from ..suite_file import SuiteSpec
@@ -446,10 +446,34 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             report = call_with_progress(gate, baseline, candidate, policy, progress=update)
     except DoctorError as exc:
         _doctor_failed(exc, env)
+        _emit_refusal(args, env, exc.report, {"metric": policy.metric or baseline.meta.metric,
+                                              "task": candidate.meta.task})
         raise
     _emit(args, env, render_gate, report)
     github_gate(report, env, args)
     return report.exit_code
+
+
+def _emit_refusal(args: argparse.Namespace, env: Mapping[str, str], report: DoctorReport,
+                  gate_marker: dict[str, str | None]) -> None:
+    """A gate the doctor refused still writes its report paths, stdout (unless tty: stderr has
+    it) and the job summary: the doctor report, its Markdown under the marker this gate's
+    verdict would carry. Before, nothing was written: `> report.md` posted an empty PR
+    comment, and a comment or report.json left by an earlier ALLOW stood as if still true.
+    A path that cannot be written is said on stderr; the exit stays the doctor's 65."""
+    def text(fmt: str) -> str:
+        return render_doctor(report, fmt, gate=gate_marker)
+    try:
+        for flag, fmt in (("json", "json"), ("markdown", "markdown"), ("html", "html")):
+            path = getattr(args, flag, None)
+            if path:
+                _write(path, text(fmt))
+        if args.output != "tty":
+            _write_stdout(text(args.output))
+        with contextlib.suppress(EvalsigError):
+            append_summary(env, text("markdown"))
+    except EvalsigError as exc:
+        sys.stderr.write(f"evalsig: also: {exc.one_line()}\n")
 
 
 def github_publish(report: Any, env: Mapping[str, str], args: argparse.Namespace,

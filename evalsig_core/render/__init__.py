@@ -155,11 +155,18 @@ def render_compare(report: CompareReport, output: str, *, style: Style | None = 
     return _render("compare", output, **ctx)
 
 
-def render_doctor(report: DoctorReport, output: str, *, style: Style | None = None) -> str:
-    """The doctor's findings; errors and warnings are always shown."""
+def render_doctor(report: DoctorReport, output: str, *, style: Style | None = None,
+                  gate: dict[str, str | None] | None = None) -> str:
+    """The doctor's findings; errors and warnings are always shown.
+
+    `gate`: the doctor report of a gate it refused, with the marker fields that gate's own
+    report would carry (metric, task): the Markdown starts with the same hidden marker line,
+    so a PR comment that showed an earlier verdict is replaced by the refusal, and the
+    Markdown and HTML headings say the gate decided nothing. JSON is the doctor report as is.
+    """
     if output == "json":
         return _json(report)
-    return _render("doctor", output, r=report, style=style or Style())
+    return _render("doctor", output, r=report, style=style or Style(), gate=gate)
 
 
 def _entry_row(e: SuiteEntry) -> ForestRow:

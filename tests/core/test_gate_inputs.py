@@ -232,9 +232,12 @@ def test_runs_read_with_another_cluster_key_than_the_policys_are_a_usage_error(
         gate(by_passage, by_passage, Policy(min_delta=0.0, cluster="subject"))
     with pytest.raises(UsageError, match="baseline was read with 'passage_id', the candidate"):
         gate(by_passage, read_run(p, cluster="subject"), Policy(min_delta=0.0))
-    # the same key, or runs built in memory under any name, are fine
-    assert gate(by_passage, by_passage, Policy(min_delta=0.0, cluster="passage_id")).cluster \
-        == "passage_id"
+    # the same key, or runs built in memory under any name, are fine (a second file: one
+    # file gated against itself is E116)
+    p2 = tmp_path / "run2.csv"
+    p2.write_text("\n".join(rows[:1] + rows[:0:-1]) + "\n")
+    assert gate(by_passage, read_run(p2, cluster="passage_id"),
+                Policy(min_delta=0.0, cluster="passage_id")).cluster == "passage_id"
     mem = EvalRun.from_arrays(by_passage.item_ids, by_passage.scores,
                               clusters=by_passage.clusters)
     assert gate(mem, mem, Policy(min_delta=0.0, cluster="subject")).comparison.n_clusters == 8

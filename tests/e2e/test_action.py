@@ -179,6 +179,29 @@ def test_comment_is_posted_once_then_updated_in_place(tmp_path: Path,
     assert "❌ REJECT" in github.comments[-1]["body"]
 
 
+def test_a_gate_the_doctor_refuses_replaces_the_verdict_comment(tmp_path: Path,
+                                                                github: FakeGitHub) -> None:
+    # An ALLOW comment, then a push whose candidate path points at the baseline (E116): the
+    # step failed with 65 but the PR comment still said ALLOW.
+    env = {"GITHUB_API_URL": github.url, "github_token": "t0ken", "pr_number": "7"}
+    assert _run(tmp_path, **env)[0] == 0
+    assert "✅ ALLOW" in github.comments[-1]["body"]
+    github.requests.clear()
+    code, out, _ = _run(tmp_path, candidate=str(EXAMPLES / "baseline.json"), **env)
+    assert code == 65 and out["verdict"] == "ERROR" and out["exit_code"] == "65"
+    assert [r[0] for r in github.requests] == ["GET", "PATCH"] and len(github.comments) == 1
+    body = github.comments[-1]["body"]
+    assert "not gated: doctor errors" in body and "E116" in body and "ALLOW" not in body
+    assert "E116" in (tmp_path / "summary.md").read_text()
+
+
+def test_an_error_without_a_report_posts_no_comment(tmp_path: Path,
+                                                     github: FakeGitHub) -> None:
+    code, _, _ = _run(tmp_path, GITHUB_API_URL=github.url, github_token="t0ken", pr_number="7",
+                      candidate=str(tmp_path / "missing.json"))
+    assert code == 66 and github.requests == []
+
+
 def test_pr_number_comes_from_the_event(tmp_path: Path, github: FakeGitHub) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 7}}))
