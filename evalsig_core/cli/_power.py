@@ -122,6 +122,10 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     # the gate decides a clustered design at auto's ALLOW level (alpha/2): planning it at
     # alpha promised an MDE about 13% and an N about 27% smaller than the gate will need
     clustered = G is not None if pilot else args.cluster_size is not None
+    if not pilot and clustered and n is not None:
+        # n items in clusters of m: about n / m clusters, so the MDE's t has n / m - 1 df
+        # (STATS.md), as a pilot's has; z quantiles promised 5 clusters what 50 give
+        G = max(1, round(n / m))
     try:
         res = power_analysis(sd, n=n, delta=args.delta, alpha=args.alpha, power=args.power,
                              icc=icc, cluster_size=m, cv=cv, clusters=G,
@@ -137,8 +141,11 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     lines = [f"sd of d {res.sd:.4f}, design effect {res.design_effect:.3f}, {level}, "
              f"power {res.power:g}"]
     if res.mde is not None:
-        lines.append(f"minimum detectable effect at n = {res.n}: {res.mde:.4f}")
+        lines.append(f"minimum detectable effect at n = {res.n}"
+                     + (f" ({G} clusters)" if G is not None else "") + f": {res.mde:.4f}")
     if res.required_n is not None:
         lines.append(f"paired items needed to detect {res.delta:g}: {res.required_n}")
+    if res.note:
+        lines.append(f"note: {res.note}")
     _write_stdout("\n".join(lines) + "\n")
     return 0

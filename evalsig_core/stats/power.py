@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ..errors import UsageError
+from .auto import MIN_CLUSTERS
 
 __all__ = ["PowerResult", "bound_mde", "design_effect", "extra_items_needed", "icc_anova",
            "minimum_detectable_effect", "power_analysis", "required_n"]
@@ -104,6 +105,7 @@ class PowerResult:
     delta: float | None
     required_n: int | None
     df: float | None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -121,6 +123,10 @@ def power_analysis(
     uses t quantiles on clusters - 1 df, else normal quantiles. Both are computed at the
     one-sided level `allow_alpha` (default `alpha`): the level of the bound the gate's ALLOW
     compares (`stats.auto.allow_alpha`: alpha/2 for clustered designs under `auto`).
+
+    Fewer than MIN_CLUSTERS clusters (5) cannot be decided (auto answers INCONCLUSIVE), so
+    their MDE is None and `note` says why; a required N that spans fewer clusters of size m
+    than that (N / m < 5) keeps its value and gets the same `note`.
     """
     if not (sd > 0 and math.isfinite(sd)):
         raise ValueError("sd must be a positive finite number")
@@ -133,11 +139,18 @@ def power_analysis(
         raise ValueError(f"allow_alpha must be in (0, alpha], got {level!r}")
     deff = 1.0 + ((1.0 + cv * cv) * cluster_size - 1.0) * icc
     df = math.inf if clusters is None else float(clusters - 1)
-    mde = None
-    if n is not None:
+    mde, notes = None, []
+    if n is not None and clusters is not None and clusters < MIN_CLUSTERS:
+        notes.append(f"{clusters} clusters: the gate answers INCONCLUSIVE below "
+                     f"{MIN_CLUSTERS} clusters whatever the effect, so no effect is detectable")
+    elif n is not None:
         mde = minimum_detectable_effect(sd * math.sqrt(deff / n), alpha=level, power=power,
                                         df=df)
     need = None if delta is None else required_n(sd, delta, alpha=level, power=power, deff=deff)
+    if need is not None and cluster_size > 1 and need / cluster_size < MIN_CLUSTERS:
+        notes.append(f"{need} items are {need / cluster_size:.1f} clusters of "
+                     f"{cluster_size:g}: the gate needs at least {MIN_CLUSTERS} clusters, "
+                     f"about {math.ceil(MIN_CLUSTERS * cluster_size)} items")
     return PowerResult(sd=sd, alpha=alpha, power=power, allow_alpha=level,
-                       design_effect=deff, n=n, mde=mde,
-                       delta=delta, required_n=need, df=None if math.isinf(df) else df)
+                       design_effect=deff, n=n, mde=mde, delta=delta, required_n=need,
+                       df=None if math.isinf(df) else df, note="; ".join(notes) or None)

@@ -17,7 +17,7 @@ def test_power_from_flags_equals_power_analysis(capsys: pytest.CaptureFixture[st
     code = main(["power", "--sd", "0.4", "--n", "900", "--delta", "0.02", "--icc", "0.05",
                  "--cluster-size", "10", "--output", "json"], {})
     doc = json.loads(capsys.readouterr().out)
-    ref = power_analysis(0.4, n=900, delta=0.02, icc=0.05, cluster_size=10,
+    ref = power_analysis(0.4, n=900, delta=0.02, icc=0.05, cluster_size=10, clusters=90,
                          allow_alpha=0.025).to_dict()
     assert code == 0 and doc == ref
 
@@ -25,15 +25,16 @@ def test_power_from_flags_equals_power_analysis(capsys: pytest.CaptureFixture[st
 def test_a_clustered_design_is_planned_at_the_level_the_gate_decides(
         capsys: pytest.CaptureFixture[str]) -> None:
     # auto decides a clustered gate on its one-sided bound at alpha/2 (stats.auto), so the
-    # plan must too. By hand: DEFF = 1 + (10 - 1) * 0.05 = 1.45, SE = 0.4 * sqrt(1.45 / 900)
-    # = 0.0160555; MDE = (z_0.975 + z_0.8) * SE = (1.959964 + 0.841621) * 0.0160555
-    # = 0.0449807. At alpha (what power printed before) it was (1.644854 + 0.841621) * SE
-    # = 0.0399215: 11% smaller than what the gate could detect.
+    # plan must too, with t on G - 1 df for the G = n / m = 90 clusters (STATS.md). By hand:
+    # DEFF = 1 + (10 - 1) * 0.05 = 1.45, SE = 0.4 * sqrt(1.45 / 900) = 0.0160555;
+    # MDE = (t_0.975,89 + t_0.8,89) * SE = (1.986979 + 0.845679) * 0.0160555 = 0.0454796
+    # (scipy.stats.t.ppf). At alpha with z (what power printed before) it was
+    # (1.644854 + 0.841621) * SE = 0.0399215: 12% smaller than what the gate could detect.
     assert main(["power", "--sd", "0.4", "--n", "900", "--icc", "0.05", "--cluster-size", "10",
                  "--output", "json"], {}) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["alpha"] == 0.05 and doc["allow_alpha"] == 0.025
-    assert doc["mde"] == pytest.approx(0.0449807, abs=1e-6)
+    assert doc["alpha"] == 0.05 and doc["allow_alpha"] == 0.025 and doc["df"] == 89
+    assert doc["mde"] == pytest.approx(0.0454796, abs=1e-6)
     assert main(["power", "--sd", "0.4", "--n", "900", "--icc", "0.05", "--cluster-size", "10"],
                 {}) == 0
     assert "ALLOW at alpha/2 = 0.025" in capsys.readouterr().out
@@ -129,3 +130,23 @@ def test_a_zero_resampling_p_value_is_bounded_by_its_draws_not_shown_as_below_1e
                  str(tmp_path / "c.json"), "--min-delta", "0.01", "--method",
                  "paired_bootstrap", "--resamples", "99", "--output", "markdown"], {}) == 0
     assert "| p-value | 0.0100 |" in capsys.readouterr().out
+
+
+def test_few_clusters_are_planned_with_their_df_and_fewer_than_5_are_undecidable(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # 100 items in clusters of 20 are 5 clusters: t on 4 df. By hand: DEFF = 1 + 19 * 0.05
+    # = 1.95, SE = 0.4 * sqrt(1.95 / 100) = 0.0558570; MDE = (t_0.975,4 + t_0.8,4) * SE =
+    # (2.776445 + 0.940965) * 0.0558570 = 0.207643. z quantiles gave 0.156488.
+    assert main(["power", "--sd", "0.4", "--n", "100", "--icc", "0.05", "--cluster-size", "20",
+                 "--output", "json"], {}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["df"] == 4 and doc["mde"] == pytest.approx(0.207643, abs=1e-6)
+    # 80 items are 4 clusters: auto answers INCONCLUSIVE whatever the effect
+    assert main(["power", "--sd", "0.4", "--n", "80", "--icc", "0.05", "--cluster-size", "20",
+                 "--output", "json"], {}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["mde"] is None and "INCONCLUSIVE below 5 clusters" in doc["note"]
+    # a required N of 21 items in clusters of 10 is 2.1 clusters: said, not hidden
+    assert main(["power", "--sd", "0.4", "--delta", "0.3", "--icc", "0.05", "--cluster-size",
+                 "10"], {}) == 0
+    assert "the gate needs at least 5 clusters, about 50 items" in capsys.readouterr().out
