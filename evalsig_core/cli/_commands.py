@@ -94,8 +94,10 @@ def _add_input_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_stats_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
-                   help="one-sided error rate (default 0.05; below 0.8, the power of the "
-                   "reported MDE)")
+                   help="error rate (default 0.05; below 0.8, the power of the reported "
+                   "MDE): the interval is the two-sided (1 - alpha) one, alpha/2 per side; "
+                   "the JSON's one-sided bounds L and U (ci, upper_bound) and the MDE use "
+                   "alpha on one side")
     p.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
     p.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
@@ -400,7 +402,7 @@ def policy_without_power(command: str, **kw: Any) -> Policy:
     if alpha >= power:
         raise UsageError(f"--alpha {alpha:g} is too large for `evalsig {command}`: it must be "
                          f"below {power:g}, the power {_FIXED_POWER_USE[command]}",
-                         hint="use a smaller --alpha (one-sided; the usual choice is 0.05)")
+                         hint="use a smaller --alpha (the usual choice is 0.05)")
     return Policy(**kw)
 
 

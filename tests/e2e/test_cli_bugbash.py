@@ -524,3 +524,11 @@ def test_suite_help_names_the_files_correction_as_the_default(
 def test_history_help_gives_the_default_limit() -> None:
     # --limit defaults to 20 decisions; the help said only "at most N decisions (0: all)"
     assert "(default 20; 0: all)" in _help("history")
+
+
+def test_compare_alpha_help_names_the_two_sided_interval_it_reports() -> None:
+    # it said "one-sided error rate", but compare's interval is the two-sided (1 - alpha) one
+    text = _help("compare")
+    alpha = text.split("--alpha ALPHA")[-1].split("--method", 1)[0]
+    assert "one-sided error rate" not in alpha
+    assert "two-sided (1 - alpha)" in alpha and "alpha/2 per side" in alpha

@@ -107,3 +107,46 @@ def test_the_drawn_lower_bound_is_the_one_allow_compared() -> None:
     stricter = SimpleNamespace(ci=ci, allow_alpha=0.025, allow_lower=-0.002)
     assert decision_lower(stricter) == -0.002
     assert decision_lower(SimpleNamespace(ci=ci, allow_alpha=0.025, allow_lower=None)) is None
+
+
+def _distribution_caption(html: str) -> str:
+    panel = html.split('<svg id="distribution"', 1)[1]
+    return panel.split("<figcaption>", 1)[1].split("</figcaption>", 1)[0]
+
+
+def test_gate_distribution_caption_names_the_margin_only_when_it_is_drawn() -> None:
+    report = gate_allow()
+    drawn = render_gate(report, "html")
+    assert '<line class="margin"' in drawn.split('<svg id="distribution"', 1)[1]
+    assert "purple: margin" in _distribution_caption(drawn)
+    # a margin 1000 widths of the distribution away is left off the panel's axis
+    far = render_gate(report.model_copy(update={"min_delta": 50.0}), "html")
+    panel = far.split('<svg id="distribution"', 1)[1].split("</svg>", 1)[0]
+    assert '<line class="margin"' not in panel
+    caption = _distribution_caption(far)
+    assert "purple" not in caption and "margin +50" in caption and "off the plot" in caption
+
+
+def test_distribution_caption_names_zero_only_when_it_is_drawn() -> None:
+    from evalsig_core.render import render_compare
+    from tests.core.render.cases import compare_report
+
+    report = compare_report()
+    assert "dashed: zero" in _distribution_caption(render_compare(report, "html"))
+    # delta 0.5 with SE 0.01 and no margin: the t reference density spans 0.455..0.545
+    c = report.comparison.model_copy(update={"delta": 0.5, "se": 0.01, "distribution": None})
+    html = render_compare(report.model_copy(update={"comparison": c}), "html")
+    panel = html.split('<svg id="distribution"', 1)[1].split("</svg>", 1)[0]
+    assert '<line class="zero"' not in panel
+    caption = _distribution_caption(html)
+    assert "dashed" not in caption and "zero lies off the plot" in caption
+
+
+def test_watch_plot_caption_names_its_bounds_a_confidence_sequence() -> None:
+    from evalsig_core.render import render_watch
+    from tests.core.render.cases import watch_result
+
+    html = render_watch(watch_result(), "html")
+    caption = html.split("<figcaption>", 1)[1].split("</figcaption>", 1)[0]
+    assert "one-sided" not in caption
+    assert "always-valid bounds" in caption and "two-sided 95% confidence sequence" in caption
