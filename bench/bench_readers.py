@@ -20,11 +20,12 @@ that drifts over seconds), and the judged ratio is the median of those ratios. T
 the ratio of the fastest runs are printed beside it, so a result near the target shows as one.
 The reader's time includes hashing the file (sha256, recorded in the run's metadata).
 
-Measured so (2026-11-30, six runs at 1M lines): lm-eval 1.26 to 1.48, OK in every run; native
-JSONL 1.58 to 1.70, MISSED in every run (the ratios of 100k-line files: 1.37 and 1.65). Beyond
-the bare loop, the native reader spends about 0.27 CPU s of a 0.8 s loop in `build_run`
-(numpy arrays of the 1M ids and labels, 0.08 s each; the type checks of ids and epochs), about
-0.08 s on its per-item checks and 0.06 s on the sha256.
+Measured so (2026-11-30, five runs at 1M lines, 9 or 15 reader runs each): lm-eval 1.26 to
+1.48, OK in every run; native JSONL 1.58 to 1.70, MISSED in every run (100k-line files, 41
+reader runs, twice: lm-eval 1.36 and 1.39, native 1.65 and 1.66). Beyond the bare loop, the
+native reader spends about 0.27 CPU s of a 0.8 s loop in `build_run` (numpy arrays of the 1M
+ids and labels, 0.08 s each; the type checks of ids and epochs), about 0.08 s on its per-item
+checks and 0.06 s on the sha256.
 """
 
 from __future__ import annotations
