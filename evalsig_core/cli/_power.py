@@ -120,7 +120,7 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if n is None and args.delta is None:
         raise UsageError("give --n (for the MDE) and/or --delta (for the required N)")
     # the gate decides a clustered design at auto's ALLOW level (alpha/2): planning it at
-    # alpha promised an MDE about 13% and an N about 27% smaller than the gate will need
+    # alpha promised an MDE about 11% and an N about 21% smaller than the gate will need
     clustered = G is not None if pilot else args.cluster_size is not None
     if not pilot and clustered and n is not None:
         # n items in clusters of m: about n / m clusters, so the MDE's t has n / m - 1 df
