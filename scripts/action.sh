@@ -4,10 +4,11 @@
 #
 # Inputs arrive as INPUT_* variables. It runs `evalsig gate`, forwards the step outputs and the
 # job summary, posts or updates one PR comment (found by the report's marker line) when given a
-# token (the verdict, or the doctor report of a gate the doctor refused), and exits with the gate's own exit code: 0 ALLOW, 1 REJECT, 2 INCONCLUSIVE, or the
-# error's code (64 usage, 65 bad data, 66 not found, 74 I/O). Anything else — evalsig missing, a
-# traceback, a signal, or an exit without a verdict — is a crash: exit 70 with the error, never
-# something that could be read as REJECT.
+# token (the verdict, or the doctor report of a gate the doctor refused), and exits with the
+# gate's own exit code: 0 ALLOW, 1 REJECT, 2 INCONCLUSIVE, or the error's code (64 usage, 65
+# bad data, 66 not found, 74 I/O). Anything else — evalsig missing, a traceback, a signal, or
+# an exit without a verdict — is a crash: exit 70 with the error, never something that could
+# be read as REJECT.
 #
 # Environment: EVALSIG (the command, default `evalsig`), PYTHON (for JSON, default python3),
 # GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_EVENT_PATH (the PR number comes from it unless

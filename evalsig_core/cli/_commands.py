@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -342,8 +343,10 @@ def discard_stdout() -> None:
         os.close(devnull)
 
 
-def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any) -> None:
-    """Every format asked for by a path flag, then the report on stdout in `--output`.
+def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any, *,
+          stdout: bool = True) -> None:
+    """Every format asked for by a path flag, then (unless not `stdout`) the report on stdout
+    in `--output`.
 
     Files first: a path that cannot be written exits 74 before stdout carries a verdict that
     a pipeline (`> report.md`) would otherwise publish as if the run had succeeded."""
@@ -351,7 +354,8 @@ def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report:
         path = getattr(args, flag, None)
         if path:
             _write(path, render(report, fmt))
-    _write_stdout(render(report, args.output, style=style_for(sys.stdout, env)))
+    if stdout:
+        _write_stdout(render(report, args.output, style=style_for(sys.stdout, env)))
 
 
 def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -463,17 +467,11 @@ def _emit_refusal(args: argparse.Namespace, env: Mapping[str, str], report: Doct
     verdict would carry. Before, nothing was written: `> report.md` posted an empty PR
     comment, and a comment or report.json left by an earlier ALLOW stood as if still true.
     A path that cannot be written is said on stderr; the exit stays the doctor's 65."""
-    def text(fmt: str) -> str:
-        return render_doctor(report, fmt, gate=gate_marker)
+    render = functools.partial(render_doctor, gate=gate_marker)
     try:
-        for flag, fmt in (("json", "json"), ("markdown", "markdown"), ("html", "html")):
-            path = getattr(args, flag, None)
-            if path:
-                _write(path, text(fmt))
-        if args.output != "tty":
-            _write_stdout(text(args.output))
+        _emit(args, env, render, report, stdout=args.output != "tty")
         with contextlib.suppress(EvalsigError):
-            append_summary(env, text("markdown"))
+            append_summary(env, render(report, "markdown"))
     except EvalsigError as exc:
         sys.stderr.write(f"evalsig: also: {exc.one_line()}\n")
 
