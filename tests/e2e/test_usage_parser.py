@@ -58,16 +58,20 @@ SCRIPTS: list[tuple[str, Callable[[list[str]], Any], list[str], str, str]] = [
 ]
 
 
+def _exit_code(main: Callable[[list[str]], Any], argv: list[str]) -> Any:
+    """A script's exit code, whether its main returns it or exits with it."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
 @pytest.mark.parametrize(("name", "main", "argv", "unknown", "meant"), SCRIPTS,
                          ids=[s[0] for s in SCRIPTS])
 def test_every_script_refuses_an_abbreviation_with_exit_64_naming_the_option(
         name: str, main: Callable[[list[str]], Any], argv: list[str], unknown: str,
         meant: str, capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    assert code == 64
+    assert _exit_code(main, argv) == 64
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert f"unrecognized option {unknown}: did you mean {meant}?" in err, err
@@ -161,11 +165,7 @@ REPEATS: list[tuple[str, Callable[[list[str]], Any], list[str], str]] = [
 def test_every_script_refuses_a_repeated_option_with_exit_64(
         name: str, main: Callable[[list[str]], Any], argv: list[str], message: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    assert code == 64
+    assert _exit_code(main, argv) == 64
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
 
