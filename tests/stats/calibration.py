@@ -32,7 +32,7 @@ reports the coverage of the interval it shows and no false ALLOW or power.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,7 @@ PER_CLUSTER = 20
 RHO = 0.75
 ALPHA = 0.05
 POWER = 0.80
+CACHE_CELLS = 1 << 16  # (replication, draw) pairs per block of the wild bootstrap
 
 
 @dataclass(frozen=True)
@@ -207,17 +208,30 @@ def evaluate(d: np.ndarray, codes: np.ndarray, n: np.ndarray, cell: Cell, method
              alpha_allow: float, B: int, floor: bool = False,
              product_plan: bool = False) -> Bounds:
     if method == "wild_cluster_bootstrap":
-        S, Q = _cluster_sums(d, n)
-        b = _wcr(S, n, alpha_allow, draws(len(n), B, product_plan))
-        if not floor:
-            return b
-        delta, se = _cr2(S, n)
-        return _floor(b, delta, se, bell_mccaffrey_df(n), S, Q, n, alpha_allow)
+        # Replications in blocks of about CACHE_CELLS (replication, draw) pairs: every step of
+        # the test inversion then works on cache-resident arrays instead of streaming R x B
+        # from memory (7776 enumerated draws at G = 5: 3x faster). Rows are independent and
+        # every block shares the same draws, so the result equals one R-row batch exactly.
+        rows = max(1, CACHE_CELLS // draws(len(n), B, product_plan))
+        parts = [_wild_block(d[i:i + rows], n, alpha_allow, B, floor, product_plan)
+                 for i in range(0, d.shape[0], rows)]
+        return Bounds(*(np.concatenate([getattr(p, f.name) for p in parts])
+                        for f in fields(Bounds)))
     if method == "clustered_t":
         return _cr2_t(_cluster_sums(d, n)[0], n)
     if method in ("mcnemar", "paired_t"):
         return _iid(d, method, alpha_allow)
     raise ValueError(f"calibration has no batch evaluator for {method}")
+
+
+def _wild_block(d: np.ndarray, n: np.ndarray, alpha_allow: float, B: int, floor: bool,
+                product_plan: bool) -> Bounds:
+    S, Q = _cluster_sums(d, n)
+    b = _wcr(S, n, alpha_allow, draws(len(n), B, product_plan))
+    if not floor:
+        return b
+    delta, se = _cr2(S, n)
+    return _floor(b, delta, se, bell_mccaffrey_df(n), S, Q, n, alpha_allow)
 
 
 def run_cell(cell: Cell, *, R: int, B: int, seed: int = 0,
@@ -376,7 +390,9 @@ def table(results: list[CellResult], R: int, B: int, product_plan: bool = False)
 def main(argv: list[str] | None = None) -> int:
     """`make calibrate`: the full grid, written to tests/stats/calibration.md."""
     import argparse
+    import os
     import time
+    from concurrent.futures import ProcessPoolExecutor, as_completed
     from pathlib import Path
 
     ap = argparse.ArgumentParser(description=__doc__)
@@ -389,21 +405,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", metavar="TEXT", help="only the cells whose label contains TEXT "
                     "(e.g. 'G=5 K=' for the balanced five-cluster cells); like --fast, the "
                     "table goes to standard output unless --output is given")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="cells computed in parallel processes (default: the CPU count)")
     args = ap.parse_args(argv)
     cells = FAST_CELLS if args.fast else full_grid() + LITERAL_CELLS
     if args.only is not None:
         cells = [c for c in cells if args.only in c.label]
         if not cells:
             ap.error(f"no cell label contains {args.only!r}")
-    results = []
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1 (got {args.jobs})")
     t0 = time.perf_counter()
-    for i, cell in enumerate(cells):
-        r = run_cell(cell, R=args.replications, B=args.resamples, product_plan=not args.fast)
-        results.append(r)
-        bad = failures(r, args.replications)
-        print(f"[{i + 1}/{len(cells)} {time.perf_counter() - t0:.0f}s] {cell.label}: "
-              f"{r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
-              f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
+    # Cells are independent and each is seeded by itself, so the table does not depend on
+    # --jobs or on the order in which the workers finish.
+    results: list[CellResult] = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_cell, cell, R=args.replications, B=args.resamples,
+                               product_plan=not args.fast) for cell in cells]
+        for i, future in enumerate(as_completed(futures)):
+            r = future.result()
+            bad = failures(r, args.replications)
+            print(f"[{i + 1}/{len(cells)} {time.perf_counter() - t0:.0f}s] {r.cell.label}: "
+                  f"{r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
+                  f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
+        results = [f.result() for f in futures]
     text = table(results, args.replications, args.resamples, product_plan=not args.fast)
     partial = args.fast or args.only is not None
     output = args.output or (None if partial else str(Path(__file__).with_name(

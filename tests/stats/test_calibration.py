@@ -92,3 +92,32 @@ def test_the_full_grid_enumerates_where_the_product_default_does() -> None:
     assert cal.draws(5, 399, product_plan=True) == 6**5
     assert cal.draws(6, 399, product_plan=True) == 399
     assert cal.draws(5, 399, product_plan=False) == 399
+
+
+def test_blocks_of_replications_give_the_one_batch_bounds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # evaluate() splits the replications into cache-sized blocks that share one set of draws;
+    # 7-row blocks (the last one ragged) must reproduce one 50-row batch exactly.
+    cell = cal.Cell(0.1, 0.3, "skew", 10, False, 1)
+    d, codes, n = cal.simulate(cell, 0.0, 50, seed=3)
+    args = (d, codes, n, cell, "wild_cluster_bootstrap", 0.025, 399, True)
+    monkeypatch.setattr(cal, "CACHE_CELLS", 1 << 30)
+    whole = cal.evaluate(*args)
+    monkeypatch.setattr(cal, "CACHE_CELLS", 399 * 7)
+    blocks = cal.evaluate(*args)
+    for f in ("lo2", "hi2", "decision", "mde"):
+        assert np.array_equal(getattr(whole, f), getattr(blocks, f)), f
+
+
+def test_parallel_cells_write_the_table_one_process_writes(tmp_path: Path) -> None:
+    only = ["--only", "sym iid", "--replications", "200"]
+    assert cal.main([*only, "--jobs", "1", "--output", str(tmp_path / "one.md")]) == 0
+    assert cal.main([*only, "--jobs", "2", "--output", str(tmp_path / "two.md")]) == 0
+    one = (tmp_path / "one.md").read_text()
+    assert one == (tmp_path / "two.md").read_text() and one.count("| pi=") == 4
+
+
+def test_jobs_below_one_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        cal.main(["--only", "sym iid", "--jobs", "0"])
+    assert exc.value.code == 2
