@@ -121,3 +121,23 @@ def test_jobs_below_one_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         cal.main(["--only", "sym iid", "--jobs", "0"])
     assert exc.value.code == 2
+
+
+def test_level_sweep_false_allow_falls_with_the_level_and_is_reported() -> None:
+    cell = cal.SWEEP_CELLS[1]
+    assert (cell.G, cell.per_cluster, cell.law) == (10, 20, "skew")
+    res = cal.level_sweep(cell, R=200, B=399)
+    assert list(res.false_allow) == sorted(res.false_allow, reverse=True)  # lower level: fewer
+    # (1 - p)^G with p = s / (0.16 + s), s = ICC pi = 0.03: simulate()'s skewed law
+    assert math.isclose(res.no_regression, (1 - 0.03 / 0.19) ** 10)
+    big = cal.SweepResult(cal.SWEEP_CELLS[3], 0.18, (0.2, 0.2, 0.1, 0.09))
+    text = "\n".join(cal.sweep_section([res, big], 2000))
+    assert "| pi=0.1 icc=0.3 skew G=10 100/cluster K=1 | 0.18 | 0.200 |" in text
+    assert "none of them (down to 0.001) with 100 items per cluster" in text
+
+
+def test_the_grid_cells_keep_their_labels_and_sizes() -> None:
+    # per_cluster defaults to the grid's 20: labels (and so calibration.md rows) unchanged
+    cell = cal.Cell(0.1, 0.3, "skew", 10, True, 1)
+    assert cell.label == "pi=0.1 icc=0.3 skew G=10 K=1" and cal.sizes(cell).sum() == 200
+    assert cal.sizes(cal.Cell(0.1, 0.3, "skew", 10, True, 1, 100)).sum() == 1000
