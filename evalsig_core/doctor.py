@@ -63,6 +63,8 @@ FINDING_CODES: dict[str, str] = {
             "the verdict will be INCONCLUSIVE",
     "W219": "the ALLOW bound is at a one-sided level of 0.5 or more: no detectable effect "
             "(MDE) or extra items are defined",
+    "W220": "a file read for metadata only (lm-eval results_*.json, HELM run_spec.json) "
+            "exists but cannot be read: the run's config fingerprint is unknown",
     "I301": "summary of the pairing",
     "I302": "clusters: sizes and effective degrees of freedom",
 }
@@ -141,6 +143,9 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
                       "errored samples are not scores; re-run them to include them",
                       count=run.meta.n_errored, examples=list(run.meta.errored_items[:_SAMPLE]),
                       file=src))
+    for message, fix in run.meta.unread_metadata:
+        out.append(_f("W220", f"{role}: {message}; the run's harness version and config "
+                      "fingerprint are unknown (W207 cannot compare them)", fix, file=src))
     unlabelled = None if cluster is None else missing_labels_error(cluster, role, run)
     if unlabelled is not None:
         out.append(finding_from_error(unlabelled))

@@ -105,9 +105,10 @@ class ComparisonResult(_Strict):
     significant: bool
     se: float
     df: float | None = Field(default=None, description="degrees of freedom; null = normal")
-    mde: float = Field(description="the effect the decision detects with `power` (one-sided); "
-                       "null when undefined: an unbounded ALLOW bound, or a bound at a level of "
-                       "0.5 or more (finding W219)")
+    mde: float = Field(description="the smallest effect detectable with `power` (one-sided) "
+                       "from the lower bound at allow_alpha (null: alpha; in a gate, ALLOW "
+                       "compares it); null when undefined: an unbounded bound, or one at a "
+                       "level of 0.5 or more (finding W219)")
     method: str
     method_reason: str = ""
     n_pairs: int
@@ -128,11 +129,14 @@ class ComparisonResult(_Strict):
     seed: int | None = None
     resamples: int | None = None
     notes: list[str] = Field(default_factory=list)
+    # Shared by gate and compare (which decides nothing): one wording that holds for both.
     allow_alpha: float | None = Field(
-        default=None, description="one-sided level of the ALLOW bound when auto is stricter "
-        "than alpha (clustered data: alpha/2); null: alpha")
+        default=None, description="one-sided level of the lower bound the MDE is measured "
+        "from (in a gate, ALLOW compares it) when auto is stricter than alpha (clustered "
+        "data: alpha/2); null: alpha")
     allow_lower: float | None = Field(
-        default=None, description="the lower bound at allow_alpha that ALLOW compared")
+        default=None, description="the lower bound at allow_alpha: the MDE is measured from "
+        "it (in a gate, ALLOW compares it)")
     distribution: list[float] | None = Field(
         default=None, description="percentiles 0..100 of the resampling distribution of "
         "delta (resampling methods only)")

@@ -263,15 +263,17 @@ def _wrong_format(p: Path, fmt: str, exc: InputError) -> InputError | None:
     why = exc.message.removeprefix(f"{p}: ")
     if len(why) > 200:  # a JSON line read as a CSV header: its start and its count
         why = f"{why[:140]} … {why[-50:]}"
-    head = f"--format {fmt} does not fit this file ({why})"
+    is_dir = p.is_dir()
+    head = f"--format {fmt} does not fit this {'directory' if is_dir else 'file'} ({why})"
     if found.format is not None:
         described = _DESCRIBED[found.format]
-        if p.is_dir():
+        if is_dir:
             described = "a HELM run directory"
         return InputError(f"{head}; it looks like {described}", path=str(p), code=exc.code,
                           hint=f"drop --format (auto-detection reads it as {found.format}), "
                           f"or use --format {found.format}")
     assert found.error is not None
     seen = found.error.message.removeprefix(f"{p}: ")
-    return InputError(f"{head}; auto-detection finds no supported format either ({seen})",
+    seen = "" if seen == why else f" ({seen})"  # "is a directory" said once
+    return InputError(f"{head}; auto-detection finds no supported format either{seen}",
                       path=str(p), code=exc.code, hint=found.error.hint)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..run import ID_HINT, EvalRun, RunMeta, cluster_labels, id_text, shown_value
+from ..run import EvalRun, RunMeta, cluster_labels, id_array, shown_value
 from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
@@ -38,35 +38,6 @@ class Columns:
             self.errored.append(str(item))
 
 
-def id_array(ids: list[Any], src: str, *, what: str = "item_id") -> np.ndarray:
-    """Item ids as strings (`run.id_text`); a missing, empty, boolean, fractional or nested id
-    is an error naming its position. Lists of only strings or only integers take numpy's
-    conversion (one C pass); anything else is checked value by value."""
-    if not ids:
-        return np.asarray([], dtype=np.str_)
-    types = set(map(type, ids))  # one C pass: [True, 2] must not reach numpy (it reads 1, 2)
-    if types <= {str, int}:
-        arr = _array(ids)
-        if arr.dtype.kind == "U":
-            if (arr == "").any():
-                _no_id(int(np.flatnonzero(arr == "")[0]), src, what)
-            return arr
-        if arr.dtype.kind in "iu":
-            return int_strings(arr)
-    out = []
-    for pos, v in enumerate(ids):
-        if v is None or v == "":
-            _no_id(pos, src, what)
-        try:
-            out.append(id_text(v))
-        except ValueError as exc:
-            hint = ID_HINT + ("; a float id pairs only when it holds an integer (1.0 is 1)"
-                              if type(v) is float else "")
-            raise InputError(f"record #{pos + 1} has {what} {shown_value(v)}, which {exc}",
-                             path=src, hint=hint, code=E_FIELD) from None
-    return np.asarray(out, dtype=np.str_)
-
-
 def _array(values: list[Any]) -> np.ndarray:
     """numpy's own type inference: one C pass; anything unusual comes back as dtype object."""
     try:
@@ -74,40 +45,6 @@ def _array(values: list[Any]) -> np.ndarray:
     except (ValueError, OverflowError):  # ragged nested lists, huge integers
         return np.array(values, dtype=object)
     return arr if arr.ndim == 1 else np.array([*values, None], dtype=object)[:-1]
-
-
-def int_strings(a: np.ndarray) -> np.ndarray:
-    """Integers as decimal strings, equal to `a.astype(str)` (several times faster for 1M ids).
-
-    Non-negative values are written digit by digit into UCS-4 code points, left-aligned and
-    NUL-padded, which is exactly numpy's `<U` layout; negative values take `astype`.
-    """
-    if a.size == 0 or a.min() < 0 or a.max() > np.iinfo(np.int64).max:
-        return a.astype(np.str_)  # uint64 above 2**63 - 1 would wrap in int64 (64-bit hashes)
-    a = a.astype(np.int64, copy=False)
-    width = len(str(int(a.max())))
-    n = np.ones(len(a), dtype=np.int64)
-    for p in range(1, width):
-        n += a >= 10**p
-    out = np.zeros((len(a), width), dtype=np.uint32)
-    for length in range(1, width + 1):  # numbers of one digit count at a time
-        rows = np.flatnonzero(n == length)
-        if rows.size == 0:
-            continue
-        v = a[rows]
-        block = np.empty((rows.size, length), dtype=np.uint32)
-        for j in range(length - 1, -1, -1):
-            block[:, j] = v % 10 + 48
-            v = v // 10
-        out[rows, :length] = block
-    return out.view(f"<U{width}").reshape(len(a))
-
-
-def _no_id(pos: int, src: str, what: str) -> None:
-    raise InputError(
-        f"record #{pos + 1} has no {what}", path=src,
-        hint=f"every record needs {what} to be paired", code=E_FIELD,
-    )
 
 
 def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np.ndarray:

@@ -322,6 +322,27 @@ def read_json_doc(p: Path) -> tuple[Any, bytes]:
     return parse_json(data, str(p)), data
 
 
+def read_metadata_json(p: Path) -> tuple[Any, InputReadError | None]:
+    """A JSON file beside the run read for metadata only (lm-eval `results_*.json`, HELM
+    `run_spec.json`): its document, or None when it is absent or not valid JSON (the
+    metadata is then unknown). A file that exists but cannot be read is not an error either,
+    but it is never skipped silently: its `InputReadError` comes back for the reader to record
+    in `RunMeta.unread_metadata` (the doctor's W220)."""
+    try:
+        if not is_file(p):
+            return None, None
+        return read_json_doc(p)[0], None
+    except InputReadError as exc:
+        return None, exc
+    except InputError:
+        return None, None
+
+
+def unread_entry(exc: InputReadError | None) -> tuple[tuple[str, str], ...]:
+    """`RunMeta.unread_metadata` for the error `read_metadata_json` returned (or None)."""
+    return () if exc is None else ((exc.message, exc.hint or ""),)
+
+
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
                 hasher: Any = None) -> Iterator[list[bytes]]:
     """The file's lines in blocks, reading `chunk` bytes at a time.

@@ -6,7 +6,9 @@ stat's `sum / count` (`--metric exact_match`); the split is chosen with `--filte
 has several. `train_trial_index` (an integer from 0) becomes the epoch (from 1). Perturbed
 instances are not the original items and are skipped (their number is recorded in the run's
 config). With `--cluster KEY` the label is `instance.extra_data[KEY]` in
-`scenario_state.json`, matched by instance id. `stats.json` holds aggregates only: reading it
+`scenario_state.json`, matched by instance id. `run_spec.json` (optional) gives the model, the
+task and the adapter fingerprint; one that exists but cannot be read is recorded in
+`RunMeta.unread_metadata` (the doctor's W220). `stats.json` holds aggregates only: reading it
 is an error pointing here.
 """
 
@@ -27,7 +29,9 @@ from ._io import (
     ReadOptions,
     is_file,
     read_json_doc,
+    read_metadata_json,
     sha256_hex,
+    unread_entry,
 )
 
 PER_INSTANCE = "per_instance_stats.json"
@@ -94,14 +98,16 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
         cols.scores.append(value)
     if opts.cluster is not None:
         cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)
-    spec = _run_spec(run_dir / "run_spec.json")
+    spec, unread = read_metadata_json(run_dir / "run_spec.json")  # optional: model, task
+    spec = spec if isinstance(spec, dict) else {}
     meta = dict(run_id=spec.get("name"), model=_model(spec), task=_task(spec), metric=metric,
                 harness="helm", source=src, sha256=sha256_hex(data), format="helm",
                 status="success", cluster_key=opts.cluster,
                 cluster_source=None if opts.cluster is None else "scenario_state extra_data",
                 config={"harness": "helm", "task": _task(spec), "split": split,
                         "adapter": _adapter_fingerprint(spec),
-                        "perturbed_skipped": perturbed or None})
+                        "perturbed_skipped": perturbed or None},
+                unread_metadata=unread_entry(unread))
     return build_run(cols, meta, src)
 
 
@@ -175,16 +181,6 @@ def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
             label = extra.get(key) if isinstance(extra, dict) else None
             by_id.setdefault(str(inst["id"]), label)
     return [by_id.get(str(i)) for i in ids]
-
-
-def _run_spec(p: Path) -> dict[str, Any]:
-    try:
-        if not is_file(p):
-            return {}
-        spec, _ = read_json_doc(p)
-    except InputError:
-        return {}
-    return spec if isinstance(spec, dict) else {}
 
 
 def _model(spec: dict[str, Any]) -> str | None:

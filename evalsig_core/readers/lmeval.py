@@ -5,7 +5,8 @@ per metric (`acc`, `exact_match`, ...); `doc` holds the dataset row, where the c
 looked up. A file with several filters needs `--filter`; an unknown metric or filter is an error
 listing those that exist. `results_<timestamp>.json` holds only aggregates: reading it is an
 error that points to the samples files; when it sits next to the samples file it is read for
-the harness version and the task's config fingerprint.
+the harness version and the task's config fingerprint (one that exists but cannot be read is
+recorded in `RunMeta.unread_metadata`, the doctor's W220).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from ._io import (
     FAST_LOADS,
     ReadOptions,
     line_blocks,
-    parse_json,
     parse_line,
-    read_bytes,
+    read_metadata_json,
     reparse_exact,
+    unread_entry,
 )
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d\-.:]+)\.jsonl$")
@@ -176,27 +177,25 @@ def _meta(path: Path, src: str, metric: str, filt: str, opts: ReadOptions) -> di
     task = m.group("task") if m else None
     config: dict[str, Any] = {"harness": "lm-eval", "task": task, "filter": filt}
     version = model = None
-    results = path.parent / f"results_{m.group('ts')}.json" if m else None
-    if results is not None and results.is_file():
-        try:
-            doc = parse_json(read_bytes(results), str(results))
-        except InputError:  # optional: the fingerprint is then unknown
-            doc = None
-        if isinstance(doc, dict):
-            version = doc.get("lm_eval_version")
-            model = doc.get("model_name")
-            tc = (doc.get("configs") or {}).get(task) or {}
-            config.update(
-                harness_version=version,
-                task_version=(doc.get("versions") or {}).get(task),
-                task_hash=(doc.get("task_hashes") or {}).get(task),
-                n_shot=(doc.get("n-shot") or {}).get(task),
-                dataset=" ".join(str(tc[k]) for k in ("dataset_path", "dataset_name")
-                                 if tc.get(k)) or None,
-            )
+    doc = unread = None
+    if m:  # optional: without it the fingerprint is unknown
+        doc, unread = read_metadata_json(path.parent / f"results_{m.group('ts')}.json")
+    if isinstance(doc, dict):
+        version = doc.get("lm_eval_version")
+        model = doc.get("model_name")
+        tc = (doc.get("configs") or {}).get(task) or {}
+        config.update(
+            harness_version=version,
+            task_version=(doc.get("versions") or {}).get(task),
+            task_hash=(doc.get("task_hashes") or {}).get(task),
+            n_shot=(doc.get("n-shot") or {}).get(task),
+            dataset=" ".join(str(tc[k]) for k in ("dataset_path", "dataset_name")
+                             if tc.get(k)) or None,
+        )
     return dict(model=None if model is None else str(model), task=task,
                 metric=metric,
                 harness="lm-eval", harness_version=None if version is None else str(version),
                 source=src, format="lm-eval-samples",
                 status="success", cluster_key=opts.cluster,
-                cluster_source=None if opts.cluster is None else "doc", config=config)
+                cluster_source=None if opts.cluster is None else "doc", config=config,
+                unread_metadata=unread_entry(unread))

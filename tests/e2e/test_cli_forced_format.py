@@ -52,7 +52,8 @@ def test_a_forced_format_that_does_not_fit_names_what_the_file_looks_like(
     (message,) = {f["message"] for f in errors}
     hints = {f["hint"] for f in errors}
     assert {f["file"] for f in errors} == {str(path)}
-    assert message.startswith(f"--format {fmt} does not fit this file (")
+    what = "directory" if path.is_dir() else "file"  # a HELM run directory is no "file"
+    assert message.startswith(f"--format {fmt} does not fit this {what} (")
     assert message.endswith(f"; it looks like {looks}")
     assert hints == {f"drop --format (auto-detection reads it as {use}), or use --format {use}"}
 
@@ -66,6 +67,23 @@ def test_a_forced_format_on_a_file_nothing_reads_says_detection_finds_nothing(
     assert "--format lm-eval-samples does not fit this file (" in err
     assert "auto-detection finds no supported format either (this is an lm-eval results " \
         "file" in err and "pass a samples file" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("fmt", "why"), [
+    ("helm", "directory has no per_instance_stats.json"),
+    ("csv", "is a directory, a run file was expected"),
+])
+def test_a_forced_format_on_a_directory_nothing_reads_says_directory(
+        fmt: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "--format helm does not fit this file (directory has no per_instance_stats.json)"; with
+    # --format csv the reason was repeated: "... either (is a directory, a run file was
+    # expected)" after the same words.
+    assert main(["gate", "--baseline", str(tmp_path), "--candidate", str(tmp_path), "--metric",
+                 "exact_match", "--min-delta", "0", "--format", fmt], {}) == 65
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: --format {fmt} does not fit this directory ({why}); " in err
+    assert err.count("is a directory, a run file was expected") == 1
+    assert "per_instance_stats.json" in err and err.count("\n") == 1
 
 
 def test_a_forced_format_that_fits_keeps_the_content_error(

@@ -5,9 +5,11 @@ written are named by the doctor."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from evalsig_core import EvalRun, InputError
@@ -152,13 +154,17 @@ def test_the_doctor_names_ids_that_differ_only_in_how_a_number_is_written(
 
 
 @pytest.mark.parametrize(("kw", "says"), [
-    ({"item_ids": [True, "a"]}, "record #1: item id true is a boolean"),  # was "True"
-    ({"item_ids": ["a", 1.5]}, "record #2: item id 1.5 is a fraction"),
+    # in a reader's words (was "record #1: item id true is a boolean"); True was the id "True"
+    ({"item_ids": [True, "a"]}, "record #1 has item_id true, which is a boolean"),
+    ({"item_ids": ["a", 1.5]}, "record #2 has item_id 1.5, which is a fraction (fix: item ids "
+     "must be strings or integers; a float id pairs only when it holds an integer (1.0 is 1))"),
+    ({"item_ids": np.array([3, -1]) < 0}, "record #1 has item_id false, which is a boolean"),
+    ({"item_ids": ["a", None]}, "record #2 has no item_id"),
     ({"item_ids": ["a", "b"], "epochs": [True, 1]}, "epochs are not all integers"),  # [1, 1]
     ({"item_ids": ["a", "b"], "epochs": [1, -1]}, "record #2 has epoch -1"),
 ])
 def test_from_arrays_refuses_the_same_ids_and_epochs(kw: dict[str, Any], says: str) -> None:
-    with pytest.raises(InputError, match=says.replace("(", r"\(")):
+    with pytest.raises(InputError, match=re.escape(says)):
         EvalRun.from_arrays(scores=[1.0, 0.0], **kw)
 
 

@@ -26,7 +26,8 @@ _IDS = [f"q{i}" for i in range(20)]
 _CLUSTERS = [f"P{i % 4}" for i in range(20)]
 _B = [float(i % 3 == 0) for i in range(20)]
 _C = [float(i % 2 == 0) for i in range(20)]
-# Files read for metadata only (a config fingerprint): a fault there is not an error.
+# Files read for metadata only (a config fingerprint): a fault there is not an error, but a
+# warning (W220) naming the file, the OS reason and the fix.
 _OPTIONAL = ("results_", "run_spec.json")
 
 
@@ -148,8 +149,11 @@ def test_every_file_a_reader_opens_exits_74_when_it_cannot_be_read(
         monkeypatch.setattr(_io, "_open", faulty)
         code = main(argv, {})
         out, err = capsys.readouterr()
-        if bad.name.startswith(_OPTIONAL):
+        if bad.name.startswith(_OPTIONAL):  # was skipped silently: the fingerprint vanished
             assert code in (0, 1, 2), (bad, err)
+            (w220,) = [f for f in json.loads(out)["findings"] if f["code"] == "W220"]
+            assert f"{bad}: exists but cannot be read: {reason}" in w220["message"], w220
+            assert w220["hint"].startswith(("make the file", "the storage failed")), w220
             continue
         assert code == 74, (bad, err)
         assert out == "" and err.count("\n") == 1, err

@@ -171,13 +171,41 @@ def test_lmeval_samples_without_results_file_beside_it(tmp_path: Path) -> None:
     assert run.scores.mean() == pytest.approx(0.5)  # results file: acc_norm,none 0.5
 
 
+def test_lmeval_results_file_that_cannot_be_read_is_recorded_not_skipped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # An EIO on results_*.json dropped the harness version and fingerprint without a word.
+    import errno
+    import os
+
+    from evalsig_core.doctor import diagnose
+    from evalsig_core.readers import _io
+
+    (src,) = (SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline").glob("samples_passage_mc_*")
+    (results,) = src.parent.glob("results_*.json")
+    real = _io._open
+
+    def failing(path: Any, mode: str) -> Any:
+        if Path(path) == results:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+        return real(path, mode)
+
+    monkeypatch.setattr(_io, "_open", failing)
+    run = read_run(src, metric="acc")
+    assert run.meta.harness_version is None and "task_hash" not in run.meta.config
+    ((message, fix),) = run.meta.unread_metadata
+    assert message == f"{results}: exists but cannot be read: Input/output error"
+    assert fix.startswith("the storage failed while reading")
+    w220 = next(f for f in diagnose(run, run).findings if f.code == "W220")
+    assert w220.message.startswith(f"baseline: {message};") and w220.hint == fix
+
+
 @pytest.mark.parametrize("values", [[0, 1, 9, 10, 99, 100, 12345, 7], [5], [3, -2],
                                     [2**63 - 1, 0, 10], list(range(0, 100000, 7)),
                                     [2**63, 2**64 - 1]])  # uint64 hash ids wrapped negative
 def test_integer_ids_become_the_same_strings_as_str(values: list[int]) -> None:
     import numpy as np
 
-    from evalsig_core.readers._columns import int_strings
+    from evalsig_core.run import int_strings
 
     assert int_strings(np.asarray(values)).tolist() == [str(v) for v in values]
 

@@ -83,6 +83,18 @@ def test_schema_is_a_json_schema_of_the_report(kind: str) -> None:
     json.dumps(schema)
 
 
+@pytest.mark.parametrize("kind", ["compare", "gate"])
+def test_schema_says_what_the_allow_fields_are_without_a_decision(kind: str) -> None:
+    # compare shares ComparisonResult with gate and makes no decision: its schema said "the
+    # lower bound at allow_alpha that ALLOW compared" and "the effect the decision detects".
+    props = report_schema(kind)["$defs"]["ComparisonResult"]["properties"]
+    for name in ("allow_alpha", "allow_lower"):
+        assert "the MDE is measured from" in props[name]["description"], name
+    for name in ("allow_alpha", "allow_lower", "mde"):
+        text = props[name]["description"]
+        assert "in a gate, ALLOW compares it" in text and "decision" not in text, name
+
+
 def test_gate_json_validates_against_its_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     doc = json.loads(render_gate(gate_allow(), "json"))
