@@ -64,7 +64,7 @@ FINDING_CODES: dict[str, str] = {
     "W219": "the ALLOW bound is at a one-sided level of 0.5 or more: no detectable effect "
             "(MDE) or extra items are defined",
     "W220": "a file read for metadata only (lm-eval results_*.json, HELM run_spec.json) "
-            "exists but cannot be read: the run's config fingerprint is unknown",
+            "exists but cannot be read or parsed: the run's config fingerprint is unknown",
     "I301": "summary of the pairing",
     "I302": "clusters: sizes and effective degrees of freedom",
 }

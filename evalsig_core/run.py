@@ -50,8 +50,8 @@ class RunMeta(BaseModel):
     config: dict[str, str] = Field(default_factory=dict)
     unread_metadata: tuple[tuple[str, str], ...] = Field(
         default=(), description="(message, fix) of each file beside the run read for metadata "
-        "only (lm-eval results_*.json, HELM run_spec.json) that exists but could not be read: "
-        "the doctor reports it (W220)")
+        "only (lm-eval results_*.json, HELM run_spec.json) that exists but could not be read "
+        "or parsed: the doctor reports it (W220)")
 
 
 @dataclass(frozen=True, eq=False)

@@ -322,25 +322,28 @@ def read_json_doc(p: Path) -> tuple[Any, bytes]:
     return parse_json(data, str(p)), data
 
 
-def read_metadata_json(p: Path) -> tuple[Any, InputReadError | None]:
+def read_metadata_json(p: Path) -> tuple[dict[str, Any], InputError | None]:
     """A JSON file beside the run read for metadata only (lm-eval `results_*.json`, HELM
-    `run_spec.json`): its document, or None when it is absent or not valid JSON (the
-    metadata is then unknown). A file that exists but cannot be read is not an error either,
-    but it is never skipped silently: its `InputReadError` comes back for the reader to record
-    in `RunMeta.unread_metadata` (the doctor's W220)."""
+    `run_spec.json`): its document, or {} when it is absent or unusable (the metadata is then
+    unknown). A file that exists but cannot be read (permission, I/O error), is not valid
+    JSON, is too big or is not a JSON object is not an error for the run, but it is never
+    skipped silently: its `InputError` comes back for the reader to record in
+    `RunMeta.unread_metadata` (the doctor's W220)."""
     try:
         if not is_file(p):
-            return None, None
-        return read_json_doc(p)[0], None
-    except InputReadError as exc:
-        return None, exc
-    except InputError:
-        return None, None
+            return {}, None
+        doc = read_json_doc(p)[0]
+    except InputError as exc:
+        return {}, exc
+    if not isinstance(doc, dict):
+        return {}, InputError(f"holds a JSON {type(doc).__name__}, not the object the harness "
+                              "writes", path=str(p), hint="copy the harness's file again")
+    return doc, None
 
 
-def unread_entry(exc: InputReadError | None) -> tuple[tuple[str, str], ...]:
+def unread_entry(exc: InputError | None) -> tuple[tuple[str, str], ...]:
     """`RunMeta.unread_metadata` for the error `read_metadata_json` returned (or None)."""
-    return () if exc is None else ((exc.message, exc.hint or ""),)
+    return () if exc is None else ((exc.message, exc.hint or "the harness's file, unchanged"),)
 
 
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,

@@ -7,8 +7,8 @@ has several. `train_trial_index` (an integer from 0) becomes the epoch (from 1).
 instances are not the original items and are skipped (their number is recorded in the run's
 config). With `--cluster KEY` the label is `instance.extra_data[KEY]` in
 `scenario_state.json`, matched by instance id. `run_spec.json` (optional) gives the model, the
-task and the adapter fingerprint; one that exists but cannot be read is recorded in
-`RunMeta.unread_metadata` (the doctor's W220). `stats.json` holds aggregates only: reading it
+task and the adapter fingerprint; one that exists but cannot be read or parsed is recorded
+in `RunMeta.unread_metadata` (the doctor's W220). `stats.json` holds aggregates only: reading it
 is an error pointing here.
 """
 
@@ -99,7 +99,6 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
     if opts.cluster is not None:
         cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)
     spec, unread = read_metadata_json(run_dir / "run_spec.json")  # optional: model, task
-    spec = spec if isinstance(spec, dict) else {}
     meta = dict(run_id=spec.get("name"), model=_model(spec), task=_task(spec), metric=metric,
                 harness="helm", source=src, sha256=sha256_hex(data), format="helm",
                 status="success", cluster_key=opts.cluster,

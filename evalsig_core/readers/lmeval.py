@@ -5,8 +5,8 @@ per metric (`acc`, `exact_match`, ...); `doc` holds the dataset row, where the c
 looked up. A file with several filters needs `--filter`; an unknown metric or filter is an error
 listing those that exist. `results_<timestamp>.json` holds only aggregates: reading it is an
 error that points to the samples files; when it sits next to the samples file it is read for
-the harness version and the task's config fingerprint (one that exists but cannot be read is
-recorded in `RunMeta.unread_metadata`, the doctor's W220).
+the harness version and the task's config fingerprint (one that exists but cannot be read or
+parsed is recorded in `RunMeta.unread_metadata`, the doctor's W220).
 """
 
 from __future__ import annotations
@@ -177,10 +177,11 @@ def _meta(path: Path, src: str, metric: str, filt: str, opts: ReadOptions) -> di
     task = m.group("task") if m else None
     config: dict[str, Any] = {"harness": "lm-eval", "task": task, "filter": filt}
     version = model = None
-    doc = unread = None
+    doc: dict[str, Any] = {}
+    unread = None
     if m:  # optional: without it the fingerprint is unknown
         doc, unread = read_metadata_json(path.parent / f"results_{m.group('ts')}.json")
-    if isinstance(doc, dict):
+    if doc:
         version = doc.get("lm_eval_version")
         model = doc.get("model_name")
         tc = (doc.get("configs") or {}).get(task) or {}

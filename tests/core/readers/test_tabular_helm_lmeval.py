@@ -199,6 +199,34 @@ def test_lmeval_results_file_that_cannot_be_read_is_recorded_not_skipped(
     assert w220.message.startswith(f"baseline: {message};") and w220.hint == fix
 
 
+@pytest.mark.parametrize(("content", "says"), [
+    (b'{"lm_eval_version": "0.4', "invalid JSON at line 1"),  # truncated copy
+    (b"[]", "holds a JSON list, not the object the harness writes"),
+])
+@pytest.mark.parametrize("harness", ["lm-eval", "helm"])
+def test_a_metadata_file_that_cannot_be_parsed_is_recorded_not_skipped(
+        harness: str, content: bytes, says: str, tmp_path: Path) -> None:
+    # A corrupt results_*.json / run_spec.json dropped the fingerprint without a word too.
+    from evalsig_core.doctor import diagnose
+
+    if harness == "helm":
+        src = _helm_copy(tmp_path)
+        meta_file, metric = src / "run_spec.json", "exact_match"
+    else:
+        shutil.copytree(SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline", tmp_path / "lm")
+        (src,) = (tmp_path / "lm").glob("samples_passage_mc_*")
+        (meta_file,) = src.parent.glob("results_*.json")
+        metric = "acc"
+    meta_file.write_bytes(content)
+    run = read_run(src, metric=metric)
+    assert run.n_records > 0 and "task_hash" not in run.meta.config
+    ((message, fix),) = run.meta.unread_metadata
+    assert message.startswith(f"{meta_file}: ") and says in message and fix
+    w220 = [f for f in diagnose(run, run).findings if f.code == "W220"]  # one per role
+    assert [f.message.split(":")[0] for f in w220] == ["baseline", "candidate"]
+    assert w220[0].message.startswith(f"baseline: {message};") and w220[0].hint == fix
+
+
 @pytest.mark.parametrize("values", [[0, 1, 9, 10, 99, 100, 12345, 7], [5], [3, -2],
                                     [2**63 - 1, 0, 10], list(range(0, 100000, 7)),
                                     [2**63, 2**64 - 1]])  # uint64 hash ids wrapped negative
