@@ -72,10 +72,10 @@ down:
 
 # Full calibration grid (340 cells and the ALLOW-level sweep), cells in parallel processes
 # (--jobs, default the CPU count). Measured 78 min with --jobs 2 on 2 cores that two other
-# jobs kept busy (load 6); an estimated 30 min alone. Most of it is the 28 five-cluster cells,
-# which enumerate all 7776 Webb vectors as auto does (80 s each alone). CAL_ARGS e.g.
-# --replications 1000, or --only TEXT for the cells whose label contains TEXT (printed, never
-# written over the table)
+# jobs kept busy (load 6); an estimated 30 min alone. Most of it is the 28 balanced
+# five-cluster cells, which enumerate all 7776 Webb vectors as auto does (80 s each alone).
+# CAL_ARGS e.g. --replications 1000, or --only TEXT for the cells whose label contains TEXT
+# (printed, never written over the table)
 calibrate: $(STAMP)
 	$(PY) -m tests.stats.calibration $(CAL_ARGS)
 
