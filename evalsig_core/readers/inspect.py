@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun
+from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._io import (
     E_FIELD,
@@ -131,6 +131,9 @@ def _collect(records: Iterable[Any], scorer: str, key: str | None, metric: str,
             continue
         item = str(sid)
         scores = rec.get("scores") or {}
+        if not isinstance(scores, dict):  # 3 raised TypeError (70); "match" was indexed
+            raise InputError(f"sample's scores is {shown_value(scores)}, not an object",
+                             path=src, item=item, hint="re-export the log", code=E_FIELD)
         if scorer not in scores:
             raise InputError(
                 f"sample has no score {scorer!r}; it has {sorted(scores)}", path=src, item=item,

@@ -168,3 +168,14 @@ def test_member_count_is_bounded_before_the_directory_is_parsed(
     with pytest.raises(InputError, match="45 members, over the limit of 10") as info:
         read_run(REAL, metric="match")
     assert info.value.code == "E110"
+
+
+@pytest.mark.parametrize("scores", [3, float("-inf"), "match", ["match"]])
+def test_a_sample_whose_scores_is_not_an_object_is_an_error(tmp_path: Path,
+                                                            scores: Any) -> None:
+    # `scores: 3` was "internal error: TypeError: argument of type 'int' is not iterable"
+    # (exit 70), and `scores: "match"` passed the membership test and indexed a string.
+    s = {"id": "a", "epoch": 1, "scores": scores}
+    p = _eval(tmp_path / "r.eval", [_sample("b", 1, "C"), s])
+    with pytest.raises(InputError, match=r"item 'a': sample's scores is .*, not an object"):
+        read_run(p, metric="match")
