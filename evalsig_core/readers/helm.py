@@ -120,7 +120,8 @@ def _choose(doc: list[Any], opts: ReadOptions, src: str) -> str:
     names: set[str] = set()
     splits: set[str] = set()
     for inst in doc[:500]:
-        for st in inst.get("stats", []) if isinstance(inst, dict) else []:
+        stats = inst.get("stats") if isinstance(inst, dict) else None
+        for st in stats if isinstance(stats, list) else []:  # _stat_value names a bad one
             n = st.get("name") if isinstance(st, dict) else None
             if isinstance(n, dict) and not n.get("perturbation"):
                 names.add(str(n.get("name")))
@@ -144,7 +145,11 @@ def _choose(doc: list[Any], opts: ReadOptions, src: str) -> str:
 
 def _stat_value(inst: dict[str, Any], metric: str, split: str, src: str,
                 iid: Any) -> float | None:
-    for st in inst.get("stats") or []:
+    stats = inst.get("stats") or []
+    if not isinstance(stats, list):  # -1 raised TypeError (70); a string was iterated
+        raise InputError(f"stats is {shown_value(stats)}, not a list", path=src,
+                         item=str(iid), hint=f"re-export {PER_INSTANCE}", code=E_FIELD)
+    for st in stats:
         n = st.get("name") if isinstance(st, dict) else None
         if (isinstance(n, dict) and n.get("name") == metric and not n.get("perturbation")
                 and _split_of(n) == split):

@@ -266,3 +266,13 @@ def test_lmeval_doc_ids_beyond_2_64_stay_distinct(tmp_path: Path) -> None:
     run = read_run(p, metric="acc_norm")
     assert run.item_ids.tolist()[:3] == [str(2**64 + k) for k in range(3)]
     assert len(set(run.item_ids.tolist())) == len(lines)
+
+
+@pytest.mark.parametrize("stats", [-1, True, "exact_match", {"name": "exact_match"}])
+def test_helm_stats_that_are_not_a_list_are_an_error(tmp_path: Path, stats: Any) -> None:
+    # `stats: -1` was "internal error: TypeError: 'int' object is not iterable" (exit 70);
+    # a string or an object was iterated character by character or key by key.
+    def spoil(doc: list[dict[str, Any]]) -> None:
+        doc[1]["stats"] = stats
+    with pytest.raises(InputError, match=r"item 'id1': stats is .*, not a list"):
+        read_run(_helm_copy(tmp_path, spoil), metric="exact_match")
