@@ -214,6 +214,10 @@ def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line with the project's config defaults applied."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    for arg in argv:  # a non-UTF-8 byte arrives as a lone surrogate: no report could hold it
+        if not arg.isascii() and any("\ud800" <= ch <= "\udfff" for ch in arg):
+            raise UsageError(f"argument {arg!a} is not valid UTF-8",
+                             hint="rename the file, or give the value, in UTF-8")
     # allow_abbrev=False: with abbreviations `power --n 100` read as `--no-config`
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config")
