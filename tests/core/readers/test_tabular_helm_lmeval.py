@@ -276,3 +276,24 @@ def test_helm_stats_that_are_not_a_list_are_an_error(tmp_path: Path, stats: Any)
         doc[1]["stats"] = stats
     with pytest.raises(InputError, match=r"item 'id1': stats is .*, not a list"):
         read_run(_helm_copy(tmp_path, spoil), metric="exact_match")
+
+
+@pytest.mark.parametrize(("section", "value", "says"), [
+    ("configs", [1], "'configs' is [1]"), ("versions", "x", "'versions' is 'x'"),
+    ("task_hashes", 3, "'task_hashes' is 3"), ("n-shot", [], "'n-shot' is []"),
+    ("configs", {"passage_mc": [1]}, "configs['passage_mc'] is [1]"),
+])
+def test_a_results_section_of_another_shape_is_recorded_not_an_internal_error(
+        section: str, value: Any, says: str, tmp_path: Path) -> None:
+    # {"configs": [1]} in results_*.json was "internal error: AttributeError: 'list' object
+    # has no attribute 'get'" (exit 70) for a file that is read for metadata only.
+    shutil.copytree(SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline", tmp_path / "lm")
+    (src,) = (tmp_path / "lm").glob("samples_passage_mc_*")
+    (meta_file,) = src.parent.glob("results_*.json")
+    doc = json.loads(meta_file.read_text())
+    doc[section] = value
+    meta_file.write_text(json.dumps(doc))
+    run = read_run(src, metric="acc")
+    assert run.n_records == 40 and run.meta.config["harness_version"] == "0.4.13"
+    ((message, fix),) = run.meta.unread_metadata
+    assert message.startswith(f"{meta_file}: ") and says in message and fix
