@@ -105,6 +105,11 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     if not ids:
         raise InputError("file has no samples", path=src, hint="re-run lm-eval with --log_samples",
                          code="E105")
+    if not set(map(type, filters)) <= {str, type(None)}:  # a list was "unhashable" (70)
+        pos = next(i for i, f in enumerate(filters) if f is not None and type(f) is not str)
+        raise InputError(f"record #{pos + 1} has filter {shown_value(filters[pos])}, not a "
+                         "name", path=src, item=str(ids[pos]), code=E_FIELD,
+                         hint="lm-eval writes the filter's name; re-export the samples")
     keep = _select_filter(filters, chosen_filter, src)
     n = len(ids) if keep is None else int(keep.sum())
     cols = Columns(ids=_take(ids, keep), epochs=[1] * n, scores=_take(scores, keep),

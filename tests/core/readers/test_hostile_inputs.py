@@ -298,3 +298,12 @@ def test_an_escaped_surrogate_pair_is_one_character_and_reads(tmp_path: Path) ->
     assert "\\ud83d\\ude00" in p.read_text()  # the pair json.dumps writes for U+1F600
     run = read_run(p, cluster="passage_id")
     assert run.item_ids.tolist()[0] == "q\U0001f600" and run.clusters[0] == "P\U0001f600"
+
+
+@pytest.mark.parametrize("filt", [{"name": "none"}, ["none"], 3])
+def test_an_lmeval_filter_that_is_not_a_name_is_refused_by_record(tmp_path: Path,
+                                                                  filt: Any) -> None:
+    # "filter": {...} or [...] was "internal error: TypeError: unhashable type" (exit 70)
+    p = _jsonl(tmp_path / "samples_t_2026-01-01T00-00-00.jsonl",
+               [_lm(0), _lm(1), _lm(2, filter=filt)])
+    _raises(p, r"item '2': record #3 has filter .*, not a name", "E109", metric="acc")
