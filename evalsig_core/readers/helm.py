@@ -99,7 +99,9 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
     if opts.cluster is not None:
         cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)
     spec, unread = read_metadata_json(run_dir / "run_spec.json")  # optional: model, task
-    meta = dict(run_id=spec.get("name"), model=_model(spec), task=_task(spec), metric=metric,
+    name = spec.get("name")  # a number or an object was "internal error" (70) in RunMeta
+    meta = dict(run_id=None if name is None else str(name), model=_model(spec),
+                task=_task(spec), metric=metric,
                 harness="helm", source=src, sha256=sha256_hex(data), format="helm",
                 status="success", cluster_key=opts.cluster,
                 cluster_source=None if opts.cluster is None else "scenario_state extra_data",

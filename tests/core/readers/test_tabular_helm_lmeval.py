@@ -297,3 +297,14 @@ def test_a_results_section_of_another_shape_is_recorded_not_an_internal_error(
     assert run.n_records == 40 and run.meta.config["harness_version"] == "0.4.13"
     ((message, fix),) = run.meta.unread_metadata
     assert message.startswith(f"{meta_file}: ") and says in message and fix
+
+
+@pytest.mark.parametrize("name", [1.0, -1, {"a": 1}])
+def test_a_helm_run_spec_name_that_is_not_a_string_is_read_as_text(tmp_path: Path,
+                                                                    name: Any) -> None:
+    # run_spec.json {"name": 1.0} reached RunMeta.run_id: "internal error: ValidationError"
+    # (exit 70) for a file read for metadata only.
+    run = _helm_copy(tmp_path)
+    spec = json.loads((run / "run_spec.json").read_text())
+    (run / "run_spec.json").write_text(json.dumps({**spec, "name": name}))
+    assert read_run(run, metric="exact_match").meta.run_id == str(name)
