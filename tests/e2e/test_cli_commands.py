@@ -165,6 +165,19 @@ def test_a_bad_config_is_a_usage_error_naming_the_file(
     assert str(cfg) in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["min-delta = true\n", "seed = false\n", "alpha = true\n"])
+def test_a_boolean_config_value_is_a_usage_error_not_the_number_1(
+        text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # pydantic's lax mode read `min-delta = true` as a margin of 1.0: the gate answered
+    # REJECT ("delta +0.0208 < min_delta 1.0000") instead of naming the typo.
+    cfg = tmp_path / "evalsig.toml"
+    cfg.write_text(text)
+    argv = ["--config", str(cfg), "gate", "--baseline", B, "--candidate", C]
+    assert main(argv + ([] if "min-delta" in text else ["--min-delta", "0.005"]), env={}) == 64
+    err = capsys.readouterr().err
+    assert str(cfg) in err and "is a boolean" in err
+
+
 class _Tty(io.StringIO):
     encoding = "utf-8"
 
