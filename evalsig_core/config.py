@@ -57,7 +57,7 @@ class Defaults(BaseModel):
 
 def _table(path: Path) -> dict[str, Any] | None:
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -97,7 +97,7 @@ def read_suite_spec(path: str | Path) -> SuiteSpec:
     """Parse and validate a suite file; relative run paths become paths beside the file."""
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except FileNotFoundError:
         raise InputNotFoundError("suite file not found", path=str(p)) from None
     except IsADirectoryError:

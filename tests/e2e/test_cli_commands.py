@@ -178,6 +178,19 @@ def test_a_boolean_config_value_is_a_usage_error_not_the_number_1(
     assert str(cfg) in err and "is a boolean" in err
 
 
+@pytest.mark.parametrize("name", ["evalsig.toml", "suite.toml"])
+def test_a_toml_file_with_a_byte_order_mark_is_read(name: str, tmp_path: Path) -> None:
+    # tomllib refuses U+FEFF: "invalid TOML: Invalid statement (at line 1, column 1)", with
+    # nothing visible at that place in an editor (Windows editors write the mark)
+    p = tmp_path / name
+    body = ("min_delta = 0.005\n" if name == "evalsig.toml" else
+            f'[[entry]]\nbaseline = "{B}"\ncandidate = "{C}"\nmin_delta = 0.005\n')
+    p.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    argv = (["--config", str(p), "gate", "--baseline", B, "--candidate", C]
+            if name == "evalsig.toml" else ["suite", str(p)])
+    assert main(argv, env={}) == 0
+
+
 class _Tty(io.StringIO):
     encoding = "utf-8"
 
