@@ -277,6 +277,12 @@ def check_output_paths(args: argparse.Namespace, suite: SuiteSpec | None = None)
         except OSError:
             return False
 
+    for flag in _OUTPUTS:  # `--json ""` (an unset variable) wrote no report, without a word
+        value = getattr(args, flag, None)
+        if value is not None and (not value.strip() or value == "-"):
+            raise UsageError(f"--{flag} {value!r} is not a file path" + (
+                " (it would write a file named '-')" if value == "-" else ""),
+                hint=f"give --{flag} a file path, or use --output {flag} for stdout")
     outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
     inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
     if outputs and suite is not None:

@@ -113,6 +113,23 @@ def test_a_report_path_that_is_an_input_is_refused_before_it_is_overwritten(
     assert "both write" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["gate", "doctor", "compare", "watch"])
+@pytest.mark.parametrize("path", ["", " ", "-"])
+def test_an_empty_or_dash_report_path_is_a_usage_error(
+        command: str, path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `--json ""` (an unset variable) exited with the verdict and wrote no report, without a
+    # word; `--json -` wrote the report to a file named "-" in the working directory.
+    monkeypatch.chdir(tmp_path)
+    b, c = str(EXAMPLES / "baseline.json"), str(EXAMPLES / "candidate.json")
+    runs = [b, c] if command in ("doctor", "compare") else ["--baseline", b, "--candidate", c,
+                                                            "--min-delta", "0"]
+    assert main([command, *runs, "--json", path], {}) == 64
+    err = capsys.readouterr().err
+    assert "is not a file path" in err and "--output json" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_flag_that_abbreviates_no_config_does_not_switch_the_config_off(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
