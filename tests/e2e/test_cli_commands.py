@@ -111,6 +111,21 @@ def test_github_outputs_carry_the_report_paths_even_without_flags(tmp_path: Path
     assert Path(values["report_md"]).parent.parent == tmp_path
 
 
+@pytest.mark.parametrize("runner_temp", ["missing", "a-file"])
+def test_a_runner_temp_that_is_no_directory_is_an_io_error(
+        runner_temp: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # RUNNER_TEMP missing or a file: "internal error: FileNotFoundError" (exit 70), which
+    # the action reads as a crash, with no verdict= line in GITHUB_OUTPUT
+    (tmp_path / "a-file").write_text("")
+    out = tmp_path / "out"
+    env = {"GITHUB_OUTPUT": str(out), "RUNNER_TEMP": str(tmp_path / runner_temp)}
+    assert main([*GATE, "--min-delta", "0.005"], env=env) == 74
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "RUNNER_TEMP" in err and err.count("\n") == 1
+    values = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert values["verdict"] == "ERROR" and values["exit_code"] == "74"
+
+
 def test_github_outputs_on_an_error_say_error_not_a_verdict(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code = main(["gate", "--baseline", str(tmp_path / "x.json"), "--candidate", C,
