@@ -179,8 +179,14 @@ def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
                          path=str(state_path), hint="copy the whole HELM run directory",
                          code=E_METRIC)
     state, _ = read_json_doc(state_path)
+    states = state.get("request_states") if isinstance(state, dict) else None
+    if not isinstance(states, list):  # 3 raised TypeError (70); a string was iterated
+        what = (f"request_states is {shown_value(states)}" if isinstance(state, dict) else
+                f"holds a JSON {type(state).__name__}")
+        raise InputError(f"{what}, not HELM's list of request states", code=E_FIELD,
+                         path=str(state_path), hint="copy the whole HELM run directory again")
     by_id: dict[str, Any] = {}
-    for rs in state.get("request_states") or [] if isinstance(state, dict) else []:
+    for rs in states:
         inst = rs.get("instance") if isinstance(rs, dict) else None
         if isinstance(inst, dict) and inst.get("id") is not None:
             extra = inst.get("extra_data")

@@ -146,6 +146,20 @@ def test_helm_cluster_labels_come_from_extra_data() -> None:
     assert run.meta.cluster_source == "scenario_state extra_data"
 
 
+@pytest.mark.parametrize(("state", "says"), [
+    ({"request_states": 3}, "request_states is 3"),
+    ({"request_states": "abc"}, "request_states is 'abc'"),
+    ({}, "request_states is null"), ([], "holds a JSON list")])
+def test_helm_scenario_state_without_a_list_of_request_states_is_an_error(
+        tmp_path: Path, state: Any, says: str) -> None:
+    # {"request_states": 3} was "internal error: TypeError: 'int' object is not iterable"
+    # (exit 70); a string was iterated and every label reported missing (E107)
+    run = _helm_copy(tmp_path)
+    (run / "scenario_state.json").write_text(json.dumps(state))
+    with pytest.raises(InputError, match=f"scenario_state.json: {says}, not HELM's list"):
+        read_run(run, metric="exact_match", cluster="passage_id")
+
+
 def test_helm_directory_without_stats(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(InputError, match="is a directory"):
