@@ -184,7 +184,8 @@ def _resolve_metric(metric: str | None, ev: dict[str, Any], records: list[Any],
                     src: str) -> tuple[str, str | None]:
     """(scorer, key or None) from `--metric`, checked against the scorers the log has."""
     values: dict[str, Any] = {}
-    for s in ev.get("scorers") or []:
+    scorers = ev.get("scorers")  # names only, for the choices; 3 was a TypeError (70)
+    for s in scorers if isinstance(scorers, list) else []:
         if isinstance(s, dict) and s.get("name") is not None:
             values.setdefault(str(s["name"]), None)
     for rec in records[:200]:

@@ -179,3 +179,17 @@ def test_a_sample_whose_scores_is_not_an_object_is_an_error(tmp_path: Path,
     p = _eval(tmp_path / "r.eval", [_sample("b", 1, "C"), s])
     with pytest.raises(InputError, match=r"item 'a': sample's scores is .*, not an object"):
         read_run(p, metric="match")
+
+
+@pytest.mark.parametrize("scorers", [3, 1.5, True, "match"])
+def test_a_header_scorers_entry_that_is_not_a_list_is_ignored(tmp_path: Path,
+                                                              scorers: Any) -> None:
+    # eval.scorers = 3 in the header was "internal error: TypeError: 'int' object is not
+    # iterable" (exit 70); the list only names the scorers, the samples carry the scores
+    p = _eval(tmp_path / "r.eval", [_sample("a", 1, "C"), _sample("b", 1, "I")])
+    members = _members(p)
+    header = json.loads(members["header.json"])
+    header["eval"]["scorers"] = scorers
+    members["header.json"] = json.dumps(header).encode()
+    run = read_run(write_zip(tmp_path / "s.eval", members), metric="match")
+    assert run.scores.tolist() == [1.0, 0.0]
