@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..gate import DoctorError, diagnosed_compare, gate
 from ..policy import Mode, Policy
-from ..readers import FORMATS, read_run
+from ..readers import FORMATS, read_run, read_with
 from ..render import (
     OUTPUTS,
     SCHEMA_KINDS,
@@ -291,10 +291,16 @@ def check_output_paths(args: argparse.Namespace, suite: SuiteSpec | None = None)
                    for e in suite.entries
                    for k, v in (("baseline", e.baseline), ("candidate", e.candidate))
                    if v and ("://" not in v or v.startswith("file://"))]
+    inputs = [(role.replace("_", " ") if role in _INPUTS else role, src)
+              for role, src in inputs]
+    # `--json helm_run/per_instance_stats.json` with --candidate helm_run overwrote the run
+    runs = [(role, src) for role, src in inputs if role.startswith(("baseline", "candidate"))]
+    inputs += [(f"{side.name} the {role} run reads", str(side))
+               for role, src in (runs if outputs else []) for side in read_with(src)]
     for i, (flag, path) in enumerate(outputs):
         for role, src in inputs:
             if same(path, src):
-                raise UsageError(f"--{flag} {path} is the {role.replace('_', ' ')}: the report "
+                raise UsageError(f"--{flag} {path} is the {role}: the report "
                                  "would overwrite it", hint=f"write the {flag} report elsewhere")
         for other, path2 in outputs[i + 1:]:
             if same(path, path2):

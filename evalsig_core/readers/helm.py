@@ -35,6 +35,7 @@ from ._io import (
 )
 
 PER_INSTANCE = "per_instance_stats.json"
+RUN_FILES = (PER_INSTANCE, "scenario_state.json", "run_spec.json")  # what a run reads
 
 
 def sniff_per_instance(doc: Any) -> bool:
