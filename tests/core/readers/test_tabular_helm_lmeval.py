@@ -322,3 +322,14 @@ def test_a_helm_run_spec_name_that_is_not_a_string_is_read_as_text(tmp_path: Pat
     spec = json.loads((run / "run_spec.json").read_text())
     (run / "run_spec.json").write_text(json.dumps({**spec, "name": name}))
     assert read_run(run, metric="exact_match").meta.run_id == str(name)
+
+
+def test_a_csv_error_cell_that_says_no_error_keeps_the_row(tmp_path: Path) -> None:
+    # pandas writes a boolean error column as False/True: every "False" row was excluded as
+    # errored (W202 "3 errored samples"), leaving only the rows whose cell was empty
+    p = tmp_path / "r.csv"
+    p.write_text("item_id,score,error\na,1,False\nb,0,True\nc,1,\nd,0,0\ne,1,no\n"
+                 "f,0,timeout\n")
+    run = read_run(p)
+    assert run.item_ids.tolist() == ["a", "c", "d", "e"]
+    assert run.meta.errored_items == ("b", "f")
