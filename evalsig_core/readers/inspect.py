@@ -129,6 +129,9 @@ def _collect(records: Iterable[Any], scorer: str, key: str | None, metric: str,
         if rec.get("error"):
             cols.add_errored(sid if rec.get("epoch", 1) == 1 else f"{sid} epoch {rec['epoch']}")
             continue
+        if sid is None:  # was "item 'None': sample has no score 'match'; it has []"
+            raise InputError(f"sample #{pos + 1} has no id", path=src, code=E_FIELD,
+                             hint="every sample needs an id to be paired; re-export the log")
         item = str(sid)
         scores = rec.get("scores") or {}
         if not isinstance(scores, dict):  # 3 raised TypeError (70); "match" was indexed

@@ -193,3 +193,12 @@ def test_a_header_scorers_entry_that_is_not_a_list_is_ignored(tmp_path: Path,
     members["header.json"] = json.dumps(header).encode()
     run = read_run(write_zip(tmp_path / "s.eval", members), metric="match")
     assert run.scores.tolist() == [1.0, 0.0]
+
+
+def test_a_sample_without_an_id_is_named_by_its_position(tmp_path: Path) -> None:
+    # a sample record {} read "item 'None': sample has no score 'match'; it has []"
+    p = _eval(tmp_path / "r.eval", [_sample("a", 1, "C"), {"id": None, "epoch": 1,
+                                                            "scores": {}}])
+    with pytest.raises(InputError, match=r"r\.eval: sample #2 has no id") as info:
+        read_run(p, metric="match")
+    assert "None" not in str(info.value)
