@@ -229,6 +229,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not known.no_config:
         path = Path(known.config) if known.config else find_config(Path.cwd())
         if known.config and not path.is_file():  # type: ignore[union-attr]
+            if path.exists():  # type: ignore[union-attr]  # a directory was "not found" (66)
+                raise UsageError(f"{known.config}: is not a file; --config takes a TOML file",
+                                 hint="pass evalsig.toml or pyproject.toml, or drop --config")
             raise InputNotFoundError(f"{known.config}: config file not found",
                                      hint="check the --config path, or drop --config")
         if path is not None:

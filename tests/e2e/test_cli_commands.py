@@ -54,6 +54,14 @@ def test_a_missing_config_file_exits_66(capsys: pytest.CaptureFixture[str]) -> N
     assert "/nonexistent/evalsig.toml: config file not found" in err and err.count("\n") == 1
 
 
+def test_a_config_path_that_is_a_directory_is_a_usage_error_not_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--config .` (a directory) said "config file not found" and exited 66 (no input)
+    assert main(["--config", str(tmp_path), "schema"], env={}) == 64
+    err = capsys.readouterr().err
+    assert "is not a file" in err and "not found" not in err and err.count("\n") == 1
+
+
 def test_compare_reports_without_a_verdict_and_exits_0_even_on_a_regression(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", B, R, "--cluster", "passage_id", "--output", "json"], env={}) == 0
