@@ -57,7 +57,7 @@ class Defaults(BaseModel):
 
 def _table(path: Path) -> dict[str, Any] | None:
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -87,6 +87,9 @@ def load_config(path: Path) -> Defaults:
         if name in data:  # min_delta = 0.01 and min-delta = 0.02: the last one won silently
             raise UsageError(f"{path}: {name.replace('_', '-')!r} is set twice (as "
                              f"{name!r} and {name.replace('_', '-')!r}); keep one")
+        if isinstance(v, bool):  # pydantic read `min-delta = true` as a margin of 1.0
+            raise UsageError(f"{path}: {k} = {str(v).lower()} is a boolean",
+                             hint=f"give {k} a number or a name, as the flag takes")
         data[name] = v
     try:
         defaults = Defaults.model_validate(data, strict=False)

@@ -78,8 +78,17 @@ _PROPORTION = re.compile(r"^(acc|accuracy|acc_norm|exact_match|em|match|correct|
 def _f(code: str, message: str, hint: str = "", *, count: int | None = None,
        examples: list[str] | None = None, file: str | None = None) -> Finding:
     sev = {"E": Severity.ERROR, "W": Severity.WARNING, "I": Severity.INFO}[code[0]]
-    return Finding(code=code, severity=sev, message=message, hint=hint, count=count,
-                   examples=examples or [], file=file)
+    return Finding(code=code, severity=sev, message=_printable(message), hint=_printable(hint),
+                   count=count, examples=[_printable(e) for e in examples or []], file=file)
+
+
+def _printable(text: str) -> str:
+    """Text with its control and format characters escaped: an item id holding a newline
+    started a Markdown heading in the PR comment ("e.g. candidate only: a\n## ..."), and a
+    right-to-left override reversed the rest of the line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def finding_from_error(exc: InputError) -> Finding:

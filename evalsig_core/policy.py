@@ -73,7 +73,7 @@ class Policy(BaseModel):
     def _margin(cls, v: float) -> float:
         if not math.isfinite(v) or v < 0:
             raise ValueError("min_delta must be a finite number >= 0")
-        return v
+        return v + 0.0  # -0.0 (`--min-delta -0`) is 0: reports printed "min_delta -0.0000"
 
     @field_validator("alpha", "power")
     @classmethod

@@ -84,6 +84,7 @@ class EvalRun:
                     path=self.meta.source,
                     hint="give one entry per (item, epoch) record in every array",
                 )
+        _refuse_surrogates(self)
 
     @classmethod
     def from_arrays(
@@ -136,6 +137,55 @@ class EvalRun:
             self.meta.model_copy(update=changes),
             self.item_ids, self.epochs, self.scores, self.clusters, self.cluster_present,
         )
+
+
+def _refuse_surrogates(run: EvalRun) -> None:
+    """A lone UTF-16 surrogate (JSON's escape "\\ud800" alone, a non-UTF-8 file name) is half
+    a character: no report holding it can be written as UTF-8, so every JSON report of such a
+    run was an internal error (70) after the verdict. One vectorised pass over the id and
+    label code points, and the metadata's few strings."""
+    src = run.meta.source
+    for what, arr in (("item_id", run.item_ids), ("cluster label", run.clusters)):
+        if arr is None or arr.size == 0 or arr.dtype.kind != "U" or arr.dtype.itemsize == 0:
+            continue
+        codes = np.ascontiguousarray(arr).view(np.uint32).reshape(len(arr), -1)
+        if codes.max() < 0xD800:  # the usual case (ASCII ids): one pass, no temporaries
+            continue
+        bad = ((codes >> 11) == 0xD800 >> 11).any(axis=1)  # 0xD800..0xDFFF
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise InputError(f"record #{pos + 1} has {what} {shown_value(str(arr[pos]))}, "
+                             "which holds a lone UTF-16 surrogate (half a character)",
+                             path=None if src is None else ascii(src)[1:-1], hint=_SURROGATE_FIX)
+    for name, value in run.meta:
+        for text in _texts(value):
+            if not text.isascii() and not _utf8(text):
+                raise InputError(f"the run's {name} {shown_value(text)} holds a lone UTF-16 "
+                                 "surrogate (half a character)", hint=_SURROGATE_FIX,
+                                 path=None if src is None else ascii(src)[1:-1])
+
+
+_SURROGATE_FIX = "re-export the run as valid UTF-8 (and give its file a UTF-8 name)"
+
+
+def _texts(value: Any) -> Any:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for v in value:
+            yield from _texts(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _texts(k)
+            yield from _texts(v)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:

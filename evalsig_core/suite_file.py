@@ -97,7 +97,7 @@ def read_suite_spec(path: str | Path) -> SuiteSpec:
     """Parse and validate a suite file; relative run paths become paths beside the file."""
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # Notepad writes a BOM
     except FileNotFoundError:
         raise InputNotFoundError("suite file not found", path=str(p)) from None
     except IsADirectoryError:
@@ -131,6 +131,10 @@ def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
     for key in ("baseline", "candidate"):
         if isinstance(e.get(key), str):
             e[key] = _resolve(e[key], p.parent)
+    flag = next((k for k, v in e.items() if isinstance(v, bool)), None)
+    if flag is not None:  # pydantic read `min_delta = true` as a margin of 1.0
+        raise UsageError(f"{where}: {flag} = {str(e[flag]).lower()} is a boolean",
+                         hint=f"give {flag} a number or a name, as the gate flag takes")
     try:
         spec = SuiteEntrySpec.model_validate(e)
         spec.policy()

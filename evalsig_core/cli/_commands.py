@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..gate import DoctorError, diagnosed_compare, gate
 from ..policy import Mode, Policy
-from ..readers import FORMATS, read_run
+from ..readers import FORMATS, read_run, read_with
 from ..render import (
     OUTPUTS,
     SCHEMA_KINDS,
@@ -214,6 +214,10 @@ def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line with the project's config defaults applied."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    for arg in argv:  # a non-UTF-8 byte arrives as a lone surrogate: no report could hold it
+        if not arg.isascii() and any("\ud800" <= ch <= "\udfff" for ch in arg):
+            raise UsageError(f"argument {arg!a} is not valid UTF-8",
+                             hint="rename the file, or give the value, in UTF-8")
     # allow_abbrev=False: with abbreviations `power --n 100` read as `--no-config`
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config")
@@ -225,6 +229,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not known.no_config:
         path = Path(known.config) if known.config else find_config(Path.cwd())
         if known.config and not path.is_file():  # type: ignore[union-attr]
+            if path.exists():  # type: ignore[union-attr]  # a directory was "not found" (66)
+                raise UsageError(f"{known.config}: is not a file; --config takes a TOML file",
+                                 hint="pass evalsig.toml or pyproject.toml, or drop --config")
             raise InputNotFoundError(f"{known.config}: config file not found",
                                      hint="check the --config path, or drop --config")
         if path is not None:
@@ -273,6 +280,12 @@ def check_output_paths(args: argparse.Namespace, suite: SuiteSpec | None = None)
         except OSError:
             return False
 
+    for flag in _OUTPUTS:  # `--json ""` (an unset variable) wrote no report, without a word
+        value = getattr(args, flag, None)
+        if value is not None and (not value.strip() or value == "-"):
+            raise UsageError(f"--{flag} {value!r} is not a file path" + (
+                " (it would write a file named '-')" if value == "-" else ""),
+                hint=f"give --{flag} a file path, or use --output {flag} for stdout")
     outputs = [(f, getattr(args, f)) for f in _OUTPUTS if getattr(args, f, None)]
     inputs = [(f, getattr(args, f)) for f in _INPUTS if getattr(args, f, None)]
     if outputs and suite is not None:
@@ -281,10 +294,16 @@ def check_output_paths(args: argparse.Namespace, suite: SuiteSpec | None = None)
                    for e in suite.entries
                    for k, v in (("baseline", e.baseline), ("candidate", e.candidate))
                    if v and ("://" not in v or v.startswith("file://"))]
+    inputs = [(role.replace("_", " ") if role in _INPUTS else role, src)
+              for role, src in inputs]
+    # `--json helm_run/per_instance_stats.json` with --candidate helm_run overwrote the run
+    runs = [(role, src) for role, src in inputs if role.startswith(("baseline", "candidate"))]
+    inputs += [(f"{side.name} the {role} run reads", str(side))
+               for role, src in (runs if outputs else []) for side in read_with(src)]
     for i, (flag, path) in enumerate(outputs):
         for role, src in inputs:
             if same(path, src):
-                raise UsageError(f"--{flag} {path} is the {role.replace('_', ' ')}: the report "
+                raise UsageError(f"--{flag} {path} is the {role}: the report "
                                  "would overwrite it", hint=f"write the {flag} report elsewhere")
         for other, path2 in outputs[i + 1:]:
             if same(path, path2):

@@ -58,5 +58,10 @@ def append_summary(env: Mapping[str, str], markdown: str) -> bool:
 def report_dir(env: Mapping[str, str]) -> Path:
     """Where reports go when the user gave no path: a fresh directory under RUNNER_TEMP."""
     base = env.get("RUNNER_TEMP") or None
-    return Path(tempfile.mkdtemp(prefix="evalsig-", dir=base))
+    try:
+        return Path(tempfile.mkdtemp(prefix="evalsig-", dir=base))
+    except OSError as exc:  # a RUNNER_TEMP that is missing or a file was internal error (70)
+        raise StorageError(f"{exc.filename or base}: cannot create the report directory: "
+                           f"{exc.strerror}", hint="point RUNNER_TEMP at a writable "
+                           "directory, or pass --json and --markdown paths") from None
 

@@ -91,15 +91,17 @@ def _head(get: Getter) -> bytes | None:
         return None
 
 
-def _headless(reader: _Reader, store: str) -> int | None:
+def _headless(reader: _Reader, store: str, *, summary: bool = True) -> int | None:
     """Exit 65 when audit/head.json is missing but audit records exist (deleted head: the
-    trail is not empty, it is broken); None when the store has a head or no record at all."""
+    trail is not empty, it is broken); None when the store has a head or no record at all.
+    `summary`: also say so on stdout (not under `--output json`, whose stdout is JSON)."""
     orphans = [k for k in reader.list("audit/") if k.endswith(".json")]
     if not orphans:
         return None
     print(f"evalsig: audit chain broken: {AUDIT_HEAD_KEY} is missing but {len(orphans)} "
           f"audit records exist (e.g. {orphans[-1]})", file=sys.stderr)
-    print(f"audit chain BROKEN: no head ({store})")
+    if summary:
+        print(f"audit chain BROKEN: no head ({store})")
     return int(ExitCode.DATA)
 
 
@@ -107,7 +109,8 @@ def cmd_history(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     reader = open_reader(args.store)
     get = reader.get
     head = _head(get)
-    if head is None and (code := _headless(reader, args.store)) is not None:
+    if head is None and (code := _headless(reader, args.store,
+                                           summary=args.output != "json")) is not None:
         return code
     rows: list[dict[str, Any]] = []
     if head is not None:

@@ -33,7 +33,19 @@ from ._io import (
 )
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
-__all__ = ["FORMATS", "OK_STATUSES", "ReadOptions", "read_run"]
+__all__ = ["FORMATS", "OK_STATUSES", "ReadOptions", "read_run", "read_with"]
+
+
+def read_with(path: str | os.PathLike[str]) -> list[Path]:
+    """The files beside a run path that its reader may also read (a HELM directory's
+    per_instance_stats.json, scenario_state.json and run_spec.json; an lm-eval samples file's
+    results_<ts>.json): a report written over one of them would destroy the run's data."""
+    p = Path(path)
+    if p.name == helm.PER_INSTANCE:
+        p = p.parent
+    elif (m := lmeval._NAME.match(p.name)) is not None:
+        return [p.parent / f"results_{m.group('ts')}.json"]
+    return [p / name for name in helm.RUN_FILES]
 
 Reader = Callable[[Path, ReadOptions], EvalRun]
 

@@ -162,6 +162,9 @@ def is_file(p: Path) -> bool:
 
 def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> Path:
     p = Path(path)
+    if "\0" in str(path):  # os.stat's "ValueError: embedded null byte" was internal (70)
+        raise UsageError(f"{str(path)!r}: a file name cannot hold a NUL character",
+                         hint="fix the path (in a suite file: its baseline or candidate)")
     try:
         st = _stat(p)
     except OSError as exc:

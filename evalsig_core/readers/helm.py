@@ -35,6 +35,7 @@ from ._io import (
 )
 
 PER_INSTANCE = "per_instance_stats.json"
+RUN_FILES = (PER_INSTANCE, "scenario_state.json", "run_spec.json")  # what a run reads
 
 
 def sniff_per_instance(doc: Any) -> bool:
@@ -99,7 +100,9 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
     if opts.cluster is not None:
         cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)
     spec, unread = read_metadata_json(run_dir / "run_spec.json")  # optional: model, task
-    meta = dict(run_id=spec.get("name"), model=_model(spec), task=_task(spec), metric=metric,
+    name = spec.get("name")  # a number or an object was "internal error" (70) in RunMeta
+    meta = dict(run_id=None if name is None else str(name), model=_model(spec),
+                task=_task(spec), metric=metric,
                 harness="helm", source=src, sha256=sha256_hex(data), format="helm",
                 status="success", cluster_key=opts.cluster,
                 cluster_source=None if opts.cluster is None else "scenario_state extra_data",
@@ -120,7 +123,8 @@ def _choose(doc: list[Any], opts: ReadOptions, src: str) -> str:
     names: set[str] = set()
     splits: set[str] = set()
     for inst in doc[:500]:
-        for st in inst.get("stats", []) if isinstance(inst, dict) else []:
+        stats = inst.get("stats") if isinstance(inst, dict) else None
+        for st in stats if isinstance(stats, list) else []:  # _stat_value names a bad one
             n = st.get("name") if isinstance(st, dict) else None
             if isinstance(n, dict) and not n.get("perturbation"):
                 names.add(str(n.get("name")))
@@ -144,7 +148,11 @@ def _choose(doc: list[Any], opts: ReadOptions, src: str) -> str:
 
 def _stat_value(inst: dict[str, Any], metric: str, split: str, src: str,
                 iid: Any) -> float | None:
-    for st in inst.get("stats") or []:
+    stats = inst.get("stats") or []
+    if not isinstance(stats, list):  # -1 raised TypeError (70); a string was iterated
+        raise InputError(f"stats is {shown_value(stats)}, not a list", path=src,
+                         item=str(iid), hint=f"re-export {PER_INSTANCE}", code=E_FIELD)
+    for st in stats:
         n = st.get("name") if isinstance(st, dict) else None
         if (isinstance(n, dict) and n.get("name") == metric and not n.get("perturbation")
                 and _split_of(n) == split):
@@ -172,8 +180,14 @@ def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
                          path=str(state_path), hint="copy the whole HELM run directory",
                          code=E_METRIC)
     state, _ = read_json_doc(state_path)
+    states = state.get("request_states") if isinstance(state, dict) else None
+    if not isinstance(states, list):  # 3 raised TypeError (70); a string was iterated
+        what = (f"request_states is {shown_value(states)}" if isinstance(state, dict) else
+                f"holds a JSON {type(state).__name__}")
+        raise InputError(f"{what}, not HELM's list of request states", code=E_FIELD,
+                         path=str(state_path), hint="copy the whole HELM run directory again")
     by_id: dict[str, Any] = {}
-    for rs in state.get("request_states") or [] if isinstance(state, dict) else []:
+    for rs in states:
         inst = rs.get("instance") if isinstance(rs, dict) else None
         if isinstance(inst, dict) and inst.get("id") is not None:
             extra = inst.get("extra_data")

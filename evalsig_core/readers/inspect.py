@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun
+from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._io import (
     E_FIELD,
@@ -129,8 +129,14 @@ def _collect(records: Iterable[Any], scorer: str, key: str | None, metric: str,
         if rec.get("error"):
             cols.add_errored(sid if rec.get("epoch", 1) == 1 else f"{sid} epoch {rec['epoch']}")
             continue
+        if sid is None:  # was "item 'None': sample has no score 'match'; it has []"
+            raise InputError(f"sample #{pos + 1} has no id", path=src, code=E_FIELD,
+                             hint="every sample needs an id to be paired; re-export the log")
         item = str(sid)
         scores = rec.get("scores") or {}
+        if not isinstance(scores, dict):  # 3 raised TypeError (70); "match" was indexed
+            raise InputError(f"sample's scores is {shown_value(scores)}, not an object",
+                             path=src, item=item, hint="re-export the log", code=E_FIELD)
         if scorer not in scores:
             raise InputError(
                 f"sample has no score {scorer!r}; it has {sorted(scores)}", path=src, item=item,
@@ -181,7 +187,8 @@ def _resolve_metric(metric: str | None, ev: dict[str, Any], records: list[Any],
                     src: str) -> tuple[str, str | None]:
     """(scorer, key or None) from `--metric`, checked against the scorers the log has."""
     values: dict[str, Any] = {}
-    for s in ev.get("scorers") or []:
+    scorers = ev.get("scorers")  # names only, for the choices; 3 was a TypeError (70)
+    for s in scorers if isinstance(scorers, list) else []:
         if isinstance(s, dict) and s.get("name") is not None:
             values.setdefault(str(s["name"]), None)
     for rec in records[:200]:

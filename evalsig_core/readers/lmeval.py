@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..run import EvalRun
+from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._io import (
     E_AGGREGATE,
@@ -105,6 +105,11 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     if not ids:
         raise InputError("file has no samples", path=src, hint="re-run lm-eval with --log_samples",
                          code="E105")
+    if not set(map(type, filters)) <= {str, type(None)}:  # a list was "unhashable" (70)
+        pos = next(i for i, f in enumerate(filters) if f is not None and type(f) is not str)
+        raise InputError(f"record #{pos + 1} has filter {shown_value(filters[pos])}, not a "
+                         "name", path=src, item=str(ids[pos]), code=E_FIELD,
+                         hint="lm-eval writes the filter's name; re-export the samples")
     keep = _select_filter(filters, chosen_filter, src)
     n = len(ids) if keep is None else int(keep.sum())
     cols = Columns(ids=_take(ids, keep), epochs=[1] * n, scores=_take(scores, keep),
@@ -172,6 +177,16 @@ def _only_metric(obj: dict[str, Any], src: str) -> str:
                      hint="pass --metric with one of those", code=E_METRIC)
 
 
+def _of_task(doc: dict[str, Any], section: str, task: str | None, bad: list[str]) -> Any:
+    """`doc[section][task]` of a results file, or None; a section that is not an object is
+    noted in `bad`."""
+    sec = doc.get(section)
+    if sec is None or isinstance(sec, dict):
+        return None if sec is None else sec.get(task)
+    bad.append(f"{section!r} is {shown_value(sec)}")
+    return None
+
+
 def _meta(path: Path, src: str, metric: str, filt: str, opts: ReadOptions) -> dict[str, Any]:
     m = _NAME.match(path.name)
     task = m.group("task") if m else None
@@ -180,19 +195,27 @@ def _meta(path: Path, src: str, metric: str, filt: str, opts: ReadOptions) -> di
     doc: dict[str, Any] = {}
     unread = None
     if m:  # optional: without it the fingerprint is unknown
-        doc, unread = read_metadata_json(path.parent / f"results_{m.group('ts')}.json")
+        results = path.parent / f"results_{m.group('ts')}.json"
+        doc, unread = read_metadata_json(results)
     if doc:
         version = doc.get("lm_eval_version")
         model = doc.get("model_name")
-        tc = (doc.get("configs") or {}).get(task) or {}
+        bad: list[str] = []  # sections of another shape were "internal error" (70)
+        tc = _of_task(doc, "configs", task, bad) or {}
+        if not isinstance(tc, dict):
+            bad.append(f"configs[{task!r}] is {shown_value(tc)}")
+            tc = {}
         config.update(
             harness_version=version,
-            task_version=(doc.get("versions") or {}).get(task),
-            task_hash=(doc.get("task_hashes") or {}).get(task),
-            n_shot=(doc.get("n-shot") or {}).get(task),
+            task_version=_of_task(doc, "versions", task, bad),
+            task_hash=_of_task(doc, "task_hashes", task, bad),
+            n_shot=_of_task(doc, "n-shot", task, bad),
             dataset=" ".join(str(tc[k]) for k in ("dataset_path", "dataset_name")
                              if tc.get(k)) or None,
         )
+        if bad:  # what could be read is kept; the rest is reported (W220), never skipped
+            unread = InputError(f"{'; '.join(bad)}, not the object lm-eval writes",
+                                path=str(results), hint="copy the harness's file again")
     return dict(model=None if model is None else str(model), task=task,
                 metric=metric,
                 harness="lm-eval", harness_version=None if version is None else str(version),

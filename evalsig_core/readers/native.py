@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun
+from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._io import (
     E_FIELD,
@@ -109,6 +109,10 @@ def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]
             hint="this evalsig reads evalsig.run/1; upgrade evalsig",
         )
     file_metric = doc.get("metric", doc.get("metric_name"))
+    if file_metric is not None and not isinstance(file_metric, str):  # true was internal (70)
+        raise InputError(f"the run's metric is {shown_value(file_metric)}, not a name",
+                         path=src, hint='name the metric as a string ("metric": "accuracy")',
+                         code=E_FIELD)
     cols, metric, use_cid = _collect(blocks, opts, file_metric, src, raw)
     config = doc.get("config") or {}
     if not isinstance(config, dict):

@@ -3,11 +3,11 @@
 Columns: `item_id` (or `ReadOptions.id_col`), the score column (`score_col`, else the metric
 name, else `score`), `epoch` when present (an integer from 0; else every row is epoch 1), the
 cluster column (`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty
-value marks an errored row: excluded and counted). Cells are text: scores must parse as
-numbers (`nan`/`inf` are kept for the doctor) or true/false; anything else is an error naming
-the row, as is a row with more non-empty cells than the header (an unquoted delimiter shifts
-the columns). Ids are the cells' text: "1.0" and "1" are different ids (the doctor says so
-when that leaves items unpaired).
+value other than false/0/no marks an errored row: excluded and counted). Cells are text:
+scores must parse as numbers (`nan`/`inf` are kept for the doctor) or true/false; anything
+else is an error naming the row, as is a row with more non-empty cells than the header (an
+unquoted delimiter shifts the columns). Ids are the cells' text: "1.0" and "1" are different
+ids (the doctor says so when that leaves items unpaired).
 """
 
 from __future__ import annotations
@@ -130,6 +130,11 @@ def _columns(header: list[str], opts: ReadOptions, src: str) -> tuple[Columns, d
     return cols, pick
 
 
+# An `error` cell that says "no error": pandas writes a boolean column as False/True and a
+# 0/1 flag as 0 or 0.0; every such row was excluded as errored (W202: "40 errored samples").
+_NOT_ERRORED = frozenset({"", "false", "0", "0.0", "no"})
+
+
 def _row(row: list[str], pick: dict[str, int], cols: Columns, src: str, line: int) -> None:
     def cell(k: str) -> str:
         i = pick[k]
@@ -139,7 +144,7 @@ def _row(row: list[str], pick: dict[str, int], cols: Columns, src: str, line: in
         return row[i].strip()
 
     item = cell("id")
-    if "error" in pick and cell("error"):
+    if "error" in pick and cell("error").lower() not in _NOT_ERRORED:
         cols.add_errored(item)
         return
     cols.ids.append(item)

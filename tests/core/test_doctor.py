@@ -292,3 +292,16 @@ def test_w217_unfinished_run() -> None:
     b, c = _clean_pair()
     f = _one(diagnose(b, c.with_meta(status="started")), "W217")
     assert "40 records" in f.message and f.severity is Severity.WARNING
+
+
+def test_an_item_id_with_a_newline_or_bidi_control_is_shown_escaped() -> None:
+    # "e.g. candidate only: a\n## injected" started a Markdown heading in the PR comment, and
+    # U+202E reversed the rest of the line on a terminal
+    ids = [f"q{i}" for i in range(40)]
+    odd = [*ids[:38], "a\n## injected", "b\u202eevil"]
+    scores = np.r_[np.ones(20), np.zeros(20)]
+    report = diagnose(EvalRun.from_arrays(ids, scores), EvalRun.from_arrays(odd, scores))
+    w201 = next(f for f in report.findings if f.code == "W201")
+    assert "candidate only: a\\n## injected" in w201.examples
+    assert "candidate only: b\\u202eevil" in w201.examples
+    assert all(e.isprintable() for f in report.findings for e in [f.message, *f.examples])

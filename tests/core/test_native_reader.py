@@ -117,3 +117,19 @@ def test_failed_run_is_refused_unless_allowed(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="status is 'error'.*--allow-failed-run"):
         read_run(p)
     assert read_run(p, allow_failed_run=True).meta.status == "error"
+
+
+@pytest.mark.parametrize("metric", [True, 1.5, {"name": "accuracy"}])
+@pytest.mark.parametrize("ext", ["json", "jsonl"])
+def test_a_run_metric_that_is_not_a_name_is_refused(tmp_path: Path, metric: object,
+                                                   ext: str) -> None:
+    # {"metric": true} without --metric was "internal error: ValidationError ... RunMeta"
+    # (exit 70); with --metric accuracy it read "the file holds only True".
+    header = {"schema": "evalsig.run/1", "run_id": "r", "metric": metric}
+    items = [{"item_id": "a", "score": 1.0}, {"item_id": "b", "score": 0.0}]
+    p = tmp_path / f"r.{ext}"
+    p.write_text(json.dumps({**header, "items": items}) if ext == "json" else
+                 "\n".join(json.dumps(x) for x in [header, *items]) + "\n")
+    for chosen in (None, "accuracy"):
+        with pytest.raises(InputError, match=r"r\.jsonl?: the run's metric is .*, not a name"):
+            read_run(p, metric=chosen)

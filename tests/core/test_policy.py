@@ -45,6 +45,13 @@ def test_a_zero_non_inferiority_margin_reads_plus_zero_never_minus_zero() -> Non
     assert d.reason == "L = +0.0100 > +0.0000"
 
 
+def test_a_negative_zero_margin_is_zero() -> None:
+    # `--min-delta -0` passed the >= 0 check as -0.0: every report printed "min_delta -0.0000"
+    # ("margin -0.0000" in superiority) and the JSON "min_delta": -0.0.
+    p = Policy(min_delta=-0.0)
+    assert math.copysign(1.0, p.min_delta) == 1.0 and '"min_delta":0.0' in p.model_dump_json()
+
+
 def test_fewer_than_five_clusters_is_inconclusive_never_a_guess() -> None:
     d = decide(SUP, delta=0.5, lower=0.4, upper=0.6, mde=0.01, n_clusters=4)
     assert d.verdict is Verdict.INCONCLUSIVE and "4 clusters" in d.reason

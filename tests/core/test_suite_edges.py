@@ -54,3 +54,15 @@ def test_an_entry_with_bad_data_still_makes_the_suite_inconclusive(tmp_path: Pat
     report = run_suite_file(tmp_path / "suite.toml")
     assert report.verdict.value == "INCONCLUSIVE"
     assert [e.error_code for e in report.entries] == [None, 66]
+
+
+def test_a_run_path_with_a_nul_character_is_a_usage_error_naming_the_entry(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # TOML's "\u0000" in a baseline path reached os.stat: "internal error: ValueError:
+    # embedded null byte" (exit 70)
+    text = _suite(tmp_path, "").read_text().replace(
+        f"candidate = \"{EXAMPLES / 'candidate.json'}\"\n\n", 'candidate = "c\\u0000.json"\n')
+    (tmp_path / "suite.toml").write_text(text)
+    assert main(["suite", str(tmp_path / "suite.toml")], {}) == 64
+    err = capsys.readouterr().err
+    assert "suite entry 'bad'" in err and "NUL character" in err and "internal" not in err

@@ -63,6 +63,11 @@ mode = "non-inferiority"
         ('[suites]\nname = "x"\n[[entry]]\ncandidate = "c"\nmin_delta = 0\n', "unknown table"),
         ('[suite]\nname = "x"\n', "no \\[\\[entry\\]\\] tables"),
         ("this is = = not toml", "not a valid TOML"),
+        # pydantic's lax mode read a boolean as 1: a margin of 1.0, seed 1
+        ('[[entry]]\nname = "a"\ncandidate = "c"\nmin_delta = true\n',
+         "entry 1 \\('a'\\): min_delta = true is a boolean"),
+        ('[suite]\nseed = false\n[[entry]]\ncandidate = "c"\nmin_delta = 0\n',
+         "seed = false is a boolean"),
     ],
 )
 def test_every_problem_is_a_usage_error_naming_the_file(tmp_path: Path, body: str,

@@ -532,3 +532,21 @@ def test_compare_alpha_help_names_the_two_sided_interval_it_reports() -> None:
     alpha = text.split("--alpha ALPHA")[-1].split("--method", 1)[0]
     assert "one-sided error rate" not in alpha
     assert "two-sided (1 - alpha)" in alpha and "alpha/2 per side" in alpha
+
+
+@pytest.mark.parametrize("flag", ["--baseline", "--metric"])
+def test_an_argument_that_is_not_utf8_is_a_usage_error(
+        flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A file name or value with a non-UTF-8 byte reaches Python as a lone surrogate
+    # (b"\xff" -> "\udcff"): the run read fine, then `--output json` ended in "internal error:
+    # PydanticSerializationError" (exit 70) after the verdict had been decided.
+    b = write_runframe(tmp_path / "b.json", _IDS, _B, _CLUSTERS)
+    c = write_runframe(tmp_path / "c.json", _IDS, _C, _CLUSTERS)
+    odd = tmp_path / "b\udcff.json"
+    odd.write_bytes(b.read_bytes())
+    argv = _gate(b, c, "--output", "json")
+    argv[argv.index(flag) + 1] = str(odd) if flag == "--baseline" else "acc\udcff"
+    code = main(argv, {})
+    out, err = capsys.readouterr()
+    assert code == 64 and out == "" and "internal error" not in err
+    assert "\\udcff" in err and "not valid UTF-8" in err and err.count("\n") == 1

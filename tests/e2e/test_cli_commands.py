@@ -54,6 +54,14 @@ def test_a_missing_config_file_exits_66(capsys: pytest.CaptureFixture[str]) -> N
     assert "/nonexistent/evalsig.toml: config file not found" in err and err.count("\n") == 1
 
 
+def test_a_config_path_that_is_a_directory_is_a_usage_error_not_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--config .` (a directory) said "config file not found" and exited 66 (no input)
+    assert main(["--config", str(tmp_path), "schema"], env={}) == 64
+    err = capsys.readouterr().err
+    assert "is not a file" in err and "not found" not in err and err.count("\n") == 1
+
+
 def test_compare_reports_without_a_verdict_and_exits_0_even_on_a_regression(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", B, R, "--cluster", "passage_id", "--output", "json"], env={}) == 0
@@ -111,6 +119,21 @@ def test_github_outputs_carry_the_report_paths_even_without_flags(tmp_path: Path
     assert Path(values["report_md"]).parent.parent == tmp_path
 
 
+@pytest.mark.parametrize("runner_temp", ["missing", "a-file"])
+def test_a_runner_temp_that_is_no_directory_is_an_io_error(
+        runner_temp: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # RUNNER_TEMP missing or a file: "internal error: FileNotFoundError" (exit 70), which
+    # the action reads as a crash, with no verdict= line in GITHUB_OUTPUT
+    (tmp_path / "a-file").write_text("")
+    out = tmp_path / "out"
+    env = {"GITHUB_OUTPUT": str(out), "RUNNER_TEMP": str(tmp_path / runner_temp)}
+    assert main([*GATE, "--min-delta", "0.005"], env=env) == 74
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "RUNNER_TEMP" in err and err.count("\n") == 1
+    values = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert values["verdict"] == "ERROR" and values["exit_code"] == "74"
+
+
 def test_github_outputs_on_an_error_say_error_not_a_verdict(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code = main(["gate", "--baseline", str(tmp_path / "x.json"), "--candidate", C,
@@ -163,6 +186,32 @@ def test_a_bad_config_is_a_usage_error_naming_the_file(
     cfg.write_text(text)
     assert main(["--config", str(cfg), "schema"], env={}) == 64
     assert str(cfg) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["min-delta = true\n", "seed = false\n", "alpha = true\n"])
+def test_a_boolean_config_value_is_a_usage_error_not_the_number_1(
+        text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # pydantic's lax mode read `min-delta = true` as a margin of 1.0: the gate answered
+    # REJECT ("delta +0.0208 < min_delta 1.0000") instead of naming the typo.
+    cfg = tmp_path / "evalsig.toml"
+    cfg.write_text(text)
+    argv = ["--config", str(cfg), "gate", "--baseline", B, "--candidate", C]
+    assert main(argv + ([] if "min-delta" in text else ["--min-delta", "0.005"]), env={}) == 64
+    err = capsys.readouterr().err
+    assert str(cfg) in err and "is a boolean" in err
+
+
+@pytest.mark.parametrize("name", ["evalsig.toml", "suite.toml"])
+def test_a_toml_file_with_a_byte_order_mark_is_read(name: str, tmp_path: Path) -> None:
+    # tomllib refuses U+FEFF: "invalid TOML: Invalid statement (at line 1, column 1)", with
+    # nothing visible at that place in an editor (Windows editors write the mark)
+    p = tmp_path / name
+    body = ("min_delta = 0.005\n" if name == "evalsig.toml" else
+            f'[[entry]]\nbaseline = "{B}"\ncandidate = "{C}"\nmin_delta = 0.005\n')
+    p.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    argv = (["--config", str(p), "gate", "--baseline", B, "--candidate", C]
+            if name == "evalsig.toml" else ["suite", str(p)])
+    assert main(argv, env={}) == 0
 
 
 class _Tty(io.StringIO):

@@ -4,12 +4,13 @@ misleading answer."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from evalsig_core.cli import main
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, SHARED_FIXTURES
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -111,6 +112,47 @@ def test_a_report_path_that_is_an_input_is_refused_before_it_is_overwritten(
     out = str(tmp_path / "report.out")
     assert main([command, *runs, "--json", out, "--markdown", out], {}) == 64
     assert "both write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["gate", "doctor", "compare", "watch"])
+@pytest.mark.parametrize("path", ["", " ", "-"])
+def test_an_empty_or_dash_report_path_is_a_usage_error(
+        command: str, path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `--json ""` (an unset variable) exited with the verdict and wrote no report, without a
+    # word; `--json -` wrote the report to a file named "-" in the working directory.
+    monkeypatch.chdir(tmp_path)
+    b, c = str(EXAMPLES / "baseline.json"), str(EXAMPLES / "candidate.json")
+    runs = [b, c] if command in ("doctor", "compare") else ["--baseline", b, "--candidate", c,
+                                                            "--min-delta", "0"]
+    assert main([command, *runs, "--json", path], {}) == 64
+    err = capsys.readouterr().err
+    assert "is not a file path" in err and "--output json" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("harness", "victim"), [
+    ("helm-0.5.16", "candidate/per_instance_stats.json"),
+    ("helm-0.5.16", "candidate/scenario_state.json"),
+    ("lm-eval-0.4.13", "candidate/results_2026-11-29T17-05-48.800881.json")])
+def test_a_report_path_that_a_run_reads_beside_it_is_refused(
+        harness: str, victim: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --candidate helm_run --json helm_run/per_instance_stats.json replaced the run's scores
+    # with the gate report (exit 0): the path was compared with the directory only
+    shutil.copytree(SHARED_FIXTURES / harness, tmp_path / "h")
+    runs = {"helm-0.5.16": ["h/baseline", "h/candidate"],
+            "lm-eval-0.4.13": ["h/baseline/samples_passage_mc_2026-11-29T17-05-40.616948.jsonl",
+                               "h/candidate/samples_passage_mc_2026-11-29T17-05-48.800881.jsonl"]}
+    b, c = (str(tmp_path / r) for r in runs[harness])
+    target = tmp_path / "h" / victim
+    before = target.read_bytes()
+    metric = "exact_match" if harness.startswith("helm") else "acc"
+    argv = ["gate", "--baseline", b, "--candidate", c, "--metric", metric, "--cluster",
+            "passage_id", "--min-delta", "0", "--json", str(target)]
+    assert main(argv, {}) == 64
+    assert f"the {target.name} the candidate run reads" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    assert main([*argv[:-1], str(target.parent / "report.json")], {}) in (0, 1, 2)  # beside
 
 
 def test_a_flag_that_abbreviates_no_config_does_not_switch_the_config_off(

@@ -59,6 +59,16 @@ def test_audit_verify_finds_a_deleted_head_with_records_left(
     assert "no decisions recorded" not in capsys.readouterr().out
 
 
+def test_history_json_on_a_deleted_head_prints_no_text_on_stdout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `--output json` printed "audit chain BROKEN: no head (...)" on stdout: not JSON
+    _trail(open_store(tmp_path.as_uri()))
+    (tmp_path / "audit" / "head.json").unlink()
+    assert main(["history", "--store", tmp_path.as_uri(), "--output", "json"]) == 65
+    out, err = capsys.readouterr()
+    assert out == "" and "head.json is missing but 3 audit records exist" in err
+
+
 def test_an_empty_store_has_no_history_and_verifies(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--store", tmp_path.as_uri()]) == 0

@@ -257,3 +257,53 @@ def test_sha256_of_a_streamed_file_is_the_file_hash(tmp_path: Path, name: str) -
         p = _jsonl(tmp_path / name, [_item(f"q{i}") for i in range(20000)])
     run = read_run(p, metric="acc" if name.startswith("samples") else None)
     assert run.meta.sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("field", "message"), [
+    ("item_id", r"record #2 has item_id 'q1\\ud800'.*lone UTF-16 surrogate"),
+    ("label", r"record #2 has cluster label 'P1\\ud800'.*lone UTF-16 surrogate"),
+    ("model_id", r"the run's model 'm\\ud800'.*lone UTF-16 surrogate"),
+])
+def test_a_lone_surrogate_escape_is_refused_by_record(tmp_path: Path, field: str,
+                                                      message: str) -> None:
+    # JSON allows the escape "\ud800" alone (half a UTF-16 pair); Python's json reads it, but
+    # no report holding it can be written as UTF-8: the JSON report was "internal error:
+    # PydanticSerializationError" (exit 70) after the verdict had been decided.
+    ids, labels, extra = ["q0", "q1"], ["P0", "P1"], {}
+    if field == "item_id":
+        ids[1] += "\ud800"
+    elif field == "label":
+        labels[1] += "\ud800"
+    else:
+        extra[field] = "m\ud800"
+    p = write_runframe(tmp_path / "r.json", ids, [1, 0], labels, **extra)
+    assert "\\ud800" in p.read_text()  # json.dumps escapes it: the file itself is ASCII
+    _raises(p, message, "E101", cluster="passage_id")
+
+
+def test_gate_json_on_a_lone_surrogate_exits_65_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write_runframe(tmp_path / "good.json", ["a", "b"], [1, 0])
+    bad = write_runframe(tmp_path / "bad.json", ["a", "b\udfff"], [1, 1])
+    rc = main(["gate", "--baseline", str(good), "--candidate", str(bad), "--min-delta", "0",
+               "--output", "json"])
+    _, err = capsys.readouterr()
+    assert rc == 65 and "internal error" not in err
+    assert err.count("\n") == 1 and str(bad) in err and "surrogate" in err
+
+
+def test_an_escaped_surrogate_pair_is_one_character_and_reads(tmp_path: Path) -> None:
+    p = write_runframe(tmp_path / "r.json", ["q\U0001f600", "\ud7ff", "\ue000"], [1, 0, 1],
+                       ["P\U0001f600", "P", "P"])
+    assert "\\ud83d\\ude00" in p.read_text()  # the pair json.dumps writes for U+1F600
+    run = read_run(p, cluster="passage_id")
+    assert run.item_ids.tolist()[0] == "q\U0001f600" and run.clusters[0] == "P\U0001f600"
+
+
+@pytest.mark.parametrize("filt", [{"name": "none"}, ["none"], 3])
+def test_an_lmeval_filter_that_is_not_a_name_is_refused_by_record(tmp_path: Path,
+                                                                  filt: Any) -> None:
+    # "filter": {...} or [...] was "internal error: TypeError: unhashable type" (exit 70)
+    p = _jsonl(tmp_path / "samples_t_2026-01-01T00-00-00.jsonl",
+               [_lm(0), _lm(1), _lm(2, filter=filt)])
+    _raises(p, r"item '2': record #3 has filter .*, not a name", "E109", metric="acc")

@@ -168,3 +168,37 @@ def test_member_count_is_bounded_before_the_directory_is_parsed(
     with pytest.raises(InputError, match="45 members, over the limit of 10") as info:
         read_run(REAL, metric="match")
     assert info.value.code == "E110"
+
+
+@pytest.mark.parametrize("scores", [3, float("-inf"), "match", ["match"]])
+def test_a_sample_whose_scores_is_not_an_object_is_an_error(tmp_path: Path,
+                                                            scores: Any) -> None:
+    # `scores: 3` was "internal error: TypeError: argument of type 'int' is not iterable"
+    # (exit 70), and `scores: "match"` passed the membership test and indexed a string.
+    s = {"id": "a", "epoch": 1, "scores": scores}
+    p = _eval(tmp_path / "r.eval", [_sample("b", 1, "C"), s])
+    with pytest.raises(InputError, match=r"item 'a': sample's scores is .*, not an object"):
+        read_run(p, metric="match")
+
+
+@pytest.mark.parametrize("scorers", [3, 1.5, True, "match"])
+def test_a_header_scorers_entry_that_is_not_a_list_is_ignored(tmp_path: Path,
+                                                              scorers: Any) -> None:
+    # eval.scorers = 3 in the header was "internal error: TypeError: 'int' object is not
+    # iterable" (exit 70); the list only names the scorers, the samples carry the scores
+    p = _eval(tmp_path / "r.eval", [_sample("a", 1, "C"), _sample("b", 1, "I")])
+    members = _members(p)
+    header = json.loads(members["header.json"])
+    header["eval"]["scorers"] = scorers
+    members["header.json"] = json.dumps(header).encode()
+    run = read_run(write_zip(tmp_path / "s.eval", members), metric="match")
+    assert run.scores.tolist() == [1.0, 0.0]
+
+
+def test_a_sample_without_an_id_is_named_by_its_position(tmp_path: Path) -> None:
+    # a sample record {} read "item 'None': sample has no score 'match'; it has []"
+    p = _eval(tmp_path / "r.eval", [_sample("a", 1, "C"), {"id": None, "epoch": 1,
+                                                            "scores": {}}])
+    with pytest.raises(InputError, match=r"r\.eval: sample #2 has no id") as info:
+        read_run(p, metric="match")
+    assert "None" not in str(info.value)

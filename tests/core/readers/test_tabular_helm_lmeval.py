@@ -146,6 +146,20 @@ def test_helm_cluster_labels_come_from_extra_data() -> None:
     assert run.meta.cluster_source == "scenario_state extra_data"
 
 
+@pytest.mark.parametrize(("state", "says"), [
+    ({"request_states": 3}, "request_states is 3"),
+    ({"request_states": "abc"}, "request_states is 'abc'"),
+    ({}, "request_states is null"), ([], "holds a JSON list")])
+def test_helm_scenario_state_without_a_list_of_request_states_is_an_error(
+        tmp_path: Path, state: Any, says: str) -> None:
+    # {"request_states": 3} was "internal error: TypeError: 'int' object is not iterable"
+    # (exit 70); a string was iterated and every label reported missing (E107)
+    run = _helm_copy(tmp_path)
+    (run / "scenario_state.json").write_text(json.dumps(state))
+    with pytest.raises(InputError, match=f"scenario_state.json: {says}, not HELM's list"):
+        read_run(run, metric="exact_match", cluster="passage_id")
+
+
 def test_helm_directory_without_stats(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(InputError, match="is a directory"):
@@ -266,3 +280,56 @@ def test_lmeval_doc_ids_beyond_2_64_stay_distinct(tmp_path: Path) -> None:
     run = read_run(p, metric="acc_norm")
     assert run.item_ids.tolist()[:3] == [str(2**64 + k) for k in range(3)]
     assert len(set(run.item_ids.tolist())) == len(lines)
+
+
+@pytest.mark.parametrize("stats", [-1, True, "exact_match", {"name": "exact_match"}])
+def test_helm_stats_that_are_not_a_list_are_an_error(tmp_path: Path, stats: Any) -> None:
+    # `stats: -1` was "internal error: TypeError: 'int' object is not iterable" (exit 70);
+    # a string or an object was iterated character by character or key by key.
+    def spoil(doc: list[dict[str, Any]]) -> None:
+        doc[1]["stats"] = stats
+    with pytest.raises(InputError, match=r"item 'id1': stats is .*, not a list"):
+        read_run(_helm_copy(tmp_path, spoil), metric="exact_match")
+
+
+@pytest.mark.parametrize(("section", "value", "says"), [
+    ("configs", [1], "'configs' is [1]"), ("versions", "x", "'versions' is 'x'"),
+    ("task_hashes", 3, "'task_hashes' is 3"), ("n-shot", [], "'n-shot' is []"),
+    ("configs", {"passage_mc": [1]}, "configs['passage_mc'] is [1]"),
+])
+def test_a_results_section_of_another_shape_is_recorded_not_an_internal_error(
+        section: str, value: Any, says: str, tmp_path: Path) -> None:
+    # {"configs": [1]} in results_*.json was "internal error: AttributeError: 'list' object
+    # has no attribute 'get'" (exit 70) for a file that is read for metadata only.
+    shutil.copytree(SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline", tmp_path / "lm")
+    (src,) = (tmp_path / "lm").glob("samples_passage_mc_*")
+    (meta_file,) = src.parent.glob("results_*.json")
+    doc = json.loads(meta_file.read_text())
+    doc[section] = value
+    meta_file.write_text(json.dumps(doc))
+    run = read_run(src, metric="acc")
+    assert run.n_records == 40 and run.meta.config["harness_version"] == "0.4.13"
+    ((message, fix),) = run.meta.unread_metadata
+    assert message.startswith(f"{meta_file}: ") and says in message and fix
+
+
+@pytest.mark.parametrize("name", [1.0, -1, {"a": 1}])
+def test_a_helm_run_spec_name_that_is_not_a_string_is_read_as_text(tmp_path: Path,
+                                                                    name: Any) -> None:
+    # run_spec.json {"name": 1.0} reached RunMeta.run_id: "internal error: ValidationError"
+    # (exit 70) for a file read for metadata only.
+    run = _helm_copy(tmp_path)
+    spec = json.loads((run / "run_spec.json").read_text())
+    (run / "run_spec.json").write_text(json.dumps({**spec, "name": name}))
+    assert read_run(run, metric="exact_match").meta.run_id == str(name)
+
+
+def test_a_csv_error_cell_that_says_no_error_keeps_the_row(tmp_path: Path) -> None:
+    # pandas writes a boolean error column as False/True: every "False" row was excluded as
+    # errored (W202 "3 errored samples"), leaving only the rows whose cell was empty
+    p = tmp_path / "r.csv"
+    p.write_text("item_id,score,error\na,1,False\nb,0,True\nc,1,\nd,0,0\ne,1,no\n"
+                 "f,0,timeout\n")
+    run = read_run(p)
+    assert run.item_ids.tolist() == ["a", "c", "d", "e"]
+    assert run.meta.errored_items == ("b", "f")
