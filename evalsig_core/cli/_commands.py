@@ -13,8 +13,9 @@ import functools
 import json
 import math
 import os
+import stat
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -312,10 +313,31 @@ def check_output_paths(args: argparse.Namespace, suite: SuiteSpec | None = None)
 
 
 def _write(path: str, text: str) -> None:
+    """Write a report file. A write that fails part-way (a full disk, a file size limit)
+    removes what it wrote: a truncated report, or the previous run's report it was replacing,
+    must not stand as this run's result (exit 74 either way)."""
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        f = open(path, "w", encoding="utf-8")  # noqa: SIM115 (the two failures differ)
     except OSError as exc:
         raise StorageError(f"{path}: cannot write: {exc.strerror}") from None
+    try:
+        with f:
+            f.write(text)
+    except OSError as exc:
+        removed = _remove_regular(path)
+        raise StorageError(f"{path}: cannot write: {exc.strerror}"
+                           + ("; the partial file was removed" if removed else "")) from None
+
+
+def _remove_regular(path: str) -> bool:
+    """Unlink `path` if it is a regular file (never a device such as /dev/stdout)."""
+    try:
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            os.unlink(path)
+            return True
+    except OSError:
+        pass
+    return False
 
 
 def _write_stdout(text: str) -> None:
@@ -363,16 +385,20 @@ def discard_stdout() -> None:
 
 
 def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report: Any, *,
-          stdout: bool = True) -> None:
-    """Every format asked for by a path flag, then (unless not `stdout`) the report on stdout
-    in `--output`.
+          stdout: bool = True, publish: Callable[[], None] | None = None) -> None:
+    """Every format asked for by a path flag, then `publish` (the GitHub step outputs and job
+    summary), then (unless not `stdout`) the report on stdout in `--output`.
 
     Files first: a path that cannot be written exits 74 before stdout carries a verdict that
-    a pipeline (`> report.md`) would otherwise publish as if the run had succeeded."""
+    a pipeline (`> report.md`) would otherwise publish as if the run had succeeded. The same
+    holds for an unwritable GITHUB_OUTPUT or job summary: before, stdout already showed the
+    verdict (JSON with exit_code 0) when the step then failed with 74."""
     for flag, fmt in (("json", "json"), ("markdown", "markdown"), ("html", "html")):
         path = getattr(args, flag, None)
         if path:
             _write(path, render(report, fmt))
+    if publish is not None:
+        publish()
     if stdout:
         _write_stdout(render(report, args.output, style=style_for(sys.stdout, env)))
 
@@ -474,8 +500,7 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         _emit_refusal(args, env, exc.report, {"metric": policy.metric or baseline.meta.metric,
                                               "task": candidate.meta.task})
         raise
-    _emit(args, env, render_gate, report)
-    github_gate(report, env, args)
+    _emit(args, env, render_gate, report, publish=lambda: github_gate(report, env, args))
     return report.exit_code
 
 

@@ -32,6 +32,6 @@ def cmd_suite(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     spec = read_suite_spec(args.suite_file)  # read once: for the report paths and the gates
     check_output_paths(args, spec)
     report = run_suite_file(args.suite_file, correction=args.correction, spec=spec)
-    _emit(args, env, render_suite, report)
-    github_publish(report, env, args, render_suite)
+    _emit(args, env, render_suite, report,
+          publish=lambda: github_publish(report, env, args, render_suite))
     return report.exit_code

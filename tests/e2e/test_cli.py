@@ -165,6 +165,40 @@ def test_github_outputs_and_step_summary(tmp_path: Path) -> None:
     assert "EVALSIG release gate" in summary.read_text()
 
 
+@pytest.mark.parametrize("broken", ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"])
+def test_an_unwritable_github_file_exits_74_before_stdout_shows_a_verdict(
+        broken: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # stdout used to carry the ALLOW report (exit_code 0) while the step failed with 74
+    env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_STEP_SUMMARY": str(tmp_path / "s")}
+    env[broken] = str(tmp_path)  # a directory: cannot be appended to
+    code = main(["gate", "--baseline", str(EXAMPLES / "baseline.json"), "--candidate",
+                 str(EXAMPLES / "candidate.json"), "--cluster", "passage_id",
+                 "--min-delta", "0.005", "--output", "json"], env=env)
+    out = capsys.readouterr()
+    assert code == 74 and out.out == "", out
+
+
+def test_a_report_cut_short_by_a_full_disk_is_removed(tmp_path: Path) -> None:
+    # A file size limit fails the HTML write part-way (EFBIG, as a full disk gives ENOSPC):
+    # neither the truncated report nor the earlier run's report it replaced may remain.
+    import resource
+
+    html = tmp_path / "report.html"
+    html.write_text("<p>ALLOW from an earlier run</p>")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    proc = subprocess.run(
+        [*EVALSIG, "gate", "--baseline", str(EXAMPLES / "baseline.json"), "--candidate",
+         str(EXAMPLES / "candidate.json"), "--cluster", "passage_id", "--min-delta", "0.005",
+         "--html", str(html)], capture_output=True, text=True, preexec_fn=limit, check=False,
+        env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 74, proc.stderr
+    assert "cannot write: File too large; the partial file was removed" in proc.stderr
+    assert not html.exists() and proc.stdout == ""
+
+
 def test_a_report_that_cannot_be_written_exits_74(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "no-such-dir" / "report.json"
