@@ -160,3 +160,21 @@ def test_a_null_label_after_string_labels_is_marked_missing(tmp_path: Path) -> N
     assert run.clusters is not None and run.clusters.tolist() == ["P0", "P1", "", "P3"]
     assert run.cluster_present is not None
     assert run.cluster_present.tolist() == [True, True, False, True]
+
+
+def test_items_with_and_without_epoch_or_extra_keys_read_alike(tmp_path: Path) -> None:
+    # the reader's fast test counts an item's keys: each layout below must give the same run
+    rows = [{"item_id": "a", "score": 1, "metadata": {"passage_id": "P1"}},
+            {"item_id": "b", "epoch": 2, "score": 0, "metadata": {"passage_id": "P1"}},
+            {"item_id": "c", "score": 1, "input": "x", "metadata": {"passage_id": "P2"}},
+            {"item_id": "d", "error": "timeout", "metadata": {"passage_id": "P2"}},
+            {"item_id": "e", "epoch": 1, "scores": {"accuracy": 0.5},
+             "metadata": {"passage_id": "P3"}}]
+    p = tmp_path / "r.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = read_run(p, cluster="passage_id", metric="accuracy")
+    assert run.item_ids.tolist() == ["a", "b", "c", "e"]
+    assert run.epochs.tolist() == [1, 2, 1, 1]
+    assert run.scores.tolist() == [1.0, 0.0, 1.0, 0.5]
+    assert run.clusters is not None and run.clusters.tolist() == ["P1", "P1", "P2", "P3"]
+    assert run.meta.n_errored == 1 and run.meta.errored_items == ("d",)
