@@ -111,7 +111,9 @@ def cluster_arrays(clusters: list[Any] | np.ndarray) -> tuple[np.ndarray, np.nda
         return cluster_labels(clusters)
     if clusters and set(map(type, clusters)) == {str}:
         return cluster_labels(clusters, str_array(clusters))
-    return cluster_labels(clusters, _array(clusters) if clusters else None)
+    # not numpy's inference: it wrote ["P1", 2.0, True] as "P1", "2.0", "True", where
+    # `label_text` writes 2.0 as "2" (as an all-number column is) and True as "true"
+    return cluster_labels(clusters)
 
 
 def build_run(cols: Columns, meta: dict[str, Any], src: str, *,

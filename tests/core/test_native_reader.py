@@ -135,6 +135,7 @@ def test_str_array_is_numpys_own_conversion(values: list[str]) -> None:
     (["a", "b", 3, "d"], ["P1", "P1", "P2", "P2"]),
     ([1, 2, 3, 4], ["P1", "P1", "P2", "P2"]),
     (["a", "b", "c", "d"], [1, 1, 2, 2]),
+    (["a", "b", "c", "d"], ["P1", 2, 2.0, True]),  # was "P1", "2", "2.0", "True"
 ])
 def test_mixed_id_and_label_types_read_as_from_arrays_builds_them(
         tmp_path: Path, ids: list[object], labels: list[object]) -> None:
