@@ -30,7 +30,7 @@ pass), and callgrind counts 9% fewer instructions per run (1.33 vs 1.46 G per 10
 the bare loop 0.74 G; the reader's sha256 is 0.24 G of it in valgrind's software SHA). At 1M
 lines on a machine loaded 4 to 6 (2 cores), old and new reader alternated in one process:
 median ratios 1.69 vs 1.60 (earlier steps: 1.51 vs 1.55, 1.56 vs 1.57, noise as large as the
-gain); `make bench` 1.57, still MISSED (lm-eval 1.32), fastest runs 1.17 / 0.79 CPU s = 1.49.
+gain); `make bench`, three runs: 1.57 and 1.55 MISSED, 1.45 OK (lm-eval 1.32, 1.43, 1.43).
 Still beyond the bare loop: the sha256 (0.06 s), the two string arrays (0.13 s: a width pass
 and a copy each), splitting lines (0.05 s, about what the bare loop's readline costs) and the
 epoch and score arrays (0.06 s).
