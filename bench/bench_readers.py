@@ -21,11 +21,19 @@ the ratio of the fastest runs are printed beside it, so a result near the target
 The reader's time includes hashing the file (sha256, recorded in the run's metadata).
 
 Measured so (2026-11-30, five runs at 1M lines, 9 or 15 reader runs each): lm-eval 1.26 to
-1.48, OK in every run; native JSONL 1.58 to 1.70, MISSED in every run (100k-line files, 41
-reader runs, twice: lm-eval 1.36 and 1.39, native 1.65 and 1.66). Beyond the bare loop, the
-native reader spends about 0.27 CPU s of a 0.8 s loop in `build_run` (numpy arrays of the 1M
-ids and labels, 0.08 s each; the type checks of ids and epochs), about 0.08 s on its per-item
-checks and 0.06 s on the sha256.
+1.48, OK in every run; native JSONL 1.58 to 1.70, MISSED in every run. Then (jsonlspeed) the
+native reader builds its string columns without numpy's type inference (`run.str_array`),
+takes the ids' and labels' types from its parsing loop instead of scanning the columns, and
+tests an item's key count instead of looking for `error` and `scores` in it: per 1M lines
+`build_run` fell from 0.36 to 0.07 CPU s (the string arrays, 0.13 s, now end the parsing
+pass), and callgrind counts 9% fewer instructions per run (1.33 vs 1.46 G per 100k lines;
+the bare loop 0.74 G; the reader's sha256 is 0.24 G of it in valgrind's software SHA). At 1M
+lines on a machine loaded 4 to 6 (2 cores), old and new reader alternated in one process:
+median ratios 1.69 vs 1.60 (earlier steps: 1.51 vs 1.55, 1.56 vs 1.57, noise as large as the
+gain); `make bench`, three runs: 1.57 and 1.55 MISSED, 1.45 OK (lm-eval 1.32, 1.43, 1.43).
+Still beyond the bare loop: the sha256 (0.06 s), the two string arrays (0.13 s: a width pass
+and a copy each), splitting lines (0.05 s, about what the bare loop's readline costs) and the
+epoch and score arrays (0.06 s).
 """
 
 from __future__ import annotations

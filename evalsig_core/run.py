@@ -203,7 +203,10 @@ def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
             items = list(items)
         if not items:
             return np.asarray([], dtype=np.str_)
-        if set(map(type, items)) <= {str, int}:  # one C pass: [True, 2] must not reach numpy
+        types = set(map(type, items))  # one C pass: [True, 2] must not reach numpy
+        if types == {str}:
+            arr = str_array(items)
+        elif types <= {str, int}:
             arr = np.asarray(items)
     if arr is not None and arr.dtype.kind == "U":
         if (arr == "").any():
@@ -228,6 +231,14 @@ def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
 def _no_id(pos: int, src: str | None) -> None:
     raise InputError(f"record #{pos + 1} has no item_id", path=src, code="E109",
                      hint="every record needs an item id to be paired")
+
+
+def str_array(values: list[str]) -> np.ndarray:
+    """A list of strings as a `<U` array, equal to `np.asarray(values)` (about half the time
+    for 1M short strings: numpy's own inference costs more than the width scan and the copy).
+    The caller has checked that every value is a `str`."""
+    width = max(1, max(map(len, values), default=0))
+    return np.fromiter(values, dtype=f"<U{width}", count=len(values))
 
 
 def int_strings(a: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..run import EvalRun, RunMeta, cluster_labels, id_array, shown_value
+from ..run import EvalRun, RunMeta, cluster_labels, id_array, shown_value, str_array
 from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
@@ -23,7 +23,9 @@ MAX_ERRORED_LISTED = 1000
 
 @dataclass
 class Columns:
-    """Raw columns of one run; `clusters` is None when no cluster key was requested."""
+    """Raw columns of one run; `clusters` is None when no cluster key was requested.
+    `id_text` / `cluster_text`: the column as a `<U` array, set by a reader whose parsing loop
+    saw that every value is a `str` (`build_run` then skips its type scan)."""
 
     ids: list[Any] = field(default_factory=list)
     epochs: list[Any] = field(default_factory=list)
@@ -31,6 +33,8 @@ class Columns:
     clusters: list[Any] | None = None
     errored: list[str] = field(default_factory=list)
     n_errored: int = 0
+    id_text: np.ndarray | None = None
+    cluster_text: np.ndarray | None = None
 
     def add_errored(self, item: Any) -> None:
         self.n_errored += 1
@@ -78,7 +82,10 @@ def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *,
     if not epochs:
         return np.asarray([], dtype=np.int64)
     if set(map(type, epochs)) == {int}:  # [True, 2] must not reach numpy (it reads 1, 2)
-        arr = _array(epochs)
+        try:  # no type inference: a third of np.asarray's time
+            arr = np.fromiter(epochs, dtype=np.int64, count=len(epochs))
+        except OverflowError:  # beyond int64: numpy's uint64, or objects
+            arr = _array(epochs)
         if arr.dtype.kind in "iu":
             low = arr < minimum
             if not low.any():
@@ -98,9 +105,15 @@ def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *,
                      code=E_FIELD)
 
 
-def cluster_arrays(clusters: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+def cluster_arrays(clusters: list[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels as strings and a mask of records that have one (`run.cluster_labels`)."""
-    return cluster_labels(clusters, _array(clusters) if clusters else None)
+    if isinstance(clusters, np.ndarray):
+        return cluster_labels(clusters)
+    if clusters and set(map(type, clusters)) == {str}:
+        return cluster_labels(clusters, str_array(clusters))
+    # not numpy's inference: it wrote ["P1", 2.0, True] as "P1", "2.0", "True", where
+    # `label_text` writes 2.0 as "2" (as an all-number column is) and True as "true"
+    return cluster_labels(clusters)
 
 
 def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
@@ -115,12 +128,13 @@ def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
 
 
 def _build_run(cols: Columns, meta: dict[str, Any], src: str, first_epoch: int) -> EvalRun:
-    ids = id_array(cols.ids, src)
+    ids = id_array(cols.ids if cols.id_text is None else cols.id_text, src)
     scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
     epochs = epoch_array(cols.epochs, ids, src, minimum=first_epoch)
     clusters = present = None
     if cols.clusters is not None:
-        clusters, present = cluster_arrays(cols.clusters)
+        clusters, present = cluster_arrays(
+            cols.clusters if cols.cluster_text is None else cols.cluster_text)
     meta = {**meta, "n_errored": cols.n_errored, "errored_items": tuple(cols.errored)}
     meta["config"] = {str(k): str(v) for k, v in (meta.get("config") or {}).items()
                       if v is not None}

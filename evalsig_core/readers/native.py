@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun, shown_value
+from ..run import EvalRun, shown_value, str_array
 from ._columns import Columns, build_run
 from ._io import (
     E_FIELD,
@@ -146,17 +146,23 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     """One pass over the items: raw ids, epochs, scores and cluster labels into lists.
 
     `blocks` hold parsed items, or JSON lines when `raw`. This is the hot path of a 1M-line
-    file: a regular item (`item_id`, `score`, `metadata[key]`, no `error` or `scores`) costs
-    one parse and a few subscripts; anything else goes through `_Collector.general`, which
-    applies every rule. Nothing is validated here: `build_run` checks whole columns.
+    file: a regular item costs one parse, its key count and a few subscripts. Regular means
+    the keys `item_id`, `score` (and `metadata` when clustering) with at most `epoch` beside
+    them, or any other keys but no `error` or `scores`; a non-null id that is not a float and
+    a non-null label. Any other item takes `_Collector.item`, the complete rules. Nothing is
+    validated here: `build_run` checks whole columns. The loop notes whether every id and
+    every label is a string: such columns become arrays here, without `build_run`'s type scans.
     """
     loads = FAST_LOADS if raw else _same
-    c = _Collector(opts, file_metric, src)
-    general = c.general
-    add_id, add_epoch, add_score = c.cols.ids.append, c.cols.epochs.append, c.cols.scores.append
-    add_label = c.labels.append
+    c = _Collector(opts, file_metric, src, raw)
+    careful = c.item
+    ids, epochs, scores, labels = c.cols.ids, c.cols.epochs, c.cols.scores, c.labels
     key = opts.cluster
-    fast = c.score_ok
+    # the key count of a regular item without (bare) and with (dated) an epoch; -1: none is
+    known = (2 if key is None else 3) if c.score_ok else -1
+    bare, dated = known, known + 1 if known > 0 else -1
+    text = str
+    ids_text = labels_text = True
     seen = 0
     for items in blocks:
         for line in items:
@@ -167,32 +173,50 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                 if it is None:
                     continue
             try:
-                if not fast or "error" in it or "scores" in it:
+                n = len(it)
+                if n == bare:  # exactly the keys below, or one is missing (KeyError)
+                    epoch = 1
+                elif n == dated:
+                    epoch = it["epoch"]
+                elif known < 0 or "error" in it or "scores" in it:
                     raise KeyError
+                else:
+                    epoch = it.get("epoch", 1)
                 iid = it["item_id"]
-                if iid.__class__ is float and raw:  # orjson rounds integers >= 2**64
-                    it = reparse_exact(line)
-                    iid = it["item_id"]
+                if iid.__class__ is not text:  # an integer id, or a rarer case
+                    if iid is None or iid.__class__ is float:
+                        raise KeyError
+                    ids_text = False
                 value = it["score"]
-                label = it["metadata"][key] if key is not None else 0
-                if iid is None or label is None:
-                    raise KeyError
+                label = it["metadata"][key] if key is not None else ""
+                if label.__class__ is not text:
+                    if label is None:
+                        raise KeyError
+                    labels_text = False
             except (KeyError, TypeError):
-                general(it, seen, items, line)
-                continue
-            add_id(iid)
-            add_epoch(it.get("epoch", 1))
-            add_score(value)
+                ids_text = labels_text = False
+                got = careful(it, line, seen, items)
+                if got is None:
+                    continue
+                iid, epoch, value, label = got
+            ids.append(iid)
+            epochs.append(epoch)
+            scores.append(value)
             if key is not None:
-                add_label(label)
+                labels.append(label)
         seen += len(items)
-    return c.finish()
+    cols, metric, use_cid = c.finish()
+    if ids_text and cols.ids:
+        cols.id_text = str_array(cols.ids)
+    if labels_text and cols.clusters:
+        cols.cluster_text = str_array(cols.clusters)
+    return cols, metric, use_cid
 
 
 class _Collector:
     """The complete per-item rules, for items the fast path of `_collect` does not cover."""
 
-    def __init__(self, opts: ReadOptions, file_metric: Any, src: str) -> None:
+    def __init__(self, opts: ReadOptions, file_metric: Any, src: str, raw: bool) -> None:
         self.cols = Columns()
         self.labels: list[Any] = []
         self.key = opts.cluster
@@ -200,7 +224,29 @@ class _Collector:
         self.metric: str | None = opts.metric or file_metric
         self.score_ok = file_metric is None or self.metric == file_metric
         self.src = src
+        self.raw = raw
         self.n_cid = 0  # items without the key (their labels are _ClusterId)
+
+    def item(self, it: Any, line: Any, seen: int,
+             items: list[Any]) -> tuple[Any, Any, Any, Any] | None:
+        """(id, epoch, score, label) of an item `_collect`'s fast test did not take, or None
+        when `general` took it (it then appended it, counted it as errored, or raised)."""
+        key = self.key
+        try:
+            if not self.score_ok or "error" in it or "scores" in it:
+                raise KeyError
+            iid = it["item_id"]
+            if iid.__class__ is float and self.raw:  # orjson rounds integers >= 2**64
+                it = reparse_exact(line)
+                iid = it["item_id"]
+            value = it["score"]
+            label = it["metadata"][key] if key is not None else 0
+            if iid is None or label is None:
+                raise KeyError
+        except (KeyError, TypeError):
+            self.general(it, seen, items, line)
+            return None
+        return iid, it.get("epoch", 1), value, label
 
     def general(self, it: Any, seen: int, items: list[Any], line: Any) -> None:
         src = self.src

@@ -133,3 +133,65 @@ def test_a_run_metric_that_is_not_a_name_is_refused(tmp_path: Path, metric: obje
     for chosen in (None, "accuracy"):
         with pytest.raises(InputError, match=r"r\.jsonl?: the run's metric is .*, not a name"):
             read_run(p, metric=chosen)
+
+
+@pytest.mark.parametrize("values", [["q1", "q22", ""], ["a\x00", "b"], ["\ud800x", "é", "😀ab"],
+                                    ["", ""], ["only"]])
+def test_str_array_is_numpys_own_conversion(values: list[str]) -> None:
+    from evalsig_core.run import str_array
+
+    got, want = str_array(values), np.asarray(values)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+# Ids and labels that are not all strings leave the reader's string fast path at any line:
+# the run equals the one `EvalRun.from_arrays` builds from the same values by its type scans.
+@pytest.mark.parametrize(("ids", "labels"), [
+    (["a", "b", "c", "d"], ["P1", "P1", "P2", "P2"]),
+    (["a", "b", 3, "d"], ["P1", "P1", "P2", "P2"]),
+    ([1, 2, 3, 4], ["P1", "P1", "P2", "P2"]),
+    (["a", "b", "c", "d"], [1, 1, 2, 2]),
+    (["a", "b", "c", "d"], ["P1", 2, 2.0, True]),  # was "P1", "2", "2.0", "True"
+])
+def test_mixed_id_and_label_types_read_as_from_arrays_builds_them(
+        tmp_path: Path, ids: list[object], labels: list[object]) -> None:
+    from evalsig_core import EvalRun
+
+    p = tmp_path / "r.jsonl"
+    p.write_text("".join(json.dumps({"item_id": i, "epoch": 1, "score": k % 2,
+                                     "metadata": {"passage_id": c}}) + "\n"
+                         for k, (i, c) in enumerate(zip(ids, labels, strict=True))))
+    run = read_run(p, cluster="passage_id")
+    ref = EvalRun.from_arrays(ids, [k % 2 for k in range(len(ids))], clusters=labels)
+    for name in ("item_ids", "clusters", "cluster_present", "scores", "epochs"):
+        got, want = getattr(run, name), getattr(ref, name)
+        assert got.dtype == want.dtype and got.tolist() == want.tolist(), name
+
+
+def test_a_null_label_after_string_labels_is_marked_missing(tmp_path: Path) -> None:
+    p = tmp_path / "r.jsonl"
+    p.write_text("".join(json.dumps({"item_id": f"q{k}", "score": 1, "metadata":
+                                     {"passage_id": None if k == 2 else f"P{k}"}}) + "\n"
+                         for k in range(4)))
+    run = read_run(p, cluster="passage_id")
+    assert run.clusters is not None and run.clusters.tolist() == ["P0", "P1", "", "P3"]
+    assert run.cluster_present is not None
+    assert run.cluster_present.tolist() == [True, True, False, True]
+
+
+def test_items_with_and_without_epoch_or_extra_keys_read_alike(tmp_path: Path) -> None:
+    # the reader's fast test counts an item's keys: each layout below must give the same run
+    rows = [{"item_id": "a", "score": 1, "metadata": {"passage_id": "P1"}},
+            {"item_id": "b", "epoch": 2, "score": 0, "metadata": {"passage_id": "P1"}},
+            {"item_id": "c", "score": 1, "input": "x", "metadata": {"passage_id": "P2"}},
+            {"item_id": "d", "error": "timeout", "metadata": {"passage_id": "P2"}},
+            {"item_id": "e", "epoch": 1, "scores": {"accuracy": 0.5},
+             "metadata": {"passage_id": "P3"}}]
+    p = tmp_path / "r.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = read_run(p, cluster="passage_id", metric="accuracy")
+    assert run.item_ids.tolist() == ["a", "b", "c", "e"]
+    assert run.epochs.tolist() == [1, 2, 1, 1]
+    assert run.scores.tolist() == [1.0, 0.0, 1.0, 0.5]
+    assert run.clusters is not None and run.clusters.tolist() == ["P1", "P1", "P2", "P3"]
+    assert run.meta.n_errored == 1 and run.meta.errored_items == ("d",)
