@@ -512,10 +512,13 @@ def _emit_refusal(args: argparse.Namespace, env: Mapping[str, str], report: Doct
     comment, and a comment or report.json left by an earlier ALLOW stood as if still true.
     A path that cannot be written is said on stderr; the exit stays the doctor's 65."""
     render = functools.partial(render_doctor, gate=gate_marker)
-    try:
-        _emit(args, env, render, report, stdout=args.output != "tty")
+
+    def summary() -> None:  # best effort: the exit is the doctor's 65 whatever happens here
         with contextlib.suppress(EvalsigError):
             append_summary(env, render(report, "markdown"))
+
+    try:
+        _emit(args, env, render, report, stdout=args.output != "tty", publish=summary)
     except EvalsigError as exc:
         sys.stderr.write(f"evalsig: also: {exc.one_line()}\n")
 

@@ -346,7 +346,7 @@ def read_metadata_json(p: Path) -> tuple[dict[str, Any], InputError | None]:
 
 def unread_entry(exc: InputError | None) -> tuple[tuple[str, str], ...]:
     """`RunMeta.unread_metadata` for the error `read_metadata_json` returned (or None)."""
-    return () if exc is None else ((exc.message, exc.hint or "the harness's file, unchanged"),)
+    return () if exc is None else ((exc.message, exc.hint or "copy the harness's file again"),)
 
 
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
