@@ -121,7 +121,8 @@ def build_parser() -> UsageParser:
     parser.add_argument("--config", metavar="PATH",
                         help="defaults file (default: nearest evalsig.toml or pyproject.toml "
                         "with [tool.evalsig]); flags always win")
-    parser.add_argument("--no-config", action="store_true", help="ignore config files (not with --config)")
+    parser.add_argument("--no-config", action="store_true",
+                        help="ignore config files (not with --config)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
 
     d = sub.add_parser("doctor", help="check two runs before gating (exit 0 ok, 65 errors)")
