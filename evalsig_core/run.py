@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,10 +100,11 @@ class EvalRun:
 
         `clusters` entries that are None, "" or NaN (pandas' missing value) mark a missing
         cluster key (a doctor error), as they do in files: never one pseudo-cluster of the
-        unlabelled items. A missing item id (None, "", NaN) or an epoch that is not an integer
-        raises `InputError` (E109). A run built with `clusters` is compared by cluster (its
-        `cluster_key` defaults to "cluster"), as a run read with a cluster key is. Keyword
-        arguments fill `RunMeta` (model, task, metric, ...).
+        unlabelled items. A missing item id (None, "", NaN), an epoch that is not an integer or
+        a cluster label that is a list, tuple, dict or set raises `InputError` (E109). A run
+        built with `clusters` is compared by cluster (its `cluster_key` defaults to "cluster"),
+        as a run read with a cluster key is. Keyword arguments fill `RunMeta` (model, task,
+        metric, ...).
         """
         src = meta.get("source")
         id_missing = _missing_mask(item_ids)
@@ -120,7 +121,7 @@ class EvalRun:
         ep = np.ones(len(ids), dtype=np.int64) if epochs is None else _epoch_array(epochs, src)
         cl = present = None
         if clusters is not None:
-            cl, present = cluster_labels(clusters)
+            cl, present = cluster_labels(clusters, src=src, ids=ids)
         if sc.ndim != 1:
             raise InputError("scores must be one-dimensional", path=meta.get("source"))
         meta.setdefault("metric", None)
@@ -312,28 +313,52 @@ def shown_value(value: Any) -> str:
 def label_text(value: Any) -> str:
     """A cluster label as text, the same for the same value whatever the writer: the number
     1.0 is "1" as the number 1 is (a float column of labels disagreed with an integer one on
-    every item, W204), and booleans are JSON's "true"/"false"."""
+    every item, W204), and booleans are JSON's "true"/"false". A list, tuple, dict or set is
+    a ValueError saying which (as in `id_text`): its `str()` depended on key order, so
+    {"a": 1, "b": 2} and {"b": 2, "a": 1} were two clusters."""
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
+    if isinstance(value, list | tuple | dict | set):
+        raise ValueError(f"is a {type(value).__name__}")
     return str(value)
 
 
-def cluster_labels(values: Sequence[Any] | np.ndarray,
-                   arr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+LABEL_HINT = "use a string or number as cluster label: export the label itself, e.g. a passage id"
+
+
+def cluster_labels(values: Sequence[Any] | np.ndarray, arr: np.ndarray | None = None, *,
+                   src: str | None = None,
+                   ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cluster labels as strings (`label_text`) and the mask of records that have one: None,
     "", NaN or pandas NA is missing (an error when clustering), never one pseudo-cluster of
     the unlabelled records. `arr` is `values` as an array when the caller already inferred
-    one; labels that already are strings take no Python loop."""
+    one; labels that already are strings take no Python loop. A label `label_text` refuses
+    is one E109 line naming `src`, the record and its item (`ids`, when given)."""
     if arr is None and isinstance(values, np.ndarray):
         arr = values
     if arr is not None and arr.dtype.kind == "U":
         return arr, arr != ""
     raw = values.tolist() if isinstance(values, np.ndarray) else list(values)
     present = np.fromiter((not is_missing(v) for v in raw), dtype=bool, count=len(raw))
-    labels = [label_text(v) if ok else "" for v, ok in zip(raw, present.tolist(), strict=True)]
+    try:
+        labels = [label_text(v) if ok else ""
+                  for v, ok in zip(raw, present.tolist(), strict=True)]
+    except ValueError:
+        _bad_label(raw, src, ids)
     return np.asarray(labels, dtype=np.str_).reshape(len(raw)), present
+
+
+def _bad_label(raw: list[Any], src: str | None, ids: np.ndarray | None) -> NoReturn:
+    for pos, v in enumerate(raw):
+        try:
+            label_text(v)
+        except ValueError as exc:
+            raise InputError(f"record #{pos + 1} has cluster label {shown_value(v)}, which {exc}",
+                             path=src, item=None if ids is None else str(ids[pos]),
+                             hint=LABEL_HINT, code="E109") from None
+    raise AssertionError("label_text refused no label")  # pragma: no cover
 
 
 def is_missing(value: Any) -> bool:

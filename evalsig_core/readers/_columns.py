@@ -105,15 +105,17 @@ def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *,
                      code=E_FIELD)
 
 
-def cluster_arrays(clusters: list[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels as strings and a mask of records that have one (`run.cluster_labels`)."""
+def cluster_arrays(clusters: list[Any] | np.ndarray, src: str,
+                   ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as strings and a mask of records that have one (`run.cluster_labels`; an
+    object or array label is an E109 line naming `src` and the item of `ids`)."""
     if isinstance(clusters, np.ndarray):
-        return cluster_labels(clusters)
+        return cluster_labels(clusters, src=src, ids=ids)
     if clusters and set(map(type, clusters)) == {str}:
         return cluster_labels(clusters, str_array(clusters))
     # not numpy's inference: it wrote ["P1", 2.0, True] as "P1", "2.0", "True", where
     # `label_text` writes 2.0 as "2" (as an all-number column is) and True as "true"
-    return cluster_labels(clusters)
+    return cluster_labels(clusters, src=src, ids=ids)
 
 
 def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
@@ -134,7 +136,7 @@ def _build_run(cols: Columns, meta: dict[str, Any], src: str, first_epoch: int) 
     clusters = present = None
     if cols.clusters is not None:
         clusters, present = cluster_arrays(
-            cols.clusters if cols.cluster_text is None else cols.cluster_text)
+            cols.clusters if cols.cluster_text is None else cols.cluster_text, src, ids)
     meta = {**meta, "n_errored": cols.n_errored, "errored_items": tuple(cols.errored)}
     meta["config"] = {str(k): str(v) for k, v in (meta.get("config") or {}).items()
                       if v is not None}
