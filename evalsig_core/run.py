@@ -383,24 +383,41 @@ def _missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return np.fromiter((is_missing(v) for v in values), dtype=bool, count=len(values))
 
 
+EPOCH_RANGE_HINT = "epochs are small integers"
+
+
 def _epoch_array(epochs: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
-    """Epochs as int64; a NaN, a fraction, a boolean, a negative number or a non-number is an
-    error, never truncated (0 is accepted: evalsig 0.1 RunFrames count epochs from 0)."""
+    """Epochs as int64; a NaN, a fraction, a boolean, a negative number, a number beyond
+    int64 or a non-number is an error, never truncated or wrapped (0 is accepted: evalsig 0.1
+    RunFrames count epochs from 0). Integers stay integers: through float64, 2**62 + 1 was
+    2**62, and 2**64 - 1 was cast to int64's minimum."""
     num = None
     if isinstance(epochs, np.ndarray) or not any(type(v) is bool for v in epochs):
         try:
             arr = np.asarray(epochs)
-            if arr.dtype.kind != "b":  # True is no epoch (np.asarray([True, 2]) is [1, 2])
+            if arr.dtype.kind in "iu":
+                num = arr
+            elif arr.dtype.kind != "b":  # True is no epoch (np.asarray([True, 2]) is [1, 2])
                 num = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
-    if num is None or num.ndim != 1 or not np.all(np.isfinite(num) & (num == np.round(num))):
+    if num is None or num.ndim != 1 or (num.dtype.kind == "f" and not np.all(
+            np.isfinite(num) & (num == np.round(num)))):
         raise InputError("epochs are not all integers", path=src, code="E109",
                          hint="pass one integer epoch per record (or omit epochs)")
     if (num < 0).any():
         pos = int(np.flatnonzero(num < 0)[0])
         raise InputError(f"record #{pos + 1} has epoch {int(num[pos])}", path=src, code="E109",
                          hint="epochs count from 0 or 1; a negative epoch is a writer's bug")
+    big = None  # an int64 column is in range
+    if num.dtype.kind == "u":
+        big = num > np.iinfo(np.int64).max
+    elif num.dtype.kind == "f":
+        big = num >= 2.0**63
+    if big is not None and big.any():
+        pos = int(np.flatnonzero(big)[0])
+        raise InputError(f"record #{pos + 1} has epoch {shown_value(epochs[pos])}, out of range",
+                         path=src, hint=EPOCH_RANGE_HINT, code="E109")
     return num.astype(np.int64)
 
 
