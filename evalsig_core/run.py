@@ -107,9 +107,6 @@ class EvalRun:
         metric, ...).
         """
         src = meta.get("source")
-        id_missing = _missing_mask(item_ids)
-        if id_missing.any():
-            _no_id(int(np.flatnonzero(id_missing)[0]), src)
         ids = id_array(item_ids, src)
         try:
             sc = np.asarray(scores, dtype=np.float64)
@@ -191,7 +188,7 @@ def _utf8(text: str) -> bool:
 
 def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
     """Item ids as strings (`id_text`), for the readers and `EvalRun.from_arrays` alike: a
-    missing (None, empty), boolean, fractional or nested id is one E109 line naming the file,
+    missing (`is_missing`: None, empty, NaN, pandas NA), boolean, fractional or nested id is one E109 line naming the file,
     the record and the fix. Ids that are all strings or all integers take numpy's conversion
     (one C pass); anything else is checked value by value (numpy's own conversion made
     [True, "a"] ["True", "a"] and [True, 2] ["1", "2"])."""
@@ -217,7 +214,7 @@ def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
         return int_strings(arr)
     out = []
     for pos, v in enumerate(items):
-        if v is None or v == "":
+        if is_missing(v):  # None, "", NaN (pandas' missing value), pandas NA
             _no_id(pos, src)
         try:
             out.append(id_text(v))
@@ -288,7 +285,7 @@ def id_text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, float | np.floating):
         f = float(value)
-        if not np.isfinite(f):
+        if not np.isfinite(f):  # NaN is a missing id (`id_array` says so first): +-inf
             raise ValueError("is not a finite number")
         if not f.is_integer():
             raise ValueError("is a fraction")
@@ -370,17 +367,6 @@ def is_missing(value: Any) -> bool:
     if isinstance(value, float | np.floating):
         return bool(value != value)
     return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
-    arr = np.asarray(values) if isinstance(values, np.ndarray) else None
-    if arr is not None and arr.dtype.kind == "U":
-        return np.asarray(arr == "")
-    if arr is not None and arr.dtype.kind in "iub":
-        return np.zeros(len(arr), dtype=bool)
-    if arr is not None and arr.dtype.kind == "f":
-        return np.isnan(arr)
-    return np.fromiter((is_missing(v) for v in values), dtype=bool, count=len(values))
 
 
 EPOCH_RANGE_HINT = "epochs are small integers"
