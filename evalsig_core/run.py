@@ -189,9 +189,9 @@ def _utf8(text: str) -> bool:
 def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
     """Item ids as strings (`id_text`), for the readers and `EvalRun.from_arrays` alike: a
     missing (`is_missing`: None, empty, NaN, pandas NA), boolean, fractional or nested id is
-    one E109 line naming the file, the record and the fix. Ids that are all strings or all integers take numpy's conversion
-    (one C pass); anything else is checked value by value (numpy's own conversion made
-    [True, "a"] ["True", "a"] and [True, 2] ["1", "2"])."""
+    one E109 line naming the file, the record and the fix. Ids that are all strings or all
+    integers take numpy's conversion (one C pass); anything else is checked value by value
+    (numpy's own conversion made [True, "a"] ["True", "a"] and [True, 2] ["1", "2"])."""
     arr = None
     if isinstance(values, np.ndarray) and values.dtype.kind in "Uiu":
         arr = values
