@@ -313,6 +313,8 @@ def label_text(value: Any) -> str:
     every item, W204), and booleans are JSON's "true"/"false". A list, tuple, dict or set is
     a ValueError saying which (as in `id_text`): its `str()` depended on key order, so
     {"a": 1, "b": 2} and {"b": 2, "a": 1} were two clusters."""
+    if type(value) is int:  # the usual non-string label: no isinstance chain
+        return str(value)
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, float | np.floating) and float(value).is_integer():
