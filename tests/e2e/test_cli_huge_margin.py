@@ -99,3 +99,24 @@ def test_the_cli_prints_no_warning_on_stderr_for_a_huge_margin(tmp_path: Path) -
                        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
+
+
+@pytest.mark.parametrize("output", ["tty", "markdown", "html", "json"])
+def test_a_suite_takes_huge_margins_in_every_mode(output: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    b, c = _runs(tmp_path, False)
+    suite = tmp_path / "suite.toml"
+    suite.write_text("".join(
+        f'[[entry]]\nname = "{mode}"\nbaseline = "{b.name}"\ncandidate = "{c.name}"\n'
+        f'min_delta = {margin}\nmode = "{mode}"\ncluster = "passage_id"\n'
+        for mode, margin in (("superiority", "1.7e308"), ("non-inferiority", "1e200"),
+                             ("minimum-effect", "1e250"))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code = main(["--no-config", "suite", str(suite), "--output", output], {})
+    out, err = capsys.readouterr()
+    assert code == 1, err  # the superiority and minimum-effect entries REJECT
+    if output == "json":
+        verdicts = {e["name"]: e["report"]["verdict"] for e in _strict(out)["entries"]}
+        assert verdicts == {"superiority": "REJECT", "non-inferiority": "ALLOW",
+                            "minimum-effect": "REJECT"}
