@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import UsageError
 from .policy import Mode, Policy
 
-__all__ = ["CONFIG_FILES", "Defaults", "find_config", "load_config"]
+__all__ = ["CONFIG_FILES", "Defaults", "find_config", "load_config", "refuse_boolean"]
 
 CONFIG_FILES = ("evalsig.toml", "pyproject.toml")
 
@@ -68,6 +68,14 @@ def _table(path: Path) -> dict[str, Any] | None:
     return doc
 
 
+def refuse_boolean(where: str, key: str, value: Any) -> None:
+    """A TOML boolean where every key takes a number or a name (config and suite files):
+    pydantic's lax mode read `min_delta = true` as a margin of 1.0 and `seed = false` as 0."""
+    if isinstance(value, bool):
+        raise UsageError(f"{where}: {key} = {str(value).lower()} is a boolean",
+                         hint=f"give {key} a number or a name, as the flag takes")
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest `evalsig.toml`, or `pyproject.toml` with `[tool.evalsig]`, from `start` up."""
     for d in (start, *start.parents):
@@ -87,9 +95,7 @@ def load_config(path: Path) -> Defaults:
         if name in data:  # min_delta = 0.01 and min-delta = 0.02: the last one won silently
             raise UsageError(f"{path}: {name.replace('_', '-')!r} is set twice (as "
                              f"{name!r} and {name.replace('_', '-')!r}); keep one")
-        if isinstance(v, bool):  # pydantic read `min-delta = true` as a margin of 1.0
-            raise UsageError(f"{path}: {k} = {str(v).lower()} is a boolean",
-                             hint=f"give {k} a number or a name, as the flag takes")
+        refuse_boolean(str(path), k, v)
         data[name] = v
     try:
         defaults = Defaults.model_validate(data, strict=False)

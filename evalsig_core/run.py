@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,15 +100,13 @@ class EvalRun:
 
         `clusters` entries that are None, "" or NaN (pandas' missing value) mark a missing
         cluster key (a doctor error), as they do in files: never one pseudo-cluster of the
-        unlabelled items. A missing item id (None, "", NaN) or an epoch that is not an integer
-        raises `InputError` (E109). A run built with `clusters` is compared by cluster (its
-        `cluster_key` defaults to "cluster"), as a run read with a cluster key is. Keyword
-        arguments fill `RunMeta` (model, task, metric, ...).
+        unlabelled items. A missing item id (None, "", NaN), an epoch that is not an integer or
+        a cluster label that is a list, tuple, dict or set raises `InputError` (E109). A run
+        built with `clusters` is compared by cluster (its `cluster_key` defaults to "cluster"),
+        as a run read with a cluster key is. Keyword arguments fill `RunMeta` (model, task,
+        metric, ...).
         """
         src = meta.get("source")
-        id_missing = _missing_mask(item_ids)
-        if id_missing.any():
-            _no_id(int(np.flatnonzero(id_missing)[0]), src)
         ids = id_array(item_ids, src)
         try:
             sc = np.asarray(scores, dtype=np.float64)
@@ -120,7 +118,7 @@ class EvalRun:
         ep = np.ones(len(ids), dtype=np.int64) if epochs is None else _epoch_array(epochs, src)
         cl = present = None
         if clusters is not None:
-            cl, present = cluster_labels(clusters)
+            cl, present = cluster_labels(clusters, src=src, ids=ids)
         if sc.ndim != 1:
             raise InputError("scores must be one-dimensional", path=meta.get("source"))
         meta.setdefault("metric", None)
@@ -190,10 +188,10 @@ def _utf8(text: str) -> bool:
 
 def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
     """Item ids as strings (`id_text`), for the readers and `EvalRun.from_arrays` alike: a
-    missing (None, empty), boolean, fractional or nested id is one E109 line naming the file,
-    the record and the fix. Ids that are all strings or all integers take numpy's conversion
-    (one C pass); anything else is checked value by value (numpy's own conversion made
-    [True, "a"] ["True", "a"] and [True, 2] ["1", "2"])."""
+    missing (`is_missing`: None, empty, NaN, pandas NA), boolean, fractional or nested id is
+    one E109 line naming the file, the record and the fix. Ids that are all strings or all
+    integers take numpy's conversion (one C pass); anything else is checked value by value
+    (numpy's own conversion made [True, "a"] ["True", "a"] and [True, 2] ["1", "2"])."""
     arr = None
     if isinstance(values, np.ndarray) and values.dtype.kind in "Uiu":
         arr = values
@@ -216,7 +214,7 @@ def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
         return int_strings(arr)
     out = []
     for pos, v in enumerate(items):
-        if v is None or v == "":
+        if is_missing(v):  # None, "", NaN (pandas' missing value), pandas NA
             _no_id(pos, src)
         try:
             out.append(id_text(v))
@@ -287,7 +285,7 @@ def id_text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, float | np.floating):
         f = float(value)
-        if not np.isfinite(f):
+        if not np.isfinite(f):  # NaN is a missing id (`id_array` says so first): +-inf
             raise ValueError("is not a finite number")
         if not f.is_integer():
             raise ValueError("is a fraction")
@@ -312,28 +310,54 @@ def shown_value(value: Any) -> str:
 def label_text(value: Any) -> str:
     """A cluster label as text, the same for the same value whatever the writer: the number
     1.0 is "1" as the number 1 is (a float column of labels disagreed with an integer one on
-    every item, W204), and booleans are JSON's "true"/"false"."""
+    every item, W204), and booleans are JSON's "true"/"false". A list, tuple, dict or set is
+    a ValueError saying which (as in `id_text`): its `str()` depended on key order, so
+    {"a": 1, "b": 2} and {"b": 2, "a": 1} were two clusters."""
+    if type(value) is int:  # the usual non-string label: no isinstance chain
+        return str(value)
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
+    if isinstance(value, list | tuple | dict | set):
+        raise ValueError(f"is a {type(value).__name__}")
     return str(value)
 
 
-def cluster_labels(values: Sequence[Any] | np.ndarray,
-                   arr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+LABEL_HINT = "use a string or number as cluster label: export the label itself, e.g. a passage id"
+
+
+def cluster_labels(values: Sequence[Any] | np.ndarray, arr: np.ndarray | None = None, *,
+                   src: str | None = None,
+                   ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cluster labels as strings (`label_text`) and the mask of records that have one: None,
     "", NaN or pandas NA is missing (an error when clustering), never one pseudo-cluster of
     the unlabelled records. `arr` is `values` as an array when the caller already inferred
-    one; labels that already are strings take no Python loop."""
+    one; labels that already are strings take no Python loop. A label `label_text` refuses
+    is one E109 line naming `src`, the record and its item (`ids`, when given)."""
     if arr is None and isinstance(values, np.ndarray):
         arr = values
     if arr is not None and arr.dtype.kind == "U":
         return arr, arr != ""
     raw = values.tolist() if isinstance(values, np.ndarray) else list(values)
     present = np.fromiter((not is_missing(v) for v in raw), dtype=bool, count=len(raw))
-    labels = [label_text(v) if ok else "" for v, ok in zip(raw, present.tolist(), strict=True)]
+    try:
+        labels = [label_text(v) if ok else ""
+                  for v, ok in zip(raw, present.tolist(), strict=True)]
+    except ValueError:
+        _bad_label(raw, src, ids)
     return np.asarray(labels, dtype=np.str_).reshape(len(raw)), present
+
+
+def _bad_label(raw: list[Any], src: str | None, ids: np.ndarray | None) -> NoReturn:
+    for pos, v in enumerate(raw):
+        try:
+            label_text(v)
+        except ValueError as exc:
+            raise InputError(f"record #{pos + 1} has cluster label {shown_value(v)}, which {exc}",
+                             path=src, item=None if ids is None else str(ids[pos]),
+                             hint=LABEL_HINT, code="E109") from None
+    raise AssertionError("label_text refused no label")  # pragma: no cover
 
 
 def is_missing(value: Any) -> bool:
@@ -347,35 +371,41 @@ def is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def _missing_mask(values: Sequence[Any] | np.ndarray) -> np.ndarray:
-    arr = np.asarray(values) if isinstance(values, np.ndarray) else None
-    if arr is not None and arr.dtype.kind == "U":
-        return np.asarray(arr == "")
-    if arr is not None and arr.dtype.kind in "iub":
-        return np.zeros(len(arr), dtype=bool)
-    if arr is not None and arr.dtype.kind == "f":
-        return np.isnan(arr)
-    return np.fromiter((is_missing(v) for v in values), dtype=bool, count=len(values))
+EPOCH_RANGE_HINT = "epochs are small integers"
 
 
 def _epoch_array(epochs: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
-    """Epochs as int64; a NaN, a fraction, a boolean, a negative number or a non-number is an
-    error, never truncated (0 is accepted: evalsig 0.1 RunFrames count epochs from 0)."""
+    """Epochs as int64; a NaN, a fraction, a boolean, a negative number, a number beyond
+    int64 or a non-number is an error, never truncated or wrapped (0 is accepted: evalsig 0.1
+    RunFrames count epochs from 0). Integers stay integers: through float64, 2**62 + 1 was
+    2**62, and 2**64 - 1 was cast to int64's minimum."""
     num = None
     if isinstance(epochs, np.ndarray) or not any(type(v) is bool for v in epochs):
         try:
             arr = np.asarray(epochs)
-            if arr.dtype.kind != "b":  # True is no epoch (np.asarray([True, 2]) is [1, 2])
+            if arr.dtype.kind in "iu":
+                num = arr
+            elif arr.dtype.kind != "b":  # True is no epoch (np.asarray([True, 2]) is [1, 2])
                 num = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
-    if num is None or num.ndim != 1 or not np.all(np.isfinite(num) & (num == np.round(num))):
+    if num is None or num.ndim != 1 or (num.dtype.kind == "f" and not np.all(
+            np.isfinite(num) & (num == np.round(num)))):
         raise InputError("epochs are not all integers", path=src, code="E109",
                          hint="pass one integer epoch per record (or omit epochs)")
     if (num < 0).any():
         pos = int(np.flatnonzero(num < 0)[0])
         raise InputError(f"record #{pos + 1} has epoch {int(num[pos])}", path=src, code="E109",
                          hint="epochs count from 0 or 1; a negative epoch is a writer's bug")
+    big = None  # an int64 column is in range
+    if num.dtype.kind == "u":
+        big = num > np.iinfo(np.int64).max
+    elif num.dtype.kind == "f":
+        big = num >= 2.0**63
+    if big is not None and big.any():
+        pos = int(np.flatnonzero(big)[0])
+        raise InputError(f"record #{pos + 1} has epoch {shown_value(epochs[pos])}, out of range",
+                         path=src, hint=EPOCH_RANGE_HINT, code="E109")
     return num.astype(np.int64)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .config import refuse_boolean
 from .errors import InputNotFoundError, UsageError
 from .policy import Policy
 
@@ -131,10 +132,8 @@ def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
     for key in ("baseline", "candidate"):
         if isinstance(e.get(key), str):
             e[key] = _resolve(e[key], p.parent)
-    flag = next((k for k, v in e.items() if isinstance(v, bool)), None)
-    if flag is not None:  # pydantic read `min_delta = true` as a margin of 1.0
-        raise UsageError(f"{where}: {flag} = {str(e[flag]).lower()} is a boolean",
-                         hint=f"give {flag} a number or a name, as the gate flag takes")
+    for k, v in e.items():
+        refuse_boolean(where, k, v)
     try:
         spec = SuiteEntrySpec.model_validate(e)
         spec.policy()

@@ -121,7 +121,8 @@ def build_parser() -> UsageParser:
     parser.add_argument("--config", metavar="PATH",
                         help="defaults file (default: nearest evalsig.toml or pyproject.toml "
                         "with [tool.evalsig]); flags always win")
-    parser.add_argument("--no-config", action="store_true", help="ignore config files")
+    parser.add_argument("--no-config", action="store_true",
+                        help="ignore config files (not with --config)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
 
     d = sub.add_parser("doctor", help="check two runs before gating (exit 0 ok, 65 errors)")
@@ -224,6 +225,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     pre.add_argument("--config")
     pre.add_argument("--no-config", action="store_true")
     known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    if known.no_config and known.config is not None:  # one would be silently ignored
+        raise UsageError("--config and --no-config contradict each other",
+                         hint="drop --no-config to read the file, or drop --config")
     parser = build_parser()
     parser.refuse_repeats(argv)  # `--config a --config b`: before either file is read
     path: Path | None = None

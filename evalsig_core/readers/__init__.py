@@ -38,13 +38,17 @@ __all__ = ["FORMATS", "OK_STATUSES", "ReadOptions", "read_run", "read_with"]
 
 def read_with(path: str | os.PathLike[str]) -> list[Path]:
     """The files beside a run path that its reader may also read (a HELM directory's
-    per_instance_stats.json, scenario_state.json and run_spec.json; an lm-eval samples file's
-    results_<ts>.json): a report written over one of them would destroy the run's data."""
+    per_instance_stats.json, scenario_state.json and run_spec.json, also when the path is its
+    per_instance_stats.json; an lm-eval samples file's results_<ts>.json): a report written
+    over one of them would destroy the run's data. Any other file reads nothing beside it;
+    a directory (or a path that is not a file) is taken for a HELM run directory."""
     p = Path(path)
     if p.name == helm.PER_INSTANCE:
         p = p.parent
     elif (m := lmeval._NAME.match(p.name)) is not None:
         return [p.parent / f"results_{m.group('ts')}.json"]
+    elif p.is_file():  # b.json, a CSV, an Inspect log: not b.json/per_instance_stats.json
+        return []
     return [p / name for name in helm.RUN_FILES]
 
 Reader = Callable[[Path, ReadOptions], EvalRun]

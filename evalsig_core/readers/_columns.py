@@ -9,12 +9,20 @@ is reported with its item and the fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from ..errors import InputError
-from ..run import EvalRun, RunMeta, cluster_labels, id_array, shown_value, str_array
+from ..run import (
+    EPOCH_RANGE_HINT,
+    EvalRun,
+    RunMeta,
+    cluster_labels,
+    id_array,
+    shown_value,
+    str_array,
+)
 from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
@@ -78,42 +86,51 @@ def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np
 def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *,
                 minimum: int = 0) -> np.ndarray:
     """Epochs as int64: integers of at least `minimum` (0 or 1, the format's convention);
-    a boolean, a float or anything else is an error naming the item and the value."""
+    a boolean, a float or anything else is an error naming the item and the value, and so is
+    an integer beyond int64 (numpy's uint64 inference had cast 2**64 - 1 to the epoch -1)."""
     if not epochs:
         return np.asarray([], dtype=np.int64)
     if set(map(type, epochs)) == {int}:  # [True, 2] must not reach numpy (it reads 1, 2)
         try:  # no type inference: a third of np.asarray's time
             arr = np.fromiter(epochs, dtype=np.int64, count=len(epochs))
-        except OverflowError:  # beyond int64: numpy's uint64, or objects
-            arr = _array(epochs)
-        if arr.dtype.kind in "iu":
-            low = arr < minimum
-            if not low.any():
-                return arr.astype(np.int64, copy=False)
-            pos = int(np.flatnonzero(low)[0])
-            raise InputError(
-                f"epoch is {epochs[pos]}; this format counts epochs from {minimum}", path=src,
-                item=str(ids[pos]), hint=f"epochs are integers from {minimum}; re-export the run",
-                code=E_FIELD)
+        except OverflowError:  # beyond int64
+            pos = next(i for i, v in enumerate(epochs) if not -2**63 <= v < 2**63)
+            _out_of_range(epochs[pos], str(ids[pos]), src)
+        low = arr < minimum
+        if not low.any():
+            return arr
+        pos = int(np.flatnonzero(low)[0])
+        raise InputError(
+            f"epoch is {epochs[pos]}; this format counts epochs from {minimum}", path=src,
+            item=str(ids[pos]), hint=f"epochs are integers from {minimum}; re-export the run",
+            code=E_FIELD)
     for pos, v in enumerate(epochs):
+        if type(v) is float and v.is_integer() and abs(v) >= 2**63:
+            _out_of_range(v, str(ids[pos]), src)  # orjson reads an integer >= 2**64 as float
         if type(v) is not int:
             raise InputError(
                 f"epoch is {shown_value(v)}, not an integer", path=src, item=str(ids[pos]),
                 hint="epochs are integers", code=E_FIELD,
             )
-    raise InputError("epochs are out of range", path=src, hint="epochs are small integers",
-                     code=E_FIELD)
+    raise AssertionError("an all-int column took the branch above")  # pragma: no cover
 
 
-def cluster_arrays(clusters: list[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels as strings and a mask of records that have one (`run.cluster_labels`)."""
+def _out_of_range(value: Any, item: str, src: str) -> NoReturn:
+    raise InputError(f"epoch is {shown_value(value)}, out of range", path=src, item=item,
+                     hint=EPOCH_RANGE_HINT, code=E_FIELD)
+
+
+def cluster_arrays(clusters: list[Any] | np.ndarray, src: str,
+                   ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as strings and a mask of records that have one (`run.cluster_labels`; an
+    object or array label is an E109 line naming `src` and the item of `ids`)."""
     if isinstance(clusters, np.ndarray):
-        return cluster_labels(clusters)
+        return cluster_labels(clusters, src=src, ids=ids)
     if clusters and set(map(type, clusters)) == {str}:
         return cluster_labels(clusters, str_array(clusters))
     # not numpy's inference: it wrote ["P1", 2.0, True] as "P1", "2.0", "True", where
     # `label_text` writes 2.0 as "2" (as an all-number column is) and True as "true"
-    return cluster_labels(clusters)
+    return cluster_labels(clusters, src=src, ids=ids)
 
 
 def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
@@ -134,7 +151,7 @@ def _build_run(cols: Columns, meta: dict[str, Any], src: str, first_epoch: int) 
     clusters = present = None
     if cols.clusters is not None:
         clusters, present = cluster_arrays(
-            cols.clusters if cols.cluster_text is None else cols.cluster_text)
+            cols.clusters if cols.cluster_text is None else cols.cluster_text, src, ids)
     meta = {**meta, "n_errored": cols.n_errored, "errored_items": tuple(cols.errored)}
     meta["config"] = {str(k): str(v) for k, v in (meta.get("config") or {}).items()
                       if v is not None}

@@ -7,6 +7,7 @@ the terminal and `NO_COLOR`) and passed in as a `Style`.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,8 @@ from ..numfmt import fixed
 from ..policy import Mode
 
 __all__ = [
-    "Style", "decision_lower", "interval", "interval_line", "margin_of", "num", "pct", "pval",
-    "signed",
+    "Style", "axis_label", "axis_unit", "decision_lower", "interval", "interval_line",
+    "margin_of", "num", "pct", "pval", "signed",
 ]
 
 
@@ -84,6 +85,20 @@ def margin_of(report: Any) -> float:
     return float(report.comparison.theta0)
 
 
+def axis_unit(values: Sequence[float]) -> float:
+    """The unit an axis through `values` is laid out in: 1, or from 1e300 on the power of ten
+    of the largest |value|, so that a span padded by a tenth of itself stays finite (a margin
+    of 1.7e308 made it inf and every position NaN). A power of ten keeps ticks round."""
+    top = max((abs(v) for v in values), default=0.0)
+    return 1.0 if top < 1e300 else 10.0 ** math.floor(math.log10(top))
+
+
+def axis_label(v: float, unit: float) -> float:
+    """`v` (in `unit`s) as a number, held at the float range (a padded axis end passes it)."""
+    lim = sys.float_info.max / unit
+    return min(max(v, -lim), lim) * unit
+
+
 # Glyphs of the interval line: axis, interval body, ends (closed / unbounded), delta, margin, 0.
 _GLYPHS = {
     True: {"axis": "·", "bar": "━", "lo": "┣", "hi": "┫", "lo_inf": "◀", "hi_inf": "▶",
@@ -107,12 +122,13 @@ def interval_line(
     lo_v = lower if lower is not None and math.isfinite(lower) else None
     hi_v = upper if upper is not None and math.isfinite(upper) else None
     points = [v for v in (lo_v, hi_v, delta, margin, 0.0) if v is not None and math.isfinite(v)]
-    a, b = min(points), max(points)
+    unit = axis_unit(points)
+    a, b = min(points) / unit, max(points) / unit
     span = b - a if b > a else max(abs(a), 0.01)
     a, b = a - 0.1 * span, b + 0.1 * span
 
     def cell(v: float) -> int:
-        return min(width - 1, max(0, round((v - a) / (b - a) * (width - 1))))
+        return min(width - 1, max(0, round((v / unit - a) / (b - a) * (width - 1))))
 
     cells = [g["axis"]] * width
     i0 = 0 if lo_v is None else cell(lo_v)
@@ -125,7 +141,8 @@ def interval_line(
     if margin is not None and math.isfinite(margin):
         cells[cell(margin)] = g["margin"]
     cells[cell(delta)] = g["delta"]
-    return f"{fixed(a, True, 3)} {''.join(cells)} {fixed(b, True, 3)}"
+    return f"{fixed(axis_label(a, unit), True, 3)} {''.join(cells)} " \
+           f"{fixed(axis_label(b, unit), True, 3)}"
 
 
 def legend(unicode: bool = True, bounds: str = "one-sided bounds L..U", *,

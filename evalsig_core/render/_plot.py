@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from ._format import axis_label, axis_unit
+
 __all__ = ["Density", "Forest", "ForestRow", "density", "forest"]
 
 WIDTH = 760
@@ -79,8 +81,9 @@ def _ticks(a: float, b: float, n: int = 5) -> list[float]:
     return [round(first + k * step, 12) for k in range(int((b - first) / step) + 1)]
 
 
-def _scale(values: Sequence[float]) -> tuple[float, float]:
-    a, b = min(values), max(values)
+def _scale(values: Sequence[float], unit: float = 1.0) -> tuple[float, float]:
+    """The padded axis [a, b] through `values`, in `unit`s (see `axis_unit`)."""
+    a, b = min(values) / unit, max(values) / unit
     span = b - a if b > a else max(abs(a), 0.01)
     return a - 0.12 * span, b + 0.12 * span
 
@@ -88,11 +91,12 @@ def _scale(values: Sequence[float]) -> tuple[float, float]:
 def forest(rows: Sequence[ForestRow]) -> Forest:
     """Lay out rows on one axis that covers every finite bound, delta, margin and zero."""
     vals = [0.0] + [v for r in rows for v in (r.delta, r.lower, r.upper, r.margin) if _finite(v)]
-    a, b = _scale(vals)  # type: ignore[arg-type]
+    unit = axis_unit(vals)  # type: ignore[arg-type]
+    a, b = _scale(vals, unit)  # type: ignore[arg-type]
     x0, x1 = float(LABEL_W), float(WIDTH - RIGHT_PAD)
 
-    def x(v: float) -> float:
-        return round(x0 + (v - a) / (b - a) * (x1 - x0), 1)
+    def x(v: float, unit: float = unit) -> float:
+        return round(x0 + (v / unit - a) / (b - a) * (x1 - x0), 1)
 
     drawn = []
     for i, r in enumerate(rows):
@@ -105,7 +109,7 @@ def forest(rows: Sequence[ForestRow]) -> Forest:
             lo_open=not _finite(r.lower), hi_open=not _finite(r.upper),
             x_margin=x(r.margin) if _finite(r.margin) else None,  # type: ignore[arg-type]
         ))
-    ticks = [Tick(x(t), f"{t:+g}" if t else "0") for t in _ticks(a, b)]
+    ticks = [Tick(x(t, 1.0), f"{axis_label(t, unit):+g}" if t else "0") for t in _ticks(a, b)]
     return Forest(width=WIDTH, height=TOP + ROW_H * len(rows) + 26, x0=x0, x1=x1,
                   x_zero=x(0.0), ticks=ticks, rows=drawn)
 
@@ -132,7 +136,8 @@ def _density_from_percentiles(q: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 def density(delta: float, se: float, df: float | None, margin: float | None,
             percentiles: Sequence[float] | None = None, method: str = "") -> Density | None:
-    """The distribution panel, or None when there is nothing to draw (SE 0 and no draws)."""
+    """The distribution panel, or None when there is nothing to draw (SE 0 and no draws, or
+    values near the float limit)."""
     q = np.asarray(percentiles, dtype=np.float64) if percentiles else None
     if q is not None and not (q.size >= 2 and np.all(np.isfinite(q)) and q[-1] > q[0]):
         q = None
@@ -148,6 +153,8 @@ def density(delta: float, se: float, df: float | None, margin: float | None,
     if margin is not None and math.isfinite(margin) and (
             abs(margin - delta) <= 100 * (max(pts) - min(pts))):
         pts.append(margin)
+    if axis_unit(pts) != 1.0:  # a distribution beside a value near 1e308: no drawable axis
+        return None
     a, b = _scale(pts)
     # Percentiles resolve the shape coarsely (and discrete draws pile up): fewer, wider bins.
     grid = np.linspace(a, b, 61 if q is not None else 121)

@@ -131,11 +131,12 @@ class Inference:
 
 
 def summarize_distribution(draws: np.ndarray) -> tuple[float, ...]:
-    """Percentiles 0..100 of a resampling distribution (for the report's plot)."""
-    finite = draws[np.isfinite(draws)]
-    if finite.size == 0:
+    """Percentiles 0..100 of a resampling distribution (for the report's plot); none when a
+    draw is not finite (beyond the float range, at a margin near 1e308): the percentiles of
+    the finite draws alone would misplace the distribution."""
+    if draws.size == 0 or not np.all(np.isfinite(draws)):
         return ()
-    return tuple(float(x) for x in np.percentile(finite, np.arange(101)))
+    return tuple(float(x) for x in np.percentile(draws, np.arange(101)))
 
 
 def bisect(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,

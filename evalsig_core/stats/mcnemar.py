@@ -25,7 +25,13 @@ _EDGE = 1e-12
 
 
 def tango_score(b: np.ndarray, c: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """Tango's score statistic T(D) (vectorised over samples)."""
+    """Tango's score statistic T(D) (vectorised over samples).
+
+    A difference of proportions lies in [-1, 1]: a null D beyond it is false for any data, so
+    T is +inf below -1 and -inf above 1 (the limits of the decreasing T), not the overflow
+    of D^2 terms that a margin of 1e200 produced."""
+    D_in = D
+    D = np.clip(D, -1.0, 1.0)
     A = 2.0 * N
     Bq = -b - c + (2.0 * N - b + c) * D
     C = -c * D * (1.0 - D)
@@ -34,7 +40,8 @@ def tango_score(b: np.ndarray, c: np.ndarray, N: np.ndarray, D: np.ndarray) -> n
     num = b - c - N * D
     with np.errstate(divide="ignore", invalid="ignore"):
         t = num / np.sqrt(np.maximum(var, 0.0))
-    return np.where(var > 0, t, np.where(num > 0, np.inf, np.where(num < 0, -np.inf, 0.0)))
+    t = np.where(var > 0, t, np.where(num > 0, np.inf, np.where(num < 0, -np.inf, 0.0)))
+    return np.where(D_in < -1.0, np.inf, np.where(D_in > 1.0, -np.inf, t))
 
 
 def tango_bounds(b: np.ndarray, c: np.ndarray, N: np.ndarray,

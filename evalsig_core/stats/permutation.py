@@ -120,5 +120,12 @@ def permutation(
         notes=(f"sign-flip permutation over {unit}: {how} sign vectors",),
         alpha_allow=alpha_allow,
         lower_allow=None if alpha_allow is None else _bound(c_lo, alpha_allow, exact, True),
-        distribution=summarize_distribution(theta0 + (P1 - theta0 * P2) / N),
+        distribution=summarize_distribution(_null_draws(theta0, P1, P2, N)),
     )
+
+
+def _null_draws(theta0: float, P1: np.ndarray, P2: np.ndarray, N: float) -> np.ndarray:
+    """delta* = theta0 + (P1 - theta0 P2) / N, written so that a margin of 1e308 whose draws
+    are finite does not overflow in theta0 P2; a draw truly beyond the float range is inf."""
+    with np.errstate(over="ignore"):
+        return theta0 * (1.0 - P2 / N) + P1 / N

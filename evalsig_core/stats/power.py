@@ -56,6 +56,8 @@ def required_n(
     if not math.isfinite(need):
         raise UsageError(f"delta {delta:g} with sd {sd:g}: the required N is not a finite "
                          "number; give a realistic effect size")
+    if need == 0 and sd != 0:  # (sd / delta)^2 underflowed (delta 1e200): one item, not 0
+        return 1
     return math.ceil(need)
 
 

@@ -44,6 +44,7 @@ CHUNK_CELLS = 2_000_000  # weights generated per chunk: rows * G ~ 2M cells (16 
 MAX_ENUMERATION = 1 << 16
 _TIES = 1e-10  # relative tolerance for t* = t_obs
 _BRACKET = 100.0  # test-inversion bracket: delta +- 100 CR1 standard errors
+_FAR = 1e100  # |theta| from which _exceed works in units of |theta| (theta^2 Q3 overflowed)
 PACKED_BYTES = 1 << 25  # sign bytes gathered per pass (32 MB)
 TABLE_BLOCK = 64  # groups of 8 clusters whose table rows one gather pass reads
 TYPES_MIN_G = 2048  # Rademacher signs counted per cluster type from this many clusters on
@@ -289,6 +290,8 @@ class WildBootstrap:
 
     def _exceed(self, theta: np.ndarray, upper: bool) -> np.ndarray:
         """Share of draws whose t* is at least as extreme as t_obs, per sample, at theta."""
+        if np.any(np.abs(theta) > _FAR):
+            return self._exceed_far(theta, upper)
         # The arithmetic of the formula in the module docstring, in place (each (R, B)
         # temporary costs as much as the operation at B = 10k); same operations, same order.
         th = theta[:, None]
@@ -321,6 +324,28 @@ class WildBootstrap:
         hit = a <= np.add(x, y, out=y) if upper else a >= np.subtract(x, y, out=y)
         return np.count_nonzero(hit, axis=1) / hit.shape[1]
 
+    def _exceed_far(self, theta: np.ndarray, upper: bool) -> np.ndarray:
+        """`_exceed` for a theta beyond 1e100 (a margin of 1e200): there theta^2 Q3 and
+        t_obs sqrt(var*) overflowed. a is linear and var* quadratic in theta, so both sides of
+        a >= t_obs sqrt(var*) are divided by s |t_obs| with s = |theta|: the same comparison
+        (and tolerance) on numbers of order one."""
+        s = np.maximum(np.abs(theta), 1.0)[:, None]
+        t = theta[:, None] / s
+        a = self.A1 / s - self.A2 * t
+        b = self.B1 / s - self.B2 * t
+        Q = self.Q1 / s / s - 2.0 * t * (self.Q2 / s) + t * t * self.Q3
+        N = self.N
+        var = self.G / (self.G - 1) * (Q - 2.0 * a * b / N + a * a * self.M / (N * N))
+        root = np.sqrt(np.maximum(var, 0.0))
+        gap = self.delta - theta  # t_obs = gap / se1; 0 when se1 = 0, as in _exceed
+        moved = (self.se1 > 0) & (gap != 0)
+        inv = np.divide(self.se1, np.abs(gap), out=np.ones_like(gap), where=moved)[:, None]
+        lhs = a * inv  # a / |t_obs| (a itself when t_obs = 0)
+        rhs = np.where(moved, np.sign(gap), 0.0)[:, None] * root
+        tol = _TIES * (np.abs(lhs) + np.abs(rhs))
+        hit = lhs <= rhs + tol if upper else lhs >= rhs - tol
+        return np.count_nonzero(hit, axis=1) / hit.shape[1]
+
     def p_value(self, theta: float | np.ndarray, *, upper: bool = False) -> np.ndarray:
         """One-sided p of H0: delta <= theta (or >= theta with upper=True)."""
         th = np.broadcast_to(np.asarray(theta, dtype=np.float64), self.delta.shape)
@@ -351,8 +376,12 @@ class WildBootstrap:
         return np.where(self._exceed(hi, True) > alpha, np.inf, out)
 
     def null_draws(self, theta: float) -> np.ndarray:
-        """delta* = theta + a/N of the first sample under H0: delta = theta."""
-        return theta + (self.A1[0] - theta * self.A2) / self.N
+        """delta* = theta + a/N of the first sample under H0: delta = theta.
+
+        Written theta (1 - A2/N) + A1/N: theta A2 overflowed for a theta of 1e308 whose draws
+        are finite; a draw truly beyond the float range is inf (and the summary then empty)."""
+        with np.errstate(over="ignore"):
+            return theta * (1.0 - self.A2 / self.N) + self.A1[0] / self.N
 
 
 def _clusters(sample: PairedSample, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -85,6 +85,13 @@ def test_required_n_that_is_not_a_finite_number_is_a_usage_error(sd: float, delt
         required_n(sd, delta)
 
 
+@pytest.mark.parametrize("delta", [1e200, 1.7e308])
+def test_required_n_for_a_huge_effect_is_one_item_not_an_underflowed_zero(delta: float) -> None:
+    # (z sd / delta)^2 underflowed to 0.0: "required_n": 0 for a positive sd
+    assert required_n(0.5, delta) == 1
+    assert required_n(0.0, 0.1) == 0  # no variance: nothing to collect
+
+
 def test_power_analysis_plans_at_the_allow_level() -> None:
     res = power_analysis(0.3, n=400, delta=0.05, alpha=0.05, icc=0.1, cluster_size=8,
                          allow_alpha=0.025)

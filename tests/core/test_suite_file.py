@@ -8,6 +8,7 @@ import pytest
 
 from evalsig_core import InputNotFoundError, UsageError
 from evalsig_core.cli import main
+from evalsig_core.config import load_config
 from evalsig_core.suite import load_suite
 from evalsig_core.suite_file import read_suite_spec
 
@@ -91,3 +92,18 @@ def test_the_cli_needs_run_files_where_the_nightly_flow_can_use_the_store(tmp_pa
     with pytest.raises(UsageError, match="entry 'a' has no baseline run file"):
         load_suite(p)
     assert main(["suite", str(p)], {}) == 64
+
+
+def test_a_boolean_reads_the_same_in_a_suite_file_and_a_config_file(tmp_path: Path) -> None:
+    # both refuse `min_delta = true` (pydantic would read a margin of 1.0), in one wording
+    suite = _write(tmp_path, '[[entry]]\nname = "a"\ncandidate = "c"\nmin_delta = true\n')
+    cfg = tmp_path / "evalsig.toml"
+    cfg.write_text("min_delta = true\n")
+    with pytest.raises(UsageError) as in_suite:
+        read_suite_spec(suite)
+    with pytest.raises(UsageError) as in_config:
+        load_config(cfg)
+    tail = "min_delta = true is a boolean (fix: give min_delta a number or a name, as the " \
+        "flag takes)"
+    assert str(in_suite.value) == f"{suite} entry 1 ('a'): {tail}"
+    assert str(in_config.value) == f"{cfg}: {tail}"

@@ -179,3 +179,28 @@ def test_an_alpha_above_the_fixed_power_names_alpha_for_commands_without_power(
     err = capsys.readouterr().err
     assert f"--alpha 0.85 is too large for `evalsig {command[0]}`" in err
     assert "must be below 0.8" in err and "--power" not in err and "must exceed" not in err
+
+
+@pytest.mark.parametrize("flags", [
+    ["--no-config", "--config", "x.toml"],
+    ["--config=x.toml", "--no-config"],
+])
+@pytest.mark.parametrize("command", [
+    ["gate", "--baseline", "b.json", "--candidate", "c.json", "--min-delta", "0"],
+    ["compare", "b.json", "c.json"],
+    ["doctor", "b.json", "c.json"],
+    ["power", "--sd", "0.5", "--n", "100"],
+    ["suite", "suite.toml"],
+    ["watch", "--baseline", "b.json", "--candidate", "c.json", "--min-delta", "0"],
+    ["history", "--store", "file:///tmp/s"],
+])
+def test_config_and_no_config_together_are_a_usage_error(
+        flags: list[str], command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `--no-config --config x.toml` silently ignored x.toml (and gated without its defaults)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.toml").write_text("min_delta = 0.5\n")
+    assert main([*flags, *command], {}) == 64
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--config" in err and "--no-config" in err and "fix:" in err

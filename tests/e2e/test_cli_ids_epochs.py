@@ -107,6 +107,9 @@ def test_a_negative_csv_epoch_is_refused(tmp_path: Path,
     (2.0**60, "has item_id 1.152921504606847e+18, which is a float beyond 2**53"),
     ([1], "has item_id [1], which is a list"),
     (None, "has no item_id"),
+    # "which is not a finite number", where from_arrays said "has no item_id" for the same
+    # NaN (pandas' missing value): one wording, `run.is_missing` deciding for both
+    (float("nan"), "has no item_id"),
 ])
 def test_an_item_id_that_is_no_id_is_refused_by_position(
         bad: Any, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,6 +163,8 @@ def test_the_doctor_names_ids_that_differ_only_in_how_a_number_is_written(
      "must be strings or integers; a float id pairs only when it holds an integer (1.0 is 1))"),
     ({"item_ids": np.array([3, -1]) < 0}, "record #1 has item_id false, which is a boolean"),
     ({"item_ids": ["a", None]}, "record #2 has no item_id"),
+    ({"item_ids": ["a", float("nan")]}, "record #2 has no item_id"),
+    ({"item_ids": np.array([1.0, np.nan])}, "record #2 has no item_id"),
     ({"item_ids": ["a", "b"], "epochs": [True, 1]}, "epochs are not all integers"),  # [1, 1]
     ({"item_ids": ["a", "b"], "epochs": [1, -1]}, "record #2 has epoch -1"),
 ])

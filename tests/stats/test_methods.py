@@ -96,6 +96,35 @@ def test_wcr_bounds_invert_the_test() -> None:
     assert r.two_sided[0] < r.lower < r.delta < r.upper < r.two_sided[1]
 
 
+def test_wcr_far_theta_arithmetic_counts_the_draws_the_in_place_one_counts() -> None:
+    # From |theta| > 1e100 the test runs in units of |theta| (theta^2 Q3 overflowed at 1e200):
+    # where both are finite the two must count the same draws, on both sides.
+    s = _clustered(6, 40, 800)
+    wb = WildBootstrap.fit(s.sums.S, s.sums.n, resamples=999, seed=3)  # type: ignore[union-attr]
+    se = float(wb.se1[0])
+    for k in (-300.0, -3.0, -0.5, 0.0, 0.7, 2.0, 40.0, 1e6):
+        th = np.array([float(wb.delta[0]) + k * se])
+        for upper in (False, True):
+            assert wb._exceed_far(th, upper)[0] == wb._exceed(th, upper)[0], (k, upper)
+
+
+def test_wcr_p_value_at_a_margin_of_1e200_is_the_limit_without_overflow() -> None:
+    s = _clustered(6, 40, 800)
+    wb = WildBootstrap.fit(s.sums.S, s.sums.n, resamples=999, seed=3)  # type: ignore[union-attr]
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow is exact: 0
+        assert wb.p_value(-1e200)[0] == wb.p_value(-1.7e308)[0] == 0.0
+        assert wb.p_value(1e200)[0] == wb.p_value(1.7e308)[0] == 1.0
+        assert wb.p_value(1e200, upper=True)[0] == 0.0
+
+
+def test_tango_score_beyond_minus_one_one_is_infinite_without_overflow() -> None:
+    # a difference of proportions outside [-1, 1] is a null no data can support
+    with np.errstate(all="raise"):
+        got = tango_score(np.array(3.0), np.array(1.0), np.array(50.0),
+                          np.array([-1e200, -1.0001, 1.0001, 1.7e308]))
+    assert list(got) == [np.inf, np.inf, -np.inf, -np.inf]
+
+
 def test_wcr_batch_equals_the_library_call() -> None:
     s1, s2 = _clustered(7, 30, 500), _clustered(8, 30, 500)
     n = s1.sums.n  # type: ignore[union-attr]
