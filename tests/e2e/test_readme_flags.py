@@ -1,0 +1,53 @@
+"""README's flag lists are the parsers' flags: a flag added to (or dropped from) a command
+without its README line used to drift silently (`compare --allow-failed-run` was missing)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from evalsig_core.cli import build_parser
+from evalsig_core.cli._parser import _subparsers
+from evalsig_core.config import Defaults
+from evalsig_core.suite_file import SuiteEntrySpec
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+_REPORT_FLAGS = {"--output", "--json", "--markdown", "--html"}
+
+
+def _between(start: str, end: str) -> str:
+    return README.split(start, 1)[1].split(end, 1)[0]
+
+
+def _flags(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", text))
+
+
+def _parser_flags(command: str) -> set[str]:
+    sub = _subparsers(build_parser())[command]
+    return {o for a in sub._actions for o in a.option_strings if o.startswith("--")} - {"--help"}
+
+
+@pytest.mark.parametrize(("command", "start", "end", "extra"), [
+    ("gate", "Gate flags: ", "`.\n", set()),
+    # the report flags are the "Every report command" paragraph's
+    ("compare", "`compare` takes ", "; its", _REPORT_FLAGS),
+])
+def test_the_readme_lists_every_flag_of_the_command(command: str, start: str, end: str,
+                                                    extra: set[str]) -> None:
+    assert _flags(_between(start, end)) | extra == _parser_flags(command)
+
+
+def test_the_readme_config_keys_are_the_config_fields() -> None:
+    keys = _between("Keys are the flag names (`min-delta` or `min_delta`): `", "`.")
+    assert [k.strip() for k in keys.split(",")] == [
+        k.replace("_", "-") for k in Defaults.model_fields]
+
+
+def test_the_readme_suite_entry_keys_are_the_suite_file_fields() -> None:
+    text = _between("tables with name, ", " (paths relative")
+    keys = {"name", *(k.strip() for k in text.replace("\n", " ").split(","))}
+    # command, output and timeout are the nightly flow's (documented in its own sentence)
+    assert keys | {"command", "output", "timeout"} == set(SuiteEntrySpec.model_fields)
