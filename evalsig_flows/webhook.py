@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     s = sub.add_parser("serve", help="serve the GitHub webhook receiver (uvicorn)")
     s.add_argument("--host", help="bind address (default EVALSIG_WEBHOOK_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default EVALSIG_WEBHOOK_PORT or 8787)")
-    s.add_argument("--log-level", default="info")
+    s.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     try:
         args = ap.parse_args(argv)
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port))

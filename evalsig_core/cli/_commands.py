@@ -102,12 +102,12 @@ def _add_stats_flags(p: argparse.ArgumentParser) -> None:
                    "alpha on one side")
     p.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
-    p.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
-    p.add_argument("--seed", type=_int, default=0, help="seed of every random method")
+    p.add_argument("--resamples", type=_int, default=10000, help="resamples of the random methods (default 10000)")
+    p.add_argument("--seed", type=_int, default=0, help="seed of every random method (default 0)")
 
 
 def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
+    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
     p.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON to PATH")
     p.add_argument("--markdown", metavar="PATH", help=f"also write the {what} as Markdown")
     p.add_argument("--html", metavar="PATH", help=f"also write the {what} as one HTML page")
@@ -158,11 +158,11 @@ def build_parser() -> UsageParser:
                    help="superiority (default), non-inferiority or minimum-effect")
     g.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
-    g.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
-    g.add_argument("--seed", type=_int, default=0, help="seed of every random method")
+    g.add_argument("--resamples", type=_int, default=10000, help="resamples of the random methods (default 10000)")
+    g.add_argument("--seed", type=_int, default=0, help="seed of every random method (default 0)")
     g.add_argument("--markdown", metavar="PATH", help="also write the report as Markdown")
     g.add_argument("--html", metavar="PATH", help="also write the report as one HTML page")
-    g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
+    g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
     g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     g.set_defaults(handler=cmd_gate)
 
