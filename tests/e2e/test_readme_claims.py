@@ -1,13 +1,16 @@
-"""README's flag lists are the parsers' flags: a flag added to (or dropped from) a command
-without its README line used to drift silently (`compare --allow-failed-run` was missing)."""
+"""README's claims that can drift silently, checked against the code.
+
+Its flag lists are the parsers' flags: a flag added to (or dropped from) a command without its
+README line used to drift silently (`compare --allow-failed-run` was missing)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from evalsig_core.cli import build_parser
+from evalsig_core.cli import build_parser, main
 from evalsig_core.cli._parser import _subparsers
 from evalsig_core.config import Defaults
 from evalsig_core.suite_file import SuiteEntrySpec
@@ -51,3 +54,16 @@ def test_the_readme_suite_entry_keys_are_the_suite_file_fields() -> None:
     keys = {"name", *(k.strip() for k in text.replace("\n", " ").split(","))}
     # command, output and timeout are the nightly flow's (documented in its own sentence)
     assert keys | {"command", "output", "timeout"} == set(SuiteEntrySpec.model_fields)
+
+
+@pytest.mark.parametrize("key", ["allow-failed-run", "verbose"])
+def test_an_unknown_config_key_is_named_as_unknown_whatever_its_value(
+        key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # README: "an unknown key or a bad value is a usage error (64) naming the file".
+    # `allow-failed-run = true` was answered "is a boolean (fix: give allow-failed-run a
+    # number or a name, as the flag takes)": a fix that then failed as an unknown key.
+    cfg = tmp_path / "evalsig.toml"
+    cfg.write_text(f"{key} = true\n")
+    assert main(["--config", str(cfg), "schema"], env={}) == 64
+    err = capsys.readouterr().err
+    assert f"{cfg}: unknown key {key!r}" in err and "boolean" not in err
