@@ -418,10 +418,11 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         report = diagnose(b, c, cluster=args.cluster)
     else:
         report = make_report([finding_from_error(e) for e in read_errors], None, None)
+        for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
+            if e.exit_code != ExitCode.DATA:  # the report's exit_code is the process's
+                report = report.model_copy(update={"exit_code": int(e.exit_code)})
+                break
     _emit(args, env, render_doctor, report)
-    for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
-        if e.exit_code != ExitCode.DATA:
-            return int(e.exit_code)
     return report.exit_code
 
 

@@ -5,6 +5,7 @@ README line used to drift silently (`compare --allow-failed-run` was missing).""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -67,3 +68,14 @@ def test_an_unknown_config_key_is_named_as_unknown_whatever_its_value(
     assert main(["--config", str(cfg), "schema"], env={}) == 64
     err = capsys.readouterr().err
     assert f"{cfg}: unknown key {key!r}" in err and "boolean" not in err
+
+
+def test_a_doctor_report_on_a_missing_file_carries_the_exit_code_66_it_exits_with(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # README "Exit codes": 66 an input file was not found. The doctor's JSON said
+    # "exit_code": 65 (bad data) while the process exited 66.
+    missing = str(tmp_path / "missing.json")
+    b = str(REPO / "deployments" / "examples" / "baseline.json")
+    assert main(["doctor", b, missing, "--output", "json"], env={}) == 66
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["ok"], doc["exit_code"], doc["findings"][0]["file"]) == (False, 66, missing)
