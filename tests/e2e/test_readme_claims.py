@@ -15,7 +15,7 @@ from evalsig_core.cli import build_parser, main
 from evalsig_core.cli._parser import _subparsers
 from evalsig_core.config import Defaults
 from evalsig_core.suite_file import SuiteEntrySpec
-from tests.conftest import REPO
+from tests.conftest import REPO, write_runframe
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 _REPORT_FLAGS = {"--output", "--json", "--markdown", "--html"}
@@ -79,3 +79,15 @@ def test_a_doctor_report_on_a_missing_file_carries_the_exit_code_66_it_exits_wit
     assert main(["doctor", b, missing, "--output", "json"], env={}) == 66
     doc = json.loads(capsys.readouterr().out)
     assert (doc["ok"], doc["exit_code"], doc["findings"][0]["file"]) == (False, 66, missing)
+
+
+def test_an_integer_score_beyond_float64_is_e115_the_code_for_scores_beyond_1e50(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # README's doctor table: E115 "scores beyond ±1e50"; a JSON score 10**400 was E109
+    # ("a score ... is not a number") with the hint "rescale the scores" of E115.
+    ids = [f"q{i}" for i in range(40)]
+    b = write_runframe(tmp_path / "b.json", ids, [i % 2 for i in range(40)])
+    c = write_runframe(tmp_path / "c.json", ids, [10**400, *(i % 3 == 0 for i in range(1, 40))])
+    assert main(["doctor", str(b), str(c), "--output", "json"], env={}) == 65
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["code"], finding["file"]) == ("E115", str(c))
