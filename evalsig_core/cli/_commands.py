@@ -102,7 +102,8 @@ def _add_stats_flags(p: argparse.ArgumentParser) -> None:
                    "alpha on one side")
     p.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
-    p.add_argument("--resamples", type=_int, default=10000, help="resamples of the random methods (default 10000)")
+    p.add_argument("--resamples", type=_int, default=10000,
+                   help="resamples of the random methods (default 10000)")
     p.add_argument("--seed", type=_int, default=0, help="seed of every random method (default 0)")
 
 
@@ -158,7 +159,8 @@ def build_parser() -> UsageParser:
                    help="superiority (default), non-inferiority or minimum-effect")
     g.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
-    g.add_argument("--resamples", type=_int, default=10000, help="resamples of the random methods (default 10000)")
+    g.add_argument("--resamples", type=_int, default=10000,
+                   help="resamples of the random methods (default 10000)")
     g.add_argument("--seed", type=_int, default=0, help="seed of every random method (default 0)")
     g.add_argument("--markdown", metavar="PATH", help="also write the report as Markdown")
     g.add_argument("--html", metavar="PATH", help="also write the report as one HTML page")

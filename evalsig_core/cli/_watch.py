@@ -28,7 +28,8 @@ def register(sub: Any) -> None:
                    "side of the confidence sequence)")
     p.add_argument("--mode", default=Mode.SUPERIORITY.value, choices=[m.value for m in Mode],
                    help="superiority (default), non-inferiority or minimum-effect")
-    p.add_argument("--seed", type=_int, default=0, help="seed of the order of the units (default 0)")
+    p.add_argument("--seed", type=_int, default=0,
+                   help="seed of the order of the units (default 0)")
     _add_report_flags(p, "watch report")
     p.set_defaults(handler=cmd_watch)
 

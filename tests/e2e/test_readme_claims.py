@@ -5,12 +5,15 @@ README line used to drift silently (`compare --allow-failed-run` was missing).""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from evalsig_core import ComparisonResult
 from evalsig_core.cli import build_parser, main
 from evalsig_core.cli._parser import _subparsers
 from evalsig_core.config import Defaults
@@ -38,7 +41,7 @@ def _parser_flags(command: str) -> set[str]:
     ("gate", "Gate flags: ", "`.\n", set()),
     # the report flags are the "Every report command" paragraph's
     ("compare", "`compare` takes ", "; its", _REPORT_FLAGS),
-])
+], ids=["gate", "compare"])
 def test_the_readme_lists_every_flag_of_the_command(command: str, start: str, end: str,
                                                     extra: set[str]) -> None:
     assert _flags(_between(start, end)) | extra == _parser_flags(command)
@@ -91,3 +94,39 @@ def test_an_integer_score_beyond_float64_is_e115_the_code_for_scores_beyond_1e50
     assert main(["doctor", str(b), str(c), "--output", "json"], env={}) == 65
     (finding,) = json.loads(capsys.readouterr().out)["findings"]
     assert (finding["code"], finding["file"]) == ("E115", str(c))
+
+
+def _resolve(dotted: str) -> object:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+@pytest.mark.parametrize("dotted", sorted(set(re.findall(
+    r"`(evalsig_(?:core|flows)(?:\.\w+)+)`", README))))
+def test_every_python_name_the_readme_shows_exists(dotted: str) -> None:
+    assert _resolve(dotted) is not None
+
+
+@pytest.mark.parametrize("field", sorted(set(re.findall(r"`comparison\.(\w+)`", README))))
+def test_every_comparison_field_the_readme_names_is_in_the_gate_report(field: str) -> None:
+    assert field in ComparisonResult.model_fields
+
+
+def test_the_python_api_section_imports_exported_names_and_real_parameters() -> None:
+    import evalsig_core
+
+    section = _between("## Python API", "\n## ")
+    (names,) = re.findall(r"^from evalsig_core import (.+)$", section, flags=re.M)
+    assert {n.strip() for n in names.split(",")} <= set(evalsig_core.__all__)
+    (shown,) = re.findall(r"`EvalRun\.from_arrays\(([^)]*)\)`", section)
+    params = inspect.signature(evalsig_core.EvalRun.from_arrays).parameters  # **meta: RunMeta
+    known = set(params) | set(evalsig_core.RunMeta.model_fields)
+    assert {a.split("=")[0].strip() for a in shown.split(",")} <= known
