@@ -150,7 +150,9 @@ def build_parser() -> UsageParser:
     g.add_argument("--candidate", required=True, help="candidate run file")
     _add_input_flags(g)
     g.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True,
-                   help="the margin: smallest improvement worth shipping (>= 0)")
+                   help="the margin, >= 0: the smallest improvement worth shipping "
+                   "(non-inferiority: the largest loss tolerated); required unless the config "
+                   "file sets it")
     g.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="one-sided error rate (default 0.05)")
     g.add_argument("--power", type=_finite_float("--power"), default=0.80,

@@ -22,7 +22,9 @@ def register(sub: Any) -> None:
     p.add_argument("--candidate", required=True, help="candidate run file (its latest look)")
     _add_input_flags(p)
     p.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True,
-                   help="the margin: smallest improvement worth shipping (>= 0)")
+                   help="the margin, >= 0: the smallest improvement worth shipping "
+                   "(non-inferiority: the largest loss tolerated); required unless the config "
+                   "file sets it")
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="error rate over all looks together (default 0.05; alpha/2 per "
                    "side of the confidence sequence)")
