@@ -88,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
 
     ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prefect-file", type=Path, default=HERE / "prefect.yaml")
+    ap.add_argument("--prefect-file", type=Path, default=HERE / "prefect.yaml",
+                    help="deployments file (default: deployments/prefect.yaml)")
     ap.add_argument("--store", help="store URI for every deployment (default: prefect.yaml's)")
-    ap.add_argument("--set", action="append", default=[], metavar="DEPLOYMENT.PARAM=VALUE")
+    ap.add_argument("--set", action="append", default=[], metavar="DEPLOYMENT.PARAM=VALUE",
+                    help="override one parameter of one deployment (repeatable)")
     ap.add_argument("--limit", type=int, default=None, help="max concurrent flow runs")
     args = ap.parse_args_or_exit(argv)
     if not os.environ.get("PREFECT_API_URL"):

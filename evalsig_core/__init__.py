@@ -1,7 +1,8 @@
 """evalsig core: read eval runs, pair them, test the difference, decide, report.
 
 Pure library: numpy, scipy, pydantic, jinja2. It never imports prefect, boto3 or an HTTP
-library, reads no environment variable and touches no network.
+library and touches no network; only the command line (`evalsig_core.cli`) reads the
+environment.
 """
 
 from ._version import __version__

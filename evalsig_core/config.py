@@ -90,8 +90,11 @@ def load_config(path: Path) -> Defaults:
     """Read and validate the defaults of one config file."""
     table = _table(path) or {}
     data: dict[str, Any] = {}
+    known = ", ".join(k.replace("_", "-") for k in Defaults.model_fields)
     for k, v in table.items():
         name = str(k).replace("-", "_")
+        if name not in Defaults.model_fields:  # before the value's checks: no fix for a value
+            raise UsageError(f"{path}: unknown key {k!r}; known keys: {known}")
         if name in data:  # min_delta = 0.01 and min-delta = 0.02: the last one won silently
             raise UsageError(f"{path}: {name.replace('_', '-')!r} is set twice (as "
                              f"{name!r} and {name.replace('_', '-')!r}); keep one")
@@ -102,9 +105,6 @@ def load_config(path: Path) -> Defaults:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        known = ", ".join(k.replace("_", "-") for k in Defaults.model_fields)
-        if err["type"] == "extra_forbidden":
-            raise UsageError(f"{path}: unknown key {key!r}; known keys: {known}") from None
         raise UsageError(f"{path}: invalid {key!r}: {err['msg']} (got {err.get('input')!r})"
                          ) from None
     # Ranges too (alpha = 2, seed = -1): the Policy's own checks, with the file named.

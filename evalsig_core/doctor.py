@@ -27,12 +27,14 @@ __all__ = ["FINDING_CODES", "MAX_ABS_SCORE", "diagnose", "finding_from_error", "
 MAX_ABS_SCORE = 1e50
 
 FINDING_CODES: dict[str, str] = {
-    "E101": "the file cannot be read as a run (format, JSON, metric, encoding)",
-    "E102": "the chosen metric does not exist in the file",
+    "E101": "the file cannot be read as a run (format, JSON, encoding, archive), or is "
+            "missing (exit 66) or unreadable (exit 74)",
+    "E102": "the chosen metric, scorer, filter, split or column does not exist, or several "
+            "exist and none was chosen",
     "E103": "non-finite scores (NaN or Infinity)",
     "E104": "duplicate (item, epoch) records",
-    "E105": "the runs share no item",
-    "E106": "the run failed (status error)",
+    "E105": "the runs share no item (or only one), or a run has no scored item",
+    "E106": "the run failed (status error or cancelled)",
     "E107": "the cluster key is missing on some items (or a run carries no labels)",
     "E108": "fewer than 2 clusters: no cluster-robust inference possible",
     "E109": "a record lacks an item id, or a score or epoch is not a number",

@@ -73,6 +73,9 @@ class RunSummary(_Strict):
 
 
 class DoctorReport(_Strict):
+    """Every doctor finding on two runs; `exit_code` 65 when any is an error (66 / 74 when a
+    file is missing / unreadable), else 0 (`evalsig schema --kind doctor`)."""
+
     schema_version: str = SCHEMA_VERSION
     kind: str = "doctor"
     ok: bool
@@ -151,6 +154,9 @@ class ComparisonResult(_Strict):
 
 
 class GateReport(_Strict):
+    """A gate's decision: the verdict, its exit code and reason, the policy, the comparison
+    behind it and every doctor finding (`evalsig schema --kind gate`)."""
+
     schema_version: str = SCHEMA_VERSION
     kind: str = "gate"
     evalsig_version: str = __version__

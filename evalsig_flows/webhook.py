@@ -22,8 +22,8 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   fixing an outage) or ended with a promotion refusal ("Refused": e.g. the merge arrived while
   the gate was still PENDING) starts a fresh run under the next key,
   `github-<delivery>-attempt-<n>`: each attempt's run is found again by its key, so concurrent
-  redeliveries still share one run per attempt, and each attempt is audited.
-  attempt. Promotion is idempotent, so re-running one is safe;
+  redeliveries still share one run per attempt. Promotion is idempotent and audits each
+  decision once, so re-running one is safe;
 - the answer to an event that asks for a run is 202 with `status` "scheduled" when this
   delivery created the run (a new delivery, or the next attempt), or "existing" when the run
   was already there (created by an earlier or concurrent delivery of the same
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     s = sub.add_parser("serve", help="serve the GitHub webhook receiver (uvicorn)")
     s.add_argument("--host", help="bind address (default EVALSIG_WEBHOOK_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default EVALSIG_WEBHOOK_PORT or 8787)")
-    s.add_argument("--log-level", default="info")
+    s.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     try:
         args = ap.parse_args(argv)
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port))

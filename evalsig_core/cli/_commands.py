@@ -102,12 +102,13 @@ def _add_stats_flags(p: argparse.ArgumentParser) -> None:
                    "alpha on one side")
     p.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
-    p.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
-    p.add_argument("--seed", type=_int, default=0, help="seed of every random method")
+    p.add_argument("--resamples", type=_int, default=10000,
+                   help="resamples of the random methods (default 10000)")
+    p.add_argument("--seed", type=_int, default=0, help="seed of every random method (default 0)")
 
 
 def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
+    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
     p.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON to PATH")
     p.add_argument("--markdown", metavar="PATH", help=f"also write the {what} as Markdown")
     p.add_argument("--html", metavar="PATH", help=f"also write the {what} as one HTML page")
@@ -150,7 +151,9 @@ def build_parser() -> UsageParser:
     g.add_argument("--candidate", required=True, help="candidate run file")
     _add_input_flags(g)
     g.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True,
-                   help="the margin: smallest improvement worth shipping (>= 0)")
+                   help="the margin, >= 0: the smallest improvement worth shipping "
+                   "(non-inferiority: the largest loss tolerated); required unless the config "
+                   "file sets it")
     g.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="one-sided error rate (default 0.05)")
     g.add_argument("--power", type=_finite_float("--power"), default=0.80,
@@ -159,11 +162,12 @@ def build_parser() -> UsageParser:
                    help="superiority (default), non-inferiority or minimum-effect")
     g.add_argument("--method", default="auto", choices=["auto", *METHODS],
                    help="inference method (default auto)")
-    g.add_argument("--resamples", type=_int, default=10000, help="resamples for bootstraps")
-    g.add_argument("--seed", type=_int, default=0, help="seed of every random method")
+    g.add_argument("--resamples", type=_int, default=10000,
+                   help="resamples of the random methods (default 10000)")
+    g.add_argument("--seed", type=_int, default=0, help="seed of every random method (default 0)")
     g.add_argument("--markdown", metavar="PATH", help="also write the report as Markdown")
     g.add_argument("--html", metavar="PATH", help="also write the report as one HTML page")
-    g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
+    g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
     g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     g.set_defaults(handler=cmd_gate)
 
@@ -422,10 +426,11 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         report = diagnose(b, c, cluster=args.cluster)
     else:
         report = make_report([finding_from_error(e) for e in read_errors], None, None)
+        for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
+            if e.exit_code != ExitCode.DATA:  # the report's exit_code is the process's
+                report = report.model_copy(update={"exit_code": int(e.exit_code)})
+                break
     _emit(args, env, render_doctor, report)
-    for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
-        if e.exit_code != ExitCode.DATA:
-            return int(e.exit_code)
     return report.exit_code
 
 

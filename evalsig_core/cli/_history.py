@@ -170,7 +170,8 @@ def register(sub: Any) -> None:
     h.add_argument("--store", required=True, help="store URI: file:///dir or s3://bucket/prefix")
     h.add_argument("--limit", type=_limit, default=20,
                    help="at most N decisions (default 20; 0: all)")
-    h.add_argument("--output", default="tty", choices=("tty", "json"))
+    h.add_argument("--output", default="tty", choices=("tty", "json"),
+                   help="stdout format (default tty)")
     h.set_defaults(handler=cmd_history)
 
     a = sub.add_parser("audit", help="check the audit trail of a store")

@@ -59,7 +59,8 @@ def register(sub: Any) -> None:
                    "level of auto's ALLOW bound")
     p.add_argument("--power", type=_num("--power"), default=0.80,
                    help="power for the detectable effect (default 0.80)")
-    p.add_argument("--output", default="tty", choices=["tty", "json"], help="stdout format")
+    p.add_argument("--output", default="tty", choices=["tty", "json"],
+                   help="stdout format (default tty)")
     p.set_defaults(handler=cmd_power)
 
 

@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
     p.add_argument("--correction", choices=["holm", "bh"],
                    help="multiplicity correction for superiority entries (default: the "
                    "suite file's [suite] correction, else holm)")
-    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format")
+    p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
     p.add_argument("--json", metavar="PATH", help="also write the suite report as JSON")
     p.add_argument("--markdown", metavar="PATH", help="also write the suite report as Markdown")
     p.add_argument("--html", metavar="PATH", help="also write the suite report as HTML")

@@ -22,13 +22,16 @@ def register(sub: Any) -> None:
     p.add_argument("--candidate", required=True, help="candidate run file (its latest look)")
     _add_input_flags(p)
     p.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True,
-                   help="the margin: smallest improvement worth shipping (>= 0)")
+                   help="the margin, >= 0: the smallest improvement worth shipping "
+                   "(non-inferiority: the largest loss tolerated); required unless the config "
+                   "file sets it")
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="error rate over all looks together (default 0.05; alpha/2 per "
                    "side of the confidence sequence)")
     p.add_argument("--mode", default=Mode.SUPERIORITY.value, choices=[m.value for m in Mode],
                    help="superiority (default), non-inferiority or minimum-effect")
-    p.add_argument("--seed", type=_int, default=0, help="seed of the order of the units")
+    p.add_argument("--seed", type=_int, default=0,
+                   help="seed of the order of the units (default 0)")
     _add_report_flags(p, "watch report")
     p.set_defaults(handler=cmd_watch)
 

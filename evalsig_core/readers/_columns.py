@@ -79,7 +79,7 @@ def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np
         raise InputError(
             f"score {metric!r} is an integer of {len(str(abs(scores[pos])))} digits, beyond "
             "float64", path=src, item=str(ids[pos]),
-            hint="rescale the scores (the doctor takes |score| up to 1e50)", code=E_FIELD,
+            hint="rescale the scores (the doctor takes |score| up to 1e50)", code="E115",
         ) from None
 
 
