@@ -130,8 +130,12 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
         from .tasks import gate_task
 
         report = gate_task(b, c, policy)
+    # a refusal goes under the marker the gate's verdict would carry (as the CLI's), so it
+    # replaces the PR comment of an earlier verdict of this entry instead of standing beside it
+    marker = None if isinstance(report, GateReport) else {
+        "metric": policy.metric or b.meta.metric, "task": c.meta.task}
     did = decision_id_for(report, now)
-    where = publish_report(report, p.store, did, now)
+    where = publish_report(report, p.store, did, now, marker)
     if isinstance(report, GateReport):
         verdict, code, decision = report.verdict.value, report.exit_code, "gate"
     else:
@@ -144,7 +148,7 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
                                      report=report, inputs=inputs, verdict=verdict,
                                      exit_code=code, locations=where, policy=policy,
                                      context=ctx))
-    publish_artifacts(report, where, p.name)
+    publish_artifacts(report, where, p.name, marker)
     result: dict[str, Any] = {
         "verdict": verdict, "exit_code": code, "decision_id": did, "report": where,
         "baseline": asdict(b_ref), "candidate": asdict(c_ref),

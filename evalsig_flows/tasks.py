@@ -193,17 +193,27 @@ _RENDERERS = ((GateReport, render_gate), (DoctorReport, render_doctor),
               (SuiteReport, render_suite))
 
 
-def _render(report: GateReport | DoctorReport | SuiteReport, output: str) -> str:
-    """One format of a report, rendered by the core."""
+def _render(report: GateReport | DoctorReport | SuiteReport, output: str,
+            gate: dict[str, str | None] | None = None) -> str:
+    """One format of a report, rendered by the core.
+
+    `gate`: for the doctor report of a gate it refused, the marker fields (metric, task) the
+    gate's own report would carry: the refusal replaces the PR comment of an earlier verdict
+    (render_doctor's `gate`, as the CLI does).
+    """
+    if isinstance(report, DoctorReport):
+        return render_doctor(report, output, gate=gate)
     render: Any = next(fn for kind, fn in _RENDERERS if isinstance(report, kind))
     return str(render(report, output))
 
 
 @task(name="publish-report", **IO)
 def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: str,
-                   decision_id: str | None = None,
-                   now: datetime | None = None) -> dict[str, str]:
-    """Write report.json, report.md and report.html under reports/yyyy/mm/dd/<decision_id>/."""
+                   decision_id: str | None = None, now: datetime | None = None,
+                   gate: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Write report.json, report.md and report.html under reports/yyyy/mm/dd/<decision_id>/.
+
+    `gate`: the marker fields of a gate the doctor refused (see `_render`)."""
     now = now or datetime.now(UTC)
     did = decision_id or decision_id_for(
         report if not isinstance(report, SuiteReport) else None, now)
@@ -211,7 +221,7 @@ def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: s
     store = open_store(store_uri)
     where = {"decision_id": did}
     for ext, (output, name) in _FILES.items():
-        store.put(f"{prefix}/report.{ext}", _render(report, output).encode())
+        store.put(f"{prefix}/report.{ext}", _render(report, output, gate).encode())
         where[name] = store.url(f"{prefix}/report.{ext}")
     return where
 
@@ -251,9 +261,12 @@ def entry_row(name: str, report: GateReport) -> dict[str, Any]:
 
 @task(name="publish-artifacts", **COMPUTE)
 def publish_artifacts(report: GateReport | DoctorReport | SuiteReport,
-                      locations: dict[str, str], name: str) -> None:
-    """Markdown report, a table of entries and a link to the stored report."""
-    md = _render(report, "markdown")
+                      locations: dict[str, str], name: str,
+                      gate: dict[str, str | None] | None = None) -> None:
+    """Markdown report, a table of entries and a link to the stored report.
+
+    `gate`: the marker fields of a gate the doctor refused (see `_render`)."""
+    md = _render(report, "markdown", gate)
     if isinstance(report, GateReport):
         rows = [entry_row(name, report)]
     elif isinstance(report, SuiteReport):
