@@ -202,18 +202,43 @@ def _verified(secret: SecretStr, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, (header or "").encode())
 
 
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    """A payload field that must be a JSON object (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} is {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _text(value: Any, name: str) -> str | None:
+    """A payload field that must be a string (absent or null: None)."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} is {type(value).__name__}, not a string")
+    return value
+
+
 def route_event(event: str, payload: Mapping[str, Any],
                 settings: WebhookSettings) -> RunRequest | str:
-    """Map a GitHub event to the run it asks for, or to the reason it is ignored."""
-    repo = (payload.get("repository") or {}).get("full_name")
-    branch = settings.default_branch or (payload.get("repository") or {}).get("default_branch")
+    """Map a GitHub event to the run it asks for, or to the reason it is ignored.
+
+    Raises ValueError (one line naming the field) for a payload of the wrong shape.
+    """
+    if event not in ("pull_request", "push"):
+        return f"event {event!r} is not handled"
+    repository = _object(payload.get("repository"), "repository")
+    repo = _text(repository.get("full_name"), "repository.full_name")
+    branch = settings.default_branch or _text(repository.get("default_branch"),
+                                              "repository.default_branch")
     if event == "pull_request":
-        action = payload.get("action")
-        pr = payload.get("pull_request") or {}
+        action = _text(payload.get("action"), "action")
+        pr = _object(payload.get("pull_request"), "pull_request")
         merged = action == "closed" and pr.get("merged") is True
         if action not in PR_ACTIONS and not merged:
             return f"pull_request action {action!r} does not gate"
-        number, sha = payload.get("number", pr.get("number")), (pr.get("head") or {}).get("sha")
+        number = payload.get("number", pr.get("number"))
+        sha = _text(_object(pr.get("head"), "pull_request.head").get("sha"),
+                    "pull_request.head.sha")
         if not (repo and isinstance(number, int) and sha):
             raise ValueError("pull_request payload lacks repository.full_name, number or "
                              "pull_request.head.sha")
@@ -222,14 +247,15 @@ def route_event(event: str, payload: Mapping[str, Any],
                               {"repo": repo, "pr_number": number, "head_sha": sha})
         # A merge commit or squash has a new SHA: the gated head SHA and the PR number are
         # what promotion can find the gate decision by.
-        base = (pr.get("base") or {}).get("ref")
+        base = _text(_object(pr.get("base"), "pull_request.base").get("ref"),
+                     "pull_request.base.ref")
         if not branch or base != branch:
             return f"pull request merged into {base!r}, not the default branch"
         return RunRequest(settings.promote_deployment,
                           {"repo": repo, "commit": sha, "pr_number": number,
                            "trigger": "merged-pr"})
     if event == "push":
-        ref, after = payload.get("ref"), payload.get("after")
+        ref, after = _text(payload.get("ref"), "ref"), _text(payload.get("after"), "after")
         if not branch or ref != f"refs/heads/{branch}":
             return f"push to {ref!r} is not the default branch"
         if payload.get("deleted") or not after or after == _ZERO_SHA:

@@ -1,0 +1,91 @@
+"""Hostile or odd (but signed) payloads against the receiver and a real Prefect API.
+
+A payload the receiver cannot act on is the sender's error: 400 with one line naming the field,
+never a 500 (GitHub's delivery log would show a server error and an operator would redeliver
+a payload that can never work), never a traceback, and never a run created with parameters
+the flows refuse (that run fails "decided nothing", and every redelivery starts another).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx is what ships
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from evalsig_flows.webhook import WebhookSettings, create_app, prefect_run_creator, sign
+from tests.flows.test_webhook_redelivery import deployment, runs_of  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+SECRET = "s"
+EVENTS = Path(__file__).resolve().parents[2] / "infra" / "local" / "events"
+PUSH = json.loads((EVENTS / "push.json").read_text())
+PR = json.loads((EVENTS / "pull_request.json").read_text())
+
+
+def receiver(deployment: str) -> TestClient:
+    settings = WebhookSettings.load({}, secret=SECRET, promote_deployment=deployment,
+                                    ci_deployment=deployment)
+    return TestClient(create_app(settings, prefect_run_creator()),
+                      raise_server_exceptions=False)
+
+
+def send(client: TestClient, event: str, body: bytes) -> Any:
+    return client.post("/github", content=body, headers={
+        "X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(SECRET, body), "Content-Type": "application/json"})
+
+
+def changed(doc: dict[str, Any], path: str, value: Any) -> bytes:
+    out = copy.deepcopy(doc)
+    *parents, last = path.split(".")
+    node = out
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    return json.dumps(out).encode()
+
+
+def assert_refused(r: Any, field: str, deployment: str) -> None:
+    assert r.status_code == 400, (r.status_code, r.text)
+    error = r.json()["error"]
+    assert field in error and "\n" not in error and "Traceback" not in error
+    assert runs_of(deployment) == []
+
+
+@pytest.mark.parametrize(("event", "doc", "path", "value"), [
+    ("push", PUSH, "repository", "acme/evals"),
+    ("push", PUSH, "repository", ["acme/evals"]),
+    ("pull_request", PR, "pull_request", [1]),
+    ("pull_request", PR, "pull_request.head", "3f78"),
+    ("pull_request", PR, "action", ["opened"]),
+])
+def test_a_field_of_the_wrong_type_is_400_not_500(deployment: str, event: str,
+                                                  doc: dict[str, Any], path: str,
+                                                  value: Any) -> None:
+    r = send(receiver(deployment), event, changed(doc, path, value))
+    assert_refused(r, path.split(".")[-1], deployment)
+
+
+def test_a_merged_pull_request_with_a_base_of_the_wrong_type_is_400(deployment: str) -> None:
+    merged = json.loads(changed(PR, "action", "closed"))
+    merged["pull_request"] |= {"merged": True, "base": ["main"]}
+    r = send(receiver(deployment), "pull_request", json.dumps(merged).encode())
+    assert_refused(r, "base", deployment)
+
+
+def test_the_sample_events_still_start_their_runs(deployment: str) -> None:
+    client = receiver(deployment)
+    for event, doc in (("push", PUSH), ("pull_request", PR)):
+        r = send(client, event, json.dumps(doc).encode())
+        assert (r.status_code, r.json()["status"]) == (202, "scheduled"), r.text
+    assert len(runs_of(deployment)) == 2
