@@ -294,7 +294,10 @@ def _payload(body: bytes, content_type: str) -> Any:
     if content_type.startswith("application/x-www-form-urlencoded"):
         form = parse_qs(body.decode("utf-8"), strict_parsing=True)
         body = form["payload"][0].encode()
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except RecursionError:  # a signed body of 100k '[': the parser's recursion limit
+        raise ValueError("JSON nested too deep") from None
 
 
 def _answer(code: int, **content: Any) -> JSONResponse:

@@ -83,6 +83,11 @@ def test_a_merged_pull_request_with_a_base_of_the_wrong_type_is_400(deployment: 
     assert_refused(r, "base", deployment)
 
 
+def test_json_nested_too_deep_is_400_not_500(deployment: str) -> None:
+    r = send(receiver(deployment), "push", b"[" * 100_000 + b"]" * 100_000)
+    assert_refused(r, "nested", deployment)
+
+
 def test_the_sample_events_still_start_their_runs(deployment: str) -> None:
     client = receiver(deployment)
     for event, doc in (("push", PUSH), ("pull_request", PR)):
