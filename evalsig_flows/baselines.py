@@ -93,7 +93,7 @@ def extension(filename: str) -> str:
     parts = filename.lower().rsplit("/", 1)[-1].split(".")[1:]
     ext = ".".join(parts[-2:]) if len(parts) >= 2 and parts[-1] in ("zst", "gz") else (
         parts[-1] if parts else "bin")
-    return ext if _EXT.match(ext) else "bin"
+    return ext if _EXT.fullmatch(ext) else "bin"
 
 
 def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, str]:

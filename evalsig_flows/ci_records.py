@@ -71,13 +71,13 @@ class GateRecord(BaseModel):
 
 
 def check_repo(repo: str) -> str:
-    if not _REPO.match(repo or "") or any(p in (".", "..") for p in repo.split("/")):
+    if not _REPO.fullmatch(repo or "") or any(p in (".", "..") for p in repo.split("/")):
         raise UsageError(f"invalid repo {repo!r}: expected owner/name")
     return repo
 
 
 def _check_sha(sha: str) -> str:
-    if not _SHA.match(sha or ""):
+    if not _SHA.fullmatch(sha or ""):
         raise UsageError(f"invalid commit SHA {sha!r}: expected 7-64 lowercase hex digits")
     return sha
 
