@@ -60,6 +60,7 @@ from starlette.routing import Route
 
 from evalsig_core import UsageError
 
+from .ci_records import check_pr, check_repo, check_sha
 from .outcome import decided
 
 __all__ = ["GITHUB_PATH", "RERUN_STATES", "RunCreationError", "RunCreator", "RunRef",
@@ -218,6 +219,14 @@ def _text(value: Any, name: str) -> str | None:
     return value
 
 
+def _checked(check: Callable[[Any], Any], value: Any, name: str) -> Any:
+    """`value` through one of the flows' own name checks (ci_records): ValueError if refused."""
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise ValueError(f"{name}: {exc.message}") from None
+
+
 def route_event(event: str, payload: Mapping[str, Any],
                 settings: WebhookSettings) -> RunRequest | str:
     """Map a GitHub event to the run it asks for, or to the reason it is ignored.
@@ -242,6 +251,10 @@ def route_event(event: str, payload: Mapping[str, Any],
         if not (repo and isinstance(number, int) and sha):
             raise ValueError("pull_request payload lacks repository.full_name, number or "
                              "pull_request.head.sha")
+        # what the flows would refuse is refused here: a run that can only fail is never made
+        _checked(check_repo, repo, "repository.full_name")
+        _checked(check_pr, number, "number")
+        _checked(check_sha, sha, "pull_request.head.sha")
         if not merged:
             return RunRequest(settings.ci_deployment,
                               {"repo": repo, "pr_number": number, "head_sha": sha})
@@ -262,6 +275,8 @@ def route_event(event: str, payload: Mapping[str, Any],
             return "push deletes the branch"
         if not repo:
             raise ValueError("push payload lacks repository.full_name")
+        _checked(check_repo, repo, "repository.full_name")
+        _checked(check_sha, after, "after")
         # Most pushed commits (merge or squash commits, direct pushes) were never gated: the
         # promotion flow records them as NOT GATED instead of refusing (see its `trigger`).
         return RunRequest(settings.promote_deployment,

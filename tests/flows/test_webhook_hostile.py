@@ -88,6 +88,28 @@ def test_json_nested_too_deep_is_400_not_500(deployment: str) -> None:
     assert_refused(r, "nested", deployment)
 
 
+@pytest.mark.parametrize(("event", "doc", "path", "value", "field"), [
+    ("pull_request", PR, "pull_request.head.sha", 5, "sha"),
+    ("pull_request", PR, "pull_request.head.sha", "3f78\x00../x", "sha"),
+    ("pull_request", PR, "pull_request.head.sha", "not-a-sha", "sha"),
+    ("pull_request", PR, "number", True, "number"),
+    ("pull_request", PR, "number", -3, "number"),
+    ("pull_request", PR, "repository.full_name", "../evals", "repo"),
+    ("pull_request", PR, "repository.full_name", "acme/evals\u202e", "repo"),
+    ("push", PUSH, "after", {"id": "3f78"}, "after"),
+    ("push", PUSH, "after", PUSH["after"] + "\n", "after"),
+    ("pull_request", PR, "pull_request.head.sha", PR["pull_request"]["head"]["sha"] + "\n",
+     "sha"),
+    ("push", PUSH, "after", "HEAD~1", "after"),
+    ("push", PUSH, "repository.full_name", "acme", "repo"),
+])
+def test_a_value_the_flows_refuse_starts_no_run(deployment: str, event: str,
+                                                doc: dict[str, Any], path: str, value: Any,
+                                                field: str) -> None:
+    r = send(receiver(deployment), event, changed(doc, path, value))
+    assert_refused(r, field, deployment)
+
+
 def test_the_sample_events_still_start_their_runs(deployment: str) -> None:
     client = receiver(deployment)
     for event, doc in (("push", PUSH), ("pull_request", PR)):
