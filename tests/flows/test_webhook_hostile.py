@@ -22,7 +22,7 @@ with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx is
     from starlette.testclient import TestClient
 
 from evalsig_flows.webhook import WebhookSettings, create_app, prefect_run_creator, sign
-from tests.flows.test_webhook_redelivery import deployment, runs_of  # noqa: F401 (fixture)
+from tests.flows.test_webhook_redelivery import runs_of
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -30,6 +30,24 @@ SECRET = "s"
 EVENTS = Path(__file__).resolve().parents[2] / "infra" / "local" / "events"
 PUSH = json.loads((EVENTS / "push.json").read_text())
 PR = json.loads((EVENTS / "pull_request.json").read_text())
+
+
+@pytest.fixture
+def deployment() -> str:
+    """A deployment of its own (flow and deployment named uniquely): `<flow>/<deployment>`."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    name = f"hostile-{uuid.uuid4().hex[:8]}"
+
+    async def make() -> None:
+        async with get_client() as client:
+            flow_id = await client.create_flow_from_name(name)
+            await client.create_deployment(flow_id=flow_id, name=name)
+
+    asyncio.run(make())
+    return f"{name}/{name}"
 
 
 def receiver(deployment: str) -> TestClient:
