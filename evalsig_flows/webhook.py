@@ -27,7 +27,8 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
 - the answer to an event that asks for a run is 202 with `status` "scheduled" when this
   delivery created the run (a new delivery, or the next attempt), or "existing" when the run
   was already there (created by an earlier or concurrent delivery of the same
-  `X-GitHub-Delivery`; nothing new is started), plus `flow_run_id`, `flow_run_name`,
+  `X-GitHub-Delivery`; nothing new is started; a 201 lost on the wire and re-sent by
+  Prefect's client still counts as this delivery's), plus `flow_run_id`, `flow_run_name`,
   `deployment`, `attempt`, and the run's Prefect state as `run_state` (type, e.g.
   "SCHEDULED", "COMPLETED", "FAILED") and `run_state_name` (e.g. "Scheduled", "Rejected");
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
@@ -364,7 +365,9 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
                            deployment=run.deployment, attempt=attempt, run_state=run.state,
                            run_state_name=run.state_name)
         log.error("delivery %s (%s): no run created: %s", delivery, event, run_error)
-        return _answer(run_error.status, error=f"run not created: {run_error}",
+        # "not confirmed": a request whose answer was lost may still have made the run; a
+        # redelivery then finds it by its key ("existing") and never starts a second one
+        return _answer(run_error.status, error=f"run not confirmed: {run_error}",
                        delivery=delivery)
 
     async def health(request: Request) -> JSONResponse:
@@ -382,17 +385,26 @@ def prefect_run_creator() -> RunCreator:
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
     async def create(deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
+        sent: list[httpx.Request] = []
         statuses: list[int] = []
+
+        def creating(request: httpx.Request) -> bool:
+            return (request.method == "POST"
+                    and request.url.path.endswith("/create_flow_run"))
+
+        async def sending(request: httpx.Request) -> None:
+            if creating(request):
+                sent.append(request)
 
         async def seen(response: httpx.Response) -> None:
             # Prefect answers 201 when it creates the run, 200 when the idempotency key
             # already names one: the only place that tells a new run from an existing one
-            if (response.request.method == "POST"
-                    and response.request.url.path.endswith("/create_flow_run")):
+            if creating(response.request):
                 statuses.append(response.status_code)
 
+        hooks = {"request": [sending], "response": [seen]}
         try:
-            async with get_client(httpx_settings={"event_hooks": {"response": [seen]}}) as c:
+            async with get_client(httpx_settings={"event_hooks": hooks}) as c:
                 run = await arun_deployment(deployment, client=c, parameters=parameters,
                                             timeout=0, idempotency_key=key, as_subflow=False)
         except ObjectNotFound:
@@ -405,10 +417,17 @@ def prefect_run_creator() -> RunCreator:
             raise RunCreationError(f"Prefect API unreachable: {type(exc).__name__}",
                                    503) from None
         state = run.state
+        # Prefect's client re-sends a POST whose answer was lost (connection dropped, read
+        # timeout) or was retryable (502, 503, 408, 429, extra codes): a 200 to that re-send
+        # names the run an earlier POST of this very call created (its 201 never reached
+        # us), so it is ours; only a re-send after a CSRF refusal (403) follows a POST that
+        # surely created nothing. (An identical delivery racing through that same window
+        # could have made it instead: both then say "scheduled".)
+        unsure = len(sent) > len(statuses) or any(s != 403 for s in statuses[:-1])
+        created = statuses[-1:] == [201] or (statuses[-1:] == [200] and unsure)
         return RunRef(str(run.id), run.name, deployment,
                       state.type.value if state is not None else None,
-                      state.name if state is not None else None,
-                      created=statuses[-1:] == [201])
+                      state.name if state is not None else None, created=created)
 
     return create
 
