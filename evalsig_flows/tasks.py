@@ -227,10 +227,14 @@ def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: s
 
 
 @task(name="audit", **IO)
-def audit_task(store_uri: str, fields: dict[str, Any], once: bool = False) -> dict[str, Any]:
+def audit_task(store_uri: str, fields: dict[str, Any], once: bool = True) -> dict[str, Any]:
     """Append one record to the audit hash chain; returns {sequence, decision_id}.
 
-    `once`: the decision is linked at most once (a record of it already linked is returned).
+    `once` (default): the decision is linked at most once (a record of it already linked is
+    returned). A task retry needs it: when the head write landed but every answer to it was
+    lost, the retry would otherwise link a second record of the same decision. Decision ids
+    are unique per decision (time to the microsecond in their digest), so nothing else is
+    merged.
     """
     rec = audit_log.append_record(open_store(store_uri), fields, once=once)
     return {"sequence": rec.sequence, "decision_id": rec.decision_id}
