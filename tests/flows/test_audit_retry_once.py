@@ -37,7 +37,7 @@ def test_a_gate_whose_audit_answer_was_lost_is_audited_once(s3_server: S3Server,
                                                             s3_uri: str) -> None:
     from evalsig_flows.flows import gate_flow
 
-    # every attempt boto makes (EVALSIG_S3_MAX_ATTEMPTS=3 retries: 4) loses its answer; the first lands
+    # the first write lands; every answer is lost (EVALSIG_S3_MAX_ATTEMPTS=3 retries: 4 sends)
     faults = DropAnswers(rate=4, match=r"^PUT .*/audit/head\.json")
     with faulty_proxy(s3_server.endpoint, faults) as proxy, s3_through(proxy):
         state = gate_flow(baseline=str(EXAMPLES / "baseline.json"),
