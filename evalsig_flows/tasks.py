@@ -71,7 +71,13 @@ class RunRef:
 
 
 def _split_object_uri(uri: str) -> tuple[str, str]:
-    """s3://bucket/a/b/file.json -> (s3://bucket, a/b/file.json)."""
+    """s3://bucket/a/b/file.json -> (s3://bucket, a/b/file.json): the key taken literally
+    (`#` and `?` are part of an S3 key, see `s3.split_s3_uri`)."""
+    if uri.startswith("s3://"):
+        from .s3 import split_s3_uri
+
+        bucket, key = split_s3_uri(uri)
+        return f"s3://{bucket}", key
     parsed = urlparse(uri)
     return f"{parsed.scheme}://{parsed.netloc}", parsed.path.lstrip("/")
 
