@@ -83,9 +83,16 @@ def _split_object_uri(uri: str) -> tuple[str, str]:
 
 
 def _local(uri: str) -> str | None:
+    """The local path a run URI names (None for an object store URI), read as
+    `LocalStore.from_uri` reads a store's: `file://./rel` is relative, as in the default store
+    `file://./.evalsig-store`."""
     parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return unquote(parsed.path) if parsed.scheme == "file" else uri
+    if parsed.scheme == "":
+        return uri
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):  # file://./relative forms
+            return unquote(parsed.netloc + parsed.path)
+        return unquote(parsed.path)
     return None
 
 
