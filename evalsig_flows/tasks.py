@@ -87,8 +87,8 @@ def _local(uri: str) -> str | None:
     `LocalStore.from_uri` reads a store's: `file://./rel` is relative, as in the default store
     `file://./.evalsig-store`."""
     parsed = urlparse(uri)
-    if parsed.scheme == "":
-        return uri
+    if parsed.scheme == "" or (parsed.scheme != "file" and "://" not in uri):
+        return uri  # a path; `run-10:00.json` is no URI of scheme `run-10`
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):  # file://./relative forms
             return unquote(parsed.netloc + parsed.path)

@@ -34,3 +34,12 @@ def test_a_relative_file_uri_is_read_from_the_working_directory(
     monkeypatch.chdir(tmp_path)
     state = _gate(tmp_path, "file://./runs/b.json", "file://./runs/c.json")
     assert state.is_completed(), state.message  # type: ignore[attr-defined]
+
+
+def test_a_relative_path_with_a_colon_is_a_file_not_a_uri_scheme(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(EXAMPLES / "baseline.json", tmp_path / "base-10:00.json")
+    shutil.copy(EXAMPLES / "candidate.json", tmp_path / "cand-10:05.json")
+    monkeypatch.chdir(tmp_path)
+    state = _gate(tmp_path, "base-10:00.json", "cand-10:05.json")
+    assert state.is_completed(), state.message  # type: ignore[attr-defined]
