@@ -6,6 +6,8 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   and a streamed (chunked) body is counted and cut off at the limit with 413;
 - `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body under the shared secret,
   compared in constant time (`hmac.compare_digest`); otherwise 401 and nothing else happens;
+- `X-GitHub-Event` and `X-GitHub-Delivery` must be present, the delivery id a GUID-like word
+  (letters, digits, `.`, `_`, `-`, at most 100, not ending in `-attempt-<n>`), else 400;
 - `ping` → 200; `pull_request` (opened, synchronize, reopened) → a run of the CI gate
   deployment with repo, PR number and head SHA; a pull request merged into the default
   branch → a promotion run for its head SHA and number (`trigger="merged-pr"`); `push` to the
@@ -47,6 +49,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +77,10 @@ RERUN_STATES = frozenset({"FAILED", "CRASHED", "CANCELLED"})
 """A delivery whose run ended in one of these Prefect state types is run again when redelivered,
 unless it ended Failed with a verdict (`RunRef.decided`)."""
 MAX_ATTEMPTS = 25
+_DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_ATTEMPT = re.compile(r"-attempt-[0-9]+$")
+"""A delivery id is the idempotency key's stem: one that ended in -attempt-<n> would take the
+key of another delivery's attempt n (github-<d>-attempt-<n>), so keys would not be unique."""
 _ZERO_SHA = "0" * 40
 log = logging.getLogger("evalsig.webhook")
 
@@ -336,6 +343,10 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
         delivery = request.headers.get("x-github-delivery", "")
         if not event or not delivery:
             return _answer(400, error="missing X-GitHub-Event or X-GitHub-Delivery")
+        if not _DELIVERY.fullmatch(delivery) or _ATTEMPT.search(delivery):
+            return _answer(400, error="bad X-GitHub-Delivery: expected GitHub's delivery id "
+                           "(a GUID: up to 100 letters, digits, '.', '_' or '-', not ending "
+                           "in -attempt-<n>)")
         if event == "ping":
             return _answer(200, status="pong", delivery=delivery)
         try:

@@ -134,3 +134,28 @@ def test_the_sample_events_still_start_their_runs(deployment: str) -> None:
         r = send(client, event, json.dumps(doc).encode())
         assert (r.status_code, r.json()["status"]) == (202, "scheduled"), r.text
     assert len(runs_of(deployment)) == 2
+
+
+def send_as(client: TestClient, delivery: str | bytes, doc: dict[str, Any]) -> Any:
+    body = json.dumps(doc).encode()
+    return client.post("/github", content=body, headers={
+        "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": sign(SECRET, body), "Content-Type": "application/json"})
+
+
+def test_a_delivery_id_never_names_another_deliverys_attempt(deployment: str) -> None:
+    # attempt 2 of delivery D has the key github-D-attempt-2: a delivery whose own id is
+    # "D-attempt-2" took that key first, so D's redelivery got that other event's run back
+    # ("existing") and D's own event was never run again
+    client, d = receiver(deployment), str(uuid.uuid4())
+    other = send_as(client, f"{d}-attempt-2", json.loads(changed(PUSH, "after", "ab" * 20)))
+    assert other.status_code == 400, other.text
+    assert "X-GitHub-Delivery" in other.json()["error"]
+    assert runs_of(deployment) == []
+
+
+@pytest.mark.parametrize("delivery", [b"x" * 5000, b"a b", "d\u00e9j\u00e0".encode()])
+def test_an_odd_delivery_id_is_400_and_starts_no_run(deployment: str, delivery: bytes) -> None:
+    r = send_as(receiver(deployment), delivery, PUSH)
+    assert r.status_code == 400, r.text
+    assert runs_of(deployment) == []
