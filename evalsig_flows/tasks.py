@@ -7,6 +7,8 @@ once); compute tasks (read, doctor, gate) and the candidate command never retry.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import hashlib
 import re
 import tempfile
@@ -28,6 +30,7 @@ from evalsig_core import (
     DoctorReport,
     EvalRun,
     GateReport,
+    InputError,
     InputNotFoundError,
     Policy,
     diagnose,
@@ -169,8 +172,34 @@ def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
 @task(name="read-run", **COMPUTE)
 def read_task(path: RunRef | str, metric: str | None, cluster: str | None,
               filter: str | None = None) -> EvalRun:
-    local = path.path if isinstance(path, RunRef) else path
-    return read_run(local, metric=metric, cluster=cluster, filter=filter)
+    """Read a run; one fetched from a store (a temporary copy) is named by its URI.
+
+    The run's `source` (the reports' "file" row) and any error's path say where the run is
+    kept, never the temporary copy, which the reader of a report or an error cannot find.
+    """
+    if not isinstance(path, RunRef):
+        return read_run(path, metric=metric, cluster=cluster, filter=filter)
+    local, uri = path.path, path.uri
+    copied = _local(uri) != local
+    try:
+        run = read_run(local, metric=metric, cluster=cluster, filter=filter)
+    except InputError as exc:
+        if copied:
+            raise _renamed(exc, local, uri) from None
+        raise
+    if not copied:
+        return run
+    return dataclasses.replace(run, meta=run.meta.model_copy(update={"source": uri}))
+
+
+def _renamed(exc: InputError, local: str, uri: str) -> InputError:
+    """The same error, naming `uri` wherever it named the local copy `local`."""
+    new = copy.copy(exc)
+    new.path = uri if exc.path == local else exc.path
+    new.message = exc.message.replace(local, uri)
+    new.hint = exc.hint.replace(local, uri) if exc.hint else exc.hint
+    new.args = (new.one_line(),)
+    return new
 
 
 @task(name="run-candidate-command", **COMPUTE)
