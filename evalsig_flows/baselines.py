@@ -35,7 +35,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalsig_core import EvalsigError, ExitCode, InputError, StorageError, UsageError
+from evalsig_core import (
+    EvalsigError,
+    ExitCode,
+    InputError,
+    InputNotFoundError,
+    StorageError,
+    UsageError,
+)
 
 from .store import PreconditionFailed, Store, key_segment
 
@@ -159,7 +166,15 @@ def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
         check_pointer_not_lost(store, prefix)
         raise InputError("no baseline promoted yet", path=store.url(f"{prefix}/current.json"),
                          code="E101", hint="pass an explicit baseline URI or promote one first")
-    data = store.get(pointer.current.key)
+    try:
+        data = store.get(pointer.current.key)
+    except InputNotFoundError:  # store damage, not a path the user typed: 74 with the fix
+        err = StorageError(
+            f"{store.url(pointer.current.key)}: missing, though {prefix}/current.json names "
+            "this version as the current baseline",
+            hint="restore the version (or current.json) from the bucket's object versions")
+        err.permanent = True  # type: ignore[attr-defined]  # no retry brings it back
+        raise err from None
     if hashlib.sha256(data).hexdigest() != pointer.current.version_sha256:
         raise StorageError(f"{store.url(pointer.current.key)}: content does not match the "
                            "pointer's SHA-256", hint="restore the version from object versions")
