@@ -29,8 +29,8 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
 - the answer to an event that asks for a run is 202 with `status` "scheduled" when this
   delivery created the run (a new delivery, or the next attempt), or "existing" when the run
   was already there (created by an earlier or concurrent delivery of the same
-  `X-GitHub-Delivery`; nothing new is started; a 201 lost on the wire and re-sent by
-  Prefect's client still counts as this delivery's), plus `flow_run_id`, `flow_run_name`,
+  `X-GitHub-Delivery`; nothing new is started; the run's `evalsig-request:<hex>` tag, not
+  Prefect's 201, says which request made it), plus `flow_run_id`, `flow_run_name`,
   `deployment`, `attempt`, and the run's Prefect state as `run_state` (type, e.g.
   "SCHEDULED", "COMPLETED", "FAILED") and `run_state_name` (e.g. "Scheduled", "Rejected");
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
@@ -50,6 +50,7 @@ import hmac
 import json
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,7 @@ from evalsig_core import UsageError
 from .ci_records import check_pr, check_repo, check_sha
 from .outcome import decided
 
-__all__ = ["GITHUB_PATH", "RERUN_STATES", "RunCreationError", "RunCreator", "RunRef",
+__all__ = ["GITHUB_PATH", "REQUEST_TAG", "RERUN_STATES", "RunCreationError", "RunCreator", "RunRef",
            "RunRequest", "WebhookSettings", "create_app", "main", "prefect_run_creator",
            "route_event", "run_for_delivery", "sign"]
 
@@ -77,6 +78,8 @@ RERUN_STATES = frozenset({"FAILED", "CRASHED", "CANCELLED"})
 """A delivery whose run ended in one of these Prefect state types is run again when redelivered,
 unless it ended Failed with a verdict (`RunRef.decided`)."""
 MAX_ATTEMPTS = 25
+REQUEST_TAG = "evalsig-request:"
+"""Prefix of the tag naming the receiver request that created a run (see prefect_run_creator)."""
 _DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _ATTEMPT = re.compile(r"-attempt-[0-9]+$")
 """A delivery id is the idempotency key's stem: one that ended in -attempt-<n> would take the
@@ -396,28 +399,16 @@ def prefect_run_creator() -> RunCreator:
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
     async def create(deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
-        sent: list[httpx.Request] = []
-        statuses: list[int] = []
-
-        def creating(request: httpx.Request) -> bool:
-            return (request.method == "POST"
-                    and request.url.path.endswith("/create_flow_run"))
-
-        async def sending(request: httpx.Request) -> None:
-            if creating(request):
-                sent.append(request)
-
-        async def seen(response: httpx.Response) -> None:
-            # Prefect answers 201 when it creates the run, 200 when the idempotency key
-            # already names one: the only place that tells a new run from an existing one
-            if creating(response.request):
-                statuses.append(response.status_code)
-
-        hooks = {"request": [sending], "response": [seen]}
+        # Which request made the run: Prefect's 201 cannot tell. It answers 201 to every
+        # request that began before the winning insert (concurrent identical deliveries all
+        # got 201), and 200 to its own client's re-send of a POST whose 201 was lost. A tag
+        # unique to this request is stored only by the insert that made the run.
+        mark = f"{REQUEST_TAG}{uuid.uuid4().hex}"
         try:
-            async with get_client(httpx_settings={"event_hooks": hooks}) as c:
-                run = await arun_deployment(deployment, client=c, parameters=parameters,
-                                            timeout=0, idempotency_key=key, as_subflow=False)
+            async with get_client() as client:
+                run = await arun_deployment(deployment, client=client, parameters=parameters,
+                                            timeout=0, idempotency_key=key, as_subflow=False,
+                                            tags=[mark])
         except ObjectNotFound:
             raise RunCreationError(f"deployment {deployment!r} not found", 500) from None
         except PrefectHTTPStatusError as exc:
@@ -428,17 +419,10 @@ def prefect_run_creator() -> RunCreator:
             raise RunCreationError(f"Prefect API unreachable: {type(exc).__name__}",
                                    503) from None
         state = run.state
-        # Prefect's client re-sends a POST whose answer was lost (connection dropped, read
-        # timeout) or was retryable (502, 503, 408, 429, extra codes): a 200 to that re-send
-        # names the run an earlier POST of this very call created (its 201 never reached
-        # us), so it is ours; only a re-send after a CSRF refusal (403) follows a POST that
-        # surely created nothing. (An identical delivery racing through that same window
-        # could have made it instead: both then say "scheduled".)
-        unsure = len(sent) > len(statuses) or any(s != 403 for s in statuses[:-1])
-        created = statuses[-1:] == [201] or (statuses[-1:] == [200] and unsure)
         return RunRef(str(run.id), run.name, deployment,
                       state.type.value if state is not None else None,
-                      state.name if state is not None else None, created=created)
+                      state.name if state is not None else None,
+                      created=mark in (run.tags or ()))
 
     return create
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import uuid
 import warnings
 from typing import Any
@@ -82,3 +83,29 @@ def test_a_run_whose_201_was_lost_is_reported_scheduled_by_the_delivery_that_mad
     again = deliver(deployment, delivery)
     assert again.json()["flow_run_id"] == first.json()["flow_run_id"]
     assert again.json()["status"] == "existing"
+
+
+def test_of_concurrent_identical_deliveries_exactly_one_says_scheduled(deployment: str) -> None:
+    # Prefect answers 201 to every request that began before the winning insert (its test is
+    # "created >= the time this request started"), so all of them said "scheduled"
+    settings = WebhookSettings.load({}, secret=SECRET, promote_deployment=deployment,
+                                    create_timeout_s=30)
+    app, body, delivery = create_app(settings, prefect_run_creator()), PUSH.read_bytes(), \
+        str(uuid.uuid4())
+    start, answers = threading.Barrier(4), []
+
+    def post() -> None:
+        client = TestClient(app)
+        start.wait()
+        answers.append(client.post("/github", content=body, headers={
+            "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": sign(SECRET, body),
+            "Content-Type": "application/json"}).json())
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({a["flow_run_id"] for a in answers}) == 1 and len(runs_of(deployment)) == 1
+    assert sorted(a["status"] for a in answers) == ["existing"] * 3 + ["scheduled"]
