@@ -94,7 +94,9 @@ class WebhookSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EVALSIG_WEBHOOK_", frozen=True, extra="ignore")
 
     secret: SecretStr = Field(description="the GitHub webhook secret (required)")
-    max_body_bytes: int = Field(1024 * 1024, gt=0, description="larger bodies get 413")
+    max_body_bytes: int = Field(
+        25 * 1024 * 1024, gt=0, description="larger bodies get 413; default GitHub's own cap "
+        "(25 MB): a push of many commits runs to megabytes, and a 413 is never retried")
     default_branch: str | None = Field(
         None, description="branch whose pushes promote; default: the repository's own")
     ci_deployment: str = "evalsig-ci-gate/evalsig-ci-gate"

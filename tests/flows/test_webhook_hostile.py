@@ -159,3 +159,18 @@ def test_an_odd_delivery_id_is_400_and_starts_no_run(deployment: str, delivery: 
     r = send_as(receiver(deployment), delivery, PUSH)
     assert r.status_code == 400, r.text
     assert runs_of(deployment) == []
+
+
+def test_a_big_push_github_delivers_is_accepted_not_413(deployment: str) -> None:
+    # GitHub caps payloads at 25 MB; a push of 20 commits touching thousands of files is a few
+    # MB. The 1 MiB default answered 413 to it: a 4xx that GitHub never retries, so the
+    # promotion of that push was lost.
+    files = [f"services/component-{i:05d}/src/module/file_{i:05d}.py" for i in range(3000)]
+    commits = [{"id": f"{c:040x}", "message": "big change", "added": [], "removed": [],
+                "modified": files} for c in range(20)]
+    body = json.dumps(PUSH | {"commits": commits}).encode()
+    assert len(body) > 2 * 1024 * 1024
+    r = receiver(deployment).post("/github", content=body, headers={
+        "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(SECRET, body), "Content-Type": "application/json"})
+    assert (r.status_code, r.json().get("status")) == (202, "scheduled"), r.text
