@@ -112,6 +112,15 @@ class WebhookSettings(BaseSettings):
             raise ValueError("must not be empty")
         return v
 
+    @field_validator("ci_deployment", "promote_deployment")
+    @classmethod
+    def _flow_slash_deployment(cls, v: str) -> str:
+        flow, _, name = v.partition("/")
+        if not flow.strip() or not name.strip() or "/" in name:
+            raise ValueError(f"{v!r} is not <flow>/<deployment> (e.g. evalsig-promote/"
+                             "evalsig-promote)")
+        return v
+
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WebhookSettings:
         """Read the settings (from `env` when given, else the process environment).

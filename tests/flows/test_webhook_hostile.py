@@ -174,3 +174,15 @@ def test_a_big_push_github_delivers_is_accepted_not_413(deployment: str) -> None
         "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
         "X-Hub-Signature-256": sign(SECRET, body), "Content-Type": "application/json"})
     assert (r.status_code, r.json().get("status")) == (202, "scheduled"), r.text
+
+
+@pytest.mark.parametrize("name", ["evalsig-promote", "a/b/c", "/x", "x/"])
+def test_a_deployment_name_that_is_not_flow_slash_deployment_is_refused_at_start(
+        name: str) -> None:
+    # before, the receiver started and answered every event with a bare 500 (a ValueError
+    # from Prefect's name lookup), each one a traceback in its log
+    from evalsig_core import UsageError
+
+    with pytest.raises(UsageError, match="^EVALSIG_WEBHOOK_PROMOTE_DEPLOYMENT: .*<flow>/<dep"):
+        WebhookSettings.load({"EVALSIG_WEBHOOK_SECRET": "s",
+                              "EVALSIG_WEBHOOK_PROMOTE_DEPLOYMENT": name})
