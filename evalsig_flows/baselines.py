@@ -214,6 +214,11 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
             pointer, etag = read_pointer(store, prefix)
             if pointer is None:
                 raise
+    entry = PointerEntry(version_sha256=sha256, key=key, promoted_at=now or datetime.now(UTC),
+                         decision_id=decision_id, source=source)
+    if pointer is not None and pointer.current == entry:
+        # this very move landed before (a retried task whose answers were lost: same `now`)
+        return PromotionResult(status="promoted", pointer=pointer)
     if pointer is not None and pointer.current.version_sha256 == sha256:
         return PromotionResult(status="already-current", pointer=pointer)
     base = pointer.current.version_sha256 if pointer else None
@@ -223,8 +228,6 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
             f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
             f"(gated against {_short(expected_base)}, current is {_short(base)})",
             hint="re-run the gate against the current baseline, then promote")
-    entry = PointerEntry(version_sha256=sha256, key=key, promoted_at=now or datetime.now(UTC),
-                         decision_id=decision_id, source=source)
     new = BaselinePointer(suite=suite, task=task, metric=metric,
                           sequence=(pointer.sequence + 1) if pointer else 1, current=entry,
                           previous=pointer.current if pointer else None)
