@@ -30,6 +30,7 @@ from .tasks import (
     RunRef,
     audit_task,
     decision_id_for,
+    discard_copy,
     gate_task,
     publish_artifacts,
     publish_report,
@@ -62,6 +63,20 @@ def _entry(spec: SuiteEntrySpec, stages: list[PrefectFuture[Any]]) -> SuiteEntry
     msg = exc.one_line() if isinstance(exc, EvalsigError) else f"{type(exc).__name__}: {exc}"
     return SuiteEntry(name=spec.name, task=spec.task, metric=spec.metric, error=msg,
                       error_code=code)
+
+
+def _discard_copies(sources: list[Any], refs: list[PrefectFuture[Any]]) -> None:
+    """Every entry read (or failed): remove the runs' temporary copies and the commands'
+    output directories, so a worker gating every night fills no disk."""
+    for fut in refs:
+        ref = fut.state.result(raise_on_failure=False)
+        if isinstance(ref, RunRef):
+            discard_copy(ref.path, ref.uri)
+    for src in sources:
+        if isinstance(src, PrefectFuture):
+            path = src.state.result(raise_on_failure=False)
+            if isinstance(path, str):
+                discard_copy(path)
 
 
 @flow(name="evalsig-nightly", log_prints=True)
@@ -102,6 +117,7 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
         stages = [s for s in (sources[i],) if isinstance(s, PrefectFuture)]
         stages += [baselines[i], candidates[i], b_runs[i], c_runs[i], gates[i]]
         results.append(_entry(e, stages))
+    _discard_copies(sources, [*baselines, *candidates])
     try:
         report: SuiteReport = suite_report(results, correction=spec.correction)
         did = decision_id_for(None, now, salt=spec.name)

@@ -18,6 +18,7 @@ from .tasks import (
     RunRef,
     audit_task,
     decision_id_for,
+    discard_copy,
     doctor_task,
     publish_artifacts,
     publish_report,
@@ -114,16 +115,23 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
     """Baseline -> candidate -> doctor -> gate -> store report -> audit -> artifacts."""
     now = datetime.now(UTC)
     b_ref = resolve_baseline(p.baseline, p.store, p.suite, p.task, policy.metric)
-    source = p.candidate
-    if source is None:
-        if not p.command:
-            from evalsig_core import UsageError
+    made: list[tuple[str, str | None]] = [(b_ref.path, b_ref.uri)]  # temporary copies
+    try:
+        source = p.candidate
+        if source is None:
+            if not p.command:
+                from evalsig_core import UsageError
 
-            raise UsageError("give a candidate URI or a candidate command")
-        source = run_command_task(p.command, p.output, p.timeout)
-    c_ref = store_candidate(source, p.store, p.suite)
-    b = read_task(b_ref, policy.metric, policy.cluster, p.filter)
-    c = read_task(c_ref, policy.metric, policy.cluster, p.filter)
+                raise UsageError("give a candidate URI or a candidate command")
+            source = run_command_task(p.command, p.output, p.timeout)
+            made.append((source, None))  # the command's output directory
+        c_ref = store_candidate(source, p.store, p.suite)
+        made.append((c_ref.path, c_ref.uri))
+        b = read_task(b_ref, policy.metric, policy.cluster, p.filter)
+        c = read_task(c_ref, policy.metric, policy.cluster, p.filter)
+    finally:  # read into memory (or failed): a worker gating for months fills no disk
+        for path, uri in made:
+            discard_copy(path, uri)
     doc = doctor_task(b, c, policy.cluster)
     report: GateReport | DoctorReport = doc
     if doc.ok:

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import hashlib
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +45,8 @@ from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
 from .store import PreconditionFailed, key_segment, may_pass, open_store
 
-__all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "doctor_task",
+__all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "discard_copy",
+           "doctor_task",
            "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_task",
            "resolve_baseline", "run_command_task", "store_candidate"]
 
@@ -123,6 +125,22 @@ def fetch_run(uri: str, workdir: str | None = None) -> str:
     return str(dest)
 
 
+def discard_copy(path: str | None, uri: str | None = None) -> None:
+    """Remove the temporary directory holding `path` if evalsig made it: a run fetched from a
+    store (`uri` names the original) or a candidate command's output (`uri` None). A path the
+    user named (`uri` is that path) and anything outside the temp directory are left alone.
+    """
+    if not path or (uri is not None and _local(uri) == path):
+        return
+    tmp = Path(tempfile.gettempdir()).resolve()
+    try:
+        rel = Path(path).resolve().relative_to(tmp)
+    except ValueError:
+        return
+    if len(rel.parts) > 1 and rel.parts[0].startswith("evalsig-"):
+        shutil.rmtree(tmp / rel.parts[0], ignore_errors=True)
+
+
 def _write_local(data: bytes, name: str) -> str:
     dest = Path(tempfile.mkdtemp(prefix="evalsig-")) / name
     dest.write_bytes(data)
@@ -152,20 +170,24 @@ def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
     """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion."""
     path = fetch_run.fn(candidate)
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputNotFoundError("candidate run not found", path=path) from None
-    except OSError as exc:
-        raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
-            from None
-    sha = hashlib.sha256(data).hexdigest()
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
-    if not name.endswith("." + extension(name)):
-        name = f"{name}.{extension(name)}"
-    store = open_store(store_uri)
-    key = f"candidates/{key_segment('suite', suite)}/{sha[:16]}/{name}"
-    with contextlib.suppress(PreconditionFailed):  # same content already there
-        store.put(key, data, if_none_match=True)
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise InputNotFoundError("candidate run not found", path=path) from None
+        except OSError as exc:
+            raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
+                from None
+        sha = hashlib.sha256(data).hexdigest()
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
+        if not name.endswith("." + extension(name)):
+            name = f"{name}.{extension(name)}"
+        store = open_store(store_uri)
+        key = f"candidates/{key_segment('suite', suite)}/{sha[:16]}/{name}"
+        with contextlib.suppress(PreconditionFailed):  # same content already there
+            store.put(key, data, if_none_match=True)
+    except BaseException:
+        discard_copy(path, candidate)  # a copy fetched here: the caller never sees it
+        raise
     return RunRef(path, candidate, sha, key)
 
 
