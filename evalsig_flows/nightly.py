@@ -103,7 +103,8 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
     sources: list[Any] = [e.candidate if e.candidate is not None else
                           run_command_task.submit(e.command or [], e.output, e.timeout)
                           for e in entries]
-    candidates = store_candidate.map(sources, unmapped(store), unmapped(spec.name))
+    candidates = store_candidate.map(sources, unmapped(store), unmapped(spec.name),
+                                     [e.candidate is None for e in entries])
     b_runs = read_task.map(baselines, [e.metric for e in entries],
                            [e.cluster for e in entries], [e.filter for e in entries])
     c_runs = read_task.map(candidates, [e.metric for e in entries],

@@ -125,7 +125,7 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
                 raise UsageError("give a candidate URI or a candidate command")
             source = run_command_task(p.command, p.output, p.timeout)
             made.append((source, None))  # the command's output directory
-        c_ref = store_candidate(source, p.store, p.suite)
+        c_ref = store_candidate(source, p.store, p.suite, produced=p.candidate is None)
         made.append((c_ref.path, c_ref.uri))
         b = read_task(b_ref, policy.metric, policy.cluster, p.filter)
         c = read_task(c_ref, policy.metric, policy.cluster, p.filter)

@@ -166,8 +166,14 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
 
 
 @task(name="store-candidate", **IO)
-def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
-    """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion."""
+def store_candidate(candidate: str, store_uri: str, suite: str,
+                    produced: bool = False) -> RunRef:
+    """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion.
+
+    `produced`: the candidate is a candidate command's output, in a temporary directory that
+    is removed after the gate: the run is then named (`uri`: reports, audit inputs) by its
+    stored copy, the only place it can be found again.
+    """
     path = fetch_run.fn(candidate)
     try:
         try:
@@ -188,7 +194,7 @@ def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
     except BaseException:
         discard_copy(path, candidate)  # a copy fetched here: the caller never sees it
         raise
-    return RunRef(path, candidate, sha, key)
+    return RunRef(path, store.url(key) if produced else candidate, sha, key)
 
 
 @task(name="read-run", **COMPUTE)
