@@ -35,7 +35,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalsig_core import EvalsigError, ExitCode, InputError, StorageError, UsageError
+from evalsig_core import (
+    EvalsigError,
+    ExitCode,
+    InputError,
+    InputNotFoundError,
+    StorageError,
+    UsageError,
+)
 
 from .store import PreconditionFailed, Store, key_segment
 
@@ -93,7 +100,7 @@ def extension(filename: str) -> str:
     parts = filename.lower().rsplit("/", 1)[-1].split(".")[1:]
     ext = ".".join(parts[-2:]) if len(parts) >= 2 and parts[-1] in ("zst", "gz") else (
         parts[-1] if parts else "bin")
-    return ext if _EXT.match(ext) else "bin"
+    return ext if _EXT.fullmatch(ext) else "bin"
 
 
 def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, str]:
@@ -159,7 +166,15 @@ def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
         check_pointer_not_lost(store, prefix)
         raise InputError("no baseline promoted yet", path=store.url(f"{prefix}/current.json"),
                          code="E101", hint="pass an explicit baseline URI or promote one first")
-    data = store.get(pointer.current.key)
+    try:
+        data = store.get(pointer.current.key)
+    except InputNotFoundError:  # store damage, not a path the user typed: 74 with the fix
+        err = StorageError(
+            f"{store.url(pointer.current.key)}: missing, though {prefix}/current.json names "
+            "this version as the current baseline",
+            hint="restore the version (or current.json) from the bucket's object versions")
+        err.permanent = True  # type: ignore[attr-defined]  # no retry brings it back
+        raise err from None
     if hashlib.sha256(data).hexdigest() != pointer.current.version_sha256:
         raise StorageError(f"{store.url(pointer.current.key)}: content does not match the "
                            "pointer's SHA-256", hint="restore the version from object versions")
@@ -199,6 +214,11 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
             pointer, etag = read_pointer(store, prefix)
             if pointer is None:
                 raise
+    entry = PointerEntry(version_sha256=sha256, key=key, promoted_at=now or datetime.now(UTC),
+                         decision_id=decision_id, source=source)
+    if pointer is not None and pointer.current == entry:
+        # this very move landed before (a retried task whose answers were lost: same `now`)
+        return PromotionResult(status="promoted", pointer=pointer)
     if pointer is not None and pointer.current.version_sha256 == sha256:
         return PromotionResult(status="already-current", pointer=pointer)
     base = pointer.current.version_sha256 if pointer else None
@@ -208,8 +228,6 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
             f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
             f"(gated against {_short(expected_base)}, current is {_short(base)})",
             hint="re-run the gate against the current baseline, then promote")
-    entry = PointerEntry(version_sha256=sha256, key=key, promoted_at=now or datetime.now(UTC),
-                         decision_id=decision_id, source=source)
     new = BaselinePointer(suite=suite, task=task, metric=metric,
                           sequence=(pointer.sequence + 1) if pointer else 1, current=entry,
                           previous=pointer.current if pointer else None)

@@ -184,14 +184,19 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
 
 @task(name="promote-baseline", **IO)
 def promote_task(store_uri: str, record: GateRecord, version_key: str,
-                 decision_id: str) -> PromotionResult:
-    """Move the entry's pointer to its staged version (the run is not read again)."""
+                 decision_id: str, now: datetime | None = None) -> PromotionResult:
+    """Move the entry's pointer to its staged version (the run is not read again).
+
+    `now` (the promotion's time) is fixed across task retries: a retry that finds the very
+    pointer entry it wrote (its answers lost) reports "promoted", not "already-current".
+    """
     return move_pointer(open_store(store_uri), suite=record.suite, task=record.task,
                         metric=record.metric, key=version_key,
                         sha256=record.candidate_sha256 or "",
                         expected_base=record.baseline_sha256, decision_id=decision_id,
                         source={"repo": record.repo, "pr_number": record.pr_number,
-                                "commit": record.commit, "gate_decision_id": record.decision_id})
+                                "commit": record.commit, "gate_decision_id": record.decision_id},
+                        now=now)
 
 
 @task(name="find-audit-records", **IO)
@@ -291,7 +296,7 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
     failure: EvalsigError | None = None
     for rec, version in staged:  # every entry was checked: a failure here is a race or I/O
         try:
-            done.append((rec, promote_task(store, rec, version, _decision_id(rec))))
+            done.append((rec, promote_task(store, rec, version, _decision_id(rec), now)))
         except EvalsigError as exc:
             failure = exc
             break

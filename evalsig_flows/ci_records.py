@@ -34,7 +34,8 @@ from .baselines import PromotionRefused
 from .store import PreconditionFailed, Store, key_segment, open_store
 from .tasks import IO
 
-__all__ = ["GateRecord", "NoGateDecision", "check_repo", "describe_target", "entry_name",
+__all__ = ["GateRecord", "NoGateDecision", "check_pr", "check_repo", "check_sha",
+           "describe_target", "entry_name",
            "read_records", "record_gate", "record_keys"]
 
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -71,18 +72,18 @@ class GateRecord(BaseModel):
 
 
 def check_repo(repo: str) -> str:
-    if not _REPO.match(repo or "") or any(p in (".", "..") for p in repo.split("/")):
+    if not _REPO.fullmatch(repo or "") or any(p in (".", "..") for p in repo.split("/")):
         raise UsageError(f"invalid repo {repo!r}: expected owner/name")
     return repo
 
 
-def _check_sha(sha: str) -> str:
-    if not _SHA.match(sha or ""):
+def check_sha(sha: str) -> str:
+    if not _SHA.fullmatch(sha or ""):
         raise UsageError(f"invalid commit SHA {sha!r}: expected 7-64 lowercase hex digits")
     return sha
 
 
-def _check_pr(number: int) -> int:
+def check_pr(number: int) -> int:
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise UsageError(f"invalid PR number {number!r}: expected a positive integer")
     return number
@@ -101,11 +102,11 @@ def _entry_path(suite: str, task: str, metric: str) -> str:
 
 
 def _commit_prefix(repo: str, sha: str) -> str:
-    return f"ci/{check_repo(repo)}/commits/{_check_sha(sha)}/"
+    return f"ci/{check_repo(repo)}/commits/{check_sha(sha)}/"
 
 
 def _pr_prefix(repo: str, number: int) -> str:
-    return f"ci/{check_repo(repo)}/prs/{_check_pr(number)}/"
+    return f"ci/{check_repo(repo)}/prs/{check_pr(number)}/"
 
 
 def record_keys(record: GateRecord) -> list[str]:

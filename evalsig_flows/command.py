@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +20,14 @@ def run_command(command: list[str], output: str, timeout: float) -> str:
     working directory. A non-zero exit or a timeout is an InputError naming the command.
     """
     out_dir = Path(tempfile.mkdtemp(prefix="evalsig-candidate-"))
+    try:
+        return _run(command, output, timeout, out_dir)
+    except BaseException:  # no run to hand over: its directory is not left behind
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _run(command: list[str], output: str, timeout: float, out_dir: Path) -> str:
     argv = [a.replace("{output_dir}", str(out_dir)) for a in command]
     name = shlex.join(argv)[:200]
     try:

@@ -30,6 +30,7 @@ from .tasks import (
     RunRef,
     audit_task,
     decision_id_for,
+    discard_copy,
     gate_task,
     publish_artifacts,
     publish_report,
@@ -64,6 +65,20 @@ def _entry(spec: SuiteEntrySpec, stages: list[PrefectFuture[Any]]) -> SuiteEntry
                       error_code=code)
 
 
+def _discard_copies(sources: list[Any], refs: list[PrefectFuture[Any]]) -> None:
+    """Every entry read (or failed): remove the runs' temporary copies and the commands'
+    output directories, so a worker gating every night fills no disk."""
+    for fut in refs:
+        ref = fut.state.result(raise_on_failure=False)
+        if isinstance(ref, RunRef):
+            discard_copy(ref.path, ref.uri)
+    for src in sources:
+        if isinstance(src, PrefectFuture):
+            path = src.state.result(raise_on_failure=False)
+            if isinstance(path, str):
+                discard_copy(path)
+
+
 @flow(name="evalsig-nightly", log_prints=True)
 def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
                       name: str | None = None) -> State[Any]:
@@ -88,7 +103,8 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
     sources: list[Any] = [e.candidate if e.candidate is not None else
                           run_command_task.submit(e.command or [], e.output, e.timeout)
                           for e in entries]
-    candidates = store_candidate.map(sources, unmapped(store), unmapped(spec.name))
+    candidates = store_candidate.map(sources, unmapped(store), unmapped(spec.name),
+                                     [e.candidate is None for e in entries])
     b_runs = read_task.map(baselines, [e.metric for e in entries],
                            [e.cluster for e in entries], [e.filter for e in entries])
     c_runs = read_task.map(candidates, [e.metric for e in entries],
@@ -102,6 +118,7 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
         stages = [s for s in (sources[i],) if isinstance(s, PrefectFuture)]
         stages += [baselines[i], candidates[i], b_runs[i], c_runs[i], gates[i]]
         results.append(_entry(e, stages))
+    _discard_copies(sources, [*baselines, *candidates])
     try:
         report: SuiteReport = suite_report(results, correction=spec.correction)
         did = decision_id_for(None, now, salt=spec.name)

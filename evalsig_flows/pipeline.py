@@ -18,6 +18,7 @@ from .tasks import (
     RunRef,
     audit_task,
     decision_id_for,
+    discard_copy,
     doctor_task,
     publish_artifacts,
     publish_report,
@@ -114,24 +115,35 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
     """Baseline -> candidate -> doctor -> gate -> store report -> audit -> artifacts."""
     now = datetime.now(UTC)
     b_ref = resolve_baseline(p.baseline, p.store, p.suite, p.task, policy.metric)
-    source = p.candidate
-    if source is None:
-        if not p.command:
-            from evalsig_core import UsageError
+    made: list[tuple[str, str | None]] = [(b_ref.path, b_ref.uri)]  # temporary copies
+    try:
+        source = p.candidate
+        if source is None:
+            if not p.command:
+                from evalsig_core import UsageError
 
-            raise UsageError("give a candidate URI or a candidate command")
-        source = run_command_task(p.command, p.output, p.timeout)
-    c_ref = store_candidate(source, p.store, p.suite)
-    b = read_task(b_ref, policy.metric, policy.cluster, p.filter)
-    c = read_task(c_ref, policy.metric, policy.cluster, p.filter)
+                raise UsageError("give a candidate URI or a candidate command")
+            source = run_command_task(p.command, p.output, p.timeout)
+            made.append((source, None))  # the command's output directory
+        c_ref = store_candidate(source, p.store, p.suite, produced=p.candidate is None)
+        made.append((c_ref.path, c_ref.uri))
+        b = read_task(b_ref, policy.metric, policy.cluster, p.filter)
+        c = read_task(c_ref, policy.metric, policy.cluster, p.filter)
+    finally:  # read into memory (or failed): a worker gating for months fills no disk
+        for path, uri in made:
+            discard_copy(path, uri)
     doc = doctor_task(b, c, policy.cluster)
     report: GateReport | DoctorReport = doc
     if doc.ok:
         from .tasks import gate_task
 
         report = gate_task(b, c, policy)
+    # a refusal goes under the marker the gate's verdict would carry (as the CLI's), so it
+    # replaces the PR comment of an earlier verdict of this entry instead of standing beside it
+    marker = None if isinstance(report, GateReport) else {
+        "metric": policy.metric or b.meta.metric, "task": c.meta.task}
     did = decision_id_for(report, now)
-    where = publish_report(report, p.store, did, now)
+    where = publish_report(report, p.store, did, now, marker)
     if isinstance(report, GateReport):
         verdict, code, decision = report.verdict.value, report.exit_code, "gate"
     else:
@@ -144,7 +156,7 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
                                      report=report, inputs=inputs, verdict=verdict,
                                      exit_code=code, locations=where, policy=policy,
                                      context=ctx))
-    publish_artifacts(report, where, p.name)
+    publish_artifacts(report, where, p.name, marker)
     result: dict[str, Any] = {
         "verdict": verdict, "exit_code": code, "decision_id": did, "report": where,
         "baseline": asdict(b_ref), "candidate": asdict(c_ref),

@@ -27,7 +27,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,7 +35,8 @@ from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 from .store import ObjectInfo, PreconditionFailed, check_key
 
-__all__ = ["LOCK_MARGIN", "S3Settings", "S3Store", "is_locked_audit_key", "s3_settings"]
+__all__ = ["LOCK_MARGIN", "S3Settings", "S3Store", "is_locked_audit_key", "s3_settings",
+           "split_s3_uri"]
 
 _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
@@ -90,6 +90,19 @@ def is_locked_audit_key(key: str) -> bool:
     return len(parts) >= 3 and parts[0] == "audit"
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/any/key` -> (bucket, "any/key"), the key taken literally.
+
+    Not urlparse: S3 keys may hold `#` and `?`, which it would cut off as a fragment or a
+    query, silently naming another object (`s3://b/run#2.json` is key `run#2.json`, as the
+    AWS CLI reads it); nor is anything %-decoded.
+    """
+    if not uri.startswith("s3://"):
+        raise UsageError(f"not an s3 URI: {uri!r}")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
@@ -111,10 +124,8 @@ class S3Store:
 
     @classmethod
     def from_uri(cls, uri: str, settings: S3Settings | None = None) -> S3Store:
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3":
-            raise UsageError(f"not an s3 URI: {uri!r}")
-        return cls(parsed.netloc, parsed.path, settings=settings)
+        bucket, prefix = split_s3_uri(uri)
+        return cls(bucket, prefix, settings=settings)
 
     # -- client -------------------------------------------------------------------------
     def client(self) -> Any:
@@ -172,6 +183,10 @@ class S3Store:
             raise self._convert(exc, "read", key) from None
         digest = hashlib.sha256(data)
         expected = resp.get("ChecksumSHA256")
+        if expected and (resp.get("ChecksumType") == "COMPOSITE" or "-" in expected):
+            # uploaded in parts (`<base64>-<parts>`): a digest of the parts' digests, which
+            # the object's own SHA-256 can never equal; only a full-object checksum is checked
+            expected = None
         meta = (resp.get("Metadata") or {}).get("sha256")
         if (expected and expected != _b64(digest.digest())) or (meta and
                                                                 meta != digest.hexdigest()):

@@ -7,8 +7,11 @@ once); compute tasks (read, doctor, gate) and the candidate command never retry.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import hashlib
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +31,7 @@ from evalsig_core import (
     DoctorReport,
     EvalRun,
     GateReport,
+    InputError,
     InputNotFoundError,
     Policy,
     diagnose,
@@ -41,7 +45,8 @@ from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
 from .store import PreconditionFailed, key_segment, may_pass, open_store
 
-__all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "doctor_task",
+__all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "discard_copy",
+           "doctor_task",
            "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_task",
            "resolve_baseline", "run_command_task", "store_candidate"]
 
@@ -71,15 +76,28 @@ class RunRef:
 
 
 def _split_object_uri(uri: str) -> tuple[str, str]:
-    """s3://bucket/a/b/file.json -> (s3://bucket, a/b/file.json)."""
+    """s3://bucket/a/b/file.json -> (s3://bucket, a/b/file.json): the key taken literally
+    (`#` and `?` are part of an S3 key, see `s3.split_s3_uri`)."""
+    if uri.startswith("s3://"):
+        from .s3 import split_s3_uri
+
+        bucket, key = split_s3_uri(uri)
+        return f"s3://{bucket}", key
     parsed = urlparse(uri)
     return f"{parsed.scheme}://{parsed.netloc}", parsed.path.lstrip("/")
 
 
 def _local(uri: str) -> str | None:
+    """The local path a run URI names (None for an object store URI), read as
+    `LocalStore.from_uri` reads a store's: `file://./rel` is relative, as in the default store
+    `file://./.evalsig-store`."""
     parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return unquote(parsed.path) if parsed.scheme == "file" else uri
+    if parsed.scheme == "" or (parsed.scheme != "file" and "://" not in uri):
+        return uri  # a path; `run-10:00.json` is no URI of scheme `run-10`
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):  # file://./relative forms
+            return unquote(parsed.netloc + parsed.path)
+        return unquote(parsed.path)
     return None
 
 
@@ -107,6 +125,22 @@ def fetch_run(uri: str, workdir: str | None = None) -> str:
     return str(dest)
 
 
+def discard_copy(path: str | None, uri: str | None = None) -> None:
+    """Remove the temporary directory holding `path` if evalsig made it: a run fetched from a
+    store (`uri` names the original) or a candidate command's output (`uri` None). A path the
+    user named (`uri` is that path) and anything outside the temp directory are left alone.
+    """
+    if not path or (uri is not None and _local(uri) == path):
+        return
+    tmp = Path(tempfile.gettempdir()).resolve()
+    try:
+        rel = Path(path).resolve().relative_to(tmp)
+    except ValueError:
+        return
+    if len(rel.parts) > 1 and rel.parts[0].startswith("evalsig-"):
+        shutil.rmtree(tmp / rel.parts[0], ignore_errors=True)
+
+
 def _write_local(data: bytes, name: str) -> str:
     dest = Path(tempfile.mkdtemp(prefix="evalsig-")) / name
     dest.write_bytes(data)
@@ -132,32 +166,68 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
 
 
 @task(name="store-candidate", **IO)
-def store_candidate(candidate: str, store_uri: str, suite: str) -> RunRef:
-    """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion."""
+def store_candidate(candidate: str, store_uri: str, suite: str,
+                    produced: bool = False) -> RunRef:
+    """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion.
+
+    `produced`: the candidate is a candidate command's output, in a temporary directory that
+    is removed after the gate: the run is then named (`uri`: reports, audit inputs) by its
+    stored copy, the only place it can be found again.
+    """
     path = fetch_run.fn(candidate)
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputNotFoundError("candidate run not found", path=path) from None
-    except OSError as exc:
-        raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
-            from None
-    sha = hashlib.sha256(data).hexdigest()
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
-    if not name.endswith("." + extension(name)):
-        name = f"{name}.{extension(name)}"
-    store = open_store(store_uri)
-    key = f"candidates/{key_segment('suite', suite)}/{sha[:16]}/{name}"
-    with contextlib.suppress(PreconditionFailed):  # same content already there
-        store.put(key, data, if_none_match=True)
-    return RunRef(path, candidate, sha, key)
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise InputNotFoundError("candidate run not found", path=path) from None
+        except OSError as exc:
+            raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
+                from None
+        sha = hashlib.sha256(data).hexdigest()
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
+        if not name.endswith("." + extension(name)):
+            name = f"{name}.{extension(name)}"
+        store = open_store(store_uri)
+        key = f"candidates/{key_segment('suite', suite)}/{sha[:16]}/{name}"
+        with contextlib.suppress(PreconditionFailed):  # same content already there
+            store.put(key, data, if_none_match=True)
+    except BaseException:
+        discard_copy(path, candidate)  # a copy fetched here: the caller never sees it
+        raise
+    return RunRef(path, store.url(key) if produced else candidate, sha, key)
 
 
 @task(name="read-run", **COMPUTE)
 def read_task(path: RunRef | str, metric: str | None, cluster: str | None,
               filter: str | None = None) -> EvalRun:
-    local = path.path if isinstance(path, RunRef) else path
-    return read_run(local, metric=metric, cluster=cluster, filter=filter)
+    """Read a run; one fetched from a store (a temporary copy) is named by its URI.
+
+    The run's `source` (the reports' "file" row) and any error's path say where the run is
+    kept, never the temporary copy, which the reader of a report or an error cannot find.
+    """
+    if not isinstance(path, RunRef):
+        return read_run(path, metric=metric, cluster=cluster, filter=filter)
+    local, uri = path.path, path.uri
+    copied = _local(uri) != local
+    try:
+        run = read_run(local, metric=metric, cluster=cluster, filter=filter)
+    except InputError as exc:
+        if copied:
+            raise _renamed(exc, local, uri) from None
+        raise
+    if not copied:
+        return run
+    return dataclasses.replace(run, meta=run.meta.model_copy(update={"source": uri}))
+
+
+def _renamed(exc: InputError, local: str, uri: str) -> InputError:
+    """The same error, naming `uri` wherever it named the local copy `local`."""
+    new = copy.copy(exc)
+    new.path = uri if exc.path == local else exc.path
+    new.message = exc.message.replace(local, uri)
+    new.hint = exc.hint.replace(local, uri) if exc.hint else exc.hint
+    new.args = (new.one_line(),)
+    return new
 
 
 @task(name="run-candidate-command", **COMPUTE)
@@ -193,17 +263,27 @@ _RENDERERS = ((GateReport, render_gate), (DoctorReport, render_doctor),
               (SuiteReport, render_suite))
 
 
-def _render(report: GateReport | DoctorReport | SuiteReport, output: str) -> str:
-    """One format of a report, rendered by the core."""
+def _render(report: GateReport | DoctorReport | SuiteReport, output: str,
+            gate: dict[str, str | None] | None = None) -> str:
+    """One format of a report, rendered by the core.
+
+    `gate`: for the doctor report of a gate it refused, the marker fields (metric, task) the
+    gate's own report would carry: the refusal replaces the PR comment of an earlier verdict
+    (render_doctor's `gate`, as the CLI does).
+    """
+    if isinstance(report, DoctorReport):
+        return render_doctor(report, output, gate=gate)
     render: Any = next(fn for kind, fn in _RENDERERS if isinstance(report, kind))
     return str(render(report, output))
 
 
 @task(name="publish-report", **IO)
 def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: str,
-                   decision_id: str | None = None,
-                   now: datetime | None = None) -> dict[str, str]:
-    """Write report.json, report.md and report.html under reports/yyyy/mm/dd/<decision_id>/."""
+                   decision_id: str | None = None, now: datetime | None = None,
+                   gate: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Write report.json, report.md and report.html under reports/yyyy/mm/dd/<decision_id>/.
+
+    `gate`: the marker fields of a gate the doctor refused (see `_render`)."""
     now = now or datetime.now(UTC)
     did = decision_id or decision_id_for(
         report if not isinstance(report, SuiteReport) else None, now)
@@ -211,16 +291,20 @@ def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: s
     store = open_store(store_uri)
     where = {"decision_id": did}
     for ext, (output, name) in _FILES.items():
-        store.put(f"{prefix}/report.{ext}", _render(report, output).encode())
+        store.put(f"{prefix}/report.{ext}", _render(report, output, gate).encode())
         where[name] = store.url(f"{prefix}/report.{ext}")
     return where
 
 
 @task(name="audit", **IO)
-def audit_task(store_uri: str, fields: dict[str, Any], once: bool = False) -> dict[str, Any]:
+def audit_task(store_uri: str, fields: dict[str, Any], once: bool = True) -> dict[str, Any]:
     """Append one record to the audit hash chain; returns {sequence, decision_id}.
 
-    `once`: the decision is linked at most once (a record of it already linked is returned).
+    `once` (default): the decision is linked at most once (a record of it already linked is
+    returned). A task retry needs it: when the head write landed but every answer to it was
+    lost, the retry would otherwise link a second record of the same decision. Decision ids
+    are unique per decision (time to the microsecond in their digest), so nothing else is
+    merged.
     """
     rec = audit_log.append_record(open_store(store_uri), fields, once=once)
     return {"sequence": rec.sequence, "decision_id": rec.decision_id}
@@ -251,9 +335,12 @@ def entry_row(name: str, report: GateReport) -> dict[str, Any]:
 
 @task(name="publish-artifacts", **COMPUTE)
 def publish_artifacts(report: GateReport | DoctorReport | SuiteReport,
-                      locations: dict[str, str], name: str) -> None:
-    """Markdown report, a table of entries and a link to the stored report."""
-    md = _render(report, "markdown")
+                      locations: dict[str, str], name: str,
+                      gate: dict[str, str | None] | None = None) -> None:
+    """Markdown report, a table of entries and a link to the stored report.
+
+    `gate`: the marker fields of a gate the doctor refused (see `_render`)."""
+    md = _render(report, "markdown", gate)
     if isinstance(report, GateReport):
         rows = [entry_row(name, report)]
     elif isinstance(report, SuiteReport):

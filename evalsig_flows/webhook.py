@@ -6,6 +6,8 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   and a streamed (chunked) body is counted and cut off at the limit with 413;
 - `X-Hub-Signature-256` must be the HMAC-SHA256 of the raw body under the shared secret,
   compared in constant time (`hmac.compare_digest`); otherwise 401 and nothing else happens;
+- `X-GitHub-Event` and `X-GitHub-Delivery` must be present, the delivery id a GUID-like word
+  (letters, digits, `.`, `_`, `-`, at most 100, not ending in `-attempt-<n>`), else 400;
 - `ping` → 200; `pull_request` (opened, synchronize, reopened) → a run of the CI gate
   deployment with repo, PR number and head SHA; a pull request merged into the default
   branch → a promotion run for its head SHA and number (`trigger="merged-pr"`); `push` to the
@@ -27,7 +29,8 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
 - the answer to an event that asks for a run is 202 with `status` "scheduled" when this
   delivery created the run (a new delivery, or the next attempt), or "existing" when the run
   was already there (created by an earlier or concurrent delivery of the same
-  `X-GitHub-Delivery`; nothing new is started), plus `flow_run_id`, `flow_run_name`,
+  `X-GitHub-Delivery`; nothing new is started; the run's `evalsig-request:<hex>` tag, not
+  Prefect's 201, says which request made it), plus `flow_run_id`, `flow_run_name`,
   `deployment`, `attempt`, and the run's Prefect state as `run_state` (type, e.g.
   "SCHEDULED", "COMPLETED", "FAILED") and `run_state_name` (e.g. "Scheduled", "Rejected");
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
@@ -46,6 +49,8 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,9 +65,10 @@ from starlette.routing import Route
 
 from evalsig_core import UsageError
 
+from .ci_records import check_pr, check_repo, check_sha
 from .outcome import decided
 
-__all__ = ["GITHUB_PATH", "RERUN_STATES", "RunCreationError", "RunCreator", "RunRef",
+__all__ = ["GITHUB_PATH", "REQUEST_TAG", "RERUN_STATES", "RunCreationError", "RunCreator", "RunRef",
            "RunRequest", "WebhookSettings", "create_app", "main", "prefect_run_creator",
            "route_event", "run_for_delivery", "sign"]
 
@@ -72,6 +78,12 @@ RERUN_STATES = frozenset({"FAILED", "CRASHED", "CANCELLED"})
 """A delivery whose run ended in one of these Prefect state types is run again when redelivered,
 unless it ended Failed with a verdict (`RunRef.decided`)."""
 MAX_ATTEMPTS = 25
+REQUEST_TAG = "evalsig-request:"
+"""Prefix of the tag naming the receiver request that created a run (see prefect_run_creator)."""
+_DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_ATTEMPT = re.compile(r"-attempt-[0-9]+$")
+"""A delivery id is the idempotency key's stem: one that ended in -attempt-<n> would take the
+key of another delivery's attempt n (github-<d>-attempt-<n>), so keys would not be unique."""
 _ZERO_SHA = "0" * 40
 log = logging.getLogger("evalsig.webhook")
 
@@ -82,7 +94,9 @@ class WebhookSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EVALSIG_WEBHOOK_", frozen=True, extra="ignore")
 
     secret: SecretStr = Field(description="the GitHub webhook secret (required)")
-    max_body_bytes: int = Field(1024 * 1024, gt=0, description="larger bodies get 413")
+    max_body_bytes: int = Field(
+        25 * 1024 * 1024, gt=0, description="larger bodies get 413; default GitHub's own cap "
+        "(25 MB): a push of many commits runs to megabytes, and a 413 is never retried")
     default_branch: str | None = Field(
         None, description="branch whose pushes promote; default: the repository's own")
     ci_deployment: str = "evalsig-ci-gate/evalsig-ci-gate"
@@ -96,6 +110,15 @@ class WebhookSettings(BaseSettings):
     def _non_empty(cls, v: SecretStr) -> SecretStr:
         if not v.get_secret_value().strip():
             raise ValueError("must not be empty")
+        return v
+
+    @field_validator("ci_deployment", "promote_deployment")
+    @classmethod
+    def _flow_slash_deployment(cls, v: str) -> str:
+        flow, _, name = v.partition("/")
+        if not flow.strip() or not name.strip() or "/" in name:
+            raise ValueError(f"{v!r} is not <flow>/<deployment> (e.g. evalsig-promote/"
+                             "evalsig-promote)")
         return v
 
     @classmethod
@@ -202,40 +225,80 @@ def _verified(secret: SecretStr, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, (header or "").encode())
 
 
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    """A payload field that must be a JSON object (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} is {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _text(value: Any, name: str) -> str | None:
+    """A payload field that must be a string (absent or null: None)."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} is {type(value).__name__}, not a string")
+    return value
+
+
+def _checked(check: Callable[[Any], Any], value: Any, name: str) -> Any:
+    """`value` through one of the flows' own name checks (ci_records): ValueError if refused."""
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise ValueError(f"{name}: {exc.message}") from None
+
+
 def route_event(event: str, payload: Mapping[str, Any],
                 settings: WebhookSettings) -> RunRequest | str:
-    """Map a GitHub event to the run it asks for, or to the reason it is ignored."""
-    repo = (payload.get("repository") or {}).get("full_name")
-    branch = settings.default_branch or (payload.get("repository") or {}).get("default_branch")
+    """Map a GitHub event to the run it asks for, or to the reason it is ignored.
+
+    Raises ValueError (one line naming the field) for a payload of the wrong shape.
+    """
+    if event not in ("pull_request", "push"):
+        return f"event {event!r} is not handled"
+    repository = _object(payload.get("repository"), "repository")
+    repo = _text(repository.get("full_name"), "repository.full_name")
+    branch = settings.default_branch or _text(repository.get("default_branch"),
+                                              "repository.default_branch")
     if event == "pull_request":
-        action = payload.get("action")
-        pr = payload.get("pull_request") or {}
+        action = _text(payload.get("action"), "action")
+        pr = _object(payload.get("pull_request"), "pull_request")
         merged = action == "closed" and pr.get("merged") is True
         if action not in PR_ACTIONS and not merged:
             return f"pull_request action {action!r} does not gate"
-        number, sha = payload.get("number", pr.get("number")), (pr.get("head") or {}).get("sha")
+        number = payload.get("number", pr.get("number"))
+        sha = _text(_object(pr.get("head"), "pull_request.head").get("sha"),
+                    "pull_request.head.sha")
         if not (repo and isinstance(number, int) and sha):
             raise ValueError("pull_request payload lacks repository.full_name, number or "
                              "pull_request.head.sha")
+        # what the flows would refuse is refused here: a run that can only fail is never made
+        _checked(check_repo, repo, "repository.full_name")
+        _checked(check_pr, number, "number")
+        _checked(check_sha, sha, "pull_request.head.sha")
         if not merged:
             return RunRequest(settings.ci_deployment,
                               {"repo": repo, "pr_number": number, "head_sha": sha})
         # A merge commit or squash has a new SHA: the gated head SHA and the PR number are
         # what promotion can find the gate decision by.
-        base = (pr.get("base") or {}).get("ref")
+        base = _text(_object(pr.get("base"), "pull_request.base").get("ref"),
+                     "pull_request.base.ref")
         if not branch or base != branch:
             return f"pull request merged into {base!r}, not the default branch"
         return RunRequest(settings.promote_deployment,
                           {"repo": repo, "commit": sha, "pr_number": number,
                            "trigger": "merged-pr"})
     if event == "push":
-        ref, after = payload.get("ref"), payload.get("after")
+        ref, after = _text(payload.get("ref"), "ref"), _text(payload.get("after"), "after")
         if not branch or ref != f"refs/heads/{branch}":
             return f"push to {ref!r} is not the default branch"
         if payload.get("deleted") or not after or after == _ZERO_SHA:
             return "push deletes the branch"
         if not repo:
             raise ValueError("push payload lacks repository.full_name")
+        _checked(check_repo, repo, "repository.full_name")
+        _checked(check_sha, after, "after")
         # Most pushed commits (merge or squash commits, direct pushes) were never gated: the
         # promotion flow records them as NOT GATED instead of refusing (see its `trigger`).
         return RunRequest(settings.promote_deployment,
@@ -268,7 +331,10 @@ def _payload(body: bytes, content_type: str) -> Any:
     if content_type.startswith("application/x-www-form-urlencoded"):
         form = parse_qs(body.decode("utf-8"), strict_parsing=True)
         body = form["payload"][0].encode()
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except RecursionError:  # a signed body of 100k '[': the parser's recursion limit
+        raise ValueError("JSON nested too deep") from None
 
 
 def _answer(code: int, **content: Any) -> JSONResponse:
@@ -291,6 +357,10 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
         delivery = request.headers.get("x-github-delivery", "")
         if not event or not delivery:
             return _answer(400, error="missing X-GitHub-Event or X-GitHub-Delivery")
+        if not _DELIVERY.fullmatch(delivery) or _ATTEMPT.search(delivery):
+            return _answer(400, error="bad X-GitHub-Delivery: expected GitHub's delivery id "
+                           "(a GUID: up to 100 letters, digits, '.', '_' or '-', not ending "
+                           "in -attempt-<n>)")
         if event == "ping":
             return _answer(200, status="pong", delivery=delivery)
         try:
@@ -320,7 +390,9 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
                            deployment=run.deployment, attempt=attempt, run_state=run.state,
                            run_state_name=run.state_name)
         log.error("delivery %s (%s): no run created: %s", delivery, event, run_error)
-        return _answer(run_error.status, error=f"run not created: {run_error}",
+        # "not confirmed": a request whose answer was lost may still have made the run; a
+        # redelivery then finds it by its key ("existing") and never starts a second one
+        return _answer(run_error.status, error=f"run not confirmed: {run_error}",
                        delivery=delivery)
 
     async def health(request: Request) -> JSONResponse:
@@ -338,19 +410,16 @@ def prefect_run_creator() -> RunCreator:
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
     async def create(deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
-        statuses: list[int] = []
-
-        async def seen(response: httpx.Response) -> None:
-            # Prefect answers 201 when it creates the run, 200 when the idempotency key
-            # already names one: the only place that tells a new run from an existing one
-            if (response.request.method == "POST"
-                    and response.request.url.path.endswith("/create_flow_run")):
-                statuses.append(response.status_code)
-
+        # Which request made the run: Prefect's 201 cannot tell. It answers 201 to every
+        # request that began before the winning insert (concurrent identical deliveries all
+        # got 201), and 200 to its own client's re-send of a POST whose 201 was lost. A tag
+        # unique to this request is stored only by the insert that made the run.
+        mark = f"{REQUEST_TAG}{uuid.uuid4().hex}"
         try:
-            async with get_client(httpx_settings={"event_hooks": {"response": [seen]}}) as c:
-                run = await arun_deployment(deployment, client=c, parameters=parameters,
-                                            timeout=0, idempotency_key=key, as_subflow=False)
+            async with get_client() as client:
+                run = await arun_deployment(deployment, client=client, parameters=parameters,
+                                            timeout=0, idempotency_key=key, as_subflow=False,
+                                            tags=[mark])
         except ObjectNotFound:
             raise RunCreationError(f"deployment {deployment!r} not found", 500) from None
         except PrefectHTTPStatusError as exc:
@@ -364,7 +433,7 @@ def prefect_run_creator() -> RunCreator:
         return RunRef(str(run.id), run.name, deployment,
                       state.type.value if state is not None else None,
                       state.name if state is not None else None,
-                      created=statuses[-1:] == [201])
+                      created=mark in (run.tags or ()))
 
     return create
 

@@ -264,7 +264,7 @@ def test_a_signature_over_a_different_body_gets_401() -> None:
 def test_a_body_over_the_limit_gets_413_from_its_content_length() -> None:
     fake = FakeCreator()
     body = b"x" * 2_000_000
-    r = post(client(fake), "pull_request", body)
+    r = post(client(fake, max_body_bytes=1_000_000), "pull_request", body)
     assert (r.status_code, fake.calls) == (413, [])
 
 

@@ -191,12 +191,12 @@ def test_a_bad_signature_gets_401_and_starts_no_run(stack: dict[str, Any]) -> No
                 if r["parameters"].get("head_sha") == sha]
 
 
-def test_a_2_mb_body_gets_413_before_it_is_read(stack: dict[str, Any]) -> None:
+def test_a_26_mb_body_gets_413_before_it_is_read(stack: dict[str, Any]) -> None:
     """Like curl, announce the body (Expect: 100-continue): the receiver answers 413 at once."""
     url = urlparse(stack["webhook"]["url"])
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     conn.putrequest("POST", url.path)
-    for k, v in {"Content-Type": "application/json", "Content-Length": str(2 * 1024 * 1024),
+    for k, v in {"Content-Type": "application/json", "Content-Length": str(26 * 1024 * 1024),
                  "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": str(uuid.uuid4()),
                  "X-Hub-Signature-256": "sha256=" + "0" * 64,
                  "Expect": "100-continue"}.items():
@@ -207,8 +207,8 @@ def test_a_2_mb_body_gets_413_before_it_is_read(stack: dict[str, Any]) -> None:
     conn.close()
 
 
-def test_a_2_mb_body_sent_whole_also_gets_413(stack: dict[str, Any]) -> None:
-    r = deliver(stack, "pull_request", b"{" + b" " * (2 * 1024 * 1024) + b"}")
+def test_a_26_mb_body_sent_whole_also_gets_413(stack: dict[str, Any]) -> None:
+    r = deliver(stack, "pull_request", b"{" + b" " * (26 * 1024 * 1024) + b"}")
     assert r.status_code == 413
 
 

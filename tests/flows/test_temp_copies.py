@@ -1,0 +1,107 @@
+"""A gate leaves no temporary copies behind (a worker gates every night for months).
+
+Stored baselines, s3:// candidates and a candidate command's output directory were written
+under /tmp/evalsig-*/ and never removed: every gate left a copy of each run it read.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from evalsig_flows.baselines import promote
+from evalsig_flows.store import open_store
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture
+def tmpdir_of_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The process's temporary directory, for this test only (tempfile reads it)."""
+    d = tmp_path / "tmp"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    return d
+
+
+def test_a_gate_of_fetched_runs_removes_its_copies(s3_uri: str, tmpdir_of_run: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+
+    store = open_store(s3_uri)
+    promote(store, suite="demo", task="qa", metric="accuracy",
+            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
+            decision_id="seed", source={})
+    store.put("incoming/cand.json", (EXAMPLES / "candidate.json").read_bytes())
+    state = gate_flow(baseline=None, candidate=f"{s3_uri}/incoming/cand.json", suite="demo",
+                      task="qa", metric="accuracy", cluster="passage_id", min_delta=0.005,
+                      store=s3_uri, name="temp-copies", return_state=True)
+    assert state.is_completed(), state.message
+    assert [p.name for p in tmpdir_of_run.iterdir()] == []
+
+
+def test_a_gate_of_a_candidate_command_removes_its_output_directory(
+        tmp_path: Path, tmpdir_of_run: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+
+    command = [sys.executable, "-c", "import shutil, sys; shutil.copy(sys.argv[1], 'c.json')",
+               str(EXAMPLES / "candidate.json")]
+    state = gate_flow(baseline=str(EXAMPLES / "baseline.json"), candidate=None,
+                      command=command, output="*.json", metric="accuracy",
+                      cluster="passage_id", min_delta=0.005, store=(tmp_path / "s").as_uri(),
+                      name="temp-command", return_state=True)
+    assert state.is_completed(), state.message
+    assert [p.name for p in tmpdir_of_run.iterdir()] == []
+
+
+def test_a_gate_that_fails_on_a_bad_fetched_run_removes_its_copies(
+        s3_uri: str, tmpdir_of_run: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+
+    open_store(s3_uri).put("incoming/bad.json", b'{"not": "a run"}')
+    state = gate_flow(baseline=str(EXAMPLES / "baseline.json"),
+                      candidate=f"{s3_uri}/incoming/bad.json", metric="accuracy",
+                      min_delta=0.005, store=s3_uri, name="temp-bad", return_state=True)
+    assert state.is_failed()
+    assert [p.name for p in tmpdir_of_run.iterdir()] == []
+
+
+def test_a_nightly_suite_removes_its_copies(s3_uri: str, tmp_path: Path,
+                                            tmpdir_of_run: Path) -> None:
+    from evalsig_flows.flows import nightly_gate_flow
+
+    store = open_store(s3_uri)
+    promote(store, suite="temp", task="qa", metric="accuracy",
+            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
+            decision_id="seed", source={})
+    copy = f"import shutil; shutil.copy(r'{EXAMPLES / 'candidate.json'}', 'c.json')"
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+[suite]
+name = "temp"
+min_delta = 0.005
+cluster = "passage_id"
+[[entries]]
+task = "qa"
+metric = "accuracy"
+command = ["{sys.executable}", "-c", "{copy}"]
+output = "*.json"
+""")
+    state = nightly_gate_flow(suite_file=str(suite), store=s3_uri, return_state=True)
+    assert state.is_completed(), state.message
+    assert [p.name for p in tmpdir_of_run.iterdir()] == []
+
+
+def test_a_failing_candidate_command_removes_its_output_directory(
+        tmp_path: Path, tmpdir_of_run: Path) -> None:
+    from evalsig_flows.flows import gate_flow
+
+    state = gate_flow(baseline=str(EXAMPLES / "baseline.json"), candidate=None,
+                      command=[sys.executable, "-c", "open('part.json', 'w'); exit(3)"],
+                      min_delta=0.005, store=(tmp_path / "s").as_uri(), name="temp-fail",
+                      return_state=True)
+    assert state.is_failed() and "exited 3" in state.message, state.message
+    assert [p.name for p in tmpdir_of_run.iterdir()] == []
