@@ -183,13 +183,26 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
     return out
 
 
-def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
-    """(number of (item, epoch) keys seen more than once, a few examples)."""
-    _, item_codes = np.unique(run.item_ids, return_inverse=True)
+def _epoch_keys(run: EvalRun) -> tuple[np.ndarray, np.ndarray, int]:
+    """(sorted item ids, one int64 key per record for its (item, epoch), epochs per item)."""
+    items, item_codes = np.unique(run.item_ids, return_inverse=True)
     # epoch codes, not values: item * (max epoch + 1) overflowed int64 for epochs like 2**62
     # (timestamps) and reported duplicates that were not there
     epoch_values, e = np.unique(run.epochs, return_inverse=True)
-    keys = item_codes.astype(np.int64) * len(epoch_values) + e
+    return items, item_codes.astype(np.int64) * len(epoch_values) + e, len(epoch_values)
+
+
+def _distinct_epochs(run: EvalRun, ids: np.ndarray) -> np.ndarray:
+    """Distinct epochs of each of `ids` (items of `run`): a duplicated (item, epoch) is E104's,
+    not a second epoch for W203."""
+    items, keys, n_epoch_values = _epoch_keys(run)
+    per_item = np.bincount(np.unique(keys) // n_epoch_values, minlength=len(items))
+    return per_item[np.searchsorted(items, ids)]
+
+
+def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
+    """(number of (item, epoch) keys seen more than once, a few examples)."""
+    _, keys, _ = _epoch_keys(run)
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)
     dup = counts > 1
     ex = [f"{run.item_ids[i]} epoch {run.epochs[i]}" for i in first[dup][:_SAMPLE].tolist()]
@@ -207,7 +220,8 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
                       + (f"; among the first 20 of each, {near}" if near else ""),
                       "run both models on the same items (errored samples count as missing)",
                       count=p.n_baseline_only + p.n_candidate_only, examples=ex))
-    eb, ec = np.unique(p.epochs_baseline), np.unique(p.epochs_candidate)
+    eb = np.unique(_distinct_epochs(b, p.item_ids))
+    ec = np.unique(_distinct_epochs(c, p.item_ids))
     if len(eb) > 1 or len(ec) > 1 or not np.array_equal(eb, ec):
         out.append(_f("W203", f"epochs per item differ: baseline {eb.tolist()[:5]}, candidate "
                       f"{ec.tolist()[:5]}",
