@@ -441,8 +441,13 @@ def _stage_label(policy: Policy) -> str:
     return "estimating"
 
 
-def _doctor_failed(exc: DoctorError, env: Mapping[str, str]) -> None:
+def _doctor_failed(exc: DoctorError, env: Mapping[str, str]) -> int:
+    """The doctor refused: its report on stderr is the message, said once (re-raising added
+    an `evalsig: error:` line repeating its first error); the workflow still gets the step
+    outputs main() would write for the error, and the doctor's exit 65."""
     sys.stderr.write(render_doctor(exc.report, "tty", style=style_for(sys.stderr, env)))
+    github_error(env, int(exc.exit_code), exc.one_line())
+    return int(exc.exit_code)
 
 
 _FIXED_POWER_USE = {
@@ -476,8 +481,7 @@ def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             result, doc = call_with_progress(diagnosed_compare, baseline, candidate, policy,
                                              progress=update)
     except DoctorError as exc:
-        _doctor_failed(exc, env)
-        raise
+        return _doctor_failed(exc, env)
     report = CompareReport(
         metric=args.metric or baseline.meta.metric, cluster=args.cluster, alpha=args.alpha,
         comparison=result, findings=[f for f in doc.findings if f.code != "I301"],
@@ -505,10 +509,10 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         with progress.stage(_stage_label(policy)) as update:
             report = call_with_progress(gate, baseline, candidate, policy, progress=update)
     except DoctorError as exc:
-        _doctor_failed(exc, env)
+        code = _doctor_failed(exc, env)
         _emit_refusal(args, env, exc.report, {"metric": policy.metric or baseline.meta.metric,
                                               "task": candidate.meta.task})
-        raise
+        return code
     _emit(args, env, render_gate, report, publish=lambda: github_gate(report, env, args))
     return report.exit_code
 
