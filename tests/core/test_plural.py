@@ -8,6 +8,7 @@ import pytest
 
 from evalsig_core import EvalRun, InputError
 from evalsig_core.doctor import diagnose
+from evalsig_core.gate import DoctorError
 from evalsig_core.numfmt import counted, plural
 from evalsig_core.render import Style, render_doctor
 from evalsig_core.report import DoctorReport
@@ -69,3 +70,10 @@ def test_doctor_report_counts_one_error_and_one_warning() -> None:
 def test_an_array_of_one_entry_is_named_in_the_singular() -> None:
     with pytest.raises(InputError, match="scores has 1 entry but item_ids has 2"):
         EvalRun.from_arrays(["a", "b"], [1.0])
+
+
+def test_a_doctor_error_counts_one_more_error_in_the_singular() -> None:
+    ids = _ids(40)
+    b = _run(ids, [float("nan")] + [float(i % 2) for i in range(1, 40)])
+    c = _run([*ids, "q1"], [float(i % 2) for i in range(40)] + [0.0])
+    assert "(+1 more error; run `evalsig doctor`)" in str(DoctorError(diagnose(b, c)))
