@@ -45,7 +45,8 @@ class DoctorError(InputError):
         first = report.errors[0]
         more = len(report.errors) - 1
         super().__init__(
-            first.message + (f" (+{counted(more, 'more error')}; run `evalsig doctor`)" if more else ""),
+            first.message
+            + (f" (+{counted(more, 'more error')}; run `evalsig doctor`)" if more else ""),
             path=first.file, hint=first.hint or None, code=first.code,
         )
 
