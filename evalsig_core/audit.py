@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputError, InputNotFoundError
+from .numfmt import counted
 
 __all__ = [
     "AUDIT_HEAD_KEY", "AuditHead", "AuditInput", "AuditRecord", "ChainVerification",
@@ -174,5 +175,5 @@ def verify_chain(head_bytes: bytes | None, get: Getter) -> ChainVerification:
     problems: list[str] = []
     n = sum(1 for _ in walk_chain(head, get, problems))
     if not problems and n != head.sequence:
-        problems.append(f"walked {n} records but the head says {head.sequence}")
+        problems.append(f"walked {counted(n, 'record')} but the head says {head.sequence}")
     return ChainVerification(ok=not problems, n_records=n, head=head, problems=problems)

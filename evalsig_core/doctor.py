@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from .errors import ExitCode, InputError
+from .numfmt import counted, plural
 from .pairing import Pairing, near_miss, pair
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
@@ -115,42 +116,46 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
     out: list[Finding] = []
     src = run.meta.source
     if run.n_records == 0:
-        why = f" ({run.meta.n_errored} errored samples)" if run.meta.n_errored else ""
+        why = f" ({counted(run.meta.n_errored, 'errored sample')})" if run.meta.n_errored else ""
         out.append(_f("E105", f"{role} has no scored items{why}", "re-export or re-run the eval",
                       file=src))
         return out
     bad = ~np.isfinite(run.scores)
     if bad.any():
         ids = run.item_ids[bad]
-        out.append(_f("E103", f"{role}: {int(bad.sum())} non-finite scores (NaN/Infinity)",
+        out.append(_f("E103", f"{role}: {counted(int(bad.sum()), 'non-finite score')} "
+                      "(NaN/Infinity)",
                       "fix the scorer or drop those items; evalsig never guesses a score",
                       count=int(bad.sum()), examples=ids[:_SAMPLE].tolist(), file=src))
     huge = ~bad & (np.abs(np.where(bad, 0.0, run.scores)) > MAX_ABS_SCORE)
     if huge.any():
-        out.append(_f("E115", f"{role}: {int(huge.sum())} scores beyond +/-{MAX_ABS_SCORE:g} "
+        out.append(_f("E115", f"{role}: {counted(int(huge.sum()), 'score')} beyond "
+                      f"+/-{MAX_ABS_SCORE:g} "
                       f"(largest |score| {np.abs(run.scores[huge]).max():g}): their squares "
                       "overflow float64", "rescale the scores (e.g. divide by a power of 10, "
                       "or take the log) before gating", count=int(huge.sum()),
                       examples=run.item_ids[huge][:_SAMPLE].tolist(), file=src))
     dup_n, dup_ex = _duplicates(run)
     if dup_n:
-        out.append(_f("E104", f"{role}: {dup_n} (item, epoch) pairs occur more than once",
+        pairs = counted(dup_n, "(item, epoch) pair occurs", "(item, epoch) pairs occur")
+        out.append(_f("E104", f"{role}: {pairs} more than once",
                       "each (item_id, epoch) must appear once; de-duplicate the export",
                       count=dup_n, examples=dup_ex, file=src))
     if run.meta.status not in OK_STATUSES:
         if run.meta.failure_allowed:
             out.append(_f("W216", f"{role}: run status is {run.meta.status!r}; gating the "
-                          f"{run.n_records} records it has (--allow-failed-run)",
+                          f"{counted(run.n_records, 'record')} it has (--allow-failed-run)",
                           "re-run the eval to gate a complete run", file=src))
         else:
             out.append(_f("E106", f"{role}: run status is {run.meta.status!r}",
                           "re-run, or gate with --allow-failed-run", file=src))
     if run.meta.status == "started":
         out.append(_f("W217", f"{role}: the run has not finished (status 'started'); "
-                      f"{run.n_records} records were written so far",
+                      f"{counted(run.n_records, 'record was', 'records were')} written so far",
                       "gate the log of a finished run", file=src))
     if run.meta.n_errored:
-        out.append(_f("W202", f"{role}: {run.meta.n_errored} errored samples were excluded",
+        errored = counted(run.meta.n_errored, "errored sample was", "errored samples were")
+        out.append(_f("W202", f"{role}: {errored} excluded",
                       "errored samples are not scores; re-run them to include them",
                       count=run.meta.n_errored, examples=list(run.meta.errored_items[:_SAMPLE]),
                       file=src))
@@ -175,7 +180,8 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
     metric = run.meta.metric or ""
     outside = (fin < 0) | (fin > 1)
     if _PROPORTION.match(metric.rsplit(".", 1)[-1]) and outside.any():
-        out.append(_f("W210", f"{role}: {int(outside.sum())} scores of {metric!r} are outside "
+        out.append(_f("W210", f"{role}: {counted(int(outside.sum()), 'score')} of {metric!r} "
+                      f"{plural(int(outside.sum()), 'is', 'are')} outside "
                       f"[0, 1] (range {fin.min():g} to {fin.max():g})",
                       "a proportion must lie in [0, 1]: check for percentages or a wrong field",
                       count=int(outside.sum()),
@@ -183,13 +189,26 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None) -> list[Finding]
     return out
 
 
-def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
-    """(number of (item, epoch) keys seen more than once, a few examples)."""
-    _, item_codes = np.unique(run.item_ids, return_inverse=True)
+def _epoch_keys(run: EvalRun) -> tuple[np.ndarray, np.ndarray, int]:
+    """(sorted item ids, one int64 key per record for its (item, epoch), epochs per item)."""
+    items, item_codes = np.unique(run.item_ids, return_inverse=True)
     # epoch codes, not values: item * (max epoch + 1) overflowed int64 for epochs like 2**62
     # (timestamps) and reported duplicates that were not there
     epoch_values, e = np.unique(run.epochs, return_inverse=True)
-    keys = item_codes.astype(np.int64) * len(epoch_values) + e
+    return items, item_codes.astype(np.int64) * len(epoch_values) + e, len(epoch_values)
+
+
+def _distinct_epochs(run: EvalRun, ids: np.ndarray) -> np.ndarray:
+    """Distinct epochs of each of `ids` (items of `run`): a duplicated (item, epoch) is E104's,
+    not a second epoch for W203."""
+    items, keys, n_epoch_values = _epoch_keys(run)
+    per_item = np.bincount(np.unique(keys) // n_epoch_values, minlength=len(items))
+    return per_item[np.searchsorted(items, ids)]
+
+
+def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
+    """(number of (item, epoch) keys seen more than once, a few examples)."""
+    _, keys, _ = _epoch_keys(run)
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)
     dup = counts > 1
     ex = [f"{run.item_ids[i]} epoch {run.epochs[i]}" for i in first[dup][:_SAMPLE].tolist()]
@@ -203,11 +222,13 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
             f"candidate only: {i}" for i in p.candidate_only[:3].tolist()]
         near = near_miss(p.baseline_only, p.candidate_only)  # the first 20 of each
         out.append(_f("W201", f"{p.n_baseline_only} baseline-only and {p.n_candidate_only} "
-                      f"candidate-only items were dropped; {p.n} items are paired"
+                      "candidate-only items were dropped; "
+                      f"{counted(p.n, 'item is', 'items are')} paired"
                       + (f"; among the first 20 of each, {near}" if near else ""),
                       "run both models on the same items (errored samples count as missing)",
                       count=p.n_baseline_only + p.n_candidate_only, examples=ex))
-    eb, ec = np.unique(p.epochs_baseline), np.unique(p.epochs_candidate)
+    eb = np.unique(_distinct_epochs(b, p.item_ids))
+    ec = np.unique(_distinct_epochs(c, p.item_ids))
     if len(eb) > 1 or len(ec) > 1 or not np.array_equal(eb, ec):
         out.append(_f("W203", f"epochs per item differ: baseline {eb.tolist()[:5]}, candidate "
                       f"{ec.tolist()[:5]}",
@@ -235,15 +256,18 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
                     else True)
             diff = (labels_b != p.candidate_clusters) & have
             if diff.any():
-                out.append(_f("W204", f"{int(diff.sum())} items have a different {cluster!r} "
+                out.append(_f("W204", f"{counted(int(diff.sum()), 'item has', 'items have')} "
+                              f"a different {cluster!r} "
                               "in the candidate; the baseline's labels are used",
                               "export both runs from the same dataset version",
                               count=int(diff.sum()),
                               examples=p.item_ids[diff][:_SAMPLE].tolist()))
         conflicts = p.baseline_cluster_conflicts
         if conflicts:
-            out.append(_f("W204", f"baseline: {conflicts} records carry a different {cluster!r} "
-                          "than their item's first epoch", "fix the export", count=conflicts))
+            records = counted(conflicts, "record carries", "records carry")
+            out.append(_f("W204", f"baseline: {records} a different {cluster!r} than "
+                          f"{plural(conflicts, 'its', 'their')} item's first epoch",
+                          "fix the export", count=conflicts))
     if p.n == 1:  # doctor said OK (exit 0), then gate refused: "needs at least 2" (65)
         out.append(_f("E105", f"the runs share only 1 item ({p.item_ids[0]}): no interval "
                       "can be estimated from one paired difference",
@@ -264,7 +288,8 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None) -> l
     n_cl = None if no_labels else p.n_clusters
     delta = float(p.d.mean()) if p.n else math.nan
     shown = f"{delta:+.4f}" if math.isfinite(delta) else "n/a (non-finite scores)"
-    out.append(_f("I301", f"{p.n} paired items" + (f" in {n_cl} clusters" if n_cl else "")
+    out.append(_f("I301", counted(p.n, "paired item")
+                  + (f" in {counted(n_cl, 'cluster')}" if n_cl else "")
                   + f"; delta = {shown}", count=p.n))
     return out
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .doctor import diagnose, make_report, summarize
 from .errors import InputError, UsageError
-from .numfmt import fixed
+from .numfmt import counted, fixed
 from .pairing import Pairing, pair
 from .policy import MAX_RESAMPLES, Mode, Policy, Verdict, decide
 from .report import (
@@ -45,7 +45,8 @@ class DoctorError(InputError):
         first = report.errors[0]
         more = len(report.errors) - 1
         super().__init__(
-            first.message + (f" (+{more} more errors; run `evalsig doctor`)" if more else ""),
+            first.message
+            + (f" (+{counted(more, 'more error')}; run `evalsig doctor`)" if more else ""),
             path=first.file, hint=first.hint or None, code=first.code,
         )
 

@@ -1,4 +1,5 @@
-"""`fixed`: the one number format of reasons, notes and renderers.
+"""`fixed`: the one number format of reasons, notes and renderers; `counted`: a count and
+its noun ("1 error", "2 errors"), the one way findings, reports and messages say how many.
 
 A module of its own, importing nothing of evalsig: `policy` (verdict reasons), `gate` and
 `sequential` (notes, reasons) and `render` (tables, interval labels) all format numbers with
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fixed"]
+__all__ = ["counted", "fixed", "plural"]
 
 
 def fixed(x: float, sign: bool = False, digits: int = 4) -> str:
@@ -19,3 +20,15 @@ def fixed(x: float, sign: bool = False, digits: int = 4) -> str:
     if math.isfinite(x) and abs(x) >= 1e6:
         return f"{x:{spec}.{digits}g}"
     return f"{x:{spec}.{digits}f}"
+
+
+def plural(n: int, singular: str, plural: str | None = None) -> str:
+    """`singular` when `n` is 1, else `plural` (default `singular` + "s"); a verb agrees too:
+    `plural(n, "is", "are")`."""
+    return singular if n == 1 else (singular + "s" if plural is None else plural)
+
+
+def counted(n: int, singular: str, plural_form: str | None = None) -> str:
+    """`n` and its noun phrase: `counted(1, "error")` is "1 error", `counted(2, "error")`
+    "2 errors"; the phrase may carry its verb: `counted(n, "record was", "records were")`."""
+    return f"{n} {plural(n, singular, plural_form)}"

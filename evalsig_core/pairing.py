@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 
 from .errors import InputError
+from .numfmt import counted
 from .run import EvalRun
 
 __all__ = ["ItemMeans", "Pairing", "item_means", "near_miss", "pair"]
@@ -160,8 +161,9 @@ def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pair
     if len(ids) == 0:
         near = near_miss(b.ids, c.ids)
         raise InputError(
-            f"the runs share no item id ({len(b.ids)} baseline items, {len(c.ids)} candidate "
-            "items)" + (f"; {near}" if near else ""), path=candidate.meta.source,
+            f"the runs share no item id ({counted(len(b.ids), 'baseline item')}, "
+            f"{counted(len(c.ids), 'candidate item')})" + (f"; {near}" if near else ""),
+            path=candidate.meta.source,
             hint="gate runs of the same task; item ids must match exactly (as strings)",
         )
     b_only = np.setdiff1d(b.ids, ids, assume_unique=True)

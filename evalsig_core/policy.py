@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .errors import ExitCode, UsageError
-from .numfmt import fixed
+from .numfmt import counted, fixed
 
 __all__ = ["MAX_RESAMPLES", "MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide",
            "meets_margin", "null_boundary"]
@@ -162,8 +162,8 @@ def decide(
     if n_clusters is not None and n_clusters < MIN_CLUSTERS:
         return Decision(
             verdict=Verdict.INCONCLUSIVE,
-            reason=f"only {n_clusters} clusters: no cluster-robust interval can be trusted "
-            f"with fewer than {MIN_CLUSTERS}",
+            reason=f"only {counted(n_clusters, 'cluster')}: no cluster-robust interval can be "
+            f"trusted with fewer than {MIN_CLUSTERS}",
             uses_lower=False,
         )
     if effective_clusters is not None and effective_clusters < MIN_CLUSTERS:

@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError, UsageError
+from .numfmt import counted
 
 __all__ = ["EvalRun", "RunMeta", "cluster_key", "cluster_labels", "id_array", "id_text",
            "is_missing", "label_text", "missing_labels_error"]
@@ -80,7 +81,7 @@ class EvalRun:
         for name, arr in arrays.items():
             if len(arr) != n:
                 raise InputError(
-                    f"{name} has {len(arr)} entries but item_ids has {n}",
+                    f"{name} has {counted(len(arr), 'entry', 'entries')} but item_ids has {n}",
                     path=self.meta.source,
                     hint="give one entry per (item, epoch) record in every array",
                 )

@@ -25,6 +25,7 @@ from typing import Any
 
 from .errors import EvalsigError, UsageError
 from .gate import gate
+from .numfmt import counted
 from .policy import Mode, Policy, Verdict
 from .report import ComparisonResult, GateReport, SuiteEntry, SuiteReport
 from .run import EvalRun
@@ -157,7 +158,7 @@ def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:
     else:
         verdict = Verdict.ALLOW
     parts = [f"{k}: {', '.join(v)}" for k, v in groups.items() if v]
-    return verdict, f"{len(entries)} entries: " + "; ".join(parts)
+    return verdict, f"{counted(len(entries), 'entry', 'entries')}: " + "; ".join(parts)
 
 
 def load_suite(path: str | Path, *, correction: str | None = None,

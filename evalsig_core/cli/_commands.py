@@ -121,9 +121,9 @@ def build_parser() -> UsageParser:
     parser.add_argument("--version", action="version", version=f"evalsig {__version__}")
     parser.add_argument("--config", metavar="PATH",
                         help="defaults file (default: nearest evalsig.toml or pyproject.toml "
-                        "with [tool.evalsig]); flags always win")
+                        "with [tool.evalsig]); flags always win; before the command")
     parser.add_argument("--no-config", action="store_true",
-                        help="ignore config files (not with --config)")
+                        help="ignore config files (not with --config); before the command")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
 
     d = sub.add_parser("doctor", help="check two runs before gating (exit 0 ok, 65 errors)")
@@ -217,6 +217,40 @@ def apply_defaults(parser: argparse.ArgumentParser, defaults: Defaults,
             action.required = False
 
 
+_TOP_LEVEL_CONFIG = ("--config", "--no-config")
+
+
+def _before_command(argv: list[str],
+                    commands: Mapping[str, argparse.ArgumentParser]) -> list[str]:
+    """The arguments before the command, where `--config`/`--no-config` belong (the top-level
+    parser takes them). Read anywhere, `gate --config missing.toml` exited 66 "not found"
+    (or read an existing file) where the parser refuses the option: now a usage error, 64."""
+    i = 0
+    while i < len(argv) and argv[i] != "--":
+        if argv[i] == "--config":
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:  # the command
+            own = commands.get(argv[i])
+            # a plugin's arguments (prefix_chars "\0": passed through) are its own
+            if own is not None and "-" in own.prefix_chars:
+                _refuse_config_after(argv[i], argv[i + 1:], own)
+            break
+    return argv[:i]
+
+
+def _refuse_config_after(command: str, rest: list[str], own: argparse.ArgumentParser) -> None:
+    for arg in rest:
+        if arg == "--":
+            return
+        flag = arg.split("=", 1)[0]
+        if flag in _TOP_LEVEL_CONFIG and flag not in own._option_string_actions:
+            usage = "--config PATH" if flag == "--config" else flag
+            raise UsageError(f"{flag} goes before the command, not after `{command}`",
+                             hint=f"put it before the command: evalsig {usage} {command} ...")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line with the project's config defaults applied."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -224,15 +258,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if not arg.isascii() and any("\ud800" <= ch <= "\udfff" for ch in arg):
             raise UsageError(f"argument {arg!a} is not valid UTF-8",
                              hint="rename the file, or give the value, in UTF-8")
+    parser = build_parser()
+    head = _before_command(argv, _subparsers(parser))
     # allow_abbrev=False: with abbreviations `power --n 100` read as `--no-config`
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config")
     pre.add_argument("--no-config", action="store_true")
-    known, _ = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    known, _ = pre.parse_known_args([a for a in head if a not in ("-h", "--help")])
     if known.no_config and known.config is not None:  # one would be silently ignored
         raise UsageError("--config and --no-config contradict each other",
                          hint="drop --no-config to read the file, or drop --config")
-    parser = build_parser()
     parser.refuse_repeats(argv)  # `--config a --config b`: before either file is read
     path: Path | None = None
     if not known.no_config:
@@ -441,8 +476,13 @@ def _stage_label(policy: Policy) -> str:
     return "estimating"
 
 
-def _doctor_failed(exc: DoctorError, env: Mapping[str, str]) -> None:
+def _doctor_failed(exc: DoctorError, env: Mapping[str, str]) -> int:
+    """The doctor refused: its report on stderr is the message, said once (re-raising added
+    an `evalsig: error:` line repeating its first error); the workflow still gets the step
+    outputs main() would write for the error, and the doctor's exit 65."""
     sys.stderr.write(render_doctor(exc.report, "tty", style=style_for(sys.stderr, env)))
+    github_error(env, int(exc.exit_code), exc.one_line())
+    return int(exc.exit_code)
 
 
 _FIXED_POWER_USE = {
@@ -476,8 +516,7 @@ def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             result, doc = call_with_progress(diagnosed_compare, baseline, candidate, policy,
                                              progress=update)
     except DoctorError as exc:
-        _doctor_failed(exc, env)
-        raise
+        return _doctor_failed(exc, env)
     report = CompareReport(
         metric=args.metric or baseline.meta.metric, cluster=args.cluster, alpha=args.alpha,
         comparison=result, findings=[f for f in doc.findings if f.code != "I301"],
@@ -505,10 +544,10 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         with progress.stage(_stage_label(policy)) as update:
             report = call_with_progress(gate, baseline, candidate, policy, progress=update)
     except DoctorError as exc:
-        _doctor_failed(exc, env)
+        code = _doctor_failed(exc, env)
         _emit_refusal(args, env, exc.report, {"metric": policy.metric or baseline.meta.metric,
                                               "task": candidate.meta.task})
-        raise
+        return code
     _emit(args, env, render_gate, report, publish=lambda: github_gate(report, env, args))
     return report.exit_code
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 from ..audit import AUDIT_HEAD_KEY, parse_head, verify_chain, walk_chain
 from ..errors import ExitCode, InputError, InputNotFoundError, StorageError, UsageError
+from ..numfmt import counted
 
 __all__ = ["open_reader", "register"]
 
@@ -98,8 +99,9 @@ def _headless(reader: _Reader, store: str, *, summary: bool = True) -> int | Non
     orphans = [k for k in reader.list("audit/") if k.endswith(".json")]
     if not orphans:
         return None
-    print(f"evalsig: audit chain broken: {AUDIT_HEAD_KEY} is missing but {len(orphans)} "
-          f"audit records exist (e.g. {orphans[-1]})", file=sys.stderr)
+    print(f"evalsig: audit chain broken: {AUDIT_HEAD_KEY} is missing but "
+          f"{counted(len(orphans), 'audit record exists', 'audit records exist')} "
+          f"(e.g. {orphans[-1]})", file=sys.stderr)
     if summary:
         print(f"audit chain BROKEN: no head ({store})")
     return int(ExitCode.DATA)
@@ -145,11 +147,11 @@ def cmd_audit_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     result = verify_chain(head_bytes, reader.get)
     if result.ok:
         head = f", head {result.head.sha256[:12]}" if result.head else ""
-        print(f"audit chain OK: {result.n_records} records{head} ({args.store})")
+        print(f"audit chain OK: {counted(result.n_records, 'record')}{head} ({args.store})")
         return int(ExitCode.OK)
     for problem in result.problems:
         print(f"evalsig: audit chain broken: {problem}", file=sys.stderr)
-    print(f"audit chain BROKEN after {result.n_records} verified records ({args.store})")
+    print(f"audit chain BROKEN after {counted(result.n_records, 'verified record')} ({args.store})")
     return int(ExitCode.DATA)
 
 

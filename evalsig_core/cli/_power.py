@@ -14,6 +14,7 @@ import numpy as np
 from ..doctor import diagnose
 from ..errors import UsageError
 from ..gate import DoctorError
+from ..numfmt import counted
 from ..pairing import pair
 from ..stats import icc_anova
 from ..stats.auto import allow_alpha
@@ -143,7 +144,8 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
              f"power {res.power:g}"]
     if res.mde is not None:
         lines.append(f"minimum detectable effect at n = {res.n}"
-                     + (f" ({G} clusters)" if G is not None else "") + f": {res.mde:.4f}")
+                     + (f" ({counted(G, 'cluster')})" if G is not None else "")
+                     + f": {res.mde:.4f}")
     if res.required_n is not None:
         lines.append(f"paired items needed to detect {res.delta:g}: {res.required_n}")
     if res.note:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..numfmt import counted
 from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._io import E_FIELD, E_METRIC, E_READ, ReadOptions, line_blocks
@@ -71,7 +72,7 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
                 # an unquoted delimiter inside a cell shifts every later column: the score
                 # column would silently read the neighbour's value
                 raise InputError(
-                    f"line {reader.line_num} has {len(row)} cells, the header has "
+                    f"line {reader.line_num} has {counted(len(row), 'cell')}, the header has "
                     f"{len(header)}", path=src, code=E_FIELD,
                     hint="quote cells that contain the delimiter (or drop the extra cells)")
             _row(row, pick, cols, src, reader.line_num)
@@ -139,7 +140,8 @@ def _row(row: list[str], pick: dict[str, int], cols: Columns, src: str, line: in
     def cell(k: str) -> str:
         i = pick[k]
         if i >= len(row):
-            raise InputError(f"line {line} has {len(row)} cells, the header has more", path=src,
+            raise InputError(f"line {line} has {counted(len(row), 'cell')}, the header has more",
+                             path=src,
                              hint="every row needs a cell for each column", code=E_FIELD)
         return row[i].strip()
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from ..numfmt import counted
 from ..policy import Mode, null_boundary
 from ..report import (
     CompareReport,
@@ -77,7 +78,7 @@ def _env() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     env.filters.update(signed=signed, num=num, pval=pval, interval=interval, pct=pct,
-                       cell=_cell, marker=_marker_value)
+                       cell=_cell, marker=_marker_value, counted=counted)
     # opt(obj, name): a field newer reports carry (e.g. allow_alpha), None on older ones.
     env.globals.update(opt=lambda obj, name: getattr(obj, name, None), EMOJI=EMOJI,
                        VERDICT_COLOR=VERDICT_COLOR, SEVERITY_COLOR=SEVERITY_COLOR, MARKER=MARKER)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..numfmt import counted
 from ._base import PairedSample
 from .t_methods import bell_mccaffrey_df
 
@@ -59,7 +60,7 @@ def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
         return Choice("paired_t", "no cluster key: iid paired t")
     G = sums.G
     if G < MIN_CLUSTERS:
-        return Choice("clustered_t", f"only {G} clusters: reported with CR2 t; too few "
+        return Choice("clustered_t", f"only {counted(G, 'cluster')}: reported with CR2 t; too few "
                       "clusters to decide")
     g_eff = sums.effective_clusters
     if g_eff < MIN_CLUSTERS:

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ..errors import UsageError
+from ..numfmt import counted
 from .auto import MIN_CLUSTERS
 
 __all__ = ["PowerResult", "bound_mde", "design_effect", "extra_items_needed", "icc_anova",
@@ -143,7 +144,7 @@ def power_analysis(
     df = math.inf if clusters is None else float(clusters - 1)
     mde, notes = None, []
     if n is not None and clusters is not None and clusters < MIN_CLUSTERS:
-        notes.append(f"{clusters} clusters: the gate answers INCONCLUSIVE below "
+        notes.append(f"{counted(clusters, 'cluster')}: the gate answers INCONCLUSIVE below "
                      f"{MIN_CLUSTERS} clusters whatever the effect, so no effect is detectable")
     elif n is not None:
         mde = minimum_detectable_effect(sd * math.sqrt(deff / n), alpha=level, power=power,

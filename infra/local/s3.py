@@ -2,6 +2,7 @@
 """Start and stop a real S3 server (SeaweedFS `weed mini`) on 127.0.0.1 for tests and `make up`.
 
     python infra/local/s3.py start [--dir DIR] [--port PORT] [--bucket NAME]
+                                   [--access-key KEY] [--secret-key SECRET]
         -> prints one JSON line: {"endpoint", "pid", "dir", "access_key", "secret_key", "log"}
     python infra/local/s3.py stop PID
 
@@ -149,14 +150,21 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("start")
-    s.add_argument("--dir")
-    s.add_argument("--port", type=int)
-    s.add_argument("--bucket")
-    s.add_argument("--access-key", default=ACCESS_KEY)
-    s.add_argument("--secret-key", default=SECRET_KEY)
-    t = sub.add_parser("stop")
-    t.add_argument("pid", type=int)
+    s = sub.add_parser("start", help="start `weed mini`, wait until S3 answers, print JSON")
+    s.add_argument("--dir", help="data directory, created if missing; it also holds weed.log "
+                   "(default: a new temporary directory evalsig-s3-*)")
+    s.add_argument("--port", type=int,
+                   help="S3 port on 127.0.0.1 (default: a free port, retried up to 3 times "
+                   "if it is taken before weed binds it)")
+    s.add_argument("--bucket", help="a bucket weed creates at start (default: none)")
+    s.add_argument("--access-key", default=ACCESS_KEY,
+                   help="the S3 access key the server accepts (default: %(default)s)")
+    s.add_argument("--secret-key", default=SECRET_KEY,
+                   help="the S3 secret key the server accepts (default: %(default)s)")
+    t = sub.add_parser("stop", help="stop a server that `start` started, by its PID")
+    t.add_argument("pid", type=int,
+                   help="the pid `start` printed; its process group is sent SIGTERM, then "
+                   "SIGKILL after 10 s")
     args = ap.parse_args_or_exit(argv)
     if args.cmd == "stop":
         stop(args.pid)

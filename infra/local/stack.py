@@ -315,12 +315,26 @@ def main(argv: list[str] | None = None) -> int:
     from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
 
     ap = UsageParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["up", "down", "status"])
-    ap.add_argument("--dir", type=Path, default=REPO / ".stack")
-    ap.add_argument("--prefect-port", type=int, default=4200)
-    ap.add_argument("--s3-port", type=int, default=8333)
-    ap.add_argument("--webhook-port", type=int, default=8787)
-    ap.add_argument("--timeout", type=float, default=180.0, help="seconds per component")
+    ap.add_argument("command", choices=["up", "down", "status"],
+                    help="up: start the four processes and wait until each is healthy; down: stop "
+                    "the processes recorded in DIR; status: say which run (exit 1 unless "
+                    "all four do)")
+    ap.add_argument("--dir", type=Path, default=REPO / ".stack",
+                    help="the stack's state: pid files, logs, Prefect's SQLite, SeaweedFS data "
+                    "and the env file (default: %(default)s)")
+    ap.add_argument("--prefect-port", type=int, default=4200,
+                    help="Prefect server port on 127.0.0.1, 0 = any free port "
+                    "(default: %(default)s)")
+    ap.add_argument("--s3-port", type=int, default=8333,
+                    help="SeaweedFS S3 port on 127.0.0.1, 0 = any free port "
+                    "(default: %(default)s)")
+    ap.add_argument("--webhook-port", type=int, default=8787,
+                    help="GitHub webhook receiver port on 127.0.0.1, 0 = any free port "
+                    "(default: %(default)s)")
+    ap.add_argument("--timeout", type=float, default=180.0,
+                    help="seconds `up` waits for each of the Prefect server, the served "
+                    "deployments and the webhook receiver to become healthy; SeaweedFS has "
+                    "its own 60 s (default: %(default)s)")
     args = ap.parse_args_or_exit(argv)
     stack = Stack(args.dir)
     if args.command == "down":

@@ -174,6 +174,22 @@ def test_w203_epoch_counts_differ() -> None:
     assert "W203" in _codes(diagnose(b, c))
 
 
+def test_w203_not_raised_by_a_duplicate_that_e104_reports() -> None:
+    # one epoch everywhere, but "q0" epoch 1 written twice: E104 says so; counting its two
+    # records as two epochs added a W203 "baseline [1, 2], candidate [1]" for the same cause
+    b = _run([*_ids(40), "q0"], [*_alt(40), 1.0])
+    c = _run(_ids(40), _alt(40, 1))
+    codes = _codes(diagnose(b, c))
+    assert "E104" in codes and "W203" not in codes
+
+
+def test_w203_kept_for_uneven_epochs_beside_a_duplicate() -> None:
+    b = _run(_ids(40) * 2 + ["q0"], [*_alt(80), 1.0], epochs=[1] * 40 + [2] * 40 + [1])
+    c = _run(_ids(40), _alt(40, 1))
+    f = _one(diagnose(b, c), "W203")
+    assert "baseline [2], candidate [1]" in f.message
+
+
 def test_w204_cluster_labels_disagree_between_runs() -> None:
     cl = [f"P{i % 20}" for i in range(40)]
     b = _run(_ids(40), _alt(40), cl)
@@ -187,7 +203,7 @@ def test_w204_baseline_records_of_one_item_disagree_on_the_cluster() -> None:
     b = _run(_ids(40) * 2, _alt(80), [*cl, "X", *cl[1:]], epochs=[1] * 40 + [2] * 40)
     c = _run(_ids(40), _alt(40, 1), cl)
     f = _one(diagnose(b, c, cluster="passage_id"), "W204")
-    assert f.count == 1 and "baseline: 1 records" in f.message
+    assert f.count == 1 and "baseline: 1 record carries" in f.message
 
 
 @pytest.mark.parametrize(("G", "code"), [(3, "W205"), (8, "W206")])

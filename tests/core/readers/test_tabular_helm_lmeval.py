@@ -68,7 +68,7 @@ def test_uint64_item_ids_pair_with_their_decimal_strings(tmp_path: Path) -> None
 def test_csv_row_with_missing_cells(tmp_path: Path) -> None:
     p = tmp_path / "r.csv"
     p.write_text("item_id,note,score\na,x,1\nb\n")
-    with pytest.raises(InputError, match="line 3 has 1 cells"):
+    with pytest.raises(InputError, match="line 3 has 1 cell, the header has more"):
         read_run(p)
 
 
