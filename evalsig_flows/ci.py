@@ -120,7 +120,9 @@ def ci_gate_flow(
                         cluster=cluster)
         # one Prefect artifact key per gated entry (suite, task, metric): several entries
         # gated on one PR each keep their own "latest" report (artifact_key never merges two)
-        name = "-".join(("ci", repo.replace("/", "-"), f"pr-{pr_number}", suite, task, metric))
+        # a gate without a PR (a push to a branch) is named by its commit, not "pr-None"
+        change = f"pr-{pr_number}" if pr_number is not None else f"commit-{head_sha[:12]}"
+        name = "-".join(("ci", repo.replace("/", "-"), change, suite, task, metric))
         params = GateParams(baseline=baseline, candidate=candidate, command=command,
                             output=output, timeout=timeout, filter=filter, store=store,
                             suite=suite, task=task, name=name)

@@ -330,6 +330,9 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
 def _payload(body: bytes, content_type: str) -> Any:
     if content_type.startswith("application/x-www-form-urlencoded"):
         form = parse_qs(body.decode("utf-8"), strict_parsing=True)
+        if "payload" not in form:  # GitHub's form delivery puts the JSON in `payload`
+            raise ValueError("the form body has no payload field (GitHub sends the event "
+                             "JSON as payload=...)")
         body = form["payload"][0].encode()
     try:
         return json.loads(body)

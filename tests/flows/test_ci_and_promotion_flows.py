@@ -116,6 +116,15 @@ def test_promotion_without_a_gate_is_refused(tmp_path: Path) -> None:
     assert state.is_failed() and "no CI gate decision" in state.message
 
 
+def test_a_gate_without_a_pr_keys_its_artifacts_by_commit(tmp_path: Path) -> None:
+    uri = (tmp_path / "store").as_uri()
+    seed(open_store(uri))
+    state = ci(uri, str(EXAMPLES / "candidate.json"), None)  # type: ignore[arg-type]
+    assert state.is_completed(), state.message
+    key = f"ci-acme-model-commit-{SHA[:12]}-demo-qa-accuracy"  # was ci-acme-model-pr-None-...
+    assert "EVALSIG release gate" in artifacts(f"evalsig-report-{key}")[0].data
+
+
 def test_a_candidate_produced_by_a_command_is_ingested(tmp_path: Path) -> None:
     uri = (tmp_path / "store").as_uri()
     seed(open_store(uri))

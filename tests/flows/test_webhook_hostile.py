@@ -186,3 +186,12 @@ def test_a_deployment_name_that_is_not_flow_slash_deployment_is_refused_at_start
     with pytest.raises(UsageError, match="^EVALSIG_WEBHOOK_PROMOTE_DEPLOYMENT: .*<flow>/<dep"):
         WebhookSettings.load({"EVALSIG_WEBHOOK_SECRET": "s",
                               "EVALSIG_WEBHOOK_PROMOTE_DEPLOYMENT": name})
+
+
+def test_a_form_body_without_payload_is_400_naming_the_field(deployment: str) -> None:
+    body = b"other=1"
+    r = receiver(deployment).post("/github", content=body, headers={
+        "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(SECRET, body),
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert_refused(r, "payload field", deployment)
