@@ -37,7 +37,7 @@ MAX_LINE_BYTES = 32 * 1024**2  # one JSONL / CSV line: 32 MiB at most
 CHUNK_BYTES = 256 * 1024
 BOM = b"\xef\xbb\xbf"
 
-# Stable finding codes of read errors (doctor.FINDING_CODES documents them).
+# Stable finding codes of read errors (finding_codes.FINDING_CODES documents them).
 E_READ = "E101"
 E_METRIC = "E102"
 E_FIELD = "E109"
