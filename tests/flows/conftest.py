@@ -26,6 +26,27 @@ def prefect_api() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def deployment(request: pytest.FixtureRequest) -> str:
+    """A Prefect deployment of the test's own (flow and deployment named uniquely after the
+    test module), for the webhook receiver's tests: `<flow>/<deployment>`."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    request.getfixturevalue("prefect_api")
+    prefix = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_webhook_")
+    name = f"{prefix.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+
+    async def make() -> None:
+        async with get_client() as client:
+            flow_id = await client.create_flow_from_name(name)
+            await client.create_deployment(flow_id=flow_id, name=name)
+
+    asyncio.run(make())
+    return f"{name}/{name}"
+
+
 # -- a real S3 server (SeaweedFS), started by the project's own script ---------------------
 
 REPO = Path(__file__).resolve().parents[2]

@@ -32,23 +32,6 @@ PUSH = json.loads((EVENTS / "push.json").read_text())
 PR = json.loads((EVENTS / "pull_request.json").read_text())
 
 
-@pytest.fixture
-def deployment() -> str:
-    """A deployment of its own (flow and deployment named uniquely): `<flow>/<deployment>`."""
-    import asyncio
-
-    from prefect.client.orchestration import get_client
-
-    name = f"hostile-{uuid.uuid4().hex[:8]}"
-
-    async def make() -> None:
-        async with get_client() as client:
-            flow_id = await client.create_flow_from_name(name)
-            await client.create_deployment(flow_id=flow_id, name=name)
-
-    asyncio.run(make())
-    return f"{name}/{name}"
-
 
 def receiver(deployment: str) -> TestClient:
     settings = WebhookSettings.load({}, secret=SECRET, promote_deployment=deployment,

@@ -8,7 +8,6 @@ say "scheduled", not "existing" (which means an earlier or concurrent delivery m
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 import uuid
@@ -39,20 +38,6 @@ class DropFirstAnswer(Faults):
             return "drop-after"
         return None
 
-
-@pytest.fixture
-def deployment() -> str:
-    from prefect.client.orchestration import get_client
-
-    name = f"lost-{uuid.uuid4().hex[:8]}"
-
-    async def make() -> None:
-        async with get_client() as client:
-            flow_id = await client.create_flow_from_name(name)
-            await client.create_deployment(flow_id=flow_id, name=name)
-
-    asyncio.run(make())
-    return f"{name}/{name}"
 
 
 def deliver(deployment: str, delivery: str) -> Any:

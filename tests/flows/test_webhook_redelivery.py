@@ -34,21 +34,6 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@pytest.fixture
-def deployment() -> str:
-    """A deployment of its own (flow and deployment named uniquely): `<flow>/<deployment>`."""
-    from prefect.client.orchestration import get_client
-
-    name = f"redelivery-{uuid.uuid4().hex[:8]}"
-
-    async def make() -> None:
-        async with get_client() as client:
-            flow_id = await client.create_flow_from_name(name)
-            await client.create_deployment(flow_id=flow_id, name=name)
-
-    _run(make())
-    return f"{name}/{name}"
-
 
 def receiver(deployment: str) -> TestClient:
     settings = WebhookSettings.load({}, secret=SECRET, promote_deployment=deployment)
