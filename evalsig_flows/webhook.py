@@ -452,8 +452,12 @@ def _prefect_api_url(env: Mapping[str, str]) -> str:
     return str(url)
 
 
-def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """`serve [--host H] [--port P]`: run the receiver with uvicorn until interrupted."""
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None,
+         prog: str = "evalsig webhook") -> int:
+    """`serve [--host H] [--port P]`: run the receiver with uvicorn until interrupted.
+
+    `prog`: the name usage lines and errors give the command (the `evalsig webhook` plugin,
+    the `evalsig-webhook` script or `python -m evalsig_flows.webhook`)."""
     import argparse
     import os
     import sys
@@ -461,7 +465,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     from evalsig_core.cli import UsageParser  # exit 64, no abbreviations, "did you mean"
 
     env = os.environ if env is None else env
-    ap = UsageParser(prog="evalsig webhook", description=__doc__,
+    ap = UsageParser(prog=prog, description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the GitHub webhook receiver (uvicorn)")
@@ -475,22 +479,22 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         settings = WebhookSettings.load(env, **overrides)
         api = _prefect_api_url(env)
     except UsageError as exc:
-        print(f"evalsig webhook: error: {exc.one_line()}", file=sys.stderr)
+        print(f"{prog}: error: {exc.one_line()}", file=sys.stderr)
         return int(exc.exit_code)
     import uvicorn
 
-    print(f"evalsig webhook: POST http://{settings.host}:{settings.port}{GITHUB_PATH} -> {api}",
+    print(f"{prog}: POST http://{settings.host}:{settings.port}{GITHUB_PATH} -> {api}",
           file=sys.stderr, flush=True)
     uvicorn.run(create_app(settings, prefect_run_creator()), host=settings.host,
                 port=settings.port, log_level=args.log_level)
     return 0
 
 
-def console_main() -> None:
+def console_main(prog: str = "evalsig-webhook") -> None:
     import sys
 
-    sys.exit(main())
+    sys.exit(main(prog=prog))
 
 
 if __name__ == "__main__":
-    console_main()
+    console_main("python -m evalsig_flows.webhook")

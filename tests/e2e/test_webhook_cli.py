@@ -36,3 +36,17 @@ def test_an_abbreviated_flag_of_the_plugin_is_a_usage_error(
     # as for evalsig's own commands: `--po 9000` must not silently mean --port
     assert main(["webhook", "serve", "--po", "9000"], env={}) == 64
     assert "--po" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "prog"), [
+    ([sys.executable, "-m", "evalsig_flows.webhook"], "python -m evalsig_flows.webhook"),
+    ([sys.executable, "-m", "evalsig_core.cli", "webhook"], "evalsig webhook"),
+])
+def test_each_entry_point_names_itself_in_usage_and_errors(argv: list[str], prog: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALSIG_WEBHOOK_")}
+    out = subprocess.run([*argv, "serve", "--help"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith(f"usage: {prog} serve")
+    err = subprocess.run([*argv, "serve"], capture_output=True, text=True, env=env,
+                         timeout=120).stderr
+    assert err.startswith(f"{prog}: error: ")
