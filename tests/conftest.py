@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,6 +24,17 @@ os.environ.pop("PREFECT_API_URL", None)
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "deployments" / "examples"
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "harness-logs"
+
+
+def load_script(relpath: str) -> ModuleType:
+    """A script of the repository (deployments/, infra/local/: not packages), loaded by path."""
+    name = "evalsig_script_" + relpath.replace("/", "_").removesuffix(".py")
+    spec = importlib.util.spec_from_file_location(name, REPO / relpath)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up while being defined
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def write_runframe(path: Path, ids: Sequence[Any], scores: Sequence[Any],

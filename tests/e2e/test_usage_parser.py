@@ -8,30 +8,18 @@ The `evalsig` CLI, `evalsig webhook`, deployments/serve.py, infra/local/{stack,s
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from evalsig_core import UsageError
 from evalsig_core.cli import UsageParser, build_parser
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _script(relpath: str) -> ModuleType:
-    name = "evalsig_script_" + relpath.replace("/", "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, REPO / relpath)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _demo(argv: list[str]) -> Any:
@@ -47,11 +35,11 @@ def _webhook(argv: list[str]) -> Any:
 
 
 SCRIPTS: list[tuple[str, Callable[[list[str]], Any], list[str], str, str]] = [
-    ("serve", lambda a: _script("deployments/serve.py").main(a), ["--sto", "x"], "--sto",
+    ("serve", lambda a: load_script("deployments/serve.py").main(a), ["--sto", "x"], "--sto",
      "--store"),
-    ("stack", lambda a: _script("infra/local/stack.py").main(a), ["status", "--prefect", "1"],
+    ("stack", lambda a: load_script("infra/local/stack.py").main(a), ["status", "--prefect", "1"],
      "--prefect", "--prefect-port"),
-    ("s3", lambda a: _script("infra/local/s3.py").main(a), ["start", "--po", "1"], "--po",
+    ("s3", lambda a: load_script("infra/local/s3.py").main(a), ["start", "--po", "1"], "--po",
      "--port"),
     ("demo", _demo, ["--base", "b.json"], "--base", "--baseline"),
     ("webhook", _webhook, ["serve", "--po", "9000"], "--po", "--port"),
@@ -79,7 +67,7 @@ def test_every_script_refuses_an_abbreviation_with_exit_64_naming_the_option(
 
 def test_a_bad_value_in_a_script_is_64_too(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        _script("infra/local/s3.py").main(["stop", "not-a-pid"])
+        load_script("infra/local/s3.py").main(["stop", "not-a-pid"])
     assert exc.value.code == 64
     assert "invalid int value" in capsys.readouterr().err
 
@@ -145,12 +133,12 @@ def test_a_config_value_and_its_flag_are_not_a_repeat(
 # Were the rule lost, none of these starts anything: serve has no PREFECT_API_URL, s3 and the
 # demo fail making a directory under /dev/null, stack only reports its status.
 REPEATS: list[tuple[str, Callable[[list[str]], Any], list[str], str]] = [
-    ("serve", lambda a: _script("deployments/serve.py").main(a),
+    ("serve", lambda a: load_script("deployments/serve.py").main(a),
      ["--store", "s3://a", "--store", "s3://b"], "--store given twice (s3://a, then s3://b)"),
-    ("stack", lambda a: _script("infra/local/stack.py").main(a),
+    ("stack", lambda a: load_script("infra/local/stack.py").main(a),
      ["status", "--prefect-port", "1", "--prefect-port", "2"],
      "--prefect-port given twice (1, then 2)"),
-    ("s3", lambda a: _script("infra/local/s3.py").main(a),
+    ("s3", lambda a: load_script("infra/local/s3.py").main(a),
      ["start", "--dir", "/dev/null/a", "--port", "1", "--port=2"],
      "--port given twice (1, then 2)"),
     ("demo", _demo, ["--workdir", "/dev/null/a", "--workdir", "/dev/null/b"],

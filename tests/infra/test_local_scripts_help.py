@@ -4,26 +4,11 @@ default (the module docstrings listed them; the options themselves had no help).
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from evalsig_core.cli import UsageParser
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _script(relpath: str) -> ModuleType:
-    name = "evalsig_help_" + relpath.replace("/", "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, REPO / relpath)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.conftest import load_script
 
 
 class _Built(Exception):
@@ -38,7 +23,7 @@ def _parser(relpath: str, monkeypatch: pytest.MonkeyPatch) -> argparse.ArgumentP
 
     monkeypatch.setattr(UsageParser, "parse_args_or_exit", caught)
     with pytest.raises(_Built) as built:
-        _script(relpath).main([])
+        load_script(relpath).main([])
     return built.value.parser
 
 
