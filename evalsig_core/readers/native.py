@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun, shown_value, str_array
+from ..run import EvalRun, id_text, shown_value, str_array
 from ._columns import Columns, build_run
 from ._io import (
     E_FIELD,
     E_METRIC,
     FAST_LOADS,
     ReadOptions,
+    exact_lines,
     line_blocks,
     parse_line,
     read_head,
@@ -114,6 +115,8 @@ def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]
                          path=src, hint='name the metric as a string ("metric": "accuracy")',
                          code=E_FIELD)
     cols, metric, use_cid = _collect(blocks, opts, file_metric, src, raw)
+    if raw:
+        cols.written_epoch = lambda item, value: _written_epoch(path, item, value)
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         config = {"config": str(config)}
@@ -311,6 +314,23 @@ class _ClusterId:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+def _written_epoch(path: Path, item: str, value: float) -> Any:
+    """The epoch of `item` as the JSONL file writes it, when orjson read it as the float
+    `value` (an integer >= 2**64): an error then quotes the file's digits, not rounded ones.
+    `value` itself when no line holds such an integer for the item."""
+    for rec in exact_lines(path):
+        epoch = rec.get("epoch") if type(rec) is dict else None
+        if type(epoch) is not int or float(epoch) != value:
+            continue
+        iid = rec.get("item_id")
+        try:
+            if id_text(rec.get("id") if iid is None else iid) == item:
+                return epoch
+        except ValueError:  # an id the reader refuses: not this item
+            continue
+    return value
 
 
 def _agree(a: Any, b: Any) -> bool:
