@@ -6,6 +6,8 @@ Targets (issue 4):
   fields (the loop builds no arrays and checks nothing: it is the floor);
 - an Inspect `.eval` with 10k samples and long transcripts read through `summaries.json` at
   least 10x faster than parsing every sample (the same archive without `summaries.json`).
+Also printed (no target): 1M number cluster labels (integers, then floats) written by
+`run.cluster_labels` (vectorised, `numtext.number_labels`) vs the per-label rule `label_text`.
 Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files and
 EVALSIG_BENCH_RUNS (default 15) for the reader runs per file.
 
@@ -46,10 +48,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from evalsig_core import read_run
+from evalsig_core.run import cluster_labels, is_missing, label_text
 from tests.core.readers.zipmaker import ZSTD, write_zip
 
 try:
@@ -167,9 +171,24 @@ def _eval_archives(tmp: Path, n: int) -> tuple[Path, Path]:
     return fast, slow
 
 
+def _per_label(values: list[Any]) -> list[str]:
+    """The per-label rule `cluster_labels` applied before `number_labels` (its Python loop)."""
+    return [label_text(v) if not is_missing(v) else "" for v in values]
+
+
+def _labels_line(n: int) -> None:
+    for kind, values in (("int", [i // 7 for i in range(n)]),
+                         ("float", [float(i // 7) if i % 5 else i / 8 for i in range(n)])):
+        loop = min(_timed(partial(_per_label, values))[1] for _ in range(3))
+        vec = min(_timed(partial(cluster_labels, values))[1] for _ in range(3))
+        print(f"cluster labels, {n} {kind}s: per-label rule {loop:.3f} CPU s, vectorised "
+              f"{vec:.3f} CPU s: {loop / vec:.1f}x faster", flush=True)
+
+
 def main() -> None:
     n = int(os.environ.get("EVALSIG_BENCH_N", "1000000"))
     runs = max(1, int(os.environ.get("EVALSIG_BENCH_RUNS", "15")))
+    _labels_line(n)
     with tempfile.TemporaryDirectory(prefix="evalsig-bench-") as d:
         tmp = Path(d)
         for name, line, bare, kw in (
