@@ -6,6 +6,10 @@ Targets (issue 4):
   fields (the loop builds no arrays and checks nothing: it is the floor);
 - an Inspect `.eval` with 10k samples and long transcripts read through `summaries.json` at
   least 10x faster than parsing every sample (the same archive without `summaries.json`).
+- the duplicate-key check (`readers._dupkeys`, E117) of a 200k-item native JSON document at
+  most 5% of its read (CPU, the fastest of 3 runs each).
+Also printed (no target): 1M number cluster labels (integers, then floats) written by
+`run.cluster_labels` (vectorised, `numtext.number_labels`) vs the per-label rule `label_text`.
 Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files and
 EVALSIG_BENCH_RUNS (default 15) for the reader runs per file.
 
@@ -46,10 +50,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from evalsig_core import read_run
+from evalsig_core.readers import native
+from evalsig_core.readers._dupkeys import refuse_duplicates
+from evalsig_core.readers._io import ReadOptions, read_json_doc
+from evalsig_core.run import cluster_labels, is_missing, label_text
 from tests.core.readers.zipmaker import ZSTD, write_zip
 
 try:
@@ -167,9 +176,40 @@ def _eval_archives(tmp: Path, n: int) -> tuple[Path, Path]:
     return fast, slow
 
 
+def _per_label(values: list[Any]) -> list[str]:
+    """The per-label rule `cluster_labels` applied before `number_labels` (its Python loop)."""
+    return [label_text(v) if not is_missing(v) else "" for v in values]
+
+
+def _labels_line(n: int) -> None:
+    for kind, values in (("int", [i // 7 for i in range(n)]),
+                         ("float", [float(i // 7) if i % 5 else i / 8 for i in range(n)])):
+        loop = min(_timed(partial(_per_label, values))[1] for _ in range(3))
+        vec = min(_timed(partial(cluster_labels, values))[1] for _ in range(3))
+        print(f"cluster labels, {n} {kind}s: per-label rule {loop:.3f} CPU s, vectorised "
+              f"{vec:.3f} CPU s: {loop / vec:.1f}x faster", flush=True)
+
+
+def _dupkeys_line(tmp: Path, n: int) -> None:
+    p = tmp / "run.json"
+    p.write_text(json.dumps({"schema": "evalsig.run/1", "metric": "accuracy",
+                             "items": [_native_line(i) for i in range(n)]}))
+    doc, data = read_json_doc(p)
+    spec = {**native._header_spec(),
+            "items": native._item_spec(ReadOptions(cluster="passage_id"))}
+    check = min(_timed(partial(refuse_duplicates, data, doc, spec, str(p)))[1] for _ in range(3))
+    read = min(_timed(partial(read_run, p, cluster="passage_id"))[1] for _ in range(3))
+    share = check / read
+    print(f"duplicate-key check of a native JSON document, {n} items: {check:.3f} of "
+          f"{read:.3f} CPU s read = {share:.1%} (target <= 5%) "
+          f"{'OK' if share <= 0.05 else 'MISSED'}", flush=True)
+    p.unlink()
+
+
 def main() -> None:
     n = int(os.environ.get("EVALSIG_BENCH_N", "1000000"))
     runs = max(1, int(os.environ.get("EVALSIG_BENCH_RUNS", "15")))
+    _labels_line(n)
     with tempfile.TemporaryDirectory(prefix="evalsig-bench-") as d:
         tmp = Path(d)
         for name, line, bare, kw in (
@@ -191,6 +231,7 @@ def main() -> None:
                   f"{min(m.read_cpu) / min(m.bare_cpu):.2f}; wall-clock median ratio "
                   f"{m.ratio(cpu=False):.2f}", flush=True)
             p.unlink()
+        _dupkeys_line(tmp, max(1, n // 5))
         fast, slow = _eval_archives(tmp, 10000)
         t_fast = min(_timed(lambda: read_run(fast, metric="match", cluster="passage_id"))[0]
                      for _ in range(3))

@@ -37,6 +37,7 @@ FINDING_CODES: dict[str, str] = {
     "E114": "the runs name different tasks",
     "E115": f"scores too large for float64 statistics (|score| > {MAX_ABS_SCORE:g})",
     "E116": "baseline and candidate are the same file (equal sha256; was W215)",
+    "E117": "a JSON object repeats a key evalsig reads (a parser keeps only the last value)",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
     "W203": "epoch counts differ",

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError, UsageError
 from .numfmt import counted
+from .numtext import int_strings, number_labels
 
 __all__ = ["EvalRun", "RunMeta", "cluster_key", "cluster_labels", "id_array", "id_text",
            "is_missing", "label_text", "missing_labels_error"]
@@ -240,33 +241,6 @@ def str_array(values: list[str]) -> np.ndarray:
     return np.fromiter(values, dtype=f"<U{width}", count=len(values))
 
 
-def int_strings(a: np.ndarray) -> np.ndarray:
-    """Integers as decimal strings, equal to `a.astype(str)` (several times faster for 1M ids).
-
-    Non-negative values are written digit by digit into UCS-4 code points, left-aligned and
-    NUL-padded, which is exactly numpy's `<U` layout; negative values take `astype`.
-    """
-    if a.size == 0 or a.min() < 0 or a.max() > np.iinfo(np.int64).max:
-        return a.astype(np.str_)  # uint64 above 2**63 - 1 would wrap in int64 (64-bit hashes)
-    a = a.astype(np.int64, copy=False)
-    width = len(str(int(a.max())))
-    n = np.ones(len(a), dtype=np.int64)
-    for p in range(1, width):
-        n += a >= 10**p
-    out = np.zeros((len(a), width), dtype=np.uint32)
-    for length in range(1, width + 1):  # numbers of one digit count at a time
-        rows = np.flatnonzero(n == length)
-        if rows.size == 0:
-            continue
-        v = a[rows]
-        block = np.empty((rows.size, length), dtype=np.uint32)
-        for j in range(length - 1, -1, -1):
-            block[:, j] = v % 10 + 48
-            v = v // 10
-        out[rows, :length] = block
-    return out.view(f"<U{width}").reshape(len(a))
-
-
 ID_HINT = "item ids must be strings or integers"
 
 
@@ -334,13 +308,18 @@ def cluster_labels(values: Sequence[Any] | np.ndarray, arr: np.ndarray | None = 
     """Cluster labels as strings (`label_text`) and the mask of records that have one: None,
     "", NaN or pandas NA is missing (an error when clustering), never one pseudo-cluster of
     the unlabelled records. `arr` is `values` as an array when the caller already inferred
-    one; labels that already are strings take no Python loop. A label `label_text` refuses
+    one; labels that already are strings, and columns of only integers, only floats or only
+    booleans (`numtext.number_labels`), take no Python loop. A label `label_text` refuses
     is one E109 line naming `src`, the record and its item (`ids`, when given)."""
     if arr is None and isinstance(values, np.ndarray):
         arr = values
     if arr is not None and arr.dtype.kind == "U":
         return arr, arr != ""
-    raw = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    raw = values if isinstance(values, np.ndarray) else list(values)
+    fast = number_labels(raw)  # all integers, all floats or all booleans: no loop
+    if fast is not None:
+        return fast
+    raw = raw.tolist() if isinstance(raw, np.ndarray) else raw
     present = np.fromiter((not is_missing(v) for v in raw), dtype=bool, count=len(raw))
     try:
         labels = [label_text(v) if ok else ""

@@ -8,6 +8,7 @@ is reported with its item and the fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -33,7 +34,10 @@ MAX_ERRORED_LISTED = 1000
 class Columns:
     """Raw columns of one run; `clusters` is None when no cluster key was requested.
     `id_text` / `cluster_text`: the column as a `<U` array, set by a reader whose parsing loop
-    saw that every value is a `str` (`build_run` then skips its type scan)."""
+    saw that every value is a `str` (`build_run` then skips its type scan).
+    `written_epoch(item, value)`: the epoch of `item` as the file writes it, for a reader whose
+    parser rounded an integer beyond int64 to the float `value` (its error then quotes the
+    file's digits)."""
 
     ids: list[Any] = field(default_factory=list)
     epochs: list[Any] = field(default_factory=list)
@@ -43,6 +47,7 @@ class Columns:
     n_errored: int = 0
     id_text: np.ndarray | None = None
     cluster_text: np.ndarray | None = None
+    written_epoch: Callable[[str, float], Any] | None = None
 
     def add_errored(self, item: Any) -> None:
         self.n_errored += 1
@@ -83,11 +88,13 @@ def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np
         ) from None
 
 
-def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *,
-                minimum: int = 0) -> np.ndarray:
+def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *, minimum: int = 0,
+                written: Callable[[str, float], Any] | None = None) -> np.ndarray:
     """Epochs as int64: integers of at least `minimum` (0 or 1, the format's convention);
     a boolean, a float or anything else is an error naming the item and the value, and so is
-    an integer beyond int64 (numpy's uint64 inference had cast 2**64 - 1 to the epoch -1)."""
+    an integer beyond int64 (numpy's uint64 inference had cast 2**64 - 1 to the epoch -1).
+    `written` (`Columns.written_epoch`) gives the digits of such an integer that the parser
+    turned into a float."""
     if not epochs:
         return np.asarray([], dtype=np.int64)
     if set(map(type, epochs)) == {int}:  # [True, 2] must not reach numpy (it reads 1, 2)
@@ -106,7 +113,8 @@ def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *,
             code=E_FIELD)
     for pos, v in enumerate(epochs):
         if type(v) is float and v.is_integer() and abs(v) >= 2**63:
-            _out_of_range(v, str(ids[pos]), src)  # orjson reads an integer >= 2**64 as float
+            item = str(ids[pos])  # orjson reads an integer >= 2**64 as float
+            _out_of_range(v if written is None else written(item, v), item, src)
         if type(v) is not int:
             raise InputError(
                 f"epoch is {shown_value(v)}, not an integer", path=src, item=str(ids[pos]),
@@ -147,7 +155,8 @@ def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
 def _build_run(cols: Columns, meta: dict[str, Any], src: str, first_epoch: int) -> EvalRun:
     ids = id_array(cols.ids if cols.id_text is None else cols.id_text, src)
     scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
-    epochs = epoch_array(cols.epochs, ids, src, minimum=first_epoch)
+    epochs = epoch_array(cols.epochs, ids, src, minimum=first_epoch,
+                         written=cols.written_epoch)
     clusters = present = None
     if cols.clusters is not None:
         clusters, present = cluster_arrays(

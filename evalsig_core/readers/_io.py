@@ -287,6 +287,20 @@ def reparse_exact(line: bytes) -> Any:
     return json.loads(line)
 
 
+def exact_lines(p: Path) -> Iterator[Any]:
+    """The JSON lines of `p` that hold a run of 20 digits, parsed again with json (integers
+    exact). For an error message about a value orjson rounded (it reads an integer >= 2**64 as
+    a float): the file is read again only when such a message is written. Lines json refuses
+    are skipped (the reader reported them already, or they hold no such value)."""
+    for block in line_blocks(p):
+        for line in block:
+            if _LONG_NUMBER[bytes].search(line):
+                try:
+                    yield json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+
+
 def _slow_loads(text: str | bytes, path: str, line: int | None) -> Any:
     where = f" line {line}" if line is not None else ""
     try:

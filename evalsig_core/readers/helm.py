@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import InputError
 from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
+from ._dupkeys import Spec, refuse_duplicates
 from ._io import (
     E_AGGREGATE,
     E_FIELD,
@@ -36,6 +37,13 @@ from ._io import (
 
 PER_INSTANCE = "per_instance_stats.json"
 RUN_FILES = (PER_INSTANCE, "scenario_state.json", "run_spec.json")  # what a run reads
+
+
+# What `read_helm` reads of an instance of per_instance_stats.json (`_dupkeys.Spec`).
+_INSTANCE_SPEC: Spec = {
+    "instance_id": None, "train_trial_index": None, "perturbation": None,
+    "stats": {"name": {"name": None, "split": None, "sub_split": None, "perturbation": None},
+              "count": None, "sum": None}}
 
 
 def sniff_per_instance(doc: Any) -> bool:
@@ -73,6 +81,7 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
     if not sniff_per_instance(doc):
         raise InputError(f"not a HELM {PER_INSTANCE}", path=src,
                          hint="expected a list of {instance_id, train_trial_index, stats}")
+    refuse_duplicates(data, doc, _INSTANCE_SPEC, src)
     split = _choose(doc, opts, src)
     metric = str(opts.metric)
     cols = Columns()
@@ -179,7 +188,9 @@ def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
         raise InputError("--cluster needs scenario_state.json next to the stats",
                          path=str(state_path), hint="copy the whole HELM run directory",
                          code=E_METRIC)
-    state, _ = read_json_doc(state_path)
+    state, data = read_json_doc(state_path)
+    refuse_duplicates(data, state, {"request_states": {"instance": {
+        "id": None, "extra_data": {key: None}}}}, str(state_path))
     states = state.get("request_states") if isinstance(state, dict) else None
     if not isinstance(states, list):  # 3 raised TypeError (70); a string was iterated
         what = (f"request_states is {shown_value(states)}" if isinstance(state, dict) else

@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import InputError
 from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
+from ._dupkeys import ANY, Spec, refuse_duplicates
 from ._io import (
     E_FIELD,
     E_METRIC,
@@ -58,21 +59,23 @@ def read_inspect_eval(path: Path, opts: ReadOptions) -> EvalRun:
                 "zip archive is not an Inspect log (no header.json or _journal/start.json)",
                 path=src, hint="pass an Inspect .eval log, or a supported run file",
             )
+        sample = _sample_spec(opts)
         if "header.json" in z.names:
-            header = parse_json(z.read("header.json"), src)
+            header = _member(z, "header.json", _HEADER_SPEC, src)
         else:  # an interrupted run: only the start record was written
-            header = {"status": "started", **parse_json(z.read("_journal/start.json"), src)}
+            header = {"status": "started", **_member(z, "_journal/start.json", _HEADER_SPEC,
+                                                     src)}
         sample_names = [n for n in z.names if n.startswith("samples/") and n.endswith(".json")]
         records: list[Any] | None = None
         if "summaries.json" in z.names:
-            records = parse_json(z.read("summaries.json"), src)
+            records = _member(z, "summaries.json", sample, src)
             if not isinstance(records, list) or (sample_names and
                                                  len(records) != len(sample_names)):
                 records = None  # stale or partial summaries: the sample files decide
         source = "summaries.json"
         if records is None:
             source = "samples/*.json"
-            records = [parse_json(z.read(n), src) for n in sample_names]
+            records = [_member(z, n, sample, src) for n in sample_names]
     if not isinstance(header, dict):
         raise InputError("header.json is not an object", path=src, hint="re-export the log")
     return _build(header, records, opts, src, sha256_file(path), "inspect-eval", source)
@@ -86,6 +89,7 @@ def read_inspect_json(path: Path, opts: ReadOptions, doc: Any = None,
     if not sniff_json(doc):
         raise InputError("JSON file is not an Inspect log", path=src,
                          hint="expected the keys version, status, eval and samples")
+    refuse_duplicates(data, doc, {**_HEADER_SPEC, "samples": _sample_spec(opts)}, src)
     samples = doc.get("samples")
     if samples is None:
         raise InputError(
@@ -94,6 +98,31 @@ def read_inspect_json(path: Path, opts: ReadOptions, doc: Any = None,
             code="E105",
         )
     return _build(doc, samples, opts, src, sha256_hex(data), "inspect-json", "samples")
+
+
+# What `_build` and `_resolve_metric` read of the header (`_dupkeys.Spec`).
+_HEADER_SPEC: Spec = {
+    "version": None, "status": None,
+    "eval": {"task": None, "task_version": None, "model": None, "run_id": None,
+             "packages": {"inspect_ai": None}, "dataset": {"name": None, "samples": None},
+             "scorers": {"name": None}}}
+
+
+def _sample_spec(opts: ReadOptions) -> Spec:
+    """What `_collect` and `_resolve_metric` read of a sample (every scorer's value keys)."""
+    spec: Spec = {"id": None, "epoch": None, "error": None,
+                  "scores": {ANY: {"value": {ANY: None}}}}
+    if opts.cluster is not None:
+        spec["metadata"] = {opts.cluster: None}
+    return spec
+
+
+def _member(z: SafeZip, name: str, spec: Spec, src: str) -> Any:
+    """An archive member parsed, refusing a duplicate key `spec` reads (E117)."""
+    data = z.read(name)
+    value = parse_json(data, src)
+    refuse_duplicates(data, value, spec, src, name)
+    return value
 
 
 def _build(header: dict[str, Any], records: Any, opts: ReadOptions, src: str, sha: str,

@@ -28,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun, shown_value, str_array
+from ..run import EvalRun, id_text, shown_value, str_array
 from ._columns import Columns, build_run
+from ._dupkeys import ANY, Spec, refuse_duplicates
 from ._io import (
     E_FIELD,
     E_METRIC,
     FAST_LOADS,
     ReadOptions,
+    exact_lines,
     line_blocks,
     parse_line,
     read_head,
@@ -70,20 +72,38 @@ def read_native_json(path: Path, opts: ReadOptions, doc: Any = None,
             "JSON file is not an evalsig run", path=str(path),
             hint="expected an evalsig run (schema evalsig.run/1 or an evalsig 0.1 RunFrame)",
         )
+    refuse_duplicates(data, doc, {**_header_spec(), "items": _item_spec(opts)}, str(path))
     return _build(path, sha256_hex(data), doc, [doc["items"]], opts, fmt="evalsig-json")
 
 
 def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
-    head = parse_line(read_head(path).line, str(path), 1)
+    line = read_head(path).line
+    head = parse_line(line, str(path), 1)
     header: dict[str, Any] = {}
     if isinstance(head, dict) and "schema" in head and "item_id" not in head:
         header = head
+        refuse_duplicates(line, head, _header_spec(), str(path), "the header line")
     hasher = hashlib.sha256()
     blocks = line_blocks(path, hasher=hasher)
     if header:
         blocks = _without_first_line(blocks)
     run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
     return run.with_meta(sha256=hasher.hexdigest())
+
+
+def _header_spec() -> Spec:
+    """The run fields `_build` reads (`_dupkeys.Spec`)."""
+    return {**dict.fromkeys(_RUN_KEYS | {"harness", "harness_version", "status",
+                                         "config_hash"}), "config": {ANY: None}}
+
+
+def _item_spec(opts: ReadOptions) -> Spec:
+    """The keys `_collect` reads of an item (`_dupkeys.Spec`)."""
+    spec: Spec = {**dict.fromkeys(("item_id", "id", "epoch", "score", "error", "cluster_id")),
+                  "scores": {opts.metric or ANY: None}}
+    if opts.cluster is not None:
+        spec.update({"metadata": {opts.cluster: None}, opts.cluster: None})
+    return spec
 
 
 def _without_first_line(blocks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
@@ -114,6 +134,8 @@ def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]
                          path=src, hint='name the metric as a string ("metric": "accuracy")',
                          code=E_FIELD)
     cols, metric, use_cid = _collect(blocks, opts, file_metric, src, raw)
+    if raw:
+        cols.written_epoch = lambda item, value: _written_epoch(path, item, value)
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         config = {"config": str(config)}
@@ -311,6 +333,23 @@ class _ClusterId:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+def _written_epoch(path: Path, item: str, value: float) -> Any:
+    """The epoch of `item` as the JSONL file writes it, when orjson read it as the float
+    `value` (an integer >= 2**64): an error then quotes the file's digits, not rounded ones.
+    `value` itself when no line holds such an integer for the item."""
+    for rec in exact_lines(path):
+        epoch = rec.get("epoch") if type(rec) is dict else None
+        if type(epoch) is not int or float(epoch) != value:
+            continue
+        iid = rec.get("item_id")
+        try:
+            if id_text(rec.get("id") if iid is None else iid) == item:
+                return epoch
+        except ValueError:  # an id the reader refuses: not this item
+            continue
+    return value
 
 
 def _agree(a: Any, b: Any) -> bool:

@@ -96,6 +96,20 @@ def test_an_integer_score_beyond_float64_is_e115_the_code_for_scores_beyond_1e50
     assert (finding["code"], finding["file"]) == ("E115", str(c))
 
 
+def test_a_repeated_score_key_is_e117_the_code_for_duplicate_keys(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # README's doctor table: E117 "a JSON object repeats a key evalsig reads"; the candidate's
+    # {"score": 1, "score": 0} was read as 0 without a word
+    ids = [f"q{i}" for i in range(40)]
+    b = write_runframe(tmp_path / "b.json", ids, [i % 2 for i in range(40)])
+    c = write_runframe(tmp_path / "c.json", ids, [i % 3 == 0 for i in range(40)])
+    c.write_text(c.read_text().replace('"score": true', '"score": true, "score": false', 1))
+    assert main(["doctor", str(b), str(c), "--output", "json"], env={}) == 65
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["code"], finding["file"]) == ("E117", str(c))
+    assert "E117" in _between("## Doctor findings", "\n## ")
+
+
 def _resolve(dotted: str) -> object:
     parts = dotted.split(".")
     for i in range(len(parts), 0, -1):
