@@ -87,7 +87,7 @@ def os_error(p: Path, exc: OSError, what: str = "exists but cannot be read") -> 
                                   hint="check the path (and the working directory)")
     if exc.errno == errno.EISDIR:
         return InputError("is a directory, a run file was expected", path=str(p),
-                          hint="pass the log file itself")
+                          hint=directory_hint(p))
     return InputReadError(f"{what}: {reason}", path=str(p),
                           hint=_READ_HINTS.get(exc.errno or 0, "check the file and the storage it "
                                                "is on, then run again"))
@@ -186,12 +186,48 @@ def check_path(path: str | os.PathLike[str], *, directory_ok: bool = False) -> P
         raise UsageError(f"{p} is {kind}, not a run file: evalsig reads a run file more "
                          "than once", hint="save the run to a file and pass its path")
     if stat.S_ISDIR(st.st_mode) and not directory_ok:
-        raise InputError(
-            "is a directory, a run file was expected", path=str(p),
-            hint="pass the log file itself (a HELM run directory must contain "
-            "per_instance_stats.json)",
-        )
+        raise InputError("is a directory, a run file was expected", path=str(p),
+                         hint=directory_hint(p))
     return p
+
+
+# Names that are runs in a harness's output directory, most likely first: lm-eval's samples
+# files and Inspect's logs, then any file a reader takes. lm-eval results_*.json hold no items.
+_RUN_NAMES = (re.compile(r"samples_.*\.jsonl\Z"), re.compile(r".*\.eval\Z"),
+              re.compile(r"(?!results_).*\.(jsonl|json|csv|tsv)\Z"))
+_LISTED = 3
+_HELM_SIDE_FILES = {"run_spec.json", "scenario_state.json", "stats.json"}  # no per_instance
+
+
+def directory_hint(p: Path, limit: int = 10_000) -> str:
+    """The fix for a directory given as a run: the run files it holds (top level, by name).
+
+    An lm-eval output directory holds one samples file per task and Inspect's log directory one
+    `.eval` per run, so the hint names the first few; at most `limit` entries are looked at.
+    """
+    names: list[str] = []
+    try:
+        with os.scandir(p) as it:
+            for i, entry in enumerate(it):
+                if i >= limit:
+                    break
+                try:
+                    if entry.is_file():
+                        names.append(entry.name)
+                except OSError:
+                    continue
+    except OSError:
+        names = []
+    found = sorted((rank, name) for name in names
+                   for rank, rx in enumerate(_RUN_NAMES) if rx.match(name))
+    runs = list(dict.fromkeys(name for _, name in found))
+    if not runs or _HELM_SIDE_FILES & set(names):
+        return ("pass the log file itself (a HELM run directory must contain "
+                "per_instance_stats.json)")
+    shown = ", ".join(runs[:_LISTED]) + (f" and {len(runs) - _LISTED} more"
+                                          if len(runs) > _LISTED else "")
+    return (f"pass the log file itself: the directory holds {shown}; give "
+            f"{'it' if len(runs) == 1 else 'one of them'}")
 
 
 def _is_link(p: Path) -> bool:

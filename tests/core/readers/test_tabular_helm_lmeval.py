@@ -168,6 +168,30 @@ def test_helm_directory_without_stats(tmp_path: Path) -> None:
         read_run(tmp_path / "run", metric="exact_match", format="helm")
 
 
+def test_a_directory_given_as_a_run_names_the_runs_it_holds(tmp_path: Path) -> None:
+    # An lm-eval output directory (one samples file per task) and an Inspect log directory
+    # were refused with "pass the log file itself" alone; the fix now names the candidates.
+    lmeval = SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline"
+    with pytest.raises(InputError) as exc:
+        read_run(lmeval, metric="acc")
+    hint = exc.value.hint or ""
+    assert "samples_passage_gen_" in hint and "samples_passage_mc_" in hint
+    assert "results_" not in hint and "give one of them" in hint  # results hold no items
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("a.eval", "b.eval", "c.eval", "d.eval", "notes.txt"):
+        (logs / name).write_text("x")
+    with pytest.raises(InputError) as exc:
+        read_run(logs, metric="match")
+    assert (exc.value.hint or "").endswith("holds a.eval, b.eval, c.eval and 1 more; give one "
+                                           "of them")
+    helm = _helm_copy(tmp_path)
+    (helm / "per_instance_stats.json").unlink()  # a HELM run dir: not "give run_spec.json"
+    with pytest.raises(InputError) as exc:
+        read_run(helm, metric="exact_match")
+    assert "must contain per_instance_stats.json" in (exc.value.hint or "")
+
+
 def test_lmeval_cluster_from_doc_and_missing_key(tmp_path: Path) -> None:
     (src,) = (SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline").glob("samples_passage_mc_*")
     run = read_run(src, metric="acc", cluster="subject")
