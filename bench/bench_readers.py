@@ -57,7 +57,8 @@ from typing import Any
 from evalsig_core import read_run
 from evalsig_core.readers import native
 from evalsig_core.readers._dupkeys import refuse_duplicates
-from evalsig_core.readers._io import ReadOptions, read_json_doc
+from evalsig_core.readers._io import ReadOptions
+from evalsig_core.readers._json import read_json_doc
 from evalsig_core.run import cluster_labels, is_missing, label_text
 from tests.core.readers.zipmaker import ZSTD, write_zip
 

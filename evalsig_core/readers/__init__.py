@@ -26,11 +26,10 @@ from ._io import (
     ReadOptions,
     check_path,
     is_file,
-    parse_json,
     read_head,
-    read_json_doc,
     size_text,
 )
+from ._json import parse_json, read_json_doc
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
 __all__ = ["FORMATS", "OK_STATUSES", "ReadOptions", "read_run", "read_with"]

@@ -23,17 +23,8 @@ from ..errors import InputError
 from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._dupkeys import Spec, refuse_duplicates
-from ._io import (
-    E_AGGREGATE,
-    E_FIELD,
-    E_METRIC,
-    ReadOptions,
-    is_file,
-    read_json_doc,
-    read_metadata_json,
-    sha256_hex,
-    unread_entry,
-)
+from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, is_file, sha256_hex
+from ._json import read_json_doc, read_metadata_json, unread_entry
 
 PER_INSTANCE = "per_instance_stats.json"
 RUN_FILES = (PER_INSTANCE, "scenario_state.json", "run_spec.json")  # what a run reads

@@ -26,15 +26,8 @@ from ..errors import InputError
 from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._dupkeys import ANY, Spec, refuse_duplicates
-from ._io import (
-    E_FIELD,
-    E_METRIC,
-    ReadOptions,
-    parse_json,
-    read_json_doc,
-    sha256_file,
-    sha256_hex,
-)
+from ._io import E_FIELD, E_METRIC, ReadOptions, sha256_file, sha256_hex
+from ._json import parse_json, read_json_doc
 from ._zip import SafeZip
 
 _VALUE_MAP = {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}

@@ -21,18 +21,8 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
-from ._io import (
-    E_AGGREGATE,
-    E_FIELD,
-    E_METRIC,
-    FAST_LOADS,
-    ReadOptions,
-    line_blocks,
-    parse_line,
-    read_metadata_json,
-    reparse_exact,
-    unread_entry,
-)
+from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, line_blocks
+from ._json import FAST_LOADS, parse_line, read_metadata_json, reparse_exact, unread_entry
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d\-.:]+)\.jsonl$")
 _MISSING = object()

@@ -31,19 +31,8 @@ from ..errors import InputError
 from ..run import EvalRun, id_text, shown_value, str_array
 from ._columns import Columns, build_run
 from ._dupkeys import ANY, Spec, refuse_duplicates
-from ._io import (
-    E_FIELD,
-    E_METRIC,
-    FAST_LOADS,
-    ReadOptions,
-    exact_lines,
-    line_blocks,
-    parse_line,
-    read_head,
-    read_json_doc,
-    reparse_exact,
-    sha256_hex,
-)
+from ._io import E_FIELD, E_METRIC, ReadOptions, line_blocks, read_head, sha256_hex
+from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc, reparse_exact
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
