@@ -47,8 +47,8 @@ from .store import PreconditionFailed, key_segment, may_pass, open_store
 
 __all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "discard_copy",
            "doctor_task",
-           "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_task",
-           "resolve_baseline", "run_command_task", "store_candidate"]
+           "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_report",
+           "read_task", "report_key", "resolve_baseline", "run_command_task", "store_candidate"]
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -287,13 +287,30 @@ def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: s
     now = now or datetime.now(UTC)
     did = decision_id or decision_id_for(
         report if not isinstance(report, SuiteReport) else None, now)
-    prefix = f"reports/{now:%Y/%m/%d}/{did}"
     store = open_store(store_uri)
     where = {"decision_id": did}
     for ext, (output, name) in _FILES.items():
-        store.put(f"{prefix}/report.{ext}", _render(report, output, gate).encode())
-        where[name] = store.url(f"{prefix}/report.{ext}")
+        store.put(report_key(did, now, ext), _render(report, output, gate).encode())
+        where[name] = store.url(report_key(did, now, ext))
     return where
+
+
+def report_key(decision_id: str, now: datetime, ext: str) -> str:
+    """Where `publish_report` stores a decision's report (ext: json, md or html)."""
+    return f"reports/{now:%Y/%m/%d}/{decision_id}/report.{ext}"
+
+
+@task(name="read-report", **IO)
+def read_report(store_uri: str, key: str, verdict: str) -> GateReport | DoctorReport:
+    """A gate's (or, for verdict DOCTOR, the doctor's) stored JSON report."""
+    store = open_store(store_uri)
+    kind: Any = DoctorReport if verdict == "DOCTOR" else GateReport
+    try:
+        report: GateReport | DoctorReport = kind.model_validate_json(store.get(key))
+    except ValueError:
+        raise InputError(f"not a stored {verdict} report", path=store.url(key),
+                         hint="gate the commit again") from None
+    return report
 
 
 @task(name="audit", **IO)
