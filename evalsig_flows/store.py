@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlparse
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 __all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key", "key_segment",
-           "may_pass", "open_store"]
+           "may_pass", "open_store", "put_once"]
 
 MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name, S3 1024 per key
 
@@ -185,6 +185,31 @@ class LocalStore:
 
     def url(self, key: str) -> str:
         return (self.root / key).as_uri()
+
+
+def put_once(store: Store, key: str, data: bytes, *, what: str, hint: str) -> None:
+    """Write an immutable object (If-None-Match); an object already at `key` must hold these
+    very bytes (a retry, a replay or the same content written before), else StorageError.
+
+    An object with our SHA-256 metadata is compared by it; one without (not written by
+    evalsig: uploaded by hand or by another tool) is read and compared byte for byte, never
+    taken for ours. `what` says what is wrong in the error, `hint` what to do.
+    """
+    try:
+        store.put(key, data, if_none_match=True)
+        return
+    except PreconditionFailed:
+        pass
+    info = store.head(key)
+    sha = hashlib.sha256(data).hexdigest()
+    if info is not None and info.sha256 == sha:
+        return
+    if info is not None and info.sha256 is None and store.get(key) == data:
+        return
+    found = ("an object evalsig did not write: no sha256 metadata, other bytes"
+             if info is not None and info.sha256 is None else
+             "other bytes" if info is not None else "it vanished while being compared")
+    raise StorageError(f"{store.url(key)}: {what} ({found})", hint=hint)
 
 
 def open_store(uri: str) -> Store:

@@ -6,7 +6,6 @@ once); compute tasks (read, doctor, gate) and the candidate command never retry.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -43,7 +42,7 @@ from evalsig_core.report import SuiteReport
 
 from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
-from .store import PreconditionFailed, key_segment, may_pass, open_store
+from .store import key_segment, may_pass, open_store, put_once
 
 __all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "discard_copy",
            "doctor_task",
@@ -189,8 +188,8 @@ def store_candidate(candidate: str, store_uri: str, suite: str,
             name = f"{name}.{extension(name)}"
         store = open_store(store_uri)
         key = f"candidates/{key_segment('suite', suite)}/{sha[:16]}/{name}"
-        with contextlib.suppress(PreconditionFailed):  # same content already there
-            store.put(key, data, if_none_match=True)
+        put_once(store, key, data, what="the object at this candidate key is not the "
+                 "candidate run", hint="move that object away, then gate again")
     except BaseException:
         discard_copy(path, candidate)  # a copy fetched here: the caller never sees it
         raise
