@@ -42,7 +42,7 @@ from evalsig_core.report import SuiteReport
 
 from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
-from .store import key_segment, may_pass, open_store, put_once
+from .store import key_segment, may_pass, open_store, put_once, uri_scheme
 
 __all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "discard_copy",
            "doctor_task",
@@ -90,10 +90,11 @@ def _local(uri: str) -> str | None:
     """The local path a run URI names (None for an object store URI), read as
     `LocalStore.from_uri` reads a store's: `file://./rel` is relative, as in the default store
     `file://./.evalsig-store`."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "" or (parsed.scheme != "file" and "://" not in uri):
+    scheme = uri_scheme(uri)
+    if scheme is None:
         return uri  # a path; `run-10:00.json` is no URI of scheme `run-10`
-    if parsed.scheme == "file":
+    parsed = urlparse(uri)
+    if scheme == "file":
         if parsed.netloc not in ("", "localhost"):  # file://./relative forms
             return unquote(parsed.netloc + parsed.path)
         return unquote(parsed.path)
