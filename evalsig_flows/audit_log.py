@@ -39,6 +39,7 @@ from evalsig_core.audit import (
     sha256_hex,
     walk_chain,
 )
+from evalsig_core.numfmt import counted
 
 from .store import PreconditionFailed, Store
 
@@ -106,7 +107,7 @@ def append_record(store: Store, fields: dict[str, Any], *, once: bool = False,
             _mark(store, did, key, record, data)
         return record
     raise StorageError(f"{store.url(AUDIT_HEAD_KEY)}: could not append to the audit trail "
-                       f"after {max_attempts} attempts (too many concurrent writers)",
+                       f"after {counted(max_attempts, 'attempt')} (too many concurrent writers)",
                        hint="retry the flow run")
 
 

@@ -43,6 +43,7 @@ from evalsig_core import (
     StorageError,
     UsageError,
 )
+from evalsig_core.numfmt import counted
 
 from .store import PreconditionFailed, Store, key_segment, put_once
 
@@ -147,9 +148,9 @@ def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = N
                     - {own_sha256})
     if not others:
         return
-    n = len(others)
+    versions = counted(len(others), "other version is", "other versions are")
     raise InputError(
-        f"the baseline pointer is missing but {n} other version{'s are' if n > 1 else ' is'} "
+        f"the baseline pointer is missing but {versions} "
         f"stored under {folder}: current.json was deleted (its sequence and previous entry are "
         "lost, and a promotion now would skip the check of the base it was gated against)",
         path=store.url(f"{prefix}/current.json"),

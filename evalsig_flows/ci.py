@@ -47,6 +47,7 @@ from evalsig_core import (
     UsageError,
 )
 from evalsig_core.audit import AuditInput
+from evalsig_core.numfmt import counted
 
 from . import audit_log
 from .baselines import (
@@ -273,7 +274,8 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
                 f"{repo} {describe_target(commit, pr_number)}: "
                 + "; ".join(f"{r.entry} was gated {r.verdict}, not ALLOW (report: {r.report})"
                             for r in bad)
-                + f"; nothing promoted ({len(bad)} of {len(records)} entries not ALLOW)",
+                + f"; nothing promoted ({len(bad)} of {counted(len(records), 'entry', 'entries')} "
+                  "not ALLOW)",
                 hint="a merge promotes all of its gated entries or none: gate them again "
                      "until every one is ALLOW, or narrow with suite/task/metric")
         versions = [stage_version(store, rec) for rec in records]
