@@ -186,8 +186,10 @@ def adopt_decision(store_uri: str, record: AuditRecord, now: datetime,
              "markdown": store.url(keys["md"]), "html": store.url(keys["html"])}
     refs = {i.role: RunRef(i.uri or "", i.uri or "", i.sha256 or "",
                            record.context.get(f"{i.role}_key")) for i in record.inputs}
-    marker = None if isinstance(report, GateReport) else {
-        "metric": record.context.get("metric"), "task": record.context.get("task")}
+    marker = None if isinstance(report, GateReport) else {  # as run_gate's
+        "metric": (record.policy or {}).get("metric") or (
+            report.baseline.metric if report.baseline else None),
+        "task": report.candidate.task if report.candidate else None}
     publish_artifacts(report, where, name, marker)
     result: dict[str, Any] = {
         "verdict": record.verdict, "exit_code": record.exit_code,

@@ -9,6 +9,7 @@ decisions with the same verdict (two reports, `evalsig history` showing the gate
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from evalsig_flows.audit_log import recent_records
 from evalsig_flows.ci import GateRecord, record_keys
 from evalsig_flows.store import open_store
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, write_runframe
 from tests.flows.conftest import S3Server
 from tests.flows.faulty_proxy import Faults, faulty_proxy
 from tests.flows.test_ci_and_promotion_flows import SHA, ci, seed
@@ -46,7 +47,8 @@ class FailAfterFirst(Faults):
 
 
 def gates(store: Any) -> list[tuple[str, str]]:
-    return [(r.decision_id, r.verdict) for _, r in recent_records(store) if r.decision == "gate"]
+    return [(r.decision_id, r.verdict) for _, r in recent_records(store)
+            if r.decision in ("gate", "doctor")]
 
 
 def stored(store: Any, pr: int) -> list[GateRecord]:
@@ -56,23 +58,32 @@ def stored(store: Any, pr: int) -> list[GateRecord]:
     return [GateRecord.model_validate_json(store.get(k)) for k in record_keys(probe)]
 
 
-@pytest.mark.parametrize("candidate", ["candidate.json", "regressed.json"])
+ENDINGS = {"ALLOW": ("Completed", "ALLOW"), "REJECT": ("Rejected", "REJECT"),
+           "DOCTOR": ("DoctorErrors", "DOCTOR")}
+
+
+@pytest.mark.parametrize("candidate", ["candidate.json", "regressed.json", "disjoint"])
 def test_the_next_run_records_the_audited_decision_instead_of_gating_again(
-        s3_server: S3Server, s3_uri: str, candidate: str) -> None:
+        s3_server: S3Server, s3_uri: str, candidate: str, tmp_path: Path) -> None:
     store = open_store(s3_uri)
     seed(store)
+    path = EXAMPLES / candidate
+    if candidate == "disjoint":  # no item shared with the baseline: the doctor refuses (E105)
+        path = write_runframe(tmp_path / "c.json", [f"x{i}" for i in range(20)], [1.0] * 20,
+                              [f"p{i}" for i in range(20)])
     faults = FailAfterFirst(rate=100, kinds=("403 AccessDenied",), match=RECORD)
     with faulty_proxy(s3_server.endpoint, faults) as proxy, s3_through(proxy):
-        first = ci(s3_uri, str(EXAMPLES / candidate), 61)
+        first = ci(s3_uri, str(path), 61)
     assert faults.injected  # the verdict record failed to write
     assert first.is_failed() and first.message.startswith("STORAGE ERROR (exit 74): ")
     [(did, verdict)] = gates(store)  # the decision was audited
+    assert verdict == {"candidate.json": "ALLOW", "regressed.json": "REJECT",
+                       "disjoint": "DOCTOR"}[candidate]
     assert [r.verdict for r in stored(store, 61)] == ["PENDING", "PENDING"]
 
-    again = ci(s3_uri, str(EXAMPLES / candidate), 61)  # a redelivery, a re-run job
+    again = ci(s3_uri, str(path), 61)  # a redelivery, a re-run job
     assert gates(store) == [(did, verdict)]  # one audited decision, not two
-    assert (again.name, again.message.split(":")[0]) == (
-        ("Completed", "ALLOW") if verdict == "ALLOW" else ("Rejected", "REJECT"))
+    assert (again.name, again.message.split(":")[0]) == ENDINGS[verdict]
     result = again.result(raise_on_failure=False)
     result = getattr(result, "result", result)
     assert (result["decision_id"], result["verdict"]) == (did, verdict)
