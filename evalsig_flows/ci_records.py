@@ -12,7 +12,10 @@ must also name the entry its key names, which catches a collision on a case-inse
 store. The gate writes a PENDING record first: a gate that fails midway never leaves an older
 ALLOW promotable. It then writes its verdict only over its own PENDING record (If-Match): of
 two gates of one entry on one commit (a re-run CI job), the one started last decides, however
-the two finish.
+the two finish. The PENDING record names the decision id the gate will audit and a digest
+of its parameters (`params_sha256`): if the verdict record then fails to write, the next run
+of that gate (same entry, same parameters: a flow retry, a redelivery, a re-run job) finds the
+audited decision (`find_unrecorded`) and records it instead of deciding a second time.
 
 A record of the old layout (`commits/<sha>.json`, one per commit: the last entry gated) is
 still read, but it cannot show whether other entries were overwritten, so promotion refuses
