@@ -331,8 +331,9 @@ class S3Store:
             if code in _HINTS or (status.startswith("4") and status not in _ANSWERED
                                   and code not in _DENIED and not retryable(code, status)):
                 msg = " ".join(str(err.get("Message") or "").split())
-                return _permanent(f"{where}: {endpoint} refused the {op}: HTTP {status} "
-                                  f"{code or status}" + (f" ({msg})" if msg else ""),
+                named = f" {code}" if code and code != status else ""  # HEAD: no body
+                return _permanent(f"{where}: {endpoint} refused the {op}: HTTP {status}"
+                                  f"{named}" + (f" ({msg})" if msg else ""),
                                   hint=_HINTS.get(code, "a retry gets the same answer: fix "
                                                   "the request (store URI, key, object size)"))
             if code in _DENIED or status == "403":

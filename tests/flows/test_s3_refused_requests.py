@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from evalsig_core import StorageError
 from evalsig_flows.s3 import retryable
 from tests.conftest import EXAMPLES
 from tests.flows.conftest import S3Server
@@ -80,3 +81,22 @@ def test_a_retryable_4xx_is_retried_to_success(s3_server: S3Server, s3_uri: str)
         state = _gate(s3_uri)
     assert len(faults.injected) == 4
     assert state.is_completed(), state.message
+
+
+def test_a_refused_head_without_a_body_names_its_status_once(s3_server: S3Server,
+                                                             s3_uri: str) -> None:
+    from evalsig_flows.s3 import S3Store
+
+    store = S3Store.from_uri(s3_uri, settings=s3_server.settings())  # type: ignore[arg-type]
+    store.put("k.json", b"{}")
+    faults = FirstN(rate=100, kinds=("400 InvalidArgument",), match=r"^HEAD .*/k\.json")
+    with faulty_proxy(s3_server.endpoint, faults) as proxy:
+        through = S3Store.from_uri(s3_uri, settings=s3_server.settings(  # type: ignore[arg-type]
+            endpoint_url=proxy))
+        with pytest.raises(StorageError) as info:
+            through.head("k.json")
+    assert len(faults.injected) == 1
+    line = info.value.one_line()  # botocore names a bodiless 400 "400", message "Bad Request"
+    assert line.startswith(f"{s3_uri}/k.json: {proxy} refused the read: HTTP 400 (Bad Request)")
+    assert "400 400" not in line
+    assert getattr(info.value, "permanent", False)
