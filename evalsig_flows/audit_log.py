@@ -39,10 +39,11 @@ from evalsig_core.audit import (
     sha256_hex,
     walk_chain,
 )
+from evalsig_core.numfmt import counted
 
 from .store import PreconditionFailed, Store
 
-__all__ = ["append_record", "read_head", "recent_records"]
+__all__ = ["append_record", "find_linked", "read_head", "recent_records"]
 
 
 def read_head(store: Store) -> tuple[AuditHead | None, str | None]:
@@ -106,7 +107,7 @@ def append_record(store: Store, fields: dict[str, Any], *, once: bool = False,
             _mark(store, did, key, record, data)
         return record
     raise StorageError(f"{store.url(AUDIT_HEAD_KEY)}: could not append to the audit trail "
-                       f"after {max_attempts} attempts (too many concurrent writers)",
+                       f"after {counted(max_attempts, 'attempt')} (too many concurrent writers)",
                        hint="retry the flow run")
 
 
@@ -141,6 +142,24 @@ def _claim(store: Store, decision_id: str) -> int:
         return int(claim["from_sequence"])
     raise StorageError(f"{store.url(key)}: could not read or write the audit claim",
                        hint="retry the flow run")
+
+
+def find_linked(store: Store, decision_id: str) -> AuditRecord | None:
+    """The record of a decision appended with `once=True`, if it is linked; writes nothing.
+
+    None when the decision was never claimed (never audited that way) or its claim holds no
+    linked record yet (a writer killed before linking it).
+    """
+    try:
+        claim = json.loads(store.get(_claim_key(decision_id)))
+        since = int(claim["from_sequence"])
+    except (InputNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    if (known := _known(store, decision_id)) is not None:
+        return known
+    head, _ = read_head(store)
+    found = _linked_since(store, head, decision_id, since)
+    return found[1] if found else None
 
 
 def _known(store: Store, decision_id: str) -> AuditRecord | None:

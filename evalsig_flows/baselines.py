@@ -43,8 +43,9 @@ from evalsig_core import (
     StorageError,
     UsageError,
 )
+from evalsig_core.numfmt import counted
 
-from .store import PreconditionFailed, Store, key_segment
+from .store import PreconditionFailed, Store, key_segment, put_once
 
 __all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
            "baseline_prefix", "check_pointer_not_lost", "fetch_baseline", "move_pointer",
@@ -104,17 +105,16 @@ def extension(filename: str) -> str:
 
 
 def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, str]:
-    """Write an immutable version (never overwritten); returns (key, sha256)."""
+    """Write an immutable version (never overwritten); returns (key, sha256).
+
+    The version already there (a replay, the same run promoted before) is accepted only if it
+    holds these very bytes: a damaged or foreign object at the key is a StorageError (74).
+    """
     sha = hashlib.sha256(data).hexdigest()
     key = f"{prefix}/versions/{sha}.{ext}"
-    try:
-        store.put(key, data, if_none_match=True)
-    except PreconditionFailed:  # already there: the key is the digest, unless it was damaged
-        info = store.head(key)
-        if info is None or (info.sha256 is not None and info.sha256 != sha):
-            raise StorageError(f"{store.url(key)}: an existing baseline version does not "
-                               "match the SHA-256 its key names",
-                               hint="restore it from the bucket's object versions") from None
+    put_once(store, key, data, what="the object at this baseline version key does not match "
+             "the SHA-256 its key names", hint="it is not this version: restore the version "
+             "from the bucket's object versions, or move the object away, then promote again")
     return key, sha
 
 
@@ -148,9 +148,9 @@ def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = N
                     - {own_sha256})
     if not others:
         return
-    n = len(others)
+    versions = counted(len(others), "other version is", "other versions are")
     raise InputError(
-        f"the baseline pointer is missing but {n} other version{'s are' if n > 1 else ' is'} "
+        f"the baseline pointer is missing but {versions} "
         f"stored under {folder}: current.json was deleted (its sequence and previous entry are "
         "lost, and a promotion now would skip the check of the base it was gated against)",
         path=store.url(f"{prefix}/current.json"),

@@ -42,12 +42,12 @@ from prefect.states import Completed, State
 
 from evalsig_core import (
     EvalsigError,
-    GateReport,
     InputError,
     Policy,
     UsageError,
 )
 from evalsig_core.audit import AuditInput
+from evalsig_core.numfmt import counted
 
 from . import audit_log
 from .baselines import (
@@ -65,13 +65,23 @@ from .ci_records import (
     NoGateDecision,
     check_repo,
     describe_target,
+    find_unrecorded,
+    params_digest,
     read_records,
     record_gate,
     record_keys,
+    verdict_record,
 )
-from .pipeline import DEFAULT_STORE, GateParams, audit_fields, failed_from_error, run_gate
+from .pipeline import (
+    DEFAULT_STORE,
+    GateParams,
+    adopt_decision,
+    audit_fields,
+    failed_from_error,
+    run_gate,
+)
 from .store import open_store
-from .tasks import IO, artifact_key, audit_task
+from .tasks import IO, artifact_key, audit_task, decision_id_for
 
 __all__ = ["GateRecord", "ci_gate_flow", "promote_baseline_flow", "record_keys"]
 
@@ -107,13 +117,20 @@ def ci_gate_flow(
     over that PENDING record: if a gate of the same entry started later replaced it, this
     verdict is not recorded there (the message says so; data `superseded` lists the keys,
     `recorded` those written). Completed on ALLOW; Failed with the verdict (after
-    publishing) otherwise.
+    publishing) otherwise. A gate whose verdict record failed to write after its decision
+    was audited is not gated again by a retry, a redelivery or a re-run with the same
+    parameters: while its PENDING record (which names the decision id) stands, that run
+    records the audited decision and ends with its verdict.
     """
     try:
+        # every parameter but where and how long (locals(): nothing else is defined yet)
+        same = params_digest({k: v for k, v in locals().items()
+                              if k not in ("store", "timeout")})
         ident: dict[str, Any] = {"repo": repo, "pr_number": pr_number, "commit": head_sha,
                                  "suite": suite, "task": task, "metric": metric}
-        pending = GateRecord(decision_id=None, verdict="PENDING", time=datetime.now(UTC),
-                             **ident)
+        now = datetime.now(UTC)  # the decision's time and id are named before it is made
+        pending = GateRecord(decision_id=decision_id_for(None, now, same), verdict="PENDING",
+                             time=now, params_sha256=same, **ident)
         record_keys(pending)  # validates every name before anything runs or is written
         policy = Policy(min_delta=min_delta, alpha=alpha, power=power, mode=mode,
                         method=method, resamples=resamples, seed=seed, metric=metric,
@@ -127,25 +144,28 @@ def ci_gate_flow(
                             output=output, timeout=timeout, filter=filter, store=store,
                             suite=suite, task=task, name=name)
         ctx = {"repo": repo, "pr_number": pr_number, "commit": head_sha, "metric": metric}
-        # PENDING first: a gate that fails midway never leaves an older ALLOW promotable.
-        mine = record_gate(store, pending)
-        out = run_gate(params, policy, context=ctx)
-        verdict = (out.report.verdict.value if isinstance(out.report, GateReport)
-                   else "DOCTOR")
+        earlier = find_unrecorded(store, pending)
+        if earlier is not None:
+            # this gate decided in an earlier run whose verdict record failed to write (a
+            # flow retry, a redelivery, a re-run job): record that decision, make no second
+            pending, mine = earlier.pending, earlier.replaces
+            out = adopt_decision(store, earlier.audited, pending.time, name)
+        else:
+            # PENDING first: a gate that fails midway never leaves an older ALLOW promotable.
+            mine = record_gate(store, pending)
+            out = run_gate(params, policy, context=ctx, now=now,
+                           decision_id=pending.decision_id)
         # the verdict goes only over our own PENDING: a gate started later decides
-        written = record_gate(store, GateRecord(
-            decision_id=out.locations["decision_id"], verdict=verdict,
-            candidate_key=out.candidate.key, candidate_sha256=out.candidate.sha256,
-            baseline_sha256=out.baseline.sha256, report=out.locations["json"],
-            time=datetime.now(UTC), **ident), replaces=mine)
+        written = record_gate(store, verdict_record(pending, out), replaces=mine)
     except EvalsigError as exc:
         return failed_from_error(exc)
     superseded = sorted(set(mine) - set(written))
+    recorded = sorted(set(written) | set(earlier.recorded if earlier else ()))
     if not superseded:
-        return out.state(recorded=sorted(written))
+        return out.state(recorded=recorded)
     return out.state(f"not recorded under {', '.join(superseded)}: a gate of this entry "
                      "started later replaced this gate's PENDING record, and its decision "
-                     "stands for promotion", recorded=sorted(written), superseded=superseded)
+                     "stands for promotion", recorded=recorded, superseded=superseded)
 
 
 # -- promotion ------------------------------------------------------------------------------
@@ -254,7 +274,8 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
                 f"{repo} {describe_target(commit, pr_number)}: "
                 + "; ".join(f"{r.entry} was gated {r.verdict}, not ALLOW (report: {r.report})"
                             for r in bad)
-                + f"; nothing promoted ({len(bad)} of {len(records)} entries not ALLOW)",
+                + f"; nothing promoted ({len(bad)} of {counted(len(records), 'entry', 'entries')} "
+                  "not ALLOW)",
                 hint="a merge promotes all of its gated entries or none: gate them again "
                      "until every one is ALLOW, or narrow with suite/task/metric")
         versions = [stage_version(store, rec) for rec in records]

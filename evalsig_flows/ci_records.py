@@ -12,7 +12,10 @@ must also name the entry its key names, which catches a collision on a case-inse
 store. The gate writes a PENDING record first: a gate that fails midway never leaves an older
 ALLOW promotable. It then writes its verdict only over its own PENDING record (If-Match): of
 two gates of one entry on one commit (a re-run CI job), the one started last decides, however
-the two finish.
+the two finish. The PENDING record names the decision id the gate will audit and a digest
+of its parameters (`params_sha256`): if the verdict record then fails to write, the next run
+of that gate (same entry, same parameters: a flow retry, a redelivery, a re-run job) finds the
+audited decision (`find_unrecorded`) and records it instead of deciding a second time.
 
 A record of the old layout (`commits/<sha>.json`, one per commit: the last entry gated) is
 still read, but it cannot show whether other entries were overwritten, so promotion refuses
@@ -21,22 +24,30 @@ it unless narrowed to that entry (or the commit is gated again).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evalsig_core import InputError, InputNotFoundError, UsageError
+from evalsig_core import GateReport, InputError, InputNotFoundError, UsageError
+from evalsig_core.audit import AuditRecord
 
+from . import audit_log
 from .baselines import PromotionRefused
 from .store import PreconditionFailed, Store, key_segment, open_store
 from .tasks import IO
 
-__all__ = ["GateRecord", "NoGateDecision", "check_pr", "check_repo", "check_sha",
-           "describe_target", "entry_name",
-           "read_records", "record_gate", "record_keys"]
+if TYPE_CHECKING:
+    from .pipeline import GateOutcome
+
+__all__ = ["GateRecord", "NoGateDecision", "Unrecorded", "check_pr", "check_repo", "check_sha",
+           "describe_target", "entry_name", "find_unrecorded",
+           "params_digest", "read_records", "record_gate", "record_keys", "verdict_record"]
 
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
@@ -63,7 +74,8 @@ class GateRecord(BaseModel):
     candidate_sha256: str | None = None
     baseline_sha256: str | None = None
     report: str | None = None
-    time: datetime
+    time: datetime  # when the gate started: the time of its decision
+    params_sha256: str | None = None  # the gate's parameters (`params_digest`)
 
     @property
     def entry(self) -> str:
@@ -116,6 +128,66 @@ def record_keys(record: GateRecord) -> list[str]:
     if record.pr_number is not None:
         keys.append(_pr_prefix(record.repo, record.pr_number) + entry)
     return keys
+
+
+def params_digest(params: dict[str, Any]) -> str:
+    """SHA-256 of a gate's parameters (JSON, keys sorted): the same gate asked again."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def verdict_record(pending: GateRecord, out: GateOutcome) -> GateRecord:
+    """The gate's verdict record: its PENDING record with the decision (the same bytes
+    whether the gate wrote it or a later run adopting its audited decision did)."""
+    verdict = out.report.verdict.value if isinstance(out.report, GateReport) else "DOCTOR"
+    return pending.model_copy(update={
+        "decision_id": out.locations["decision_id"], "verdict": verdict,
+        "candidate_key": out.candidate.key, "candidate_sha256": out.candidate.sha256,
+        "baseline_sha256": out.baseline.sha256, "report": out.locations["json"]})
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """A gate that decided (audited) but whose verdict record was not written everywhere."""
+
+    pending: GateRecord  # its PENDING record, as stored
+    audited: AuditRecord
+    replaces: dict[str, str]  # {key: ETag} of the keys still holding that PENDING record
+    recorded: list[str]  # keys already holding its verdict record
+
+
+@task(name="find-unrecorded-ci-gate", **IO)
+def find_unrecorded(store_uri: str, pending: GateRecord) -> Unrecorded | None:
+    """The earlier run of this gate (same entry, same parameters) that decided, if its
+    verdict is still missing under one of the keys (a retry, a redelivery, a re-run job).
+
+    Its PENDING record names the decision id it audited under; a decision never audited (a
+    run that failed before the audit) is not found: the gate is then run again.
+    """
+    store = open_store(store_uri)
+    stored: dict[str, tuple[str, GateRecord]] = {}
+    for key in record_keys(pending):
+        info = store.head(key)  # ETag first: if the record changes after, If-Match fails
+        if info is None:
+            continue
+        try:
+            stored[key] = (info.etag, GateRecord.model_validate_json(store.get(key)))
+        except (ValidationError, InputNotFoundError):
+            continue
+    first = stored.get(record_keys(pending)[0])
+    if first is None or first[1].params_sha256 != pending.params_sha256 \
+            or first[1].decision_id is None:
+        return None
+    did = first[1].decision_id
+    ours = {k: (etag, r) for k, (etag, r) in stored.items() if r.decision_id == did
+            and r.params_sha256 == pending.params_sha256}
+    waiting = {k: etag for k, (etag, r) in ours.items() if r.verdict == "PENDING"}
+    if not waiting:
+        return None
+    audited = audit_log.find_linked(store, did)
+    if audited is None:
+        return None
+    before = next(r for k, (_, r) in ours.items() if k in waiting)
+    return Unrecorded(before, audited, waiting, sorted(set(ours) - set(waiting)))
 
 
 @task(name="record-ci-gate", **IO)

@@ -10,10 +10,10 @@ from prefect.states import State
 
 from evalsig_core import DoctorReport, EvalsigError, ExitCode, GateReport, Policy, Verdict
 from evalsig_core import __version__ as evalsig_version
-from evalsig_core.audit import AuditInput
+from evalsig_core.audit import AuditInput, AuditRecord
 
 from .outcome import completed, failed
-from .store import may_pass
+from .store import may_pass, open_store
 from .tasks import (
     RunRef,
     audit_task,
@@ -22,14 +22,16 @@ from .tasks import (
     doctor_task,
     publish_artifacts,
     publish_report,
+    read_report,
     read_task,
+    report_key,
     resolve_baseline,
     run_command_task,
     store_candidate,
 )
 
-__all__ = ["DEFAULT_STORE", "GateOutcome", "GateParams", "audit_fields", "failed_from_error",
-           "run_gate"]
+__all__ = ["DEFAULT_STORE", "GateOutcome", "GateParams", "adopt_decision", "audit_fields",
+           "failed_from_error", "run_gate"]
 
 DEFAULT_STORE = "file://./.evalsig-store"
 
@@ -111,9 +113,14 @@ def audit_fields(*, decision_id: str, decision: str, now: datetime, report: Any,
     }
 
 
-def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutcome:
-    """Baseline -> candidate -> doctor -> gate -> store report -> audit -> artifacts."""
-    now = datetime.now(UTC)
+def run_gate(p: GateParams, policy: Policy, context: dict[str, Any], *,
+             now: datetime | None = None, decision_id: str | None = None) -> GateOutcome:
+    """Baseline -> candidate -> doctor -> gate -> store report -> audit -> artifacts.
+
+    `now` and `decision_id` (the decision's time and id) are chosen here unless given (the CI
+    gate names them in its PENDING record before it gates: see `adopt_decision`).
+    """
+    now = now or datetime.now(UTC)
     b_ref = resolve_baseline(p.baseline, p.store, p.suite, p.task, policy.metric)
     made: list[tuple[str, str | None]] = [(b_ref.path, b_ref.uri)]  # temporary copies
     try:
@@ -142,7 +149,7 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
     # replaces the PR comment of an earlier verdict of this entry instead of standing beside it
     marker = None if isinstance(report, GateReport) else {
         "metric": policy.metric or b.meta.metric, "task": c.meta.task}
-    did = decision_id_for(report, now)
+    did = decision_id or decision_id_for(report, now)
     where = publish_report(report, p.store, did, now, marker)
     if isinstance(report, GateReport):
         verdict, code, decision = report.verdict.value, report.exit_code, "gate"
@@ -165,3 +172,29 @@ def run_gate(p: GateParams, policy: Policy, context: dict[str, Any]) -> GateOutc
     if isinstance(report, GateReport):
         print(f"{p.name}: {verdict} ({report.reason}); report: {where['json']}")
     return GateOutcome(report, where, b_ref, c_ref, result)
+
+
+def adopt_decision(store_uri: str, record: AuditRecord, now: datetime,
+                   name: str) -> GateOutcome:
+    """The outcome of a gate already decided and audited (`record`, decided at `now`) whose
+    run failed before it ended: its stored report is read back and its artifacts published
+    again; nothing is gated or audited again, so the decision and its verdict stay one."""
+    keys = {ext: report_key(record.decision_id, now, ext) for ext in ("json", "md", "html")}
+    report = read_report(store_uri, keys["json"], record.verdict)
+    store = open_store(store_uri)
+    where = {"decision_id": record.decision_id, "json": store.url(keys["json"]),
+             "markdown": store.url(keys["md"]), "html": store.url(keys["html"])}
+    refs = {i.role: RunRef(i.uri or "", i.uri or "", i.sha256 or "",
+                           record.context.get(f"{i.role}_key")) for i in record.inputs}
+    marker = None if isinstance(report, GateReport) else {  # as run_gate's
+        "metric": (record.policy or {}).get("metric") or (
+            report.baseline.metric if report.baseline else None),
+        "task": report.candidate.task if report.candidate else None}
+    publish_artifacts(report, where, name, marker)
+    result: dict[str, Any] = {
+        "verdict": record.verdict, "exit_code": record.exit_code,
+        "decision_id": record.decision_id, "report": where,
+        "baseline": asdict(refs["baseline"]), "candidate": asdict(refs["candidate"]),
+        "delta": report.comparison.delta if isinstance(report, GateReport) else None,
+    }
+    return GateOutcome(report, where, refs["baseline"], refs["candidate"], result)

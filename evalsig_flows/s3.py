@@ -7,6 +7,10 @@ the digest as metadata; every download is hashed and compared before it is retur
 botocore errors are converted here, at the boundary, into one-line evalsig errors:
 `InputNotFoundError` (66) for a missing object, `PreconditionFailed` for a lost conditional
 write, and `StorageError` (74) for everything else (credentials, bucket, network, timeouts).
+A storage error is retried by the flows' I/O tasks only if it may pass: network failures and
+the answers botocore itself retries (`retryable`: 5xx, throttling such as SlowDown or 429,
+RequestTimeout); any other 4xx (400 InvalidArgument, 411, 413 EntityTooLarge, ...) and a
+denial or a missing bucket fail at once, naming the key and the S3 error code.
 
 Audit records under Object Lock: with `audit_lock_days` > 0 (EVALSIG_S3_AUDIT_LOCK_DAYS, the
 bucket created with Object Lock, as infra/aws/evalsig-store.yaml does for AuditLockDays > 0),
@@ -35,11 +39,12 @@ from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 from .store import ObjectInfo, PreconditionFailed, check_key
 
-__all__ = ["LOCK_MARGIN", "S3Settings", "S3Store", "is_locked_audit_key", "s3_settings",
-           "split_s3_uri"]
+__all__ = ["LOCK_MARGIN", "S3Settings", "S3Store", "is_locked_audit_key", "retryable",
+           "s3_settings", "split_s3_uri"]
 
 _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+_ANSWERED = {"403", "404", "409", "412"}  # statuses with their own meaning (see _convert)
 _DENIED = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "Forbidden",
            "ExpiredToken", "InvalidToken"}
 
@@ -68,6 +73,50 @@ class S3Settings(BaseSettings):
 def s3_settings() -> S3Settings:
     """The process-wide settings, read from the environment on first use only."""
     return S3Settings()
+
+
+_HINTS = {
+    "InvalidBucketName": "fix the bucket name in the store URI (s3://bucket/prefix)",
+    "KeyTooLongError": "use a shorter store prefix or shorter suite/task/metric names",
+    "EntityTooLarge": "the object is larger than the endpoint accepts in one upload",
+    "RequestTimeTooSkewed": "set this machine's clock right (NTP), then retry",
+    "AuthorizationHeaderMalformed": "set EVALSIG_S3_REGION to the bucket's region",
+}
+
+
+@cache
+def _retryable_answers() -> tuple[frozenset[str], frozenset[int]]:
+    """The S3 error codes and HTTP statuses botocore itself retries, from botocore.
+
+    Its standard retry mode's transient and throttling codes and statuses, plus its legacy
+    mode's policies (data/_retry.json: the shared definitions and S3's own, RequestTimeout
+    and BadDigest).
+    """
+    from botocore.loaders import Loader
+    from botocore.retries import standard
+
+    codes = {*getattr(standard.TransientRetryableChecker, "_TRANSIENT_ERROR_CODES", ()),
+             *getattr(standard.ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", ())}
+    statuses = {*getattr(standard.TransientRetryableChecker, "_TRANSIENT_STATUS_CODES", ()),
+                *getattr(standard.ThrottlingStatusCodeChecker, "_THROTTLING_STATUS_CODES", ())}
+    data = Loader().load_data("_retry")
+    policies = [*data.get("definitions", {}).values(),
+                *data["retry"].get("s3", {}).get("__default__", {}).get("policies", {}).values()]
+    for policy in policies:
+        answer = policy.get("applies_when", {}).get("response", {})
+        if "service_error_code" in answer:
+            codes.add(answer["service_error_code"])
+        elif "http_status_code" in answer:
+            statuses.add(int(answer["http_status_code"]))
+    return frozenset(codes), frozenset(statuses)
+
+
+def retryable(code: str, status: str) -> bool:
+    """Whether botocore would retry this S3 answer (error code, HTTP status): throttling
+    (SlowDown, 429 ...), timeouts (RequestTimeout, 408), 5xx. Any other 4xx is permanent."""
+    codes, statuses = _retryable_answers()
+    return (code in codes or (status.isdigit() and (int(status) in statuses
+                                                    or int(status) >= 500 or status == "408")))
 
 
 def _permanent(message: str, *, hint: str) -> StorageError:
@@ -274,16 +323,24 @@ class S3Store:
                                     f"{endpoint}", hint="create the bucket or fix the store URI")
             if code in _NOT_FOUND or status == "404":
                 return InputNotFoundError("object not found", path=where)
-            if code in _DENIED or status == "403":
-                return _permanent(f"{where}: access denied by {endpoint} ({code or status}): "
-                                    "wrong credentials or missing permission",
-                                    hint="check EVALSIG_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY "
-                                    "(or the AWS credentials) and the bucket policy")
             if locked and code in ("InvalidRequest", "InvalidBucketState"):
                 return _permanent(f"{where}: {endpoint} refused an Object Lock write ({code}): "
                                   f"bucket {self.bucket!r} has no Object Lock",
                                   hint="use a bucket created with Object Lock, or set "
                                        "EVALSIG_S3_AUDIT_LOCK_DAYS=0")
+            if code in _HINTS or (status.startswith("4") and status not in _ANSWERED
+                                  and code not in _DENIED and not retryable(code, status)):
+                msg = " ".join(str(err.get("Message") or "").split())
+                named = f" {code}" if code and code != status else ""  # HEAD: no body
+                return _permanent(f"{where}: {endpoint} refused the {op}: HTTP {status}"
+                                  f"{named}" + (f" ({msg})" if msg else ""),
+                                  hint=_HINTS.get(code, "a retry gets the same answer: fix "
+                                                  "the request (store URI, key, object size)"))
+            if code in _DENIED or status == "403":
+                return _permanent(f"{where}: access denied by {endpoint} ({code or status}): "
+                                    "wrong credentials or missing permission",
+                                    hint="check EVALSIG_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY "
+                                    "(or the AWS credentials) and the bucket policy")
             msg = err.get("Message") or code or status
             return StorageError(f"{where}: {op} failed at {endpoint}: {code or status} {msg}")
         if isinstance(exc, NoCredentialsError):

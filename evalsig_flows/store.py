@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import quote, unquote, urlparse
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 __all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key", "key_segment",
-           "may_pass", "open_store"]
+           "may_pass", "open_store", "put_once", "uri_scheme"]
 
 MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name, S3 1024 per key
 
@@ -94,12 +95,16 @@ class LocalStore:
 
     @classmethod
     def from_uri(cls, uri: str) -> LocalStore:
-        """`file:///abs/dir`, `file://./rel/dir` or a plain directory path."""
-        parsed = urlparse(uri)
-        if parsed.scheme not in ("", "file"):
+        """`file:///abs/dir`, `file://./rel/dir` or a plain directory path (`runs:2024` too:
+        only `<scheme>://` is a URI, see `uri_scheme`)."""
+        scheme = uri_scheme(uri)
+        if scheme is None:
+            return cls(uri)
+        if scheme != "file":
             raise UsageError(f"not a file URI: {uri!r}")
-        path = unquote(parsed.path) if parsed.scheme == "file" else uri
-        if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+        parsed = urlparse(uri)
+        path = unquote(parsed.path)
+        if parsed.netloc not in ("", "localhost"):
             path = unquote(parsed.netloc + parsed.path)  # file://./relative forms
         return cls(path)
 
@@ -187,12 +192,50 @@ class LocalStore:
         return (self.root / key).as_uri()
 
 
+def put_once(store: Store, key: str, data: bytes, *, what: str, hint: str) -> None:
+    """Write an immutable object (If-None-Match); an object already at `key` must hold these
+    very bytes (a retry, a replay or the same content written before), else StorageError.
+
+    An object with our SHA-256 metadata is compared by it; one without (not written by
+    evalsig: uploaded by hand or by another tool) is read and compared byte for byte, never
+    taken for ours. `what` says what is wrong in the error, `hint` what to do.
+    """
+    try:
+        store.put(key, data, if_none_match=True)
+        return
+    except PreconditionFailed:
+        pass
+    info = store.head(key)
+    sha = hashlib.sha256(data).hexdigest()
+    if info is not None and info.sha256 == sha:
+        return
+    if info is not None and info.sha256 is None and store.get(key) == data:
+        return
+    found = ("an object evalsig did not write: no sha256 metadata, other bytes"
+             if info is not None and info.sha256 is None else
+             "other bytes" if info is not None else "it vanished while being compared")
+    raise StorageError(f"{store.url(key)}: {what} ({found})", hint=hint)
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def uri_scheme(uri: str) -> str | None:
+    """The scheme of a `<scheme>://...` URI, lowercased; None for a path.
+
+    Only `<scheme>://` makes a URI: `runs:2024`, `./runs:2024`, `/tmp/a:b` (and `C:\\x`) are
+    paths, never URIs of schemes `runs` or `c`.
+    """
+    m = _SCHEME.match(uri)
+    return m.group(1).lower() if m else None
+
+
 def open_store(uri: str) -> Store:
     """`file:///path` or a plain directory path; `s3://bucket/prefix` needs the flows extra."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
+    scheme = uri_scheme(uri)
+    if scheme in (None, "file"):
         return LocalStore.from_uri(uri)
-    if parsed.scheme == "s3":
+    if scheme == "s3":
         from .s3 import S3Store
 
         return S3Store.from_uri(uri)

@@ -6,7 +6,6 @@ once); compute tasks (read, doctor, gate) and the candidate command never retry.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -43,12 +42,12 @@ from evalsig_core.report import SuiteReport
 
 from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
-from .store import PreconditionFailed, key_segment, may_pass, open_store
+from .store import key_segment, may_pass, open_store, put_once, uri_scheme
 
 __all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "discard_copy",
            "doctor_task",
-           "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_task",
-           "resolve_baseline", "run_command_task", "store_candidate"]
+           "fetch_run", "gate_task", "publish_artifacts", "publish_report", "read_report",
+           "read_task", "report_key", "resolve_baseline", "run_command_task", "store_candidate"]
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -91,10 +90,11 @@ def _local(uri: str) -> str | None:
     """The local path a run URI names (None for an object store URI), read as
     `LocalStore.from_uri` reads a store's: `file://./rel` is relative, as in the default store
     `file://./.evalsig-store`."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "" or (parsed.scheme != "file" and "://" not in uri):
+    scheme = uri_scheme(uri)
+    if scheme is None:
         return uri  # a path; `run-10:00.json` is no URI of scheme `run-10`
-    if parsed.scheme == "file":
+    parsed = urlparse(uri)
+    if scheme == "file":
         if parsed.netloc not in ("", "localhost"):  # file://./relative forms
             return unquote(parsed.netloc + parsed.path)
         return unquote(parsed.path)
@@ -189,8 +189,8 @@ def store_candidate(candidate: str, store_uri: str, suite: str,
             name = f"{name}.{extension(name)}"
         store = open_store(store_uri)
         key = f"candidates/{key_segment('suite', suite)}/{sha[:16]}/{name}"
-        with contextlib.suppress(PreconditionFailed):  # same content already there
-            store.put(key, data, if_none_match=True)
+        put_once(store, key, data, what="the object at this candidate key is not the "
+                 "candidate run", hint="move that object away, then gate again")
     except BaseException:
         discard_copy(path, candidate)  # a copy fetched here: the caller never sees it
         raise
@@ -287,13 +287,30 @@ def publish_report(report: GateReport | DoctorReport | SuiteReport, store_uri: s
     now = now or datetime.now(UTC)
     did = decision_id or decision_id_for(
         report if not isinstance(report, SuiteReport) else None, now)
-    prefix = f"reports/{now:%Y/%m/%d}/{did}"
     store = open_store(store_uri)
     where = {"decision_id": did}
     for ext, (output, name) in _FILES.items():
-        store.put(f"{prefix}/report.{ext}", _render(report, output, gate).encode())
-        where[name] = store.url(f"{prefix}/report.{ext}")
+        store.put(report_key(did, now, ext), _render(report, output, gate).encode())
+        where[name] = store.url(report_key(did, now, ext))
     return where
+
+
+def report_key(decision_id: str, now: datetime, ext: str) -> str:
+    """Where `publish_report` stores a decision's report (ext: json, md or html)."""
+    return f"reports/{now:%Y/%m/%d}/{decision_id}/report.{ext}"
+
+
+@task(name="read-report", **IO)
+def read_report(store_uri: str, key: str, verdict: str) -> GateReport | DoctorReport:
+    """A gate's (or, for verdict DOCTOR, the doctor's) stored JSON report."""
+    store = open_store(store_uri)
+    kind: Any = DoctorReport if verdict == "DOCTOR" else GateReport
+    try:
+        report: GateReport | DoctorReport = kind.model_validate_json(store.get(key))
+    except ValueError:
+        raise InputError(f"not a stored {verdict} report", path=store.url(key),
+                         hint="gate the commit again") from None
+    return report
 
 
 @task(name="audit", **IO)

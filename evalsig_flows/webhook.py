@@ -64,6 +64,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from evalsig_core import UsageError
+from evalsig_core.numfmt import counted
 
 from .ci_records import check_pr, check_repo, check_sha
 from .outcome import decided
@@ -209,9 +210,9 @@ async def run_for_delivery(create_run: RunCreator, wanted: RunRequest,
         run = await create_run(wanted.deployment, wanted.parameters, key)
         if not run.rerun:
             return run, attempt
-    raise RunCreationError(f"delivery {delivery} already has {MAX_ATTEMPTS} runs and every "
-                           "one ended Failed without a decision, Crashed or Cancelled; start "
-                           "a run by hand")
+    raise RunCreationError(f"delivery {delivery} already has {counted(MAX_ATTEMPTS, 'run')} "
+                           "and every one ended Failed without a decision, Crashed or "
+                           "Cancelled; start a run by hand")
 
 
 def sign(secret: str | bytes, body: bytes) -> str:
@@ -351,7 +352,8 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
         try:
             body = await _read_bounded(request, settings.max_body_bytes)
         except _BodyTooLarge:
-            return _answer(413, error=f"body larger than {settings.max_body_bytes} bytes")
+            limit = counted(settings.max_body_bytes, "byte")
+            return _answer(413, error=f"body larger than {limit}")
         except ValueError as exc:
             return _answer(400, error=str(exc))
         if not _verified(settings.secret, body, request.headers.get("x-hub-signature-256")):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
@@ -62,8 +63,10 @@ def open_reader(uri: str) -> _Reader:
     if not uri.strip():  # Path("") is the working directory: "OK: 0 records" for a typo
         raise UsageError("--store is empty", hint="pass file:///dir, a directory or s3://...")
     parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        path = unquote(parsed.netloc + parsed.path) if parsed.scheme == "file" else uri
+    # only <scheme>:// makes a URI: `runs:2024` and `/tmp/a:b` are directories
+    scheme = parsed.scheme if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", uri) else ""
+    if scheme in ("", "file"):
+        path = unquote(parsed.netloc + parsed.path) if scheme == "file" else uri
         root = Path(path)
         if root.exists() and not root.is_dir():
             raise UsageError(f"{root}: is a file, a store is a directory",
@@ -71,14 +74,14 @@ def open_reader(uri: str) -> _Reader:
         if not root.is_dir():
             raise InputNotFoundError("store directory not found", path=str(root))
         return _Reader(_file_getter(root), _file_lister(root))
-    found = [ep for ep in entry_points(group="evalsig.stores") if ep.name == parsed.scheme]
+    found = [ep for ep in entry_points(group="evalsig.stores") if ep.name == scheme]
     if not found:
-        raise UsageError(f"no store plugin for {parsed.scheme}:// URIs ({uri})",
+        raise UsageError(f"no store plugin for {scheme}:// URIs ({uri})",
                          hint="install the flows extra: pip install 'evalsig[flows]'")
     try:
         store_cls: Any = found[0].load()
     except ImportError as exc:
-        raise UsageError(f"the {parsed.scheme}:// store plugin cannot load ({exc.name} is "
+        raise UsageError(f"the {scheme}:// store plugin cannot load ({exc.name} is "
                          "missing)", hint="install the flows extra: pip install "
                          "'evalsig[flows]'") from None
     store = store_cls.from_uri(uri)

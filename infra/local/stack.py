@@ -256,7 +256,7 @@ def up(stack: Stack, prefect_port: int, s3_port: int, webhook_port: int,
 
     s3 = _s3_module()
     server = s3.start(str(stack.root / "s3"), _port(s3_port) if s3_port else None,
-                      buckets=(BUCKET,))
+                      buckets=(BUCKET,), timeout=timeout)
     stack.record(state, "s3", server.pid, url=server.endpoint, bucket=BUCKET,
                  access_key=server.access_key, secret_key=server.secret_key, log=server.log)
     env.update(EVALSIG_S3_ENDPOINT_URL=server.endpoint, EVALSIG_S3_ACCESS_KEY_ID=server.access_key,
@@ -332,9 +332,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="GitHub webhook receiver port on 127.0.0.1, 0 = any free port "
                     "(default: %(default)s)")
     ap.add_argument("--timeout", type=float, default=180.0,
-                    help="seconds `up` waits for each of the Prefect server, the served "
-                    "deployments and the webhook receiver to become healthy; SeaweedFS has "
-                    "its own 60 s (default: %(default)s)")
+                    help="seconds `up` waits for each of the Prefect server, SeaweedFS, the "
+                    "served deployments and the webhook receiver to become healthy "
+                    "(default: %(default)s)")
     args = ap.parse_args_or_exit(argv)
     stack = Stack(args.dir)
     if args.command == "down":

@@ -21,7 +21,7 @@ class Faults:
     """What to break: a share of requests (optionally only those matching method and path)."""
 
     rate: float = 0.0
-    kinds: tuple[str, ...] = ("drop-before", "drop-after", "500")
+    kinds: tuple[str, ...] = ("drop-before", "drop-after", "500")  # or "<status> <Code>"
     match: str = ""  # regex on "METHOD path", empty = every request
     seed: int = 0
     injected: list[str] = field(default_factory=list)
@@ -58,12 +58,15 @@ def _handler(upstream: str, faults: Faults) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
-            if kind == "500":
-                self.send_response(500)
+            if kind and kind[0].isdigit():  # "500", or "<status> <S3 error code>"
+                status, _, code = kind.partition(" ")
+                body = ERROR_XML.replace(b"InternalError", (code or "InternalError").encode())
+                self.send_response(int(status))
                 self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(ERROR_XML)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(ERROR_XML)
+                if self.command != "HEAD":
+                    self.wfile.write(body)
                 return
             conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
             headers = {k: v for k, v in self.headers.items()}
