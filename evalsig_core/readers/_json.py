@@ -1,0 +1,130 @@
+"""JSON for readers: one parse path (orjson when installed, json as the reference and fallback).
+
+The standard library is also the fallback for what orjson refuses but JSON logs contain (NaN /
+Infinity tokens) and for integers orjson would round (20 digits or more), so both give the same
+values. Every failure becomes one `InputError` line naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ._io import BOM, E_BOUND, MAX_JSON_BYTES, is_file, line_blocks, read_bytes
+
+try:  # the fastest parser available; json is the reference behaviour
+    import orjson
+
+    _fast_loads: Any = orjson.loads
+except ImportError:  # pragma: no cover - orjson is in the dev extra
+    _fast_loads = json.loads
+
+
+def parse_json(text: str | bytes, path: str, *, line: int | None = None) -> Any:
+    """Parse one JSON document; NaN/Infinity tokens are accepted (the doctor reports them).
+
+    Nesting is bounded by the parsers themselves (orjson refuses more than 1024 levels, the
+    standard library raises RecursionError): both become one E110 line. Walking the parsed
+    value to enforce a tighter bound would cost more than the parse itself.
+    """
+    if isinstance(text, bytes):
+        text = text.removeprefix(BOM)
+    try:
+        value = _fast_loads(text)
+    except (ValueError, RecursionError):
+        return _slow_loads(text, path, line)
+    if _fast_loads is not json.loads and _LONG_NUMBER[type(text)].search(text):
+        value = _slow_loads(text, path, line)  # orjson turns integers >= 2**64 into floats
+    return value
+
+
+# 20 digits in a row: an integer orjson cannot hold (it would become a float, and two distinct
+# item ids could collide); json keeps it exact. Long float mantissas match too (same result).
+_LONG_NUMBER: dict[type, Any] = {bytes: re.compile(rb"\d{20}"), str: re.compile(r"\d{20}")}
+
+
+def reparse_exact(line: bytes) -> Any:
+    """A JSON line parsed again with json, for the per-line hot paths whose id came back from
+    the fast parse as a float (an integer beyond 2**64 that orjson rounded, or a genuine
+    float id): the callers check the id's type, one comparison per line."""
+    return json.loads(line)
+
+
+def exact_lines(p: Path) -> Iterator[Any]:
+    """The JSON lines of `p` that hold a run of 20 digits, parsed again with json (integers
+    exact). For an error message about a value orjson rounded (it reads an integer >= 2**64 as
+    a float): the file is read again only when such a message is written. Lines json refuses
+    are skipped (the reader reported them already, or they hold no such value)."""
+    for block in line_blocks(p):
+        for line in block:
+            if _LONG_NUMBER[bytes].search(line):
+                try:
+                    yield json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+
+
+def _slow_loads(text: str | bytes, path: str, line: int | None) -> Any:
+    where = f" line {line}" if line is not None else ""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(
+            f"JSON{where} is nested too deeply", path=path, hint="this is not an eval log",
+            code=E_BOUND,
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{'line ' + str(line) + ' is ' if line else ''}not valid UTF-8 (byte {exc.start})",
+            path=path, hint="re-save the file as UTF-8",
+        ) from None
+    except json.JSONDecodeError as exc:
+        at = f"line {line}" if line is not None else f"line {exc.lineno} column {exc.colno}"
+        raise InputError(
+            f"invalid JSON at {at}: {exc.msg}", path=path,
+            hint="the file is truncated or not JSON; re-export it",
+        ) from None
+
+
+def parse_line(line: bytes, path: str, lineno: int) -> Any:
+    """The slow path of a JSONL line the fast parser refused: blank (None), NaN tokens, errors."""
+    if not line.strip():
+        return None
+    return parse_json(line, path, line=lineno)
+
+
+FAST_LOADS = _fast_loads
+
+
+def read_json_doc(p: Path) -> tuple[Any, bytes]:
+    """One whole JSON document (bounded by MAX_JSON_BYTES) and its bytes."""
+    data = read_bytes(p, limit=MAX_JSON_BYTES)
+    return parse_json(data, str(p)), data
+
+
+def read_metadata_json(p: Path) -> tuple[dict[str, Any], InputError | None]:
+    """A JSON file beside the run read for metadata only (lm-eval `results_*.json`, HELM
+    `run_spec.json`): its document, or {} when it is absent or unusable (the metadata is then
+    unknown). A file that exists but cannot be read (permission, I/O error), is not valid
+    JSON, is too big or is not a JSON object is not an error for the run, but it is never
+    skipped silently: its `InputError` comes back for the reader to record in
+    `RunMeta.unread_metadata` (the doctor's W220)."""
+    try:
+        if not is_file(p):
+            return {}, None
+        doc = read_json_doc(p)[0]
+    except InputError as exc:
+        return {}, exc
+    if not isinstance(doc, dict):
+        return {}, InputError(f"holds a JSON {type(doc).__name__}, not the object the harness "
+                              "writes", path=str(p), hint="copy the harness's file again")
+    return doc, None
+
+
+def unread_entry(exc: InputError | None) -> tuple[tuple[str, str], ...]:
+    """`RunMeta.unread_metadata` for the error `read_metadata_json` returned (or None)."""
+    return () if exc is None else ((exc.message, exc.hint or "copy the harness's file again"),)
