@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import ExitCode, InputError
 from .finding_codes import FINDING_CODES, MAX_ABS_SCORE
+from .item_index import item_index
 from .numfmt import counted, plural
 from .pairing import Pairing, near_miss, pair
 from .policy import MIN_CLUSTERS
@@ -57,7 +58,7 @@ def summarize(run: EvalRun) -> RunSummary:
         source=run.meta.source, sha256=run.meta.sha256, format=run.meta.format,
         harness=run.meta.harness, model=run.meta.model, task=run.meta.task,
         metric=run.meta.metric, run_id=run.meta.run_id,
-        n_items=len(np.unique(run.item_ids)), n_records=run.n_records,
+        n_items=item_index(run).n_items, n_records=run.n_records,
         n_errored=run.meta.n_errored,
         mean=float(finite.mean()) if finite.size else None,
     )
@@ -143,7 +144,8 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None,
 
 def _epoch_keys(run: EvalRun) -> tuple[np.ndarray, np.ndarray, int]:
     """(sorted item ids, one int64 key per record for its (item, epoch), epochs per item)."""
-    items, item_codes = np.unique(run.item_ids, return_inverse=True)
+    index = item_index(run)
+    items, item_codes = index.ids, index.inverse
     # epoch codes, not values: item * (max epoch + 1) overflowed int64 for epochs like 2**62
     # (timestamps) and reported duplicates that were not there
     epoch_values, e = np.unique(run.epochs, return_inverse=True)
@@ -161,6 +163,8 @@ def _distinct_epochs(run: EvalRun, ids: np.ndarray) -> np.ndarray:
 
 def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
     """(number of (item, epoch) keys seen more than once, a few examples)."""
+    if item_index(run).counts.max(initial=0) <= 1:
+        return 0, []  # one record per item: no key can repeat
     _, keys, _ = _epoch_keys(run)
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)
     dup = counts > 1
