@@ -163,7 +163,7 @@ def _distinct_epochs(run: EvalRun, ids: np.ndarray) -> np.ndarray:
 
 def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
     """(number of (item, epoch) keys seen more than once, a few examples)."""
-    if item_index(run).counts.max(initial=0) <= 1:
+    if item_index(run).one_record_each:
         return 0, []  # one record per item: no key can repeat
     _, keys, _ = _epoch_keys(run)
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)

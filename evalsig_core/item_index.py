@@ -38,6 +38,11 @@ class ItemIndex:
     def n_items(self) -> int:
         return len(self.ids)
 
+    @property
+    def one_record_each(self) -> bool:
+        """Every item has exactly one record (a run of one epoch without duplicates)."""
+        return len(self.ids) == len(self.inverse)
+
 
 def index_ids(ids: np.ndarray) -> ItemIndex:
     """The same arrays (values and dtypes) as np.unique with index, inverse and counts.
@@ -47,7 +52,7 @@ def index_ids(ids: np.ndarray) -> ItemIndex:
     n = len(ids)
     if n == 0 or bool(np.all(ids[1:] > ids[:-1])):
         step = np.arange(n, dtype=np.int64)
-        return ItemIndex(ids.copy(), step, step.copy(), np.ones(n, dtype=np.int64))
+        return ItemIndex(_read_only(ids), step, step, np.ones(n, dtype=np.int64))
     perm = np.argsort(ids, kind="stable")  # stable: the first record of each id comes first
     ordered = ids[perm]
     new = np.empty(n, dtype=bool)
@@ -58,6 +63,13 @@ def index_ids(ids: np.ndarray) -> ItemIndex:
     inverse[perm] = np.cumsum(new) - 1
     counts = np.diff(np.append(starts, n)).astype(np.int64)
     return ItemIndex(ordered[new], perm[new].astype(np.int64), inverse, counts)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A view of `a` that cannot be written through (no copy of a million ids)."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 _CACHE: weakref.WeakKeyDictionary[EvalRun, ItemIndex] = weakref.WeakKeyDictionary()
@@ -89,17 +101,23 @@ class Match:
 
 
 def match_sorted(left: np.ndarray, right: np.ndarray) -> Match:
-    """Join two sorted arrays of distinct ids: np.intersect1d's merge (a stable sort of the
-    two concatenated, which merges two sorted runs in linear time), with the ids found on
-    one side only read off the same merge instead of two np.setdiff1d sorts."""
-    aux = np.concatenate([left, right])
-    order = np.argsort(aux, kind="stable")  # left's copy of a shared id comes first
-    ordered = aux[order]
-    same = ordered[1:] == ordered[:-1]
-    li = order[:-1][same]
-    ri = order[1:][same] - len(left)
-    in_left = np.zeros(len(left), dtype=bool)
-    in_left[li] = True
+    """Join two sorted arrays of distinct ids by binary search: no third sort, and no
+    concatenated copy of both (np.intersect1d's way; at 1M ids the fresh memory alone cost
+    more than the search). Ids are compared in blocks that stay in cache."""
+    pos = np.searchsorted(right, left)
+    found = np.zeros(len(left), dtype=bool)
+    for s in range(0, len(left), _BLOCK):
+        p, here = pos[s:s + _BLOCK], found[s:s + _BLOCK]
+        inside = p < len(right)
+        here[inside] = right[p[inside]] == left[s:s + _BLOCK][inside]
+    li = np.flatnonzero(found)
+    ri = pos[li]
     in_right = np.zeros(len(right), dtype=bool)
     in_right[ri] = True
-    return Match(ordered[:-1][same], li, ri, left[~in_left], right[~in_right])
+    dtype = np.result_type(left, right)  # what np.intersect1d's concatenation gives
+    ids = (_read_only(left) if len(li) == len(left) and left.dtype == dtype
+           else left[li].astype(dtype, copy=False))
+    return Match(ids, li, ri, left[~found], right[~in_right])
+
+
+_BLOCK = 1 << 16

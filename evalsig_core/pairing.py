@@ -37,6 +37,8 @@ class ItemMeans:
 def item_means(run: EvalRun) -> ItemMeans:
     index = item_index(run)  # the run's one sort of its ids, shared with the doctor
     ids, first, inverse, counts = index.ids, index.first, index.inverse, index.counts
+    if index.one_record_each:
+        return _single_records(run, index.ids, first, counts)
     k = counts.astype(np.float64)
     sums = np.bincount(inverse, weights=run.scores, minlength=len(ids))
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: the doctor's E103 says so
@@ -53,6 +55,19 @@ def item_means(run: EvalRun) -> ItemMeans:
         present = missing == 0
         conflicts = int(np.count_nonzero(run.clusters != clusters[inverse]))
     return ItemMeans(ids, means, counts, within, clusters, present, conflicts)
+
+
+def _single_records(run: EvalRun, ids: np.ndarray, first: np.ndarray,
+                    counts: np.ndarray) -> ItemMeans:
+    """`item_means` of a run with one record per item (one epoch: the usual run) without
+    the per-item sums: the same arrays, bit for bit. The sums start from 0.0, so a score of
+    -0.0 averages to +0.0, as `+ 0.0` gives."""
+    means = run.scores[first] + 0.0
+    clusters = present = None
+    if run.clusters is not None:
+        assert run.cluster_present is not None
+        clusters, present = run.clusters[first], run.cluster_present[first]
+    return ItemMeans(ids, means, counts, np.zeros(len(ids)), clusters, present, 0)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """The item-id code before the shared index (evalsig_core/item_index.py), kept as a reference.
 
 Each function is the earlier code, verbatim but for its name: np.unique on the ids wherever a
-run's items were needed (pairing's item_means, the doctor's duplicate check, `summarize`),
+run's items were needed (`item_means`, the doctor's duplicate check, `summarize`),
 np.intersect1d and np.setdiff1d to join the runs. `before_index()` puts them back into the
 library for the duration of a `with` block: the equality tests compare every report made so
 with the one the library makes now, and bench/bench_e2e.py times both side by side.
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from evalsig_core.item_index import ItemIndex, Match
+from evalsig_core.pairing import ItemMeans
 from evalsig_core.report import RunSummary
 from evalsig_core.run import EvalRun
 
@@ -39,6 +40,28 @@ def np_match(left: np.ndarray, right: np.ndarray) -> Match:
     ids, li, ri = np.intersect1d(left, right, assume_unique=True, return_indices=True)
     return Match(ids, li, ri, np.setdiff1d(left, ids, assume_unique=True),
                  np.setdiff1d(right, ids, assume_unique=True))
+
+
+def old_item_means(run: EvalRun) -> ItemMeans:
+    ids, first, inverse, counts = np.unique(
+        run.item_ids, return_index=True, return_inverse=True, return_counts=True
+    )
+    k = counts.astype(np.float64)
+    sums = np.bincount(inverse, weights=run.scores, minlength=len(ids))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: the doctor's E103 says so
+        means = sums / k
+        dev = run.scores - means[inverse]
+        ss = np.bincount(inverse, weights=dev * dev, minlength=len(ids))
+    within = np.where(counts > 1, ss / np.maximum(k - 1, 1), 0.0)
+    clusters = present = None
+    conflicts = 0
+    if run.clusters is not None:
+        clusters = run.clusters[first]
+        assert run.cluster_present is not None
+        missing = np.bincount(inverse, weights=~run.cluster_present, minlength=len(ids))
+        present = missing == 0
+        conflicts = int(np.count_nonzero(run.clusters != clusters[inverse]))
+    return ItemMeans(ids, means, counts, within, clusters, present, conflicts)
 
 
 def old_summarize(run: EvalRun) -> RunSummary:
@@ -68,7 +91,7 @@ def old_duplicates(run: EvalRun) -> tuple[int, list[str]]:
 
 
 _PATCHES: list[tuple[Any, str, Any]] = [
-    (pairing, "item_index", np_run_index),
+    (pairing, "item_means", old_item_means),
     (cli_commands, "summarize", old_summarize),
     (pairing, "index_ids", lambda a: np_index(a)),
     (pairing, "match_sorted", np_match),

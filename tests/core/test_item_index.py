@@ -14,13 +14,13 @@ from evalsig_core import read_run
 from evalsig_core.doctor import diagnose, summarize
 from evalsig_core.gate import DoctorError, gate
 from evalsig_core.item_index import index_ids, item_index, match_sorted
-from evalsig_core.pairing import Pairing, pair
+from evalsig_core.pairing import Pairing, item_means, pair
 from evalsig_core.policy import Policy
 from evalsig_core.render import render_doctor, render_gate
 from evalsig_core.run import EvalRun
 from tests.conftest import EXAMPLES
 from tests.core.readers.test_harness_fixtures import ROWS
-from tests.core.reference_index import before_index, np_index, np_match
+from tests.core.reference_index import before_index, np_index, np_match, old_item_means
 
 NFD_E = unicodedata.normalize("NFD", "é")
 # ids that sort, compare and widen differently: case, NFC vs NFD, trailing and leading spaces,
@@ -83,17 +83,18 @@ def test_item_index_is_computed_once_per_run() -> None:
     assert item_index(run) is not item_index(run.with_meta(model="m"))
 
 
-def _run(rng: np.random.Generator, n: int, *, clusters: bool, role: str) -> EvalRun:
+def _run(rng: np.random.Generator, n: int, *, clusters: bool, role: str,
+         multi: bool = True) -> EvalRun:
     """Tricky ids, uneven epochs, duplicated (item, epoch) records, tied scores, labels that
     conflict within an item or differ from the other run's, missing items."""
     pool = TRICKY + [f"t{i}" for i in range(n)]
     items = rng.choice(pool, n, replace=False)
-    reps = rng.choice([1, 1, 1, 2, 3], n)
+    reps = rng.choice([1, 1, 1, 2, 3] if multi else [1], n)
     ids = np.repeat(items, reps)
     epochs = np.concatenate([np.arange(1, r + 1) for r in reps])
-    dup = rng.random(len(ids)) < 0.02
+    dup = rng.random(len(ids)) < (0.02 if multi else 0.0)
     epochs[dup] = 1
-    scores = rng.choice([0.0, 0.5, 1.0], len(ids))  # ties, no NaN
+    scores = rng.choice([0.0, -0.0, 0.5, 1.0], len(ids))  # ties and a signed zero, no NaN
     labels = None
     if clusters:
         labels = np.array([f"P{abs(hash(i)) % 7}" for i in ids], dtype=object)
@@ -101,6 +102,17 @@ def _run(rng: np.random.Generator, n: int, *, clusters: bool, role: str) -> Eval
         labels[flip] = "P-other"
     return EvalRun.from_arrays(ids, scores, epochs=epochs, clusters=labels, model=role,
                                source=f"{role}.jsonl")
+
+
+def test_one_record_per_item_means_equal_the_per_item_sums() -> None:
+    """The one-epoch shortcut of item_means gives the sums' arrays bit for bit (-0.0 included:
+    a sum starts at +0.0)."""
+    run = EvalRun.from_arrays(["b", "a", "c"], [-0.0, 1.0, 0.25], clusters=["x", "y", "x"])
+    new, ref = item_means(run), old_item_means(run)
+    for field in ("ids", "means", "n_epochs", "within_var", "clusters", "cluster_present"):
+        x, y = getattr(new, field), getattr(ref, field)
+        assert _same(x, y) and x.tobytes() == y.tobytes(), field
+    assert new.n_cluster_conflicts == ref.n_cluster_conflicts == 0
 
 
 def _pairing_fields(p: Pairing) -> dict[str, object]:
@@ -135,12 +147,14 @@ def _fresh(run: EvalRun) -> EvalRun:
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("clusters", [False, True])
-def test_reports_equal_the_earlier_code_on_adversarial_runs(seed: int, clusters: bool) -> None:
-    """Duplicate ids, missing items, unicode ids, ties and label conflicts: the pairing and
-    the doctor and gate reports (JSON text) are those of the np.unique code."""
+@pytest.mark.parametrize("multi", [True, False], ids=["epochs-and-duplicates", "one-record"])
+def test_reports_equal_the_earlier_code_on_adversarial_runs(seed: int, clusters: bool,
+                                                            multi: bool) -> None:
+    """Duplicate ids, missing items, unicode ids, ties, -0.0 and label conflicts: the pairing
+    and the doctor and gate reports (JSON text) are those of the np.unique code."""
     rng = np.random.default_rng(seed)
-    b = _run(rng, 60, clusters=clusters, role="baseline")
-    c = _run(rng, 55, clusters=clusters, role="candidate")
+    b = _run(rng, 60, clusters=clusters, role="baseline", multi=multi)
+    c = _run(rng, 55, clusters=clusters, role="candidate", multi=multi)
     cluster = "cluster" if clusters else None
     with before_index():
         ref_pair = pair(_fresh(b), _fresh(c), cluster=clusters)
