@@ -7,8 +7,9 @@ pair, the doctor (on the gate's pairing), choose the method, the inference (auto
 resamples), the rest of the comparison (ICC, design effect, correlation), the summaries, the
 report model, each renderer; then `gate()` whole and `evalsig gate ... --json r.json --output
 markdown`, `evalsig doctor` and `evalsig compare` through `evalsig_core.cli.main` in-process.
-The CLI runs are the best of CLI_REPEATS each, "before" and "after" alternated. Peak memory:
-max RSS of a child process running the CLI gate.
+The in-process CLI runs are the best of CLI_REPEATS each, "before" and "after" alternated;
+then gate and doctor once each in a fresh interpreter (imports included; "before" imports
+scipy.stats up front, as the stats modules did), with the child's peak memory (max RSS).
 
 Every stage after the reads is timed twice side by side: "before" is the library with the
 item-id code it had before the shared index (tests/core/reference_index.py puts np.unique,
@@ -165,18 +166,24 @@ def _cli(argv: list[str]) -> float:
         return _t(lambda: cli_main(["--no-config", *argv], {}))[0]
 
 
-def _peak_rss_mb(argv: list[str], before: bool) -> float:
-    """Max RSS of a child process running the CLI (`before`: with the reference code)."""
-    code = ("import sys, resource, contextlib\n"
-            "from evalsig_core.cli import main\n"
+def _child(argv: list[str], before: bool) -> tuple[float, float]:
+    """(wall seconds, max RSS in MB) of the CLI in a fresh interpreter, imports included.
+    `before`: with the reference item-id code, and scipy.stats imported up front as the
+    stats modules did before it was imported where it is used."""
+    code = ("import sys, time, resource, contextlib\n"
+            "t = time.perf_counter()\n"
+            + ("import scipy.stats\n" if before else "")
+            + "from evalsig_core.cli import main\n"
             "from tests.core.reference_index import before_index\n"
             f"with (before_index() if {before} else contextlib.nullcontext()):\n"
             "    main(sys.argv[1:], {})\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+            " file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code, "--no-config", *argv],
                          capture_output=True, text=True, check=False,
                          cwd=Path(__file__).resolve().parent.parent)
-    return int(out.stderr.strip().splitlines()[-1]) / 1024
+    wall, rss = out.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(rss) / 1024
 
 
 def _table(reads: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
@@ -216,8 +223,11 @@ def _case(tmp: Path, n: int, kind: str) -> None:
             t_after = min(t_after, _cli(argv))
         print(f"  CLI {name:30s} {t_before:8.2f} {t_after:8.2f} {t_before / t_after:6.1f}x",
               flush=True)
-    rss_b, rss_a = _peak_rss_mb(gate_argv, True), _peak_rss_mb(gate_argv, False)
-    print(f"  CLI gate peak RSS (child, MB)     {rss_b:8.0f} {rss_a:8.0f}", flush=True)
+    for name, argv in (("gate", gate_argv),
+                       ("doctor", ["doctor", str(pb), str(pc), "--cluster", CLUSTER])):
+        (wb, rb), (wa, ra) = _child(argv, True), _child(argv, False)
+        print(f"  CLI {name} in a new process (s)  {wb:8.2f} {wa:8.2f} {wb / wa:6.1f}x   "
+              f"peak RSS {rb:.0f} -> {ra:.0f} MB", flush=True)
     pb.unlink()
     pc.unlink()
 
