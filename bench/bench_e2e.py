@@ -15,7 +15,8 @@ Every stage after the reads is timed twice side by side: "before" is the library
 item-id code it had before the shared index (tests/core/reference_index.py puts np.unique,
 np.intersect1d and np.setdiff1d back where they were, as bench_stats keeps a Python-loop
 reference), "after" the library as it is. Stages are the fastest of REPEATS runs, each on
-fresh run objects (nothing cached from the previous one); the share is of the "after" sum.
+fresh run objects (nothing cached from the previous one), "before" and "after" alternated; the
+share is of the "after" sum.
 
 Two cases, each two native JSONL files of 1M items in 50k clusters (`metadata.passage_id`, ~20
 items each; ids "q<n>", whose text order is not the file's, so sorting them is real work; the
@@ -150,9 +151,16 @@ def stages(b0: EvalRun, c0: EvalRun) -> dict[str, float]:
     return s
 
 
-def _best(b: EvalRun, c: EvalRun) -> dict[str, float]:
-    runs = [stages(b, c) for _ in range(REPEATS)]
-    return {k: min(r[k] for r in runs) for k in runs[0]}
+def _best(b: EvalRun, c: EvalRun) -> tuple[dict[str, float], dict[str, float]]:
+    """Fastest of REPEATS per stage, "before" and "after" alternated (a load that drifts
+    over the minutes of a run hits both alike)."""
+    before, after = [], []
+    for _ in range(REPEATS):
+        with before_index():
+            before.append(stages(b, c))
+        after.append(stages(b, c))
+    return ({k: min(r[k] for r in before) for k in before[0]},
+            {k: min(r[k] for r in after) for k in after[0]})
 
 
 @contextlib.contextmanager
@@ -207,9 +215,7 @@ def _case(tmp: Path, n: int, kind: str) -> None:
     reads: dict[str, float] = {}
     reads["read baseline (readers: not mine)"], b = _t(lambda: read_run(pb, cluster=CLUSTER))
     reads["read candidate"], c = _t(lambda: read_run(pc, cluster=CLUSTER))
-    with before_index():
-        before = _best(b, c)
-    after = _best(b, c)
+    before, after = _best(b, c)
     _table(reads, before, after)
     gate_argv = ["gate", "--baseline", str(pb), "--candidate", str(pc), "--cluster", CLUSTER,
                  "--min-delta", "0", "--json", str(tmp / "r.json"), "--output", "markdown"]

@@ -51,7 +51,7 @@ def index_ids(ids: np.ndarray) -> ItemIndex:
     written in id order, one epoch each) need only one comparison pass."""
     n = len(ids)
     if n == 0 or bool(np.all(ids[1:] > ids[:-1])):
-        step = np.arange(n, dtype=np.int64)
+        step = _read_only(np.arange(n, dtype=np.int64))  # first and inverse alike
         return ItemIndex(_read_only(ids), step, step, np.ones(n, dtype=np.int64))
     perm = np.argsort(ids, kind="stable")  # stable: the first record of each id comes first
     ordered = ids[perm]
