@@ -18,6 +18,10 @@ reference), "after" the library as it is. Stages are the fastest of REPEATS runs
 fresh run objects (nothing cached from the previous one), "before" and "after" alternated; the
 share is of the "after" sum.
 
+Times are CPU seconds of the process (time.process_time; every stage is single-threaded):
+the machines here are shared, and wall-clock time swung 2-3x with other jobs' load during
+one run, where CPU time stays within about 20%.
+
 Two cases, each two native JSONL files of 1M items in 50k clusters (`metadata.passage_id`, ~20
 items each; ids "q<n>", whose text order is not the file's, so sorting them is real work; the
 candidate lacks 0.1% of the items, as errored samples would): binary scores (accuracy, about
@@ -106,9 +110,10 @@ def make_runs(tmp: Path, n: int, kind: str, seed: int = 0) -> tuple[Path, Path]:
 
 
 def _t(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t = time.perf_counter()
+    """CPU seconds of this process for one call, and its result (see the module docstring)."""
+    t = time.process_time()
     out = fn()
-    return time.perf_counter() - t, out
+    return time.process_time() - t, out
 
 
 def _choose(p: Pairing) -> tuple[PairedSample, Any]:
@@ -175,17 +180,17 @@ def _cli(argv: list[str]) -> float:
 
 
 def _child(argv: list[str], before: bool) -> tuple[float, float]:
-    """(wall seconds, max RSS in MB) of the CLI in a fresh interpreter, imports included.
+    """(CPU seconds, max RSS in MB) of the CLI in a fresh interpreter, imports included.
     `before`: with the reference item-id code, and scipy.stats imported up front as the
     stats modules did before it was imported where it is used."""
     code = ("import sys, time, resource, contextlib\n"
-            "t = time.perf_counter()\n"
+            "t = time.process_time()\n"
             + ("import scipy.stats\n" if before else "")
             + "from evalsig_core.cli import main\n"
             "from tests.core.reference_index import before_index\n"
             f"with (before_index() if {before} else contextlib.nullcontext()):\n"
             "    main(sys.argv[1:], {})\n"
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+            "print(time.process_time() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
             " file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code, "--no-config", *argv],
                          capture_output=True, text=True, check=False,
@@ -211,7 +216,7 @@ def _table(reads: dict[str, float], before: dict[str, float], after: dict[str, f
 def _case(tmp: Path, n: int, kind: str) -> None:
     pb, pc = make_runs(tmp, n, kind)
     print(f"-- {kind} scores: {n:,} items, {n // 20:,} clusters, files "
-          f"{pb.stat().st_size / 1e6:.0f} MB each; seconds, best of {REPEATS}", flush=True)
+          f"{pb.stat().st_size / 1e6:.0f} MB each; CPU seconds, best of {REPEATS}", flush=True)
     reads: dict[str, float] = {}
     reads["read baseline (readers: not mine)"], b = _t(lambda: read_run(pb, cluster=CLUSTER))
     reads["read candidate"], c = _t(lambda: read_run(pc, cluster=CLUSTER))
@@ -232,7 +237,7 @@ def _case(tmp: Path, n: int, kind: str) -> None:
     for name, argv in (("gate", gate_argv),
                        ("doctor", ["doctor", str(pb), str(pc), "--cluster", CLUSTER])):
         (wb, rb), (wa, ra) = _child(argv, True), _child(argv, False)
-        print(f"  CLI {name} in a new process (s)  {wb:8.2f} {wa:8.2f} {wb / wa:6.1f}x   "
+        print(f"  CLI {name} new process (CPU s)  {wb:8.2f} {wa:8.2f} {wb / wa:6.1f}x   "
               f"peak RSS {rb:.0f} -> {ra:.0f} MB", flush=True)
     pb.unlink()
     pc.unlink()
