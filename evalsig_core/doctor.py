@@ -14,7 +14,7 @@ import numpy as np
 from .errors import ExitCode, InputError
 from .finding_codes import FINDING_CODES, MAX_ABS_SCORE
 from .numfmt import counted, plural
-from .pairing import Pairing, near_miss, pair
+from .pairing import Pairing, item_index, near_miss, pair
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
@@ -57,8 +57,7 @@ def summarize(run: EvalRun) -> RunSummary:
         source=run.meta.source, sha256=run.meta.sha256, format=run.meta.format,
         harness=run.meta.harness, model=run.meta.model, task=run.meta.task,
         metric=run.meta.metric, run_id=run.meta.run_id,
-        n_items=len(np.unique(run.item_ids)), n_records=run.n_records,
-        n_errored=run.meta.n_errored,
+        n_items=item_index(run).n_items, n_records=run.n_records, n_errored=run.meta.n_errored,
         mean=float(finite.mean()) if finite.size else None,
     )
 
@@ -143,7 +142,7 @@ def _run_findings(run: EvalRun, role: str, cluster: str | None,
 
 def _epoch_keys(run: EvalRun) -> tuple[np.ndarray, np.ndarray, int]:
     """(sorted item ids, one int64 key per record for its (item, epoch), epochs per item)."""
-    items, item_codes = np.unique(run.item_ids, return_inverse=True)
+    items, item_codes = item_index(run).ids, item_index(run).inverse  # sorted once per run
     # epoch codes, not values: item * (max epoch + 1) overflowed int64 for epochs like 2**62
     # (timestamps) and reported duplicates that were not there
     epoch_values, e = np.unique(run.epochs, return_inverse=True)
@@ -152,8 +151,7 @@ def _epoch_keys(run: EvalRun) -> tuple[np.ndarray, np.ndarray, int]:
 
 def _distinct_epochs(run: EvalRun, ids: np.ndarray) -> np.ndarray:
     """Distinct epochs of each of `ids` (items of `run`): a duplicated (item, epoch) is E104's,
-    not a second epoch for W203. Only for a run with duplicates (about 2 s at 1M string ids):
-    without them the pairing's records per item are the distinct epochs."""
+    not a second epoch for W203 (for a run with duplicates: else the records per item are)."""
     items, keys, n_epoch_values = _epoch_keys(run)
     per_item = np.bincount(np.unique(keys) // n_epoch_values, minlength=len(items))
     return per_item[np.searchsorted(items, ids)]
@@ -161,6 +159,8 @@ def _distinct_epochs(run: EvalRun, ids: np.ndarray) -> np.ndarray:
 
 def _duplicates(run: EvalRun) -> tuple[int, list[str]]:
     """(number of (item, epoch) keys seen more than once, a few examples)."""
+    if item_index(run).one_record_each:
+        return 0, []  # one record per item: no key can repeat
     _, keys, _ = _epoch_keys(run)
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)
     dup = counts > 1

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 
 from .errors import InputError
+from .item_index import index_ids, item_index, match_sorted
 from .numfmt import counted
 from .run import EvalRun
 
@@ -34,9 +35,10 @@ class ItemMeans:
 
 
 def item_means(run: EvalRun) -> ItemMeans:
-    ids, first, inverse, counts = np.unique(
-        run.item_ids, return_index=True, return_inverse=True, return_counts=True
-    )
+    index = item_index(run)  # the run's one sort of its ids, shared with the doctor
+    ids, first, inverse, counts = index.ids, index.first, index.inverse, index.counts
+    if index.one_record_each:
+        return _single_records(run, index.ids, first, counts)
     k = counts.astype(np.float64)
     sums = np.bincount(inverse, weights=run.scores, minlength=len(ids))
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: the doctor's E103 says so
@@ -53,6 +55,19 @@ def item_means(run: EvalRun) -> ItemMeans:
         present = missing == 0
         conflicts = int(np.count_nonzero(run.clusters != clusters[inverse]))
     return ItemMeans(ids, means, counts, within, clusters, present, conflicts)
+
+
+def _single_records(run: EvalRun, ids: np.ndarray, first: np.ndarray,
+                    counts: np.ndarray) -> ItemMeans:
+    """`item_means` of a run with one record per item (one epoch: the usual run) without
+    the per-item sums: the same arrays, bit for bit. The sums start from 0.0, so a score of
+    -0.0 averages to +0.0, as `+ 0.0` gives."""
+    means = run.scores[first] + 0.0
+    clusters = present = None
+    if run.clusters is not None:
+        assert run.cluster_present is not None
+        clusters, present = run.clusters[first], run.cluster_present[first]
+    return ItemMeans(ids, means, counts, np.zeros(len(ids)), clusters, present, 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +172,8 @@ def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pair
     """Pair on item id (as strings). Raises `InputError` when no item is shared."""
     b = item_means(baseline)
     c = item_means(candidate)
-    ids, ib, ic = np.intersect1d(b.ids, c.ids, assume_unique=True, return_indices=True)
+    m = match_sorted(b.ids, c.ids)  # both sorted already: no third sort of the ids
+    ids, ib, ic = m.ids, m.left, m.right
     if len(ids) == 0:
         near = near_miss(b.ids, c.ids)
         raise InputError(
@@ -166,12 +182,11 @@ def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pair
             path=candidate.meta.source,
             hint="gate runs of the same task; item ids must match exactly (as strings)",
         )
-    b_only = np.setdiff1d(b.ids, ids, assume_unique=True)
-    c_only = np.setdiff1d(c.ids, ids, assume_unique=True)
+    b_only, c_only = m.left_only, m.right_only
     codes = labels = None
     if cluster and b.clusters is not None:
-        labels, codes = np.unique(b.clusters[ib], return_inverse=True)
-        codes = codes.astype(np.int64)
+        labelled = index_ids(b.clusters[ib])  # np.unique(..., return_inverse=True), faster
+        labels, codes = labelled.ids, labelled.inverse
     return Pairing(
         item_ids=ids,
         baseline=b.means[ib],

@@ -21,10 +21,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._version import __version__
-from .doctor import diagnose
 from .errors import InputError
 from .numfmt import fixed
-from .pairing import pair
 from .policy import Mode, Policy, Verdict, meets_margin
 from .report import SCHEMA_VERSION
 from .run import EvalRun, cluster_key
@@ -88,13 +86,10 @@ def watch(baseline: EvalRun, candidate: EvalRun, policy: Policy) -> WatchResult:
     Raises `DoctorError` on doctor errors, as `gate` does: duplicates, non-finite scores or
     missing cluster labels never reach a verdict.
     """
-    from .gate import DoctorError  # gate imports the stats stack; keep this module light
+    from .gate import _diagnosed_pairing  # gate imports the stats stack; keep this light
 
     key = cluster_key(policy.cluster, baseline, candidate)
-    doc = diagnose(baseline, candidate, cluster=key)
-    if not doc.ok:
-        raise DoctorError(doc)
-    p = pair(baseline, candidate, cluster=key is not None)
+    p, _ = _diagnosed_pairing(baseline, candidate, key)  # pairs once; DoctorError on errors
     d = p.d
     if d.size and (d.min() < -1 or d.max() > 1):
         raise InputError("watch needs scores in [0, 1] (paired differences in [-1, 1])",

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from ._format import axis_label, axis_unit
 
@@ -138,6 +137,7 @@ def density(delta: float, se: float, df: float | None, margin: float | None,
             percentiles: Sequence[float] | None = None, method: str = "") -> Density | None:
     """The distribution panel, or None when there is nothing to draw (SE 0 and no draws, or
     values near the float limit)."""
+    from scipy import stats as sps  # here, not at import: scipy.stats alone takes 0.6-1.5 s
     q = np.asarray(percentiles, dtype=np.float64) if percentiles else None
     if q is not None and not (q.size >= 2 and np.all(np.isfinite(q)) and q[-1] > q[0]):
         q = None

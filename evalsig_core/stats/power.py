@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from ..errors import UsageError
 from ..numfmt import counted
@@ -18,6 +17,7 @@ __all__ = ["PowerResult", "bound_mde", "design_effect", "extra_items_needed", "i
 
 
 def _q(p: float, df: float) -> float:
+    from scipy import stats as sps  # here, not at import: scipy.stats alone takes 0.6-1.5 s
     return float(sps.norm.ppf(p) if math.isinf(df) else sps.t.ppf(p, df))
 
 
