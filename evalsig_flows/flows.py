@@ -28,9 +28,10 @@ from prefect.states import State
 
 from evalsig_core import EvalsigError, Policy
 
-from .ci import ci_gate_flow, promote_baseline_flow
+from .ci import ci_gate_flow
 from .nightly import nightly_gate_flow
 from .pipeline import DEFAULT_STORE, GateParams, failed_from_error, run_gate
+from .promotion import promote_baseline_flow
 
 __all__ = ["DEFAULT_STORE", "ci_gate_flow", "failed_from_error", "gate_flow",
            "nightly_gate_flow", "promote_baseline_flow"]

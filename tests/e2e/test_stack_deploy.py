@@ -95,7 +95,7 @@ def test_prefect_deploy_all_creates_the_three_deployments_in_the_work_pool(
     assert {n: d["entrypoint"] for n, d in deployed.items()} == {
         "evalsig-nightly": "evalsig_flows/nightly.py:nightly_gate_flow",
         "evalsig-ci-gate": "evalsig_flows/ci.py:ci_gate_flow",
-        "evalsig-promote": "evalsig_flows/ci.py:promote_baseline_flow"}
+        "evalsig-promote": "evalsig_flows/promotion.py:promote_baseline_flow"}
 
 
 def test_the_nightly_runs_at_0200_utc_one_at_a_time(

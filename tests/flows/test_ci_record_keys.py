@@ -13,7 +13,7 @@ import pytest
 
 from evalsig_core import InputError, UsageError
 from evalsig_flows.baselines import PromotionRefused
-from evalsig_flows.ci import GateRecord, read_records, record_gate, record_keys
+from evalsig_flows.ci_records import GateRecord, read_records, record_gate, record_keys
 from evalsig_flows.store import open_store
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

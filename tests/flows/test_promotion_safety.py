@@ -19,7 +19,7 @@ from evalsig_core import InputError, StorageError
 from evalsig_core.audit import AUDIT_HEAD_KEY, AuditRecord
 from evalsig_flows.audit_log import recent_records
 from evalsig_flows.baselines import baseline_prefix, fetch_baseline, promote, read_pointer
-from evalsig_flows.ci import read_records
+from evalsig_flows.ci_records import read_records
 from evalsig_flows.store import LocalStore, Store, open_store
 from tests.conftest import EXAMPLES
 
@@ -201,18 +201,18 @@ def test_bytes_promoted_by_another_decision_are_not_audited_as_this_promotion(
 
 def test_an_unforeseen_error_between_pointers_still_audits_what_moved(
         uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import evalsig_flows.ci as ci
+    import evalsig_flows.promotion as promotion
 
     for task in ("qa", "math"):
         assert gate(uri, task, ALLOW).is_completed()
-    real = ci.move_pointer
+    real = promotion.move_pointer
 
     def flaky(store: Store, **kw: Any) -> Any:
         if kw["task"] == "qa":  # math goes first (sorted), then this
             raise RuntimeError("client bug")
         return real(store, **kw)
 
-    monkeypatch.setattr(ci, "move_pointer", flaky)
+    monkeypatch.setattr(promotion, "move_pointer", flaky)
     state = promote_flow(uri)
     assert state.is_failed() and state.message.startswith("ERROR (exit 70): RuntimeError")
     assert "already promoted in this run: demo/math/accuracy" in state.message
