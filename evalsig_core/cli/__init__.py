@@ -12,14 +12,8 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ..errors import EvalsigError, ExitCode, UsageError
-from ._commands import (
-    build_parser,
-    check_output_paths,
-    discard_stdout,
-    finish_stdout,
-    github_error,
-    parse_args,
-)
+from ._args import build_parser, parse_args
+from ._commands import check_output_paths, discard_stdout, finish_stdout, github_error
 from ._parser import UsageParser
 
 __all__ = ["UsageError", "UsageParser", "build_parser", "console_main", "main"]

@@ -37,7 +37,7 @@ def _num(name: str, *, positive: bool = False) -> Any:
 
 
 def register(sub: Any) -> None:
-    from ._commands import _add_input_flags
+    from ._args import _add_input_flags
 
     p = sub.add_parser("power", help="minimum detectable effect or required N (exit 0)")
     p.add_argument("--sd", type=_num("--sd", positive=True), help="SD of the paired difference")

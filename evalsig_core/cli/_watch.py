@@ -15,7 +15,7 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    from ._commands import _add_input_flags, _add_report_flags, _finite_float, _int
+    from ._args import _add_input_flags, _add_report_flags, _finite_float, _int
 
     p = sub.add_parser("watch", help="always-valid confidence sequence for repeated looks")
     p.add_argument("--baseline", required=True, help="baseline run file")

@@ -296,7 +296,7 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_default_only_applies_to_the_command_being_run() -> None:
-    from evalsig_core.cli._commands import _subparsers, apply_defaults
+    from evalsig_core.cli._args import _subparsers, apply_defaults
     from evalsig_core.config import Defaults
     from evalsig_core.errors import UsageError
 

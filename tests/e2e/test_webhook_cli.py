@@ -24,7 +24,7 @@ def test_a_bad_flag_of_the_plugin_is_a_usage_error_never_exit_2() -> None:
 
 
 def test_building_the_cli_parser_does_not_import_the_plugin() -> None:
-    code = ("import sys; from evalsig_core.cli._commands import build_parser; build_parser();"
+    code = ("import sys; from evalsig_core.cli._args import build_parser; build_parser();"
             "print('evalsig_flows.webhook' in sys.modules, 'starlette' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
