@@ -57,7 +57,7 @@ def refuse_duplicates(data: bytes | str, value: Any, spec: Spec, src: str,
     """Raise E117 if `data` (parsed as `value`) repeats a key `spec` reads; `where` names the
     part of the file `data` is (an archive member, "line 1")."""
     raw = (data.encode() if isinstance(data, str) else data).removeprefix(BOM)
-    if same_colons(raw, value):
+    if _colons(raw) == _colons(_dumps(value)) and not _escaped_colon(raw):
         return
     try:
         exact = json.loads(raw, object_pairs_hook=_Pairs.of)
@@ -75,11 +75,6 @@ def refuse_duplicates(data: bytes | str, value: Any, spec: Spec, src: str,
         path=src, item=None if item is None else str(item), code=E_DUPLICATE,
         hint=f"remove one of the {'two' if n == 2 else n} {key!r} keys; check how the file "
         "was edited or merged")
-
-
-def same_colons(raw: bytes, value: Any) -> bool:
-    """Whether `raw` (parsed as `value`) surely repeats no key: the pre-check above."""
-    return _colons(raw) == _colons(_dumps(value)) and not _escaped_colon(raw)
 
 
 def _colons(raw: bytes, chunk: int = 1 << 18) -> int:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ._dupkeys import refuse_duplicates, same_colons
 from ._io import BOM, E_BOUND, MAX_JSON_BYTES, is_file, line_blocks, read_bytes
 
 try:  # the fastest parser available; json is the reference behaviour
@@ -129,44 +128,3 @@ def read_metadata_json(p: Path) -> tuple[dict[str, Any], InputError | None]:
 def unread_entry(exc: InputError | None) -> tuple[tuple[str, str], ...]:
     """`RunMeta.unread_metadata` for the error `read_metadata_json` returned (or None)."""
     return () if exc is None else ((exc.message, exc.hint or "copy the harness's file again"),)
-
-
-def parse_lines(lines: list[bytes], src: str, base: int,
-                spec: Any = None) -> Iterable[tuple[bytes, Any]]:
-    """(line, value) for the JSON lines of a block (`line_blocks`) after `base` lines; blank
-    lines are skipped. `spec` (`_dupkeys.Spec`): an item line repeating a key it names is E117.
-
-    One fast parse of the whole block as an array (lines joined by a newline and a comma: a
-    string cannot span two lines) instead of one call per line. When that parse fails or its
-    element count differs from the line count (a blank line, NaN tokens, invalid JSON, a line
-    holding two values), the block takes the per-line path, lazily: each line is parsed when
-    the reader reaches it, so errors (and their line numbers) come in the order they always
-    did. The duplicate-key check compares the colons of the block with those of its values
-    written back (`_dupkeys`); only a block where they differ is checked line by line.
-    """
-    joined = b"[" + b"\n,".join(lines) + b"]"
-    try:
-        values = _fast_loads(joined)
-    except ValueError:
-        return _per_line(lines, src, base, spec)
-    if len(values) != len(lines):
-        return _per_line(lines, src, base, spec)
-    if spec is not None and not same_colons(joined, values):
-        for i, (line, value) in enumerate(zip(lines, values, strict=True)):
-            refuse_duplicates(line, value, spec, src, f"line {base + i + 1}")
-    return zip(lines, values, strict=True)
-
-
-def _per_line(lines: list[bytes], src: str, base: int,
-              spec: Any) -> Iterator[tuple[bytes, Any]]:
-    loads = _fast_loads
-    for i, line in enumerate(lines):
-        try:
-            value = loads(line)
-        except ValueError:
-            value = parse_line(line, src, base + i + 1)
-            if value is None:
-                continue
-        if spec is not None:
-            refuse_duplicates(line, value, spec, src, f"line {base + i + 1}")
-        yield line, value

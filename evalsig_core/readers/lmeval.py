@@ -22,8 +22,7 @@ from ..errors import InputError, UsageError
 from ..run import EvalRun, shown_value
 from ._columns import Columns, build_run
 from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, line_blocks
-from ._dupkeys import ANY, Spec
-from ._json import parse_lines, read_metadata_json, reparse_exact, unread_entry
+from ._json import FAST_LOADS, parse_line, read_metadata_json, reparse_exact, unread_entry
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d\-.:]+)\.jsonl$")
 _MISSING = object()
@@ -61,12 +60,18 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
                                                 labels.append)
     metric, chosen_filter = _metric_and_filter(opts)
     key = opts.cluster
+    loads = FAST_LOADS
     missing = _MISSING
-    spec = _item_spec(metric, key)
     base = 0
     for block in line_blocks(path, hasher=hasher):
         try:
-            for line, obj in parse_lines(block, src, base, spec):
+            for line in block:
+                try:
+                    obj = loads(line)
+                except ValueError:
+                    obj = parse_line(line, src, base + block.index(line) + 1)
+                    if obj is None:
+                        continue
                 if metric is None:
                     metric = _only_metric(obj, src)
                 value = obj.get(metric, missing)
@@ -102,15 +107,6 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     chosen = chosen_filter if chosen_filter is not None else str(filters[0])
     meta = _meta(path, src, str(metric), chosen, opts)
     return build_run(cols, {**meta, "sha256": hasher.hexdigest()}, src)
-
-
-def _item_spec(metric: str | None, key: str | None) -> Spec:
-    """The keys read of a samples line (`_dupkeys.Spec`); without a chosen metric, every key
-    (the metric is the line's only numeric one)."""
-    spec: Spec = {**dict.fromkeys(("doc_id", "filter", "metrics")), metric or ANY: None}
-    if key is not None:
-        spec["doc"] = {key: None}
-    return spec
 
 
 def _metric_and_filter(opts: ReadOptions) -> tuple[str | None, str | None]:

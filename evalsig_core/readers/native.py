@@ -32,7 +32,7 @@ from ..run import EvalRun, id_text, shown_value, str_array
 from ._columns import Columns, build_run
 from ._dupkeys import ANY, Spec, refuse_duplicates
 from ._io import E_FIELD, E_METRIC, ReadOptions, line_blocks, read_head, sha256_hex
-from ._json import exact_lines, parse_line, parse_lines, read_json_doc, reparse_exact
+from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc, reparse_exact
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
@@ -157,13 +157,14 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     """One pass over the items: raw ids, epochs, scores and cluster labels into lists.
 
     `blocks` hold parsed items, or JSON lines when `raw`. This is the hot path of a 1M-line
-    file: a regular item costs its share of a block's parse (`parse_lines`), its key count and a few subscripts. Regular means
+    file: a regular item costs one parse, its key count and a few subscripts. Regular means
     the keys `item_id`, `score` (and `metadata` when clustering) with at most `epoch` beside
     them, or any other keys but no `error` or `scores`; a non-null id that is not a float and
     a non-null label. Any other item takes `_Collector.item`, the complete rules. Nothing is
     validated here: `build_run` checks whole columns. The loop notes whether every id and
     every label is a string: such columns become arrays here, without `build_run`'s type scans.
     """
+    loads = FAST_LOADS if raw else _same
     c = _Collector(opts, file_metric, src, raw)
     careful = c.item
     ids, epochs, scores, labels = c.cols.ids, c.cols.epochs, c.cols.scores, c.labels
@@ -174,9 +175,14 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     text = str
     ids_text = labels_text = True
     seen = 0
-    spec = _item_spec(opts) if raw else None
     for items in blocks:
-        for line, it in parse_lines(items, src, seen, spec) if raw else zip(items, items):
+        for line in items:
+            try:
+                it = loads(line)
+            except ValueError:
+                it = parse_line(line, src, seen + items.index(line) + 1)
+                if it is None:
+                    continue
             try:
                 n = len(it)
                 if n == bare:  # exactly the keys below, or one is missing (KeyError)
@@ -338,6 +344,10 @@ def _written_epoch(path: Path, item: str, value: float) -> Any:
 def _agree(a: Any, b: Any) -> bool:
     """`score` and `scores[metric]` of one item name the same value (NaN equals NaN)."""
     return bool(a == b) or (a != a and b != b)  # JSON values: == never raises
+
+
+def _same(x: Any) -> Any:
+    return x
 
 
 def _from_scores(it: dict[str, Any], metric: str, file_metric: Any, src: str, iid: Any) -> Any:
