@@ -38,6 +38,13 @@ gain); `make bench`, three runs: 1.57 and 1.55 MISSED, 1.45 OK (lm-eval 1.32, 1.
 Still beyond the bare loop: the sha256 (0.06 s), the two string arrays (0.13 s: a width pass
 and a copy each), splitting lines (0.05 s, about what the bare loop's readline costs) and the
 epoch and score arrays (0.06 s).
+
+Tried and dropped (jsonlblock, 2026-11-30): parsing each `line_blocks` block as one JSON array
+(lines joined by newline-comma, one orjson call). orjson's thousands of live dicts trigger the
+cyclic GC (2420 gen-0 collections per 1M native lines): 2.5x to 4x slower. With the GC paused
+around the parse, vs main in one alternating run (1M lines, medians of 5-7 rounds): native
+0.91-0.95x, lm-eval 1.32-1.36x; adding the E117 colon pre-check on item lines: native 1.04-1.05x,
+lm-eval 1.55x. Even with the GC off for the whole read the block parse was 1.13x for both.
 """
 
 from __future__ import annotations
