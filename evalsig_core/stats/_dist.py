@@ -14,7 +14,8 @@ array otherwise. tests/core/test_stats_dist.py checks every function bit for bit
 sends it (callers that want the normal at df = inf choose the norm_* function themselves).
 
 Callers keep one source of truth: every reference-distribution call in evalsig_core goes
-through this module.
+through this module. `scipy.special` itself (0.3-0.4 s: its array-API layer) is imported on the
+first call, not with the module: `evalsig doctor` and friends never need it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import special
-from scipy.special import _ufuncs  # binom's boost ufuncs, as scipy.stats.binom calls them
 
 __all__ = ["binom_cdf", "binom_sf", "norm_cdf", "norm_pdf", "norm_ppf", "norm_sf", "t_cdf",
            "t_pdf", "t_ppf", "t_sf"]
@@ -88,6 +87,7 @@ def _norm_pdf(x: np.ndarray) -> np.ndarray:
 
 def _t_pdf(df: np.ndarray, x: np.ndarray) -> np.ndarray:
     """t._pdf: the normal density where df = inf, else exp(t._logpdf)."""
+    from scipy import special
     with np.errstate(all="ignore"):  # like scipy's apply_where: the inf branch is discarded
         t = np.exp(np.log(special.poch(0.5 * df, 0.5)) - 0.5 * (np.log(df) + np.log(np.pi))
                    - (df + 1) / 2 * np.log1p(x * x / df))
@@ -96,16 +96,19 @@ def _t_pdf(df: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def t_ppf(q: Any, df: Any) -> Any:
     """scipy.stats.t.ppf(q, df): the q quantile of Student's t."""
+    from scipy import special
     return _ppf(special.stdtrit, q, df)
 
 
 def t_cdf(x: Any, df: Any) -> Any:
     """scipy.stats.t.cdf(x, df): P(T <= x)."""
+    from scipy import special
     return _cdf_sf(special.stdtr, x, df, sf=False)
 
 
 def t_sf(x: Any, df: Any) -> Any:
     """scipy.stats.t.sf(x, df): P(T > x)."""
+    from scipy import special
     return _cdf_sf(lambda d, v: special.stdtr(d, -v), x, df, sf=True)
 
 
@@ -116,16 +119,19 @@ def t_pdf(x: Any, df: Any) -> Any:
 
 def norm_ppf(q: Any) -> Any:
     """scipy.stats.norm.ppf(q): the q quantile of the standard normal."""
+    from scipy import special
     return _ppf(special.ndtri, q)
 
 
 def norm_cdf(x: Any) -> Any:
     """scipy.stats.norm.cdf(x): P(Z <= x)."""
+    from scipy import special
     return _cdf_sf(special.ndtr, x, sf=False)
 
 
 def norm_sf(x: Any) -> Any:
     """scipy.stats.norm.sf(x): P(Z > x)."""
+    from scipy import special
     return _cdf_sf(lambda v: special.ndtr(-v), x, sf=True)
 
 
@@ -156,9 +162,11 @@ def _binom(fn: Callable[..., np.ndarray], k: Any, n: Any, p: Any, *, sf: bool) -
 
 def binom_cdf(k: Any, n: Any, p: Any) -> Any:
     """scipy.stats.binom.cdf(k, n, p): P(X <= k), X ~ Binomial(n, p)."""
+    from scipy.special import _ufuncs  # the boost ufuncs scipy.stats.binom calls
     return _binom(_ufuncs._binom_cdf, k, n, p, sf=False)
 
 
 def binom_sf(k: Any, n: Any, p: Any) -> Any:
     """scipy.stats.binom.sf(k, n, p): P(X > k), X ~ Binomial(n, p)."""
+    from scipy.special import _ufuncs  # the boost ufuncs scipy.stats.binom calls
     return _binom(_ufuncs._binom_sf, k, n, p, sf=True)
