@@ -9,7 +9,10 @@ report model, each renderer; then `gate()` whole and `evalsig gate ... --json r.
 markdown`, `evalsig doctor` and `evalsig compare` through `evalsig_core.cli.main` in-process.
 The in-process CLI runs are the best of CLI_REPEATS each, "before" and "after" alternated;
 then gate and doctor once each in a fresh interpreter (imports included; "before" imports
-scipy.stats up front, as the stats modules did), with the child's peak memory (max RSS).
+scipy.stats up front, as the stats modules did before stats/_dist.py took the t, normal and
+binomial functions from scipy.special), with the child's peak memory (max RSS). First, once:
+`import evalsig_core.cli` alone in a fresh interpreter, with and without `import scipy.stats`
+and with scipy.special (what a gate imports now), best of IMPORT_REPEATS each, alternated.
 
 Every stage after the reads is timed twice side by side: "before" is the library with the
 item-id code it had before the shared index (tests/core/reference_index.py puts np.unique,
@@ -66,6 +69,7 @@ from tests.core.reference_index import before_index
 CLUSTER = "passage_id"
 REPEATS = 3
 CLI_REPEATS = 2
+IMPORT_REPEATS = 5
 POLICY = Policy(min_delta=0.0, cluster=CLUSTER)
 
 
@@ -199,6 +203,31 @@ def _child(argv: list[str], before: bool) -> tuple[float, float]:
     return float(wall), int(rss) / 1024
 
 
+def _import_cpu(pre: str) -> float:
+    """CPU seconds of a fresh interpreter importing `pre` (if any) and the CLI."""
+    code = ("import time\n"
+            "t = time.process_time()\n"
+            + (f"import {pre}\n" if pre else "")
+            + "import evalsig_core.cli\n"
+            "print(time.process_time() - t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _startup() -> None:
+    """The CLI's imports with scipy.stats (what a gate paid before stats/_dist.py), with
+    scipy.special (what a gate pays now: _dist imports it on first use) and alone (doctor)."""
+    best = {"scipy.stats": float("inf"), "scipy.special": float("inf"), "": float("inf")}
+    for _ in range(IMPORT_REPEATS):  # alternated: a load that drifts hits all alike
+        for pre in best:
+            best[pre] = min(best[pre], _import_cpu(pre))
+    s, sp, alone = best["scipy.stats"], best["scipy.special"], best[""]
+    print(f"-- start-up, fresh process, CPU s, best of {IMPORT_REPEATS}: import evalsig_core.cli"
+          f" + scipy.stats {s:.3f} (gate before), + scipy.special {sp:.3f} (gate now), "
+          f"alone {alone:.3f}; before/now {s / sp:.1f}x", flush=True)
+
+
 def _table(reads: dict[str, float], before: dict[str, float], after: dict[str, float]) -> None:
     total = sum(reads.values()) + sum(v for k, v in after.items() if not k.startswith("="))
     total_b = sum(reads.values()) + sum(v for k, v in before.items() if not k.startswith("="))
@@ -245,6 +274,7 @@ def _case(tmp: Path, n: int, kind: str) -> None:
 
 def main() -> None:
     n = int(os.environ.get("EVALSIG_BENCH_N", "1000000"))
+    _startup()
     with tempfile.TemporaryDirectory(prefix="evalsig-bench-e2e-") as d:
         for kind in ("binary", "float"):
             _case(Path(d), n, kind)

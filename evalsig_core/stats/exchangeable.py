@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ._base import ClusterSums, Inference
+from ._dist import t_ppf, t_sf
 
 __all__ = ["FLOOR_MARGIN", "GAMMA_CAP", "Adjusted", "adjust_bounds", "exchangeable_variance",
            "skewness", "with_exchangeable_floor"]
@@ -126,7 +127,6 @@ def adjust_bounds(S: np.ndarray, Q: np.ndarray, n: np.ndarray, *, delta: np.ndar
                   lo2: np.ndarray, hi2: np.ndarray, lower_allow: np.ndarray, alpha: float,
                   alpha_allow: float) -> Adjusted:
     """The module's adjustments, batched over a leading axis (one sample: shape (1,))."""
-    from scipy import stats as sps  # here, not at import: scipy.stats alone takes 0.6-1.5 s
     se_re = np.sqrt(exchangeable_variance(S, Q, n))
     floored = se_re > FLOOR_MARGIN * np.asarray(se)
     se_u = np.where(floored, se_re, se)
@@ -136,7 +136,7 @@ def adjust_bounds(S: np.ndarray, Q: np.ndarray, n: np.ndarray, *, delta: np.ndar
     def out(level: float, sign: float, skewed: bool = False) -> np.ndarray:
         """The adjusted t bound where an adjustment applies, else -inf/+inf (no effect on
         the min/max with the method's own bound)."""
-        q = sps.t.ppf(1 - level, df_u)
+        q = t_ppf(1 - level, df_u)
         active = floored
         if skewed:
             # sign -1: a lower bound, moved down where gamma < 0; +1: an upper one, gamma > 0
@@ -171,14 +171,13 @@ def _t_bound_p(z: float, df: float, g: float) -> float:
     no real root means no level puts the bound above theta0 (p = 1). For the upper bound's
     p (H0: delta >= theta0) pass -z and -g.
     """
-    from scipy import stats as sps  # here, not at import: scipy.stats alone takes 0.6-1.5 s
     if g >= 0:
-        return float(sps.t.sf(z, df))
+        return float(t_sf(z, df))
     c = -g / 3.0
     disc = 1.0 - 4.0 * c * (-g / 6.0 - z)
     if disc < 0:
         return 1.0
-    return float(sps.t.sf((math.sqrt(disc) - 1.0) / (2.0 * c), df))
+    return float(t_sf((math.sqrt(disc) - 1.0) / (2.0 * c), df))
 
 
 def with_exchangeable_floor(inf: Inference, sums: ClusterSums, *, alpha: float,

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..numfmt import counted
+from ._dist import norm_ppf, t_ppf
 from .auto import MIN_CLUSTERS
 
 __all__ = ["PowerResult", "bound_mde", "design_effect", "extra_items_needed", "icc_anova",
@@ -17,8 +18,7 @@ __all__ = ["PowerResult", "bound_mde", "design_effect", "extra_items_needed", "i
 
 
 def _q(p: float, df: float) -> float:
-    from scipy import stats as sps  # here, not at import: scipy.stats alone takes 0.6-1.5 s
-    return float(sps.norm.ppf(p) if math.isinf(df) else sps.t.ppf(p, df))
+    return float(norm_ppf(p) if math.isinf(df) else t_ppf(p, df))
 
 
 def minimum_detectable_effect(
