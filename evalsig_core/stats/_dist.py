@@ -162,11 +162,29 @@ def _binom(fn: Callable[..., np.ndarray], k: Any, n: Any, p: Any, *, sf: bool) -
 
 def binom_cdf(k: Any, n: Any, p: Any) -> Any:
     """scipy.stats.binom.cdf(k, n, p): P(X <= k), X ~ Binomial(n, p)."""
-    from scipy.special import _ufuncs  # the boost ufuncs scipy.stats.binom calls
-    return _binom(_ufuncs._binom_cdf, k, n, p, sf=False)
+    fn = _private_binom("_binom_cdf")
+    if fn is None:
+        from scipy import stats
+        return stats.binom.cdf(k, n, p)
+    return _binom(fn, k, n, p, sf=False)
 
 
 def binom_sf(k: Any, n: Any, p: Any) -> Any:
     """scipy.stats.binom.sf(k, n, p): P(X > k), X ~ Binomial(n, p)."""
-    from scipy.special import _ufuncs  # the boost ufuncs scipy.stats.binom calls
-    return _binom(_ufuncs._binom_sf, k, n, p, sf=True)
+    fn = _private_binom("_binom_sf")
+    if fn is None:
+        from scipy import stats
+        return stats.binom.sf(k, n, p)
+    return _binom(fn, k, n, p, sf=True)
+
+
+def _private_binom(name: str) -> Callable[..., np.ndarray] | None:
+    """The boost ufunc scipy.stats.binom calls (`scipy.special._ufuncs._binom_cdf/_sf`), or None
+    when a scipy release no longer has it: then scipy.stats itself answers (slower to import,
+    same numbers), never an internal error. test_stats_dist fails loudly if the name goes."""
+    try:
+        from scipy.special import _ufuncs
+    except ImportError:  # pragma: no cover - a scipy without the private module
+        return None
+    fn: Callable[..., np.ndarray] | None = getattr(_ufuncs, name, None)
+    return fn
