@@ -99,16 +99,23 @@ def _retryable_answers() -> tuple[frozenset[str], frozenset[int]]:
              *getattr(standard.ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", ())}
     statuses = {*getattr(standard.TransientRetryableChecker, "_TRANSIENT_STATUS_CODES", ()),
                 *getattr(standard.ThrottlingStatusCodeChecker, "_THROTTLING_STATUS_CODES", ())}
-    data = Loader().load_data("_retry")
-    policies = [*data.get("definitions", {}).values(),
-                *data["retry"].get("s3", {}).get("__default__", {}).get("policies", {}).values()]
-    for policy in policies:
-        answer = policy.get("applies_when", {}).get("response", {})
-        if "service_error_code" in answer:
-            codes.add(answer["service_error_code"])
-        elif "http_status_code" in answer:
-            statuses.add(int(answer["http_status_code"]))
+    try:
+        data = Loader().load_data("_retry")
+        policies = [*data.get("definitions", {}).values(), *data.get("retry", {}).get(
+            "s3", {}).get("__default__", {}).get("policies", {}).values()]
+        for policy in policies:
+            answer = policy.get("applies_when", {}).get("response", {})
+            if "service_error_code" in answer:
+                codes.add(answer["service_error_code"])
+            elif "http_status_code" in answer:
+                statuses.add(int(answer["http_status_code"]))
+    except Exception:  # a botocore whose retry data moved: its standard mode's lists, and ours
+        codes |= _S3_RETRIED
     return frozenset(codes), frozenset(statuses)
+
+
+# S3's own retryable answers in botocore's data/_retry.json (the fallback if it cannot be read)
+_S3_RETRIED = {"RequestTimeout", "BadDigest"}
 
 
 def retryable(code: str, status: str) -> bool:

@@ -100,3 +100,24 @@ def test_a_refused_head_without_a_body_names_its_status_once(s3_server: S3Server
     assert line.startswith(f"{s3_uri}/k.json: {proxy} refused the read: HTTP 400 (Bad Request)")
     assert "400 400" not in line
     assert getattr(info.value, "permanent", False)
+
+
+def test_the_retry_rule_survives_a_botocore_without_its_retry_data(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rule reads botocore's data/_retry.json; a botocore that moved or reshaped it made
+    # every S3 error conversion an internal error (KeyError): now S3's own two codes stand in
+    from botocore.loaders import Loader
+
+    import evalsig_flows.s3 as s3
+
+    def missing(self: Loader, name: str) -> None:
+        raise KeyError(name)
+
+    monkeypatch.setattr(Loader, "load_data", missing)
+    s3._retryable_answers.cache_clear()
+    try:
+        assert retryable("RequestTimeout", "400") and retryable("BadDigest", "400")
+        assert retryable("SlowDown", "503") and retryable("", "500")
+        assert not retryable("InvalidArgument", "400") and not retryable("EntityTooLarge", "413")
+    finally:
+        s3._retryable_answers.cache_clear()
