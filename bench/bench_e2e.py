@@ -247,7 +247,7 @@ def _case(tmp: Path, n: int, kind: str) -> None:
     print(f"-- {kind} scores: {n:,} items, {n // 20:,} clusters, files "
           f"{pb.stat().st_size / 1e6:.0f} MB each; CPU seconds, best of {REPEATS}", flush=True)
     reads: dict[str, float] = {}
-    reads["read baseline (readers: not mine)"], b = _t(lambda: read_run(pb, cluster=CLUSTER))
+    reads["read baseline (same code both)"], b = _t(lambda: read_run(pb, cluster=CLUSTER))
     reads["read candidate"], c = _t(lambda: read_run(pc, cluster=CLUSTER))
     before, after = _best(b, c)
     _table(reads, before, after)
