@@ -201,7 +201,9 @@ def directory_hint(p: Path, limit: int = 10_000) -> str:
                 if i >= limit:
                     break
                 try:
-                    if entry.is_file():
+                    # a name with a newline or undecodable bytes (a lone surrogate) would
+                    # break the one-line error and every UTF-8 report: not offered
+                    if entry.is_file() and entry.name.isprintable():
                         names.append(entry.name)
                 except OSError:
                     continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,10 @@ def test_a_directory_given_as_a_run_names_the_runs_it_holds(tmp_path: Path) -> N
     logs.mkdir()
     for name in ("a.eval", "b.eval", "c.eval", "d.eval", "notes.txt"):
         (logs / name).write_text("x")
+    # a name that is not UTF-8 (a lone surrogate once decoded) is never offered: no UTF-8
+    # report or GitHub output could hold it
+    with open(os.path.join(os.fsencode(logs), b"0\xff.eval"), "wb") as f:
+        f.write(b"x")
     with pytest.raises(InputError) as exc:
         read_run(logs, metric="match")
     assert (exc.value.hint or "").endswith("holds a.eval, b.eval, c.eval and 1 more; give one "
