@@ -67,6 +67,14 @@ def _add_input_flags(p: argparse.ArgumentParser) -> None:
                    help="use a run whose status is error, on the samples it has")
 
 
+def _add_margin_flag(p: argparse.ArgumentParser) -> None:
+    """--min-delta, as gate and watch take it."""
+    p.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True,
+                   help="the margin, >= 0: the smallest improvement worth shipping "
+                   "(non-inferiority: the largest loss tolerated); required unless the config "
+                   "file sets it")
+
+
 def _add_stats_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="error rate (default 0.05; below 0.8, the power of the reported "
@@ -123,10 +131,7 @@ def build_parser() -> UsageParser:
     g.add_argument("--baseline", required=True, help="baseline run file")
     g.add_argument("--candidate", required=True, help="candidate run file")
     _add_input_flags(g)
-    g.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True,
-                   help="the margin, >= 0: the smallest improvement worth shipping "
-                   "(non-inferiority: the largest loss tolerated); required unless the config "
-                   "file sets it")
+    _add_margin_flag(g)
     g.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="one-sided error rate (default 0.05)")
     g.add_argument("--power", type=_finite_float("--power"), default=0.80,

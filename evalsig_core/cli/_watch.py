@@ -15,16 +15,13 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    from ._args import _add_input_flags, _add_report_flags, _finite_float, _int
+    from ._args import _add_input_flags, _add_margin_flag, _add_report_flags, _finite_float, _int
 
     p = sub.add_parser("watch", help="always-valid confidence sequence for repeated looks")
     p.add_argument("--baseline", required=True, help="baseline run file")
     p.add_argument("--candidate", required=True, help="candidate run file (its latest look)")
     _add_input_flags(p)
-    p.add_argument("--min-delta", type=_finite_float("--min-delta"), required=True,
-                   help="the margin, >= 0: the smallest improvement worth shipping "
-                   "(non-inferiority: the largest loss tolerated); required unless the config "
-                   "file sets it")
+    _add_margin_flag(p)
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="error rate over all looks together (default 0.05; alpha/2 per "
                    "side of the confidence sequence)")

@@ -36,12 +36,20 @@ def _out(a: np.ndarray) -> Any:
     return a[()] if a.ndim == 0 else a
 
 
-def _ppf(fn: Callable[..., np.ndarray], q: Any, *shape: Any) -> Any:
-    """rv_continuous.ppf with support (-inf, inf), loc 0, scale 1."""
-    q = np.asarray(q, dtype=np.float64)
+def _broadcast(v: Any, shape: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray,
+                                                        list[np.ndarray]]:
+    """(v, ok, shape parameters) as float64 arrays broadcast together; ok where every shape
+    parameter is valid (> 0; nan is not)."""
+    arr = np.asarray(v, dtype=np.float64)
     sh = [np.asarray(a, dtype=np.float64) for a in shape]
     ok = np.logical_and.reduce([a > 0 for a in sh]) if sh else np.True_
-    q, ok, *sh = np.broadcast_arrays(q, ok, *sh)
+    arr, ok, *sh = np.broadcast_arrays(arr, ok, *sh)
+    return arr, ok, sh
+
+
+def _ppf(fn: Callable[..., np.ndarray], q: Any, *shape: Any) -> Any:
+    """rv_continuous.ppf with support (-inf, inf), loc 0, scale 1."""
+    q, ok, sh = _broadcast(q, shape)
     out = np.full(q.shape, np.nan)
     out[ok & (q == 0)] = -np.inf
     out[ok & (q == 1)] = np.inf
@@ -54,10 +62,7 @@ def _ppf(fn: Callable[..., np.ndarray], q: Any, *shape: Any) -> Any:
 
 def _cdf_sf(fn: Callable[..., np.ndarray], x: Any, *shape: Any, sf: bool) -> Any:
     """rv_continuous.cdf / .sf with support (-inf, inf), loc 0, scale 1."""
-    x = np.asarray(x, dtype=np.float64)
-    sh = [np.asarray(a, dtype=np.float64) for a in shape]
-    ok = np.logical_and.reduce([a > 0 for a in sh]) if sh else np.True_
-    x, ok, *sh = np.broadcast_arrays(x, ok, *sh)
+    x, ok, sh = _broadcast(x, shape)
     out = np.zeros(x.shape)
     out[~ok | np.isnan(x)] = np.nan
     out[ok & (x == (-np.inf if sf else np.inf))] = 1.0
@@ -69,10 +74,7 @@ def _cdf_sf(fn: Callable[..., np.ndarray], x: Any, *shape: Any, sf: bool) -> Any
 
 def _pdf(fn: Callable[..., np.ndarray], x: Any, *shape: Any) -> Any:
     """rv_continuous.pdf with support [-inf, inf] (closed), loc 0, scale 1."""
-    x = np.asarray(x, dtype=np.float64)
-    sh = [np.asarray(a, dtype=np.float64) for a in shape]
-    ok = np.logical_and.reduce([a > 0 for a in sh]) if sh else np.True_
-    x, ok, *sh = np.broadcast_arrays(x, ok, *sh)
+    x, ok, sh = _broadcast(x, shape)
     out = np.zeros(x.shape)
     out[~ok | np.isnan(x)] = np.nan
     inside = ok & ~np.isnan(x)
