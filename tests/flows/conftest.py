@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,15 @@ def s3_uri(s3_server: S3Server, request: pytest.FixtureRequest) -> str:
     """A fresh key prefix per test in the session's bucket."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
     return f"s3://{s3_server.bucket}/{slug}-{uuid.uuid4().hex[:8]}"
+
+
+def seed_baseline(store: Any, suite: str = "demo", task: str = "qa",
+                  metric: str = "accuracy", source: dict[str, Any] | None = None) -> Any:
+    """Promote the bundled example baseline as the first baseline of (suite, task, metric):
+    the set-up of every test that gates against a stored baseline. Returns the promotion."""
+    from evalsig_flows.baselines import promote
+    from tests.conftest import EXAMPLES
+
+    return promote(store, suite=suite, task=task, metric=metric,
+                   data=(EXAMPLES / "baseline.json").read_bytes(), ext="json",
+                   expected_base=None, decision_id="seed", source=source or {})

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from evalsig_flows.baselines import promote
 from evalsig_flows.store import open_store
 from tests.conftest import EXAMPLES
+from tests.flows.conftest import seed_baseline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -23,9 +23,7 @@ def test_a_gate_against_a_pointer_to_a_deleted_version_is_a_storage_error(s3_uri
 
     store = open_store(s3_uri)
     assert isinstance(store, S3Store)
-    seeded = promote(store, suite="demo", task="qa", metric="accuracy",
-                     data=(EXAMPLES / "baseline.json").read_bytes(), ext="json",
-                     expected_base=None, decision_id="seed", source={})
+    seeded = seed_baseline(store)
     version = seeded.pointer.current.key
     store.client().delete_object(Bucket=store.bucket, Key=f"{store.prefix}/{version}")
     state = gate_flow(baseline=None, candidate=str(EXAMPLES / "candidate.json"), suite="demo",

@@ -11,9 +11,10 @@ import pytest
 
 from evalsig_core.audit import AUDIT_HEAD_KEY, verify_chain
 from evalsig_flows.audit_log import recent_records
-from evalsig_flows.baselines import baseline_prefix, promote, read_pointer
+from evalsig_flows.baselines import baseline_prefix, read_pointer
 from evalsig_flows.store import Store, open_store
 from tests.conftest import EXAMPLES
+from tests.flows.conftest import seed_baseline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -38,9 +39,7 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def seed(store: Store) -> None:
-    promote(store, suite="demo", task="qa", metric="accuracy",
-            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
-            decision_id="seed", source={"seeded": True})
+    seed_baseline(store, source={"seeded": True})
 
 
 def ci(store_uri: str, candidate: str | None, pr: int, sha: str = SHA, **kw: Any) -> Any:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from evalsig_flows.baselines import promote
 from evalsig_flows.store import open_store
 from tests.conftest import EXAMPLES
+from tests.flows.conftest import seed_baseline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -36,9 +36,7 @@ def test_reports_name_the_stored_baseline_and_the_s3_candidate(s3_uri: str) -> N
     from evalsig_flows.flows import gate_flow
 
     store = open_store(s3_uri)
-    promote(store, suite="demo", task="qa", metric="accuracy",
-            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
-            decision_id="seed", source={})
+    seed_baseline(store)
     store.put("incoming/cand.json", (EXAMPLES / "candidate.json").read_bytes())
     state = gate_flow(baseline=None, candidate=f"{s3_uri}/incoming/cand.json", suite="demo",
                       task="qa", metric="accuracy", cluster="passage_id", min_delta=0.005,

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from evalsig_flows.audit_log import recent_records
-from evalsig_flows.baselines import baseline_prefix, promote, read_pointer
+from evalsig_flows.baselines import baseline_prefix, read_pointer
 from evalsig_flows.store import Store, open_store
 from evalsig_flows.webhook import RunRequest, WebhookSettings, route_event
 from tests.conftest import EXAMPLES
+from tests.flows.conftest import seed_baseline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -30,9 +31,7 @@ PREFIX = baseline_prefix("demo", "qa", "accuracy")
 @pytest.fixture(params=["file", "s3"])
 def uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     uri = tmp_path.as_uri() if request.param == "file" else request.getfixturevalue("s3_uri")
-    promote(open_store(uri), suite="demo", task="qa", metric="accuracy",
-            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
-            decision_id="seed", source={"seeded": True})
+    seed_baseline(open_store(uri), source={"seeded": True})
     return uri
 
 

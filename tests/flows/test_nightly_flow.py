@@ -12,6 +12,7 @@ import pytest
 from evalsig_flows.outcome import outcome
 from evalsig_flows.store import open_store
 from tests.conftest import EXAMPLES
+from tests.flows.conftest import seed_baseline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -86,14 +87,11 @@ def test_the_dask_task_runner_gives_the_same_report_as_threads(tmp_path: Path) -
 
 
 def test_the_suite_gates_against_the_baselines_stored_in_s3(s3_uri: str, tmp_path: Path) -> None:
-    from evalsig_flows.baselines import promote
     from evalsig_flows.flows import nightly_gate_flow
 
     store = open_store(s3_uri)
     for task in ("qa", "qa2"):
-        promote(store, suite="stored", task=task, metric="accuracy",
-                data=(EXAMPLES / "baseline.json").read_bytes(), ext="json",
-                expected_base=None, decision_id="seed", source={})
+        seed_baseline(store, suite="stored", task=task)
     suite = tmp_path / "suite.toml"
     suite.write_text(f"""
 [suite]

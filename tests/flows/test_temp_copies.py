@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from evalsig_flows.baselines import promote
 from evalsig_flows.store import open_store
 from tests.conftest import EXAMPLES
+from tests.flows.conftest import seed_baseline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -32,9 +32,7 @@ def test_a_gate_of_fetched_runs_removes_its_copies(s3_uri: str, tmpdir_of_run: P
     from evalsig_flows.flows import gate_flow
 
     store = open_store(s3_uri)
-    promote(store, suite="demo", task="qa", metric="accuracy",
-            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
-            decision_id="seed", source={})
+    seed_baseline(store)
     store.put("incoming/cand.json", (EXAMPLES / "candidate.json").read_bytes())
     state = gate_flow(baseline=None, candidate=f"{s3_uri}/incoming/cand.json", suite="demo",
                       task="qa", metric="accuracy", cluster="passage_id", min_delta=0.005,
@@ -74,9 +72,7 @@ def test_a_nightly_suite_removes_its_copies(s3_uri: str, tmp_path: Path,
     from evalsig_flows.flows import nightly_gate_flow
 
     store = open_store(s3_uri)
-    promote(store, suite="temp", task="qa", metric="accuracy",
-            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
-            decision_id="seed", source={})
+    seed_baseline(store, suite="temp")
     copy = f"import shutil; shutil.copy(r'{EXAMPLES / 'candidate.json'}', 'c.json')"
     suite = tmp_path / "suite.toml"
     suite.write_text(f"""

@@ -23,6 +23,7 @@ with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx is
     from starlette.testclient import TestClient
 
 from evalsig_flows.webhook import WebhookSettings, create_app, prefect_run_creator, sign
+from tests.flows.conftest import seed_baseline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -209,13 +210,10 @@ def gate_records(store: Any) -> list[str]:
 ])
 def test_a_redelivered_pull_request_re_gates_only_if_its_gate_decided_nothing(
         tmp_path: Path, candidate: str, name: str, rerun: bool) -> None:
-    from evalsig_flows.baselines import promote
     from evalsig_flows.store import open_store
 
     store = open_store(tmp_path.as_uri())
-    promote(store, suite="demo", task="qa", metric="accuracy",
-            data=(EXAMPLES / "baseline.json").read_bytes(), ext="json", expected_base=None,
-            decision_id="seed", source={})
+    seed_baseline(store)
     dep = ci_deployment(tmp_path.as_uri(), str(EXAMPLES / candidate))
     settings = WebhookSettings.load({}, secret=SECRET, ci_deployment=dep)
     client, delivery = TestClient(create_app(settings, prefect_run_creator())), str(uuid.uuid4())
