@@ -128,7 +128,6 @@ async def run_for_delivery(create_run: RunCreator, wanted: RunRequest,
                            "Cancelled; start a run by hand")
 
 
-
 def valid_delivery(delivery: str) -> bool:
     """A GitHub delivery id (GUID-like) that can be the stem of the idempotency keys."""
     return bool(_DELIVERY.fullmatch(delivery)) and not _ATTEMPT.search(delivery)
