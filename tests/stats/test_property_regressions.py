@@ -1,0 +1,69 @@
+"""Minimal examples of the bugs the property tests (tests/stats/test_properties.py,
+tests/core/test_gate_properties.py) found, one test each, so each stays fixed by name.
+
+The rule behind most of them: the verdict decides with bounds, a suite's multiplicity
+correction (and the report's `significant`) with p-values, so every bound must invert its own
+p-value exactly: L > theta0 exactly when p < alpha (README: "L > 0 exactly when p < alpha").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evalsig_core import EvalRun, Policy, Verdict, gate
+from evalsig_core.stats import PairedSample, permutation
+from evalsig_core.stats.bootstrap import percentile_inference
+from evalsig_core.stats.wild import WildBootstrap
+
+
+def test_percentile_lower_bound_is_above_theta0_only_when_p_is_below_alpha() -> None:
+    # 199 draws, 10 of them <= 0: p = 10/199 = 0.0503 >= 0.05. np.quantile's interpolated
+    # 5% quantile was x[9] + 0.9 (x[10] - x[9]) = -0.5 + 0.9 = 0.4 > 0: L > 0 with p > alpha.
+    draws = np.arange(199.0) - 9.5
+    r = percentile_inference("paired_bootstrap", draws, 89.5, alpha=0.05, theta0=0.0,
+                             df=198.0, seed=0, alpha_allow=None)
+    assert r.p_value == 10 / 199
+    assert r.lower == -0.5  # the 10th draw: theta0 = 0 is not rejected
+
+
+def test_percentile_upper_bound_mirrors_the_lower_one() -> None:
+    draws = -(np.arange(199.0) - 9.5)
+    r = percentile_inference("paired_bootstrap", draws, -89.5, alpha=0.05, theta0=0.0,
+                             df=198.0, seed=0, alpha_allow=None)
+    assert r.p_value_upper == 10 / 199 and r.upper == 0.5
+
+
+def test_permutation_does_not_reject_at_p_equal_to_alpha() -> None:
+    # 4 clusters: all 16 sign vectors. At theta0 = 0.05 the upper p is 1/16 = alpha exactly;
+    # the bound rejected at p <= alpha and put U = 0.0 < theta0 beside p = 0.0625.
+    s = PairedSample(np.array([0.0] * 8 + [1.0]), np.zeros(9),
+                     np.array([0, 0, 0, 0, 0, 0, 1, 2, 3]))
+    r = permutation(s, alpha=0.0625, theta0=0.05)
+    assert r.p_value_upper == 0.0625
+    assert r.upper >= 0.05
+
+
+def test_wild_bootstrap_bound_inverts_its_p_value_at_an_exact_tie() -> None:
+    # G = 12: all 4096 Rademacher vectors, alpha = 1/16 = 256/4096. On a grid of theta0 two
+    # p-values are exactly alpha; the bound rejected them (p <= alpha): L > theta0, p = alpha.
+    rng = np.random.default_rng(4)
+    S, n = rng.normal(0.1, 1.0, 12), np.full(12, 20.0)
+    wb = WildBootstrap.fit(S, n, resamples=9999, seed=0)
+    assert wb.plan.enumerated and wb.plan.draws == 4096
+    alpha = 0.0625
+    low = float(wb.lower(alpha)[0])
+    grid = np.linspace(float(wb.delta[0]) - 4 * float(wb.se1[0]), float(wb.delta[0]), 2001)
+    p = np.array([float(wb.p_value(t)[0]) for t in grid])
+    assert np.count_nonzero(p == alpha) == 2  # the ties this test is about
+    far = np.abs(grid - low) > 1e-9 * float(wb.se1[0])  # beyond the bisection's resolution
+    assert np.array_equal((low > grid)[far], (p < alpha)[far])
+
+
+def test_an_inconclusive_gate_with_a_tiny_margin_reports_no_item_count_not_a_traceback() -> None:
+    # identical runs, min_delta 1e-302: the extra items (MDE / margin)^2 n overflowed float64
+    # (OverflowError: exit 70) instead of "no finite number of extra items"
+    ids = [f"q{i}" for i in range(2)]
+    run = EvalRun.from_arrays(ids, [0.25, 0.5])
+    r = gate(run, EvalRun.from_arrays(ids, [0.25, 0.5]), Policy(min_delta=1e-302))
+    assert r.verdict is Verdict.INCONCLUSIVE and r.extra_items_needed is None
+    assert "no finite number" in r.suggestion
