@@ -67,3 +67,20 @@ def test_an_inconclusive_gate_with_a_tiny_margin_reports_no_item_count_not_a_tra
     r = gate(run, EvalRun.from_arrays(ids, [0.25, 0.5]), Policy(min_delta=1e-302))
     assert r.verdict is Verdict.INCONCLUSIVE and r.extra_items_needed is None
     assert "no finite number" in r.suggestion
+
+
+def test_mcnemar_allow_is_not_demoted_by_a_suite_of_itself() -> None:
+    # 4 improved, none regressed of 100 binary items (auto: mcnemar). The Tango bound ALLOWs
+    # (McNemar z = 4/2 = 2 > 1.645) but the reported exact p was 1/16 = 0.0625 >= 0.05: the
+    # report said "significant": false beside ALLOW, and a suite of this one entry (Holm over
+    # a family of one changes nothing) demoted it to INCONCLUSIVE.
+    from evalsig_core.suite import SuiteItem, gate_suite
+
+    ids = [f"q{i}" for i in range(100)]
+    b, c = np.zeros(100), np.zeros(100)
+    c[:4] = 1.0
+    runs = (EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c))
+    alone = gate(*runs, Policy(min_delta=0.0))
+    assert alone.verdict is Verdict.ALLOW and alone.comparison.significant
+    suite = gate_suite([SuiteItem(name="a", policy=Policy(min_delta=0.0), load=lambda: runs)])
+    assert suite.verdict is Verdict.ALLOW
