@@ -84,3 +84,27 @@ def test_mcnemar_allow_is_not_demoted_by_a_suite_of_itself() -> None:
     assert alone.verdict is Verdict.ALLOW and alone.comparison.significant
     suite = gate_suite([SuiteItem(name="a", policy=Policy(min_delta=0.0), load=lambda: runs)])
     assert suite.verdict is Verdict.ALLOW
+
+
+def test_an_items_epochs_average_the_same_whatever_the_line_order() -> None:
+    # summed in file order, (0.1 + 0.2) + 0.3 = 0.6000000000000001 but (0.3 + 0.2) + 0.1 = 0.6:
+    # shuffling a file's lines moved the item means (and delta) in the last bit
+    from evalsig_core.pairing import item_means
+
+    a = EvalRun.from_arrays(["x"] * 3, [0.1, 0.2, 0.3], epochs=[1, 2, 3])
+    b = EvalRun.from_arrays(["x"] * 3, [0.3, 0.2, 0.1], epochs=[3, 2, 1])
+    assert item_means(a).means.tolist() == item_means(b).means.tolist()
+
+
+def test_an_items_cluster_comes_from_its_first_epoch_not_its_first_line() -> None:
+    # W204 says "a different label than its item's first epoch", but the label was the first
+    # line's: listing epoch 2 first moved item x to cluster B (another G, another verdict)
+    from evalsig_core.pairing import item_means
+
+    lines = [("x", 1, "A"), ("x", 2, "B"), ("y", 1, "A"), ("y", 2, "A")]
+    for order in (lines, lines[::-1]):
+        ids, eps, labels = zip(*order, strict=True)
+        run = EvalRun.from_arrays(list(ids), [1.0] * 4, epochs=list(eps), clusters=list(labels))
+        means = item_means(run)
+        assert means.clusters is not None and means.clusters.tolist() == ["A", "A"]
+        assert means.n_cluster_conflicts == 1
