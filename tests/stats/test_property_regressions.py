@@ -9,6 +9,7 @@ p-value exactly: L > theta0 exactly when p < alpha (README: "L > 0 exactly when 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from evalsig_core import EvalRun, Policy, Verdict, gate
 from evalsig_core.stats import PairedSample, permutation
@@ -108,3 +109,28 @@ def test_an_items_cluster_comes_from_its_first_epoch_not_its_first_line() -> Non
         means = item_means(run)
         assert means.clusters is not None and means.clusters.tolist() == ["A", "A"]
         assert means.n_cluster_conflicts == 1
+
+
+def test_the_skewness_of_tiny_cluster_sums_is_a_number_not_nan() -> None:
+    # one cluster sum of 1e-155 among zeros: se^3 underflowed to 0 and gamma was 0/0 = NaN
+    # (the gate's SE = 0 rule hid it; the library function returned it). gamma is scale-free:
+    # the same sums at scale 1 give the same gamma.
+    from evalsig_core.stats.exchangeable import skewness
+
+    codes = np.array([0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0])
+    n = np.bincount(codes).astype(float)
+    S = np.zeros(7)
+    S[0] = 1.0
+    g1 = float(skewness(S[None], n, np.array([0.07]))[0])
+    tiny = float(skewness(S[None] * 1e-155, n, np.array([0.07e-155]))[0])
+    assert tiny == pytest.approx(g1, rel=1e-12) and g1 != 0
+
+
+def test_the_exact_permutation_p_counts_ties_whatever_the_item_order() -> None:
+    # d = (0, 0.5, 0.2648, 0.1392): the sign vector that flips only the zero item ties T_obs,
+    # so the exact p is 2/16 (and the upper p 16/16). The tie's numerator N delta - P1 was a
+    # rounding residue whose sign followed the item order: p was 1/16 in 8 of the 24 orders.
+    d = np.array([0.0, 0.5, 0.26476571, 0.13915644])
+    for order in ([0, 1, 2, 3], [0, 2, 1, 3], [3, 2, 0, 1]):
+        r = permutation(PairedSample(np.zeros(4), d[order]), alpha=0.05)
+        assert (r.p_value, r.p_value_upper) == (2 / 16, 1.0), order
