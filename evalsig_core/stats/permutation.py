@@ -27,6 +27,7 @@ __all__ = ["permutation", "sign_flip_draws"]
 CHUNK_CELLS = 2_000_000
 EXACT_UNITS = 14
 MAX_DISTINCT = 4096
+_TIES = 1e-12  # |T* - T_obs| below this share of sum |S| is a tie (rounding, not data)
 
 
 def sign_flip_draws(S: np.ndarray, n: np.ndarray, *, resamples: int,
@@ -105,8 +106,14 @@ def permutation(
     delta = float(S.sum() / N)
     P1, P2, exact = sign_flip_draws(S, n, resamples=resamples, seed=seed)
     free = P2 < N  # P2 = N only for the all-plus vector, which always ties T_obs
+    # A vector that flips only units summing to 0 ties T_obs at theta = 0; its numerator is
+    # then a rounding residue whose sign followed the order of the units (d = 0, 0.5, 0.26,
+    # 0.14: exact p 2/16, or 1/16 with the items in another order). Residues within _TIES of
+    # the data's scale are ties: exactly 0, counted as at least as extreme.
+    num = N * delta - P1
+    num[np.abs(num) <= _TIES * float(np.sum(np.abs(S)))] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.where(free, (N * delta - P1) / np.where(free, N - P2, 1.0), np.nan)
+        c = np.where(free, num / np.where(free, N - P2, 1.0), np.nan)
     c_lo = np.sort(np.where(free, c, -np.inf))
     c_hi = np.sort(np.where(free, c, np.inf))
 
