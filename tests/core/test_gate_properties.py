@@ -22,7 +22,16 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from evalsig_core import DoctorError, EvalRun, GateReport, Policy, UsageError, Verdict, gate
+from evalsig_core import (
+    DoctorError,
+    EvalRun,
+    GateReport,
+    Policy,
+    UsageError,
+    Verdict,
+    compare,
+    gate,
+)
 from evalsig_core.errors import InputError
 from evalsig_core.policy import MIN_CLUSTERS, meets_margin
 
@@ -240,6 +249,24 @@ def test_repeating_every_epoch_changes_no_statistic(d: Data, mode: str, method: 
     assert (cb.delta, cb.se, cb.ci, cb.upper_bound, cb.ci_two_sided, cb.p_value,
             cb.allow_lower, cb.mde) == (ca.delta, ca.se, ca.ci, ca.upper_bound,
                                         ca.ci_two_sided, ca.p_value, ca.allow_lower, ca.mde)
+
+
+@props(40)
+@given(data(), MODES, METHODS, MARGINS)
+def test_compare_reports_the_numbers_gate_decides_with(d: Data, mode: str, method: str,
+                                                       margin: float) -> None:
+    """`compare` is `gate` without a verdict: the same delta, SE, bounds, p-value and MDE
+    (only the wording of the reason and notes differs, which name no verdict)."""
+    policy = policy_for(d, mode, method, margin)
+    r = outcome(d, policy)
+    if isinstance(r, str):
+        return
+    c = compare(*d.runs(), policy)
+    g = r.comparison
+    assert (c.delta, c.se, c.df, c.ci, c.upper_bound, c.ci_two_sided, c.p_value, c.mde,
+            c.allow_lower, c.significant) == (g.delta, g.se, g.df, g.ci, g.upper_bound,
+                                              g.ci_two_sided, g.p_value, g.mde,
+                                              g.allow_lower, g.significant)
 
 
 def swap(d: Data) -> Data:

@@ -267,6 +267,10 @@ def test_the_same_seed_gives_the_same_result_and_resamples_are_honoured(
             assert a.resamples == 99
         elif name == "permutation":
             assert a.resamples == (2 ** units(s) if units(s) <= 14 else 99)
+        elif name == "wild_cluster_bootstrap":
+            assert s.G is not None
+            plan = wild_plan(s.G, 99)
+            assert a.resamples == plan.draws == (99 if not plan.enumerated else plan.draws)
 
 
 @props(60)
