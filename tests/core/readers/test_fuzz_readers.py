@@ -1,0 +1,170 @@
+"""Property-based fuzzing of the readers, the doctor and the gate on hostile variants of real
+harness files (`mutations.py`): every read either returns a run that keeps the `EvalRun`
+invariants or raises one `InputError` line naming the file and the fix (exit 65/66/74), never
+another exception; a run the doctor passes never makes the gate fail, and one it refuses
+always does.
+
+Hypothesis runs derandomized (the same examples every run) and without an example database.
+The hand-written regression tests at the end pin each failure the fuzzing found.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from evalsig_core import InputError, read_run
+from evalsig_core.doctor import diagnose
+from evalsig_core.gate import DoctorError, gate
+from evalsig_core.policy import Policy
+from evalsig_core.run import EvalRun
+from tests.core.readers.mutations import (
+    FUZZ,
+    Seed,
+    assert_one_line_error,
+    build_seeds,
+    check_read,
+    mutated,
+    place,
+)
+from tests.core.readers.zipmaker import DEFLATED, write_zip
+
+_SEED_NAMES = ["native.json", "runframe.json", "native.jsonl", "run.csv", "run.tsv",
+               "inspect.json", "zstd.eval", "deflate.eval", "samples_passage_mc",
+               "samples_passage_gen", "helm/per_instance_stats.json"]
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Seed]]:
+    root = tmp_path_factory.mktemp("fuzz-seeds")
+    return root, build_seeds(root)
+
+
+def _seed(seeds: tuple[Path, dict[str, Seed]], short: str) -> tuple[Path, Seed]:
+    root, by_name = seeds
+    name = next(n for n in by_name if n.startswith(short))
+    return root, by_name[name]
+
+
+def _draw(seeds: tuple[Path, dict[str, Seed]], short: str,
+          data: st.DataObject) -> tuple[Path, Seed, Path, bytes]:
+    """(seed directory, seed, a fresh example directory, the mutated bytes)."""
+    root, seed = _seed(seeds, short)
+    where = root.parent / f"{root.name}-example-{next(_counter)}"
+    scratch = where.with_suffix(".zip")
+    _ops, content = data.draw(mutated(seed, (root / seed.name).read_bytes(), scratch))
+    return root, seed, where, content
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(token: str) -> Any:
+        raise AssertionError(f"a report holds the non-JSON token {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("short", _SEED_NAMES)
+@settings(FUZZ, max_examples=45)
+@given(data=st.data())
+def test_a_mutated_file_is_read_or_refused_in_one_line(
+        seeds: tuple[Path, dict[str, Seed]], short: str, data: st.DataObject) -> None:
+    root, seed, where, content = _draw(seeds, short, data)
+    try:
+        path = place(root, seed, content, where)
+        event("read" if check_read(path, **seed.kw) is not None else "refused")
+        if "cluster" in seed.kw:  # the same file read without a cluster key
+            check_read(path, **{k: v for k, v in seed.kw.items() if k != "cluster"})
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+        where.with_suffix(".zip").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("short", _SEED_NAMES)
+@settings(FUZZ, max_examples=12)
+@given(data=st.data())
+def test_doctor_and_gate_agree_on_a_mutated_candidate(
+        seeds: tuple[Path, dict[str, Seed]], short: str, data: st.DataObject) -> None:
+    """A candidate the doctor passes gets a verdict (and a strict-JSON report); one it
+    refuses makes the gate raise `DoctorError`, never another error, never a verdict."""
+    root, seed, where, content = _draw(seeds, short, data)
+    try:
+        run = check_read(place(root, seed, content, where), **seed.kw)
+        event("read" if run is not None else "refused")
+        if run is None:
+            return
+        base = read_run(root / seed.name, **seed.kw)
+        _agree(base, run, seed.kw.get("cluster"))
+        _agree(run, base, seed.kw.get("cluster"))
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+        where.with_suffix(".zip").unlink(missing_ok=True)
+
+
+def _agree(baseline: EvalRun, candidate: EvalRun, cluster: str | None) -> None:
+    report = diagnose(baseline, candidate, cluster=cluster)
+    _strict_json(report.model_dump_json())
+    policy = Policy(min_delta=0.05, cluster=cluster, resamples=200)
+    try:
+        result = gate(baseline, candidate, policy)
+    except DoctorError as exc:
+        assert report.errors, f"the doctor passed the runs but the gate refused: {exc}"
+        assert exc.code == report.errors[0].code
+        event(f"doctor error {exc.code}")
+        return
+    assert not report.errors, f"the doctor found {report.errors[0].code} but the gate decided"
+    _strict_json(result.model_dump_json())
+    assert result.exit_code in (0, 1, 2)
+    event(f"verdict {result.verdict}")
+    assert math.isfinite(result.comparison.delta)
+
+
+# ---- regressions found by the fuzzing above -------------------------------------------------
+
+
+@pytest.mark.parametrize("item", ['"x"', '" "', "[1]", "[]", '"item_id,score"'])
+@pytest.mark.parametrize("cluster", [None, "passage_id"])
+def test_a_native_json_item_that_is_not_an_object_is_named(
+        tmp_path: Path, item: str, cluster: str | None) -> None:
+    """An item that is a string or a list of another length than a regular item's key count
+    took `.get` and was "internal error: AttributeError: 'str' object has no attribute 'get'"
+    (exit 70); the fuzzer found it by replacing an item of a RunFrame by " "."""
+    path = tmp_path / "run.json"
+    path.write_text('{"schema": "evalsig.run/1", "items": [{"item_id": "a", "score": 1}, '
+                    f"{item}]}}")
+    with pytest.raises(InputError, match=r"item #2 is (str|list), not an object") as info:
+        read_run(path, cluster=cluster)
+    assert_one_line_error(info.value, path)
+
+
+@pytest.mark.parametrize("line", ['"x"', '" "', "[1]", '"abcdef"'])
+def test_a_native_jsonl_line_that_is_not_an_object_is_named(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_text('{"item_id": "a", "score": 1}\n' + line + "\n")
+    with pytest.raises(InputError, match=r"line 2 is (str|list), not an object") as info:
+        read_run(path)
+    assert_one_line_error(info.value, path)
+
+
+def test_a_zip_directory_pointing_before_the_file_start_is_bad_data(tmp_path: Path) -> None:
+    """A central directory whose offset (in the end record) is larger than where it lies
+    makes `zipfile` shift every member's local-header offset below 0: seeking there was
+    "internal error: OSError: [Errno 22] Invalid argument" (exit 70)."""
+    path = write_zip(tmp_path / "log.eval", {"header.json": b'{"status": "success"}',
+                                             "summaries.json": b"[]"}, method=DEFLATED)
+    data = bytearray(path.read_bytes())
+    eocd = data.rfind(b"PK\x05\x06")
+    offset = struct.unpack_from("<L", data, eocd + 16)[0]
+    struct.pack_into("<L", data, eocd + 16, offset + 1000)
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="bad local header") as info:
+        read_run(path, metric="match")
+    assert_one_line_error(info.value, path)
