@@ -168,3 +168,15 @@ def test_a_zip_directory_pointing_before_the_file_start_is_bad_data(tmp_path: Pa
     with pytest.raises(InputError, match="bad local header") as info:
         read_run(path, metric="match")
     assert_one_line_error(info.value, path)
+
+
+@pytest.mark.parametrize("start", [b"[]", b'"started"', b"null", b"3"])
+def test_an_interrupted_eval_whose_start_record_is_not_an_object_is_named(
+        tmp_path: Path, start: bytes) -> None:
+    """An archive of an interrupted run holds only `_journal/start.json`; when that is not
+    an object, merging it into the header was "internal error: TypeError: 'list' object is
+    not a mapping" (exit 70)."""
+    path = write_zip(tmp_path / "log.eval", {"_journal/start.json": start}, method=DEFLATED)
+    with pytest.raises(InputError, match=r"_journal/start\.json is not an object") as info:
+        read_run(path, metric="match", allow_failed_run=True)
+    assert_one_line_error(info.value, path)
