@@ -1,0 +1,166 @@
+"""Property-based fuzzing of the CLI on hostile variants of real harness files
+(`tests/core/readers/mutations.py`): `evalsig gate`, `doctor` and `compare` exit with a code of
+the documented table, print one `evalsig: error:` line (or the doctor's report when it refuses)
+and never a traceback or an internal error; a gate that does not decide never reports a
+verdict to the workflow (GITHUB_OUTPUT says ERROR) and one that decides writes a strict-JSON
+report whose exit code is the process's.
+
+In-process (`main(argv, env)`) for speed, derandomized; a few subprocess runs at the end check
+the same on the minimal inputs the fuzzing found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from evalsig_core.cli import main
+from tests.core.readers.mutations import FUZZ, Seed, build_seeds, mutated, place
+from tests.core.readers.zipmaker import DEFLATED, write_zip
+
+_SHORT = ["native.json", "runframe.json", "native.jsonl", "run.csv", "run.tsv", "inspect.json",
+          "zstd.eval", "deflate.eval", "samples_passage_mc", "samples_passage_gen", "helm/"]
+_CODES = {"gate": {0, 1, 2, 65, 66, 74}, "doctor": {0, 65, 66, 74}, "compare": {0, 65, 66, 74}}
+_VERDICTS = {0: "ALLOW", 1: "REJECT", 2: "INCONCLUSIVE"}
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Seed]]:
+    root = tmp_path_factory.mktemp("cli-fuzz-seeds")
+    return root, build_seeds(root)
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(token: str) -> Any:
+        raise AssertionError(f"the report holds the non-JSON token {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def _outputs(path: Path) -> dict[str, str]:
+    """GITHUB_OUTPUT's `name=value` lines (the multi-line form only carries the error)."""
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if "=" in line and "<<" not in line.split("=", 1)[0])
+
+
+def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv, env)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _argv(command: str, base: str, cand: str, flags: list[str], output: str,
+          where: Path) -> list[str]:
+    if command == "gate":
+        return ["--no-config", "gate", "--baseline", base, "--candidate", cand,
+                "--min-delta", "0.05", "--resamples", "200", "--output", output,
+                "--json", str(where / "report.json"), "--markdown", str(where / "report.md"),
+                *flags]
+    more = ["--resamples", "200"] if command == "compare" else []
+    return ["--no-config", command, base, cand, *more, "--output", output, *flags]
+
+
+@settings(FUZZ, max_examples=110)
+@given(data=st.data(), short=st.sampled_from(_SHORT),
+       command=st.sampled_from(["gate", "doctor", "compare"]), swap=st.booleans(),
+       output=st.sampled_from(["json", "tty", "markdown"]), cluster=st.booleans())
+def test_the_cli_on_a_mutated_run_exits_as_documented_in_one_line(
+        seeds: tuple[Path, dict[str, Seed]], data: st.DataObject, short: str, command: str,
+        swap: bool, output: str, cluster: bool) -> None:
+    root, by_name = seeds
+    seed = by_name[next(n for n in by_name if n.startswith(short))]
+    where = root.parent / f"{root.name}-example-{next(_counter)}"
+    scratch = where.with_suffix(".zip")
+    _ops, content = data.draw(mutated(seed, (root / seed.name).read_bytes(), scratch))
+    try:
+        path = place(root, seed, content, where)
+        flags = [f for k, v in seed.kw.items() if cluster or k != "cluster"
+                 for f in (f"--{k}", v)]
+        base, cand = str(root / seed.name), str(path)
+        if swap:
+            base, cand = cand, base
+        env = {"GITHUB_OUTPUT": str(where / "github_output")}
+        code, out, err = _run(_argv(command, base, cand, flags, output, where), env)
+        event(f"{command} exit {code}")
+        _check(command, code, out, err, output, where, str(path))
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+        scratch.unlink(missing_ok=True)
+
+
+def _check(command: str, code: int, out: str, err: str, output: str, where: Path,
+           mutated_path: str) -> None:
+    assert code in _CODES[command], f"exit {code}: {err!r}"
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    if code >= 64:
+        if err.startswith("evalsig doctor:"):  # the doctor refused: its report is the message
+            assert code == 65
+        elif command == "doctor" and not err:  # the doctor's own report, on stdout
+            assert out
+        else:
+            assert len(lines) == 1 and lines[0].startswith("evalsig: error: "), err
+            assert mutated_path in err or str(where) in err or "seeds" in err, err
+    if output == "json" and (code < 64 or command == "doctor"):
+        report = _strict_json(out)
+        assert report["exit_code"] == code
+    if command == "gate":
+        verdict = _outputs(where / "github_output").get("verdict")
+        assert verdict == _VERDICTS.get(code, "ERROR"), (code, verdict, err)
+        if code < 64:
+            report = _strict_json((where / "report.json").read_text())
+            assert report["verdict"] == _VERDICTS[code] and report["exit_code"] == code
+
+
+# ---- the minimal inputs the fuzzing found, through a real process ---------------------------
+
+
+def _runframe_with_a_string_item(d: Path) -> Path:
+    path = d / "cand.json"
+    path.write_text('{"schema": "evalsig.run/1", "items": [{"item_id": "a", "score": 1}, "x"]}')
+    return path
+
+
+def _eval_with_a_negative_member_offset(d: Path) -> Path:
+    path = write_zip(d / "cand.eval", {"header.json": b"{}", "summaries.json": b"[]"},
+                     method=DEFLATED)
+    data = bytearray(path.read_bytes())
+    eocd = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<L", data, eocd + 16, struct.unpack_from("<L", data, eocd + 16)[0] + 999)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _eval_with_a_list_start_record(d: Path) -> Path:
+    return write_zip(d / "cand.eval", {"_journal/start.json": b"[]"}, method=DEFLATED)
+
+
+@pytest.mark.parametrize("make", [_runframe_with_a_string_item,
+                                  _eval_with_a_negative_member_offset,
+                                  _eval_with_a_list_start_record])
+def test_a_process_on_a_found_input_exits_65_in_one_line(tmp_path: Path, make: Any,
+                                                          examples: Path) -> None:
+    cand = make(tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-m", "evalsig_core.cli", "--no-config", "gate", "--baseline",
+         str(examples / "baseline.json"), "--candidate", str(cand), "--min-delta", "0.05"],
+        capture_output=True, text=True, check=False, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 65, r.stderr
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"evalsig: error: {cand}: ")
+    assert "Traceback" not in r.stderr and "(fix: " in r.stderr
