@@ -147,6 +147,7 @@ TOKENS: list[bytes] = [
     b"9223372036854775808", b"1.5", b'"x"', b'""', b"[]", b"{}", b'{"a":1}', b'"\\ud800"',
     b'"\\udc00\\ud800"', b'"\\u0000"', b'"a\\nb"', b"01", b"1.", b".5", b"+1", b"0x10",
     b"'x'", b"[[[[[[[[[[", b"\xff", b"\xed\xa0\x80",
+    b"[" * 1020 + b"]" * 1020,  # orjson parses it; Python's recursion limit is ~1000
 ]
 WHOLE: list[bytes] = [
     b"", b" ", b"\n\n\t \r\n", b"\x00" * 8, b"{", b"[", b"]", b"{}", b"[]", b"null", b"0",
@@ -285,11 +286,11 @@ def _edit_json_text(data: bytes, op: tuple[Any, ...], line: int | None) -> bytes
     if line is None:
         try:
             return dumps(apply_json(json.loads(data), op))
-        except ValueError:
+        except (ValueError, RecursionError):
             return data
     lines = data.split(b"\n")
     i = line % len(lines)
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):
         lines[i] = dumps(apply_json(json.loads(lines[i]), op))
     return b"\n".join(lines)
 
@@ -351,7 +352,7 @@ def apply_zip(data: bytes, op: tuple[Any, ...], scratch: Path) -> bytes:
     elif kind == "member_json" and name in members:
         try:
             members[name] = dumps(apply_json(json.loads(members[name]), op[2]))
-        except ValueError:
+        except (ValueError, RecursionError):
             return data
     elif kind == "member_bytes":
         members[name] = apply_bytes(members[name], op[2])

@@ -180,3 +180,33 @@ def test_an_interrupted_eval_whose_start_record_is_not_an_object_is_named(
     with pytest.raises(InputError, match=r"_journal/start\.json is not an object") as info:
         read_run(path, metric="match", allow_failed_run=True)
     assert_one_line_error(info.value, path)
+
+
+_DEEP = "[" * 1020 + "]" * 1020  # orjson parses up to 1024 levels; Python recurses ~1000 deep
+_NESTED = {
+    "run.json": ('{"schema": "evalsig.run/1", "items": [{"item_id": "a", "score": %s}]}', {}),
+    "samples_t_2026-01-01T00-00-00.jsonl": (
+        '{"doc_id": 0, "filter": %s, "metrics": ["acc"], "acc": 1}\n'
+        '{"doc_id": 1, "filter": "none", "metrics": ["acc"], "acc": 1}\n', {}),
+    "log.json": ('{"version": 2, "status": "success", "eval": {"task": "t"}, "samples": '
+                 '[{"id": "a", "epoch": %s, "scores": {"match": {"value": 1}}}]}',
+                 {"metric": "match"}),
+    "per_instance_stats.json": (
+        '[{"instance_id": "a", "train_trial_index": 0, "stats": [{"name": {"name": "em", '
+        '"split": "test"}, "count": %s, "sum": 1}]}]', {"metric": "em"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_NESTED))
+def test_a_value_nested_a_thousand_deep_is_bad_data(tmp_path: Path, name: str) -> None:
+    """A value nested 1020 levels deep parses (orjson takes 1024) but str(), repr() and
+    json.dumps of it exceed Python's recursion limit: the duplicate-key check, an error
+    line's `shown_value` and HELM's stat check were "internal error: RecursionError"
+    (exit 70) in all four formats."""
+    template, kw = _NESTED[name]
+    path = tmp_path / name
+    path.write_text(template % _DEEP)
+    with pytest.raises(InputError, match="nested too deeply") as info:
+        read_run(path, **kw)
+    assert_one_line_error(info.value, path)
+    assert info.value.code == "E110"
