@@ -139,7 +139,9 @@ def _toml_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "an array"}.get(type(value), f"a {type(value).__name__}")
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else f"a {type(value).__name__}
 
 
 def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
