@@ -141,7 +141,7 @@ def _toml_type(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    return "an array" if isinstance(value, list) else f"a {type(value).__name__}
+    return "an array" if isinstance(value, list) else f"a {type(value).__name__}"
 
 
 def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
