@@ -35,6 +35,7 @@ _SHORT = ["native.json", "runframe.json", "native.jsonl", "run.csv", "run.tsv", 
 _CODES = {"gate": {0, 1, 2, 65, 66, 74}, "doctor": {0, 65, 66, 74}, "compare": {0, 65, 66, 74}}
 _VERDICTS = {0: "ALLOW", 1: "REJECT", 2: "INCONCLUSIVE"}
 _counter = itertools.count()
+_STALE = '{"kind": "gate", "verdict": "ALLOW", "exit_code": 0}'
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,7 @@ def test_the_cli_on_a_mutated_run_exits_as_documented_in_one_line(
         if swap:
             base, cand = cand, base
         env = {"GITHUB_OUTPUT": str(where / "github_output")}
+        (where / "report.json").write_text(_STALE)  # an earlier run's report
         code, out, err = _run(_argv(command, base, cand, flags, output, where), env)
         event(f"{command} exit {code}")
         _check(command, code, out, err, output, where, str(path))
@@ -118,13 +120,15 @@ def _check(command: str, code: int, out: str, err: str, output: str, where: Path
             assert mutated_path in err or str(where) in err or "seeds" in err, err
     if output == "json" and (code < 64 or command == "doctor"):
         report = _strict_json(out)
-        assert report["exit_code"] == code
+        assert report.get("exit_code", code) == code  # a compare report has none
     if command == "gate":
         verdict = _outputs(where / "github_output").get("verdict")
         assert verdict == _VERDICTS.get(code, "ERROR"), (code, verdict, err)
+        report = _strict_json((where / "report.json").read_text())
         if code < 64:
-            report = _strict_json((where / "report.json").read_text())
             assert report["verdict"] == _VERDICTS[code] and report["exit_code"] == code
+        else:  # the refusal, never the earlier run's verdict left in place
+            assert report["kind"] == "doctor" and report["exit_code"] == code, report
 
 
 # ---- the minimal inputs the fuzzing found, through a real process ---------------------------
@@ -164,3 +168,26 @@ def test_a_process_on_a_found_input_exits_65_in_one_line(tmp_path: Path, make: A
     assert r.stdout == ""
     assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"evalsig: error: {cand}: ")
     assert "Traceback" not in r.stderr and "(fix: " in r.stderr
+
+
+@pytest.mark.parametrize(("make", "code"), [(_runframe_with_a_string_item, 65),
+                                             (lambda d: d / "missing.json", 66)])
+def test_a_gate_that_cannot_read_a_run_replaces_the_earlier_report(
+        tmp_path: Path, examples: Path, make: Any, code: int) -> None:
+    """Found by the CLI fuzzing above: a gate that stopped on a read error left the report
+    paths as they were, so report.json / report.md of an earlier ALLOW stood as this run's
+    result (a refusal by the doctor already replaced them). They now hold the read error as a
+    doctor report; stdout stays empty and stderr is the one error line."""
+    cand = make(tmp_path)
+    js, md = tmp_path / "report.json", tmp_path / "report.md"
+    js.write_text(_STALE)
+    md.write_text("## evalsig gate: ALLOW\n")
+    code_, out, err = _run(["--no-config", "gate", "--baseline", str(examples / "baseline.json"),
+                            "--candidate", str(cand), "--min-delta", "0.05", "--json", str(js),
+                            "--markdown", str(md), "--output", "json"], {})
+    assert code_ == code and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"evalsig: error: {cand}: ")
+    report = _strict_json(js.read_text())
+    assert report["kind"] == "doctor" and report["exit_code"] == code
+    assert [f["file"] for f in report["findings"]] == [str(cand)]
+    assert "ALLOW" not in md.read_text() and "not gated" in md.read_text()
