@@ -210,3 +210,19 @@ def test_a_value_nested_a_thousand_deep_is_bad_data(tmp_path: Path, name: str) -
         read_run(path, **kw)
     assert_one_line_error(info.value, path)
     assert info.value.code == "E110"
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("run.csv", b"\nitem_id,score\na,1\nb,0\n"),
+    ("run.csv", b"\r\n\r\nitem_id,score\r\na,1\r\nb,0\r\n"),
+    ("run.tsv", b"\n \t\nitem_id\tscore\na\t1\nb\t0\n"),
+])
+def test_a_csv_after_blank_lines_is_read_not_called_empty(tmp_path: Path, name: str,
+                                                          content: bytes) -> None:
+    """Detection skips leading blank lines (as the JSONL readers do), but the CSV reader took
+    the first blank line for its header: "file is empty (fix: re-export the run; it has no
+    rows)" of a file with rows (found by the fuzzer's line edits)."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    run = read_run(path)
+    assert run.item_ids.tolist() == ["a", "b"] and run.scores.tolist() == [1.0, 0.0]
