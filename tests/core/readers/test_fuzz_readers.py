@@ -131,7 +131,7 @@ def _agree(baseline: EvalRun, candidate: EvalRun, cluster: str | None) -> None:
 # Item ids and labels as files hold them: any text but the surrogate halves (refused, tested in
 # test_hostile_inputs.py), NUL (numpy's fixed-width strings drop a trailing one: noted, not
 # tested here) and surrounding whitespace (CSV cells are stripped); or integers.
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+_TEXT = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
                 min_size=1, max_size=8).filter(lambda t: t.strip() == t)
 _ROWS = st.lists(
     st.tuples(_TEXT | st.integers(-10**6, 10**25),
@@ -230,7 +230,7 @@ def test_an_interrupted_eval_whose_start_record_is_not_an_object_is_named(
 
 
 _DEEP = "[" * 1020 + "]" * 1020  # orjson parses up to 1024 levels; Python recurses ~1000 deep
-_NESTED = {
+_NESTED: dict[str, tuple[str, dict[str, Any]]] = {
     "run.json": ('{"schema": "evalsig.run/1", "items": [{"item_id": "a", "score": %s}]}', {}),
     "samples_t_2026-01-01T00-00-00.jsonl": (
         '{"doc_id": 0, "filter": %s, "metrics": ["acc"], "acc": 1}\n'
