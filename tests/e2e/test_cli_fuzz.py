@@ -32,7 +32,9 @@ from tests.core.readers.zipmaker import DEFLATED, write_zip
 
 _SHORT = ["native.json", "runframe.json", "native.jsonl", "run.csv", "run.tsv", "inspect.json",
           "zstd.eval", "deflate.eval", "samples_passage_mc", "samples_passage_gen", "helm/"]
-_CODES = {"gate": {0, 1, 2, 65, 66, 74}, "doctor": {0, 65, 66, 74}, "compare": {0, 65, 66, 74}}
+_CODES = {"gate": {0, 1, 2, 65, 66, 74}, "doctor": {0, 65, 66, 74}, "compare": {0, 65, 66, 74},
+          "watch": {0, 1, 2, 65, 66, 74},
+          "power": {0, 64, 65, 66, 74}}  # 64: a pilot without variance plans nothing
 _VERDICTS = {0: "ALLOW", 1: "REJECT", 2: "INCONCLUSIVE"}
 _counter = itertools.count()
 _STALE = '{"kind": "gate", "verdict": "ALLOW", "exit_code": 0}'
@@ -72,13 +74,21 @@ def _argv(command: str, base: str, cand: str, flags: list[str], output: str,
                 "--min-delta", "0.05", "--resamples", "200", "--output", output,
                 "--json", str(where / "report.json"), "--markdown", str(where / "report.md"),
                 *flags]
+    if command == "watch":
+        return ["--no-config", "watch", "--baseline", base, "--candidate", cand,
+                "--min-delta", "0.05", "--output", output, *flags]
+    if command == "power":  # a pilot: sd (and the ICC) estimated from the two runs
+        return ["--no-config", "power", "--baseline", base, "--candidate", cand,
+                "--delta", "0.05", "--output", "tty" if output == "markdown" else output,
+                *flags]
     more = ["--resamples", "200"] if command == "compare" else []
     return ["--no-config", command, base, cand, *more, "--output", output, *flags]
 
 
-@settings(FUZZ, max_examples=110)
+@settings(FUZZ, max_examples=150)
 @given(data=st.data(), short=st.sampled_from(_SHORT),
-       command=st.sampled_from(["gate", "doctor", "compare"]), swap=st.booleans(),
+       command=st.sampled_from(["gate", "doctor", "compare", "watch", "power"]),
+       swap=st.booleans(),
        output=st.sampled_from(["json", "tty", "markdown"]), cluster=st.booleans())
 def test_the_cli_on_a_mutated_run_exits_as_documented_in_one_line(
         seeds: tuple[Path, dict[str, Seed]], data: st.DataObject, short: str, command: str,
@@ -117,7 +127,8 @@ def _check(command: str, code: int, out: str, err: str, output: str, where: Path
             assert out
         else:
             assert len(lines) == 1 and lines[0].startswith("evalsig: error: "), err
-            assert mutated_path in err or str(where) in err or "seeds" in err, err
+            if code != 64:  # power's 64 (a pilot without variance) is about both runs
+                assert mutated_path in err or str(where) in err or "seeds" in err, err
     if output == "json" and (code < 64 or command == "doctor"):
         report = _strict_json(out)
         assert report.get("exit_code", code) == code  # a compare report has none
