@@ -202,3 +202,20 @@ def test_a_gate_that_cannot_read_a_run_replaces_the_earlier_report(
     assert report["kind"] == "doctor" and report["exit_code"] == code
     assert [f["file"] for f in report["findings"]] == [str(cand)]
     assert "ALLOW" not in md.read_text() and "not gated" in md.read_text()
+    assert f"(exit {code})" in md.read_text()
+
+
+@pytest.mark.parametrize("case", ["unreadable", "doctor refusal"])
+def test_a_watch_that_decides_nothing_replaces_the_earlier_report(
+        tmp_path: Path, examples: Path, case: str) -> None:
+    """`evalsig watch` writes a verdict to its report paths as the gate does; on a run it
+    could not read, or one the doctor refused, the earlier look's ALLOW stayed there."""
+    base = examples / "baseline.json"
+    cand = _runframe_with_a_string_item(tmp_path) if case == "unreadable" else base
+    js = tmp_path / "watch.json"
+    js.write_text(_STALE)
+    code, out, err = _run(["--no-config", "watch", "--baseline", str(base), "--candidate",
+                           str(cand), "--min-delta", "0.05", "--json", str(js)], {})
+    assert code == 65 and out == "" and err.count("\n") == 1, err
+    report = _strict_json(js.read_text())
+    assert report["kind"] == "doctor" and report["exit_code"] == 65
