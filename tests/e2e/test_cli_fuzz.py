@@ -15,6 +15,7 @@ import contextlib
 import io
 import itertools
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -219,3 +220,96 @@ def test_a_watch_that_decides_nothing_replaces_the_earlier_report(
     assert code == 65 and out == "" and err.count("\n") == 1, err
     report = _strict_json(js.read_text())
     assert report["kind"] == "doctor" and report["exit_code"] == 65
+
+
+# ---- suite and config files ----------------------------------------------------------------
+
+_SUITE = """[suite]
+name = "nightly"
+correction = "holm"
+min_delta = 0.05
+resamples = 200
+
+[[entry]]
+name = "rc"
+metric = "accuracy"
+baseline = "native.json"
+candidate = "run.csv"
+cluster = "passage_id"
+
+[[entry]]
+task = "jsonl"
+baseline = "native.jsonl"
+candidate = "native.json"
+metric = "accuracy"
+mode = "non-inferiority"
+"""
+_CONFIG = """metric = "score"
+cluster = "passage_id"
+format = "auto"
+min-delta = 0.05
+alpha = 0.05
+power = 0.8
+mode = "superiority"
+method = "auto"
+resamples = 200
+seed = 3
+output = "json"
+"""
+# TOML values of every type, and table headers, put in place of a token of the file
+_TOML_TOKENS = [
+    "1", "-1", "0", "1e400", "nan", "inf", "-0.0", "true", '""', '"x"', "[]", "[1]", "{}",
+    "{a = 1}", "1979-05-27", "07:32:00", "99999999999999999999", '"\\u0000"', '"a\\nb"',
+    "'''x'''", '"../x.json"', '"/dev/null"', '"."', '"s3://b/k"', '"file:///nope"', '"bh"',
+    '"equivalence"', '"bootstrap"', '"permutation"', "[[entry]]", "[suite]", "[entry]",
+    "[[entries]]", '"native.json"', '"suite.toml"', "0.5", "2", "1000000000",
+    "[" * 1200 + "]" * 1200]
+_TOML_TOKEN = re.compile(r'"[^"\n]*"|\b\d+(?:\.\d+)?\b|\[\[?\w+\]\]?|\b\w+\b')
+
+
+@st.composite
+def _toml_edits(draw: st.DrawFn, text: str) -> str:
+    for _ in range(draw(st.integers(1, 3))):
+        spans = [m.span() for m in _TOML_TOKEN.finditer(text)]
+        kind = draw(st.sampled_from(["token", "token", "dropline", "dupline"]))
+        lines = text.split("\n")
+        if kind == "token" and spans:
+            a, b = spans[draw(st.integers(0, len(spans) - 1))]
+            text = text[:a] + draw(st.sampled_from(_TOML_TOKENS)) + text[b:]
+        elif kind == "dropline":
+            del lines[draw(st.integers(0, len(lines) - 1))]
+            text = "\n".join(lines)
+        else:
+            lines.insert(draw(st.integers(0, len(lines))),
+                         lines[draw(st.integers(0, len(lines) - 1))])
+            text = "\n".join(lines)
+    return text
+
+
+@settings(FUZZ, max_examples=60)
+@given(data=st.data(), which=st.sampled_from(["suite", "config"]))
+def test_a_mutated_suite_or_config_file_exits_as_documented_in_one_line(
+        seeds: tuple[Path, dict[str, Seed]], data: st.DataObject, which: str) -> None:
+    root, by_name = seeds
+    text = data.draw(_toml_edits(_SUITE if which == "suite" else _CONFIG))
+    path = root / f"{which}-{next(_counter)}.toml"  # beside the seeds: relative runs
+    path.write_text(text, encoding="utf-8")
+    try:
+        if which == "suite":
+            argv = ["--no-config", "suite", str(path), "--output", "json"]
+        else:
+            argv = ["--config", str(path), "gate", "--baseline", str(root / "run.csv"),
+                    "--candidate", str(root / "run.tsv")]
+        code, out, err = _run(argv, {})
+    finally:
+        path.unlink()
+    event(f"{which} exit {code}")
+    assert code in {0, 1, 2, 64, 65, 66, 74}, f"exit {code}: {err!r}"
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    if code >= 64 and not err.startswith("evalsig doctor:"):
+        assert len(lines) == 1 and lines[0].startswith("evalsig: error: "), err
+        if which == "suite" or code != 64:  # (a config without min-delta: the flag's line)
+            assert str(path) in err or str(root) in err, err
+    if code < 64 and which == "suite":
+        assert _strict_json(out)["exit_code"] == code
