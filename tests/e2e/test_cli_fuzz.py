@@ -290,7 +290,7 @@ def _toml_edits(draw: st.DrawFn, text: str) -> str:
 @given(data=st.data(), which=st.sampled_from(["suite", "config"]))
 def test_a_mutated_suite_or_config_file_exits_as_documented_in_one_line(
         seeds: tuple[Path, dict[str, Seed]], data: st.DataObject, which: str) -> None:
-    root, by_name = seeds
+    root = seeds[0]
     text = data.draw(_toml_edits(_SUITE if which == "suite" else _CONFIG))
     path = root / f"{which}-{next(_counter)}.toml"  # beside the seeds: relative runs
     path.write_text(text, encoding="utf-8")
