@@ -129,7 +129,9 @@ def _check(command: str, code: int, out: str, err: str, output: str, where: Path
         else:
             assert len(lines) == 1 and lines[0].startswith("evalsig: error: "), err
             if code != 64:  # power's 64 (a pilot without variance) is about both runs
-                assert mutated_path in err or str(where) in err or "seeds" in err, err
+                # a file, or both runs (a doctor error about the pair: E105, E108, E113)
+                assert any(w in err for w in (mutated_path, str(where), "seeds", "runs",
+                                              "baseline", "cluster")), err
     if output == "json" and (code < 64 or command == "doctor"):
         report = _strict_json(out)
         assert report.get("exit_code", code) == code  # a compare report has none
@@ -313,3 +315,24 @@ def test_a_mutated_suite_or_config_file_exits_as_documented_in_one_line(
             assert str(path) in err or str(root) in err, err
     if code < 64 and which == "suite":
         assert _strict_json(out)["exit_code"] == code
+
+
+@pytest.mark.parametrize("command", ["compare", "watch"])
+def test_a_metric_mismatch_names_both_files_in_its_one_line(
+        tmp_path: Path, examples: Path, command: str) -> None:
+    """Found by the CLI fuzzing: a candidate whose "metric" field was dropped reads as metric
+    'score'; the doctor's E112 said "the baseline's metric is 'accuracy', the candidate's
+    'score'" and the one-line error of compare or watch named no file."""
+    base = tmp_path / "base.json"
+    base.write_text('{"schema": "evalsig.run/1", "metric": "accuracy", "items": '
+                    '[{"item_id": "a", "score": 1}, {"item_id": "b", "score": 0}]}')
+    cand = tmp_path / "cand.json"
+    cand.write_text('{"schema": "evalsig.run/1", "items": '
+                    '[{"item_id": "a", "score": 0}, {"item_id": "b", "score": 0}]}')
+    argv = (["--no-config", "compare", str(base), str(cand)] if command == "compare" else
+            ["--no-config", "watch", "--baseline", str(base), "--candidate", str(cand),
+             "--min-delta", "0.05"])
+    code, _out, err = _run(argv, {})
+    assert code == 65
+    line = next(ln for ln in err.splitlines() if "E112" in ln or "metric is" in ln)
+    assert f"'accuracy' (in {base})" in line and f"'score' (in {cand})" in line, err
