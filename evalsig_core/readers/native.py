@@ -205,7 +205,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     if label is None:
                         raise KeyError
                     labels_text = False
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, AttributeError):  # AttributeError: "x".get, [1].get
                 ids_text = labels_text = False
                 got = careful(it, line, seen, items)
                 if got is None:
