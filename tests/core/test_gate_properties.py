@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from evalsig_core import (
@@ -34,20 +33,11 @@ from evalsig_core import (
 )
 from evalsig_core.errors import InputError
 from evalsig_core.policy import MIN_CLUSTERS, meets_margin
+from tests.strategies import SCORES, props
 
 RESAMPLES = 199
 
 
-def props(n: int) -> Callable[[Any], Any]:
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-SCORES = {
-    "binary": st.sampled_from([0.0, 1.0]),
-    "grid": st.integers(0, 8).map(lambda k: k / 8),
-    "float": st.floats(0.0, 1.0, allow_nan=False),
-}
 
 
 class Data:

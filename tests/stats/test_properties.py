@@ -12,12 +12,11 @@ example counts keep the whole file to a few seconds per test on 2 cores.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from evalsig_core.stats import METHODS, Inference, PairedSample
@@ -29,26 +28,14 @@ from evalsig_core.stats.power import (
     required_n,
 )
 from evalsig_core.stats.t_methods import cr2_variance
-from evalsig_core.stats.wild import wild_plan
+from evalsig_core.stats.wild_draws import wild_plan
+from tests.strategies import SCORES, props
 
 RESAMPLES = 199
 T_METHODS = ("paired_t", "clustered_t")
 PERCENTILE = ("paired_bootstrap", "cluster_bootstrap")
 
 
-def props(n: int) -> Callable[[Any], Any]:
-    """Deterministic hypothesis settings with `n` examples."""
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-# Scores: binary (McNemar's domain), a dyadic grid (k/8: every sum, difference and power-of-two
-# scaling is exact, so exact properties can be checked bit for bit) or any float in [0, 1].
-SCORES = {
-    "binary": st.sampled_from([0.0, 1.0]),
-    "grid": st.integers(0, 8).map(lambda k: k / 8),
-    "float": st.floats(0.0, 1.0, allow_nan=False),
-}
 
 
 @st.composite
