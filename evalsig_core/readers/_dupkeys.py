@@ -22,6 +22,7 @@ lm-eval's, over the 5% these hot paths may spend on it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,30 @@ def refuse_duplicates(data: bytes | str, value: Any, spec: Spec, src: str,
         path=src, item=None if item is None else str(item), code=E_DUPLICATE,
         hint=f"remove one of the {'two' if n == 2 else n} {key!r} keys; check how the file "
         "was edited or merged")
+
+
+def refuse_line_duplicates(lines: list[bytes], base: int, spec: Spec, src: str,
+                           parse: Callable[[bytes, int], Any]) -> None:
+    """Raise E117 for the first of `lines` (a block of JSON lines after `base` others) that
+    repeats a key `spec` reads, naming its line number. For a block whose colons differ from
+    its keys (`keys_of`): each line is parsed again (`parse(line, lineno)`, None for a blank
+    one) and checked as a document is, its colons against those of its value written back."""
+    for i, line in enumerate(lines):
+        if b":" not in line:
+            continue
+        value = parse(line, base + i + 1)
+        if value is None or (line.count(b":") == _dumps(value).count(b":")
+                             and not _escaped_colon(line)):
+            continue
+        refuse_duplicates(line, value, spec, src, f"line {base + i + 1}")
+
+
+def keys_of(value: Any) -> int:
+    """The keys of an object and of the objects among its values (not deeper): a lower bound
+    of the keys of a parsed JSON line, for the block check of `refuse_line_duplicates`."""
+    if type(value) is not dict:
+        return 0
+    return len(value) + sum(len(v) for v in value.values() if type(v) is dict)
 
 
 def _colons(raw: bytes, chunk: int = 1 << 18) -> int:

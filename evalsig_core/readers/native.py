@@ -30,9 +30,24 @@ from typing import Any
 from ..errors import InputError
 from ..run import EvalRun, id_text, shown_value, str_array
 from ._columns import Columns, build_run
-from ._dupkeys import ANY, Spec, refuse_duplicates
-from ._io import E_FIELD, E_METRIC, ReadOptions, line_blocks, read_head, sha256_hex
-from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc, reparse_exact
+from ._dupkeys import ANY, Spec, keys_of, refuse_duplicates, refuse_line_duplicates
+from ._io import (
+    E_FIELD,
+    E_METRIC,
+    Lines,
+    ReadOptions,
+    line_blocks,
+    read_head,
+    sha256_hex,
+)
+from ._json import (
+    FAST_LOADS,
+    exact_lines,
+    parse_any_line,
+    parse_line,
+    read_json_doc,
+    reparse_exact,
+)
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
@@ -73,7 +88,7 @@ def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
         header = head
         refuse_duplicates(line, head, _header_spec(), str(path), "the header line")
     hasher = hashlib.sha256()
-    blocks = line_blocks(path, hasher=hasher)
+    blocks = line_blocks(path, hasher=hasher, colons=True)
     if header:
         blocks = _without_first_line(blocks)
     run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
@@ -103,6 +118,8 @@ def _without_first_line(blocks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
             for i, line in enumerate(block):
                 if line.strip():
                     block[i] = b""  # blank: keeps the line numbers of later errors
+                    if isinstance(block, Lines):
+                        block.dropped = line
                     dropped = True
                     break
         yield block
@@ -175,13 +192,17 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     text = str
     ids_text = labels_text = True
     seen = 0
+    spec = _item_spec(opts)
     for items in blocks:
+        keys = 0  # the keys of the objects parsed, at least (`_dupkeys.keys_of`)
+        slow = 0  # lines not taken by the fast path (blank, or `careful`)
         for line in items:
             try:
                 it = loads(line)
             except ValueError:
                 it = parse_line(line, src, seen + items.index(line) + 1)
                 if it is None:
+                    slow += 1
                     continue
             try:
                 n = len(it)
@@ -193,6 +214,10 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     raise KeyError
                 else:
                     epoch = it.get("epoch", 1)
+                    if key is None:  # the keys of a metadata object count too
+                        md = it.get("metadata")
+                        if md.__class__ is dict:
+                            n += len(md)
                 iid = it["item_id"]
                 if iid.__class__ is not text:  # an integer id, or a rarer case
                     if iid is None or iid.__class__ is float:
@@ -204,8 +229,11 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     if label is None:
                         raise KeyError
                     labels_text = False
+                keys += n
             except (KeyError, TypeError):
                 ids_text = labels_text = False
+                slow += 1
+                keys += keys_of(it)
                 got = careful(it, line, seen, items)
                 if got is None:
                     continue
@@ -215,6 +243,10 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
             scores.append(value)
             if key is not None:
                 labels.append(label)
+        if raw:
+            if key is not None:  # a fast line's metadata holds at least the key
+                keys += len(items) - slow
+            _check_block(items, keys, seen, spec, src)
         seen += len(items)
     cols, metric, use_cid = c.finish()
     if ids_text and cols.ids:
@@ -222,6 +254,14 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     if labels_text and cols.clusters:
         cols.cluster_text = str_array(cols.clusters)
     return cols, metric, use_cid
+
+
+def _check_block(items: Lines, keys: int, seen: int, spec: Spec, src: str) -> None:
+    """E117 if a line of `items` repeats a key `spec` reads. `keys` (at most the keys of the
+    objects parsed from `items`) is compared with the colons of the lines (`_dupkeys`)."""
+    if keys != items.colons() and keys != items.colons(keys_only=True):
+        refuse_line_duplicates(items, seen, spec, src,
+                               lambda line, no: parse_any_line(line, src, no))
 
 
 class _Collector:
