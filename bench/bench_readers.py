@@ -214,6 +214,25 @@ def _dupkeys_line(tmp: Path, n: int) -> None:
     p.unlink()
 
 
+def _line_check_line(p: Path, kw: dict[str, Any], runs: int) -> None:
+    """The duplicate-key check of JSONL item lines (E117), read_run with it vs without."""
+
+    def unchecked() -> None:
+        native._LINE_CHECK = False
+        try:
+            read_run(p, **kw)
+        finally:
+            native._LINE_CHECK = True
+
+    m = _sandwich(unchecked, lambda: read_run(p, **kw), runs)
+    ratio, each = m.ratio(), m.ratios()
+    print(f"  duplicate-key check of the item lines: read_run with vs without it, median of "
+          f"{runs} sandwiched CPU ratios {ratio:.3f} (target <= 1.05) "
+          f"{'OK' if ratio <= 1.05 else 'MISSED'}; ratios {min(each):.3f}..{max(each):.3f}; "
+          f"fastest runs {min(m.read_cpu) / min(m.bare_cpu):.3f} (the per-line key sum runs in "
+          "both)", flush=True)
+
+
 def main() -> None:
     n = int(os.environ.get("EVALSIG_BENCH_N", "1000000"))
     runs = max(1, int(os.environ.get("EVALSIG_BENCH_RUNS", "15")))
@@ -238,6 +257,8 @@ def main() -> None:
                   f"{min(m.read_cpu):.2f} / {min(m.bare_cpu):.2f} CPU s = "
                   f"{min(m.read_cpu) / min(m.bare_cpu):.2f}; wall-clock median ratio "
                   f"{m.ratio(cpu=False):.2f}", flush=True)
+            if name == "native JSONL":
+                _line_check_line(p, kw, runs)
             p.unlink()
         _dupkeys_line(tmp, max(1, n // 5))
         fast, slow = _eval_archives(tmp, 10000)

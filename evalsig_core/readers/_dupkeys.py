@@ -14,13 +14,27 @@ document (or one JSON line, such as a JSONL header) that was already parsed:
   first duplicate of a key the reader reads (`Spec`) is an error naming the file, the record,
   its item and the key. Duplicates of keys evalsig does not read are ignored.
 
-JSONL item lines are not checked: the cheapest check that never misses a duplicate (numpy
-counts of the key names, per block) measured +6% of the native JSONL reader's CPU and +12% of
-lm-eval's, over the 5% these hot paths may spend on it.
+JSONL item lines (the native reader; `refuse_line_duplicates`) are checked per block of lines
+(`_io.line_blocks`), with no second parse and no writing back on the fast path:
+
+- the reader adds up the keys of the objects it parsed: each line's top-level key count, plus
+  the keys of its `metadata` object (and, for the lines its fast path does not take, of every
+  object value: `keys_of`). That sum is at most the keys the objects hold;
+- the block's colons are counted at numpy speed: first every colon byte, then (when those
+  differ) only the colons right after a quote or whitespace (`_io.key_colons`: a key's colon
+  always is; `"12:30"`'s is not). Either count is at least the number of keys written.
+  Keys written >= keys held >= the sum, so a count equal to the sum proves no key was
+  dropped anywhere in the block, at any depth, whatever escapes the text uses;
+- only a block where neither count equals the sum (a repeated key, a colon after a quote
+  inside a string, or an object the sum leaves out, such as one nested inside `metadata`) is
+  parsed again line by line and each line checked as a document is (above).
+Measured (callgrind, 100k lines; bench_readers prints the ratio with and without the check):
+see bench/bench_readers.py. lm-eval samples lines are not checked: see there why.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -33,12 +47,15 @@ from ._io import BOM
 try:
     import orjson
 
+    _loads: Any = orjson.loads
+
     def _dumps(value: Any) -> bytes:
         try:
             return orjson.dumps(value)
         except (TypeError, orjson.JSONEncodeError):  # an integer beyond 64 bits
             return json.dumps(value).encode()
 except ImportError:  # pragma: no cover - orjson is in the dev extra
+    _loads = json.loads
 
     def _dumps(value: Any) -> bytes:
         return json.dumps(value).encode()
@@ -78,12 +95,18 @@ def refuse_duplicates(data: bytes | str, value: Any, spec: Spec, src: str,
         "was edited or merged")
 
 
-def refuse_line_duplicates(lines: list[bytes], base: int, spec: Spec, src: str,
+def refuse_line_duplicates(lines: list[bytes], colons: int, base: int, spec: Spec, src: str,
                            parse: Callable[[bytes, int], Any]) -> None:
-    """Raise E117 for the first of `lines` (a block of JSON lines after `base` others) that
-    repeats a key `spec` reads, naming its line number. For a block whose colons differ from
-    its keys (`keys_of`): each line is parsed again (`parse(line, lineno)`, None for a blank
-    one) and checked as a document is, its colons against those of its value written back."""
+    """Raise E117 for the first of `lines` (a block of JSON lines after `base` others, holding
+    `colons` colon bytes) that repeats a key `spec` reads, naming its line number.
+
+    For a block whose colons differ from the keys its reader added up (module docstring): the
+    block is parsed again as one JSON array and written back, in two C calls, and its colons
+    compared with those written back, as a document's are. Only when they differ too (or the
+    block has a blank or unusual line) each line is parsed again (`parse(line, lineno)`, None
+    for a blank one) and checked so."""
+    if _block_is_clean(lines, colons):
+        return
     for i, line in enumerate(lines):
         if b":" not in line:
             continue
@@ -92,6 +115,29 @@ def refuse_line_duplicates(lines: list[bytes], base: int, spec: Spec, src: str,
                              and not _escaped_colon(line)):
             continue
         refuse_duplicates(line, value, spec, src, f"line {base + i + 1}")
+
+
+def _block_is_clean(lines: list[bytes], colons: int) -> bool:
+    """Whether the lines, parsed as one array and written back, keep all `colons` (no key
+    dropped). The cyclic GC is paused for the two C calls: the thousands of objects alive at
+    once would otherwise trigger collections that cost more than the parse (no Python code
+    runs meanwhile, so nothing else sees the pause)."""
+    joined = b"[" + b",".join(lines) + b"]"
+    if _escaped_colon(joined):
+        return False
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        values = _loads(joined)
+        written = _dumps(values).count(b":")
+        n = len(values)
+        del values
+    except (ValueError, TypeError, RecursionError):  # a blank line, NaN: line by line
+        return False
+    finally:
+        if enabled:
+            gc.enable()
+    return n == len(lines) and written == colons
 
 
 def keys_of(value: Any) -> int:

@@ -52,6 +52,8 @@ from ._json import (
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
 _MISSING = object()
+# The duplicate-key check of JSONL item lines (E117); bench_readers turns it off to measure it.
+_LINE_CHECK = True
 
 
 def sniff_json(doc: Any) -> bool:
@@ -88,7 +90,7 @@ def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
         header = head
         refuse_duplicates(line, head, _header_spec(), str(path), "the header line")
     hasher = hashlib.sha256()
-    blocks = line_blocks(path, hasher=hasher, colons=True)
+    blocks = line_blocks(path, hasher=hasher, colons=_LINE_CHECK)
     if header:
         blocks = _without_first_line(blocks)
     run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
@@ -193,16 +195,15 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     ids_text = labels_text = True
     seen = 0
     spec = _item_spec(opts)
+    check = raw and _LINE_CHECK
     for items in blocks:
         keys = 0  # the keys of the objects parsed, at least (`_dupkeys.keys_of`)
-        slow = 0  # lines not taken by the fast path (blank, or `careful`)
         for line in items:
             try:
                 it = loads(line)
             except ValueError:
                 it = parse_line(line, src, seen + items.index(line) + 1)
                 if it is None:
-                    slow += 1
                     continue
             try:
                 n = len(it)
@@ -224,7 +225,12 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                         raise KeyError
                     ids_text = False
                 value = it["score"]
-                label = it["metadata"][key] if key is not None else ""
+                if key is not None:
+                    md = it["metadata"]
+                    label = md[key]
+                    n += len(md)
+                else:
+                    label = ""
                 if label.__class__ is not text:
                     if label is None:
                         raise KeyError
@@ -232,7 +238,6 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                 keys += n
             except (KeyError, TypeError):
                 ids_text = labels_text = False
-                slow += 1
                 keys += keys_of(it)
                 got = careful(it, line, seen, items)
                 if got is None:
@@ -243,9 +248,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
             scores.append(value)
             if key is not None:
                 labels.append(label)
-        if raw:
-            if key is not None:  # a fast line's metadata holds at least the key
-                keys += len(items) - slow
+        if check:
             _check_block(items, keys, seen, spec, src)
         seen += len(items)
     cols, metric, use_cid = c.finish()
@@ -259,8 +262,9 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
 def _check_block(items: Lines, keys: int, seen: int, spec: Spec, src: str) -> None:
     """E117 if a line of `items` repeats a key `spec` reads. `keys` (at most the keys of the
     objects parsed from `items`) is compared with the colons of the lines (`_dupkeys`)."""
-    if keys != items.colons() and keys != items.colons(keys_only=True):
-        refuse_line_duplicates(items, seen, spec, src,
+    colons = items.colons()
+    if keys != colons and keys != items.colons(keys_only=True):
+        refuse_line_duplicates(items, colons, seen, spec, src,
                                lambda line, no: parse_any_line(line, src, no))
 
 

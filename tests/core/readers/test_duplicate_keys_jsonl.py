@@ -115,6 +115,20 @@ def test_nested_objects_and_errored_items_are_read_as_before(tmp_path: Path) -> 
     assert run.meta.n_errored == 1
 
 
+@pytest.mark.parametrize("header", [False, True])
+def test_a_duplicate_beside_objects_the_key_sum_leaves_out_is_refused(
+        tmp_path: Path, header: bool) -> None:
+    # objects nested in metadata are not in the reader's key sum: such blocks are parsed again
+    # (as one array, or line by line when a blank line, here the header's, is in the block)
+    lines = [_item(i, metadata={"passage_id": f"P{i}", "src": {"ds": "x", "split": "test"}})
+             for i in range(50)]
+    p = _run(tmp_path / "r.jsonl", lines, header=header)
+    assert read_run(p, cluster="passage_id").n_records == 50
+    lines[40] = _with(lines[40], '"score": 1')
+    p = _run(tmp_path / "r.jsonl", lines, header=header)
+    _refused(p, "score", "q40", 41 + header, cluster="passage_id")
+
+
 def test_a_repeated_metric_inside_scores_is_refused(tmp_path: Path) -> None:
     lines = [json.dumps({"item_id": f"q{i}", "scores": {"accuracy": 1, "f1": 0.5}})
              for i in range(3)]
