@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ._io import BOM
+from ._io import BOM, Lines
+from ._json import parse_any_line
 
 try:
     import orjson
@@ -93,6 +94,17 @@ def refuse_duplicates(data: bytes | str, value: Any, spec: Spec, src: str,
         path=src, item=None if item is None else str(item), code=E_DUPLICATE,
         hint=f"remove one of the {'two' if n == 2 else n} {key!r} keys; check how the file "
         "was edited or merged")
+
+
+def check_block(items: list[bytes], keys: int, base: int, spec: Spec, src: str) -> None:
+    """E117 if a line of `items` (a `Lines` block after `base` lines) repeats a key `spec`
+    reads. `keys`: the keys of the objects parsed from it as the reader added them up (at
+    most what they hold), compared with the block's colons (module docstring)."""
+    assert isinstance(items, Lines)
+    colons = items.colons()
+    if keys != colons and keys != items.colons(keys_only=True):
+        refuse_line_duplicates(items, colons, base, spec, src,
+                               lambda line, no: parse_any_line(line, src, no))
 
 
 def refuse_line_duplicates(lines: list[bytes], colons: int, base: int, spec: Spec, src: str,

@@ -318,10 +318,6 @@ def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTE
                        colons)
 
 
-_KEY_END = np.zeros(256, dtype=bool)
-_KEY_END[[ord('"'), ord(" "), ord("\t"), ord("\r")]] = True
-
-
 def _all_colons(data: bytes, end: int = -1) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end) == 58))
 
@@ -332,13 +328,12 @@ def key_colons(data: bytes, end: int = -1) -> int:
     its colon, so this is at least the number of keys written; colons inside strings mostly
     follow other bytes (`"12:30"`, `"mmlu:algebra:3"`) and are not counted."""
     a = np.frombuffer(data, dtype=np.uint8, count=end)
-    at = np.flatnonzero(a == 58)
-    if not at.size:
+    if not a.size:
         return 0
-    before = a[at - 1]
-    if at[0] == 0:  # nothing before it (a[-1] is the last byte)
-        before[0] = 0
-    return int(np.count_nonzero(_KEY_END[before]))
+    before = a[np.flatnonzero(a[1:] == 58)]  # the byte before each colon but a first one
+    # a quote, or a byte up to the space (JSON whitespace; counting more is safe: the count
+    # only has to be at least the keys written)
+    return int(np.count_nonzero((before == 34) | (before <= 32))) + int(a[0] == 58)
 
 
 def _blocks(p: Path, max_line: int, chunk: int, feed: Any,

@@ -30,24 +30,9 @@ from typing import Any
 from ..errors import InputError
 from ..run import EvalRun, id_text, shown_value, str_array
 from ._columns import Columns, build_run
-from ._dupkeys import ANY, Spec, keys_of, refuse_duplicates, refuse_line_duplicates
-from ._io import (
-    E_FIELD,
-    E_METRIC,
-    Lines,
-    ReadOptions,
-    line_blocks,
-    read_head,
-    sha256_hex,
-)
-from ._json import (
-    FAST_LOADS,
-    exact_lines,
-    parse_any_line,
-    parse_line,
-    read_json_doc,
-    reparse_exact,
-)
+from ._dupkeys import ANY, Spec, check_block, keys_of, refuse_duplicates
+from ._io import E_FIELD, E_METRIC, Lines, ReadOptions, line_blocks, read_head, sha256_hex
+from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc, reparse_exact
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
@@ -249,7 +234,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
             if key is not None:
                 labels.append(label)
         if check:
-            _check_block(items, keys, seen, spec, src)
+            check_block(items, keys, seen, spec, src)
         seen += len(items)
     cols, metric, use_cid = c.finish()
     if ids_text and cols.ids:
@@ -257,15 +242,6 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     if labels_text and cols.clusters:
         cols.cluster_text = str_array(cols.clusters)
     return cols, metric, use_cid
-
-
-def _check_block(items: Lines, keys: int, seen: int, spec: Spec, src: str) -> None:
-    """E117 if a line of `items` repeats a key `spec` reads. `keys` (at most the keys of the
-    objects parsed from `items`) is compared with the colons of the lines (`_dupkeys`)."""
-    colons = items.colons()
-    if keys != colons and keys != items.colons(keys_only=True):
-        refuse_line_duplicates(items, colons, seen, spec, src,
-                               lambda line, no: parse_any_line(line, src, no))
 
 
 class _Collector:
