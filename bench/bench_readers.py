@@ -9,7 +9,7 @@ Targets (issue 4):
 - the duplicate-key check (`readers._dupkeys`, E117) of a 200k-item native JSON document at
   most 5% of its read (CPU, the fastest of 3 runs each).
 Also printed (no target): 1M number cluster labels (integers, then floats) written by
-`run.cluster_labels` (vectorised, `numtext.number_labels`) vs the per-label rule `label_text`.
+`numtext.cluster_labels` (vectorised, `numtext.number_labels`) vs the per-label rule `label_text`.
 Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files and
 EVALSIG_BENCH_RUNS (default 15) for the reader runs per file.
 
@@ -26,7 +26,7 @@ The reader's time includes hashing the file (sha256, recorded in the run's metad
 
 Measured so (2026-11-30, five runs at 1M lines, 9 or 15 reader runs each): lm-eval 1.26 to
 1.48, OK in every run; native JSONL 1.58 to 1.70, MISSED in every run. Then (jsonlspeed) the
-native reader builds its string columns without numpy's type inference (`run.str_array`),
+native reader builds its string columns without numpy's type inference (`numtext.str_array`),
 takes the ids' and labels' types from its parsing loop instead of scanning the columns, and
 tests an item's key count instead of looking for `error` and `scores` in it: per 1M lines
 `build_run` fell from 0.36 to 0.07 CPU s (the string arrays, 0.13 s, now end the parsing
@@ -62,11 +62,11 @@ from pathlib import Path
 from typing import Any
 
 from evalsig_core import read_run
+from evalsig_core.numtext import cluster_labels, is_missing, label_text
 from evalsig_core.readers import native
 from evalsig_core.readers._dupkeys import refuse_duplicates
 from evalsig_core.readers._io import ReadOptions
 from evalsig_core.readers._json import read_json_doc
-from evalsig_core.run import cluster_labels, is_missing, label_text
 from tests.core.readers.zipmaker import ZSTD, write_zip
 
 try:

@@ -1,19 +1,29 @@
-"""Numbers as text, vectorised: integer ids (`int_strings`) and number cluster labels
-(`number_labels`), each equal to the per-value rule it replaces on a hot path.
+"""Item ids and cluster labels as text: the per-value rules and their vectorised forms.
 
-A module of its own, importing nothing of evalsig: `run` converts 1M-record columns with it, and
-a test compares every function here with the Python rule (`run.id_text`, `run.label_text`).
+`id_text` and `label_text` give the text a value pairs or clusters on (1.0 is "1", as 1 is),
+`is_missing` the values that are absent. `id_array` and `cluster_labels` apply them to whole
+columns, taking numpy where the column allows (`str_array`, `int_strings`, `number_labels`),
+each equal to the per-value rule it replaces on a hot path (a test compares them). A value no
+rule accepts is one E109 `InputError` line naming the file and the record (`shown_value`
+spells the value). `run` converts 1M-record columns with them; the readers share them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["int_strings", "number_labels"]
+from .errors import InputError
+
+__all__ = ["ID_HINT", "LABEL_HINT", "MAX_EXACT_FLOAT", "cluster_labels", "id_array", "id_text",
+           "int_strings", "is_missing", "label_text", "number_labels", "shown_value",
+           "str_array"]
 
 _INT64_MAX = np.iinfo(np.int64).max
+# The largest integer every float64 holds exactly: a float id beyond it may have been rounded.
+MAX_EXACT_FLOAT = 2**53
 
 
 def int_strings(a: np.ndarray) -> np.ndarray:
@@ -44,7 +54,7 @@ def int_strings(a: np.ndarray) -> np.ndarray:
 
 
 def number_labels(values: list[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """`run.label_text` of a column of only integers, only floats or only booleans, and the
+    """`label_text` of a column of only integers, only floats or only booleans, and the
     mask of labels present (NaN is missing), without a Python call per label; None for an
     empty column or any other (mixed types, strings, integers beyond int64): the caller then
     takes the per-label rule. Integers are written in decimal, an integral float as its
@@ -90,3 +100,167 @@ def _float_labels(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if texts:
         out[rest] = texts
     return out, present
+
+
+def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
+    """Item ids as strings (`id_text`), for the readers and `EvalRun.from_arrays` alike: a
+    missing (`is_missing`: None, empty, NaN, pandas NA), boolean, fractional or nested id is
+    one E109 line naming the file, the record and the fix. Ids that are all strings or all
+    integers take numpy's conversion (one C pass); anything else is checked value by value
+    (numpy's own conversion made [True, "a"] ["True", "a"] and [True, 2] ["1", "2"])."""
+    arr = None
+    if isinstance(values, np.ndarray) and values.dtype.kind in "Uiu":
+        arr = values
+    else:
+        items = values.tolist() if isinstance(values, np.ndarray) else values
+        if not isinstance(items, list):
+            items = list(items)
+        if not items:
+            return np.asarray([], dtype=np.str_)
+        types = set(map(type, items))  # one C pass: [True, 2] must not reach numpy
+        if types == {str}:
+            arr = str_array(items)
+        elif types <= {str, int}:
+            arr = np.asarray(items)
+    if arr is not None and arr.dtype.kind == "U":
+        if (arr == "").any():
+            _no_id(int(np.flatnonzero(arr == "")[0]), src)
+        return arr
+    if arr is not None and arr.dtype.kind in "iu":
+        return int_strings(arr)
+    out = []
+    for pos, v in enumerate(items):
+        if is_missing(v):  # None, "", NaN (pandas' missing value), pandas NA
+            _no_id(pos, src)
+        try:
+            out.append(id_text(v))
+        except ValueError as exc:
+            hint = ID_HINT + ("; a float id pairs only when it holds an integer (1.0 is 1)"
+                              if type(v) is float else "")
+            raise InputError(f"record #{pos + 1} has item_id {shown_value(v)}, which {exc}",
+                             path=src, hint=hint, code="E109") from None
+    return np.asarray(out, dtype=np.str_).reshape(len(out))
+
+
+def _no_id(pos: int, src: str | None) -> None:
+    raise InputError(f"record #{pos + 1} has no item_id", path=src, code="E109",
+                     hint="every record needs an item id to be paired")
+
+
+def str_array(values: list[str]) -> np.ndarray:
+    """A list of strings as a `<U` array, equal to `np.asarray(values)` (about half the time
+    for 1M short strings: numpy's own inference costs more than the width scan and the copy).
+    The caller has checked that every value is a `str`."""
+    width = max(1, max(map(len, values), default=0))
+    return np.fromiter(values, dtype=f"<U{width}", count=len(values))
+
+
+ID_HINT = "item ids must be strings or integers"
+
+
+def id_text(value: Any) -> str:
+    """An item id as the text runs are paired on, or ValueError saying why it is not one.
+
+    Strings are kept as they are and integers are written in decimal. A float is an id only
+    when it holds an integer exactly (below 2**53): 1.0 is "1", as the integer 1 is (the rule
+    `label_text` applies to cluster labels), so a writer's 1.0 pairs with another's 1. A
+    fraction, a larger float (maybe rounded), a boolean, a list or an object is refused: none
+    would pair with what the other run names the same item."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        raise ValueError("is a boolean")
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if not np.isfinite(f):  # NaN is a missing id (`id_array` says so first): +-inf
+            raise ValueError("is not a finite number")
+        if not f.is_integer():
+            raise ValueError("is a fraction")
+        if abs(f) > MAX_EXACT_FLOAT:
+            raise ValueError("is a float beyond 2**53 (it may have been rounded)")
+        return str(int(f))
+    if isinstance(value, list | tuple | dict | set):
+        raise ValueError(f"is a {type(value).__name__}")
+    return str(value)
+
+
+def shown_value(value: Any) -> str:
+    """A value for an error line, as JSON spells it (true, null, 1.5) and at most 40 chars."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def label_text(value: Any) -> str:
+    """A cluster label as text, the same for the same value whatever the writer: the number
+    1.0 is "1" as the number 1 is (a float column of labels disagreed with an integer one on
+    every item, W204), and booleans are JSON's "true"/"false". A list, tuple, dict or set is
+    a ValueError saying which (as in `id_text`): its `str()` depended on key order, so
+    {"a": 1, "b": 2} and {"b": 2, "a": 1} were two clusters."""
+    if type(value) is int:  # the usual non-string label: no isinstance chain
+        return str(value)
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple | dict | set):
+        raise ValueError(f"is a {type(value).__name__}")
+    return str(value)
+
+
+LABEL_HINT = "use a string or number as cluster label: export the label itself, e.g. a passage id"
+
+
+def cluster_labels(values: Sequence[Any] | np.ndarray, arr: np.ndarray | None = None, *,
+                   src: str | None = None,
+                   ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster labels as strings (`label_text`) and the mask of records that have one: None,
+    "", NaN or pandas NA is missing (an error when clustering), never one pseudo-cluster of
+    the unlabelled records. `arr` is `values` as an array when the caller already inferred
+    one; labels that already are strings, and columns of only integers, only floats or only
+    booleans (`number_labels`), take no Python loop. A label `label_text` refuses
+    is one E109 line naming `src`, the record and its item (`ids`, when given)."""
+    if arr is None and isinstance(values, np.ndarray):
+        arr = values
+    if arr is not None and arr.dtype.kind == "U":
+        return arr, arr != ""
+    raw = values if isinstance(values, np.ndarray) else list(values)
+    fast = number_labels(raw)  # all integers, all floats or all booleans: no loop
+    if fast is not None:
+        return fast
+    raw = raw.tolist() if isinstance(raw, np.ndarray) else raw
+    present = np.fromiter((not is_missing(v) for v in raw), dtype=bool, count=len(raw))
+    try:
+        labels = [label_text(v) if ok else ""
+                  for v, ok in zip(raw, present.tolist(), strict=True)]
+    except ValueError:
+        _bad_label(raw, src, ids)
+    return np.asarray(labels, dtype=np.str_).reshape(len(raw)), present
+
+
+def _bad_label(raw: list[Any], src: str | None, ids: np.ndarray | None) -> NoReturn:
+    for pos, v in enumerate(raw):
+        try:
+            label_text(v)
+        except ValueError as exc:
+            raise InputError(f"record #{pos + 1} has cluster label {shown_value(v)}, which {exc}",
+                             path=src, item=None if ids is None else str(ids[pos]),
+                             hint=LABEL_HINT, code="E109") from None
+    raise AssertionError("label_text refused no label")  # pragma: no cover
+
+
+def is_missing(value: Any) -> bool:
+    """An absent id or label: None, "", a float NaN (pandas' missing value), pandas NA/NaT."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, float | np.floating):
+        return bool(value != value)
+    return type(value).__name__ in ("NAType", "NaTType")
+

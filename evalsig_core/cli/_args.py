@@ -223,7 +223,8 @@ def _refuse_config_after(command: str, rest: list[str], own: argparse.ArgumentPa
         if arg == "--":
             return
         flag = arg.split("=", 1)[0]
-        if flag in _TOP_LEVEL_CONFIG and flag not in own._option_string_actions:
+        defined = own.options if isinstance(own, UsageParser) else set()
+        if flag in _TOP_LEVEL_CONFIG and flag not in defined:
             usage = "--config PATH" if flag == "--config" else flag
             raise UsageError(f"{flag} goes before the command, not after `{command}`",
                              hint=f"put it before the command: evalsig {usage} {command} ...")

@@ -40,12 +40,21 @@ class UsageParser(argparse.ArgumentParser):
     given once: `--alpha 0.05 ... --alpha 0.5` is refused naming both values, whatever they
     are. The one exception is a flag repeated (`--dry-run ... --dry-run`, or `-n` and its
     alias `--dry-run`): it cannot say two different things, so it is allowed, as `--x` then
-    `--no-x` is not. Options meant to repeat (`action="append"`, counts) repeat freely."""
+    `--no-x` is not. Options meant to repeat (`action="append"`, counts) repeat freely.
+
+    `options` holds every option string given to this parser's `add_argument` (-h and --help
+    too): a record of our own, where argparse's is private."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.options: set[str] = set()  # before argparse's __init__, which adds -h/--help
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
         self._argv: list[str] = []
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.options.update(action.option_strings)
+        return action
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         self._argv = list(sys.argv[1:] if args is None else args)

@@ -15,15 +15,8 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ..errors import InputError
-from ..run import (
-    EPOCH_RANGE_HINT,
-    EvalRun,
-    RunMeta,
-    cluster_labels,
-    id_array,
-    shown_value,
-    str_array,
-)
+from ..numtext import cluster_labels, id_array, shown_value, str_array
+from ..run import EPOCH_RANGE_HINT, EvalRun, RunMeta
 from ._io import E_BOUND, E_FIELD
 
 _NUMBER_TYPES = {int, float, bool}
@@ -130,7 +123,7 @@ def _out_of_range(value: Any, item: str, src: str) -> NoReturn:
 
 def cluster_arrays(clusters: list[Any] | np.ndarray, src: str,
                    ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels as strings and a mask of records that have one (`run.cluster_labels`; an
+    """Labels as strings and a mask of records that have one (`numtext.cluster_labels`; an
     object or array label is an E109 line naming `src` and the item of `ids`)."""
     if isinstance(clusters, np.ndarray):
         return cluster_labels(clusters, src=src, ids=ids)

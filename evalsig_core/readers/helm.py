@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun, shown_value
+from ..numtext import shown_value
+from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._dupkeys import Spec, refuse_duplicates
 from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, is_file, sha256_hex

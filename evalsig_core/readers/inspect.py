@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun, shown_value
+from ..numtext import shown_value
+from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._dupkeys import ANY, Spec, refuse_duplicates
 from ._io import E_FIELD, E_METRIC, ReadOptions, sha256_file, sha256_hex

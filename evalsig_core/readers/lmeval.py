@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..run import EvalRun, shown_value
+from ..numtext import shown_value
+from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, line_blocks
 from ._json import FAST_LOADS, parse_line, read_metadata_json, reparse_exact, unread_entry

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..run import EvalRun, id_text, shown_value, str_array
+from ..numtext import id_text, shown_value, str_array
+from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._dupkeys import ANY, Spec, check_block, keys_of, refuse_duplicates
 from ._io import E_FIELD, E_METRIC, Lines, ReadOptions, line_blocks, read_head, sha256_hex

@@ -138,7 +138,7 @@ def test_a_run_metric_that_is_not_a_name_is_refused(tmp_path: Path, metric: obje
 @pytest.mark.parametrize("values", [["q1", "q22", ""], ["a\x00", "b"], ["\ud800x", "é", "😀ab"],
                                     ["", ""], ["only"]])
 def test_str_array_is_numpys_own_conversion(values: list[str]) -> None:
-    from evalsig_core.run import str_array
+    from evalsig_core.numtext import str_array
 
     got, want = str_array(values), np.asarray(values)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()

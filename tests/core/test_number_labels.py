@@ -1,5 +1,5 @@
 """Number cluster labels are written by numpy (`numtext.number_labels`) exactly as the
-per-label rule `run.label_text` writes them (a Python call per label, about 0.6 us each)."""
+per-label rule `numtext.label_text` writes them (a Python call per label, about 0.6 us each)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evalsig_core.numtext import number_labels
-from evalsig_core.run import cluster_labels, is_missing, label_text
+from evalsig_core.numtext import cluster_labels, is_missing, label_text, number_labels
 
 _INTS = [0, 7, -1, 10, 99, 100, -123456789, 2**53 + 1, 2**62, 2**63 - 1, -2**63]
 _FLOATS = [0.0, -0.0, 1.0, -1.0, 2.5, -0.1, 0.5, 1e16, 1e300, -1e22, 2.0**63, -2.0**63,

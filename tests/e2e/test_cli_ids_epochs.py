@@ -108,7 +108,7 @@ def test_a_negative_csv_epoch_is_refused(tmp_path: Path,
     ([1], "has item_id [1], which is a list"),
     (None, "has no item_id"),
     # "which is not a finite number", where from_arrays said "has no item_id" for the same
-    # NaN (pandas' missing value): one wording, `run.is_missing` deciding for both
+    # NaN (pandas' missing value): one wording, `numtext.is_missing` deciding for both
     (float("nan"), "has no item_id"),
 ])
 def test_an_item_id_that_is_no_id_is_refused_by_position(

@@ -19,15 +19,8 @@ with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx is
     from starlette.testclient import TestClient
 
 from evalsig_core import UsageError
-from evalsig_flows.webhook import (
-    RunCreationError,
-    RunRef,
-    WebhookSettings,
-    create_app,
-    main,
-    route_event,
-    sign,
-)
+from evalsig_flows.github_events import RunCreationError, RunRef, route_event
+from evalsig_flows.webhook import WebhookSettings, create_app, main, sign
 
 SECRET = "It's a Secret to Everybody"
 EVENTS = Path(__file__).resolve().parents[2] / "infra" / "local" / "events"
@@ -190,7 +183,7 @@ def test_a_failure_creating_the_next_attempt_is_5xx_never_2xx() -> None:
 
 
 def test_a_delivery_whose_every_attempt_failed_gets_500_not_an_endless_loop() -> None:
-    from evalsig_flows.webhook import MAX_ATTEMPTS
+    from evalsig_flows.github_events import MAX_ATTEMPTS
 
     fake = FakeCreator()
     c = client(fake)

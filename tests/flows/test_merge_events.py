@@ -15,8 +15,9 @@ import pytest
 
 from evalsig_flows.audit_log import recent_records
 from evalsig_flows.baselines import baseline_prefix, read_pointer
+from evalsig_flows.github_events import RunRequest, route_event
 from evalsig_flows.store import Store, open_store
-from evalsig_flows.webhook import RunRequest, WebhookSettings, route_event
+from evalsig_flows.webhook import WebhookSettings
 from tests.conftest import EXAMPLES
 from tests.flows.conftest import seed_baseline
 

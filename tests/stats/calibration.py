@@ -49,7 +49,8 @@ from evalsig_core.stats.exchangeable import adjust_bounds
 from evalsig_core.stats.mcnemar import tango_bounds
 from evalsig_core.stats.power import bound_mde
 from evalsig_core.stats.t_methods import bell_mccaffrey_df
-from evalsig_core.stats.wild import WildBootstrap, wild_plan
+from evalsig_core.stats.wild import WildBootstrap
+from evalsig_core.stats.wild_draws import wild_plan
 
 N_ITEMS = 1000  # without clusters
 # The resamples `auto` uses by default: with them the wild bootstrap enumerates every weight

@@ -23,7 +23,8 @@ from evalsig_core.stats import (
     wild_cluster_bootstrap,
 )
 from evalsig_core.stats.mcnemar import tango_score
-from evalsig_core.stats.wild import WEBB, WildBootstrap, wild_plan
+from evalsig_core.stats.wild import WildBootstrap
+from evalsig_core.stats.wild_draws import WEBB, wild_plan
 
 
 def _clustered(seed: int, G: int, n: int = 400) -> PairedSample:

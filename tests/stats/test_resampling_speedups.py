@@ -11,9 +11,10 @@ import pytest
 
 from evalsig_core.stats import PairedSample, wild_cluster_bootstrap
 from evalsig_core.stats import bootstrap as bootstrap_mod
-from evalsig_core.stats import wild as wild_mod
+from evalsig_core.stats import wild_draws as draws_mod
 from evalsig_core.stats.bootstrap import CHUNK_CELLS, bootstrap_draws, distinct_rows
-from evalsig_core.stats.wild import TYPES_MIN_G, WildBootstrap
+from evalsig_core.stats.wild import WildBootstrap
+from evalsig_core.stats.wild_draws import TYPES_MIN_G
 
 
 def _binary_clusters(G: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +39,7 @@ def test_type_sign_projections_are_per_cluster_rademacher_signs() -> None:
     # j % 64 of word j // 64 of the draw, from the same generator call (one chunk here).
     S, n = _binary_clusters(3000, 1)
     data = np.stack([S, S * n, n, n * n])
-    P = wild_mod._type_sign_projections(data, 40, seed=7)
+    P = draws_mod.type_sign_projections(data, 40, seed=7)
     assert P is not None  # 3000 >= TYPES_MIN_G clusters, under 3000 / 16 types
     X = data.T[np.lexsort(data[::-1])]
     G = len(S)
@@ -54,9 +55,9 @@ def test_type_sign_projections_are_per_cluster_rademacher_signs() -> None:
 def test_type_path_is_skipped_for_continuous_scores_and_few_clusters() -> None:
     rng = np.random.default_rng(2)
     cont = rng.random((4, 4000))
-    assert wild_mod._type_sign_projections(cont, 10, seed=0) is None
+    assert draws_mod.type_sign_projections(cont, 10, seed=0) is None
     S, n = _binary_clusters(TYPES_MIN_G - 1, 3)
-    assert wild_mod._type_sign_projections(np.stack([S, S * n, n, n * n]), 10, seed=0) is None
+    assert draws_mod.type_sign_projections(np.stack([S, S * n, n, n * n]), 10, seed=0) is None
 
 
 def test_wcr_type_path_and_byte_table_give_the_same_law(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,9 +68,9 @@ def test_wcr_type_path_and_byte_table_give_the_same_law(monkeypatch: pytest.Monk
     d = np.concatenate([np.r_[np.ones(int(s)) if s > 0 else np.full(int(-s), -1.0),
                               np.zeros(int(k - abs(s)))] for s, k in zip(S, n, strict=True)])
     sample = PairedSample(np.zeros(len(d)), d, codes)
-    assert wild_mod._type_sign_projections(np.stack([S, S * n, n, n * n]), 1, seed=0) is not None
+    assert draws_mod.type_sign_projections(np.stack([S, S * n, n, n * n]), 1, seed=0) is not None
     fast = wild_cluster_bootstrap(sample, alpha=0.05, resamples=9999, seed=0)
-    monkeypatch.setattr(wild_mod, "TYPES_MIN_G", 10**9)
+    monkeypatch.setattr(draws_mod, "TYPES_MIN_G", 10**9)
     table = wild_cluster_bootstrap(sample, alpha=0.05, resamples=9999, seed=0)
     se1 = float(WildBootstrap.fit(S, n, resamples=99, seed=0).se1[0])
     assert fast.delta == table.delta
@@ -117,10 +118,10 @@ def test_byte_table_projections_are_per_cluster_rademacher_signs(
     S, n = rng.normal(size=G), rng.integers(1, 30, G).astype(float)
     data = np.stack([S, S * n, n, n * n])
     groups = (G + 7) // 8
-    monkeypatch.setattr(wild_mod, "CHUNK_CELLS", 100 * groups)
-    monkeypatch.setattr(wild_mod, "PACKED_BYTES", 300 * groups)
-    monkeypatch.setattr(wild_mod, "TABLE_BLOCK", 16)
-    P = wild_mod._rademacher_projections(data, draws, seed=4)
+    monkeypatch.setattr(draws_mod, "CHUNK_CELLS", 100 * groups)
+    monkeypatch.setattr(draws_mod, "PACKED_BYTES", 300 * groups)
+    monkeypatch.setattr(draws_mod, "TABLE_BLOCK", 16)
+    P = draws_mod.rademacher_projections(data, draws, seed=4)
     gen = np.random.default_rng(4)
     packed = np.concatenate([gen.integers(0, 256, size=(min(100, draws - s), groups),
                                           dtype=np.uint8) for s in range(0, draws, 100)])

@@ -1,5 +1,5 @@
 """A cluster label that is a JSON object or array is refused, in every reader and in
-`EvalRun.from_arrays` (one rule, `run.label_text`, as item ids are by `run.id_text`).
+`EvalRun.from_arrays` (one rule, `numtext.label_text`, as item ids are by `numtext.id_text`).
 
 Such labels were compared through Python's `str()`: {"a": 1, "b": 2} and {"b": 2, "a": 1}
 became two clusters (and [1, 2] the label "[1, 2]"), so the same passage could be split by key

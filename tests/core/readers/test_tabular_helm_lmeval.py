@@ -276,7 +276,7 @@ def test_a_metadata_file_that_cannot_be_parsed_is_recorded_not_skipped(
 def test_integer_ids_become_the_same_strings_as_str(values: list[int]) -> None:
     import numpy as np
 
-    from evalsig_core.run import int_strings
+    from evalsig_core.numtext import int_strings
 
     assert int_strings(np.asarray(values)).tolist() == [str(v) for v in values]
 
