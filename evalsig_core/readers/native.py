@@ -38,8 +38,7 @@ from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc, reparse_e
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
 _MISSING = object()
-# The duplicate-key check of JSONL item lines (E117); bench_readers turns it off to measure it.
-_LINE_CHECK = True
+_LINE_CHECK = True  # E117 on JSONL item lines (`_dupkeys`); bench_readers turns it off
 
 
 def sniff_json(doc: Any) -> bool:
@@ -168,6 +167,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     a non-null label. Any other item takes `_Collector.item`, the complete rules. Nothing is
     validated here: `build_run` checks whole columns. The loop notes whether every id and
     every label is a string: such columns become arrays here, without `build_run`'s type scans.
+    It adds up the keys of each block's objects for `_dupkeys.check_block` (E117).
     """
     loads = FAST_LOADS if raw else _same
     c = _Collector(opts, file_metric, src, raw)
@@ -180,8 +180,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     text = str
     ids_text = labels_text = True
     seen = 0
-    spec = _item_spec(opts)
-    check = raw and _LINE_CHECK
+    spec, check = _item_spec(opts), raw and _LINE_CHECK
     for items in blocks:
         keys = 0  # the keys of the objects parsed, at least (`_dupkeys.keys_of`)
         for line in items:
@@ -201,27 +200,20 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     raise KeyError
                 else:
                     epoch = it.get("epoch", 1)
-                    if key is None:  # the keys of a metadata object count too
-                        md = it.get("metadata")
-                        if md.__class__ is dict:
-                            n += len(md)
+                    if key is None and (md := it.get("metadata")).__class__ is dict:
+                        n += len(md)  # its keys are in the block's colons
                 iid = it["item_id"]
                 if iid.__class__ is not text:  # an integer id, or a rarer case
                     if iid is None or iid.__class__ is float:
                         raise KeyError
                     ids_text = False
                 value = it["score"]
-                if key is not None:
-                    md = it["metadata"]
-                    label = md[key]
-                    n += len(md)
-                else:
-                    label = ""
+                label = (md := it["metadata"])[key] if key is not None else ""
                 if label.__class__ is not text:
                     if label is None:
                         raise KeyError
                     labels_text = False
-                keys += n
+                keys += n + len(md) if key is not None else n
             except (KeyError, TypeError):
                 ids_text = labels_text = False
                 keys += keys_of(it)

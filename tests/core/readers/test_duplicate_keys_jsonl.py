@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from evalsig_core import InputError, read_run
+from evalsig_core.cli import main
 from evalsig_core.readers import _io
 
 
@@ -50,6 +51,18 @@ def test_a_repeated_score_on_an_item_line_is_refused(tmp_path: Path) -> None:
     lines = [_item(i) for i in range(4)]
     lines[2] = _with(lines[2], '"score": 1')  # q2 scored 0, then 1: read as 1 before
     _refused(_run(tmp_path / "r.jsonl", lines), "score", "q2", 3, cluster="passage_id")
+
+
+def test_the_doctor_reports_a_repeated_score_on_an_item_line_as_e117(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = _run(tmp_path / "b.jsonl", [_item(i) for i in range(40)])
+    lines = [_item(i) for i in range(40)]
+    lines[5] = _with(lines[5], '"score": 0')
+    c = _run(tmp_path / "c.jsonl", lines)
+    assert main(["doctor", str(b), str(c), "--output", "json"], env={}) == 65
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["code"], finding["file"]) == ("E117", str(c))
+    assert "line 6" in finding["message"]
 
 
 def test_a_repeated_item_id_key_is_refused_naming_the_id_read(tmp_path: Path) -> None:
