@@ -96,15 +96,18 @@ def refuse_duplicates(data: bytes | str, value: Any, spec: Spec, src: str,
         "was edited or merged")
 
 
-def check_block(items: list[bytes], keys: int, base: int, spec: Spec, src: str) -> None:
+def check_block(items: list[bytes], keys: int, base: int, spec: Spec, src: str) -> bool:
     """E117 if a line of `items` (a `Lines` block after `base` lines) repeats a key `spec`
     reads. `keys`: the keys of the objects parsed from it as the reader added them up (at
-    most what they hold), compared with the block's colons (module docstring)."""
+    most what they hold), compared with the block's colons (module docstring). False when
+    they differed and the block was parsed again (it held no such duplicate)."""
     assert isinstance(items, Lines)
     colons = items.colons()
-    if keys != colons and keys != items.colons(keys_only=True):
-        refuse_line_duplicates(items, colons, base, spec, src,
-                               lambda line, no: parse_any_line(line, src, no))
+    if keys == colons or keys == items.colons(keys_only=True):
+        return True
+    refuse_line_duplicates(items, colons, base, spec, src,
+                           lambda line, no: parse_any_line(line, src, no))
+    return False
 
 
 def refuse_line_duplicates(lines: list[bytes], colons: int, base: int, spec: Spec, src: str,

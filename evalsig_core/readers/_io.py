@@ -287,9 +287,9 @@ def sha256_hex(data: bytes) -> str:
 
 
 class Lines(list[bytes]):
-    """A block of lines from `line_blocks(..., colons=True)`: `colons()` counts the colons in
-    them at numpy speed, from the bytes they were split from (`data[:end]`), less those of a
-    line the reader blanked (`dropped`: a JSONL header line)."""
+    """A block of lines from `line_blocks`: `colons()` counts the colons in them at numpy
+    speed (the JSONL readers' duplicate-key check, `_dupkeys`), from the bytes they were split
+    from (`data[:end]`), less those of a line the reader blanked (`dropped`: a JSONL header)."""
 
     data: bytes = b""
     end: int = 0
@@ -303,19 +303,16 @@ class Lines(list[bytes]):
 
 
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
-                hasher: Any = None, colons: bool = False) -> Iterator[list[bytes]]:
+                hasher: Any = None) -> Iterator[Lines]:
     """The file's lines in blocks, reading `chunk` bytes at a time.
 
     Lines keep a trailing carriage return (JSON parsers treat it as whitespace). Memory stays
     bounded by `chunk + max_line`: a longer line is an error naming its number, never a
     100 MB allocation. `hasher` (a hashlib object) is updated with every byte read. Small
     chunks keep the split lines in the CPU cache; a line spanning chunks is joined once.
-    `colons`: each block is a `Lines` that can count the colons of its lines at numpy speed
-    (the JSONL readers' duplicate-key check, `_dupkeys`).
     """
     feed = None if hasher is None else hasher.update
-    yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed,
-                       colons)
+    yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed)
 
 
 def _all_colons(data: bytes, end: int = -1) -> int:
@@ -336,8 +333,7 @@ def key_colons(data: bytes, end: int = -1) -> int:
     return int(np.count_nonzero((before == 34) | (before <= 32))) + int(a[0] == 58)
 
 
-def _blocks(p: Path, max_line: int, chunk: int, feed: Any,
-            colons: bool) -> Iterator[list[bytes]]:
+def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[Lines]:
     src = str(p)
     lineno = 0
     pending: list[bytes] = []
@@ -359,7 +355,7 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any,
             if pending:
                 block = b"".join([*pending, block])
                 pending, pending_len = [], 0
-            lines = block.split(b"\n")
+            lines = Lines(block.split(b"\n"))
             rest = lines.pop()
             if len(block) > max_line:
                 for i, line in enumerate(lines):
@@ -368,14 +364,26 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any,
             if rest:
                 pending, pending_len = [rest], len(rest)
             lineno += len(lines)
-            if colons:  # counted on demand in the lines: the chunk less its last part
-                lines = Lines(lines)
-                lines.data, lines.end = block, len(block) - len(rest)
+            lines.data, lines.end = block, len(block) - len(rest)  # for `colons()`
             yield lines
     if pending:
         last = Lines([b"".join(pending)])
         last.data, last.end = last[0], len(last[0])
         yield last
+
+
+def without_first_line(blocks: Iterator[Lines]) -> Iterator[Lines]:
+    """The blocks without the first non-blank line (a JSONL header): blanked, so that the line
+    numbers of later errors stay, and kept as the block's `dropped` line."""
+    dropped = False
+    for block in blocks:
+        if not dropped:
+            for i, line in enumerate(block):
+                if line.strip():
+                    block[i], block.dropped = b"", line
+                    dropped = True
+                    break
+        yield block
 
 
 def _too_long(src: str, lineno: int, max_line: int) -> None:

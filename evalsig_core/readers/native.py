@@ -23,7 +23,7 @@ appended to plain lists; all type checks run afterwards over whole columns (`_co
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,15 @@ from ..numtext import id_text, shown_value, str_array
 from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._dupkeys import ANY, Spec, check_block, keys_of, refuse_duplicates
-from ._io import E_FIELD, E_METRIC, Lines, ReadOptions, line_blocks, read_head, sha256_hex
+from ._io import (
+    E_FIELD,
+    E_METRIC,
+    ReadOptions,
+    line_blocks,
+    read_head,
+    sha256_hex,
+    without_first_line,
+)
 from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc, reparse_exact
 
 SCHEMA_PREFIX = "evalsig.run/"
@@ -75,9 +83,9 @@ def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
         header = head
         refuse_duplicates(line, head, _header_spec(), str(path), "the header line")
     hasher = hashlib.sha256()
-    blocks = line_blocks(path, hasher=hasher, colons=_LINE_CHECK)
+    blocks = line_blocks(path, hasher=hasher)
     if header:
-        blocks = _without_first_line(blocks)
+        blocks = without_first_line(blocks)
     run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
     return run.with_meta(sha256=hasher.hexdigest())
 
@@ -95,21 +103,6 @@ def _item_spec(opts: ReadOptions) -> Spec:
     if opts.cluster is not None:
         spec.update({"metadata": {opts.cluster: None}, opts.cluster: None})
     return spec
-
-
-def _without_first_line(blocks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
-    """The blocks without the first non-blank line (the header)."""
-    dropped = False
-    for block in blocks:
-        if not dropped:
-            for i, line in enumerate(block):
-                if line.strip():
-                    block[i] = b""  # blank: keeps the line numbers of later errors
-                    if isinstance(block, Lines):
-                        block.dropped = line
-                    dropped = True
-                    break
-        yield block
 
 
 def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]],
@@ -181,14 +174,16 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     ids_text = labels_text = True
     seen = 0
     spec, check = _item_spec(opts), raw and _LINE_CHECK
+    deep = False  # add up every key of a metadata, not one: set once a block needed it
     for items in blocks:
-        keys = 0  # the keys of the objects parsed, at least (`_dupkeys.keys_of`)
+        keys, fast = 0, len(items)  # (at most) the keys parsed; lines of the fast path
         for line in items:
             try:
                 it = loads(line)
             except ValueError:
                 it = parse_line(line, src, seen + items.index(line) + 1)
                 if it is None:
+                    fast -= 1
                     continue
             try:
                 n = len(it)
@@ -213,9 +208,10 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     if label is None:
                         raise KeyError
                     labels_text = False
-                keys += n + len(md) if key is not None else n
+                keys += n + len(md) if deep else n
             except (KeyError, TypeError):
                 ids_text = labels_text = False
+                fast -= 1
                 keys += keys_of(it)
                 got = careful(it, line, seen, items)
                 if got is None:
@@ -226,8 +222,10 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
             scores.append(value)
             if key is not None:
                 labels.append(label)
-        if check:
-            check_block(items, keys, seen, spec, src)
+        if check:  # with --cluster, a fast line's metadata holds at least the key
+            least = fast if key is not None and not deep else 0
+            if not check_block(items, keys + least, seen, spec, src) and key is not None:
+                deep = True
         seen += len(items)
     cols, metric, use_cid = c.finish()
     if ids_text and cols.ids:

@@ -150,9 +150,12 @@ def test_a_repeated_metric_inside_scores_is_refused(tmp_path: Path) -> None:
     assert "line 2 scores" in _refused(p, "accuracy", "q1", 2, metric="accuracy")
 
 
-def test_a_duplicate_far_into_a_large_file_names_its_line(tmp_path: Path) -> None:
-    # 30000 lines span several 256 KiB read chunks; the header line counts as line 1
-    lines = [_item(i) for i in range(30000)]
+@pytest.mark.parametrize("more", [{}, {"subject": "math", "level": 3}])
+def test_a_duplicate_far_into_a_large_file_names_its_line(tmp_path: Path,
+                                                           more: dict[str, Any]) -> None:
+    # 30000 lines span several 256 KiB read chunks; the header line counts as line 1. With
+    # metadata beyond the cluster key, the first block is parsed again, then every key counted
+    lines = [_item(i, metadata={"passage_id": f"P{i // 3}", **more}) for i in range(30000)]
     lines[27182] = _with(lines[27182], '"score": 1')
     p = _run(tmp_path / "r.jsonl", lines, header=True)
     assert p.stat().st_size > 4 * _io.CHUNK_BYTES
@@ -166,7 +169,7 @@ def test_block_colon_counts_are_those_of_their_lines_at_any_chunk_size(
     lines = [_with(_item(i), f'"pad": "{":" * rng.randrange(40)}", "k" :{i}') for i in range(60)]
     p = _run(tmp_path / "r.jsonl", lines)
     for chunk in (16, 64, 100, 1000):
-        blocks = list(_io.line_blocks(p, chunk=chunk, colons=True))
+        blocks = list(_io.line_blocks(p, chunk=chunk))
         assert [b.colons(keys_only=True) for b in blocks] == [
             sum(map(_io.key_colons, b)) for b in blocks]
         assert sum(b.colons(keys_only=True) for b in blocks) == _io.key_colons(p.read_bytes())
