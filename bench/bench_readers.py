@@ -7,7 +7,10 @@ Targets (issue 4):
 - an Inspect `.eval` with 10k samples and long transcripts read through `summaries.json` at
   least 10x faster than parsing every sample (the same archive without `summaries.json`).
 - the duplicate-key check (`readers._dupkeys`, E117) of a 200k-item native JSON document at
-  most 5% of its read (CPU, the fastest of 3 runs each).
+  most 5% of its read (CPU, the fastest of 3 runs each);
+- the duplicate-key check of native JSONL item lines at most +5%: read_run with it vs without
+  it (`native._LINE_CHECK`), sandwiched as below. The per-line key sum runs in both (it is
+  part of the parsing loop): callgrind counts it and the rest below.
 Also printed (no target): 1M number cluster labels (integers, then floats) written by
 `numtext.cluster_labels` (vectorised, `numtext.number_labels`) vs the per-label rule `label_text`.
 Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files and
@@ -45,6 +48,18 @@ cyclic GC (2420 gen-0 collections per 1M native lines): 2.5x to 4x slower. With 
 around the parse, vs main in one alternating run (1M lines, medians of 5-7 rounds): native
 0.91-0.95x, lm-eval 1.32-1.36x; adding the E117 colon pre-check on item lines: native 1.04-1.05x,
 lm-eval 1.55x. Even with the GC off for the whole read the block parse was 1.13x for both.
+
+Duplicate keys on JSONL item lines (jsonldup, 2026-11-30): the native reader adds up the keys
+of each block's objects in its parsing loop and compares the sum with the block's colons,
+counted by numpy (`_dupkeys.check_block`). Callgrind (instructions of one read of 100k lines,
+PYTHONHASHSEED=0, main vs this change; the load of the shared machine does not move them):
+the lines below with --cluster 1313 -> NATIVE M; ids and metadata holding colons
+("mmlu:alg:3", "12:30": the block takes the key-colon count too) 1472 -> COLONS M; metadata with
+three keys (the first block is parsed again, then every metadata key is added up) MULTI;
+an object nested in metadata (every block is parsed again, as one array) NESTED. The same
+check on lm-eval samples lines (keys added up over doc, arguments and their objects; their
+strings hold colons, "Question:", so every block needs the key-colon count too) measured
+723 -> 848 M per 20k of the lines below, +17%: not landed, lm-eval item lines are unchecked.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     ids_text = labels_text = True
     seen = 0
     spec, check = _item_spec(opts), raw and _LINE_CHECK
-    deep = False  # add up every key of a metadata, not one: set once a block needed it
+    deep = 0  # metadata keys added up: one (--cluster), all (1), with objects in it (2)
     for items in blocks:
         keys, fast = 0, len(items)  # (at most) the keys parsed; lines of the fast path
         for line in items:
@@ -196,7 +196,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                 else:
                     epoch = it.get("epoch", 1)
                     if key is None and (md := it.get("metadata")).__class__ is dict:
-                        n += len(md)  # its keys are in the block's colons
+                        n += len(md) if deep < 2 else keys_of(md)  # in the block's colons
                 iid = it["item_id"]
                 if iid.__class__ is not text:  # an integer id, or a rarer case
                     if iid is None or iid.__class__ is float:
@@ -208,7 +208,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     if label is None:
                         raise KeyError
                     labels_text = False
-                keys += n + len(md) if deep else n
+                keys += n + (len(md) if deep == 1 else keys_of(md)) if deep and key else n
             except (KeyError, TypeError):
                 ids_text = labels_text = False
                 fast -= 1
@@ -224,8 +224,8 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                 labels.append(label)
         if check:  # with --cluster, a fast line's metadata holds at least the key
             least = fast if key is not None and not deep else 0
-            if not check_block(items, keys + least, seen, spec, src) and key is not None:
-                deep = True
+            if not check_block(items, keys + least, seen, spec, src):
+                deep = 2 if key is None else min(deep + 1, 2)  # count more from now on
         seen += len(items)
     cols, metric, use_cid = c.finish()
     if ids_text and cols.ids:
