@@ -161,9 +161,13 @@ def _block_is_clean(lines: list[bytes], colons: int) -> bool:
 def keys_of(value: Any) -> int:
     """The keys of an object and of the objects among its values (not deeper): a lower bound
     of the keys of a parsed JSON line, for the block check of `refuse_line_duplicates`."""
-    if type(value) is not dict:
+    if value.__class__ is not dict:
         return 0
-    return len(value) + sum(len(v) for v in value.values() if type(v) is dict)
+    n = len(value)
+    for v in value.values():  # a loop: 270 ns vs a generator's 480 (metadata of 2 keys)
+        if v.__class__ is dict:
+            n += len(v)
+    return n
 
 
 def _colons(raw: bytes, chunk: int = 1 << 18) -> int:
