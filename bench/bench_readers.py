@@ -53,10 +53,14 @@ Duplicate keys on JSONL item lines (jsonldup, 2026-11-30): the native reader add
 of each block's objects in its parsing loop and compares the sum with the block's colons,
 counted by numpy (`_dupkeys.check_block`). Callgrind (instructions of one read of 100k lines,
 PYTHONHASHSEED=0, main vs this change; the load of the shared machine does not move them):
-the lines below with --cluster 1313 -> NATIVE M; ids and metadata holding colons
-("mmlu:alg:3", "12:30": the block takes the key-colon count too) 1472 -> COLONS M; metadata with
-three keys (the first block is parsed again, then every metadata key is added up) MULTI;
-an object nested in metadata (every block is parsed again, as one array) NESTED. The same
+the lines below with --cluster 1313 -> 1346 M (+2.5%: one key per metadata is assumed, the
+cluster key); the same without --cluster 1226 -> 1360 M (+11%: every metadata is looked up and
+its keys added); with --cluster and metadata of three keys 1548 -> 1651 M (+6.7%: the first
+block is parsed again, then every metadata key is added up); ids and metadata holding colons
+("mmlu:alg:3", "12:30": the key-colon count too) 1472 -> 1657 M (+12.6%); an object nested in
+metadata (two blocks parsed again, then the objects in metadata counted) 1656 -> 1999 M (+21%).
+At 1M lines the blocks parsed again weigh a tenth as much. The wall-clock row above (1M lines,
+load 8 on 2 cores) gave with/without 0.94 (0.85..1.08): noise that large hides 2.5%. The same
 check on lm-eval samples lines (keys added up over doc, arguments and their objects; their
 strings hold colons, "Question:", so every block needs the key-colon count too) measured
 723 -> 848 M per 20k of the lines below, +17%: not landed, lm-eval item lines are unchecked.
