@@ -62,8 +62,11 @@ def _table(path: Path) -> dict[str, Any] | None:
         raise UsageError(f"{path}: cannot read the config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per level of nesting (was exit 70)
+        raise UsageError(f"{path}: invalid TOML: nested too deeply") from None
     if path.name == "pyproject.toml":
-        table = doc.get("tool", {}).get("evalsig")
+        tool = doc.get("tool")  # `tool = 3` was AttributeError (70) in every command
+        table = tool.get("evalsig") if isinstance(tool, dict) else None
         return table if isinstance(table, dict) else None
     return doc
 

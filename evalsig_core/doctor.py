@@ -267,12 +267,12 @@ def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:
     # Mismatched runs are errors, not warnings: a delta between two different quantities
     # would otherwise reach a confident verdict.
     mb, mc = b.meta.metric, c.meta.metric
+    wb, wc = (f" (in {r.meta.source})" if r.meta.source else "" for r in (b, c))  # the files
     if mb and mc and mb != mc:
-        out.append(_f("E112", f"the baseline's metric is {mb!r}, the candidate's {mc!r}",
+        out.append(_f("E112", f"the baseline's metric is {mb!r}{wb}, the candidate's {mc!r}{wc}",
                       "gate the same metric in both runs (--metric)"))
-    tb, tc = b.meta.task, c.meta.task
-    if tb and tc and tb != tc:
-        out.append(_f("E114", f"the baseline's task is {tb!r}, the candidate's {tc!r}",
+    if (tb := b.meta.task) and (tc := c.meta.task) and tb != tc:
+        out.append(_f("E114", f"the baseline's task is {tb!r}{wb}, the candidate's {tc!r}{wc}",
                       "gate two runs of the same task"))
     scale = _scale_finding(p, b, c)
     return out + ([scale] if scale is not None else [])

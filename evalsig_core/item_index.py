@@ -33,6 +33,9 @@ class ItemIndex:
     first: np.ndarray
     inverse: np.ndarray
     counts: np.ndarray
+    # the records grouped by item (ids sorted), each item's records in file order: the
+    # stable argsort the index was built from (None: not kept; pairing sorts `inverse` then)
+    order: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -52,7 +55,7 @@ def index_ids(ids: np.ndarray) -> ItemIndex:
     n = len(ids)
     if n == 0 or bool(np.all(ids[1:] > ids[:-1])):
         step = _read_only(np.arange(n, dtype=np.int64))  # first and inverse alike
-        return ItemIndex(_read_only(ids), step, step, np.ones(n, dtype=np.int64))
+        return ItemIndex(_read_only(ids), step, step, np.ones(n, dtype=np.int64), step)
     perm = np.argsort(ids, kind="stable")  # stable: the first record of each id comes first
     ordered = ids[perm]
     new = np.empty(n, dtype=bool)
@@ -62,7 +65,8 @@ def index_ids(ids: np.ndarray) -> ItemIndex:
     inverse = np.empty(n, dtype=np.int64)
     inverse[perm] = np.cumsum(new) - 1
     counts = np.diff(np.append(starts, n)).astype(np.int64)
-    return ItemIndex(ordered[new], perm[new].astype(np.int64), inverse, counts)
+    return ItemIndex(ordered[new], perm[new].astype(np.int64), inverse, counts,
+                     _read_only(perm.astype(np.int64, copy=False)))
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

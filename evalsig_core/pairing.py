@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 
 from .errors import InputError
-from .item_index import index_ids, item_index, match_sorted
+from .item_index import ItemIndex, index_ids, item_index, match_sorted
 from .numfmt import counted
 from .run import EvalRun
 
@@ -29,7 +29,7 @@ class ItemMeans:
     means: np.ndarray
     n_epochs: np.ndarray
     within_var: np.ndarray  # unbiased variance across epochs (0 with one epoch)
-    clusters: np.ndarray | None  # label of the item's first record
+    clusters: np.ndarray | None  # label of the item's first epoch
     cluster_present: np.ndarray | None  # False where any record of the item lacks a label
     n_cluster_conflicts: int  # items whose records carry different labels
 
@@ -39,22 +39,46 @@ def item_means(run: EvalRun) -> ItemMeans:
     ids, first, inverse, counts = index.ids, index.first, index.inverse, index.counts
     if index.one_record_each:
         return _single_records(run, index.ids, first, counts)
+    # Sum each item's records in epoch order and take its label from its first epoch, so a
+    # file's line order changes nothing: summed in file order, a shuffled file's item means
+    # (and delta) moved in the last bit, and an item whose epochs carry different labels
+    # (W204) took the label of whichever line came first, changing the clusters and the verdict.
+    order = _epoch_order(run, index)
+    item = inverse[order]
+    scores = run.scores[order]
     k = counts.astype(np.float64)
-    sums = np.bincount(inverse, weights=run.scores, minlength=len(ids))
+    sums = np.bincount(item, weights=scores, minlength=len(ids))
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: the doctor's E103 says so
         means = sums / k
-        dev = run.scores - means[inverse]
-        ss = np.bincount(inverse, weights=dev * dev, minlength=len(ids))
+        dev = scores - means[item]
+        ss = np.bincount(item, weights=dev * dev, minlength=len(ids))
     within = np.where(counts > 1, ss / np.maximum(k - 1, 1), 0.0)
     clusters = present = None
     conflicts = 0
     if run.clusters is not None:
-        clusters = run.clusters[first]
+        first_epoch = order[np.cumsum(counts) - counts]  # each item's record of lowest epoch
+        clusters = run.clusters[first_epoch]
         assert run.cluster_present is not None
         missing = np.bincount(inverse, weights=~run.cluster_present, minlength=len(ids))
         present = missing == 0
         conflicts = int(np.count_nonzero(run.clusters != clusters[inverse]))
     return ItemMeans(ids, means, counts, within, clusters, present, conflicts)
+
+
+def _epoch_order(run: EvalRun, index: ItemIndex) -> np.ndarray:
+    """The record positions grouped by item (ids sorted) and, within an item, by epoch.
+
+    The index's stable order already groups by item with each item's records in file order;
+    files list an item's epochs in order, so one O(N) check usually confirms it, and only
+    otherwise are the records sorted (by item, then epoch)."""
+    order = index.order if index.order is not None else np.argsort(index.inverse,
+                                                                   kind="stable")
+    item = index.inverse[order]
+    ep = run.epochs[order]
+    same = item[1:] == item[:-1]
+    if bool(np.all(ep[1:][same] > ep[:-1][same])):
+        return order
+    return order[np.lexsort((ep, item))]
 
 
 def _single_records(run: EvalRun, ids: np.ndarray, first: np.ndarray,

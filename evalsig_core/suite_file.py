@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import refuse_boolean
-from .errors import InputNotFoundError, UsageError
+from .errors import InputNotFoundError, InputReadError, UsageError
 from .policy import Policy
 
 __all__ = ["SuiteEntrySpec", "SuiteSpec", "read_suite_spec"]
@@ -105,6 +105,11 @@ def read_suite_spec(path: str | Path) -> SuiteSpec:
         raise UsageError(f"{p}: is a directory, a suite TOML file was expected") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{p}: not a valid TOML suite file: {exc}") from None
+    except RecursionError:  # tomllib recurses per level of nesting (was exit 70)
+        raise UsageError(f"{p}: not a valid TOML suite file: nested too deeply") from None
+    except OSError as exc:  # exists but cannot be read (was exit 70)
+        raise InputReadError(f"cannot read the suite file: {exc.strerror}", path=str(p),
+                             hint="check its permissions (and the disk)") from None
     head = doc.pop("suite", {})
     raw = doc.pop("entry", None) or doc.pop("entries", None)
     if doc:
@@ -112,6 +117,10 @@ def read_suite_spec(path: str | Path) -> SuiteSpec:
                          hint="use [suite] and [[entry]] tables")
     if not isinstance(head, dict) or not isinstance(raw, list) or not raw:
         raise UsageError(f"{p}: no [[entry]] tables", hint="add one [[entry]] per task/metric")
+    for i, e in enumerate(raw):  # `entry = [1]` was "'int' object is not a mapping" (70)
+        if not isinstance(e, dict):
+            raise UsageError(f"{p}: entry {i + 1} is {_toml_type(e)}, not a table",
+                             hint="write each entry as an [[entry]] table of keys")
     defaults = {k: v for k, v in head.items() if k not in _SUITE_ONLY}
     entries = [_entry(p, i, {**defaults, **e}) for i, e in enumerate(raw)]
     names = [e.name for e in entries]
@@ -123,6 +132,16 @@ def read_suite_spec(path: str | Path) -> SuiteSpec:
         raise UsageError(f"{p} [suite]: correction must be holm or bh, got {correction!r}")
     return SuiteSpec(name=str(head.get("name", "default")), correction=correction,
                      entries=entries)
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else f"a {type(value).__name__}"
 
 
 def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:

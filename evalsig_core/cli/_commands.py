@@ -214,13 +214,18 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if b is not None and c is not None:
         report = diagnose(b, c, cluster=args.cluster)
     else:
-        report = make_report([finding_from_error(e) for e in read_errors], None, None)
-        for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
-            if e.exit_code != ExitCode.DATA:  # the report's exit_code is the process's
-                report = report.model_copy(update={"exit_code": int(e.exit_code)})
-                break
+        report = _unread_report(read_errors)
     _emit(args, env, render_doctor, report)
     return report.exit_code
+
+
+def _unread_report(read_errors: list[InputError]) -> DoctorReport:
+    """The doctor report of runs that could not be read: one finding per file."""
+    report = make_report([finding_from_error(e) for e in read_errors], None, None)
+    for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
+        if e.exit_code != ExitCode.DATA:  # the report's exit_code is the process's
+            return report.model_copy(update={"exit_code": int(e.exit_code)})
+    return report
 
 
 def _stage_label(policy: Policy) -> str:
@@ -292,8 +297,16 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         metric=args.metric, cluster=args.cluster,
     )
     progress = Progress(sys.stderr)
-    baseline = _read(args.baseline, args, progress)
-    candidate = _read(args.candidate, args, progress)
+    try:
+        baseline = _read(args.baseline, args, progress)
+        candidate = _read(args.candidate, args, progress)
+    except InputError as exc:
+        # the report paths hold this refusal, never the verdict an earlier run left there
+        # (report.json of an ALLOW stood after a 65); stdout stays empty, the error line
+        # is main()'s
+        _emit_refusal(args, env, _unread_report([exc]), {"metric": policy.metric,
+                                                         "task": None}, stdout=False)
+        raise
     try:
         with progress.stage(_stage_label(policy)) as update:
             report = call_with_progress(gate, baseline, candidate, policy, progress=update)
@@ -307,12 +320,14 @@ def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _emit_refusal(args: argparse.Namespace, env: Mapping[str, str], report: DoctorReport,
-                  gate_marker: dict[str, str | None]) -> None:
+                  gate_marker: dict[str, str | None], *, stdout: bool = True) -> None:
     """A gate the doctor refused still writes its report paths, stdout (unless tty: stderr has
     it) and the job summary: the doctor report, its Markdown under the marker this gate's
     verdict would carry. Before, nothing was written: `> report.md` posted an empty PR
     comment, and a comment or report.json left by an earlier ALLOW stood as if still true.
-    A path that cannot be written is said on stderr; the exit stays the doctor's 65."""
+    A path that cannot be written is said on stderr; the exit stays the doctor's 65.
+    `stdout=False` for a gate whose runs could not be read: its paths and job summary get
+    the read error as a doctor report, stdout stays empty and main() prints the error."""
     render = functools.partial(render_doctor, gate=gate_marker)
 
     def summary() -> None:  # best effort: the exit is the doctor's 65 whatever happens here
@@ -320,7 +335,8 @@ def _emit_refusal(args: argparse.Namespace, env: Mapping[str, str], report: Doct
             append_summary(env, render(report, "markdown"))
 
     try:
-        _emit(args, env, render, report, stdout=args.output != "tty", publish=summary)
+        _emit(args, env, render, report, stdout=stdout and args.output != "tty",
+              publish=summary)
     except EvalsigError as exc:
         sys.stderr.write(f"evalsig: also: {exc.one_line()}\n")
 

@@ -28,9 +28,13 @@ Getter = Callable[[str], bytes]
 
 def _file_getter(root: Path) -> Getter:
     def get(key: str) -> bytes:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise InputError("invalid key in audit record", path=key)
         path = root / key
+        # a NUL was "ValueError: embedded null byte" (70); a directory "cannot read" (74)
+        if (key.startswith("/") or ".." in key.split("/") or "\x00" in key
+                or path.is_dir()):
+            raise InputError(f"invalid key in audit record: {ascii(key)[:80]}",
+                             path=str(root), hint="the trail was edited; restore it from "
+                             "the store's object versions")
         try:
             return path.read_bytes()
         except FileNotFoundError:

@@ -19,6 +19,7 @@ from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
 from ..run import EvalRun
 from . import helm, inspect, lmeval, native, tabular
 from ._io import (
+    E_BOUND,
     E_METRIC,
     E_READ,
     MAX_LINE_BYTES,
@@ -105,7 +106,12 @@ def read_run(
                        allow_failed_run=allow_failed_run, id_col=id_col, score_col=score_col,
                        cluster_col=cluster_col, epoch_col=epoch_col)
     p = check_path(path, directory_ok=True)
-    run = _forced(p, format, opts) if format != "auto" else _detect(p, opts)
+    try:
+        run = _forced(p, format, opts) if format != "auto" else _detect(p, opts)
+    except RecursionError:  # orjson parses 1024 levels; str() or json.dumps of a value
+        # nested ~1000 deep exceeds Python's recursion limit (it was exit 70)
+        raise InputError("a value is nested too deeply", path=str(p), code=E_BOUND,
+                         hint="this is not an eval log; check the export") from None
     if filter is not None and run.meta.format not in _FILTERED:
         raise InputError(
             f"--filter {filter!r} does not apply: {run.meta.format} files have no filters",

@@ -109,8 +109,12 @@ class SafeZip:
         return out
 
     def _raw(self, info: zipfile.ZipInfo, where: str) -> bytes:
-        self._fp.seek(info.header_offset)
-        head = self._fp.read(_LOCAL.size)
+        # a directory offset beyond where the directory lies gives a negative offset
+        # (zipfile shifts every member by the difference): seek() raised EINVAL (exit 70)
+        head = b""
+        if info.header_offset >= 0:
+            self._fp.seek(info.header_offset)
+            head = self._fp.read(_LOCAL.size)
         if len(head) < _LOCAL.size or head[:4] != ZIP_MAGIC:
             raise InputError(f"{where}: bad local header", path=self.src,
                              hint="the file is truncated or corrupt; re-export the log")

@@ -57,8 +57,11 @@ def read_inspect_eval(path: Path, opts: ReadOptions) -> EvalRun:
         if "header.json" in z.names:
             header = _member(z, "header.json", _HEADER_SPEC, src)
         else:  # an interrupted run: only the start record was written
-            header = {"status": "started", **_member(z, "_journal/start.json", _HEADER_SPEC,
-                                                     src)}
+            start = _member(z, "_journal/start.json", _HEADER_SPEC, src)
+            if not isinstance(start, dict):  # a list was "not a mapping" (exit 70)
+                raise InputError("_journal/start.json is not an object", path=src,
+                                 hint="re-export the log")
+            header = {"status": "started", **start}
         sample_names = [n for n in z.names if n.startswith("samples/") and n.endswith(".json")]
         records: list[Any] | None = None
         if "summaries.json" in z.names:

@@ -209,7 +209,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                         raise KeyError
                     labels_text = False
                 keys += n + (len(md) if deep == 1 else keys_of(md)) if deep and key else n
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, AttributeError):  # AttributeError: "x".get, [1].get
                 ids_text = labels_text = False
                 fast -= 1
                 keys += keys_of(it)

@@ -60,6 +60,8 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
     try:
         reader = csv.reader(lines, delimiter=delimiter or ",", strict=True)
         header = next(reader, None)
+        while header is not None and not "".join(header).strip():  # leading blank lines
+            header = next(reader, None)  # (detection skips them; was "file is empty")
         if delimiter is None and header is not None and len(header) == 1 and "\t" in header[0]:
             raise InputError("looks tab-separated", path=src, hint="pass --format tsv")
         if not header:

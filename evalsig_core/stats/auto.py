@@ -2,7 +2,7 @@
 
 The rule is what the calibration study (tests/stats/calibration.md, `make calibrate`) supports
 on the STATS.md grid:
-- no cluster key, binary scores (one epoch): `mcnemar` (exact test, Tango score bounds);
+- no cluster key, binary scores (one epoch): `mcnemar` (score test, Tango score bounds);
 - no cluster key, other scores: `paired_t`;
 - a cluster key: `wild_cluster_bootstrap` (Webb weights below 12 clusters) with the
   exchangeable-cluster floor and skewness correction (stats/exchangeable.py) under every
@@ -55,7 +55,7 @@ def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
     sums = sample.sums
     if sums is None:
         if sample.is_binary:
-            return Choice("mcnemar", "binary scores without clusters: exact McNemar test with "
+            return Choice("mcnemar", "binary scores without clusters: McNemar score test with "
                           "a Tango score interval")
         return Choice("paired_t", "no cluster key: iid paired t")
     G = sums.G

@@ -138,14 +138,31 @@ def percentile_inference(
     df: float, seed: int, alpha_allow: float | None, notes: tuple[str, ...] = (),
 ) -> Inference:
     """Percentile bounds and p-values (share of delta* on the null side of theta0, at least
-    1 / (B + 1))."""
-    q = np.quantile(draws, [alpha, 1 - alpha, alpha / 2, 1 - alpha / 2])
-    low_allow = None
-    if alpha_allow is not None:
-        low_allow = float(np.quantile(draws, alpha_allow))
+    1 / (B + 1)).
+
+    Each bound is the order statistic that inverts its p-value: L > theta0 exactly when
+    p < alpha (and U < theta0 exactly when the upper p < alpha), as the gate's verdict and
+    a suite's multiplicity correction assume. np.quantile's interpolated quantile did not:
+    with 199 draws, 10 of them <= 0 (p = 0.0503) still gave L > 0, so a gate ALLOWed what the
+    same entry alone in a suite demoted."""
+    B = len(draws)
+    x = np.sort(draws)
+    # p of a theta with k draws on its null side, for every k: what the p-values below give
+    p_of_k = np.maximum(np.arange(B + 1) / B, 1.0 / (B + 1))
+
+    def lower_at(level: float) -> float:
+        k = int(np.searchsorted(p_of_k, level, side="left"))  # fewest draws with p >= level
+        return float(x[k - 1]) if k >= 1 else -np.inf  # k = 0: no theta is rejected
+
+    def upper_at(level: float) -> float:
+        k = int(np.searchsorted(p_of_k, level, side="left"))
+        return float(x[B - k]) if k >= 1 else np.inf
+
+    low_allow = None if alpha_allow is None else lower_at(alpha_allow)
     return Inference(
         method=method, delta=delta, se=float(np.std(draws, ddof=1)), df=df,
-        lower=float(q[0]), upper=float(q[1]), two_sided=(float(q[2]), float(q[3])),
+        lower=lower_at(alpha), upper=upper_at(alpha),
+        two_sided=(lower_at(alpha / 2), upper_at(alpha / 2)),
         # never p = 0 from random draws: 1 / (B + 1) is the smallest p B draws can resolve
         p_value=max(float(np.mean(draws <= theta0)), 1.0 / (len(draws) + 1)),
         p_value_upper=max(float(np.mean(draws >= theta0)), 1.0 / (len(draws) + 1)),

@@ -93,16 +93,26 @@ def skewness(S: np.ndarray, n: np.ndarray, se: np.ndarray) -> np.ndarray:
     G = n.shape[0]
     if G < 3:
         return np.zeros(S.shape[:-1])
-    ybar = S / n
-    dev = ybar - ybar.mean(axis=-1, keepdims=True)
-    k2 = np.sum(dev**2, axis=-1) / (G - 1)
-    k3 = G / ((G - 1) * (G - 2)) * np.sum(dev**3, axis=-1)
-    scale = k2**1.5
-    shrunk = np.sign(k3) * np.maximum(np.abs(k3) - math.sqrt(6.0 / G) * scale, 0.0)
     w3 = float(np.sum((n / n.sum()) ** 3))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # (over/underflow only where the SE is far from 1: those samples are redone below)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        ybar = S / n
+        dev = ybar - ybar.mean(axis=-1, keepdims=True)
+        k2 = np.sum(dev**2, axis=-1) / (G - 1)
+        k3 = G / ((G - 1) * (G - 2)) * np.sum(dev**3, axis=-1)
+        scale = k2**1.5
+        shrunk = np.sign(k3) * np.maximum(np.abs(k3) - math.sqrt(6.0 / G) * scale, 0.0)
         g = np.where(se > 0, shrunk * w3 / se**3, 0.0)
+    # gamma is scale-free; far from 1 the cubes under- or overflow (cluster sums of 1e-156:
+    # se^3 = 0 and gamma NaN), so such samples are measured in units of their own SE
+    odd = (se > 0) & ((se < _SCALE_LO) | (se > _SCALE_HI))
+    if np.any(odd):
+        unit = np.where(odd, se, 1.0)
+        g = np.where(odd, skewness(S / np.asarray(unit)[..., None], n, np.ones_like(se)), g)
     return np.asarray(np.clip(g, -GAMMA_CAP, GAMMA_CAP))
+
+
+_SCALE_LO, _SCALE_HI = 1e-50, 1e50  # SEs whose cubes and the moments' stay in float64 range
 
 
 @dataclass(frozen=True)

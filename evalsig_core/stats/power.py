@@ -86,12 +86,16 @@ def design_effect(n: np.ndarray, icc: float) -> float:
 
 
 def extra_items_needed(n: int, mde: float, target: float) -> int | None:
-    """Items to add so the MDE shrinks to `target` (SE ~ 1/sqrt(N) at the current variance)."""
+    """Items to add so the MDE shrinks to `target` (SE ~ 1/sqrt(N) at the current variance).
+
+    None when no finite number does: an unbounded MDE, or a target so small against it
+    (a margin of 1e-302) that the count overflows float64 (it raised OverflowError)."""
     if target <= 0 or not math.isfinite(mde):
         return None
     if mde <= target:
         return 0
-    return math.ceil(n * (mde / target) ** 2) - n
+    need = n * (mde / target) ** 2 if mde / target < 1e150 else math.inf
+    return math.ceil(need) - n if math.isfinite(need) else None
 
 
 @dataclass(frozen=True)

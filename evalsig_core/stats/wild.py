@@ -155,6 +155,18 @@ class WildBootstrap:
         hit = lhs <= rhs + tol if upper else lhs >= rhs - tol
         return np.count_nonzero(hit, axis=1) / hit.shape[1]
 
+    @property
+    def p_min(self) -> float:
+        """The smallest p-value reported: 1 / (B + 1) for random draws (B draws never show
+        p = 0; Davison & Hinkley 1997), 0 for an enumeration."""
+        return 0.0 if self.plan.enumerated else 1.0 / (self.plan.draws + 1)
+
+    def _kept(self, theta: np.ndarray, upper: bool, alpha: float | np.ndarray) -> np.ndarray:
+        """Where theta is not rejected at `alpha`: its reported p-value (at least `p_min`) is
+        not below alpha. So L > theta0 exactly when p < alpha, the report's and a suite's
+        rule (rejecting at p <= alpha let 500 of 10,000 draws, p = 0.05, ALLOW)."""
+        return np.asarray(np.maximum(self._exceed(theta, upper), self.p_min) >= alpha)
+
     def p_value(self, theta: float | np.ndarray, *, upper: bool = False) -> np.ndarray:
         """One-sided p of H0: delta <= theta (or >= theta with upper=True)."""
         th = np.broadcast_to(np.asarray(theta, dtype=np.float64), self.delta.shape)
@@ -170,8 +182,8 @@ class WildBootstrap:
         lo = self.delta - bracket * self.se1
         # at a level of 1/2 or more the bound lies above delta (t_obs < 0): bracket past it
         hi = np.where(np.asarray(alpha) >= 0.5, self.delta + bracket * self.se1, self.delta)
-        out = bisect(lambda th: self._exceed(th, False) > alpha, lo, hi, iters=iters)
-        return np.where(self._exceed(lo, False) > alpha, -np.inf, out)
+        out = bisect(lambda th: self._kept(th, False, alpha), lo, hi, iters=iters)
+        return np.where(self._kept(lo, False, alpha), -np.inf, out)
 
     def upper(self, alpha: float | np.ndarray, *, bracket: float = _BRACKET,
               iters: int = 50) -> np.ndarray:
@@ -181,8 +193,8 @@ class WildBootstrap:
         """
         hi = self.delta + bracket * self.se1
         lo = np.where(np.asarray(alpha) >= 0.5, self.delta - bracket * self.se1, self.delta)
-        out = bisect(lambda th: ~(self._exceed(th, True) > alpha), lo, hi, iters=iters)
-        return np.where(self._exceed(hi, True) > alpha, np.inf, out)
+        out = bisect(lambda th: ~self._kept(th, True, alpha), lo, hi, iters=iters)
+        return np.where(self._kept(hi, True, alpha), np.inf, out)
 
     def null_draws(self, theta: float) -> np.ndarray:
         """delta* = theta + a/N of the first sample under H0: delta = theta.
@@ -232,11 +244,9 @@ def wild_cluster_bootstrap(
         ups = wb.upper(np.array([alpha, alpha / 2]))
         lo, lo2, low_allow = lows[0:1], lows[1:2], lows[2:3]
         up, up2 = ups[0:1], ups[1:2]
-        # random draws never show p = 0: 1 / (B + 1) is the smallest p B draws can resolve
-        # (Davison & Hinkley 1997); the bounds are unchanged, as a level below it is refused
-        p_min = 0.0 if wb.plan.enumerated else 1.0 / (wb.plan.draws + 1)
-        p_lo = max(float(wb.p_value(theta0)[0]), p_min)
-        p_hi = max(float(wb.p_value(theta0, upper=True)[0]), p_min)
+        # random draws never show p = 0 (`p_min`); the bounds invert the same p-values
+        p_lo = max(float(wb.p_value(theta0)[0]), wb.p_min)
+        p_hi = max(float(wb.p_value(theta0, upper=True)[0]), wb.p_min)
     return Inference(
         method="wild_cluster_bootstrap", delta=delta, se=se, df=df,
         lower=float(lo[0]), upper=float(up[0]), two_sided=(float(lo2[0]), float(up2[0])),

@@ -190,12 +190,17 @@ def test_permutation_sign_flip_matches_brute_force_enumeration() -> None:
     assert r.p_value == pytest.approx(np.mean(np.array(T) >= x.sum() - 1e-12), abs=1e-12)
 
 
-def test_mcnemar_exact_p_by_hand() -> None:
-    # 8 improved, 2 regressed, 40 ties: P(X >= 8 | X ~ Bin(10, 1/2)) = (45 + 10 + 1) / 1024.
+def test_mcnemar_p_is_the_score_test_its_bounds_invert_with_the_exact_p_in_a_note() -> None:
+    # 8 improved, 2 regressed, 40 ties: McNemar's z = (8 - 2) / sqrt(10) = 1.897, p = 0.0289;
+    # the Tango lower bound at 95% is above 0 (z > 1.645), so the p-value must be below 0.05.
+    # The exact conditional p, P(X >= 8 | X ~ Bin(10, 1/2)) = (45 + 10 + 1) / 1024 = 0.0547,
+    # is stated in the note (as the p-value it stood beside an L > 0).
     b = np.array([0.0] * 8 + [1.0] * 2 + [1.0] * 40)
     c = np.array([1.0] * 8 + [0.0] * 2 + [1.0] * 40)
     r = mcnemar(PairedSample(b, c), alpha=0.05)
-    assert r.p_value == pytest.approx(56 / 1024, rel=1e-12)
+    assert r.p_value == pytest.approx(sps.norm.sf(6 / math.sqrt(10)), rel=1e-9)
+    assert r.lower > 0 and r.p_value < 0.05
+    assert f"exact conditional p = {56 / 1024:.4g}" in r.notes[0]
     assert r.delta == pytest.approx(6 / 50)
 
 
@@ -230,12 +235,12 @@ def test_cluster_methods_refuse_a_missing_cluster_key(name: str) -> None:
                       resamples=99, seed=0)
 
 
-def test_normal_quantile_sanity_of_exact_mcnemar_vs_scipy_binomtest() -> None:
+def test_the_exact_mcnemar_p_in_the_note_equals_scipy_binomtest() -> None:
     b = np.array([0.0] * 9 + [1.0] * 3 + [0.0] * 20)
     c = np.array([1.0] * 9 + [0.0] * 3 + [0.0] * 20)
     r = mcnemar(PairedSample(b, c), alpha=0.05)
     ref = sps.binomtest(9, 12, 0.5, alternative="greater").pvalue
-    assert r.p_value == pytest.approx(ref, rel=1e-12)
+    assert f"exact conditional p = {ref:.4g}" in r.notes[0]
 
 
 def test_paired_bootstrap_resamples_items_by_index_when_d_is_continuous() -> None:

@@ -44,11 +44,11 @@ def _item(name: str, improved: int, regressed: int, mode: str = "superiority") -
 
 
 def test_holm_turns_two_marginal_allows_into_inconclusive() -> None:
-    # 60 improved vs 40 regressed: exact McNemar p = P(X >= 60 | Bin(100, 1/2)) = 0.028 < 0.05,
-    # ALLOW alone; Holm over two such entries gives 2 * 0.028 = 0.057 >= 0.05.
-    alone = gate_suite([_item("a", 60, 40)])
+    # 59 improved vs 41 regressed: McNemar p = P(Z > (59 - 41)/sqrt(100)) = 0.036 < 0.05,
+    # ALLOW alone; Holm over two such entries gives 2 * 0.036 = 0.072 >= 0.05.
+    alone = gate_suite([_item("a", 59, 41)])
     assert alone.verdict is Verdict.ALLOW
-    both = gate_suite([_item("a", 60, 40), _item("b", 60, 40)])
+    both = gate_suite([_item("a", 59, 41), _item("b", 59, 41)])
     assert both.correction == "holm"
     assert [e.verdict for e in both.entries] == [Verdict.INCONCLUSIVE] * 2
     assert both.entries[0].p_value_adjusted == pytest.approx(
