@@ -59,8 +59,9 @@ its keys added); with --cluster and metadata of three keys 1548 -> 1651 M (+6.7%
 block is parsed again, then every metadata key is added up); ids and metadata holding colons
 ("mmlu:alg:3", "12:30": the key-colon count too) 1472 -> 1657 M (+12.6%); an object nested in
 metadata (two blocks parsed again, then the objects in metadata counted) 1656 -> 1999 M (+21%).
-At 1M lines the blocks parsed again weigh a tenth as much. The wall-clock row above (1M lines,
-load 8 on 2 cores) gave with/without 0.94 (0.85..1.08): noise that large hides 2.5%. The same
+At 1M lines the blocks parsed again weigh a tenth as much. The with/without row, two runs at
+1M lines on a machine loaded 5 to 8 (2 cores): 0.94 (0.85..1.08) and 1.06 (0.93..1.11), noise
+that hides 2.5%; the native ratio in those runs 1.60 and 1.53 (lm-eval 1.46, 1.39). The same
 check on lm-eval samples lines (keys added up over doc, arguments and their objects; their
 strings hold colons, "Question:", so every block needs the key-colon count too) measured
 723 -> 848 M per 20k of the lines below, +17%: not landed, lm-eval item lines are unchecked.
