@@ -61,7 +61,8 @@ block is parsed again, then every metadata key is added up); ids and metadata ho
 metadata (two blocks parsed again, then the objects in metadata counted) 1656 -> 1999 M (+21%).
 At 1M lines the blocks parsed again weigh a tenth as much. The with/without row, two runs at
 1M lines on a machine loaded 5 to 8 (2 cores): 0.94 (0.85..1.08) and 1.06 (0.93..1.11), noise
-that hides 2.5%; the native ratio in those runs 1.60 and 1.53 (lm-eval 1.46, 1.39). The same
+that hides 2.5%; the native ratio in those runs 1.60 and 1.53 (lm-eval 1.46, 1.39). A third
+run at load 0.3: with/without 0.95 (0.89..1.13), native 1.57 (fastest runs 1.52). The same
 check on lm-eval samples lines (keys added up over doc, arguments and their objects; their
 strings hold colons, "Question:", so every block needs the key-colon count too) measured
 723 -> 848 M per 20k of the lines below, +17%: not landed, lm-eval item lines are unchecked.
