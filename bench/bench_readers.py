@@ -7,7 +7,10 @@ Targets (issue 4):
 - an Inspect `.eval` with 10k samples and long transcripts read through `summaries.json` at
   least 10x faster than parsing every sample (the same archive without `summaries.json`).
 - the duplicate-key check (`readers._dupkeys`, E117) of a 200k-item native JSON document at
-  most 5% of its read (CPU, the fastest of 3 runs each).
+  most 5% of its read (CPU, the fastest of 3 runs each);
+- the duplicate-key check of native JSONL item lines at most +5%: read_run with it vs without
+  it (`native._LINE_CHECK`), sandwiched as below. The per-line key sum runs in both (it is
+  part of the parsing loop): callgrind counts it and the rest below.
 Also printed (no target): 1M number cluster labels (integers, then floats) written by
 `numtext.cluster_labels` (vectorised, `numtext.number_labels`) vs the per-label rule `label_text`.
 Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files and
@@ -45,6 +48,24 @@ cyclic GC (2420 gen-0 collections per 1M native lines): 2.5x to 4x slower. With 
 around the parse, vs main in one alternating run (1M lines, medians of 5-7 rounds): native
 0.91-0.95x, lm-eval 1.32-1.36x; adding the E117 colon pre-check on item lines: native 1.04-1.05x,
 lm-eval 1.55x. Even with the GC off for the whole read the block parse was 1.13x for both.
+
+Duplicate keys on JSONL item lines (jsonldup, 2026-11-30): the native reader adds up the keys
+of each block's objects in its parsing loop and compares the sum with the block's colons,
+counted by numpy (`_dupkeys.check_block`). Callgrind (instructions of one read of 100k lines,
+PYTHONHASHSEED=0, main vs this change; the load of the shared machine does not move them):
+the lines below with --cluster 1313 -> 1346 M (+2.5%: one key per metadata is assumed, the
+cluster key); the same without --cluster 1226 -> 1360 M (+11%: every metadata is looked up and
+its keys added); with --cluster and metadata of three keys 1548 -> 1651 M (+6.7%: the first
+block is parsed again, then every metadata key is added up); ids and metadata holding colons
+("mmlu:alg:3", "12:30": the key-colon count too) 1472 -> 1657 M (+12.6%); an object nested in
+metadata (two blocks parsed again, then the objects in metadata counted) 1656 -> 1999 M (+21%).
+At 1M lines the blocks parsed again weigh a tenth as much. The with/without row, two runs at
+1M lines on a machine loaded 5 to 8 (2 cores): 0.94 (0.85..1.08) and 1.06 (0.93..1.11), noise
+that hides 2.5%; the native ratio in those runs 1.60 and 1.53 (lm-eval 1.46, 1.39). A third
+run at load 0.3: with/without 0.95 (0.89..1.13), native 1.57 (fastest runs 1.52). The same
+check on lm-eval samples lines (keys added up over doc, arguments and their objects; their
+strings hold colons, "Question:", so every block needs the key-colon count too) measured
+723 -> 848 M per 20k of the lines below, +17%: not landed, lm-eval item lines are unchecked.
 """
 
 from __future__ import annotations
@@ -214,6 +235,25 @@ def _dupkeys_line(tmp: Path, n: int) -> None:
     p.unlink()
 
 
+def _line_check_line(p: Path, kw: dict[str, Any], runs: int) -> None:
+    """The duplicate-key check of JSONL item lines (E117), read_run with it vs without."""
+
+    def unchecked() -> None:
+        native._LINE_CHECK = False
+        try:
+            read_run(p, **kw)
+        finally:
+            native._LINE_CHECK = True
+
+    m = _sandwich(unchecked, lambda: read_run(p, **kw), runs)
+    ratio, each = m.ratio(), m.ratios()
+    print(f"  duplicate-key check of the item lines: read_run with vs without it, median of "
+          f"{runs} sandwiched CPU ratios {ratio:.3f} (target <= 1.05) "
+          f"{'OK' if ratio <= 1.05 else 'MISSED'}; ratios {min(each):.3f}..{max(each):.3f}; "
+          f"fastest runs {min(m.read_cpu) / min(m.bare_cpu):.3f} (the per-line key sum runs in "
+          "both)", flush=True)
+
+
 def main() -> None:
     n = int(os.environ.get("EVALSIG_BENCH_N", "1000000"))
     runs = max(1, int(os.environ.get("EVALSIG_BENCH_RUNS", "15")))
@@ -238,6 +278,8 @@ def main() -> None:
                   f"{min(m.read_cpu):.2f} / {min(m.bare_cpu):.2f} CPU s = "
                   f"{min(m.read_cpu) / min(m.bare_cpu):.2f}; wall-clock median ratio "
                   f"{m.ratio(cpu=False):.2f}", flush=True)
+            if name == "native JSONL":
+                _line_check_line(p, kw, runs)
             p.unlink()
         _dupkeys_line(tmp, max(1, n // 5))
         fast, slow = _eval_archives(tmp, 10000)

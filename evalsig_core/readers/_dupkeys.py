@@ -14,23 +14,45 @@ document (or one JSON line, such as a JSONL header) that was already parsed:
   first duplicate of a key the reader reads (`Spec`) is an error naming the file, the record,
   its item and the key. Duplicates of keys evalsig does not read are ignored.
 
-JSONL item lines are not checked: the cheapest check that never misses a duplicate (numpy
-counts of the key names, per block) measured +6% of the native JSONL reader's CPU and +12% of
-lm-eval's, over the 5% these hot paths may spend on it.
+JSONL item lines (the native reader; `refuse_line_duplicates`) are checked per block of lines
+(`_io.line_blocks`), with no second parse and no writing back on the fast path:
+
+- the reader adds up the keys of the objects it parsed: each line's top-level key count, plus
+  the keys of its `metadata` object (with --cluster: one, the cluster key, until a block
+  needs them all; for the lines its fast path does not take, those of every object value:
+  `keys_of`). That sum is at most the keys the objects hold;
+- the block's colons are counted at numpy speed: first every colon byte, then (when those
+  differ) only the colons right after a quote or whitespace (`_io.key_colons`: a key's colon
+  always is; `"12:30"`'s is not). Either count is at least the number of keys written.
+  Keys written >= keys held >= the sum, so a count equal to the sum proves no key was
+  dropped anywhere in the block, at any depth, whatever escapes the text uses;
+- only a block where neither count equals the sum (a repeated key, a colon after a quote
+  inside a string, or an object the sum leaves out, such as one nested inside `metadata`) is
+  parsed again, as one array written back (the document pre-check), and only if that differs
+  too, line by line, each line checked as a document is: the error names the line.
+A repeated key evalsig does not read is not refused, at any depth (as in documents). Cost
+(bench/bench_readers.py, callgrind): +2.5% of the read with --cluster and metadata of one key,
++11% without --cluster (every metadata key is added up), up to +21% for files the sum misses at
+first. lm-eval samples lines are not checked (+17%).
 """
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
-from ._io import BOM
+from ._io import BOM, Lines
+from ._json import parse_any_line
 
 try:
     import orjson
+
+    _loads: Any = orjson.loads
 
     def _dumps(value: Any) -> bytes:
         try:
@@ -38,6 +60,7 @@ try:
         except (TypeError, orjson.JSONEncodeError):  # an integer beyond 64 bits
             return json.dumps(value).encode()
 except ImportError:  # pragma: no cover - orjson is in the dev extra
+    _loads = json.loads
 
     def _dumps(value: Any) -> bytes:
         return json.dumps(value).encode()
@@ -75,6 +98,77 @@ def refuse_duplicates(data: bytes | str, value: Any, spec: Spec, src: str,
         path=src, item=None if item is None else str(item), code=E_DUPLICATE,
         hint=f"remove one of the {'two' if n == 2 else n} {key!r} keys; check how the file "
         "was edited or merged")
+
+
+def check_block(items: list[bytes], keys: int, base: int, spec: Spec, src: str) -> bool:
+    """E117 if a line of `items` (a `Lines` block after `base` lines) repeats a key `spec`
+    reads. `keys`: the keys of the objects parsed from it as the reader added them up (at
+    most what they hold), compared with the block's colons (module docstring). False when
+    they differed and the block was parsed again (it held no such duplicate)."""
+    assert isinstance(items, Lines)
+    colons = items.colons()
+    if keys == colons or keys == items.colons(keys_only=True):
+        return True
+    refuse_line_duplicates(items, colons, base, spec, src,
+                           lambda line, no: parse_any_line(line, src, no))
+    return False
+
+
+def refuse_line_duplicates(lines: list[bytes], colons: int, base: int, spec: Spec, src: str,
+                           parse: Callable[[bytes, int], Any]) -> None:
+    """Raise E117 for the first of `lines` (a block of JSON lines after `base` others, holding
+    `colons` colon bytes) that repeats a key `spec` reads, naming its line number.
+
+    For a block whose colons differ from the keys its reader added up (module docstring): the
+    block is parsed again as one JSON array and written back, in two C calls, and its colons
+    compared with those written back, as a document's are. Only when they differ too (or the
+    block has a blank or unusual line) each line is parsed again (`parse(line, lineno)`, None
+    for a blank one) and checked so."""
+    if _block_is_clean(lines, colons):
+        return
+    for i, line in enumerate(lines):
+        if b":" not in line:
+            continue
+        value = parse(line, base + i + 1)
+        if value is None or (line.count(b":") == _dumps(value).count(b":")
+                             and not _escaped_colon(line)):
+            continue
+        refuse_duplicates(line, value, spec, src, f"line {base + i + 1}")
+
+
+def _block_is_clean(lines: list[bytes], colons: int) -> bool:
+    """Whether the lines, parsed as one array and written back, keep all `colons` (no key
+    dropped). The cyclic GC is paused for the two C calls: the thousands of objects alive at
+    once would otherwise trigger collections that cost more than the parse (no Python code
+    runs meanwhile, so nothing else sees the pause)."""
+    joined = b"[" + b",".join(lines) + b"]"
+    if _escaped_colon(joined):
+        return False
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        values = _loads(joined)
+        written = _dumps(values).count(b":")
+        n = len(values)
+        del values
+    except (ValueError, TypeError, RecursionError):  # a blank line, NaN: line by line
+        return False
+    finally:
+        if enabled:
+            gc.enable()
+    return n == len(lines) and written == colons
+
+
+def keys_of(value: Any) -> int:
+    """The keys of an object and of the objects among its values (not deeper): a lower bound
+    of the keys of a parsed JSON line, for the block check of `refuse_line_duplicates`."""
+    if value.__class__ is not dict:
+        return 0
+    n = len(value)
+    for v in value.values():  # a loop: 270 ns vs a generator's 480 (metadata of 2 keys)
+        if v.__class__ is dict:
+            n += len(v)
+    return n
 
 
 def _colons(raw: bytes, chunk: int = 1 << 18) -> int:

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
 
 MAX_FILE_BYTES = 4 * 1024**3  # refuse anything larger than 4 GiB outright
@@ -284,8 +286,24 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class Lines(list[bytes]):
+    """A block of lines from `line_blocks`: `colons()` counts the colons in them at numpy
+    speed (the JSONL readers' duplicate-key check, `_dupkeys`), from the bytes they were split
+    from (`data[:end]`), less those of a line the reader blanked (`dropped`: a JSONL header)."""
+
+    data: bytes = b""
+    end: int = 0
+    dropped: bytes = b""
+
+    def colons(self, keys_only: bool = False) -> int:
+        """Every colon byte of the lines, or (`keys_only`) those that can end a key
+        (`key_colons`)."""
+        count = key_colons if keys_only else _all_colons
+        return count(self.data, self.end) - (count(self.dropped) if self.dropped else 0)
+
+
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
-                hasher: Any = None) -> Iterator[list[bytes]]:
+                hasher: Any = None) -> Iterator[Lines]:
     """The file's lines in blocks, reading `chunk` bytes at a time.
 
     Lines keep a trailing carriage return (JSON parsers treat it as whitespace). Memory stays
@@ -297,7 +315,25 @@ def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTE
     yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed)
 
 
-def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[list[bytes]]:
+def _all_colons(data: bytes, end: int = -1) -> int:
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end) == 58))
+
+
+def key_colons(data: bytes, end: int = -1) -> int:
+    """The colons of `data[:end]` (`end` -1: all) that can end a key: those right after a
+    quote or JSON whitespace. Every key is written `"key":` with at most whitespace before
+    its colon, so this is at least the number of keys written; colons inside strings mostly
+    follow other bytes (`"12:30"`, `"mmlu:algebra:3"`) and are not counted."""
+    a = np.frombuffer(data, dtype=np.uint8, count=end)
+    if not a.size:
+        return 0
+    before = a[np.flatnonzero(a[1:] == 58)]  # the byte before each colon but a first one
+    # a quote, or a byte up to the space (JSON whitespace; counting more is safe: the count
+    # only has to be at least the keys written)
+    return int(np.count_nonzero((before == 34) | (before <= 32))) + int(a[0] == 58)
+
+
+def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[Lines]:
     src = str(p)
     lineno = 0
     pending: list[bytes] = []
@@ -319,7 +355,7 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[list[byte
             if pending:
                 block = b"".join([*pending, block])
                 pending, pending_len = [], 0
-            lines = block.split(b"\n")
+            lines = Lines(block.split(b"\n"))
             rest = lines.pop()
             if len(block) > max_line:
                 for i, line in enumerate(lines):
@@ -328,9 +364,26 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[list[byte
             if rest:
                 pending, pending_len = [rest], len(rest)
             lineno += len(lines)
+            lines.data, lines.end = block, len(block) - len(rest)  # for `colons()`
             yield lines
     if pending:
-        yield [b"".join(pending)]
+        last = Lines([b"".join(pending)])
+        last.data, last.end = last[0], len(last[0])
+        yield last
+
+
+def without_first_line(blocks: Iterator[Lines]) -> Iterator[Lines]:
+    """The blocks without the first non-blank line (a JSONL header): blanked, so that the line
+    numbers of later errors stay, and kept as the block's `dropped` line."""
+    dropped = False
+    for block in blocks:
+        if not dropped:
+            for i, line in enumerate(block):
+                if line.strip():
+                    block[i], block.dropped = b"", line
+                    dropped = True
+                    break
+        yield block
 
 
 def _too_long(src: str, lineno: int, max_line: int) -> None:

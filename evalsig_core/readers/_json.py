@@ -100,6 +100,14 @@ def parse_line(line: bytes, path: str, lineno: int) -> Any:
 FAST_LOADS = _fast_loads
 
 
+def parse_any_line(line: bytes, path: str, lineno: int) -> Any:
+    """One JSONL line: the fast parser, else `parse_line` (None for a blank line)."""
+    try:
+        return _fast_loads(line)
+    except ValueError:
+        return parse_line(line, path, lineno)
+
+
 def read_json_doc(p: Path) -> tuple[Any, bytes]:
     """One whole JSON document (bounded by MAX_JSON_BYTES) and its bytes."""
     data = read_bytes(p, limit=MAX_JSON_BYTES)

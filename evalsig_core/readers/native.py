@@ -23,7 +23,7 @@ appended to plain lists; all type checks run afterwards over whole columns (`_co
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,22 @@ from ..errors import InputError
 from ..numtext import id_text, shown_value, str_array
 from ..run import EvalRun
 from ._columns import Columns, build_run
-from ._dupkeys import ANY, Spec, refuse_duplicates
-from ._io import E_FIELD, E_METRIC, ReadOptions, line_blocks, read_head, sha256_hex
+from ._dupkeys import ANY, Spec, check_block, keys_of, refuse_duplicates
+from ._io import (
+    E_FIELD,
+    E_METRIC,
+    ReadOptions,
+    line_blocks,
+    read_head,
+    sha256_hex,
+    without_first_line,
+)
 from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc, reparse_exact
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
 _MISSING = object()
+_LINE_CHECK = True  # E117 on JSONL item lines (`_dupkeys`); bench_readers turns it off
 
 
 def sniff_json(doc: Any) -> bool:
@@ -76,7 +85,7 @@ def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
     hasher = hashlib.sha256()
     blocks = line_blocks(path, hasher=hasher)
     if header:
-        blocks = _without_first_line(blocks)
+        blocks = without_first_line(blocks)
     run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
     return run.with_meta(sha256=hasher.hexdigest())
 
@@ -94,19 +103,6 @@ def _item_spec(opts: ReadOptions) -> Spec:
     if opts.cluster is not None:
         spec.update({"metadata": {opts.cluster: None}, opts.cluster: None})
     return spec
-
-
-def _without_first_line(blocks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
-    """The blocks without the first non-blank line (the header)."""
-    dropped = False
-    for block in blocks:
-        if not dropped:
-            for i, line in enumerate(block):
-                if line.strip():
-                    block[i] = b""  # blank: keeps the line numbers of later errors
-                    dropped = True
-                    break
-        yield block
 
 
 def _build(path: Path, sha: str, doc: dict[str, Any], blocks: Iterable[list[Any]],
@@ -164,6 +160,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     a non-null label. Any other item takes `_Collector.item`, the complete rules. Nothing is
     validated here: `build_run` checks whole columns. The loop notes whether every id and
     every label is a string: such columns become arrays here, without `build_run`'s type scans.
+    It adds up the keys of each block's objects for `_dupkeys.check_block` (E117).
     """
     loads = FAST_LOADS if raw else _same
     c = _Collector(opts, file_metric, src, raw)
@@ -176,13 +173,17 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     text = str
     ids_text = labels_text = True
     seen = 0
+    spec, check = _item_spec(opts), raw and _LINE_CHECK
+    deep = 0  # metadata keys added up: one (--cluster), all (1), with objects in it (2)
     for items in blocks:
+        keys, fast = 0, len(items)  # (at most) the keys parsed; lines of the fast path
         for line in items:
             try:
                 it = loads(line)
             except ValueError:
                 it = parse_line(line, src, seen + items.index(line) + 1)
                 if it is None:
+                    fast -= 1
                     continue
             try:
                 n = len(it)
@@ -194,19 +195,24 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     raise KeyError
                 else:
                     epoch = it.get("epoch", 1)
+                    if key is None and (md := it.get("metadata")).__class__ is dict:
+                        n += len(md) if deep < 2 else keys_of(md)  # in the block's colons
                 iid = it["item_id"]
                 if iid.__class__ is not text:  # an integer id, or a rarer case
                     if iid is None or iid.__class__ is float:
                         raise KeyError
                     ids_text = False
                 value = it["score"]
-                label = it["metadata"][key] if key is not None else ""
+                label = (md := it["metadata"])[key] if key is not None else ""
                 if label.__class__ is not text:
                     if label is None:
                         raise KeyError
                     labels_text = False
+                keys += n + (len(md) if deep == 1 else keys_of(md)) if deep and key else n
             except (KeyError, TypeError, AttributeError):  # AttributeError: "x".get, [1].get
                 ids_text = labels_text = False
+                fast -= 1
+                keys += keys_of(it)
                 got = careful(it, line, seen, items)
                 if got is None:
                     continue
@@ -216,6 +222,10 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
             scores.append(value)
             if key is not None:
                 labels.append(label)
+        if check:  # with --cluster, a fast line's metadata holds at least the key
+            least = fast if key is not None and not deep else 0
+            if not check_block(items, keys + least, seen, spec, src):
+                deep = 2 if key is None else min(deep + 1, 2)  # count more from now on
         seen += len(items)
     cols, metric, use_cid = c.finish()
     if ids_text and cols.ids:
