@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from evalsig_core import InputError, read_run
+from evalsig_core import read_run
 from evalsig_core.cli import main
 from evalsig_core.readers import _io
+from tests.core.readers.test_duplicate_keys import _refused as refused
 
 
 def _item(i: int, **extra: Any) -> str:
@@ -36,14 +37,9 @@ def _with(line: str, extra: str) -> str:
 
 
 def _refused(p: Path, key: str, item: str, lineno: int, **kw: Any) -> str:
-    with pytest.raises(InputError) as info:
-        read_run(p, **kw)
-    err = info.value
-    text = str(err)
-    assert err.code == "E117" and err.exit_code == 65 and "\n" not in text
-    assert str(p) in text and f"the key {key!r} appears twice in line {lineno}" in text
-    assert f"remove one of the two {key!r} keys" in text
-    assert err.item == item
+    """test_duplicate_keys' one-line E117 refusal, naming the line of the repeat."""
+    text = refused(p, key, item, **kw)
+    assert f"the key {key!r} appears twice in line {lineno}" in text
     return text
 
 
