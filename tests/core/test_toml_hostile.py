@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,15 @@ def test_a_suite_entry_that_is_not_a_table_is_named(tmp_path: Path, entries: str
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
-def test_a_suite_file_nested_thousands_deep_is_a_usage_error(tmp_path: Path) -> None:
-    """tomllib's RecursionError was an internal error (70)."""
-    path = tmp_path / "suite.toml"
+@pytest.mark.parametrize(("name", "read"), [("suite.toml", read_suite_spec),
+                                           ("evalsig.toml", load_config)])
+def test_a_toml_file_nested_thousands_deep_is_a_usage_error(
+        tmp_path: Path, name: str, read: Callable[[Path], object]) -> None:
+    """tomllib's RecursionError was an internal error (70), in a suite and a config file."""
+    path = tmp_path / name
     path.write_text(_DEEP)
     with pytest.raises(UsageError, match="nested too deeply") as info:
-        read_suite_spec(path)
+        read(path)
     assert str(path) in str(info.value)
 
 
@@ -51,14 +55,6 @@ def test_an_unreadable_suite_file_is_an_io_error(tmp_path: Path,
     with pytest.raises(InputReadError, match="Permission denied") as info:
         read_suite_spec(path)
     assert str(path) in str(info.value) and int(info.value.exit_code) == 74
-
-
-def test_a_config_file_nested_thousands_deep_is_a_usage_error(tmp_path: Path) -> None:
-    path = tmp_path / "evalsig.toml"
-    path.write_text(_DEEP)
-    with pytest.raises(UsageError, match="nested too deeply") as info:
-        load_config(path)
-    assert str(path) in str(info.value)
 
 
 @pytest.mark.parametrize("tool", ["tool = 3", 'tool = "evalsig"', "tool = [1]"])
