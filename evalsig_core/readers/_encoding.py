@@ -17,11 +17,10 @@ BOM = b"\xef\xbb\xbf"
 # Byte-order marks, longest first: UTF-32-LE's starts with UTF-16-LE's.
 _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
               (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
-# Without a mark: which of the first four bytes are NUL. A JSON text or a CSV header starts
-# with an ASCII character, which UTF-16 and UTF-32 write with NUL bytes beside it; UTF-8
-# text has no NUL there (a NUL is not JSON whitespace, and would be refused anyway).
-_WIDE_NULS = {(False, True, False, True): "UTF-16", (True, False, True, False): "UTF-16",
-              (False, True, True, True): "UTF-32", (True, True, True, False): "UTF-32"}
+# Without a mark: which of the first four bytes are NUL ("0"). A JSON text or a CSV header
+# starts with ASCII characters, which UTF-16 and UTF-32 write with NUL bytes beside them;
+# UTF-8 text has no NUL there (a NUL is not JSON whitespace, and would be refused anyway).
+_WIDE_NULS = {"x0x0": "UTF-16", "0x0x": "UTF-16", "x000": "UTF-32", "000x": "UTF-32"}
 
 
 def wide_encoding(start: bytes) -> str | None:
@@ -29,7 +28,7 @@ def wide_encoding(start: bytes) -> str | None:
     for mark, name in _WIDE_BOMS:
         if start.startswith(mark):
             return name
-    return _WIDE_NULS.get(tuple(b == 0 for b in start[:4])) if len(start) >= 4 else None
+    return _WIDE_NULS.get("".join("0" if b == 0 else "x" for b in start[:4]))
 
 
 def utf8_start(data: bytes, src: str, what: str = "file") -> bytes:

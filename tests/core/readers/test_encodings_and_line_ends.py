@@ -140,9 +140,9 @@ def test_a_doubled_byte_order_mark_is_named(tmp_path: Path, name: str, text: str
     path = tmp_path / name
     path.write_bytes(BOM + BOM + text.encode())
     _refused(path, "file starts with two byte-order marks \\(fix: remove one of them",
-             **({} if fmt is None else {"format": fmt}))
+             format=fmt or "auto")
     path.write_bytes(BOM + text.encode())  # one mark is read, as before
-    assert read_run(path, **({} if fmt is None else {"format": fmt})).n_records == 4
+    assert read_run(path, format=fmt or "auto").n_records == 4
 
 
 def test_a_mark_before_blank_lines_is_skipped_with_them(tmp_path: Path) -> None:
@@ -165,8 +165,7 @@ def test_a_csv_with_cr_line_ends_is_read(tmp_path: Path, name: str, delimiter: s
             ["c", "1", ""]]
     path = tmp_path / name
     path.write_bytes("\r".join(delimiter.join(r) for r in rows).encode() + b"\r")
-    kw = {} if fmt is None else {"format": name[-3:]}
-    run = read_run(path, cluster="note", **kw)
+    run = read_run(path, cluster="note", format="auto" if fmt is None else name[-3:])
     assert run.item_ids.tolist() == ["a", "b", "c"] and run.scores.tolist() == [1.0, 0.0, 1.0]
     assert run.clusters is not None and run.clusters.tolist()[:2] == ["x\ry", "z"]
 
