@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
+from ._encoding import BOM as BOM  # (re-exported: _json and _dupkeys strip it)
+from ._encoding import utf8_start
 
 MAX_FILE_BYTES = 4 * 1024**3  # refuse anything larger than 4 GiB outright
 MAX_JSON_BYTES = 1024**3  # one JSON document (not JSONL) is parsed whole: 1 GiB at most
 MAX_LINE_BYTES = 32 * 1024**2  # one JSONL / CSV line: 32 MiB at most
 CHUNK_BYTES = 256 * 1024
-BOM = b"\xef\xbb\xbf"
 
 # Stable finding codes of read errors (finding_codes.FINDING_CODES documents them).
 E_READ = "E101"
@@ -245,6 +246,7 @@ def read_bytes(p: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     _size(p, limit)
     with open_input(p) as f:
         data = f.read()
+    utf8_start(data[:8], str(p))  # the encoding, from the first bytes
     if not data.strip():
         raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
     return data
@@ -263,12 +265,12 @@ def read_head(p: Path, n: int | None = None) -> Head:
     _size(p, MAX_FILE_BYTES)
     n = MAX_LINE_BYTES if n is None else n
     with open_input(p) as f:
-        first = f.readline(n + 1)
+        raw = f.readline(n + 1)
+        first = utf8_start(raw, str(p))
         while first and not first.strip():  # leading blank lines
-            first = f.readline(n + 1)
-        complete = first.endswith(b"\n") or len(first) <= n
+            first = raw = f.readline(n + 1)
+        complete = raw.endswith(b"\n") or len(raw) <= n
         more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
-    first = first.removeprefix(BOM)
     if not first.strip() and not more:
         raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
     return Head(first, complete, more)
@@ -347,7 +349,7 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[Lines]:
             if feed is not None:
                 feed(block)
             if first:
-                block = block.removeprefix(BOM)
+                block = utf8_start(block, src)
                 first = False
             if block.find(b"\n") < 0:  # the middle of a long line
                 pending.append(block)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ._encoding import utf8_start
 from ._io import BOM, E_BOUND, MAX_JSON_BYTES, is_file, line_blocks, read_bytes
 
 try:  # the fastest parser available; json is the reference behaviour
@@ -29,10 +30,11 @@ def parse_json(text: str | bytes, path: str, *, line: int | None = None) -> Any:
 
     Nesting is bounded by the parsers themselves (orjson refuses more than 1024 levels, the
     standard library raises RecursionError): both become one E110 line. Walking the parsed
-    value to enforce a tighter bound would cost more than the parse itself.
+    value to enforce a tighter bound would cost more than the parse itself. A document in
+    UTF-16 or UTF-32 (an archive member) is refused as the files are (`_encoding`).
     """
     if isinstance(text, bytes):
-        text = text.removeprefix(BOM)
+        text = text.removeprefix(BOM) if line is not None else utf8_start(text, path, "JSON")
     try:
         value = _fast_loads(text)
     except (ValueError, RecursionError):
@@ -84,10 +86,41 @@ def _slow_loads(text: str | bytes, path: str, line: int | None) -> Any:
         ) from None
     except json.JSONDecodeError as exc:
         at = f"line {line}" if line is not None else f"line {exc.lineno} column {exc.colno}"
-        raise InputError(
+        raise _several_values(exc, path, line) or InputError(
             f"invalid JSON at {at}: {exc.msg}", path=path,
             hint="the file is truncated or not JSON; re-export it",
         ) from None
+
+
+_JSON_SPACE = " \t\r\n"
+
+
+def _several_values(exc: json.JSONDecodeError, path: str,
+                    line: int | None) -> InputError | None:
+    """The error for text holding more than one JSON value ("Extra data") when what separates
+    them says what is wrong: a lone CR (JSON lines with classic Mac line ends, one line to a
+    reader that splits lines at LF), or a line break after a first value that is an array (a
+    JSONL file whose lines are arrays). None: the generic message."""
+    if exc.msg != "Extra data":
+        return None
+    doc, end = exc.doc, exc.pos
+    while end > 0 and doc[end - 1] in _JSON_SPACE:  # back over the whitespace between them
+        end -= 1
+    gap = doc[end:exc.pos]
+    if "\r" in gap and "\n" not in gap:  # all of a file with CR line ends is its line 1
+        where = f" (line {line} holds two JSON lines)" if line is not None and line > 1 else ""
+        return InputError(f"the file uses CR line ends (classic Mac){where}; evalsig reads LF "
+                          "or CRLF line ends", path=path,
+                          hint="convert the line ends to LF, e.g. tr '\\r' '\\n' < old > new")
+    start = 0
+    while doc[start] in _JSON_SPACE:  # to the first value (no copy of a 1 GiB document)
+        start += 1
+    if "\n" in gap and doc[start:start + 1] == "[":
+        first = line if line is not None else doc.count("\n", 0, start) + 1
+        return InputError(f"line {first} is a JSON array, and more JSON follows: each line "
+                          "of a JSONL file must be one object", path=path,
+                          hint="write one JSON object per line (the run header or an item)")
+    return None
 
 
 def parse_line(line: bytes, path: str, lineno: int) -> Any:

@@ -7,7 +7,8 @@ value other than false/0/no marks an errored row: excluded and counted). Cells a
 scores must parse as numbers (`nan`/`inf` are kept for the doctor) or true/false; anything
 else is an error naming the row, as is a row with more non-empty cells than the header (an
 unquoted delimiter shifts the columns). Ids are the cells' text: "1.0" and "1" are different
-ids (the doctor says so when that leaves items unpaired).
+ids (the doctor says so when that leaves items unpaired). Line ends may be LF, CRLF or CR
+(classic Mac); a CR inside a quoted cell stays in the cell.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ _BOOL = {"true": 1.0, "false": 0.0}
 
 def sniff_header(first_line: bytes) -> str | None:
     """The delimiter when the first line looks like a header row, else None."""
-    try:
-        text = first_line.decode("utf-8").strip()
+    try:  # up to a CR: with classic Mac line ends (CR only) the "line" is the whole file
+        text = first_line.strip().split(b"\r", 1)[0].decode("utf-8")
     except UnicodeDecodeError:
         return None
     if not text or text[0] in "{[":
@@ -47,10 +48,14 @@ def _text_lines(path: Path, hasher: Any) -> Iterator[str]:
         for line in block:
             lineno += 1
             try:
-                yield line.decode("utf-8").rstrip("\r") + "\n"
+                text = line.decode("utf-8").rstrip("\r")
             except UnicodeDecodeError as exc:
                 raise InputError(f"line {lineno} is not valid UTF-8 (byte {exc.start})",
                                  path=src, hint="re-save the file as UTF-8") from None
+            if "\r" in text:  # CR line ends (classic Mac): one piece per CR, which the csv
+                *ended, text = text.split("\r")  # module reads as a line end (as a character
+                yield from (t + "\r" for t in ended)  # inside a quoted cell)
+            yield text + "\n"
 
 
 def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) -> EvalRun:

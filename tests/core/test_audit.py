@@ -44,7 +44,8 @@ def test_an_intact_chain_verifies_and_walks_newest_first() -> None:
 
 
 def test_an_empty_trail_verifies() -> None:
-    assert verify_chain(None, {}.__getitem__).ok
+    empty: dict[str, bytes] = {}
+    assert verify_chain(None, empty.__getitem__).ok
 
 
 def test_encoding_is_canonical_and_stable() -> None:

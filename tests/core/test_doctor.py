@@ -75,7 +75,7 @@ def test_every_code_has_a_severity_prefix_and_is_documented_in_the_readme() -> N
     (b"[" * 10000 + b"]" * 10000, {}, "E110"),
 ])
 def test_read_errors_become_findings_with_their_code(tmp_path: Path, content: bytes,
-                                                     kw: dict[str, str], code: str) -> None:
+                                                     kw: dict[str, Any], code: str) -> None:
     p = tmp_path / "r.json"
     p.write_bytes(content)
     with pytest.raises(InputError) as info:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -174,7 +175,7 @@ FIXTURES = [(r[0], r[1], r[2], r[3]) for r in ROWS] + [
 @pytest.mark.parametrize("cluster", [None, "passage_id"])
 @pytest.mark.parametrize(("base", "cand", "kw"), [f[1:] for f in FIXTURES],
                          ids=[f[0] for f in FIXTURES])
-def test_reports_equal_the_earlier_code_on_fixtures(base: Path, cand: Path, kw: dict[str, str],
+def test_reports_equal_the_earlier_code_on_fixtures(base: Path, cand: Path, kw: dict[str, Any],
                                                     cluster: str | None) -> None:
     """The real harness logs: byte-identical doctor and gate reports."""
     b, c = read_run(base, cluster=cluster, **kw), read_run(cand, cluster=cluster, **kw)

@@ -76,7 +76,7 @@ def test_fewer_than_five_clusters_is_inconclusive_never_a_guess() -> None:
 )
 def test_invalid_policies_are_usage_errors(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        Policy(**kwargs)  # type: ignore[arg-type]
+        Policy(**kwargs)
 
 
 def _runs(delta_flip: float, n: int = 2000, seed: int = 0) -> tuple[EvalRun, EvalRun]:
@@ -151,7 +151,7 @@ def test_gate_pairs_the_runs_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def counting(*a: object, **k: object) -> object:
         calls.append(1)
-        return real(*a, **k)  # type: ignore[arg-type]
+        return real(*a, **k)
 
     monkeypatch.setattr(gate_module, "pair", counting)
     monkeypatch.setattr(doctor, "pair", counting)
@@ -171,7 +171,7 @@ def test_gate_reduces_each_run_to_item_means_once(monkeypatch: pytest.MonkeyPatc
 
     def counting(run: object) -> object:
         calls.append(1)
-        return real(run)  # type: ignore[arg-type]
+        return real(run)
 
     monkeypatch.setattr(pairing, "item_means", counting)
     b, c = _runs(0.1)
@@ -194,6 +194,7 @@ def test_runs_that_carry_clusters_are_compared_by_cluster_without_repeating_the_
     rows = ["item_id,score,passage_id"]
     paths = []
     for name, run in (("b", b), ("c", c)):
+        assert run.clusters is not None
         p = tmp_path / f"{name}.csv"
         p.write_text("\n".join(rows + [f"{i},{s},{k}" for i, s, k in zip(
             run.item_ids, run.scores, run.clusters, strict=True)]) + "\n")

@@ -3,6 +3,7 @@ GitHub outputs, colour and progress, and usage errors (64) for every command."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -12,6 +13,7 @@ import pytest
 
 from evalsig_core.cli import build_parser, main
 from evalsig_core.cli._github import format_outputs
+from evalsig_core.cli._parser import _subparsers, _subparsers_action
 from evalsig_core.cli._tty import Progress, call_with_progress, style_for
 from tests.conftest import EXAMPLES, write_runframe
 
@@ -20,8 +22,7 @@ GATE = ["gate", "--baseline", B, "--candidate", C, "--cluster", "passage_id"]
 
 
 def _commands() -> list[str]:
-    sub = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
-    return list(sub.choices)  # type: ignore[attr-defined]
+    return list(_subparsers(build_parser()))
 
 
 @pytest.mark.parametrize("command", _commands())
@@ -296,21 +297,20 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_default_only_applies_to_the_command_being_run() -> None:
-    from evalsig_core.cli._args import _subparsers, apply_defaults
+    from evalsig_core.cli._args import apply_defaults
     from evalsig_core.config import Defaults
     from evalsig_core.errors import UsageError
 
-    def parser() -> object:
+    def parser() -> argparse.ArgumentParser:
         p = build_parser()
-        sub = p._subparsers._group_actions[0]  # type: ignore[union-attr]
-        other = sub.add_parser("other")  # type: ignore[attr-defined]
+        other = _subparsers_action(p).add_parser("other")
         other.add_argument("--output", default="table", choices=["table", "json"])
         return p
 
     p = parser()
-    apply_defaults(p, Defaults(output="markdown"), "doctor")  # type: ignore[arg-type]
-    subs = _subparsers(p)  # type: ignore[arg-type]
+    apply_defaults(p, Defaults(output="markdown"), "doctor")
+    subs = _subparsers(p)
     assert subs["doctor"].get_default("output") == "markdown"
     assert subs["other"].get_default("output") == "table"
     with pytest.raises(UsageError, match="other"):
-        apply_defaults(parser(), Defaults(output="markdown"), "other")  # type: ignore[arg-type]
+        apply_defaults(parser(), Defaults(output="markdown"), "other")

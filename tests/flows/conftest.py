@@ -73,10 +73,10 @@ class S3Server:
     secret_key: str
     bucket: str
 
-    def settings(self, **over: object) -> object:
+    def settings(self, **over: Any) -> object:
         from evalsig_flows.s3 import S3Settings
 
-        base: dict[str, object] = {
+        base: dict[str, Any] = {
             "endpoint_url": self.endpoint, "access_key_id": self.access_key,
             "secret_access_key": self.secret_key, "addressing_style": "path",
             "max_attempts": 3, "connect_timeout": 2.0, "read_timeout": 10.0}

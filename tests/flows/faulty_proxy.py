@@ -44,6 +44,7 @@ class Faults:
 
 def _handler(upstream: str, faults: Faults) -> type[BaseHTTPRequestHandler]:
     target = urlparse(upstream)
+    host = target.hostname or ""  # an http://host:port URL: never empty
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -68,7 +69,7 @@ def _handler(upstream: str, faults: Faults) -> type[BaseHTTPRequestHandler]:
                 if self.command != "HEAD":
                     self.wfile.write(body)
                 return
-            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            conn = http.client.HTTPConnection(host, target.port, timeout=30)
             headers = {k: v for k, v in self.headers.items()}
             conn.request(self.command, self.path, body=body, headers=headers)
             resp = conn.getresponse()

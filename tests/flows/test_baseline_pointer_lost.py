@@ -103,7 +103,7 @@ def test_the_promotion_flow_refuses_and_audits_a_deleted_pointer(tmp_path: Path)
     assert ci(uri, str(EXAMPLES / "candidate.json"), 81).is_completed()
     promote(store, suite="demo", task="qa", metric="accuracy",
             data=(EXAMPLES / "regressed.json").read_bytes(), ext="json",
-            expected_base=read_pointer(store, DEMO)[0].current.version_sha256,  # type: ignore[union-attr]
+            expected_base=read_pointer(store, DEMO)[0].current.version_sha256,
             decision_id="elsewhere", source={})  # the baseline moved on after the gate
     _delete_pointer(store, DEMO)
     from evalsig_flows.flows import promote_baseline_flow

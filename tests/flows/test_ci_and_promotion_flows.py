@@ -82,7 +82,7 @@ def test_allow_then_promote_then_replay(store_uri: str) -> None:
     [entry] = summary["entries"]
     assert (entry["entry"], entry["status"]) == ("demo/qa/accuracy", "promoted")
     assert entry["version_sha256"] == result["candidate"]["sha256"]
-    assert entry["previous_sha256"] == before.current.version_sha256  # type: ignore[union-attr]
+    assert entry["previous_sha256"] == before.current.version_sha256
     replay = promote_baseline_flow(repo="acme/model", pr_number=pr, store=store_uri,
                                    return_state=True)
     assert replay.is_completed() and replay.result()["status"] == "already-current"

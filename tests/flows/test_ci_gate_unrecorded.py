@@ -9,6 +9,7 @@ decisions with the same verdict (two reports, `evalsig history` showing the gate
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def gates(store: Any) -> list[tuple[str, str]]:
 def stored(store: Any, pr: int) -> list[GateRecord]:
     probe = GateRecord(decision_id=None, verdict="PENDING", repo="acme/model", pr_number=pr,
                        commit=SHA, suite="demo", task="qa", metric="accuracy",
-                       time="2026-01-01T00:00:00Z")
+                       time=datetime(2026, 1, 1, tzinfo=UTC))
     return [GateRecord.model_validate_json(store.get(k)) for k in record_keys(probe)]
 
 

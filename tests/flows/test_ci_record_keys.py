@@ -27,7 +27,8 @@ def rec(**over: Any) -> GateRecord:
 
 
 def read(uri: str, commit: str | None = SHA, pr: int | None = None,
-         narrow: tuple[str | None, ...] = (None, None, None)) -> list[GateRecord]:
+         narrow: tuple[str | None, str | None, str | None] = (None, None, None),
+         ) -> list[GateRecord]:
     return read_records.fn(uri, "acme/model", commit, pr, narrow)
 
 

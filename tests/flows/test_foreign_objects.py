@@ -36,7 +36,7 @@ def foreign(store: Store, key: str, data: bytes) -> None:
 
     if isinstance(store, S3Store):
         store.client().put_object(Bucket=store.bucket, Key=f"{store.prefix}/{key}", Body=data)
-        assert store.head(key).sha256 is None  # type: ignore[union-attr]
+        assert store.head(key).sha256 is None
     else:
         (Path(store.uri.removeprefix("file://")) / key).parent.mkdir(parents=True)
         (Path(store.uri.removeprefix("file://")) / key).write_bytes(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.conftest import EXAMPLES, write_runframe
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-def _artifacts(key: str) -> list[object]:
+def _artifacts(key: str) -> list[Any]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -37,7 +38,7 @@ def test_allow_completes_stores_the_report_and_publishes_artifacts(tmp_path: Pat
     assert stored.with_name("report.md").read_text().startswith("<!-- evalsig-report")
     assert "<svg" in stored.with_name("report.html").read_text()
     md = _artifacts("evalsig-report-flow-allow")
-    assert md and "EVALSIG release gate" in md[0].data  # type: ignore[attr-defined]
+    assert md and "EVALSIG release gate" in md[0].data
     assert _artifacts("evalsig-entries-flow-allow")
 
 
@@ -51,7 +52,7 @@ def test_reject_publishes_first_then_fails_with_the_verdict(tmp_path: Path) -> N
     assert state.is_failed() and state.name == "Rejected"
     assert state.message.startswith("REJECT:")
     assert list((tmp_path / "reports").rglob("report.json"))
-    assert "REJECT" in _artifacts("evalsig-report-flow-reject")[0].data  # type: ignore[attr-defined]
+    assert "REJECT" in _artifacts("evalsig-report-flow-reject")[0].data
 
 
 def test_doctor_errors_fail_the_flow_after_publishing_the_doctor_report(tmp_path: Path) -> None:
@@ -99,6 +100,6 @@ def test_an_undefined_mde_reaches_the_entries_table_as_null(tmp_path: Path) -> N
                       cluster="passage_id", min_delta=0.005, alpha=0.6, power=0.9,
                       method="clustered_t",
                       store=tmp_path.as_uri(), name="flow-undefined-mde", return_state=True)
-    table = _artifacts("evalsig-entries-flow-undefined-mde")[0].data  # type: ignore[attr-defined]
+    table = _artifacts("evalsig-entries-flow-undefined-mde")[0].data
     rows = json.loads(table) if isinstance(table, str) else table
     assert rows[0]["mde"] is None, state.message

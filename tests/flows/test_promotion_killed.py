@@ -71,14 +71,14 @@ def test_a_killed_promotion_leaves_a_whole_baseline_and_a_replay_completes_it(
     assert _promote_in_child(uri, kill_at) == -signal.SIGKILL
 
     pointer, _ = fetch_baseline(store, PREFIX)  # whole: the bytes match the pointer
-    assert pointer.current.version_sha256 in (old.current.version_sha256, new_sha)  # type: ignore[union-attr]
+    assert pointer.current.version_sha256 in (old.current.version_sha256, new_sha)
     assert (pointer.current.version_sha256 == new_sha) == (kill_at > 2)
     assert verify_chain(store.get(AUDIT_HEAD_KEY), store.get).ok
 
     replay = promote_baseline_flow(repo="acme/model", commit=SHA, store=uri,
                                    return_state=True)
     assert replay.is_completed(), replay.message
-    assert read_pointer(store, PREFIX)[0].current.version_sha256 == new_sha  # type: ignore[union-attr]
+    assert read_pointer(store, PREFIX)[0].current.version_sha256 == new_sha
     assert verify_chain(store.get(AUDIT_HEAD_KEY), store.get).ok
     verdicts = [r.verdict for _, r in recent_records(store)]
     assert verdicts.count("PROMOTED") == 1

@@ -6,6 +6,7 @@ import json
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,12 +56,12 @@ def test_exactly_one_of_twenty_promotions_wins_per_base_version(
                    expected_base=None, decision_id="seed", source={}).status == "promoted"
     history = [read_pointer(store, prefix)[0]]
     for round_ in range(2):
-        base = history[-1].current.version_sha256  # type: ignore[union-attr]
+        base = history[-1].current.version_sha256
         outcomes = _race(uri, base, 100 * round_, pool)
         assert outcomes.count("won") == 1 and outcomes.count("refused") == RACERS - 1
         pointer, _ = read_pointer(store, prefix)
         assert pointer is not None and pointer.sequence == round_ + 2
-        assert pointer.previous == history[-1].current  # type: ignore[union-attr]
+        assert pointer.previous == history[-1].current
         history.append(pointer)
     # Every version ever written (winners and losers) is still there and intact.
     versions = [k for k in store.list(prefix + "/versions/") if not k.endswith(".lock")]
@@ -75,7 +76,7 @@ def test_exactly_one_of_twenty_promotions_wins_per_base_version(
 
 def test_promoting_the_current_version_again_is_a_no_op(tmp_path: Path) -> None:
     store = open_store(tmp_path.as_uri())
-    kw = {"suite": "s", "task": "t", "metric": "m", "ext": "json", "source": {}}
+    kw: dict[str, Any] = {"suite": "s", "task": "t", "metric": "m", "ext": "json", "source": {}}
     first = promote(store, data=_run(1), expected_base=None, decision_id="a", **kw)
     again = promote(store, data=_run(1), expected_base="whatever", decision_id="a", **kw)
     assert again.status == "already-current" and again.pointer == first.pointer
@@ -83,7 +84,7 @@ def test_promoting_the_current_version_again_is_a_no_op(tmp_path: Path) -> None:
 
 def test_a_promotion_gated_against_an_old_base_is_refused(tmp_path: Path) -> None:
     store = open_store(tmp_path.as_uri())
-    kw = {"suite": "s", "task": "t", "metric": "m", "ext": "json", "source": {}}
+    kw: dict[str, Any] = {"suite": "s", "task": "t", "metric": "m", "ext": "json", "source": {}}
     promote(store, data=_run(1), expected_base=None, decision_id="a", **kw)
     with pytest.raises(PromotionRefused, match="moved since the gate"):
         promote(store, data=_run(2), expected_base="0" * 64, decision_id="b", **kw)

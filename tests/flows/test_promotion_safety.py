@@ -248,7 +248,7 @@ def test_losing_the_pointer_race_to_the_same_version_is_already_current(
         promote(inner, suite="demo", task="qa", metric="accuracy", data=data, ext="json",
                 expected_base=base, decision_id="twin", source={})
 
-    result = promote(_TwinFirst(inner, twin), suite="demo", task="qa",  # type: ignore[arg-type]
+    result = promote(_TwinFirst(inner, twin), suite="demo", task="qa",
                      metric="accuracy", data=data, ext="json", expected_base=base,
                      decision_id="us", source={})
     assert result.status == "already-current"

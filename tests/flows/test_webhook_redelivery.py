@@ -191,7 +191,7 @@ def execute(run_id: str) -> Any:
 
     async def read() -> Any:
         async with get_client() as client:
-            return await client.read_flow_run(run_id)
+            return await client.read_flow_run(uuid.UUID(run_id))
 
     run = _run(read())
     run_flow(ci_gate_flow, flow_run=run, parameters=run.parameters, return_type="state")

@@ -198,7 +198,7 @@ def _cr2_t(S: np.ndarray, n: np.ndarray) -> Bounds:
 def _iid(d: np.ndarray, method: str, alpha_allow: float) -> Bounds:
     N = d.shape[1]
     se = d.std(axis=1, ddof=1) / math.sqrt(N)
-    mde = minimum_detectable_effect(se, alpha=alpha_allow, power=POWER, df=N - 1)
+    mde = np.asarray(minimum_detectable_effect(se, alpha=alpha_allow, power=POWER, df=N - 1))
     mean = d.mean(axis=1)
     if method == "mcnemar":
         b = (d > 0).sum(axis=1)

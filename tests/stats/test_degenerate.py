@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
 from evalsig_core import EvalRun, Policy, Verdict, gate
+from evalsig_core.report import GateReport
 from evalsig_core.stats.degenerate import degenerate_bounds
 
 N = 1000
@@ -15,7 +17,7 @@ IDS = [str(i) for i in range(N)]
 SCORES = np.random.default_rng(0).random(N) * 0.8  # continuous scores in [0, 0.8]
 
 
-def _gate(base: np.ndarray, cand: np.ndarray, **kw: object) -> object:
+def _gate(base: np.ndarray, cand: np.ndarray, **kw: Any) -> GateReport:
     cl = kw.pop("clusters", None)
     return gate(EvalRun.from_arrays(IDS, base, clusters=cl),
                 EvalRun.from_arrays(IDS, cand, clusters=cl), Policy(**kw))

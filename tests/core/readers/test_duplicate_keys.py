@@ -161,7 +161,9 @@ def test_a_repeated_cluster_label_in_helm_scenario_state_is_refused(tmp_path: Pa
 
 
 def test_real_harness_logs_have_no_duplicate_keys() -> None:
-    for p, kw in ((INSPECT / "baseline_e1.eval", {"metric": "match"}),
-                  (INSPECT / "baseline_e1.json", {"metric": "match"}),
-                  (HELM, {"metric": "exact_match", "cluster": "passage_id"})):
+    logs: list[tuple[Path, dict[str, Any]]] = [
+        (INSPECT / "baseline_e1.eval", {"metric": "match"}),
+        (INSPECT / "baseline_e1.json", {"metric": "match"}),
+        (HELM, {"metric": "exact_match", "cluster": "passage_id"})]
+    for p, kw in logs:
         assert read_run(p, **kw).n_records > 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ ROWS = [
 
 @pytest.mark.parametrize(("b", "c", "kw", "n", "mb", "mc", "diff", "ndiff", "se", "cr1"),
                          [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
-def test_fixture_pair_matches_the_ground_truth(b: Path, c: Path, kw: dict[str, str], n: int,
+def test_fixture_pair_matches_the_ground_truth(b: Path, c: Path, kw: dict[str, Any], n: int,
                                                mb: float, mc: float, diff: float, ndiff: int,
                                                se: float, cr1: float) -> None:
     rb = read_run(b, cluster="passage_id", **kw)
@@ -161,7 +162,7 @@ def test_lmeval_reads_harness_version_from_the_results_file_beside_it() -> None:
     (I285 / "baseline_e1.eval", {"metric": "match", "filter": "strict-match"},
      r"--filter 'strict-match' does not apply: inspect-eval files have no filters"),
 ])
-def test_unknown_metric_scorer_or_filter_lists_what_exists(path: Path, kw: dict[str, str],
+def test_unknown_metric_scorer_or_filter_lists_what_exists(path: Path, kw: dict[str, Any],
                                                             message: str) -> None:
     with pytest.raises(InputError, match=message) as info:
         read_run(path, **kw)

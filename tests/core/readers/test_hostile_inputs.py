@@ -269,7 +269,7 @@ def test_a_lone_surrogate_escape_is_refused_by_record(tmp_path: Path, field: str
     # JSON allows the escape "\ud800" alone (half a UTF-16 pair); Python's json reads it, but
     # no report holding it can be written as UTF-8: the JSON report was "internal error:
     # PydanticSerializationError" (exit 70) after the verdict had been decided.
-    ids, labels, extra = ["q0", "q1"], ["P0", "P1"], {}
+    ids, labels, extra = ["q0", "q1"], ["P0", "P1"], dict[str, Any]()
     if field == "item_id":
         ids[1] += "\ud800"
     elif field == "label":
@@ -297,6 +297,7 @@ def test_an_escaped_surrogate_pair_is_one_character_and_reads(tmp_path: Path) ->
                        ["P\U0001f600", "P", "P"])
     assert "\\ud83d\\ude00" in p.read_text()  # the pair json.dumps writes for U+1F600
     run = read_run(p, cluster="passage_id")
+    assert run.clusters is not None
     assert run.item_ids.tolist()[0] == "q\U0001f600" and run.clusters[0] == "P\U0001f600"
 
 

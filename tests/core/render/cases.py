@@ -29,7 +29,7 @@ def _norm(report: Any, **update: Any) -> Any:
 
 
 def example_runs(candidate: str = "candidate.json") -> tuple[EvalRun, EvalRun]:
-    kw = dict(metric="accuracy", cluster="passage_id")
+    kw: dict[str, Any] = dict(metric="accuracy", cluster="passage_id")
     return read_run(EXAMPLES / "baseline.json", **kw), read_run(EXAMPLES / candidate, **kw)
 
 
@@ -75,6 +75,7 @@ def compare_report() -> CompareReport:
     b, c = example_runs()
     policy = Policy(min_delta=0.0, cluster="passage_id", metric="accuracy")
     doc = diagnose(b, c, cluster="passage_id")
+    assert doc.baseline is not None and doc.candidate is not None
     return _norm(CompareReport(metric="accuracy", cluster="passage_id", alpha=0.05,
                                comparison=compare(b, c, policy), findings=[],
                                baseline=doc.baseline, candidate=doc.candidate))
@@ -109,9 +110,9 @@ def suite_demoted() -> SuiteReport:
         c = b.copy()
         c[:improved] = 1.0
         c[improved:improved + regressed] = 0.0
-        runs = [EvalRun.from_arrays(ids, x, metric="accuracy", task=name) for x in (b, c)]
+        base, cand = (EvalRun.from_arrays(ids, x, metric="accuracy", task=name) for x in (b, c))
         return SuiteEntry(name=name, task=name, metric="accuracy",
-                          report=_norm(gate(*runs, Policy(min_delta=0.0))))
+                          report=_norm(gate(base, cand, Policy(min_delta=0.0))))
 
     report = suite_report([entry("a", 59, 41), entry("b", 59, 41), entry("c", 200, 20)])
     return report.model_copy(update={"evalsig_version": VERSION})

@@ -25,7 +25,7 @@ from tests.core.render.cases import CASES
 
 GOLDEN = REPO / "tests" / "golden"
 UPDATE = os.environ.get("EVALSIG_UPDATE_GOLDEN") == "1"
-RENDER = {"gate": render_gate, "doctor": render_doctor, "compare": render_compare,
+RENDER: dict[str, Any] = {"gate": render_gate, "doctor": render_doctor, "compare": render_compare,
           "suite": render_suite, "watch": render_watch}
 FORMATS = {"txt": ("tty", Style()), "ascii-color.txt": ("tty", Style(color=True, unicode=False)),
            "md": ("markdown", Style()), "json": ("json", Style()), "html": ("html", Style())}
