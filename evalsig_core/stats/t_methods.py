@@ -46,12 +46,16 @@ def bell_mccaffrey_df(n: np.ndarray) -> float:
 
 def t_inference(
     method: str, delta: float, se: float, df: float, *, alpha: float, theta0: float,
-    notes: tuple[str, ...] = (),
+    notes: tuple[str, ...] = (), alpha_allow: float | None = None,
 ) -> Inference:
-    """Bounds and p-values from a t (or, with df = inf, normal) reference distribution."""
+    """Bounds and p-values from a t (or, with df = inf, normal) reference distribution;
+    with `alpha_allow`, also ALLOW's one-sided lower bound at that level."""
     normal = math.isinf(df)
-    q1 = float(norm_ppf(1 - alpha) if normal else t_ppf(1 - alpha, df))
-    q2 = float(norm_ppf(1 - alpha / 2) if normal else t_ppf(1 - alpha / 2, df))
+
+    def q(level: float) -> float:
+        return float(norm_ppf(1 - level) if normal else t_ppf(1 - level, df))
+
+    q1, q2 = q(alpha), q(alpha / 2)
     if se > 0:
         z = (delta - theta0) / se
         p_lo = float(norm_sf(z) if normal else t_sf(z, df))
@@ -66,6 +70,8 @@ def t_inference(
         lower=delta - q1 * se, upper=delta + q1 * se,
         two_sided=(delta - q2 * se, delta + q2 * se),
         p_value=p_lo, p_value_upper=p_hi, theta0=theta0, alpha=alpha, notes=notes,
+        alpha_allow=alpha_allow,
+        lower_allow=None if alpha_allow is None else delta - q(alpha_allow) * se,
     )
 
 
@@ -80,9 +86,11 @@ def paired_t(sample: PairedSample, *, alpha: float, theta0: float = 0.0, **_: ob
 
 
 def clustered_t(
-    sample: PairedSample, *, alpha: float, theta0: float = 0.0, **_: object
+    sample: PairedSample, *, alpha: float, theta0: float = 0.0,
+    alpha_allow: float | None = None, **_: object
 ) -> Inference:
-    """Cluster-robust t: CR2 variance with Bell-McCaffrey degrees of freedom."""
+    """Cluster-robust t: CR2 variance with Bell-McCaffrey degrees of freedom. Where `auto`
+    decides with it (a few clusters, stats/auto.py) it asks for ALLOW's bound at `alpha_allow`."""
     sums = sample.sums
     if sums is None:
         raise InputError("clustered_t needs a cluster key", hint="pass --cluster KEY")
@@ -93,4 +101,5 @@ def clustered_t(
         )
     se = math.sqrt(cr2_variance(sums))
     df = bell_mccaffrey_df(sums.n)
-    return t_inference("clustered_t", sums.delta, se, df, alpha=alpha, theta0=theta0)
+    return t_inference("clustered_t", sums.delta, se, df, alpha=alpha, theta0=theta0,
+                       alpha_allow=alpha_allow)

@@ -363,8 +363,9 @@ def test_degenerate_and_extreme_inputs_give_an_answer_or_one_clear_error(
 @pytest.mark.parametrize(("G", "verdict"), [(4, Verdict.INCONCLUSIVE), (5, Verdict.ALLOW)])
 def test_five_clusters_exactly_are_the_fewest_a_gate_decides_with(G: int,
                                                                   verdict: Verdict) -> None:
-    """G = 5 (MIN_CLUSTERS) clusters of a clear improvement: ALLOW by the wild bootstrap;
-    the same data in 4 clusters: INCONCLUSIVE whatever the effect."""
+    """G = 5 (MIN_CLUSTERS) clusters of a clear improvement: ALLOW by the floored CR2 t at
+    alpha/2 (auto's method below 7 clusters); the same data in 4 clusters: INCONCLUSIVE
+    whatever the effect (clustered_t is only reported)."""
     n = 100
     rng = np.random.default_rng(0)
     base = (rng.random(n) < 0.3).astype(float)
@@ -374,4 +375,5 @@ def test_five_clusters_exactly_are_the_fewest_a_gate_decides_with(G: int,
     r = gate(EvalRun.from_arrays(ids, base, clusters=cl),
              EvalRun.from_arrays(ids, cand, clusters=cl), Policy(min_delta=0.0, cluster="k"))
     assert r.verdict is verdict, r.reason
-    assert r.comparison.method == ("wild_cluster_bootstrap" if G == 5 else "clustered_t")
+    assert r.comparison.method == "clustered_t"
+    assert r.comparison.allow_alpha == (0.025 if G == 5 else None)

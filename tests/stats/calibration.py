@@ -21,12 +21,13 @@ the finite ones: a replication whose bound is unbounded reports an infinite MDE;
 
 Every replication is evaluated with the method `auto` chooses for the cell's design (it depends
 on G, the cluster sizes and whether scores are binary, which are fixed within a cell), through
-the same batched code the library uses (WildBootstrap, the exchangeable floor, Tango bounds),
-with seed 0 for the draws. The full grid draws the wild bootstrap as `auto`'s default resamples
-do where they enumerate (G = 5: all 6^5 Webb vectors, which 399 random draws misstate: there
-they gave a 20% larger MDE and hid false ALLOW); the fast tier uses B random draws everywhere
-(STATS.md: B = 399). Where `auto` refuses to decide (effective clusters < 5) the cell
-reports the coverage of the interval it shows and no false ALLOW or power.
+the same batched code the library uses (WildBootstrap, CR2 t, the exchangeable floor, Tango
+bounds), with seed 0 for the draws. The full grid draws the wild bootstrap as `auto`'s default
+resamples do where they enumerate (G = 12-14, Rademacher weights: no grid cell, since auto
+decides with the floored CR2 t at G = 5, where the enumerated 6^5 Webb vectors under-covered);
+elsewhere, and in the fast tier, B random draws (STATS.md: B = 399) where the product draws
+10000. Where `auto` refuses to decide (effective clusters < 5) the cell reports the coverage
+of the interval it shows and no false ALLOW or power.
 
 The full run also sweeps the level of ALLOW's bound in the worst skewed law at 5 and 10
 clusters with 20 and 100 items per cluster (`level_sweep`): the evidence that no rule by G
@@ -45,6 +46,7 @@ from scipy import stats as sps
 
 from evalsig_core.policy import Policy
 from evalsig_core.stats import PairedSample, choose_method, minimum_detectable_effect
+from evalsig_core.stats.auto import MIN_CLUSTERS, Choice
 from evalsig_core.stats.exchangeable import adjust_bounds
 from evalsig_core.stats.mcnemar import tango_bounds
 from evalsig_core.stats.power import bound_mde
@@ -54,7 +56,8 @@ from evalsig_core.stats.wild_draws import wild_plan
 
 N_ITEMS = 1000  # without clusters
 # The resamples `auto` uses by default: with them the wild bootstrap enumerates every weight
-# vector at G = 5 (6^5 = 7776 Webb vectors), which B = 399 random draws do not reproduce.
+# vector at G = 5 (6^5 Webb vectors) and G = 12-14 (2^G Rademacher), which B = 399 random
+# draws do not reproduce.
 PRODUCT_RESAMPLES = int(Policy.model_fields["resamples"].default)
 PER_CLUSTER = 20
 RHO = 0.75
@@ -89,6 +92,7 @@ class CellResult:
     false_allow: float
     power: float
     mde: float
+    decided: bool = True  # False: auto refuses to decide (fewer than 5 effective clusters)
 
 
 def sizes(cell: Cell) -> np.ndarray:
@@ -172,7 +176,7 @@ def _floor(b: Bounds, delta: np.ndarray, se: np.ndarray, df: float, S: np.ndarra
 
 def draws(G: int, B: int, product_plan: bool) -> int:
     """Resamples for the wild bootstrap of a G-cluster cell: B, or with `product_plan` the
-    enumeration the product's default resamples make where they enumerate (G = 5)."""
+    enumeration the product's default resamples make where they enumerate (G = 5 and 12-14)."""
     plan = wild_plan(G, PRODUCT_RESAMPLES)
     return plan.draws if product_plan and plan.enumerated else B
 
@@ -187,12 +191,18 @@ def _wcr(S: np.ndarray, n: np.ndarray, alpha_allow: float, B: int) -> Bounds:
                   bound_mde(wb.delta, dec, se, df, POWER))
 
 
-def _cr2_t(S: np.ndarray, n: np.ndarray) -> Bounds:
-    """`clustered_t` (CR2, Bell-McCaffrey df): what auto reports when it will not decide."""
+def _cr2_t(S: np.ndarray, n: np.ndarray, alpha_allow: float | None) -> Bounds:
+    """`clustered_t` (CR2, Bell-McCaffrey df): what auto decides with below
+    `MIN_WILD_CLUSTERS` clusters (ALLOW's bound at `alpha_allow`), and what it reports when
+    it will not decide (`alpha_allow` None: no decision bound, no MDE)."""
     delta, se = _cr2(S, n)
-    q2 = sps.t.ppf(1 - ALPHA / 2, bell_mccaffrey_df(n))
-    never = np.full(delta.shape, -np.inf)
-    return Bounds(delta - q2 * se, delta + q2 * se, never, np.full(delta.shape, np.inf))
+    df = bell_mccaffrey_df(n)
+    q2 = sps.t.ppf(1 - ALPHA / 2, df)
+    if alpha_allow is None:
+        never = np.full(delta.shape, -np.inf)
+        return Bounds(delta - q2 * se, delta + q2 * se, never, np.full(delta.shape, np.inf))
+    dec = delta - sps.t.ppf(1 - alpha_allow, df) * se
+    return Bounds(delta - q2 * se, delta + q2 * se, dec, bound_mde(delta, dec, se, df, POWER))
 
 
 def _iid(d: np.ndarray, method: str, alpha_allow: float) -> Bounds:
@@ -214,7 +224,7 @@ def _iid(d: np.ndarray, method: str, alpha_allow: float) -> Bounds:
 
 def evaluate(d: np.ndarray, codes: np.ndarray, n: np.ndarray, cell: Cell, method: str,
              alpha_allow: float, B: int, floor: bool = False,
-             product_plan: bool = False) -> Bounds:
+             product_plan: bool = False, decides: bool = True) -> Bounds:
     if method == "wild_cluster_bootstrap":
         # Replications in blocks of about CACHE_CELLS (replication, draw) pairs: every step of
         # the test inversion then works on cache-resident arrays instead of streaming R x B
@@ -226,7 +236,12 @@ def evaluate(d: np.ndarray, codes: np.ndarray, n: np.ndarray, cell: Cell, method
         return Bounds(*(np.concatenate([getattr(p, f.name) for p in parts])
                         for f in fields(Bounds)))
     if method == "clustered_t":
-        return _cr2_t(_cluster_sums(d, n)[0], n)
+        S, Q = _cluster_sums(d, n)
+        b = _cr2_t(S, n, alpha_allow if decides else None)
+        if not floor:
+            return b
+        delta, se = _cr2(S, n)
+        return _floor(b, delta, se, bell_mccaffrey_df(n), S, Q, n, alpha_allow)
     if method in ("mcnemar", "paired_t"):
         return _iid(d, method, alpha_allow)
     raise ValueError(f"calibration has no batch evaluator for {method}")
@@ -242,23 +257,32 @@ def _wild_block(d: np.ndarray, n: np.ndarray, alpha_allow: float, B: int, floor:
     return _floor(b, delta, se, bell_mccaffrey_df(n), S, Q, n, alpha_allow)
 
 
+def auto_choice(cell: Cell, d: np.ndarray, codes: np.ndarray) -> tuple[Choice, bool]:
+    """The method `auto` picks for the cell's design (from its first replication: G, the
+    sizes and whether scores are binary are fixed within a cell) and whether the gate decides
+    with it (at least MIN_CLUSTERS clusters and effective clusters, or no cluster key)."""
+    # base/cand of the first replication: binary exactly when d is (one epoch)
+    first = PairedSample((d[0] < 0).astype(float), (d[0] > 0).astype(float) + (d[0] % 1),
+                         None if cell.G is None else codes)
+    sums = first.sums
+    decides = sums is None or min(sums.G, sums.effective_clusters) >= MIN_CLUSTERS
+    return choose_method(first, ALPHA), decides
+
+
 def run_cell(cell: Cell, *, R: int, B: int, seed: int = 0,
              product_plan: bool = False) -> CellResult:
     """One cell's coverage, false ALLOW and power. With `product_plan` the wild bootstrap
     enumerates where the product's default resamples do (the full grid); without, B random
     draws everywhere (the fast tier of STATS.md: B = 399)."""
     d0, codes, n = simulate(cell, 0.0, R, seed)
-    # base/cand of the first replication: binary exactly when d is (one epoch)
-    first = PairedSample((d0[0] < 0).astype(float), (d0[0] > 0).astype(float) + (
-        d0[0] % 1), None if cell.G is None else codes)
-    choice = choose_method(first, ALPHA)
+    choice, decides = auto_choice(cell, d0, codes)
     alpha_allow = choice.alpha_allow or ALPHA
     null = evaluate(d0, codes, n, cell, choice.method, alpha_allow, B, choice.floor,
-                    product_plan)
+                    product_plan, decides)
     coverage = float(np.mean((null.lo2 <= 0) & (null.hi2 >= 0)))
-    if cell.G is not None and choice.method == "clustered_t":  # auto will not decide
+    if not decides:
         return CellResult(cell, choice.method, alpha_allow, coverage, math.nan, math.nan,
-                          math.inf)
+                          math.inf, decided=False)
     false_allow = float(np.mean(null.decision > 0))
     finite = np.isfinite(null.mde)
     mde = float(null.mde[finite].mean()) if finite.mean() >= 0.9 else math.inf
@@ -266,7 +290,7 @@ def run_cell(cell: Cell, *, R: int, B: int, seed: int = 0,
     if math.isfinite(mde):
         d1, codes, n = simulate(cell, mde, R, seed + 1)
         alt = evaluate(d1, codes, n, cell, choice.method, alpha_allow, B, choice.floor,
-                       product_plan)
+                       product_plan, decides)
         power = float(np.mean(alt.decision > 0))
     return CellResult(cell, choice.method, alpha_allow, coverage, false_allow, power, mde)
 
@@ -288,13 +312,15 @@ SWEEP_CELLS = [Cell(0.1, 0.3, "skew", G, True, 1, per) for per in (PER_CLUSTER, 
 
 def level_sweep(cell: Cell, *, R: int, B: int, seed: int = 0,
                 product_plan: bool = False) -> SweepResult:
-    """False ALLOW of auto's wild bootstrap (floor and skewness correction included) in a
-    skewed cell when ALLOW's bound is taken at each of `SWEEP_LEVELS` (the same samples,
-    the same draws as `run_cell`'s null replications)."""
+    """False ALLOW of auto's method (floor and skewness correction included) in a skewed
+    cell when ALLOW's bound is taken at each of `SWEEP_LEVELS` (the same samples, the same
+    draws as `run_cell`'s null replications)."""
     assert cell.law == "skew" and cell.G is not None
     d, codes, n = simulate(cell, 0.0, R, seed)
-    rates = tuple(float(np.mean(evaluate(d, codes, n, cell, "wild_cluster_bootstrap", level, B,
-                                         floor=True, product_plan=product_plan).decision > 0))
+    choice = auto_choice(cell, d, codes)[0]
+    rates = tuple(float(np.mean(evaluate(d, codes, n, cell, choice.method, level, B,
+                                         floor=choice.floor,
+                                         product_plan=product_plan).decision > 0))
                   for level in SWEEP_LEVELS)
     s = cell.icc * cell.pi
     p = s / (0.16 + s)  # simulate()'s probability of a regressed (-0.4) cluster
@@ -323,7 +349,7 @@ LITERAL_CELLS = [Cell(0.1, icc, "literal", G, bal, 1)
 
 
 # The fast tier (CI): one cell per branch of `auto` and per hard feature, each within every
-# bar in the full grid: Webb weights with every sign vector enumerated (G = 5), Webb weights
+# bar in the full grid: the floored CR2 t (G = 5), Webb weights
 # with skewed effects and Pareto sizes (G = 10), where the exchangeable floor and the skewness
 # correction bind (skewed effects, Pareto sizes, G = 10 and 20), large G with skewed effects,
 # fewer than 5 effective clusters (no decision), and both no-cluster methods. The cells the
@@ -349,7 +375,7 @@ def bands(R: int) -> dict[str, tuple[float, float]]:
 
 def undecided(res: CellResult) -> bool:
     """`auto` refuses to decide in this cell's design (effective clusters < 5)."""
-    return res.cell.G is not None and res.method == "clustered_t"
+    return not res.decided
 
 
 def failures(res: CellResult, R: int) -> list[str]:
@@ -377,7 +403,8 @@ def sweep_section(sweep: list[SweepResult], R: int) -> list[str]:
     levels = " | ".join(f"false ALLOW at {a:g}" for a in SWEEP_LEVELS)
     lines = [
         "## Why a lower level for ALLOW's bound is no fix", "",
-        "False ALLOW of `auto`'s wild bootstrap (floor and skewness correction included) in the "
+        "False ALLOW of `auto`'s method (the floored CR2 t at G = 5, the wild bootstrap from 7 "
+        "clusters; floor and skewness correction included) in the "
         "worst skewed law of the grid when ALLOW's bound is taken at a lower level, with the "
         "grid's 20 items per cluster and with 100 (the same samples and draws for every level; "
         "`level_sweep` in tests/stats/calibration.py).", "",
@@ -403,9 +430,14 @@ def sweep_section(sweep: list[SweepResult], R: int) -> list[str]:
 
 def table(results: list[CellResult], R: int, B: int, product_plan: bool = False,
           sweep: list[SweepResult] | None = None) -> str:
-    enumerated = (f" (at G = 5 all {wild_plan(5, PRODUCT_RESAMPLES).draws} Webb weight vectors, "
-                  f"as the default {PRODUCT_RESAMPLES} resamples enumerate them)"
-                  if product_plan else "")
+    # the wild-bootstrap designs where auto's default resamples enumerate every weight vector
+    sizes_enum = sorted({r.cell.G for r in results if r.method == "wild_cluster_bootstrap"
+                         and r.cell.G is not None and wild_plan(r.cell.G, PRODUCT_RESAMPLES)
+                         .enumerated})
+    enumerated = "".join(
+        f" (at G = {G} all {wild_plan(G, PRODUCT_RESAMPLES).draws} weight vectors, as the "
+        f"default {PRODUCT_RESAMPLES} resamples enumerate them)"
+        for G in (sizes_enum if product_plan else []))
     lines = [
         "# Calibration of `auto` (generated by `make calibrate`; do not edit)",
         "",

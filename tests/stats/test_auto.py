@@ -37,6 +37,39 @@ def test_few_clusters_use_wcr_webb_with_the_floor_and_alpha_halved_for_allow() -
     assert "Webb" in c.reason and "floor" in c.reason
 
 
+def test_five_or_six_clusters_decide_with_the_floored_cr2_t_and_alpha_halved() -> None:
+    # At G = 5 the wild bootstrap's enumerated Webb distribution under-covers on sparse
+    # scores (calibration.md): auto decides with CR2 t, the floor and alpha/2 instead
+    c = choose_method(_sample(400, 5), alpha=0.05)
+    assert c.method == "clustered_t" and c.alpha_allow == 0.025 and c.floor
+    assert "CR2 t" in c.reason and "floor" in c.reason and "too few" not in c.reason
+    assert choose_method(_sample(420, 6)).method == "clustered_t"
+    assert choose_method(_sample(420, 7)).method == "wild_cluster_bootstrap"
+
+
+def test_a_five_cluster_gate_decides_on_the_alpha_half_cr2_t_bound() -> None:
+    # 5 balanced clusters of 40 items; the ALLOW bound is delta - t_{0.975, 4} SE (CR2 = CR1
+    # and Bell-McCaffrey df = G - 1 on balanced clusters), not the alpha = 0.05 bound
+    from scipy import stats as sps
+
+    n, G = 200, 5
+    ids = [str(i) for i in range(n)]
+    cl = [f"P{i % G}" for i in range(n)]
+    rng = np.random.default_rng(3)
+    b = EvalRun.from_arrays(ids, (rng.random(n) < 0.5).astype(float), clusters=cl)
+    c = EvalRun.from_arrays(ids, (rng.random(n) < 0.8).astype(float), clusters=cl)
+    r = gate(b, c, Policy(min_delta=0.0, cluster="k"))
+    cmp = r.comparison
+    assert cmp.method == "clustered_t" and cmp.n_clusters == 5 and cmp.allow_alpha == 0.025
+    d = np.asarray(c.scores) - np.asarray(b.scores)
+    S = np.bincount(np.arange(n) % G, weights=d)
+    u = S - d.mean() * (n / G)
+    se = np.sqrt(G / (G - 1) * np.sum(u * u)) / n  # CR1 = CR2 here
+    assert abs(cmp.se - se) < 1e-12 and abs(cmp.df - 4) < 1e-9
+    assert abs(cmp.allow_lower - (d.mean() - sps.t.ppf(0.975, cmp.df) * se)) < 1e-12
+    assert r.verdict is (Verdict.ALLOW if cmp.allow_lower > 0 else Verdict.INCONCLUSIVE)
+
+
 def test_many_balanced_clusters_also_halve_alpha_for_allow() -> None:
     # Skewed cluster effects keep the nominal-alpha false-ALLOW rate at 0.08-0.10 with 30-200
     # balanced clusters (tests/stats/calibration.md): the halving is not a few-cluster rule.
