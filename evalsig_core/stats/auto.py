@@ -81,17 +81,16 @@ def choose_method(sample: PairedSample, alpha: float = 0.05) -> Choice:
                       f"effective number of clusters (N^2 / sum n_g^2) is {g_eff:.1f}: "
                       "reported with CR2 t; too few to decide")
     df = bell_mccaffrey_df(sums.n)
-    allow = {"alpha_allow": allow_alpha(alpha, True), "floor": True,
-             "allow_reason": f"ALLOW needs the one-sided bound at alpha/2 = {alpha / 2:g} "
-                             "(skewed cluster effects, STATS.md calibration)"}
+    design = f"{G} clusters (effective {g_eff:.1f}, Bell-McCaffrey df {df:.1f})"
+    floor = "with the exchangeable-cluster floor and skewness correction"
     if G < MIN_WILD_CLUSTERS:
-        return Choice("clustered_t",
-                      f"{G} clusters (effective {g_eff:.1f}, Bell-McCaffrey df {df:.1f}): CR2 t "
-                      f"with the exchangeable-cluster floor and skewness correction (below "
-                      f"{MIN_WILD_CLUSTERS} clusters the wild bootstrap under-covers, STATS.md "
-                      "calibration)", **allow)
-    weights = "Webb" if G < 12 else "Rademacher"
-    return Choice("wild_cluster_bootstrap",
-                  f"{G} clusters (effective {g_eff:.1f}, Bell-McCaffrey df {df:.1f}): wild "
-                  f"cluster restricted bootstrap-t ({weights} weights) with the "
-                  f"exchangeable-cluster floor and skewness correction", **allow)
+        method, why = "clustered_t", (f"{design}: CR2 t {floor} (below {MIN_WILD_CLUSTERS} "
+                                      "clusters the wild bootstrap under-covers, STATS.md "
+                                      "calibration)")
+    else:
+        weights = "Webb" if G < 12 else "Rademacher"
+        method, why = "wild_cluster_bootstrap", (f"{design}: wild cluster restricted "
+                                                 f"bootstrap-t ({weights} weights) {floor}")
+    return Choice(method, why, allow_alpha(alpha, True), floor=True,
+                  allow_reason=f"ALLOW needs the one-sided bound at alpha/2 = {alpha / 2:g} "
+                  "(skewed cluster effects, STATS.md calibration)")

@@ -65,6 +65,7 @@ def test_a_five_cluster_gate_decides_on_the_alpha_half_cr2_t_bound() -> None:
     S = np.bincount(np.arange(n) % G, weights=d)
     u = S - d.mean() * (n / G)
     se = np.sqrt(G / (G - 1) * np.sum(u * u)) / n  # CR1 = CR2 here
+    assert cmp.df is not None and cmp.allow_lower is not None
     assert abs(cmp.se - se) < 1e-12 and abs(cmp.df - 4) < 1e-9
     assert abs(cmp.allow_lower - (d.mean() - sps.t.ppf(0.975, cmp.df) * se)) < 1e-12
     assert r.verdict is (Verdict.ALLOW if cmp.allow_lower > 0 else Verdict.INCONCLUSIVE)
