@@ -5,10 +5,10 @@ report an earlier run left there.
 refusal of `compare`, or a usage error (`--alpha 2`), and a CI job that uploads report.json
 published it as this run's result. Every command with report paths (doctor, compare, gate,
 watch, suite) now replaces them on any error with a doctor report (`kind: doctor`) holding the
-error and the real exit code: `main` calls `refuse_report_paths`, gate and compare call
-`emit_refusal` for a doctor refusal. A path that is refused as a report path (empty, `-`, an
-input, or shared by two formats) is never written; neither are paths the command line does
-not name (`--json` without a value).
+error and the real exit code: `main` calls `refuse_report_paths` for any error, gate and
+compare call `doctor_refused` for a doctor refusal (which also goes to stdout). A path that
+is refused as a report path (empty, `-`, an input, or shared by two formats) is never
+written; neither are paths the command line does not name (`--json` without a value).
 """
 
 from __future__ import annotations
