@@ -19,32 +19,35 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from .errors import UsageError
 from .policy import Mode, Policy
 
-__all__ = ["CONFIG_FILES", "Defaults", "find_config", "load_config", "refuse_boolean"]
+__all__ = ["CONFIG_FILES", "Defaults", "find_config", "load_config", "refuse_boolean", "shown",
+           "type_fix"]
 
 CONFIG_FILES = ("evalsig.toml", "pyproject.toml")
 
 
 class Defaults(BaseModel):
-    """Every flag a project may default; None = not set (the flag's own default applies)."""
+    """Every flag a project may default; None = not set (the flag's own default applies).
+
+    Strict types: `min-delta = "0.1"` is not read as a number, nor `metric = 3` as a name."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    metric: str | None = None
-    cluster: str | None = None
-    filter: str | None = None
-    format: str | None = None
-    min_delta: float | None = None
-    alpha: float | None = None
-    power: float | None = None
+    metric: StrictStr | None = None
+    cluster: StrictStr | None = None
+    filter: StrictStr | None = None
+    format: StrictStr | None = None
+    min_delta: StrictFloat | None = None
+    alpha: StrictFloat | None = None
+    power: StrictFloat | None = None
     mode: Mode | None = None
-    method: str | None = None
-    resamples: int | None = None
-    seed: int | None = None
+    method: StrictStr | None = None
+    resamples: StrictInt | None = None
+    seed: StrictInt | None = None
     output: Literal["tty", "markdown", "json", "html"] | None = None
 
     def as_flags(self) -> dict[str, Any]:
@@ -79,6 +82,30 @@ def refuse_boolean(where: str, key: str, value: Any) -> None:
                          hint=f"give {key} a number or a name, as the flag takes")
 
 
+# The fix of a pydantic error type, for the one-line error of a bad value in a config or
+# suite file ({key}: the key named).
+_FIXES = {
+    "string_type": "give {key} a string, in quotes",
+    "float_type": "give {key} a number, without quotes",
+    "int_type": "give {key} a whole number, without quotes",
+    "int_from_float": "give {key} a whole number, without quotes",
+    "finite_number": "give {key} a finite number (not inf or nan)",
+    "list_type": "give {key} an array of strings, or one string",
+}
+
+
+def type_fix(error_type: str, key: str) -> str | None:
+    """The fix for a value of the wrong type (pydantic's error type), naming the key."""
+    fix = _FIXES.get(error_type)
+    return None if fix is None else fix.format(key=key)
+
+
+def shown(value: Any) -> str:
+    """A TOML value in an error line: its repr, cut short (an array of thousands)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest `evalsig.toml`, or `pyproject.toml` with `[tool.evalsig]`, from `start` up."""
     for d in (start, *start.parents):
@@ -104,12 +131,12 @@ def load_config(path: Path) -> Defaults:
         refuse_boolean(str(path), k, v)
         data[name] = v
     try:
-        defaults = Defaults.model_validate(data, strict=False)
+        defaults = Defaults.model_validate(data)  # lax but for the strict field types
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        raise UsageError(f"{path}: invalid {key!r}: {err['msg']} (got {err.get('input')!r})"
-                         ) from None
+        raise UsageError(f"{path}: invalid {key!r}: {err['msg']} (got {shown(err['input'])})",
+                         hint=type_fix(err["type"], key.replace("_", "-"))) from None
     # Ranges too (alpha = 2, seed = -1): the Policy's own checks, with the file named.
     policy_keys = set(Policy.model_fields) - {"metric", "cluster"}
     values = {k: v for k, v in defaults.model_dump(exclude_none=True).items()

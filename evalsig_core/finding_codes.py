@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from .policy import MIN_CLUSTERS
 
-__all__ = ["FINDING_CODES", "MAX_ABS_SCORE"]
+__all__ = ["COMMAND_ERROR", "FINDING_CODES", "MAX_ABS_SCORE"]
 
 # Largest |score| the statistics take: they square and cube sums of up to N scores, which
 # overflow float64 (1e308) long before a score reaches it (1e300 gave SE null, p 1e-4 and
 # "significant": true for a regression). No metric has a real score anywhere near this.
 MAX_ABS_SCORE = 1e50
+# The finding of a refusal report whose error is not about the runs' data (see E118).
+COMMAND_ERROR = "E118"
 
 FINDING_CODES: dict[str, str] = {
     "E101": "the file cannot be read as a run (format, JSON, encoding, archive), or is "
@@ -38,6 +40,9 @@ FINDING_CODES: dict[str, str] = {
     "E115": f"scores too large for float64 statistics (|score| > {MAX_ABS_SCORE:g})",
     "E116": "baseline and candidate are the same file (equal sha256; was W215)",
     "E117": "a JSON object repeats a key evalsig reads (a parser keeps only the last value)",
+    "E118": "the command stopped on an error before deciding: a usage error (exit 64), an I/O "
+            "error (74) or an internal error (70); the refusal a report path holds instead of "
+            "the report",
     "W201": "items present in only one run (dropped from the pairing)",
     "W202": "errored samples were excluded",
     "W203": "epoch counts differ",

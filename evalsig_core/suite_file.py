@@ -28,9 +28,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
-from .config import refuse_boolean
+from .config import refuse_boolean, shown, type_fix
 from .errors import InputNotFoundError, InputReadError, UsageError
 from .policy import Policy
 
@@ -38,28 +47,31 @@ __all__ = ["SuiteEntrySpec", "SuiteSpec", "read_suite_spec"]
 
 
 class SuiteEntrySpec(BaseModel):
-    """One (task, metric) entry of a suite file, validated (its policy included)."""
+    """One (task, metric) entry of a suite file, validated (its policy included).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Strict types (a TOML number or array is never turned into its text, nor a string into a
+    number) and finite numbers (`timeout = 1e400` is infinity, `nan` no number)."""
 
-    name: str
-    task: str | None = None
-    metric: str | None = None
-    baseline: str | None = None
-    candidate: str | None = None
-    command: list[str] | None = None
-    output: str = "*"
-    timeout: float = Field(default=3600.0, gt=0)
-    cluster: str | None = None
-    filter: str | None = None
-    format: str = "auto"
-    min_delta: float
-    alpha: float = 0.05
-    power: float = 0.80
-    mode: str = "superiority"
-    method: str = "auto"
-    resamples: int = 10000
-    seed: int = 0
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    name: StrictStr
+    task: StrictStr | None = None
+    metric: StrictStr | None = None
+    baseline: StrictStr | None = None
+    candidate: StrictStr | None = None
+    command: list[StrictStr] | None = None
+    output: StrictStr = "*"
+    timeout: StrictFloat = Field(default=3600.0, gt=0)
+    cluster: StrictStr | None = None
+    filter: StrictStr | None = None
+    format: StrictStr = "auto"
+    min_delta: StrictFloat
+    alpha: StrictFloat = 0.05
+    power: StrictFloat = 0.80
+    mode: StrictStr = "superiority"
+    method: StrictStr = "auto"
+    resamples: StrictInt = 10000
+    seed: StrictInt = 0
 
     @field_validator("format")
     @classmethod
@@ -86,8 +98,8 @@ class SuiteEntrySpec(BaseModel):
 class SuiteSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = "default"
-    correction: str = "holm"
+    name: StrictStr = "default"
+    correction: StrictStr = "holm"
     entries: list[SuiteEntrySpec] = Field(min_length=1)
 
 
@@ -130,8 +142,12 @@ def read_suite_spec(path: str | Path) -> SuiteSpec:
     correction = head.get("correction", "holm")
     if correction not in ("holm", "bh"):
         raise UsageError(f"{p} [suite]: correction must be holm or bh, got {correction!r}")
-    return SuiteSpec(name=str(head.get("name", "default")), correction=correction,
-                     entries=entries)
+    name = head.get("name", "default")  # `name = [1]` was the suite "[1]" (str() of it)
+    if not isinstance(name, str):
+        raise UsageError(f"{p} [suite]: name is {_toml_type(name)}, not a string",
+                         hint=type_fix("string_type", "name"))
+    return SuiteSpec(name=name, correction=correction, entries=entries)
+
 
 
 def _toml_type(value: Any) -> str:
@@ -159,8 +175,10 @@ def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"])
-        raise UsageError(f"{where}: {field}: {err['msg']}",
-                         hint="see the suite file format in evalsig_core/suite_file.py") from None
+        key = str(err["loc"][0]) if len(err["loc"]) < 2 else f"every item of {err['loc'][0]}"
+        raise UsageError(f"{where}: {field}: {err['msg']} (got {shown(err['input'])})",
+                         hint=type_fix(err["type"], key) or "see the suite file format in "
+                         "evalsig_core/suite_file.py") from None
     except UsageError as exc:
         raise UsageError(f"{where}: {exc.message}") from None
     if spec.candidate is None and not spec.command:

@@ -4,7 +4,7 @@
 #
 # Inputs arrive as INPUT_* variables. It runs `evalsig gate`, forwards the step outputs and the
 # job summary, posts or updates one PR comment (found by the report's marker line) when given a
-# token (the verdict, or the doctor report of a gate the doctor refused), and exits with the
+# token (the verdict, or the refusal of a gate its runs stopped: 65, 66, 74), and exits with the
 # gate's own exit code: 0 ALLOW, 1 REJECT, 2 INCONCLUSIVE, or the error's code (64 usage, 65
 # bad data, 66 not found, 74 I/O). Anything else — evalsig missing, a traceback, a signal, or
 # an exit without a verdict — is a crash: exit 70 with the error, never something that could
@@ -125,11 +125,14 @@ print(hits[0] if hits else ("" if page else "END"))' "$marker") || return 1
   fi
 }
 
-# A decided gate comments its verdict; a gate the doctor refused (65) comments its doctor
-# report, written under the same marker, so an earlier verdict's comment does not stand as if
-# it were still true. Other errors leave no report (and no comment).
+# A decided gate comments its verdict; a gate refused because of its runs (65 doctor or bad
+# run, 66 not found, 74 unreadable) comments its refusal, written under the marker of the same
+# metric and task, so an earlier verdict's comment does not stand as if it were still true.
+# A usage error (64) or a crash posts nothing: its marker cannot name the task.
 refused=false
-if [[ "$status" == 65 && -s "$report_md" ]]; then refused=true; fi
+case "$status" in
+  65 | 66 | 74) if [[ -s "$report_md" ]]; then refused=true; fi ;;
+esac
 if [[ -n "${INPUT_GITHUB_TOKEN:-}" && "${INPUT_COMMENT:-true}" != false ]] && { $decided || $refused; }; then
   if [[ -z "$pr" ]]; then
     echo "::notice::evalsig: not a pull request; no comment posted"

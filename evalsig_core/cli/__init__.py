@@ -15,12 +15,15 @@ from ..errors import EvalsigError, ExitCode, UsageError
 from ._args import build_parser, parse_args
 from ._commands import check_output_paths, discard_stdout, finish_stdout, github_error
 from ._parser import UsageParser
+from ._refusal import refuse_report_paths
 
 __all__ = ["UsageError", "UsageParser", "build_parser", "console_main", "main"]
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = None
     try:
         args = parse_args(argv)
         check_output_paths(args)
@@ -30,6 +33,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except EvalsigError as exc:
         print(f"evalsig: error: {exc.one_line()}", file=sys.stderr)
         github_error(env, int(exc.exit_code), exc.one_line())
+        refuse_report_paths(argv, args, env, exc)
         return int(exc.exit_code)
     except BrokenPipeError:  # a print() outside _write_stdout; the final flush must not fail
         discard_stdout()
@@ -40,12 +44,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except MemoryError:
         print("evalsig: error: out of memory", file=sys.stderr)
         github_error(env, int(ExitCode.SOFTWARE), "out of memory")
+        refuse_report_paths(argv, args, env, EvalsigError("out of memory"))
         return int(ExitCode.SOFTWARE)
     except Exception as exc:  # an evalsig bug: one line, exit 70, never a verdict
         msg = f"{type(exc).__name__}: {exc}"
         print(f"evalsig: internal error: {msg} (this is a bug in evalsig; please report it)",
               file=sys.stderr)
         github_error(env, int(ExitCode.SOFTWARE), f"internal error: {msg}")
+        refuse_report_paths(argv, args, env, exc)
         return int(ExitCode.SOFTWARE)
 
 

@@ -90,7 +90,8 @@ def _add_stats_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
-    p.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON to PATH")
+    p.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON to PATH "
+                   "(on an error: the error, as a doctor report)")
     p.add_argument("--markdown", metavar="PATH", help=f"also write the {what} as Markdown")
     p.add_argument("--html", metavar="PATH", help=f"also write the {what} as one HTML page")
 
@@ -146,7 +147,8 @@ def build_parser() -> UsageParser:
     g.add_argument("--markdown", metavar="PATH", help="also write the report as Markdown")
     g.add_argument("--html", metavar="PATH", help="also write the report as one HTML page")
     g.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
-    g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
+    g.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (on "
+                   "an error: the error, as a doctor report)")
     g.set_defaults(handler=cmd_gate)
 
     from . import _history, _power, _suite, _watch

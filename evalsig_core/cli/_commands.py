@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import math
 import os
@@ -19,11 +18,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..doctor import diagnose, finding_from_error, make_report, summarize
+from ..doctor import diagnose, summarize
 from ..errors import (
     EvalsigError,
     ExitCode,
-    InputError,
     StorageError,
     UsageError,
 )
@@ -36,7 +34,7 @@ from ..render import (
     render_gate,
     report_schema,
 )
-from ..report import CompareReport, DoctorReport, GateReport
+from ..report import CompareReport, GateReport
 from ..run import EvalRun
 from ..suite_file import SuiteSpec
 from ._github import append_summary, report_dir, write_outputs
@@ -201,31 +199,15 @@ def _emit(args: argparse.Namespace, env: Mapping[str, str], render: Any, report:
 
 
 def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    progress = Progress(sys.stderr)
-    runs: list[EvalRun | None] = []
-    read_errors: list[InputError] = []
-    for path in (args.baseline, args.candidate):
-        try:
-            runs.append(_read(path, args, progress))
-        except InputError as exc:
-            read_errors.append(exc)
-            runs.append(None)
-    b, c = runs
+    from ._refusal import read_runs, unread_report  # _refusal imports this module
+
+    b, c, read_errors = read_runs(args, Progress(sys.stderr))
     if b is not None and c is not None:
         report = diagnose(b, c, cluster=args.cluster)
     else:
-        report = _unread_report(read_errors)
+        report = unread_report(read_errors)
     _emit(args, env, render_doctor, report)
     return report.exit_code
-
-
-def _unread_report(read_errors: list[InputError]) -> DoctorReport:
-    """The doctor report of runs that could not be read: one finding per file."""
-    report = make_report([finding_from_error(e) for e in read_errors], None, None)
-    for e in read_errors:  # a missing (66) or unreadable (74) file is not bad data (65)
-        if e.exit_code != ExitCode.DATA:  # the report's exit_code is the process's
-            return report.model_copy(update={"exit_code": int(e.exit_code)})
-    return report
 
 
 def _stage_label(policy: Policy) -> str:
@@ -233,15 +215,6 @@ def _stage_label(policy: Policy) -> str:
     if any(k in method for k in _RESAMPLING):
         return f"{method}: {policy.resamples} resamples"
     return "estimating"
-
-
-def _doctor_failed(exc: DoctorError, env: Mapping[str, str]) -> int:
-    """The doctor refused: its report on stderr is the message, said once (re-raising added
-    an `evalsig: error:` line repeating its first error); the workflow still gets the step
-    outputs main() would write for the error, and the doctor's exit 65."""
-    sys.stderr.write(render_doctor(exc.report, "tty", style=style_for(sys.stderr, env)))
-    github_error(env, int(exc.exit_code), exc.one_line())
-    return int(exc.exit_code)
 
 
 _FIXED_POWER_USE = {
@@ -264,18 +237,19 @@ def policy_without_power(command: str, **kw: Any) -> Policy:
 
 
 def cmd_compare(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from ._refusal import doctor_refused, read_pair  # _refusal imports this module
+
     policy = policy_without_power("compare", min_delta=0.0, alpha=args.alpha,
                                   method=args.method, resamples=args.resamples, seed=args.seed,
                                   metric=args.metric, cluster=args.cluster)
     progress = Progress(sys.stderr)
-    baseline = _read(args.baseline, args, progress)
-    candidate = _read(args.candidate, args, progress)
+    baseline, candidate = read_pair(args, progress)
     try:
         with progress.stage(_stage_label(policy)) as update:
             result, doc = call_with_progress(diagnosed_compare, baseline, candidate, policy,
                                              progress=update)
     except DoctorError as exc:
-        return _doctor_failed(exc, env)
+        return doctor_refused(args, env, exc, baseline, candidate)
     report = CompareReport(
         metric=args.metric or baseline.meta.metric, cluster=args.cluster, alpha=args.alpha,
         comparison=result, findings=[f for f in doc.findings if f.code != "I301"],
@@ -291,54 +265,22 @@ def cmd_schema(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_gate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from ._refusal import doctor_refused, read_pair  # _refusal imports this module
+
     policy = Policy(
         min_delta=args.min_delta, alpha=args.alpha, power=args.power, mode=args.mode,
         method=args.method, resamples=args.resamples, seed=args.seed,
         metric=args.metric, cluster=args.cluster,
     )
     progress = Progress(sys.stderr)
-    try:
-        baseline = _read(args.baseline, args, progress)
-        candidate = _read(args.candidate, args, progress)
-    except InputError as exc:
-        # the report paths hold this refusal, never the verdict an earlier run left there
-        # (report.json of an ALLOW stood after a 65); stdout stays empty, the error line
-        # is main()'s
-        _emit_refusal(args, env, _unread_report([exc]), {"metric": policy.metric,
-                                                         "task": None}, stdout=False)
-        raise
+    baseline, candidate = read_pair(args, progress)  # unreadable: main writes the refusal
     try:
         with progress.stage(_stage_label(policy)) as update:
             report = call_with_progress(gate, baseline, candidate, policy, progress=update)
     except DoctorError as exc:
-        code = _doctor_failed(exc, env)
-        _emit_refusal(args, env, exc.report, {"metric": policy.metric or baseline.meta.metric,
-                                              "task": candidate.meta.task})
-        return code
+        return doctor_refused(args, env, exc, baseline, candidate)
     _emit(args, env, render_gate, report, publish=lambda: github_gate(report, env, args))
     return report.exit_code
-
-
-def _emit_refusal(args: argparse.Namespace, env: Mapping[str, str], report: DoctorReport,
-                  gate_marker: dict[str, str | None], *, stdout: bool = True) -> None:
-    """A gate the doctor refused still writes its report paths, stdout (unless tty: stderr has
-    it) and the job summary: the doctor report, its Markdown under the marker this gate's
-    verdict would carry. Before, nothing was written: `> report.md` posted an empty PR
-    comment, and a comment or report.json left by an earlier ALLOW stood as if still true.
-    A path that cannot be written is said on stderr; the exit stays the doctor's 65.
-    `stdout=False` for a gate whose runs could not be read: its paths and job summary get
-    the read error as a doctor report, stdout stays empty and main() prints the error."""
-    render = functools.partial(render_doctor, gate=gate_marker)
-
-    def summary() -> None:  # best effort: the exit is the doctor's 65 whatever happens here
-        with contextlib.suppress(EvalsigError):
-            append_summary(env, render(report, "markdown"))
-
-    try:
-        _emit(args, env, render, report, stdout=stdout and args.output != "tty",
-              publish=summary)
-    except EvalsigError as exc:
-        sys.stderr.write(f"evalsig: also: {exc.one_line()}\n")
 
 
 def github_publish(report: Any, env: Mapping[str, str], args: argparse.Namespace,

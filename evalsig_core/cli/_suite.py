@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
                    help="multiplicity correction for superiority entries (default: the "
                    "suite file's [suite] correction, else holm)")
     p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
-    p.add_argument("--json", metavar="PATH", help="also write the suite report as JSON")
+    p.add_argument("--json", metavar="PATH", help="also write the suite report as JSON (on "
+                   "an error: the error, as a doctor report)")
     p.add_argument("--markdown", metavar="PATH", help="also write the suite report as Markdown")
     p.add_argument("--html", metavar="PATH", help="also write the suite report as HTML")
     p.set_defaults(handler=cmd_suite)

@@ -7,8 +7,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InputError
-from ..gate import DoctorError
 from ..policy import Mode
 from ..render import render_watch
 from ..sequential import watch
@@ -37,27 +35,14 @@ def register(sub: Any) -> None:
 
 def cmd_watch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     # here: _commands imports this module
-    from ._commands import (
-        Progress,
-        _emit,
-        _emit_refusal,
-        _read,
-        _unread_report,
-        policy_without_power,
-    )
+    from ._commands import Progress, _emit, policy_without_power
+    from ._refusal import read_pair
 
     policy = policy_without_power("watch", min_delta=args.min_delta, alpha=args.alpha,
                                   mode=args.mode, seed=args.seed, metric=args.metric,
                                   cluster=args.cluster)
-    progress = Progress(sys.stderr)
-    try:
-        res = watch(_read(args.baseline, args, progress), _read(args.candidate, args,
-                                                                 progress), policy)
-    except InputError as exc:  # unread, or refused by the doctor: the report paths hold
-        # that, never the verdict of an earlier look (its ALLOW stood after a 65)
-        report = exc.report if isinstance(exc, DoctorError) else _unread_report([exc])
-        _emit_refusal(args, env, report, {"metric": policy.metric, "task": None},
-                      stdout=False)
-        raise
+    # a run it cannot read, or the doctor's refusal (DoctorError): main() writes the refusal
+    # to the report paths, never leaving the verdict of an earlier look there
+    res = watch(*read_pair(args, Progress(sys.stderr)), policy)
     _emit(args, env, render_watch, res)
     return res.exit_code

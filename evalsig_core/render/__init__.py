@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from ..finding_codes import COMMAND_ERROR
 from ..numfmt import counted
 from ..policy import Mode, null_boundary
 from ..report import (
@@ -156,18 +157,36 @@ def render_compare(report: CompareReport, output: str, *, style: Style | None = 
     return _render("compare", output, **ctx)
 
 
+# A refusal's heading per command (a marker without `kind` is the gate's):
+# (title in Markdown, command in HTML, what was not done, the command to run again).
+_REFUSED = {None: ("release gate", "gate", "gated", "gate"),
+            "compare": ("comparison", "compare", "compared", "compare"),
+            "watch": ("watch", "watch", "decided", "watch"),
+            "suite": ("suite gate", "suite", "gated", "run the suite")}
+
+
 def render_doctor(report: DoctorReport, output: str, *, style: Style | None = None,
                   gate: dict[str, str | None] | None = None) -> str:
     """The doctor's findings; errors and warnings are always shown.
 
-    `gate`: the doctor report of a gate it refused, with the marker fields that gate's own
-    report would carry (metric, task): the Markdown starts with the same hidden marker line,
-    so a PR comment that showed an earlier verdict is replaced by the refusal, and the
-    Markdown and HTML headings say the gate decided nothing. JSON is the doctor report as is.
+    `gate`: the refusal of a command that decided nothing (a gate the doctor refused, a run
+    that could not be read, a usage error), with the marker fields the command's own report
+    would carry: `kind` (absent or None for gate; compare, watch, suite), `metric`, `task`.
+    The Markdown starts with the same hidden marker line, so a PR comment that showed an
+    earlier verdict is replaced by the refusal, and the Markdown and HTML headings say the
+    command decided nothing ("not gated: doctor errors"; "error" when the finding is E118, an
+    error that is not about the runs). JSON is the doctor report as is.
     """
     if output == "json":
         return _json(report)
-    return _render("doctor", output, r=report, style=style or Style(), gate=gate)
+    refused = None
+    if gate is not None:
+        title, command, done, again = _REFUSED[gate.get("kind")]
+        why = ("error" if any(f.code == COMMAND_ERROR for f in report.findings)
+               else "doctor errors")
+        refused = dict(title=title, command=command, done=done, again=again, why=why)
+    return _render("doctor", output, r=report, style=style or Style(), gate=gate,
+                   refused=refused)
 
 
 def _entry_row(e: SuiteEntry) -> ForestRow:

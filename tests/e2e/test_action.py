@@ -196,11 +196,26 @@ def test_a_gate_the_doctor_refuses_replaces_the_verdict_comment(tmp_path: Path,
     assert "E116" in (tmp_path / "summary.md").read_text()
 
 
-def test_an_error_without_a_report_posts_no_comment(tmp_path: Path,
-                                                     github: FakeGitHub) -> None:
+def test_a_missing_candidate_replaces_the_verdict_comment(tmp_path: Path,
+                                                          github: FakeGitHub) -> None:
+    """A gate whose candidate is missing (66) wrote a refusal without the task in its marker
+    and the action posted nothing: the PR kept showing the earlier ALLOW. The refusal now
+    carries the baseline's task and metric, and replaces that comment in place."""
+    env = {"GITHUB_API_URL": github.url, "github_token": "t0ken", "pr_number": "7"}
+    assert _run(tmp_path, **env)[0] == 0
+    github.requests.clear()
+    code, out, _ = _run(tmp_path, candidate=str(tmp_path / "missing.json"), **env)
+    assert code == 66 and out["exit_code"] == "66"
+    assert [r[0] for r in github.requests] == ["GET", "PATCH"] and len(github.comments) == 1
+    body = github.comments[-1]["body"]
+    assert "not gated" in body and "missing.json" in body and "ALLOW" not in body
+
+
+def test_a_usage_error_posts_no_comment(tmp_path: Path, github: FakeGitHub) -> None:
+    """A usage error read no run: its marker cannot name the task, so it comments nothing."""
     code, _, _ = _run(tmp_path, GITHUB_API_URL=github.url, github_token="t0ken", pr_number="7",
-                      candidate=str(tmp_path / "missing.json"))
-    assert code == 66 and github.requests == []
+                      alpha="1.5")
+    assert code == 64 and github.requests == []
 
 
 def test_pr_number_comes_from_the_event(tmp_path: Path, github: FakeGitHub) -> None:

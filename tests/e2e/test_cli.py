@@ -180,7 +180,8 @@ def test_an_unwritable_github_file_exits_74_before_stdout_shows_a_verdict(
 
 def test_a_report_cut_short_by_a_full_disk_is_removed(tmp_path: Path) -> None:
     # A file size limit fails the HTML write part-way (EFBIG, as a full disk gives ENOSPC):
-    # neither the truncated report nor the earlier run's report it replaced may remain.
+    # neither the truncated report nor the earlier run's report it replaced may remain: the
+    # path holds the refusal of that error (exit 74), whole, being smaller than the limit.
     import resource
 
     html = tmp_path / "report.html"
@@ -196,7 +197,10 @@ def test_a_report_cut_short_by_a_full_disk_is_removed(tmp_path: Path) -> None:
         env={**os.environ, "NO_COLOR": "1"})
     assert proc.returncode == 74, proc.stderr
     assert "cannot write: File too large; the partial file was removed" in proc.stderr
-    assert not html.exists() and proc.stdout == ""
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    text = html.read_text()
+    assert "not gated: error" in text and "exit 74" in text and "E118" in text
+    assert "earlier run" not in text and text.rstrip().endswith("</html>")
 
 
 def test_a_report_that_cannot_be_written_exits_74(tmp_path: Path,

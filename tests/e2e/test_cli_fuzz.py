@@ -6,7 +6,8 @@ verdict to the workflow (GITHUB_OUTPUT says ERROR) and one that decides writes a
 report whose exit code is the process's.
 
 In-process (`main(argv, env)`) for speed, derandomized; a few subprocess runs at the end check
-the same on the minimal inputs the fuzzing found.
+the same on the minimal inputs the fuzzing found. Every command with report paths is given
+`--json` over an earlier run's ALLOW: it must hold this run's report, or its refusal.
 """
 
 from __future__ import annotations
@@ -77,13 +78,15 @@ def _argv(command: str, base: str, cand: str, flags: list[str], output: str,
                 *flags]
     if command == "watch":
         return ["--no-config", "watch", "--baseline", base, "--candidate", cand,
-                "--min-delta", "0.05", "--output", output, *flags]
+                "--min-delta", "0.05", "--output", output, "--json",
+                str(where / "report.json"), *flags]
     if command == "power":  # a pilot: sd (and the ICC) estimated from the two runs
         return ["--no-config", "power", "--baseline", base, "--candidate", cand,
                 "--delta", "0.05", "--output", "tty" if output == "markdown" else output,
                 *flags]
     more = ["--resamples", "200"] if command == "compare" else []
-    return ["--no-config", command, base, cand, *more, "--output", output, *flags]
+    return ["--no-config", command, base, cand, *more, "--output", output,
+            "--json", str(where / "report.json"), *flags]
 
 
 @settings(FUZZ, max_examples=150)
@@ -138,11 +141,14 @@ def _check(command: str, code: int, out: str, err: str, output: str, where: Path
     if command == "gate":
         verdict = _outputs(where / "github_output").get("verdict")
         assert verdict == _VERDICTS.get(code, "ERROR"), (code, verdict, err)
+    if command != "power":  # every command with report paths: its report or its refusal
         report = _strict_json((where / "report.json").read_text())
-        if code < 64:
-            assert report["verdict"] == _VERDICTS[code] and report["exit_code"] == code
-        else:  # the refusal, never the earlier run's verdict left in place
+        if code >= 64:  # the refusal, never the earlier run's verdict left in place
             assert report["kind"] == "doctor" and report["exit_code"] == code, report
+        else:
+            assert report["kind"] == command and report.get("exit_code", code) == code
+            if command in ("gate", "watch"):
+                assert report["verdict"] == _VERDICTS[code]
 
 
 # ---- the minimal inputs the fuzzing found, through a real process ---------------------------
