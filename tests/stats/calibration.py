@@ -38,6 +38,7 @@ itself, so the table does not depend on the number of processes.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -490,12 +491,97 @@ def table(results: list[CellResult], R: int, B: int, product_plan: bool = False,
     return "\n".join(lines)
 
 
+def _compute(cells: list[Cell], sweep_cells: list[Cell], *, R: int, B: int,
+             product_plan: bool, jobs: int) -> tuple[list[CellResult], list[SweepResult]]:
+    """Every cell and level sweep, in parallel processes, with a progress line each."""
+    import time
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+    t0 = time.perf_counter()
+    # Cells are independent and each is seeded by itself, so the table does not depend on
+    # --jobs or on the order in which the workers finish.
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        kw = {"R": R, "B": B, "product_plan": product_plan}
+        futures = [pool.submit(run_cell, cell, **kw) for cell in cells]
+        sweeps = [pool.submit(level_sweep, cell, **kw) for cell in sweep_cells]
+        every: list[Future[Any]] = [*futures, *sweeps]
+        for i, future in enumerate(as_completed(every)):
+            r = future.result()
+            head = f"[{i + 1}/{len(every)} {time.perf_counter() - t0:.0f}s] {r.cell.label}:"
+            if isinstance(r, SweepResult):
+                print(f"{head} level sweep, false ALLOW " + ", ".join(
+                    f"{v:.3f} at {a:g}" for a, v in zip(SWEEP_LEVELS, r.false_allow,
+                                                       strict=True)), flush=True)
+                continue
+            bad = failures(r, R)
+            print(f"{head} {r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
+                  f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
+        return [f.result() for f in futures], [f.result() for f in sweeps]
+
+
+_HEADER = re.compile(r"^R = (\d+) replications per cell, B = (\d+) bootstrap draws")
+
+
+def parse_table(text: str) -> tuple[int, int, list[CellResult], list[SweepResult]]:
+    """R, B, the cell rows and the level-sweep rows of a table `table` wrote (numbers as
+    printed: `refresh` checks that they re-render as they stand)."""
+    lines = text.splitlines()
+    head = next((m for line in lines if (m := _HEADER.match(line))), None)
+    if head is None:
+        raise ValueError("no 'R = ... replications per cell, B = ...' line: not a table "
+                         "`make calibrate` wrote")
+    cells = {c.label: c for c in full_grid() + LITERAL_CELLS}
+    sweep_cells = {c.label: c for c in SWEEP_CELLS}
+    results: list[CellResult] = []
+    sweeps: list[SweepResult] = []
+    section = ""
+    for line in lines:
+        if line.startswith("## "):
+            section = line
+        if not line.startswith("| pi="):
+            continue
+        f = [x.strip() for x in line.strip().strip("|").split("|")]
+        if section.startswith("## Why a lower level"):
+            if f[0] not in sweep_cells:
+                raise ValueError(f"level sweep of an unknown cell {f[0]!r}")
+            sweeps.append(SweepResult(sweep_cells[f[0]], float(f[1]),
+                                      tuple(float(x) for x in f[2:])))
+        else:
+            if f[0] not in cells:
+                raise ValueError(f"unknown cell {f[0]!r}")
+            results.append(CellResult(cells[f[0]], f[1], *(float(x) for x in f[2:7]),
+                                      decided=not f[7].startswith("no decision")))
+    return int(head[1]), int(head[2]), results, sweeps
+
+
+def refresh(text: str, match: str, *, jobs: int) -> str:
+    """The committed table `text` with the cells and level sweeps whose label contains
+    `match` computed again (at the table's R and B, as the full grid computes them) and
+    every other row kept. Each kept row must re-render byte for byte as it stands (its
+    rounded numbers give the same verdict on every bar), so the result is the table a full
+    `make calibrate` gives when only the matching cells' code changed; ValueError otherwise."""
+    R, B, results, sweeps = parse_table(text)
+    again = [r.cell for r in results if match in r.cell.label]
+    again_sweep = [s.cell for s in sweeps if match in s.cell.label]
+    if not again and not again_sweep:
+        raise ValueError(f"no cell label contains {match!r}")
+    kept = [line for line in text.splitlines() if line.startswith("| pi=")
+            and match not in line.split("|")[1]]
+    rendered = set(table(results, R, B, product_plan=True, sweep=sweeps).splitlines())
+    if moved := [line for line in kept if line not in rendered]:
+        raise ValueError(f"the row {moved[0]!r} does not re-render as it stands: run the "
+                         "full grid (make calibrate)")
+    fresh, fresh_sweep = _compute(again, again_sweep, R=R, B=B, product_plan=True, jobs=jobs)
+    new = {r.cell.label: r for r in fresh}
+    new_sweep = {s.cell.label: s for s in fresh_sweep}
+    return table([new.get(r.cell.label, r) for r in results], R, B, product_plan=True,
+                 sweep=[new_sweep.get(s.cell.label, s) for s in sweeps])
+
+
 def main(argv: list[str] | None = None) -> int:
     """`make calibrate`: the full grid, written to tests/stats/calibration.md."""
     import argparse
     import os
-    import time
-    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
     from pathlib import Path
 
     ap = argparse.ArgumentParser(description=__doc__)
@@ -510,37 +596,33 @@ def main(argv: list[str] | None = None) -> int:
                     "table goes to standard output unless --output is given")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="cells computed in parallel processes (default: the CPU count)")
+    ap.add_argument("--refresh", metavar="TEXT", help="compute again only the cells (and "
+                    "level sweeps) whose label contains TEXT, at the table's R and B, and "
+                    "rewrite them in the table (--output, default the committed one); every "
+                    "other row must re-render as it stands. For a change that touches only "
+                    "those cells' code path: the full grid takes about 80 minutes")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1 (got {args.jobs})")
+    if args.refresh is not None:
+        if args.fast or args.only is not None:
+            ap.error("--refresh rewrites the full table: it takes neither --fast nor --only")
+        path = Path(args.output or Path(__file__).with_name("calibration.md"))
+        try:
+            text = refresh(path.read_text(encoding="utf-8"), args.refresh, jobs=args.jobs)
+        except (OSError, ValueError) as exc:
+            ap.error(f"{path}: {exc}")
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+        return 0
     cells = FAST_CELLS if args.fast else full_grid() + LITERAL_CELLS
     if args.only is not None:
         cells = [c for c in cells if args.only in c.label]
         if not cells:
             ap.error(f"no cell label contains {args.only!r}")
-    if args.jobs < 1:
-        ap.error(f"--jobs must be at least 1 (got {args.jobs})")
     partial = args.fast or args.only is not None
-    sweep_cells = [] if partial else SWEEP_CELLS
-    t0 = time.perf_counter()
-    # Cells are independent and each is seeded by itself, so the table does not depend on
-    # --jobs or on the order in which the workers finish.
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        kw = {"R": args.replications, "B": args.resamples, "product_plan": not args.fast}
-        futures = [pool.submit(run_cell, cell, **kw) for cell in cells]
-        sweeps = [pool.submit(level_sweep, cell, **kw) for cell in sweep_cells]
-        every: list[Future[Any]] = [*futures, *sweeps]
-        for i, future in enumerate(as_completed(every)):
-            r = future.result()
-            head = f"[{i + 1}/{len(every)} {time.perf_counter() - t0:.0f}s] {r.cell.label}:"
-            if isinstance(r, SweepResult):
-                print(f"{head} level sweep, false ALLOW " + ", ".join(
-                    f"{v:.3f} at {a:g}" for a, v in zip(SWEEP_LEVELS, r.false_allow,
-                                                       strict=True)), flush=True)
-                continue
-            bad = failures(r, args.replications)
-            print(f"{head} {r.method} cov {r.coverage:.3f} falseALLOW {r.false_allow:.3f} "
-                  f"power {r.power:.3f} {'; '.join(bad)}", flush=True)
-        results = [f.result() for f in futures]
-        sweep = [f.result() for f in sweeps]
+    results, sweep = _compute(cells, [] if partial else SWEEP_CELLS, R=args.replications,
+                              B=args.resamples, product_plan=not args.fast, jobs=args.jobs)
     text = table(results, args.replications, args.resamples, product_plan=not args.fast,
                  sweep=sweep)
     output = args.output or (None if partial else str(Path(__file__).with_name(

@@ -117,6 +117,27 @@ def test_parallel_cells_write_the_table_one_process_writes(tmp_path: Path) -> No
     assert one == (tmp_path / "two.md").read_text() and one.count("| pi=") == 4
 
 
+def test_refresh_recomputes_the_matching_rows_and_keeps_every_other_one(
+        tmp_path: Path) -> None:
+    out = tmp_path / "table.md"
+    assert cal.main(["--only", "sym iid", "--replications", "200", "--output", str(out)]) == 0
+    full = out.read_text()
+    rows = [line for line in full.splitlines() if line.startswith("| pi=0.1")]
+    assert len(rows) == 2
+    # a stale row of the matching cells is computed again; the others are kept as they stand
+    out.write_text(full.replace(rows[0], rows[0].replace("| mcnemar |", "| paired_t |")))
+    assert cal.main(["--refresh", "pi=0.1", "--output", str(out), "--jobs", "1"]) == 0
+    assert out.read_text() == full
+    # a kept row whose numbers no longer give its verdict: the table was not written by this
+    # code, so only the full grid can renew it
+    kept = next(line for line in full.splitlines() if line.startswith("| pi=0.4"))
+    bad = full.replace(kept, kept.replace("| yes |", "| power 0.1 outside |"))
+    out.write_text(bad)
+    with pytest.raises(SystemExit) as exc:
+        cal.main(["--refresh", "pi=0.1", "--output", str(out)])
+    assert exc.value.code == 2 and out.read_text() == bad
+
+
 def test_jobs_below_one_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         cal.main(["--only", "sym iid", "--jobs", "0"])
