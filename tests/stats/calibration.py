@@ -501,7 +501,7 @@ def _compute(cells: list[Cell], sweep_cells: list[Cell], *, R: int, B: int,
     # Cells are independent and each is seeded by itself, so the table does not depend on
     # --jobs or on the order in which the workers finish.
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        kw = {"R": R, "B": B, "product_plan": product_plan}
+        kw: dict[str, Any] = {"R": R, "B": B, "product_plan": product_plan}
         futures = [pool.submit(run_cell, cell, **kw) for cell in cells]
         sweeps = [pool.submit(level_sweep, cell, **kw) for cell in sweep_cells]
         every: list[Future[Any]] = [*futures, *sweeps]
@@ -549,7 +549,8 @@ def parse_table(text: str) -> tuple[int, int, list[CellResult], list[SweepResult
         else:
             if f[0] not in cells:
                 raise ValueError(f"unknown cell {f[0]!r}")
-            results.append(CellResult(cells[f[0]], f[1], *(float(x) for x in f[2:7]),
+            alpha, cov, fa, power, mde = (float(x) for x in f[2:7])
+            results.append(CellResult(cells[f[0]], f[1], alpha, cov, fa, power, mde,
                                       decided=not f[7].startswith("no decision")))
     return int(head[1]), int(head[2]), results, sweeps
 
