@@ -98,8 +98,10 @@ class EvalRun:
 
         `clusters` entries that are None, "" or NaN (pandas' missing value) mark a missing
         cluster key (a doctor error), as they do in files: never one pseudo-cluster of the
-        unlabelled items. A missing item id (None, "", NaN), an epoch that is not an integer or
-        a cluster label that is a list, tuple, dict or set raises `InputError` (E109). A run
+        unlabelled items. A missing item id (None, "", NaN), an epoch that is not an integer,
+        a cluster label that is a list, tuple, dict or set, or an id or label holding a NUL
+        character raises `InputError` (E109; numpy has already dropped the trailing NULs of
+        a `<U` array, np.array(["a\\x00"]) holds "a": pass such ids as a list). A run
         built with `clusters` is compared by cluster (its `cluster_key` defaults to "cluster"),
         as a run read with a cluster key is. Keyword arguments fill `RunMeta` (model, task,
         metric, ...).
