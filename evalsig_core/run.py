@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .numfmt import counted
 from .numtext import cluster_labels, id_array, shown_value
 
-__all__ = ["EvalRun", "RunMeta", "cluster_key", "missing_labels_error"]
+__all__ = ["EvalRun", "RunMeta", "cluster_key", "in_file", "missing_labels_error"]
 
 
 class RunMeta(BaseModel):
@@ -261,3 +261,10 @@ def missing_labels_error(key: str, role: str, run: EvalRun) -> InputError | None
         hint=f"read both runs with the cluster key (--cluster {key}, read_run(..., "
         f"cluster={key!r})) or build them with EvalRun.from_arrays(..., clusters=...)",
     )
+
+
+def in_file(run: EvalRun) -> str:
+    """" (in FILE)", the file `run` was read from, for a message about both runs, whose one
+    line names no single file (doctor's E105, E108, E112, E113, E114); "" for a run built in
+    memory."""
+    return f" (in {run.meta.source})" if run.meta.source else ""
