@@ -116,7 +116,7 @@ def id_array(values: Sequence[Any] | np.ndarray, src: str | None, *,
         arr = values
         refuse_nul(arr, src)
     elif text:
-        arr = str_array(list(values), src)
+        arr = str_array(values if isinstance(values, list) else list(values), src)
     else:
         items = values.tolist() if isinstance(values, np.ndarray) else values
         if not isinstance(items, list):
