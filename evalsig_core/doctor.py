@@ -18,7 +18,7 @@ from .pairing import Pairing, item_index, near_miss, pair
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
-from .run import EvalRun, cluster_key, missing_labels_error
+from .run import EvalRun, cluster_key, in_file, missing_labels_error
 from .stats import bell_mccaffrey_df, effective_clusters
 
 __all__ = ["FINDING_CODES", "MAX_ABS_SCORE", "diagnose", "finding_from_error", "summarize"]
@@ -194,8 +194,9 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
                  and not b.cluster_present.any())
     if cluster is not None and p.cluster_labels is not None and not no_labels:
         G = len(p.cluster_labels)
-        if G < 2:
-            out.append(_f("E108", f"only {G} cluster under key {cluster!r}",
+        if G < 2:  # the pairing clusters by the baseline's labels
+            out.append(_f("E108", f"only {G} cluster under key {cluster!r}, as the baseline"
+                          f"{in_file(b)} labels its paired items",
                           "choose a finer cluster key or drop --cluster", count=G))
         elif G < MIN_CLUSTERS:
             out.append(_f("W205", f"only {G} clusters under key {cluster!r}: the gate answers "
@@ -223,10 +224,11 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
                           f"{plural(conflicts, 'its', 'their')} item's first epoch",
                           "fix the export", count=conflicts))
     if p.n == 1:  # doctor said OK (exit 0), then gate refused: "needs at least 2" (65)
-        out.append(_f("E105", f"the runs share only 1 item ({p.item_ids[0]}): no interval "
-                      "can be estimated from one paired difference",
+        out.append(_f("E105", f"the baseline{in_file(b)} and the candidate{in_file(c)} "
+                      f"share only 1 item ({p.item_ids[0]}): no interval can be estimated "
+                      "from one paired difference",
                       "gate runs of the same task; item ids must match exactly (as strings)",
-                      count=1, file=c.meta.source))
+                      count=1))
     elif p.n < 30:
         out.append(_f("W209", f"only {p.n} paired items",
                       "small samples give wide intervals; add items", count=p.n))
@@ -267,7 +269,7 @@ def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:
     # Mismatched runs are errors, not warnings: a delta between two different quantities
     # would otherwise reach a confident verdict.
     mb, mc = b.meta.metric, c.meta.metric
-    wb, wc = (f" (in {r.meta.source})" if r.meta.source else "" for r in (b, c))  # the files
+    wb, wc = in_file(b), in_file(c)
     if mb and mc and mb != mc:
         out.append(_f("E112", f"the baseline's metric is {mb!r}{wb}, the candidate's {mc!r}{wc}",
                       "gate the same metric in both runs (--metric)"))
@@ -297,9 +299,8 @@ def _scale_finding(p: Pairing, b: EvalRun, c: EvalRun) -> Finding | None:
         return None  # E115 names the problem; ratios of such ranges overflow
     in_b = bool(np.all((x >= 0) & (x <= 1)))
     in_c = bool(np.all((y >= 0) & (y <= 1)))
-    fb, fc = (f" ({r.meta.source})" if r.meta.source else "" for r in (b, c))
-    ranges = (f"the baseline's scores{fb} range from {x.min():g} to {x.max():g}, the "
-              f"candidate's{fc} from {y.min():g} to {y.max():g}")
+    ranges = (f"the baseline's scores{in_file(b)} range from {x.min():g} to {x.max():g}, "
+              f"the candidate's{in_file(c)} from {y.min():g} to {y.max():g}")
     if in_b != in_c:
         if not (x.any() and y.any()):
             # a run that scores 0 on every item is on every scale (a perfect abs_error run

@@ -17,9 +17,9 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["ID_HINT", "LABEL_HINT", "MAX_EXACT_FLOAT", "cluster_labels", "id_array", "id_text",
-           "int_strings", "is_missing", "label_text", "number_labels", "shown_value",
-           "str_array"]
+__all__ = ["ID_HINT", "LABEL_HINT", "MAX_EXACT_FLOAT", "NUL_HINT", "cluster_labels", "id_array",
+           "id_text", "int_strings", "is_missing", "label_text", "number_labels", "refuse_nul",
+           "shown_value", "str_array"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 # The largest integer every float64 holds exactly: a float id beyond it may have been rounded.
@@ -102,15 +102,21 @@ def _float_labels(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, present
 
 
-def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
+def id_array(values: Sequence[Any] | np.ndarray, src: str | None, *,
+             text: bool = False) -> np.ndarray:
     """Item ids as strings (`id_text`), for the readers and `EvalRun.from_arrays` alike: a
-    missing (`is_missing`: None, empty, NaN, pandas NA), boolean, fractional or nested id is
-    one E109 line naming the file, the record and the fix. Ids that are all strings or all
-    integers take numpy's conversion (one C pass); anything else is checked value by value
-    (numpy's own conversion made [True, "a"] ["True", "a"] and [True, 2] ["1", "2"])."""
+    missing (`is_missing`: None, empty, NaN, pandas NA), boolean, fractional or nested id, or
+    one holding a NUL character (`str_array`), is one E109 line naming the file, the record
+    and the fix. Ids that are all strings or all integers take numpy's conversion (one C
+    pass); anything else is checked value by value (numpy's own conversion made [True, "a"]
+    ["True", "a"] and [True, 2] ["1", "2"]). `text`: the caller saw that every value is a
+    `str` (no type scan)."""
     arr = None
     if isinstance(values, np.ndarray) and values.dtype.kind in "Uiu":
         arr = values
+        refuse_nul(arr, src)
+    elif text:
+        arr = str_array(values if isinstance(values, list) else list(values), src)
     else:
         items = values.tolist() if isinstance(values, np.ndarray) else values
         if not isinstance(items, list):
@@ -119,8 +125,10 @@ def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
             return np.asarray([], dtype=np.str_)
         types = set(map(type, items))  # one C pass: [True, 2] must not reach numpy
         if types == {str}:
-            arr = str_array(items)
-        elif types <= {str, int}:
+            arr = str_array(items, src)
+        elif types == {str, int}:  # integers in decimal, as numpy writes them
+            arr = str_array(list(map(str, items)), src)
+        elif types == {int}:
             arr = np.asarray(items)
     if arr is not None and arr.dtype.kind == "U":
         if (arr == "").any():
@@ -139,7 +147,7 @@ def id_array(values: Sequence[Any] | np.ndarray, src: str | None) -> np.ndarray:
                               if type(v) is float else "")
             raise InputError(f"record #{pos + 1} has item_id {shown_value(v)}, which {exc}",
                              path=src, hint=hint, code="E109") from None
-    return np.asarray(out, dtype=np.str_).reshape(len(out))
+    return str_array(out, src)
 
 
 def _no_id(pos: int, src: str | None) -> None:
@@ -147,12 +155,62 @@ def _no_id(pos: int, src: str | None) -> None:
                      hint="every record needs an item id to be paired")
 
 
-def str_array(values: list[str]) -> np.ndarray:
+def str_array(values: list[str], src: str | None = None, *, what: str = "item_id",
+              ids: np.ndarray | None = None) -> np.ndarray:
     """A list of strings as a `<U` array, equal to `np.asarray(values)` (about half the time
     for 1M short strings: numpy's own inference costs more than the width scan and the copy).
-    The caller has checked that every value is a `str`."""
-    width = max(1, max(map(len, values), default=0))
-    return np.fromiter(values, dtype=f"<U{width}", count=len(values))
+    The caller has checked that every value is a `str`. A value holding a NUL character is
+    one E109 line naming `src`, the record, its `what` ("item_id" or "cluster label") and,
+    for a label, its item (`ids`): numpy drops a trailing NUL, so "a\\x00" was the id "a"
+    (paired with another run's "a", or a duplicate of "a"), and a NUL is never real text.
+    The check costs a few percent of the conversion: the lengths are one C pass (`bytes`,
+    fewer instructions than the `max(map(len, ...))` it replaces) and their sum is compared
+    with the array's count of code points that are not NUL."""
+    try:  # one byte per length: a value of 256 characters or more takes the int64 pass
+        lengths = np.frombuffer(bytes(map(len, values)), dtype=np.uint8)
+    except ValueError:
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    width = max(1, int(lengths.max(initial=0)))
+    arr = np.fromiter(values, dtype=f"<U{width}", count=len(values))
+    pos = _nul_row(arr, lengths)
+    if pos is not None:
+        _has_nul(values[pos], pos, src, what, ids)
+    return arr
+
+
+def refuse_nul(arr: np.ndarray, src: str | None = None, *, what: str = "item_id",
+               ids: np.ndarray | None = None) -> None:
+    """`str_array`'s E109 line for a NUL in an id or label column that came as a numpy `<U`
+    array (`EvalRun.from_arrays`). numpy dropped the trailing NULs of such an array when it
+    was built (np.array(["a\\x00"]) holds "a"): only the NULs inside a value are left to
+    see."""
+    if arr.dtype.kind == "U" and arr.ndim == 1:
+        pos = _nul_row(arr, np.char.str_len(arr))
+        if pos is not None:
+            _has_nul(str(arr[pos]), pos, src, what, ids)
+
+
+def _nul_row(arr: np.ndarray, lengths: np.ndarray) -> int | None:
+    """The first row of a 1-d `<U` array whose value, `lengths[row]` long, holds a NUL: its
+    non-NUL code points fall short of its length. One vectorised pass when there is none."""
+    if arr.size == 0 or arr.itemsize == 0:
+        return None
+    codes = np.ascontiguousarray(arr).view(np.uint32)
+    if np.count_nonzero(codes) == int(lengths.sum(dtype=np.int64)):
+        return None
+    short = np.count_nonzero(codes.reshape(len(arr), -1), axis=1) != lengths
+    return int(np.flatnonzero(short)[0])
+
+
+def _has_nul(value: str, pos: int, src: str | None, what: str,
+             ids: np.ndarray | None) -> NoReturn:
+    raise InputError(f"record #{pos + 1} has {what} {shown_value(value)}, which holds a NUL "
+                     "character", path=src, item=None if ids is None else str(ids[pos]),
+                     hint=NUL_HINT, code="E109")
+
+
+NUL_HINT = ("ids and labels hold no NUL character (numpy drops a trailing one: 'a\\x00' would "
+            "pair with 'a'); a NUL means a corrupted or binary export: re-export the run")
 
 
 ID_HINT = "item ids must be strings or integers"
@@ -223,10 +281,12 @@ def cluster_labels(values: Sequence[Any] | np.ndarray, arr: np.ndarray | None = 
     "", NaN or pandas NA is missing (an error when clustering), never one pseudo-cluster of
     the unlabelled records. `arr` is `values` as an array when the caller already inferred
     one; labels that already are strings, and columns of only integers, only floats or only
-    booleans (`number_labels`), take no Python loop. A label `label_text` refuses
-    is one E109 line naming `src`, the record and its item (`ids`, when given)."""
+    booleans (`number_labels`), take no Python loop. A label `label_text` refuses, or one
+    holding a NUL character (`str_array`), is one E109 line naming `src`, the record and its
+    item (`ids`, when given)."""
     if arr is None and isinstance(values, np.ndarray):
         arr = values
+        refuse_nul(arr, src, what="cluster label", ids=ids)
     if arr is not None and arr.dtype.kind == "U":
         return arr, arr != ""
     raw = values if isinstance(values, np.ndarray) else list(values)
@@ -240,7 +300,7 @@ def cluster_labels(values: Sequence[Any] | np.ndarray, arr: np.ndarray | None = 
                   for v, ok in zip(raw, present.tolist(), strict=True)]
     except ValueError:
         _bad_label(raw, src, ids)
-    return np.asarray(labels, dtype=np.str_).reshape(len(raw)), present
+    return str_array(labels, src, what="cluster label", ids=ids), present
 
 
 def _bad_label(raw: list[Any], src: str | None, ids: np.ndarray | None) -> NoReturn:

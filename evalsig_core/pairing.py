@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InputError
 from .item_index import ItemIndex, index_ids, item_index, match_sorted
 from .numfmt import counted
-from .run import EvalRun
+from .run import EvalRun, in_file
 
 __all__ = ["ItemMeans", "Pairing", "item_means", "near_miss", "pair"]
 
@@ -201,9 +201,9 @@ def pair(baseline: EvalRun, candidate: EvalRun, *, cluster: bool = True) -> Pair
     if len(ids) == 0:
         near = near_miss(b.ids, c.ids)
         raise InputError(
-            f"the runs share no item id ({counted(len(b.ids), 'baseline item')}, "
+            f"the baseline{in_file(baseline)} and the candidate{in_file(candidate)} share no "
+            f"item id ({counted(len(b.ids), 'baseline item')}, "
             f"{counted(len(c.ids), 'candidate item')})" + (f"; {near}" if near else ""),
-            path=candidate.meta.source,
             hint="gate runs of the same task; item ids must match exactly (as strings)",
         )
     b_only, c_only = m.left_only, m.right_only

@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .numfmt import counted
 from .numtext import cluster_labels, id_array, shown_value
 
-__all__ = ["EvalRun", "RunMeta", "cluster_key", "missing_labels_error"]
+__all__ = ["EvalRun", "RunMeta", "cluster_key", "in_file", "missing_labels_error"]
 
 
 class RunMeta(BaseModel):
@@ -98,8 +98,10 @@ class EvalRun:
 
         `clusters` entries that are None, "" or NaN (pandas' missing value) mark a missing
         cluster key (a doctor error), as they do in files: never one pseudo-cluster of the
-        unlabelled items. A missing item id (None, "", NaN), an epoch that is not an integer or
-        a cluster label that is a list, tuple, dict or set raises `InputError` (E109). A run
+        unlabelled items. A missing item id (None, "", NaN), an epoch that is not an integer,
+        a cluster label that is a list, tuple, dict or set, or an id or label holding a NUL
+        character raises `InputError` (E109; numpy has already dropped the trailing NULs of
+        a `<U` array, np.array(["a\\x00"]) holds "a": pass such ids as a list). A run
         built with `clusters` is compared by cluster (its `cluster_key` defaults to "cluster"),
         as a run read with a cluster key is. Keyword arguments fill `RunMeta` (model, task,
         metric, ...).
@@ -259,3 +261,10 @@ def missing_labels_error(key: str, role: str, run: EvalRun) -> InputError | None
         hint=f"read both runs with the cluster key (--cluster {key}, read_run(..., "
         f"cluster={key!r})) or build them with EvalRun.from_arrays(..., clusters=...)",
     )
+
+
+def in_file(run: EvalRun) -> str:
+    """" (in FILE)", the file `run` was read from, for a message about both runs, whose one
+    line names no single file (doctor's E105, E108, E112, E113, E114); "" for a run built in
+    memory."""
+    return f" (in {run.meta.source})" if run.meta.source else ""

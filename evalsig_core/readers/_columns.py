@@ -26,8 +26,8 @@ MAX_ERRORED_LISTED = 1000
 @dataclass
 class Columns:
     """Raw columns of one run; `clusters` is None when no cluster key was requested.
-    `id_text` / `cluster_text`: the column as a `<U` array, set by a reader whose parsing loop
-    saw that every value is a `str` (`build_run` then skips its type scan).
+    `ids_text` / `labels_text`: set by a reader whose parsing loop saw that every value of
+    the column is a `str` (`build_run` then skips its type scan).
     `written_epoch(item, value)`: the epoch of `item` as the file writes it, for a reader whose
     parser rounded an integer beyond int64 to the float `value` (its error then quotes the
     file's digits)."""
@@ -38,8 +38,8 @@ class Columns:
     clusters: list[Any] | None = None
     errored: list[str] = field(default_factory=list)
     n_errored: int = 0
-    id_text: np.ndarray | None = None
-    cluster_text: np.ndarray | None = None
+    ids_text: bool = False
+    labels_text: bool = False
     written_epoch: Callable[[str, float], Any] | None = None
 
     def add_errored(self, item: Any) -> None:
@@ -121,14 +121,13 @@ def _out_of_range(value: Any, item: str, src: str) -> NoReturn:
                      hint=EPOCH_RANGE_HINT, code=E_FIELD)
 
 
-def cluster_arrays(clusters: list[Any] | np.ndarray, src: str,
-                   ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cluster_arrays(clusters: list[Any], src: str, ids: np.ndarray, *,
+                   text: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Labels as strings and a mask of records that have one (`numtext.cluster_labels`; an
-    object or array label is an E109 line naming `src` and the item of `ids`)."""
-    if isinstance(clusters, np.ndarray):
-        return cluster_labels(clusters, src=src, ids=ids)
-    if clusters and set(map(type, clusters)) == {str}:
-        return cluster_labels(clusters, str_array(clusters))
+    object or array label, or one holding a NUL character, is an E109 line naming `src` and
+    the item of `ids`). `text`: the reader saw that every label is a `str`."""
+    if text or (clusters and set(map(type, clusters)) == {str}):
+        return cluster_labels(clusters, str_array(clusters, src, what="cluster label", ids=ids))
     # not numpy's inference: it wrote ["P1", 2.0, True] as "P1", "2.0", "True", where
     # `label_text` writes 2.0 as "2" (as an all-number column is) and True as "true"
     return cluster_labels(clusters, src=src, ids=ids)
@@ -146,14 +145,13 @@ def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
 
 
 def _build_run(cols: Columns, meta: dict[str, Any], src: str, first_epoch: int) -> EvalRun:
-    ids = id_array(cols.ids if cols.id_text is None else cols.id_text, src)
+    ids = id_array(cols.ids, src, text=cols.ids_text)
     scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
     epochs = epoch_array(cols.epochs, ids, src, minimum=first_epoch,
                          written=cols.written_epoch)
     clusters = present = None
     if cols.clusters is not None:
-        clusters, present = cluster_arrays(
-            cols.clusters if cols.cluster_text is None else cols.cluster_text, src, ids)
+        clusters, present = cluster_arrays(cols.clusters, src, ids, text=cols.labels_text)
     meta = {**meta, "n_errored": cols.n_errored, "errored_items": tuple(cols.errored)}
     meta["config"] = {str(k): str(v) for k, v in (meta.get("config") or {}).items()
                       if v is not None}

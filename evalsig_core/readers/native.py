@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..numtext import id_text, shown_value, str_array
+from ..numtext import id_text, shown_value
 from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._dupkeys import ANY, Spec, check_block, keys_of, refuse_duplicates
@@ -159,7 +159,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     them, or any other keys but no `error` or `scores`; a non-null id that is not a float and
     a non-null label. Any other item takes `_Collector.item`, the complete rules. Nothing is
     validated here: `build_run` checks whole columns. The loop notes whether every id and
-    every label is a string: such columns become arrays here, without `build_run`'s type scans.
+    every label is a string: `build_run` then converts such a column without its type scan.
     It adds up the keys of each block's objects for `_dupkeys.check_block` (E117).
     """
     loads = FAST_LOADS if raw else _same
@@ -228,10 +228,7 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                 deep = 2 if key is None else min(deep + 1, 2)  # count more from now on
         seen += len(items)
     cols, metric, use_cid = c.finish()
-    if ids_text and cols.ids:
-        cols.id_text = str_array(cols.ids)
-    if labels_text and cols.clusters:
-        cols.cluster_text = str_array(cols.clusters)
+    cols.ids_text, cols.labels_text = ids_text, labels_text
     return cols, metric, use_cid
 
 

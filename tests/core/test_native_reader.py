@@ -135,8 +135,8 @@ def test_a_run_metric_that_is_not_a_name_is_refused(tmp_path: Path, metric: obje
             read_run(p, metric=chosen)
 
 
-@pytest.mark.parametrize("values", [["q1", "q22", ""], ["a\x00", "b"], ["\ud800x", "é", "😀ab"],
-                                    ["", ""], ["only"]])
+@pytest.mark.parametrize("values", [["q1", "q22", ""], ["\ud800x", "é", "😀ab"], ["", ""],
+                                    ["only"], ["x" * 300, "y"]])  # a NUL: test_nul_text
 def test_str_array_is_numpys_own_conversion(values: list[str]) -> None:
     from evalsig_core.numtext import str_array
 

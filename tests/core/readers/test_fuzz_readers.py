@@ -129,8 +129,8 @@ def _agree(baseline: EvalRun, candidate: EvalRun, cluster: str | None) -> None:
 
 
 # Item ids and labels as files hold them: any text but the surrogate halves (refused, tested in
-# test_hostile_inputs.py), NUL (numpy's fixed-width strings drop a trailing one: noted, not
-# tested here) and surrounding whitespace (CSV cells are stripped); or integers.
+# test_hostile_inputs.py), NUL (refused, tested in test_nul_text.py) and surrounding whitespace
+# (CSV cells are stripped); or integers.
 _TEXT = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
                 min_size=1, max_size=8).filter(lambda t: t.strip() == t)
 _ROWS = st.lists(
