@@ -335,7 +335,7 @@ def _native(path: Path, scores: list[Any], ids: list[str] | None = None,
 
 _BIN = [float(i % 3 == 0) for i in range(12)]
 # (candidate scores, its ids, the baseline's labels, what the error line says about the files)
-_PAIR_ERRORS = {
+_PAIR_ERRORS: dict[str, tuple[list[Any], list[str] | None, list[str] | None, list[str]]] = {
     # found by the CLI fuzzing: the one-line error of compare or watch named no file
     "E112 metric": (_BIN, None, None, ["'accuracy' (in {base})", "'score' (in {cand})"]),
     "E105 no scored item": ([None] * 12, None, None, ["{cand}: candidate has no scored items"]),
