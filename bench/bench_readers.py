@@ -73,6 +73,37 @@ the `max(map(len, ...))` it replaces) and one `count_nonzero` of the code points
 CPU best of 40, old vs new: ids "q{i}" 63.6 vs 63.5 ms, labels "P{i // 7}" 58.9 vs 58.7 ms,
 "item-0000000" 67.2 vs 68.7 ms (+2%), 28-character ids 78.0 vs 86.3 ms (+11%: the scan grows
 with the width). Callgrind, one read of 100k native lines with --cluster: 1357 -> 1347 M.
+
+Where the native JSONL read went beyond orjson (jsonlperf, 2026-11-30; callgrind, one read of
+100k lines with --cluster, main 1347 M, the bare loop 714 M): the sha256 238 M (valgrind's
+software SHA; about 0.07 CPU s per 1M lines on the real CPU's SHA instructions), the string
+arrays 146 M (`numtext.str_array`: the width pass `max(map(len))` 31 M and `np.fromiter` 40 M
+per column), `build_run` 81 M (the epoch type scan and fromiter 43 M, the score array 33 M),
+`bytes.split` 45 M (it compares byte by byte; readline and `BytesIO.readlines` use memchr) and
+about 90 interpreter instructions more per line than the bare loop (the key count, the
+three type tests and the E117 sum). Changed: JSON lines are split by `BytesIO.readlines`
+(`line_blocks(ends=True)`, the newline kept): 1347 -> 1314 M; the loop notes whether every
+epoch is the integer 1 (an identity test on lines with an epoch) and then hands `build_run` an
+int64 column of ones (`Columns.epoch_ints`, as lm-eval now does for its missing epochs), the
+epoch branch comes last in the loop and adjusts the key sum only off the usual shape: 1246 M
+(-7.4%). Without --cluster: 1364 -> 1286 M. lm-eval, per 20k lines: 715 -> 653 M (split and
+epochs only).
+Tried and dropped: each block parsed as one JSON array with a separator integer no float can
+equal (2**53 + 1, checked absent from the block, so that every line is provably one value:
+plain newline-comma joining accepts `{"a": 1}, {"b": 2}` plus two half lines as three items):
+1313 M vs 1200 M for the same loop line by line (copies, the separator integers, the newline
+count); extracting the columns of parsed blocks with `map(itemgetter(...))`: 1306 vs 1246 M
+(map's call overhead exceeds the bytecodes it saves); converting string columns per block
+while the strings are in cache: slower (more numpy calls, the concatenation); building `<U`
+arrays from one joined string with numpy (offsets, ragged scatter): 2 to 4x slower than
+`np.fromiter`. CPU, main and this change alternated with the bare loop at 1M lines (5 rounds,
+load 1.8): median ratios 1.74 vs 1.61 (0.88x per pair); `make bench BENCH=readers` (7 runs,
+beside `make test`): native 1.63 (1.59..1.66) MISSED, lm-eval 1.39 OK, with/without the line
+check 0.98. The CPU ratio stays above the instruction ratio (about 1.50 with the real SHA's
+cost): the string arrays' two passes reach 2M strings scattered through the heap, which the
+bare loop never touches again (the same conversion of scattered strings measured 3x slower
+than of strings allocated in a row). The duplicate-key check on lm-eval lines (+17%, 125 M per
+20k lines) would take lm-eval from about 1.4 past 1.5: still not landed.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ MAX_ERRORED_LISTED = 1000
 class Columns:
     """Raw columns of one run; `clusters` is None when no cluster key was requested.
     `ids_text` / `labels_text`: set by a reader whose parsing loop saw that every value of
-    the column is a `str` (`build_run` then skips its type scan).
+    the column is a `str` (`build_run` then skips its type scan); `epoch_ints`: the epochs as
+    int64, set by a reader that saw only the integer 1 (or reads no epochs).
     `written_epoch(item, value)`: the epoch of `item` as the file writes it, for a reader whose
     parser rounded an integer beyond int64 to the float `value` (its error then quotes the
     file's digits)."""
@@ -40,6 +41,7 @@ class Columns:
     n_errored: int = 0
     ids_text: bool = False
     labels_text: bool = False
+    epoch_ints: np.ndarray | None = None
     written_epoch: Callable[[str, float], Any] | None = None
 
     def add_errored(self, item: Any) -> None:
@@ -81,29 +83,39 @@ def score_array(scores: list[Any], ids: np.ndarray, src: str, metric: str) -> np
         ) from None
 
 
-def epoch_array(epochs: list[Any], ids: np.ndarray, src: str, *, minimum: int = 0,
+def epoch_array(epochs: list[Any] | np.ndarray, ids: np.ndarray, src: str, *, minimum: int = 0,
                 written: Callable[[str, float], Any] | None = None) -> np.ndarray:
     """Epochs as int64: integers of at least `minimum` (0 or 1, the format's convention);
     a boolean, a float or anything else is an error naming the item and the value, and so is
     an integer beyond int64 (numpy's uint64 inference had cast 2**64 - 1 to the epoch -1).
     `written` (`Columns.written_epoch`) gives the digits of such an integer that the parser
-    turned into a float."""
-    if not epochs:
+    turned into a float. An int64 array (`Columns.epoch_ints`) is only checked against
+    `minimum`."""
+    if isinstance(epochs, np.ndarray) and epochs.dtype == np.int64:
+        arr = epochs
+    elif not len(epochs):
         return np.asarray([], dtype=np.int64)
-    if set(map(type, epochs)) == {int}:  # [True, 2] must not reach numpy (it reads 1, 2)
+    elif set(map(type, epochs)) == {int}:  # [True, 2] must not reach numpy (it reads 1, 2)
         try:  # no type inference: a third of np.asarray's time
             arr = np.fromiter(epochs, dtype=np.int64, count=len(epochs))
         except OverflowError:  # beyond int64
             pos = next(i for i, v in enumerate(epochs) if not -2**63 <= v < 2**63)
             _out_of_range(epochs[pos], str(ids[pos]), src)
-        low = arr < minimum
-        if not low.any():
-            return arr
-        pos = int(np.flatnonzero(low)[0])
-        raise InputError(
-            f"epoch is {epochs[pos]}; this format counts epochs from {minimum}", path=src,
-            item=str(ids[pos]), hint=f"epochs are integers from {minimum}; re-export the run",
-            code=E_FIELD)
+    else:
+        _not_integers(epochs, ids, src, written)
+    low = arr < minimum
+    if not low.any():
+        return arr
+    pos = int(np.flatnonzero(low)[0])
+    raise InputError(
+        f"epoch is {epochs[pos]}; this format counts epochs from {minimum}", path=src,
+        item=str(ids[pos]), hint=f"epochs are integers from {minimum}; re-export the run",
+        code=E_FIELD)
+
+
+def _not_integers(epochs: list[Any] | np.ndarray, ids: np.ndarray, src: str,
+                  written: Callable[[str, float], Any] | None) -> NoReturn:
+    """The error for the first epoch that is not an integer within int64."""
     for pos, v in enumerate(epochs):
         if type(v) is float and v.is_integer() and abs(v) >= 2**63:
             item = str(ids[pos])  # orjson reads an integer >= 2**64 as float
@@ -147,8 +159,8 @@ def build_run(cols: Columns, meta: dict[str, Any], src: str, *,
 def _build_run(cols: Columns, meta: dict[str, Any], src: str, first_epoch: int) -> EvalRun:
     ids = id_array(cols.ids, src, text=cols.ids_text)
     scores = score_array(cols.scores, ids, src, str(meta.get("metric")))
-    epochs = epoch_array(cols.epochs, ids, src, minimum=first_epoch,
-                         written=cols.written_epoch)
+    epochs = epoch_array(cols.epochs if cols.epoch_ints is None else cols.epoch_ints, ids, src,
+                         minimum=first_epoch, written=cols.written_epoch)
     clusters = present = None
     if cols.clusters is not None:
         clusters, present = cluster_arrays(cols.clusters, src, ids, text=cols.labels_text)

@@ -14,6 +14,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -305,16 +306,18 @@ class Lines(list[bytes]):
 
 
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
-                hasher: Any = None) -> Iterator[Lines]:
+                hasher: Any = None, ends: bool = False) -> Iterator[Lines]:
     """The file's lines in blocks, reading `chunk` bytes at a time.
 
-    Lines keep a trailing carriage return (JSON parsers treat it as whitespace). Memory stays
-    bounded by `chunk + max_line`: a longer line is an error naming its number, never a
-    100 MB allocation. `hasher` (a hashlib object) is updated with every byte read. Small
-    chunks keep the split lines in the CPU cache; a line spanning chunks is joined once.
+    Lines keep a trailing carriage return (JSON parsers treat it as whitespace), and with
+    `ends` their newline too (for JSON lines: splitting so finds each newline with memchr,
+    twice as fast as `bytes.split`, which compares byte by byte). Memory stays bounded by
+    `chunk + max_line`: a longer line is an error naming its number, never a 100 MB
+    allocation. `hasher` (a hashlib object) is updated with every byte read. Small chunks keep
+    the split lines in the CPU cache; a line spanning chunks is joined once.
     """
     feed = None if hasher is None else hasher.update
-    yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed)
+    yield from _blocks(p, MAX_LINE_BYTES if max_line is None else max_line, chunk, feed, ends)
 
 
 def count_colons(data: bytes, end: int = -1, chunk: int = 1 << 18) -> int:
@@ -338,7 +341,7 @@ def key_colons(data: bytes, end: int = -1) -> int:
     return int(np.count_nonzero((before == 34) | (before <= 32))) + int(a[0] == 58)
 
 
-def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[Lines]:
+def _blocks(p: Path, max_line: int, chunk: int, feed: Any, ends: bool) -> Iterator[Lines]:
     src = str(p)
     lineno = 0
     pending: list[bytes] = []
@@ -360,11 +363,15 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any) -> Iterator[Lines]:
             if pending:
                 block = b"".join([*pending, block])
                 pending, pending_len = [], 0
-            lines = Lines(block.split(b"\n"))
-            rest = lines.pop()
+            if ends:
+                lines = Lines(BytesIO(block).readlines())
+                rest = b"" if lines[-1].endswith(b"\n") else lines.pop()
+            else:
+                lines = Lines(block.split(b"\n"))
+                rest = lines.pop()
             if len(block) > max_line:
                 for i, line in enumerate(lines):
-                    if len(line) > max_line:
+                    if len(line) - (ends and line.endswith(b"\n")) > max_line:
                         _too_long(src, lineno + i + 1, max_line)
             if rest:
                 pending, pending_len = [rest], len(rest)

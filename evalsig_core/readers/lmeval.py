@@ -64,7 +64,7 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     loads = FAST_LOADS
     missing = _MISSING
     base = 0
-    for block in line_blocks(path, hasher=hasher):
+    for block in line_blocks(path, hasher=hasher, ends=True):
         try:
             for line in block:
                 try:
@@ -103,8 +103,9 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
                          hint="lm-eval writes the filter's name; re-export the samples")
     keep = _select_filter(filters, chosen_filter, src)
     n = len(ids) if keep is None else int(keep.sum())
-    cols = Columns(ids=_take(ids, keep), epochs=[1] * n, scores=_take(scores, keep),
-                   clusters=None if key is None else _take(labels, keep))
+    cols = Columns(ids=_take(ids, keep), scores=_take(scores, keep),
+                   clusters=None if key is None else _take(labels, keep),
+                   epoch_ints=np.ones(n, dtype=np.int64))
     chosen = chosen_filter if chosen_filter is not None else str(filters[0])
     meta = _meta(path, src, str(metric), chosen, opts)
     return build_run(cols, {**meta, "sha256": hasher.hexdigest()}, src)

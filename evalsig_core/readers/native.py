@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError
 from ..numtext import id_text, shown_value
 from ..run import EvalRun
@@ -83,7 +85,7 @@ def read_native_jsonl(path: Path, opts: ReadOptions) -> EvalRun:
         header = head
         refuse_duplicates(line, head, _header_spec(), str(path), "the header line")
     hasher = hashlib.sha256()
-    blocks = line_blocks(path, hasher=hasher)
+    blocks = line_blocks(path, hasher=hasher, ends=True)
     if header:
         blocks = without_first_line(blocks)
     run = _build(path, "", header, blocks, opts, fmt="evalsig-jsonl", raw=True)
@@ -159,8 +161,11 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     them, or any other keys but no `error` or `scores`; a non-null id that is not a float and
     a non-null label. Any other item takes `_Collector.item`, the complete rules. Nothing is
     validated here: `build_run` checks whole columns. The loop notes whether every id and
-    every label is a string: `build_run` then converts such a column without its type scan.
-    It adds up the keys of each block's objects for `_dupkeys.check_block` (E117).
+    every label is a string and every epoch the integer 1: `build_run` then converts such a
+    column without its type scan (the epochs become int64 ones here). It adds up the keys of
+    each block's objects for `_dupkeys.check_block` (E117): `dated` keys per regular item,
+    less one per item without an epoch, plus the others' surplus, counted only off the usual
+    shape.
     """
     loads = FAST_LOADS if raw else _same
     c = _Collector(opts, file_metric, src, raw)
@@ -170,13 +175,13 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
     # the key count of a regular item without (bare) and with (dated) an epoch; -1: none is
     known = (2 if key is None else 3) if c.score_ok else -1
     bare, dated = known, known + 1 if known > 0 else -1
-    text = str
-    ids_text = labels_text = True
+    text, one = str, 1
+    ids_text = labels_text = ones = True
     seen = 0
     spec, check = _item_spec(opts), raw and _LINE_CHECK
     deep = 0  # metadata keys added up: one (--cluster), all (1), with objects in it (2)
     for items in blocks:
-        keys, fast = 0, len(items)  # (at most) the keys parsed; lines of the fast path
+        keys, fast = 0, len(items)  # (at most) the keys parsed beyond `dated` per fast line
         for line in items:
             try:
                 it = loads(line)
@@ -187,48 +192,56 @@ def _collect(blocks: Iterable[list[Any]], opts: ReadOptions, file_metric: Any, s
                     continue
             try:
                 n = len(it)
-                if n == bare:  # exactly the keys below, or one is missing (KeyError)
-                    epoch = 1
-                elif n == dated:
-                    epoch = it["epoch"]
-                elif known < 0 or "error" in it or "scores" in it:
-                    raise KeyError
-                else:
-                    epoch = it.get("epoch", 1)
-                    if key is None and (md := it.get("metadata")).__class__ is dict:
-                        n += len(md) if deep < 2 else keys_of(md)  # in the block's colons
                 iid = it["item_id"]
                 if iid.__class__ is not text:  # an integer id, or a rarer case
                     if iid is None or iid.__class__ is float:
                         raise KeyError
                     ids_text = False
                 value = it["score"]
-                label = (md := it["metadata"])[key] if key is not None else ""
-                if label.__class__ is not text:
-                    if label is None:
-                        raise KeyError
-                    labels_text = False
-                keys += n + (len(md) if deep == 1 else keys_of(md)) if deep and key else n
+                if key is not None:
+                    label = (md := it["metadata"])[key]
+                    if label.__class__ is not text:
+                        if label is None:
+                            raise KeyError
+                        labels_text = False
+                # last, so that nothing raises after `keys` changed
+                if n == dated:  # exactly the keys read, or "epoch" is missing (KeyError)
+                    epoch = it["epoch"]
+                    if epoch is not one:
+                        ones = False
+                elif n == bare:
+                    epoch = 1
+                    keys -= 1
+                elif known < 0 or "error" in it or "scores" in it:
+                    raise KeyError
+                else:
+                    epoch = it.get("epoch", 1)
+                    ones = ones and epoch is one
+                    if key is None and (md := it.get("metadata")).__class__ is dict:
+                        n += len(md) if deep < 2 else keys_of(md)  # in the block's colons
+                    keys += n - dated
+                if deep and key is not None:
+                    keys += len(md) if deep == 1 else keys_of(md)
             except (KeyError, TypeError, AttributeError):  # AttributeError: "x".get, [1].get
-                ids_text = labels_text = False
+                ids_text = labels_text = ones = False
                 fast -= 1
                 keys += keys_of(it)
-                got = careful(it, line, seen, items)
-                if got is None:
-                    continue
-                iid, epoch, value, label = got
+                careful(it, line, seen, items)
+                continue
             ids.append(iid)
             epochs.append(epoch)
             scores.append(value)
             if key is not None:
                 labels.append(label)
         if check:  # with --cluster, a fast line's metadata holds at least the key
-            least = fast if key is not None and not deep else 0
+            least = fast * dated + (fast if key is not None and not deep else 0)
             if not check_block(items, keys + least, seen, spec, src):
                 deep = 2 if key is None else min(deep + 1, 2)  # count more from now on
         seen += len(items)
     cols, metric, use_cid = c.finish()
     cols.ids_text, cols.labels_text = ids_text, labels_text
+    if ones and cols.epochs:
+        cols.epoch_ints = np.ones(len(cols.epochs), dtype=np.int64)
     return cols, metric, use_cid
 
 
@@ -246,10 +259,9 @@ class _Collector:
         self.raw = raw
         self.n_cid = 0  # items without the key (their labels are _ClusterId)
 
-    def item(self, it: Any, line: Any, seen: int,
-             items: list[Any]) -> tuple[Any, Any, Any, Any] | None:
-        """(id, epoch, score, label) of an item `_collect`'s fast test did not take, or None
-        when `general` took it (it then appended it, counted it as errored, or raised)."""
+    def item(self, it: Any, line: Any, seen: int, items: list[Any]) -> None:
+        """Append (id, epoch, score, label) of an item `_collect`'s fast test did not take,
+        or let `general` take it (append it, count it as errored, or raise)."""
         key = self.key
         try:
             if not self.score_ok or "error" in it or "scores" in it:
@@ -264,8 +276,12 @@ class _Collector:
                 raise KeyError
         except (KeyError, TypeError):
             self.general(it, seen, items, line)
-            return None
-        return iid, it.get("epoch", 1), value, label
+            return
+        self.cols.ids.append(iid)
+        self.cols.epochs.append(it.get("epoch", 1))
+        self.cols.scores.append(value)
+        if key is not None:
+            self.labels.append(label)
 
     def general(self, it: Any, seen: int, items: list[Any], line: Any) -> None:
         src = self.src

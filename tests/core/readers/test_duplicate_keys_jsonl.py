@@ -16,6 +16,7 @@ import pytest
 
 from evalsig_core import read_run
 from evalsig_core.cli import main
+from evalsig_core.errors import InputError
 from evalsig_core.readers import _io
 from tests.core.readers.test_duplicate_keys import _refused as refused
 
@@ -170,3 +171,38 @@ def test_block_colon_counts_are_those_of_their_lines_at_any_chunk_size(
             sum(map(_io.key_colons, b)) for b in blocks]
         assert sum(b.colons(keys_only=True) for b in blocks) == _io.key_colons(p.read_bytes())
         assert sum(b.colons() for b in blocks) == p.read_bytes().count(b":")
+
+
+@pytest.mark.parametrize("at", [0, 1, 2, 3])
+def test_a_duplicate_in_a_block_of_items_of_every_shape_is_refused(tmp_path: Path,
+                                                                    at: int) -> None:
+    # the key sum counts `dated` keys per regular item, one less without an epoch and the
+    # surplus of items with more keys: a repeat in any of them is refused
+    shapes = [json.dumps({"item_id": "q0", "score": 1, "metadata": {"passage_id": "P"}}),
+              _item(1), _item(2, note="n"), json.dumps({"item_id": "q3", "error": "boom"})]
+    lines = [shapes[i % 4].replace(f'"q{i % 4}"', f'"q{i}"') for i in range(40)]
+    lines[20 + at] = _with(lines[20 + at], '"item_id": "x"')
+    _refused(_run(tmp_path / "r.jsonl", lines), "item_id", "x", 21 + at, cluster="passage_id")
+
+
+@pytest.mark.parametrize("epoch", ["true", "1.0"])
+def test_an_epoch_equal_to_one_but_not_the_integer_is_refused(tmp_path: Path,
+                                                              epoch: str) -> None:
+    # the parsing loop takes a column of epochs that are all the integer 1 without a scan
+    lines = [_item(i) for i in range(10)]
+    lines[7] = lines[7].replace('"epoch": 1', f'"epoch": {epoch}')
+    with pytest.raises(InputError, match=f"item 'q7': epoch is {epoch}, not an integer"):
+        read_run(_run(tmp_path / "r.jsonl", lines), cluster="passage_id")
+
+
+def test_json_lines_keep_their_newline_within_the_line_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the JSON readers' lines end with their newline; the bound is on the line without it
+    monkeypatch.setattr(_io, "MAX_LINE_BYTES", 100)
+    fit = _item(1, pad="x" * (100 - len(_item(1, pad=""))))
+    assert len(fit) == 100
+    p = _run(tmp_path / "r.jsonl", [_item(0)] * 3 + [fit])
+    assert read_run(p).n_records == 4
+    p = _run(tmp_path / "s.jsonl", [_item(0)] * 3 + [_with(fit, '"k": 1')])
+    with pytest.raises(InputError, match="line 4 is longer than 100 bytes"):
+        read_run(p)
