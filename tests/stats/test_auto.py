@@ -23,6 +23,16 @@ def _sample(n: int, G: int | None, binary: bool = True, sizes: list[int] | None 
     return PairedSample(b, c, codes)
 
 
+def _binary_runs(n: int, G: int, p_cand: float, *, seed: int) -> tuple[EvalRun, EvalRun]:
+    """Binary runs of n items in G round-robin clusters: baseline accuracy 0.5, candidate
+    p_cand (independent draws)."""
+    ids = [str(i) for i in range(n)]
+    cl = [f"P{i % G}" for i in range(n)]
+    rng = np.random.default_rng(seed)
+    return (EvalRun.from_arrays(ids, (rng.random(n) < 0.5).astype(float), clusters=cl),
+            EvalRun.from_arrays(ids, (rng.random(n) < p_cand).astype(float), clusters=cl))
+
+
 def test_binary_scores_without_clusters_use_mcnemar() -> None:
     assert choose_method(_sample(500, None)).method == "mcnemar"
 
@@ -53,11 +63,7 @@ def test_a_five_cluster_gate_decides_on_the_alpha_half_cr2_t_bound() -> None:
     from scipy import stats as sps
 
     n, G = 200, 5
-    ids = [str(i) for i in range(n)]
-    cl = [f"P{i % G}" for i in range(n)]
-    rng = np.random.default_rng(3)
-    b = EvalRun.from_arrays(ids, (rng.random(n) < 0.5).astype(float), clusters=cl)
-    c = EvalRun.from_arrays(ids, (rng.random(n) < 0.8).astype(float), clusters=cl)
+    b, c = _binary_runs(n, G, 0.8, seed=3)
     r = gate(b, c, Policy(min_delta=0.0, cluster="k"))
     cmp = r.comparison
     assert cmp.method == "clustered_t" and cmp.n_clusters == 5 and cmp.allow_alpha == 0.025
@@ -114,12 +120,7 @@ def test_fewer_than_five_clusters_are_inconclusive_with_a_finding() -> None:
 
 
 def test_the_report_says_which_alpha_allow_used() -> None:
-    n = 400
-    ids = [str(i) for i in range(n)]
-    cl = [f"P{i % 8}" for i in range(n)]
-    rng = np.random.default_rng(1)
-    b = EvalRun.from_arrays(ids, (rng.random(n) < 0.5).astype(float), clusters=cl)
-    c = EvalRun.from_arrays(ids, (rng.random(n) < 0.7).astype(float), clusters=cl)
+    b, c = _binary_runs(400, 8, 0.7, seed=1)
     r = gate(b, c, Policy(min_delta=0.0, cluster="k"))
     assert r.comparison.allow_alpha == 0.025
     assert "alpha 0.025" in r.reason and any("ALLOW uses" in x for x in r.comparison.notes)
