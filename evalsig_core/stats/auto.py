@@ -4,9 +4,10 @@ The rule is what the calibration study (tests/stats/calibration.md, `make calibr
 on the STATS.md grid:
 - no cluster key, binary scores (one epoch): `mcnemar` (score test, Tango score bounds);
 - no cluster key, other scores: `paired_t`;
-- a cluster key: `wild_cluster_bootstrap` (Webb weights below 12 clusters) with the
-  exchangeable-cluster floor and skewness correction (stats/exchangeable.py) under every
-  bound, and ALLOW decided on the one-sided bound at alpha/2. Skewed cluster effects (a few
+- a cluster key with `MIN_WILD_CLUSTERS` (7) or more clusters: `wild_cluster_bootstrap` (Webb
+  weights below 12 clusters) with the exchangeable-cluster floor and skewness correction
+  (stats/exchangeable.py) under every bound, and ALLOW decided on the one-sided bound at
+  alpha/2. Skewed cluster effects (a few
   clusters with large regressions) put the nominal-alpha false-ALLOW rate of WCR at
   0.08-0.10 even with 30-200 balanced clusters, and at 0.10-0.26 with unequal sizes. The
   reported interval keeps the nominal level and carries the floor only (the skewness
