@@ -11,6 +11,7 @@ import pytest
 
 from evalsig_core import EvalRun, Policy, UsageError, Verdict, compare, gate, read_run
 from evalsig_core.policy import decide
+from evalsig_core.render import render_gate
 
 SUP = Policy(min_delta=0.005)
 NI = Policy(min_delta=0.005, mode="non-inferiority")
@@ -43,6 +44,46 @@ def test_a_zero_non_inferiority_margin_reads_plus_zero_never_minus_zero() -> Non
     d = decide(Policy(min_delta=0.0, mode="non-inferiority"), delta=0.02, lower=0.01,
                upper=0.03, mde=0.01)
     assert d.reason == "L = +0.0100 > +0.0000"
+
+
+@pytest.mark.parametrize(
+    ("policy", "delta", "lower", "upper", "mde", "reason"),
+    [
+        # every reason shows the bound apart from what it was compared with: rounded to 4
+        # decimals these read "L = +0.0000 > 0", "U = -0.0000 < 0", "L = -0.0500 > -0.0500",
+        # "delta +0.0050 < min_delta 0.0050" and "MDE 0.0050 > min_delta 0.0050"
+        (SUP, 0.0166, 2e-5, 0.033, 0.025, "L = +2e-05 > 0 and delta >= min_delta 0.0050"),
+        (SUP, -0.02, -0.04, -3e-5, 0.02, "significant regression: U = -3e-05 < 0"),
+        (Policy(min_delta=0.05, mode="non-inferiority"), 0.0, -0.049996, 0.05, 0.1,
+         "L = -0.049996 > -0.050000"),
+        (Policy(min_delta=0.05, mode="minimum-effect"), 0.0, -0.05, 0.0499996, 0.1,
+         "U = +0.0499996 < +0.0500000"),
+        (SUP, 0.00499996, 0.001, 0.009, 0.004,
+         "significant but delta +0.00499996 < min_delta 0.00500000"),
+        (SUP, 0.001, -0.002, 0.004, 0.0050004, "not significant and underpowered: "
+         "MDE 0.0050004 > min_delta 0.0050000"),
+    ],
+)
+def test_a_reason_never_rounds_a_bound_onto_its_threshold(
+        policy: Policy, delta: float, lower: float, upper: float, mde: float,
+        reason: str) -> None:
+    assert decide(policy, delta=delta, lower=lower, upper=upper, mde=mde).reason == reason
+
+
+def test_a_gate_with_a_tiny_positive_lower_bound_shows_it_in_its_reports() -> None:
+    # paired t on 100 items whose L is +2e-05: the Markdown said "CI (95%) [+0.0000, +inf]"
+    # and "L = +0.0000 > 0" for an ALLOW
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal(100)
+    z = (z - z.mean()) / z.std(ddof=1)
+    t95 = 1.6603911559963895  # scipy.stats.t.ppf(0.95, 99)
+    ids = [f"q{i}" for i in range(100)]
+    r = gate(EvalRun.from_arrays(ids, np.full(100, 0.5)),
+             EvalRun.from_arrays(ids, 0.5 + t95 * 0.01 + 2e-5 + 0.1 * z),
+             Policy(min_delta=0.0, method="paired_t"))
+    md = render_gate(r, "markdown")
+    assert r.verdict is Verdict.ALLOW and 0 < r.comparison.ci.lower < 5e-5
+    assert "+0.0000" not in r.reason and "[+2e-05, +inf]" in md
 
 
 def test_a_negative_zero_margin_is_zero() -> None:
