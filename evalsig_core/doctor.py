@@ -236,9 +236,13 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
     if p.cluster_codes is not None and p.cluster_labels is not None and not no_labels:
         out += _cluster_df_findings(p, cluster)
     cb, cc = b.meta.config, c.meta.config
-    differing = sorted(k for k in cb.keys() & cc.keys() if cb[k] != cc[k])
+    # a key only one run records (a temperature set in the candidate alone) differs too
+    differing = sorted(k for k in cb.keys() | cc.keys() if cb.get(k) != cc.get(k))
     if differing:
-        out.append(_f("W207", f"config differs between runs: {', '.join(differing[:8])}",
+        keys = [k if k in cb and k in cc else
+                f"{k} (only the {'baseline' if k in cb else 'candidate'} records it)"
+                for k in differing[:8]]
+        out.append(_f("W207", f"config differs between runs: {', '.join(keys)}",
                       "compare runs of the same task, dataset and harness version",
                       count=len(differing)))
     n_cl = None if no_labels else p.n_clusters

@@ -220,6 +220,20 @@ def test_w207_config_fingerprints_differ() -> None:
     assert "harness_version" in f.message and f.count == 1
 
 
+def test_w207_a_config_key_only_one_run_records() -> None:
+    # only keys present in both runs were compared: a temperature set in the candidate alone
+    # went unflagged
+    b, c = _clean_pair()
+    b = b.with_meta(config={"task": "t"})
+    c = c.with_meta(config={"task": "t", "temperature": "0.7"})
+    f = _one(diagnose(b, c), "W207")
+    assert f.message == ("config differs between runs: temperature (only the candidate "
+                         "records it)") and f.count == 1
+    assert "only the baseline" in _one(diagnose(c, b), "W207").message
+    assert not [x for x in diagnose(b, b.with_meta(source="other")).findings
+                if x.code == "W207"]
+
+
 def test_w207_between_inspect_versions_of_the_same_runs() -> None:
     new = read_run(SHARED_FIXTURES / "inspect-0.3.285" / "baseline_e1.eval", metric="match")
     old = read_run(SHARED_FIXTURES / "inspect-0.3.200-deflate" / "candidate_e1.eval",
