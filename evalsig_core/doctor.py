@@ -202,9 +202,10 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
             out.append(_f("W205", f"only {G} clusters under key {cluster!r}: the gate answers "
                           "INCONCLUSIVE", "add clusters (more passages/tasks) to decide", count=G))
         elif G < 20:
+            # the doctor does not know the method: the hint named CR2 above a wild bootstrap
             out.append(_f("W206", f"{G} clusters under key {cluster!r}",
-                          "intervals use CR2 with Bell-McCaffrey df; more clusters give "
-                          "more power", count=G))
+                          "intervals rest on small-sample corrections and are wide; more "
+                          "clusters give more power", count=G))
         if p.candidate_clusters is not None and p.cluster_codes is not None:
             labels_b = p.cluster_labels[p.cluster_codes]
             have = (p.candidate_cluster_present if p.candidate_cluster_present is not None

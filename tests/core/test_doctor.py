@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evalsig_core import EvalRun, InputError, read_run
+from evalsig_core import EvalRun, InputError, Policy, gate, read_run
 from evalsig_core.doctor import FINDING_CODES, diagnose, finding_from_error
 from evalsig_core.report import DoctorReport, Finding, Severity
 from tests.conftest import REPO, SHARED_FIXTURES
@@ -210,6 +210,17 @@ def test_w204_baseline_records_of_one_item_disagree_on_the_cluster() -> None:
 def test_w205_w206_few_clusters(G: int, code: str) -> None:
     b, c = _clean_pair(40, G)
     assert _one(diagnose(b, c, cluster="passage_id"), code).count == G
+
+
+def test_w206_names_no_method_the_gate_may_not_use() -> None:
+    # W206's hint said "intervals use CR2 with Bell-McCaffrey df" in a report whose method
+    # (auto on the HELM fixture's 8 clusters) was the wild cluster bootstrap
+    helm = SHARED_FIXTURES / "helm-0.5.16"
+    b = read_run(helm / "baseline", metric="exact_match", cluster="passage_id")
+    c = read_run(helm / "candidate", metric="exact_match", cluster="passage_id")
+    r = gate(b, c, Policy(min_delta=0.0, cluster="passage_id"))
+    (w206,) = [f for f in r.findings if f.code == "W206"]
+    assert r.comparison.method == "wild_cluster_bootstrap" and "CR2" not in w206.hint
 
 
 def test_w207_config_fingerprints_differ() -> None:
