@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from evalsig_core import EvalRun, InputError, Policy, gate, read_run
-from evalsig_core.doctor import FINDING_CODES, diagnose, finding_from_error
+from evalsig_core.doctor import FINDING_CODES, diagnose, finding_from_error, summarize
 from evalsig_core.report import DoctorReport, Finding, Severity
 from tests.conftest import REPO, SHARED_FIXTURES
 
@@ -221,6 +221,20 @@ def test_w206_names_no_method_the_gate_may_not_use() -> None:
     r = gate(b, c, Policy(min_delta=0.0, cluster="passage_id"))
     (w206,) = [f for f in r.findings if f.code == "W206"]
     assert r.comparison.method == "wild_cluster_bootstrap" and "CR2" not in w206.hint
+
+
+def test_a_run_summary_mean_averages_epochs_within_items_first() -> None:
+    # the summary mean was over records: an item with 3 epochs weighed 3 times, and the
+    # report read "mean (all items) 0.75" beside "mean over paired items 0.5000" although
+    # every item was paired (STATS.md: s_i = mean_k s_ik first)
+    run = EvalRun.from_arrays(["a", "a", "a", "b", "c", "c"], [1.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+                              epochs=[1, 2, 3, 1, 1, 2])
+    assert summarize(run).mean == pytest.approx(0.5)  # (1 + 0 + 0.5) / 3
+    base = EvalRun.from_arrays(["a", "b", "c"], [0.0, 0.0, 1.0])
+    r = gate(base, run, Policy(min_delta=0.0, method="paired_t"))
+    assert r.candidate.mean == pytest.approx(r.comparison.candidate_mean)
+    nan = EvalRun.from_arrays(["a", "a", "b"], [1.0, float("nan"), 0.0], epochs=[1, 2, 1])
+    assert summarize(nan).mean == pytest.approx(0.5)  # the finite epochs of each item
 
 
 def test_w207_config_fingerprints_differ() -> None:
