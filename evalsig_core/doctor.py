@@ -13,8 +13,8 @@ import numpy as np
 
 from .errors import ExitCode, InputError
 from .finding_codes import FINDING_CODES, MAX_ABS_SCORE
-from .numfmt import counted, plural
-from .pairing import Pairing, item_index, near_miss, pair
+from .numfmt import counted, fixed, plural
+from .pairing import Pairing, item_index, near_miss, pair, run_mean
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
@@ -57,24 +57,8 @@ def summarize(run: EvalRun) -> RunSummary:
         harness=run.meta.harness, model=run.meta.model, task=run.meta.task,
         metric=run.meta.metric, run_id=run.meta.run_id,
         n_items=item_index(run).n_items, n_records=run.n_records, n_errored=run.meta.n_errored,
-        mean=_item_mean(run),
+        mean=run_mean(run),
     )
-
-
-def _item_mean(run: EvalRun) -> float | None:
-    """The run's mean over items, each averaged over its (finite) epochs first (STATS.md), as
-    the pairing's means are: over records, an item with 3 epochs weighed 3 times, and a
-    report said "mean (all items) 0.4157" beside "mean over paired items 0.4189" with every
-    item paired. Two bincounts, no sort."""
-    finite = np.isfinite(run.scores)
-    index = item_index(run)
-    if index.one_record_each:
-        return float(run.scores[finite].mean()) if finite.any() else None
-    item = index.inverse[finite]
-    k = np.bincount(item, minlength=index.n_items)
-    sums = np.bincount(item, weights=run.scores[finite], minlength=index.n_items)
-    scored = k > 0
-    return float(np.mean(sums[scored] / k[scored])) if scored.any() else None
 
 
 def _run_findings(run: EvalRun, role: str, cluster: str | None,
@@ -263,7 +247,7 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
                       count=len(differing)))
     n_cl = None if no_labels else p.n_clusters
     delta = float(p.d.mean()) if p.n else math.nan
-    shown = f"{delta:+.4f}" if math.isfinite(delta) else "n/a (non-finite scores)"
+    shown = fixed(delta, True) if math.isfinite(delta) else "n/a (non-finite scores)"
     out.append(_f("I301", counted(p.n, "paired item")
                   + (f" in {counted(n_cl, 'cluster')}" if n_cl else "")
                   + f"; delta = {shown}", count=p.n))

@@ -237,6 +237,14 @@ def test_a_run_summary_mean_averages_epochs_within_items_first() -> None:
     assert summarize(nan).mean == pytest.approx(0.5)  # the finite epochs of each item
 
 
+def test_i301_shows_a_tiny_delta_apart_from_zero() -> None:
+    # "delta = +0.0000" for a delta of +2e-05 (the gate's reports show +2e-05)
+    ids = [f"q{i}" for i in range(50)]
+    b = EvalRun.from_arrays(ids, [0.5] * 50)
+    c = EvalRun.from_arrays(ids, [0.5 + 1e-3] + [0.5] * 49)
+    assert _one(diagnose(b, c), "I301").message == "50 paired items; delta = +2e-05"
+
+
 def test_w207_config_fingerprints_differ() -> None:
     b, c = _clean_pair()
     b = b.with_meta(config={"task": "t", "harness_version": "0.3.200"})
