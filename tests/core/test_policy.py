@@ -245,3 +245,23 @@ def test_runs_that_carry_clusters_are_compared_by_cluster_without_repeating_the_
     # no clusters anywhere: items are independent, as before
     flat = [EvalRun.from_arrays(r_.item_ids, r_.scores) for r_ in (b, c)]
     assert gate(flat[0], flat[1], Policy(min_delta=0.005)).comparison.n_clusters is None
+
+
+def test_significant_agrees_with_the_verdict_at_autos_stricter_allow_level() -> None:
+    # auto decides ALLOW on 10 clusters at alpha/2 = 0.025; p = 0.031 is not significant
+    # there, yet the JSON said "significant": true beside REJECT "no significant improvement"
+    rng = np.random.default_rng(1)
+    n = 200
+    b = (rng.random(n) < 0.5).astype(float)
+    c = (rng.random(n) < 0.58).astype(float)
+    ids = [f"q{i}" for i in range(n)]
+    cl = [f"P{i % 10}" for i in range(n)]
+    r = gate(EvalRun.from_arrays(ids, b, clusters=cl), EvalRun.from_arrays(ids, c, clusters=cl),
+             Policy(min_delta=0.2, cluster="cluster", resamples=999))
+    assert r.comparison.allow_alpha == 0.025 and 0.025 < r.comparison.p_value < 0.05
+    assert r.verdict is Verdict.REJECT and "no significant improvement" in r.reason
+    assert not r.comparison.significant
+    cmp = compare(EvalRun.from_arrays(ids, b, clusters=cl),
+                  EvalRun.from_arrays(ids, c, clusters=cl),
+                  Policy(min_delta=0.2, cluster="cluster", resamples=999))
+    assert cmp.significant  # no verdict: at the nominal alpha of its interval
