@@ -82,7 +82,8 @@ def test_a_gate_with_a_tiny_positive_lower_bound_shows_it_in_its_reports() -> No
              EvalRun.from_arrays(ids, 0.5 + t95 * 0.01 + 2e-5 + 0.1 * z),
              Policy(min_delta=0.0, method="paired_t"))
     md = render_gate(r, "markdown")
-    assert r.verdict is Verdict.ALLOW and 0 < r.comparison.ci.lower < 5e-5
+    lower = r.comparison.ci.lower
+    assert r.verdict is Verdict.ALLOW and lower is not None and 0 < lower < 5e-5
     assert "+0.0000" not in r.reason and "[+2e-05, +inf]" in md
 
 
