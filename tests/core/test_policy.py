@@ -12,6 +12,7 @@ import pytest
 from evalsig_core import EvalRun, Policy, UsageError, Verdict, compare, gate, read_run
 from evalsig_core.policy import decide
 from evalsig_core.render import render_gate
+from tests.core.render.cases import gate_with_lower
 
 SUP = Policy(min_delta=0.005)
 NI = Policy(min_delta=0.005, mode="non-inferiority")
@@ -73,14 +74,7 @@ def test_a_reason_never_rounds_a_bound_onto_its_threshold(
 def test_a_gate_with_a_tiny_positive_lower_bound_shows_it_in_its_reports() -> None:
     # paired t on 100 items whose L is +2e-05: the Markdown said "CI (95%) [+0.0000, +inf]"
     # and "L = +0.0000 > 0" for an ALLOW
-    rng = np.random.default_rng(1)
-    z = rng.standard_normal(100)
-    z = (z - z.mean()) / z.std(ddof=1)
-    t95 = 1.6603911559963895  # scipy.stats.t.ppf(0.95, 99)
-    ids = [f"q{i}" for i in range(100)]
-    r = gate(EvalRun.from_arrays(ids, np.full(100, 0.5)),
-             EvalRun.from_arrays(ids, 0.5 + t95 * 0.01 + 2e-5 + 0.1 * z),
-             Policy(min_delta=0.0, method="paired_t"))
+    r = gate_with_lower(2e-5)
     md = render_gate(r, "markdown")
     lower = r.comparison.ci.lower
     assert r.verdict is Verdict.ALLOW and lower is not None and 0 < lower < 5e-5
