@@ -13,8 +13,8 @@ import numpy as np
 
 from .errors import ExitCode, InputError
 from .finding_codes import FINDING_CODES, MAX_ABS_SCORE
-from .numfmt import counted, plural
-from .pairing import Pairing, item_index, near_miss, pair
+from .numfmt import counted, fixed, plural
+from .pairing import Pairing, item_index, near_miss, pair, run_mean
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
 from .report import DoctorReport, Finding, RunSummary, Severity
@@ -52,13 +52,12 @@ def finding_from_error(exc: InputError) -> Finding:
 
 
 def summarize(run: EvalRun) -> RunSummary:
-    finite = run.scores[np.isfinite(run.scores)]
     return RunSummary(
         source=run.meta.source, sha256=run.meta.sha256, format=run.meta.format,
         harness=run.meta.harness, model=run.meta.model, task=run.meta.task,
         metric=run.meta.metric, run_id=run.meta.run_id,
         n_items=item_index(run).n_items, n_records=run.n_records, n_errored=run.meta.n_errored,
-        mean=float(finite.mean()) if finite.size else None,
+        mean=run_mean(run),
     )
 
 
@@ -202,9 +201,10 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
             out.append(_f("W205", f"only {G} clusters under key {cluster!r}: the gate answers "
                           "INCONCLUSIVE", "add clusters (more passages/tasks) to decide", count=G))
         elif G < 20:
+            # the doctor does not know the method: the hint named CR2 above a wild bootstrap
             out.append(_f("W206", f"{G} clusters under key {cluster!r}",
-                          "intervals use CR2 with Bell-McCaffrey df; more clusters give "
-                          "more power", count=G))
+                          "intervals rest on small-sample corrections and are wide; more "
+                          "clusters give more power", count=G))
         if p.candidate_clusters is not None and p.cluster_codes is not None:
             labels_b = p.cluster_labels[p.cluster_codes]
             have = (p.candidate_cluster_present if p.candidate_cluster_present is not None
@@ -236,14 +236,18 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
     if p.cluster_codes is not None and p.cluster_labels is not None and not no_labels:
         out += _cluster_df_findings(p, cluster)
     cb, cc = b.meta.config, c.meta.config
-    differing = sorted(k for k in cb.keys() & cc.keys() if cb[k] != cc[k])
+    # a key only one run records (a temperature set in the candidate alone) differs too
+    differing = sorted(k for k in cb.keys() | cc.keys() if cb.get(k) != cc.get(k))
     if differing:
-        out.append(_f("W207", f"config differs between runs: {', '.join(differing[:8])}",
+        keys = [k if k in cb and k in cc else
+                f"{k} (only the {'baseline' if k in cb else 'candidate'} records it)"
+                for k in differing[:8]]
+        out.append(_f("W207", f"config differs between runs: {', '.join(keys)}",
                       "compare runs of the same task, dataset and harness version",
                       count=len(differing)))
     n_cl = None if no_labels else p.n_clusters
     delta = float(p.d.mean()) if p.n else math.nan
-    shown = f"{delta:+.4f}" if math.isfinite(delta) else "n/a (non-finite scores)"
+    shown = fixed(delta, True) if math.isfinite(delta) else "n/a (non-finite scores)"
     out.append(_f("I301", counted(p.n, "paired item")
                   + (f" in {counted(n_cl, 'cluster')}" if n_cl else "")
                   + f"; delta = {shown}", count=p.n))

@@ -30,7 +30,7 @@ FINDING_CODES: dict[str, str] = {
     "E107": "the cluster key is missing on some items (or a run carries no labels)",
     "E108": "fewer than 2 clusters: no cluster-robust inference possible",
     "E109": "a record lacks an item id, a score or epoch is not a number, or an id or label "
-            "is not text (a list, an object, a NUL character)",
+            "is not text (a list, an object, a NUL character, a lone UTF-16 surrogate)",
     "E110": "the input exceeds a safety bound (file size, line length, nesting, zip bomb)",
     "E111": "an aggregate results file was given instead of per-item data",
     "E112": "the runs name different metrics (was W212)",

@@ -182,7 +182,9 @@ def _compare_pairing(p: Pairing, policy: Policy, *, decision: bool = True) -> Co
         ci_two_sided=Interval(finite_or_none(inf.two_sided[0]), finite_or_none(inf.two_sided[1])),
         p_value=inf.p_value,
         theta0=policy.theta0,
-        significant=inf.p_value < policy.alpha,
+        # a gate's ALLOW compares the bound at allow_alpha (auto, few clusters): at alpha a
+        # REJECT "no significant improvement" carried "significant": true (p 0.031)
+        significant=inf.p_value < ((alpha_allow if decision else None) or policy.alpha),
         se=inf.se,
         df=inf.df,
         mde=mde,

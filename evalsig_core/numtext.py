@@ -59,7 +59,8 @@ def number_labels(values: list[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarra
     empty column or any other (mixed types, strings, integers beyond int64): the caller then
     takes the per-label rule. Integers are written in decimal, an integral float as its
     integer (1.0 and -0.0 are "1" and "0", 1e16 "10000000000000000"), any other float as
-    `str` writes it ("0.5", "inf"), booleans "true" / "false"."""
+    `str` writes it in its own precision ("0.5", "inf"; a float32 0.1 "0.1"), booleans
+    "true" / "false"."""
     if isinstance(values, np.ndarray):
         if values.size == 0 or values.ndim != 1 or values.dtype.kind not in "iufb":
             return None
@@ -85,15 +86,22 @@ def number_labels(values: list[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarra
         return np.where(arr, "true", "false"), everywhere
     if arr.dtype.kind in "iu":
         return int_strings(arr), everywhere
-    return _float_labels(arr)
+    # the fractions of a float32 column are written as float32 (as `label_text` writes its
+    # values): through float64 a label 0.1 read "0.10000000149011612"
+    return _float_labels(arr, values if isinstance(values, np.ndarray) else arr)
 
 
-def _float_labels(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _float_labels(arr: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`arr` (float64) as labels; the non-integral ones as `written` (its own dtype) spells
+    them."""
     present = ~np.isnan(arr)
     whole = present & (np.trunc(arr) == arr) & (np.abs(arr) < 2.0**63)  # inf: trunc(inf) == inf
     ints = int_strings(arr[whole].astype(np.int64))
     rest = np.flatnonzero(present & ~whole)  # fractions, +-inf, integral beyond int64
-    texts = [str(int(v)) if v.is_integer() else str(v) for v in arr[rest].tolist()]
+    if written.dtype != np.float64:
+        texts = [str(int(v)) if float(v).is_integer() else str(v) for v in written[rest]]
+    else:
+        texts = [str(int(v)) if v.is_integer() else str(v) for v in arr[rest].tolist()]
     width = max(1, ints.itemsize // 4 if ints.size else 0, max(map(len, texts), default=0))
     out = np.zeros(len(arr), dtype=f"<U{width}")  # "" where the label is missing
     out[whole] = ints

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .errors import ExitCode, UsageError
-from .numfmt import counted, fixed
+from .numfmt import counted, digits_apart, fixed
 
 __all__ = ["MAX_RESAMPLES", "MIN_CLUSTERS", "Decision", "Mode", "Policy", "Verdict", "decide",
            "meets_margin", "null_boundary"]
@@ -178,7 +178,7 @@ def decide(
         if lower > 0 and meets_margin(delta, m):
             return Decision(verdict=Verdict.ALLOW,
                             reason=f"L = {fixed(lower, True)} > 0 and delta >= min_delta "
-                            f"{fixed(m)}")
+                            f"{fixed(m)}")  # fixed: a tiny L reads +2e-05, never +0.0000
         if upper < 0:
             return Decision(verdict=Verdict.REJECT,
                             reason=f"significant regression: U = {fixed(upper, True)} < 0",
@@ -190,15 +190,17 @@ def decide(
                 "judge the run's power by",
             )
         if lower <= 0 <= upper and mde > m:
+            d = digits_apart(mde, m)
             return Decision(
                 verdict=Verdict.INCONCLUSIVE,
-                reason=f"not significant and underpowered: MDE {fixed(mde)} > min_delta "
-                f"{fixed(m)}",
+                reason=f"not significant and underpowered: MDE {fixed(mde, False, d)} > "
+                f"min_delta {fixed(m, False, d)}",
             )
         if lower > 0:
+            d = digits_apart(delta, m)
             return Decision(verdict=Verdict.REJECT,
-                            reason=f"significant but delta {fixed(delta, True)} < min_delta "
-                            f"{fixed(m)}")
+                            reason=f"significant but delta {fixed(delta, True, d)} < min_delta "
+                            f"{fixed(m, False, d)}")
         return Decision(
             verdict=Verdict.REJECT,
             reason=f"no significant improvement although the run could detect {fixed(mde)} "
@@ -206,11 +208,13 @@ def decide(
         )
     margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
     if lower > margin:
+        d = digits_apart(lower, margin)
         return Decision(verdict=Verdict.ALLOW,
-                        reason=f"L = {fixed(lower, True)} > {fixed(margin, True)}")
+                        reason=f"L = {fixed(lower, True, d)} > {fixed(margin, True, d)}")
     if upper < margin:
+        d = digits_apart(upper, margin)
         return Decision(verdict=Verdict.REJECT,
-                        reason=f"U = {fixed(upper, True)} < {fixed(margin, True)}",
+                        reason=f"U = {fixed(upper, True, d)} < {fixed(margin, True, d)}",
                         uses_lower=False)
     return Decision(
         verdict=Verdict.INCONCLUSIVE,

@@ -105,7 +105,8 @@ class ComparisonResult(_Strict):
     ci_two_sided: Interval = Field(description="two-sided (ci_level) interval of delta")
     p_value: float = Field(description="one-sided p-value of H0: delta <= theta0 (the mode's)")
     theta0: float = 0.0
-    significant: bool
+    significant: bool = Field(description="p_value < alpha; in a gate p_value < allow_alpha "
+                              "when that is set (the level ALLOW compares), as the verdict")
     se: float
     df: float | None = Field(default=None, description="degrees of freedom; null = normal")
     mde: float = Field(description="the smallest effect detectable with `power` (one-sided) "

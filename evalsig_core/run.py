@@ -141,7 +141,12 @@ def _refuse_surrogates(run: EvalRun) -> None:
     """A lone UTF-16 surrogate (JSON's escape "\\ud800" alone, a non-UTF-8 file name) is half
     a character: no report holding it can be written as UTF-8, so every JSON report of such a
     run was an internal error (70) after the verdict. One vectorised pass over the id and
-    label code points, and the metadata's few strings."""
+    label code points, and the metadata's few strings.
+
+    In an id or label it is E109, as a NUL there is: one record's value is not text a run
+    can be paired or clustered on, and the line names that record; in the run's metadata
+    or file name it is E101, the file's encoding (it was E101 everywhere: the same kind of
+    broken id carried two codes)."""
     src = run.meta.source
     for what, arr in (("item_id", run.item_ids), ("cluster label", run.clusters)):
         if arr is None or arr.size == 0 or arr.dtype.kind != "U" or arr.dtype.itemsize == 0:
@@ -154,7 +159,9 @@ def _refuse_surrogates(run: EvalRun) -> None:
             pos = int(np.flatnonzero(bad)[0])
             raise InputError(f"record #{pos + 1} has {what} {shown_value(str(arr[pos]))}, "
                              "which holds a lone UTF-16 surrogate (half a character)",
-                             path=None if src is None else ascii(src)[1:-1], hint=_SURROGATE_FIX)
+                             path=None if src is None else ascii(src)[1:-1], hint=_SURROGATE_FIX,
+                             code="E109",  # a label's item is named, as for a NUL (ids: clean)
+                             item=str(run.item_ids[pos]) if arr is run.clusters else None)
     for name, value in run.meta:
         for text in _texts(value):
             if not text.isascii() and not _utf8(text):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._version import __version__
 from .errors import InputError
-from .numfmt import fixed
+from .numfmt import digits_apart, fixed
 from .policy import Mode, Policy, Verdict, meets_margin
 from .report import SCHEMA_VERSION
 from .run import EvalRun, cluster_key
@@ -127,9 +127,13 @@ def _verdict(policy: Policy, L: float, U: float, estimate: float) -> tuple[Verdi
     else:
         margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
         if margin < L:
-            return Verdict.ALLOW, f"always-valid L = {fixed(L, True)} > {fixed(margin, True)}"
+            d = digits_apart(L, margin)
+            return Verdict.ALLOW, (f"always-valid L = {fixed(L, True, d)} > "
+                                   f"{fixed(margin, True, d)}")
         if margin > U:
-            return Verdict.REJECT, f"always-valid U = {fixed(U, True)} < {fixed(margin, True)}"
+            d = digits_apart(U, margin)
+            return Verdict.REJECT, (f"always-valid U = {fixed(U, True, d)} < "
+                                    f"{fixed(margin, True, d)}")
     return Verdict.INCONCLUSIVE, (f"the always-valid interval [{fixed(L, True)}, "
                                   f"{fixed(U, True)}] does not settle the margin "
                                   f"{fixed(margin, True)}: keep watching")

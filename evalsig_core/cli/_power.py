@@ -123,11 +123,9 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise UsageError("give --n (for the MDE) and/or --delta (for the required N)")
     # the gate decides a clustered design at auto's ALLOW level (alpha/2): planning it at
     # alpha promised an MDE about 11% and an N about 21% smaller than the gate will need
+    # from flags, n items in clusters of m are about n / m clusters (power_analysis): the
+    # MDE's t has n / m - 1 df (STATS.md), as a pilot's has; z promised 5 clusters what 50 give
     clustered = G is not None if pilot else args.cluster_size is not None
-    if not pilot and clustered and n is not None:
-        # n items in clusters of m: about n / m clusters, so the MDE's t has n / m - 1 df
-        # (STATS.md), as a pilot's has; z quantiles promised 5 clusters what 50 give
-        G = max(1, round(n / m))
     try:
         res = power_analysis(sd, n=n, delta=args.delta, alpha=args.alpha, power=args.power,
                              icc=icc, cluster_size=m, cv=cv, clusters=G,
@@ -142,6 +140,8 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
              "one-sided, as auto decides)")
     lines = [f"sd of d {res.sd:.4f}, design effect {res.design_effect:.3f}, {level}, "
              f"power {res.power:g}"]
+    if clustered and G is None and res.df is not None:
+        G = round(res.df) + 1  # the clusters power_analysis planned n items in
     if res.mde is not None:
         lines.append(f"minimum detectable effect at n = {res.n}"
                      + (f" ({counted(G, 'cluster')})" if G is not None else "")

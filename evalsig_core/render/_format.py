@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..numfmt import fixed
+from ..numfmt import digits_apart, fixed
 from ..policy import Mode
 
 __all__ = [
@@ -50,14 +50,18 @@ def num(x: float | None, digits: int = 4) -> str:
     return "n/a" if x is None or not math.isfinite(x) else fixed(x, False, digits)
 
 
-def pval(p: float | None, resamples: int | None = None) -> str:
+def pval(p: float | None, resamples: int | None = None, alpha: float | None = None) -> str:
     """A p-value; one that is exactly 0 from `resamples` random draws is only known to be
-    below 1/(resamples + 1) (Phipson & Smyth 2010): with 99 draws "< 0.0100", not "< 0.0001"."""
+    below 1/(resamples + 1) (Phipson & Smyth 2010): with 99 draws "< 0.0100", not "< 0.0001".
+    Beside a report's `alpha` it takes the decimals that tell the two apart: p = 0.04996
+    read "0.0500" next to the ALLOW it supported at alpha 0.05."""
     if p is None or not math.isfinite(p):
         return "n/a"
     if p == 0 and resamples:
         return f"< {max(1e-4, 1 / (resamples + 1)):.4f}"
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+    if p < 1e-4:
+        return "< 0.0001"
+    return f"{p:.{4 if alpha is None else digits_apart(p, alpha)}f}"
 
 
 def interval(iv: Sequence[float | None]) -> str:

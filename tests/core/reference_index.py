@@ -65,14 +65,22 @@ def old_item_means(run: EvalRun) -> ItemMeans:
 
 
 def old_summarize(run: EvalRun) -> RunSummary:
-    finite = run.scores[np.isfinite(run.scores)]
+    # the mean averages each item's finite epochs first (since the summary stopped weighing
+    # an item by its epoch count); with one record per item, over the records in file order
+    finite = np.isfinite(run.scores)
+    ids, inverse, counts = np.unique(run.item_ids[finite], return_inverse=True,
+                                     return_counts=True)
+    if len(np.unique(run.item_ids)) == run.n_records:
+        mean = float(run.scores[finite].mean()) if finite.any() else None
+    else:
+        means = np.bincount(inverse, weights=run.scores[finite]) / counts
+        mean = float(means.mean()) if ids.size else None
     return RunSummary(
         source=run.meta.source, sha256=run.meta.sha256, format=run.meta.format,
         harness=run.meta.harness, model=run.meta.model, task=run.meta.task,
         metric=run.meta.metric, run_id=run.meta.run_id,
         n_items=len(np.unique(run.item_ids)), n_records=run.n_records,
-        n_errored=run.meta.n_errored,
-        mean=float(finite.mean()) if finite.size else None,
+        n_errored=run.meta.n_errored, mean=mean,
     )
 
 

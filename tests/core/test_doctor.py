@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evalsig_core import EvalRun, InputError, read_run
-from evalsig_core.doctor import FINDING_CODES, diagnose, finding_from_error
+from evalsig_core import EvalRun, InputError, Policy, gate, read_run
+from evalsig_core.doctor import FINDING_CODES, diagnose, finding_from_error, summarize
 from evalsig_core.report import DoctorReport, Finding, Severity
 from tests.conftest import REPO, SHARED_FIXTURES
 
@@ -212,12 +212,59 @@ def test_w205_w206_few_clusters(G: int, code: str) -> None:
     assert _one(diagnose(b, c, cluster="passage_id"), code).count == G
 
 
+def test_w206_names_no_method_the_gate_may_not_use() -> None:
+    # W206's hint said "intervals use CR2 with Bell-McCaffrey df" in a report whose method
+    # (auto on the HELM fixture's 8 clusters) was the wild cluster bootstrap
+    helm = SHARED_FIXTURES / "helm-0.5.16"
+    b = read_run(helm / "baseline", metric="exact_match", cluster="passage_id")
+    c = read_run(helm / "candidate", metric="exact_match", cluster="passage_id")
+    r = gate(b, c, Policy(min_delta=0.0, cluster="passage_id"))
+    (w206,) = [f for f in r.findings if f.code == "W206"]
+    assert r.comparison.method == "wild_cluster_bootstrap" and "CR2" not in w206.hint
+
+
+def test_a_run_summary_mean_averages_epochs_within_items_first() -> None:
+    # the summary mean was over records: an item with 3 epochs weighed 3 times, and the
+    # report read "mean (all items) 0.75" beside "mean over paired items 0.5000" although
+    # every item was paired (STATS.md: s_i = mean_k s_ik first)
+    run = EvalRun.from_arrays(["a", "a", "a", "b", "c", "c"], [1.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+                              epochs=[1, 2, 3, 1, 1, 2])
+    assert summarize(run).mean == pytest.approx(0.5)  # (1 + 0 + 0.5) / 3
+    base = EvalRun.from_arrays(["a", "b", "c"], [0.0, 0.0, 1.0])
+    r = gate(base, run, Policy(min_delta=0.0, method="paired_t"))
+    assert r.candidate.mean == pytest.approx(r.comparison.candidate_mean)
+    nan = EvalRun.from_arrays(["a", "a", "b"], [1.0, float("nan"), 0.0], epochs=[1, 2, 1])
+    assert summarize(nan).mean == pytest.approx(0.5)  # the finite epochs of each item
+
+
+def test_i301_shows_a_tiny_delta_apart_from_zero() -> None:
+    # "delta = +0.0000" for a delta of +2e-05 (the gate's reports show +2e-05)
+    ids = [f"q{i}" for i in range(50)]
+    b = EvalRun.from_arrays(ids, [0.5] * 50)
+    c = EvalRun.from_arrays(ids, [0.5 + 1e-3] + [0.5] * 49)
+    assert _one(diagnose(b, c), "I301").message == "50 paired items; delta = +2e-05"
+
+
 def test_w207_config_fingerprints_differ() -> None:
     b, c = _clean_pair()
     b = b.with_meta(config={"task": "t", "harness_version": "0.3.200"})
     c = c.with_meta(config={"task": "t", "harness_version": "0.3.285"})
     f = _one(diagnose(b, c), "W207")
     assert "harness_version" in f.message and f.count == 1
+
+
+def test_w207_a_config_key_only_one_run_records() -> None:
+    # only keys present in both runs were compared: a temperature set in the candidate alone
+    # went unflagged
+    b, c = _clean_pair()
+    b = b.with_meta(config={"task": "t"})
+    c = c.with_meta(config={"task": "t", "temperature": "0.7"})
+    f = _one(diagnose(b, c), "W207")
+    assert f.message == ("config differs between runs: temperature (only the candidate "
+                         "records it)") and f.count == 1
+    assert "only the baseline" in _one(diagnose(c, b), "W207").message
+    assert not [x for x in diagnose(b, b.with_meta(source="other")).findings
+                if x.code == "W207"]
 
 
 def test_w207_between_inspect_versions_of_the_same_runs() -> None:

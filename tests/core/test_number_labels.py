@@ -32,10 +32,25 @@ def test_number_labels_equal_the_per_label_rule(values: Any) -> None:
     got = number_labels(values)
     assert got is not None
     labels, present = got
-    raw = values.tolist() if isinstance(values, np.ndarray) else values
+    # the per-label rule on the array's own scalars (a float32 0.1 is "0.1", as numpy and
+    # `label_text` write it; `.tolist()` would widen it to 0.10000000149011612 first)
+    raw = list(values) if isinstance(values, np.ndarray) else values
     want, want_present = _per_label(raw)
     assert labels.tolist() == want and present.tolist() == want_present
     assert labels.dtype.kind == "U" and labels.shape == (len(raw),)
+
+
+def test_float32_cluster_labels_are_written_as_float32_not_widened() -> None:
+    # EvalRun.from_arrays with float32 labels made 0.1 the cluster "0.10000000149011612":
+    # never equal to the same label read from a file or given as float64 (W204 on every item)
+    from evalsig_core import EvalRun
+
+    for dtype in (np.float32, np.float16):
+        run = EvalRun.from_arrays(["a", "b", "c", "d"], [1.0, 0.0, 1.0, 0.0],
+                                  clusters=np.array([0.1, 0.25, 3.0, np.nan], dtype=dtype))
+        assert run.clusters is not None and run.cluster_present is not None
+        assert run.clusters.tolist()[:3] == ["0.1", "0.25", "3"]
+        assert run.cluster_present.tolist() == [True, True, True, False]
 
 
 @pytest.mark.parametrize("values", [[], [1, 2.0], [1, True], [2**64, 1], ["a", 1], [None, 1.0],

@@ -11,6 +11,8 @@ import pytest
 
 from evalsig_core import EvalRun, Policy, UsageError, Verdict, compare, gate, read_run
 from evalsig_core.policy import decide
+from evalsig_core.render import render_gate
+from tests.core.render.cases import gate_with_lower
 
 SUP = Policy(min_delta=0.005)
 NI = Policy(min_delta=0.005, mode="non-inferiority")
@@ -43,6 +45,40 @@ def test_a_zero_non_inferiority_margin_reads_plus_zero_never_minus_zero() -> Non
     d = decide(Policy(min_delta=0.0, mode="non-inferiority"), delta=0.02, lower=0.01,
                upper=0.03, mde=0.01)
     assert d.reason == "L = +0.0100 > +0.0000"
+
+
+@pytest.mark.parametrize(
+    ("policy", "delta", "lower", "upper", "mde", "reason"),
+    [
+        # every reason shows the bound apart from what it was compared with: rounded to 4
+        # decimals these read "L = +0.0000 > 0", "U = -0.0000 < 0", "L = -0.0500 > -0.0500",
+        # "delta +0.0050 < min_delta 0.0050" and "MDE 0.0050 > min_delta 0.0050"
+        (SUP, 0.0166, 2e-5, 0.033, 0.025, "L = +2e-05 > 0 and delta >= min_delta 0.0050"),
+        (SUP, -0.02, -0.04, -3e-5, 0.02, "significant regression: U = -3e-05 < 0"),
+        (Policy(min_delta=0.05, mode="non-inferiority"), 0.0, -0.049996, 0.05, 0.1,
+         "L = -0.049996 > -0.050000"),
+        (Policy(min_delta=0.05, mode="minimum-effect"), 0.0, -0.05, 0.0499996, 0.1,
+         "U = +0.0499996 < +0.0500000"),
+        (SUP, 0.00499996, 0.001, 0.009, 0.004,
+         "significant but delta +0.00499996 < min_delta 0.00500000"),
+        (SUP, 0.001, -0.002, 0.004, 0.0050004, "not significant and underpowered: "
+         "MDE 0.0050004 > min_delta 0.0050000"),
+    ],
+)
+def test_a_reason_never_rounds_a_bound_onto_its_threshold(
+        policy: Policy, delta: float, lower: float, upper: float, mde: float,
+        reason: str) -> None:
+    assert decide(policy, delta=delta, lower=lower, upper=upper, mde=mde).reason == reason
+
+
+def test_a_gate_with_a_tiny_positive_lower_bound_shows_it_in_its_reports() -> None:
+    # paired t on 100 items whose L is +2e-05: the Markdown said "CI (95%) [+0.0000, +inf]"
+    # and "L = +0.0000 > 0" for an ALLOW
+    r = gate_with_lower(2e-5)
+    md = render_gate(r, "markdown")
+    lower = r.comparison.ci.lower
+    assert r.verdict is Verdict.ALLOW and lower is not None and 0 < lower < 5e-5
+    assert "+0.0000" not in r.reason and "[+2e-05, +inf]" in md
 
 
 def test_a_negative_zero_margin_is_zero() -> None:
@@ -204,3 +240,23 @@ def test_runs_that_carry_clusters_are_compared_by_cluster_without_repeating_the_
     # no clusters anywhere: items are independent, as before
     flat = [EvalRun.from_arrays(r_.item_ids, r_.scores) for r_ in (b, c)]
     assert gate(flat[0], flat[1], Policy(min_delta=0.005)).comparison.n_clusters is None
+
+
+def test_significant_agrees_with_the_verdict_at_autos_stricter_allow_level() -> None:
+    # auto decides ALLOW on 10 clusters at alpha/2 = 0.025; p = 0.031 is not significant
+    # there, yet the JSON said "significant": true beside REJECT "no significant improvement"
+    rng = np.random.default_rng(1)
+    n = 200
+    b = (rng.random(n) < 0.5).astype(float)
+    c = (rng.random(n) < 0.58).astype(float)
+    ids = [f"q{i}" for i in range(n)]
+    cl = [f"P{i % 10}" for i in range(n)]
+    r = gate(EvalRun.from_arrays(ids, b, clusters=cl), EvalRun.from_arrays(ids, c, clusters=cl),
+             Policy(min_delta=0.2, cluster="cluster", resamples=999))
+    assert r.comparison.allow_alpha == 0.025 and 0.025 < r.comparison.p_value < 0.05
+    assert r.verdict is Verdict.REJECT and "no significant improvement" in r.reason
+    assert not r.comparison.significant
+    cmp = compare(EvalRun.from_arrays(ids, b, clusters=cl),
+                  EvalRun.from_arrays(ids, c, clusters=cl),
+                  Policy(min_delta=0.2, cluster="cluster", resamples=999))
+    assert cmp.significant  # no verdict: at the nominal alpha of its interval

@@ -10,7 +10,7 @@ import pytest
 
 from evalsig_core.cli import main
 from evalsig_core.stats.power import power_analysis
-from tests.conftest import write_runframe
+from tests.conftest import SHARED_FIXTURES, write_runframe
 
 
 def test_power_from_flags_equals_power_analysis(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,11 +38,34 @@ def test_a_clustered_design_is_planned_at_the_level_the_gate_decides(
     assert main(["power", "--sd", "0.4", "--n", "900", "--icc", "0.05", "--cluster-size", "10"],
                 {}) == 0
     assert "ALLOW at alpha/2 = 0.025" in capsys.readouterr().out
-    # without clusters auto decides at alpha (McNemar / paired t): unchanged
+    # without clusters auto decides at alpha (McNemar / paired t), on t with n - 1 = 899 df:
+    # (t_0.95,899 + t_0.8,899) * 0.4 / 30 = (1.646550 + 0.842021) * 0.4 / 30 (scipy.stats.t)
     assert main(["power", "--sd", "0.4", "--n", "900", "--output", "json"], {}) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["allow_alpha"] == 0.05
-    assert doc["mde"] == pytest.approx((1.644854 + 0.841621) * 0.4 / 30, abs=1e-6)
+    assert doc["allow_alpha"] == 0.05 and doc["df"] == 899
+    assert doc["mde"] == pytest.approx((1.646550 + 0.842021) * 0.4 / 30, abs=1e-6)
+
+
+def test_an_unclustered_plan_detects_what_the_gate_reports_for_the_same_items(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The gate's paired t on n items has n - 1 df; power used z, so a pilot of the HELM
+    # fixture (40 items) promised an MDE of 0.2313 where compare reports 0.2359, and
+    # `--sd 0.5 --n 10` promised 0.3931 where the exact noncentral t gives 0.4264 (8% off;
+    # STATS.md: within 1% for df >= 9): (t_0.95,9 + t_0.8,9) * 0.5 / sqrt(10) = 0.429519.
+    helm = SHARED_FIXTURES / "helm-0.5.16"
+    runs = [str(helm / "baseline"), str(helm / "candidate"), "--metric", "exact_match"]
+    assert main(["compare", *runs, "--method", "paired_t", "--output", "json"], {}) == 0
+    gate_mde = json.loads(capsys.readouterr().out)["comparison"]["mde"]
+    assert main(["power", "--baseline", runs[0], "--candidate", *runs[1:], "--output", "json"],
+                {}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["df"] == 39 and doc["mde"] == pytest.approx(gate_mde, rel=1e-12)
+    assert main(["power", "--sd", "0.5", "--n", "10", "--output", "json"], {}) == 0
+    assert json.loads(capsys.readouterr().out)["mde"] == pytest.approx(0.429519, abs=1e-6)
+    # one item: no interval, so no MDE (z gave 1.2432)
+    assert main(["power", "--sd", "0.5", "--n", "1", "--output", "json"], {}) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["mde"] is None and "1 paired item" in doc["note"]
 
 
 def test_power_from_a_pilot_run_uses_its_variance_and_clusters(

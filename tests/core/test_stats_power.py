@@ -61,7 +61,9 @@ def test_power_analysis_reports_mde_and_required_n_together() -> None:
     res = power_analysis(0.4, n=900, delta=0.02, icc=0.05, cluster_size=10)
     assert res.design_effect == pytest.approx(1.45)
     assert res.required_n == required_n(0.4, 0.02, deff=1.45)
-    assert res.mde == pytest.approx(minimum_detectable_effect(0.4 * math.sqrt(1.45 / 900)))
+    # 900 items in clusters of 10: t on 90 - 1 df, as `evalsig power` plans it
+    assert res.mde == pytest.approx(minimum_detectable_effect(0.4 * math.sqrt(1.45 / 900),
+                                                              df=89))
 
 
 def test_inconclusive_reports_the_extra_items_needed() -> None:
@@ -98,7 +100,7 @@ def test_power_analysis_plans_at_the_allow_level() -> None:
     deff = 1 + (8 - 1) * 0.1
     assert res.alpha == 0.05 and res.allow_alpha == 0.025
     assert res.mde == pytest.approx(
-        minimum_detectable_effect(0.3 * math.sqrt(deff / 400), alpha=0.025, power=0.8))
+        minimum_detectable_effect(0.3 * math.sqrt(deff / 400), alpha=0.025, power=0.8, df=49))
     assert res.required_n == required_n(0.3, 0.05, alpha=0.025, power=0.8, deff=deff)
     assert power_analysis(0.3, n=400).allow_alpha == 0.05  # default: alpha
     with pytest.raises(ValueError, match="allow_alpha"):

@@ -97,3 +97,15 @@ def test_watch_refuses_what_the_doctor_refuses() -> None:
     with pytest.raises(DoctorError, match="more than once") as info:
         watch(b, dup, Policy(min_delta=0.01))
     assert info.value.exit_code == 65
+
+
+def test_a_watch_reason_shows_the_bound_apart_from_the_margin() -> None:
+    # rounded to 4 decimals these read "always-valid L = -0.0500 > -0.0500"
+    from evalsig_core.sequential import _verdict
+
+    ni = Policy(min_delta=0.05, mode="non-inferiority")
+    assert _verdict(ni, -0.049996, 0.1, 0.0)[1] == "always-valid L = -0.049996 > -0.050000"
+    me = Policy(min_delta=0.05, mode="minimum-effect")
+    assert _verdict(me, -0.1, 0.0499996, 0.0)[1] == "always-valid U = +0.0499996 < +0.0500000"
+    sup = Policy(min_delta=0.0)
+    assert _verdict(sup, 2e-5, 0.1, 0.05)[1].startswith("always-valid L = +2e-05 > 0")

@@ -33,6 +33,18 @@ def example_runs(candidate: str = "candidate.json") -> tuple[EvalRun, EvalRun]:
     return read_run(EXAMPLES / "baseline.json", **kw), read_run(EXAMPLES / candidate, **kw)
 
 
+def gate_with_lower(lower: float) -> GateReport:
+    """A paired-t ALLOW on 100 items whose one-sided 95% lower bound L is `lower` (> 0, tiny):
+    the differences are 0.1 z + t_0.95,99 * 0.01 + lower with z standardised (SE = 0.01)."""
+    z = np.random.default_rng(1).standard_normal(100)
+    z = (z - z.mean()) / z.std(ddof=1)
+    t95 = 1.6603911559963895  # scipy.stats.t.ppf(0.95, 99)
+    ids = [f"q{i}" for i in range(100)]
+    return gate(EvalRun.from_arrays(ids, np.full(100, 0.5)),
+                EvalRun.from_arrays(ids, 0.5 + t95 * 0.01 + lower + 0.1 * z),
+                Policy(min_delta=0.0, method="paired_t"))
+
+
 def gate_allow() -> GateReport:
     b, c = example_runs()
     return _norm(gate(b, c, Policy(min_delta=0.005, cluster="passage_id", metric="accuracy")))

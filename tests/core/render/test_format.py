@@ -9,7 +9,7 @@ import pytest
 from evalsig_core.render import MARKER, Style, render_gate, report_schema
 from evalsig_core.render._format import interval_line
 from evalsig_core.render._plot import ForestRow, density, forest
-from tests.core.render.cases import gate_allow
+from tests.core.render.cases import gate_allow, gate_with_lower
 
 
 def test_interval_line_places_delta_bounds_margin_and_zero_in_order() -> None:
@@ -162,3 +162,16 @@ def test_watch_plot_caption_names_its_bounds_a_confidence_sequence() -> None:
     caption = html.split("<figcaption>", 1)[1].split("</figcaption>", 1)[0]
     assert "one-sided" not in caption
     assert "always-valid bounds" in caption and "two-sided 95% confidence sequence" in caption
+
+
+def test_a_p_value_beside_alpha_is_shown_apart_from_it() -> None:
+    # paired t with L = +2e-07 > 0 (ALLOW at alpha 0.05): its p-value 0.049999... was shown
+    # as "0.0500", and a p of 0.05004 beside an INCONCLUSIVE read the same
+    from evalsig_core.render._format import pval
+
+    assert pval(0.04996, None, 0.05) == "0.04996" and pval(0.05004, None, 0.05) == "0.05004"
+    assert pval(0.0342, None, 0.05) == "0.0342" and pval(0.04996) == "0.0500"
+    r = gate_with_lower(2e-7)
+    assert r.verdict.value == "ALLOW" and r.comparison.p_value < 0.05
+    for out in ("markdown", "tty", "html"):
+        assert "0.0500" not in render_gate(r, out).replace("alpha 0.0500", "")
