@@ -25,7 +25,9 @@ from ._commands import cmd_compare, cmd_doctor, cmd_gate, cmd_schema
 from ._parser import UsageParser, _subparsers
 from ._plugins import add_plugin_commands
 
-__all__ = ["apply_defaults", "build_parser", "parse_args"]
+__all__ = ["add_run_args", "apply_defaults", "build_parser", "parse_args", "resolve_runs"]
+
+_RUN_ORDER = {"baseline": "first", "candidate": "second"}
 
 
 def _finite_float(name: str) -> Any:
@@ -96,6 +98,44 @@ def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--html", metavar="PATH", help=f"also write the {what} as one HTML page")
 
 
+def add_run_args(p: argparse.ArgumentParser, candidate: str = "candidate run file") -> None:
+    """The two runs of doctor, compare, gate and watch, given either way: as the first two
+    arguments (`evalsig doctor b.json c.json`, the seed workflow) or with --baseline and
+    --candidate (its `gate`). Every such command takes both forms, so `compare --baseline`
+    and `gate b.json c.json` are not usage errors; `resolve_runs` joins them after parsing."""
+    p.add_argument("baseline_arg", nargs="?", metavar="BASELINE",
+                   help="baseline run file (or --baseline)")
+    p.add_argument("candidate_arg", nargs="?", metavar="CANDIDATE",
+                   help=f"{candidate} (or --candidate)")
+    p.add_argument("--baseline", metavar="FILE", help="baseline run file (or the first argument)")
+    p.add_argument("--candidate", metavar="FILE", help=f"{candidate} (or the second argument)")
+
+
+def resolve_runs(ns: argparse.Namespace, *, strict: bool = True) -> None:
+    """Set `ns.baseline` / `ns.candidate` from either form of `add_run_args`. Strict (a
+    command line about to run): a run given both ways, or not at all, is a usage error.
+    Not strict (the lenient re-read of a command line that failed): the flag wins, so a
+    refusal still knows every input path it must never overwrite."""
+    if not hasattr(ns, "baseline_arg"):
+        return
+    missing = []
+    for role, which in _RUN_ORDER.items():
+        pos, opt = vars(ns).pop(f"{role}_arg"), getattr(ns, role, None)
+        if strict and pos is not None and opt is not None:
+            raise UsageError(f"the {role} run is given twice: {pos!r} as the {which} argument "
+                             f"and --{role} {opt!r}",
+                             hint=f"give the {role} once, as the {which} argument or with "
+                             f"--{role}")
+        setattr(ns, role, opt if opt is not None else pos)
+        if getattr(ns, role) is None:
+            missing.append(role)
+    if strict and missing:
+        raise UsageError(f"the {' and '.join(missing)} run file"
+                         f"{'s are' if len(missing) > 1 else ' is'} missing",
+                         hint=f"evalsig {ns.command} BASELINE CANDIDATE, or --baseline FILE "
+                         "--candidate FILE")
+
+
 def build_parser() -> UsageParser:
     parser = UsageParser(prog="evalsig", description="Statistical release gate for LLM evals. "
                      "Exit codes: 0 ALLOW/ok, 1 REJECT, 2 INCONCLUSIVE, 64 usage error, "
@@ -109,15 +149,13 @@ def build_parser() -> UsageParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
 
     d = sub.add_parser("doctor", help="check two runs before gating (exit 0 ok, 65 errors)")
-    d.add_argument("baseline", help="baseline run file")
-    d.add_argument("candidate", help="candidate run file")
+    add_run_args(d)
     _add_input_flags(d)
     _add_report_flags(d, "doctor report")
     d.set_defaults(handler=cmd_doctor)
 
     cmp_ = sub.add_parser("compare", help="estimate delta and its interval; no policy (exit 0)")
-    cmp_.add_argument("baseline", help="baseline run file")
-    cmp_.add_argument("candidate", help="candidate run file")
+    add_run_args(cmp_)
     _add_input_flags(cmp_)
     _add_stats_flags(cmp_)
     _add_report_flags(cmp_, "comparison")
@@ -129,8 +167,7 @@ def build_parser() -> UsageParser:
     s.set_defaults(handler=cmd_schema)
 
     g = sub.add_parser("gate", help="decide ALLOW / REJECT / INCONCLUSIVE (exit 0 / 1 / 2)")
-    g.add_argument("--baseline", required=True, help="baseline run file")
-    g.add_argument("--candidate", required=True, help="candidate run file")
+    add_run_args(g)
     _add_input_flags(g)
     _add_margin_flag(g)
     g.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
@@ -270,5 +307,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                      hint=exc.hint) from None
                 raise
     args = parser.parse_args(argv)
+    resolve_runs(args)
     args.config_file = None if path is None else str(path)  # an input: never a report path
     return args

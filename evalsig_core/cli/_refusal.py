@@ -196,7 +196,7 @@ def _lenient_args(argv: Sequence[str]) -> argparse.Namespace | None:
     """The command line as written, for one that did not parse: every value a string (no
     types, no choices, nothing required, a repeated option's last value). None when even
     that fails (`--json` without a value) or a report flag is given twice (which path?)."""
-    from ._args import build_parser  # _args imports _commands, which main imports first
+    from ._args import build_parser, resolve_runs  # _args imports _commands (main's first)
     from ._parser import UsageParser, _subparsers
 
     flags = [a.split("=", 1)[0] for a in argv]
@@ -211,6 +211,7 @@ def _lenient_args(argv: Sequence[str]) -> argparse.Namespace | None:
                 if not isinstance(action, argparse._SubParsersAction):
                     action.type, action.choices, action.required = None, None, False
         ns, _ = parser.parse_known_args(list(argv))
+        resolve_runs(ns, strict=False)
         ns.config_file = None if ns.no_config else (ns.config or find_config(Path.cwd()))
     except Exception:  # a command line that cannot name its paths
         return None

@@ -15,11 +15,17 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    from ._args import _add_input_flags, _add_margin_flag, _add_report_flags, _finite_float, _int
+    from ._args import (
+        _add_input_flags,
+        _add_margin_flag,
+        _add_report_flags,
+        _finite_float,
+        _int,
+        add_run_args,
+    )
 
     p = sub.add_parser("watch", help="always-valid confidence sequence for repeated looks")
-    p.add_argument("--baseline", required=True, help="baseline run file")
-    p.add_argument("--candidate", required=True, help="candidate run file (its latest look)")
+    add_run_args(p, "candidate run file (its latest look)")
     _add_input_flags(p)
     _add_margin_flag(p)
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
