@@ -123,17 +123,24 @@ def _verdict(policy: Policy, L: float, U: float, estimate: float) -> tuple[Verdi
             return Verdict.ALLOW, f"always-valid L = {fixed(L, True)} > 0 and estimate >= min_delta"
         if U < 0:
             return Verdict.REJECT, f"always-valid U = {fixed(U, True)} < 0: a regression"
-        margin = 0.0
-    else:
-        margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
-        if margin < L:
-            d = digits_apart(L, margin)
-            return Verdict.ALLOW, (f"always-valid L = {fixed(L, True, d)} > "
-                                   f"{fixed(margin, True, d)}")
-        if margin > U:
-            d = digits_apart(U, margin)
-            return Verdict.REJECT, (f"always-valid U = {fixed(U, True, d)} < "
-                                    f"{fixed(margin, True, d)}")
+        if L > 0:  # significant, but the estimate is still below min_delta
+            d = digits_apart(estimate, policy.min_delta)
+            return Verdict.INCONCLUSIVE, (f"always-valid L = {fixed(L, True)} > 0 but the "
+                                          f"estimate {fixed(estimate, True, d)} < min_delta "
+                                          f"{fixed(policy.min_delta, False, d)}: keep watching")
+        # not "the margin": the reports draw superiority's margin at min_delta, while the
+        # bounds here have 0 to clear (a report read "margin +0.0100" and "margin +0.0000")
+        return Verdict.INCONCLUSIVE, (f"the always-valid interval [{fixed(L, True)}, "
+                                      f"{fixed(U, True)}] contains 0: keep watching")
+    margin = policy.theta0 + 0.0  # + 0.0: a zero margin reads +0.0000, never -0.0000
+    if margin < L:
+        d = digits_apart(L, margin)
+        return Verdict.ALLOW, (f"always-valid L = {fixed(L, True, d)} > "
+                               f"{fixed(margin, True, d)}")
+    if margin > U:
+        d = digits_apart(U, margin)
+        return Verdict.REJECT, (f"always-valid U = {fixed(U, True, d)} < "
+                                f"{fixed(margin, True, d)}")
     return Verdict.INCONCLUSIVE, (f"the always-valid interval [{fixed(L, True)}, "
-                                  f"{fixed(U, True)}] does not settle the margin "
+                                  f"{fixed(U, True)}] contains the margin "
                                   f"{fixed(margin, True)}: keep watching")

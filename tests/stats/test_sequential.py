@@ -109,3 +109,18 @@ def test_a_watch_reason_shows_the_bound_apart_from_the_margin() -> None:
     assert _verdict(me, -0.1, 0.0499996, 0.0)[1] == "always-valid U = +0.0499996 < +0.0500000"
     sup = Policy(min_delta=0.0)
     assert _verdict(sup, 2e-5, 0.1, 0.05)[1].startswith("always-valid L = +2e-05 > 0")
+
+
+def test_superiority_reasons_name_what_the_bounds_must_clear() -> None:
+    # The reports draw superiority's margin at min_delta ("margin +0.0100") while the reason
+    # said "does not settle the margin +0.0000"; and a sequence whose L was already above 0
+    # with the estimate below min_delta read as if its interval still held 0.
+    b, c = _runs(200, 0.02)
+    r = watch(b, c, Policy(min_delta=0.01))
+    assert r.lower <= 0 <= r.upper
+    assert r.reason.endswith("] contains 0: keep watching") and "margin" not in r.reason
+    b, c = _runs(3000, 0.3)
+    r = watch(b, c, Policy(min_delta=0.5))
+    assert r.lower > 0 and r.estimate < 0.5
+    assert r.verdict is Verdict.INCONCLUSIVE
+    assert f"but the estimate {r.estimate:+.4f} < min_delta 0.5000: keep watching" in r.reason
