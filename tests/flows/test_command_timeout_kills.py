@@ -52,3 +52,9 @@ def test_a_command_that_exits_while_a_child_holds_its_output_is_not_a_timeout(
     found = run_command(["sh", "-c", script], "*.json", 60)
     assert Path(found).name == "run.json"
     assert time.monotonic() - start < 30
+
+
+def test_a_failing_command_with_non_utf8_output_is_an_input_error_not_a_traceback() -> None:
+    """Before: subprocess decoded its output strictly and raised UnicodeDecodeError."""
+    with pytest.raises(InputError, match=r"exited 3: .*: bad \ufffd"):
+        run_command(["sh", "-c", r"printf 'bad \377\n' >&2; exit 3"], "*", 60)
