@@ -12,7 +12,9 @@ is staged as an immutable baseline version (content-addressed; unreferenced if t
 refused). Each pointer then moves through the conditional write in baselines.py; the writes
 are per pointer (an object store has no multi-object transaction): a run failing between
 them names the entries already moved (each audited), and a replay, which is idempotent,
-completes the set, as it does for a run killed there. A PR's entries must all come from one
+completes the set, as it does for a run killed there; but an entry promoted and audited
+before whose baseline has moved on since (e.g. reverted) is refused, never applied twice
+(its audit record would not be written again). A PR's entries must all come from one
 commit (its last gated head), else promotion refuses: re-gate the head.
 
 Every refusal is a decision and is audited (verdict REFUSED): PromotionRefused (exit 1), and
@@ -83,8 +85,9 @@ _REFUSALS = (PromotionRefused, UsageError, InputError)
 def stage_version(store_uri: str, record: GateRecord) -> str:
     """Before any pointer moves: check one entry and stage its version; returns the version key.
 
-    Reads the candidate once: it must still have its gated SHA-256, and the baseline must not
-    have moved since the gate. Then writes it as the entry's immutable baseline version
+    Reads the candidate once: it must still have its gated SHA-256, the baseline must not
+    have moved since the gate, and this decision must not have been applied (and audited)
+    before, then undone (a revert). Then writes it as the entry's immutable baseline version
     (content-addressed, If-None-Match), which is harmless if no pointer ever names it.
     """
     store = open_store(store_uri)
@@ -98,6 +101,18 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
     pointer, _ = read_pointer(store, prefix)
     if pointer is None:  # a deleted pointer is refused here, before any pointer of the set moves
         check_pointer_not_lost(store, prefix, record.candidate_sha256)
+    did = _decision_id(record)
+    if pointer is not None and pointer.current.version_sha256 != record.candidate_sha256 \
+            and audit_log.claimed(store, did):
+        # made and audited before, and the baseline has moved on since (a revert restoring
+        # the base it was gated on would pass the check below): never applied twice
+        raise PromotionRefused(
+            f"{store.url(prefix + '/current.json')}: {record.entry} was already promoted to "
+            f"{(record.candidate_sha256 or '')[:12]} by this decision ({did}, audited), and "
+            f"the baseline has moved on since (current is "
+            f"{pointer.current.version_sha256[:12]})",
+            hint="a promotion is applied once: to make this candidate the baseline again, "
+                 "gate it against the current baseline and promote that")
     if pointer is not None and pointer.current.version_sha256 not in (
             record.baseline_sha256, record.candidate_sha256):
         raise PromotionRefused(
