@@ -43,6 +43,7 @@ from prefect.states import Completed, State
 from evalsig_core import (
     EvalsigError,
     InputError,
+    InputNotFoundError,
     UsageError,
 )
 from evalsig_core.audit import AuditInput
@@ -92,7 +93,13 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
     """
     store = open_store(store_uri)
     key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
-    data = store.get(key)
+    try:
+        data = store.get(key)
+    except InputNotFoundError:
+        raise InputNotFoundError(
+            f"object not found: the candidate gated for {record.entry} is gone from the store",
+            path=store.url(key), hint="gate the commit again, then promote (stored candidates "
+            "expire by the bucket's lifecycle rule, CandidateRetentionDays)") from None
     if hashlib.sha256(data).hexdigest() != record.candidate_sha256:
         raise PromotionRefused(f"{store.url(key)}: content differs from the gated "
                                f"candidate's SHA-256 ({record.entry})",
