@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import IO
 
@@ -45,15 +46,16 @@ def _run(command: list[str], output: str, timeout: float, out_dir: Path) -> str:
             raise InputNotFoundError(f"candidate command cannot start: {exc.strerror}: "
                                      f"{name}") from None
         try:
-            code = proc.wait(timeout=timeout)
+            _wait_unreaped(proc, timeout)
         except subprocess.TimeoutExpired:
             raise InputError(f"candidate command timed out after {timeout:g}s: {name}",
                              hint="raise `timeout` or make the eval smaller") from None
         finally:  # timed out, done or interrupted: nothing it started outlives it
-            _stop_group(proc)
+            code = _stop_group(proc)
         if code != 0:
             tail = _last_line(err) or _last_line(out)
-            raise InputError(f"candidate command exited {code}: {name}: {tail}")
+            raise InputError(f"candidate command exited {code}: {name}"
+                             + (f": {tail}" if tail else ""))
     found = [f for f in out_dir.rglob(output) if f.is_file()]
     if not found:
         raise InputNotFoundError(f"candidate command wrote no file matching {output!r} "
@@ -61,8 +63,28 @@ def _run(command: list[str], output: str, timeout: float, out_dir: Path) -> str:
     return str(max(found, key=lambda f: (f.stat().st_mtime_ns, f.name)))
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the command's whole process group (its own session), then reap the command."""
+def _wait_unreaped(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait up to `timeout` for the command to end without reaping it (TimeoutExpired if it
+    has not): until it is reaped its PID, the id of its process group, cannot be reused, so
+    the group kill that follows can never reach an unrelated process."""
+    if not hasattr(os, "waitid"):  # pragma: no cover - no waitid (Windows)
+        proc.wait(timeout=timeout)
+        return
+    deadline, delay = time.monotonic() + timeout, 0.001
+    try:
+        while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.05)
+    except ChildProcessError:  # reaped elsewhere: nothing left to wait for
+        pass
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> int:
+    """Kill the command's whole process group (its own session), then reap the command;
+    returns its exit status."""
     try:
         if hasattr(os, "killpg"):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -70,7 +92,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
             proc.kill()
     except (ProcessLookupError, PermissionError):
         pass  # every process of the group has ended
-    proc.wait()
+    return proc.wait()
 
 
 def _last_line(fh: IO[bytes]) -> str:
