@@ -14,8 +14,9 @@ are per pointer (an object store has no multi-object transaction): a run failing
 them names the entries already moved (each audited), and a replay, which is idempotent,
 completes the set, as it does for a run killed there; but an entry promoted and audited
 before whose baseline has moved on since (e.g. reverted) is refused, never applied twice
-(its audit record would not be written again). A PR's entries must all come from one
-commit (its last gated head), else promotion refuses: re-gate the head.
+(its audit record would not be written again); gated again, it is a new decision. A PR's
+entries must all come from one commit (its last gated head), else promotion refuses:
+re-gate the head.
 
 Every refusal is a decision and is audited (verdict REFUSED): PromotionRefused (exit 1), and
 bad parameters or store contents, UsageError (64) and InputError (65, 66 when an object is
@@ -118,8 +119,8 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
             f"{(record.candidate_sha256 or '')[:12]} by this decision ({did}, audited), and "
             f"the baseline has moved on since (current is "
             f"{pointer.current.version_sha256[:12]})",
-            hint="a promotion is applied once: to make this candidate the baseline again, "
-                 "gate it against the current baseline and promote that")
+            hint="a gate decision is promoted once: to make this candidate the baseline "
+                 "again, gate it against the current baseline and promote that decision")
     if pointer is not None and pointer.current.version_sha256 not in (
             record.baseline_sha256, record.candidate_sha256):
         raise PromotionRefused(
@@ -157,7 +158,10 @@ def audited(store_uri: str, decision_ids: list[str], depth: int = 200) -> set[st
 
 
 def _decision_id(record: GateRecord) -> str:
-    entry = hashlib.sha256(record.entry.encode()).hexdigest()[:8]  # entry: as keys spell it
+    """The promotion of one gate decision of one entry: shared by its replays and its twin
+    events (they read the same record), never by a later gate decision of the same commit."""
+    entry = hashlib.sha256(  # entry: as keys spell it
+        f"{record.entry}|{record.decision_id}".encode()).hexdigest()[:8]
     return f"promote-{record.commit[:12]}-{(record.candidate_sha256 or '')[:12]}-{entry}"
 
 

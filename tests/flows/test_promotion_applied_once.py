@@ -46,3 +46,31 @@ def test_a_promotion_reverted_since_is_refused_when_run_again(tmp_path: Path) ->
     assert again.message.startswith("REFUSED (exit 1): "), again.message
     assert "already promoted" in again.message and "\n" not in again.message
     assert len(list(recent_records(store))) == records + 1  # the refusal is audited
+
+
+def test_the_same_commit_gated_again_after_a_revert_is_promoted_and_audited(
+        tmp_path: Path) -> None:
+    """A new gate decision on the same commit is a new promotion decision: promoted and
+    audited anew. Before: its promotion shared the first one's decision id, so it moved the
+    pointer with no audit record (the decision counted as already audited)."""
+    uri = (tmp_path / "store").as_uri()
+    store = open_store(uri)
+    seed(store)
+    assert gate(uri, "qa", ALLOW).is_completed()
+    first = promote_flow(uri, task="qa")
+    candidate = first.result()["entries"][0]["version_sha256"]
+    promote(store, suite="demo", task="qa", metric="accuracy", data=BASELINE, ext="json",
+            expected_base=candidate, decision_id="revert", source={"revert": True})
+    regated = gate(uri, "qa", ALLOW)  # the same commit, gated against the reverted baseline
+    assert regated.is_completed(), regated.message
+
+    again = promote_flow(uri, task="qa")
+    assert again.is_completed(), again.message
+    [entry] = again.result()["entries"]
+    assert entry["status"] == "promoted" and entry["version_sha256"] == candidate
+    assert entry["gate_decision_id"] == regated.result()["decision_id"]
+    newest = next(recent_records(store))[1]
+    assert (newest.decision, newest.verdict) == ("promotion", "PROMOTED")
+    assert newest.decision_id == entry["decision_id"] != first.result()["entries"][0][
+        "decision_id"]
+    assert newest.context["gate_decision_id"] == regated.result()["decision_id"]
