@@ -43,7 +43,7 @@ from evalsig_core.numfmt import counted
 
 from .store import PreconditionFailed, Store
 
-__all__ = ["append_record", "find_linked", "read_head", "recent_records"]
+__all__ = ["append_record", "claimed", "find_linked", "read_head", "recent_records"]
 
 
 def read_head(store: Store) -> tuple[AuditHead | None, str | None]:
@@ -142,6 +142,11 @@ def _claim(store: Store, decision_id: str) -> int:
         return int(claim["from_sequence"])
     raise StorageError(f"{store.url(key)}: could not read or write the audit claim",
                        hint="retry the flow run")
+
+
+def claimed(store: Store, decision_id: str) -> bool:
+    """Whether a decision was ever appended with `once=True` (its claim exists)."""
+    return store.head(_claim_key(decision_id)) is not None
 
 
 def find_linked(store: Store, decision_id: str) -> AuditRecord | None:

@@ -160,12 +160,15 @@ def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = N
 
 
 def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
-    """The current baseline's bytes, checked against the pointer's SHA-256."""
+    """The current baseline's bytes, checked against the pointer's SHA-256.
+
+    None promoted yet: InputNotFoundError (66); a deleted pointer: InputError (65)."""
     pointer, _ = read_pointer(store, prefix)
     if pointer is None:
         check_pointer_not_lost(store, prefix)
-        raise InputError("no baseline promoted yet", path=store.url(f"{prefix}/current.json"),
-                         code="E101", hint="pass an explicit baseline URI or promote one first")
+        raise InputNotFoundError(  # a missing input (66), not bad data (65)
+            "no baseline promoted yet", path=store.url(f"{prefix}/current.json"),
+            hint="pass an explicit baseline URI or promote one first")
     try:
         data = store.get(pointer.current.key)
     except InputNotFoundError:  # store damage, not a path the user typed: 74 with the fix

@@ -195,10 +195,12 @@ def record_gate(store_uri: str, record: GateRecord,
                 replaces: dict[str, str] | None = None) -> dict[str, str]:
     """Write `record` under each of its keys; returns {key: ETag} of the keys written.
 
-    With `replaces` ({key: ETag} of this gate's PENDING record), a key is written only while
-    it still holds that PENDING record (If-Match): if a later gate of the same entry has
-    replaced it, that gate's record stands and the key is left alone, so a gate finishing
-    last never overwrites the decision of a gate started after it.
+    With `replaces` ({key: ETag} of this gate's PENDING record), only those keys are written,
+    each only while it still holds that PENDING record (If-Match): if a later gate of the same
+    entry has replaced it, that gate's record stands and the key is left alone, so a gate
+    finishing last never overwrites the decision of a gate started after it. A key missing
+    from `replaces` (one already holding this verdict, when a later run completes an
+    unrecorded decision) is not touched.
     """
     store = open_store(store_uri)
     data = (record.model_dump_json(indent=2) + "\n").encode()
@@ -206,6 +208,8 @@ def record_gate(store_uri: str, record: GateRecord,
     for key in record_keys(record):
         if replaces is None:
             written[key] = store.put(key, data).etag
+            continue
+        if key not in replaces:
             continue
         try:
             written[key] = store.put(key, data, if_match=replaces[key]).etag

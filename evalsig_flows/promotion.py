@@ -12,8 +12,11 @@ is staged as an immutable baseline version (content-addressed; unreferenced if t
 refused). Each pointer then moves through the conditional write in baselines.py; the writes
 are per pointer (an object store has no multi-object transaction): a run failing between
 them names the entries already moved (each audited), and a replay, which is idempotent,
-completes the set, as it does for a run killed there. A PR's entries must all come from one
-commit (its last gated head), else promotion refuses: re-gate the head.
+completes the set, as it does for a run killed there; but an entry promoted and audited
+before whose baseline has moved on since (e.g. reverted) is refused, never applied twice
+(its audit record would not be written again); gated again, it is a new decision. A PR's
+entries must all come from one commit (its last gated head), else promotion refuses:
+re-gate the head.
 
 Every refusal is a decision and is audited (verdict REFUSED): PromotionRefused (exit 1), and
 bad parameters or store contents, UsageError (64) and InputError (65, 66 when an object is
@@ -41,6 +44,7 @@ from prefect.states import Completed, State
 from evalsig_core import (
     EvalsigError,
     InputError,
+    InputNotFoundError,
     UsageError,
 )
 from evalsig_core.audit import AuditInput
@@ -83,13 +87,20 @@ _REFUSALS = (PromotionRefused, UsageError, InputError)
 def stage_version(store_uri: str, record: GateRecord) -> str:
     """Before any pointer moves: check one entry and stage its version; returns the version key.
 
-    Reads the candidate once: it must still have its gated SHA-256, and the baseline must not
-    have moved since the gate. Then writes it as the entry's immutable baseline version
+    Reads the candidate once: it must still have its gated SHA-256, the baseline must not
+    have moved since the gate, and this decision must not have been applied (and audited)
+    before, then undone (a revert). Then writes it as the entry's immutable baseline version
     (content-addressed, If-None-Match), which is harmless if no pointer ever names it.
     """
     store = open_store(store_uri)
     key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
-    data = store.get(key)
+    try:
+        data = store.get(key)
+    except InputNotFoundError:
+        raise InputNotFoundError(
+            f"object not found: the candidate gated for {record.entry} is gone from the store",
+            path=store.url(key), hint="gate the commit again, then promote (stored candidates "
+            "expire by the bucket's lifecycle rule, CandidateRetentionDays)") from None
     if hashlib.sha256(data).hexdigest() != record.candidate_sha256:
         raise PromotionRefused(f"{store.url(key)}: content differs from the gated "
                                f"candidate's SHA-256 ({record.entry})",
@@ -98,6 +109,18 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
     pointer, _ = read_pointer(store, prefix)
     if pointer is None:  # a deleted pointer is refused here, before any pointer of the set moves
         check_pointer_not_lost(store, prefix, record.candidate_sha256)
+    did = _decision_id(record)
+    if pointer is not None and pointer.current.version_sha256 != record.candidate_sha256 \
+            and audit_log.claimed(store, did):
+        # made and audited before, and the baseline has moved on since (a revert restoring
+        # the base it was gated on would pass the check below): never applied twice
+        raise PromotionRefused(
+            f"{store.url(prefix + '/current.json')}: {record.entry} was already promoted to "
+            f"{(record.candidate_sha256 or '')[:12]} by this decision ({did}, audited), and "
+            f"the baseline has moved on since (current is "
+            f"{pointer.current.version_sha256[:12]})",
+            hint="a gate decision is promoted once: to make this candidate the baseline "
+                 "again, gate it against the current baseline and promote that decision")
     if pointer is not None and pointer.current.version_sha256 not in (
             record.baseline_sha256, record.candidate_sha256):
         raise PromotionRefused(
@@ -135,7 +158,10 @@ def audited(store_uri: str, decision_ids: list[str], depth: int = 200) -> set[st
 
 
 def _decision_id(record: GateRecord) -> str:
-    entry = hashlib.sha256(record.entry.encode()).hexdigest()[:8]  # entry: as keys spell it
+    """The promotion of one gate decision of one entry: shared by its replays and its twin
+    events (they read the same record), never by a later gate decision of the same commit."""
+    entry = hashlib.sha256(  # entry: as keys spell it
+        f"{record.entry}|{record.decision_id}".encode()).hexdigest()[:8]
     return f"promote-{record.commit[:12]}-{(record.candidate_sha256 or '')[:12]}-{entry}"
 
 

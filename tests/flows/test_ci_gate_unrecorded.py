@@ -124,3 +124,26 @@ def test_other_parameters_or_a_recorded_verdict_gate_again(s3_server: S3Server,
     # a gate whose verdict is recorded is gated again when asked again (a re-run job)
     assert ci(s3_uri, str(EXAMPLES / "candidate.json"), 63, alpha=0.1).name == other.name
     assert len(gates(store)) == 3
+
+
+def test_a_verdict_recorded_under_the_commit_but_not_the_pr_is_completed_not_a_crash(
+        s3_server: S3Server, s3_uri: str) -> None:
+    """The verdict record landed under commits/<sha>/... and failed under prs/<n>/...: the
+    next run writes it under the PR key only. Before: it looked up the commit key's ETag in
+    the PR-only map and crashed with a KeyError (a traceback, no exit code, every redelivery
+    the same), leaving the PR's record PENDING for good."""
+    store = open_store(s3_uri)
+    seed(store)
+    faults = FailAfterFirst(rate=100, kinds=("403 AccessDenied",),
+                            match=r"^PUT .*/ci/acme/model/prs/64/demo/qa/accuracy\.json")
+    with faulty_proxy(s3_server.endpoint, faults) as proxy, s3_through(proxy):
+        first = ci(s3_uri, str(EXAMPLES / "candidate.json"), 64)
+    assert faults.injected and first.message.startswith("STORAGE ERROR (exit 74): ")
+    [(did, verdict)] = gates(store)
+    assert [r.verdict for r in stored(store, 64)] == ["ALLOW", "PENDING"]
+
+    again = ci(s3_uri, str(EXAMPLES / "candidate.json"), 64)
+    assert again.is_completed(), again.message
+    assert gates(store) == [(did, verdict)]  # still one audited decision
+    assert len(again.result()["recorded"]) == 2
+    assert [(r.decision_id, r.verdict) for r in stored(store, 64)] == [(did, "ALLOW")] * 2

@@ -85,7 +85,8 @@ def _delete_candidate(store: Store) -> None:
     ({"commit": "NOTHEX"}, None, "USAGE ERROR", 64, "invalid commit SHA 'NOTHEX'"),
     ({"repo": "acme/.."}, None, "USAGE ERROR", 64, "invalid repo 'acme/..'"),
     ({}, _corrupt_record, "INPUT ERROR", 65, "not a CI gate record"),
-    ({}, _delete_candidate, "INPUT NOT FOUND", 66, "object not found"),
+    ({}, _delete_candidate, "INPUT NOT FOUND", 66, "object not found: the candidate gated "
+     "for demo/qa/accuracy is gone from the store (fix: gate the commit again, then promote"),
 ])
 def test_every_kind_of_refusal_is_audited_with_one_line_and_its_exit_code(
         uri: str, params: dict[str, Any], spoil: Any, label: str, code: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -133,11 +134,31 @@ def test_worker_objects_are_only_under_the_store_prefixes(template: dict[str, An
                 assert res in ("GetAtt:StoreBucket.Arn", "Ref:KmsKeyArn"), (st["Sid"], res)
 
 
-def test_listing_is_limited_to_the_store_prefixes(template: dict[str, Any]) -> None:
-    (lst,) = [s for s in statements(template, "WorkerPolicy") if "s3:ListBucket" in
-              as_list(s["Action"])]
-    prefixes = lst["Condition"]["StringLike"]["s3:prefix"]
-    assert sorted(prefixes) == sorted(p + "*" for p in PREFIXES)
+def _allows_list(st: dict[str, Any], context: dict[str, str]) -> bool:
+    """Whether an Allow statement grants s3:ListBucket on the bucket in a request `context`,
+    under IAM's rule that a condition on a key the request does not carry does not match."""
+    if st["Effect"] != "Allow" or "s3:ListBucket" not in as_list(st["Action"]):
+        return False
+    for op, keys in (st.get("Condition") or {}).items():
+        assert op == "StringLike", op  # the only operator this model evaluates
+        for key, patterns in keys.items():
+            value = context.get(key)
+            if value is None or not any(fnmatch.fnmatchcase(value, p)
+                                        for p in as_list(patterns)):
+                return False
+    return True
+
+
+def test_the_worker_may_head_the_bucket_and_be_told_an_object_is_missing(
+        template: dict[str, Any]) -> None:
+    """S3Store checks its bucket with HeadBucket (s3:ListBucket, no prefix in the request),
+    and S3 answers a GET/HEAD of a missing key 404 only to a caller that may list the bucket
+    (else 403). Before, ListBucket was granted only for requests with an s3:prefix of the
+    store's prefixes: HeadBucket was denied on AWS, so every flow run ended "access denied",
+    and a first promotion's missing pointer read as a denial, not as "none yet"."""
+    worker = statements(template, "WorkerPolicy")
+    assert any(_allows_list(st, {}) for st in worker)  # HeadBucket, and the 404 answers
+    assert any(_allows_list(st, {"s3:prefix": "baselines/demo/"}) for st in worker)
 
 
 def test_the_worker_can_delete_nothing_and_configure_nothing(template: dict[str, Any]) -> None:
