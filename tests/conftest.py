@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -24,6 +26,17 @@ os.environ.pop("PREFECT_API_URL", None)
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "deployments" / "examples"
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "harness-logs"
+
+
+def run_cli(argv: Sequence[str]) -> tuple[int, str, str]:
+    """`evalsig --no-config ARGV` in this process, with an empty environment: (exit code,
+    stdout, stderr)."""
+    from evalsig_core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--no-config", *argv], {})
+    return code, out.getvalue(), err.getvalue()
 
 
 def load_script(relpath: str) -> ModuleType:

@@ -7,8 +7,6 @@ OK. Derandomized; the regression test at the end pins what the fuzzing found.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import json
 import shutil
@@ -30,7 +28,7 @@ from evalsig_core.audit import (
     record_key,
 )
 from evalsig_core.audit import sha256_hex as sha
-from evalsig_core.cli import main
+from tests.conftest import run_cli
 from tests.core.readers.mutations import FUZZ, VALUES, apply_bytes, byte_ops
 
 T0 = datetime(2026, 11, 29, 17, 48, tzinfo=UTC)
@@ -58,11 +56,7 @@ def _store(root: Path, n: int = 3) -> Path:
     return root
 
 
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--no-config", *argv], {})
-    return code, out.getvalue(), err.getvalue()
+_run = run_cli
 
 
 def _edit(data: bytes, field: str, value: Any) -> bytes:

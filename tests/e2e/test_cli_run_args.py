@@ -6,26 +6,20 @@ which form."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from evalsig_core.cli import main
+from tests.conftest import run_cli
 
 _EXTRA = {"doctor": [], "compare": ["--resamples", "200"],
           "gate": ["--min-delta", "0.005", "--resamples", "200"],
           "watch": ["--min-delta", "0.005"]}
 
 
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--no-config", *argv], {})
-    return code, out.getvalue(), err.getvalue()
+_run = run_cli
 
 
 @pytest.fixture

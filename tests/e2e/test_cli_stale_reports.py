@@ -5,8 +5,6 @@ job that uploads report.json, or updates its PR comment, never publishes last we
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +13,7 @@ from typing import Any
 import pytest
 
 import evalsig_core.cli._commands as commands
-from evalsig_core.cli import main
+from tests.conftest import run_cli
 
 _STALE_JSON = json.dumps({"schema_version": "1", "kind": "gate", "verdict": "ALLOW",
                           "exit_code": 0}, indent=2)
@@ -24,11 +22,7 @@ _STALE_HTML = ('<!DOCTYPE html>\n<meta name="generator" content="evalsig 0.2.0">
 _STALE_MD = "<!-- evalsig-report metric=accuracy -->\n## EVALSIG release gate ✅ ALLOW\n"
 
 
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--no-config", *argv], {})
-    return code, out.getvalue(), err.getvalue()
+_run = run_cli
 
 
 @pytest.fixture
