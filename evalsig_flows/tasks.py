@@ -112,6 +112,10 @@ def _sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
+_CHECK_RUN = ("check the path or URI: names are case-sensitive, and the run must be written "
+              "before the gate starts")
+
+
 @task(name="fetch-run", **IO)
 def fetch_run(uri: str, workdir: str | None = None) -> str:
     """Make a run available as a local path: local paths and file:// pass through."""
@@ -119,7 +123,11 @@ def fetch_run(uri: str, workdir: str | None = None) -> str:
     if local is not None:
         return local
     store_uri, key = _split_object_uri(uri)
-    data = open_store(store_uri).get(key)
+    try:
+        data = open_store(store_uri).get(key)
+    except InputNotFoundError as exc:  # the URI the user (or the webhook's config) gave
+        raise InputNotFoundError(exc.message.removeprefix(f"{exc.path}: "), path=exc.path,
+                                 hint=_CHECK_RUN) from None
     dest = Path(workdir or tempfile.mkdtemp(prefix="evalsig-")) / PurePosixPath(key).name
     dest.write_bytes(data)
     return str(dest)
@@ -179,7 +187,8 @@ def store_candidate(candidate: str, store_uri: str, suite: str,
         try:
             data = Path(path).read_bytes()
         except FileNotFoundError:
-            raise InputNotFoundError("candidate run not found", path=path) from None
+            raise InputNotFoundError("candidate run not found", path=path,
+                                     hint=_CHECK_RUN) from None
         except OSError as exc:
             raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
                 from None

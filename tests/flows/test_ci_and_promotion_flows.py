@@ -170,3 +170,20 @@ def test_a_gate_that_fails_midway_leaves_no_older_allow_promotable(tmp_path: Pat
     state = promote_baseline_flow(repo="acme/model", pr_number=71, store=uri,
                                   return_state=True)
     assert state.is_failed() and "gated PENDING" in state.message
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_a_candidate_uri_naming_no_object_says_what_to_check(kind: str, tmp_path: Path,
+                                                             request: pytest.FixtureRequest
+                                                             ) -> None:
+    # before: "INPUT NOT FOUND (exit 66): s3://.../incoming/Run.json: object not found" (or
+    # ".../Run.json: candidate run not found" in a file store), with no fix
+    uri = request.getfixturevalue("s3_uri") if kind == "s3" else (tmp_path / "store").as_uri()
+    store = open_store(uri)
+    seed(store)
+    store.put("incoming/run.json", (EXAMPLES / "candidate.json").read_bytes())
+    state = ci(uri, store.url("incoming/Run.json"), 62)
+    assert state.is_failed() and state.message.startswith("INPUT NOT FOUND (exit 66): ")
+    assert "(fix: check the path or URI: names are case-sensitive" in state.message, \
+        state.message
+    assert "Run.json: " in state.message
