@@ -32,6 +32,7 @@ from evalsig_core import (
     GateReport,
     InputError,
     InputNotFoundError,
+    InputReadError,
     Policy,
     diagnose,
     gate,
@@ -101,19 +102,33 @@ def _local(uri: str) -> str | None:
     return None
 
 
-def _sha256_file(path: str) -> str:
+_CHECK_RUN = ("check the path or URI: names are case-sensitive, and the run must be written "
+              "before the gate starts")
+
+
+def _run_file_error(role: str, path: str, exc: OSError) -> InputError:
+    """One line for a run file a flow cannot read: missing 66, a directory 65 (a flow gates
+    and stores one file: a HELM run directory raised IsADirectoryError, an internal error),
+    anything else 74 with the OS reason."""
+    if isinstance(exc, FileNotFoundError):
+        return InputNotFoundError(f"{role} run not found", path=path, hint=_CHECK_RUN)
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"the {role} run is a directory: a flow gates and stores one run file",
+                          path=path, hint="pass the run file itself; gate a HELM run directory "
+                          "with the evalsig CLI")
+    return InputReadError(f"{role} run unreadable: {exc.strerror or type(exc).__name__}",
+                          path=path, hint="check the file's permissions and its storage")
+
+
+def _sha256_file(path: str, role: str) -> str:
     h = hashlib.sha256()
     try:
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
-    except FileNotFoundError:
-        raise InputNotFoundError("run file not found", path=path) from None
+    except OSError as exc:
+        raise _run_file_error(role, path, exc) from None
     return h.hexdigest()
-
-
-_CHECK_RUN = ("check the path or URI: names are case-sensitive, and the run must be written "
-              "before the gate starts")
 
 
 @task(name="fetch-run", **IO)
@@ -161,7 +176,7 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
     """An explicit baseline URI, or the store's current baseline for (suite, task, metric)."""
     if baseline:
         path = fetch_run.fn(baseline)
-        return RunRef(path, baseline, _sha256_file(path))  # missing: InputNotFoundError
+        return RunRef(path, baseline, _sha256_file(path, "baseline"))
     if not task or not metric:
         from evalsig_core import UsageError
 
@@ -186,12 +201,8 @@ def store_candidate(candidate: str, store_uri: str, suite: str,
     try:
         try:
             data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise InputNotFoundError("candidate run not found", path=path,
-                                     hint=_CHECK_RUN) from None
         except OSError as exc:
-            raise InputNotFoundError(f"candidate run unreadable: {exc.strerror}", path=path)\
-                from None
+            raise _run_file_error("candidate", path, exc) from None
         sha = hashlib.sha256(data).hexdigest()
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
         if not name.endswith("." + extension(name)):

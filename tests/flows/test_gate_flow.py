@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, write_runframe
+from tests.conftest import EXAMPLES, SHARED_FIXTURES, write_runframe
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -103,3 +103,24 @@ def test_an_undefined_mde_reaches_the_entries_table_as_null(tmp_path: Path) -> N
     table = _artifacts("evalsig-entries-flow-undefined-mde")[0].data
     rows = json.loads(table) if isinstance(table, str) else table
     assert rows[0]["mde"] is None, state.message
+
+
+@pytest.mark.parametrize("role", ["baseline", "candidate"])
+def test_a_run_directory_is_one_line_naming_it_not_an_internal_error(role: str,
+                                                                    tmp_path: Path) -> None:
+    # A HELM run is a directory; a flow gates and stores one run file. As the baseline it was
+    # a raw IsADirectoryError (INTERNAL ERROR, 70); as the candidate "INPUT NOT FOUND (exit
+    # 66): ...: candidate run unreadable: Is a directory", with no fix.
+    from evalsig_flows.flows import gate_flow
+
+    helm = SHARED_FIXTURES / "helm-0.5.16"
+    runs = {"baseline": str(helm / "baseline"), "candidate": str(helm / "candidate")}
+    other = "candidate" if role == "baseline" else "baseline"
+    runs[other] = str(helm / other / "per_instance_stats.json")
+    state = gate_flow(**runs, metric="exact_match", min_delta=0.005, store=tmp_path.as_uri(),
+                      name=f"flow-dir-{role}", return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith(f"INPUT ERROR (exit 65): {runs[role]}: the {role} run is "
+                                    "a directory: a flow gates and stores one run file (fix: "
+                                    "pass the run file itself"), state.message
+    assert "\n" not in state.message
