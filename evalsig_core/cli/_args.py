@@ -112,16 +112,17 @@ def add_run_args(p: argparse.ArgumentParser, candidate: str = "candidate run fil
 
 
 def resolve_runs(ns: argparse.Namespace, *, strict: bool = True) -> None:
-    """Set `ns.baseline` / `ns.candidate` from either form of `add_run_args`. Strict (a
-    command line about to run): a run given both ways, or not at all, is a usage error.
-    Not strict (the lenient re-read of a command line that failed): the flag wins, so a
-    refusal still knows every input path it must never overwrite."""
+    """Set `ns.baseline` / `ns.candidate` from either form of `add_run_args`. A run given
+    both ways is a usage error, also when not strict: the lenient re-read of a command line
+    that failed then names no path, so the refusal is written nowhere (with one path
+    dropped, `--json` naming it would have overwritten a run). Strict (a command line about
+    to run): a run not given at all is a usage error too."""
     if not hasattr(ns, "baseline_arg"):
         return
     missing = []
     for role, which in _RUN_ORDER.items():
         pos, opt = vars(ns).pop(f"{role}_arg"), getattr(ns, role, None)
-        if strict and pos is not None and opt is not None:
+        if pos is not None and opt is not None:
             raise UsageError(f"the {role} run is given twice: {pos!r} as the {which} argument "
                              f"and --{role} {opt!r}",
                              hint=f"give the {role} once, as the {which} argument or with "

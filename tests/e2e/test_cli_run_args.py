@@ -76,3 +76,8 @@ def test_a_positional_run_is_never_overwritten_by_a_report(runs: tuple[str, str]
     code, _, err = _run(["gate", b, c, "--min-delta", "0.005", "--alpha", "abc", "--json", b])
     assert code == 64
     assert Path(b).read_bytes() == before
+    # a run given both ways: which one is the input? The refusal is written nowhere (keeping
+    # only the flag's path let `--json` overwrite the positional run with the refusal)
+    code, _, err = _run(["gate", "--baseline", c, b, c, "--min-delta", "0.005", "--json", b])
+    assert code == 64 and "given twice" in err
+    assert Path(b).read_bytes() == before
