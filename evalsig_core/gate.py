@@ -145,13 +145,16 @@ def _compare_pairing(p: Pairing, policy: Policy, *, decision: bool = True) -> Co
     unit_scale, width = _scale(p)
     # SE 0 up to rounding (a constant offset c + x - x is not exactly c in floating point);
     # McNemar's score bounds never collapse
-    if inf.se <= DEGENERATE_SE * width and inf.method != "mcnemar":
+    degenerate = inf.se <= DEGENERATE_SE * width and inf.method != "mcnemar"
+    if degenerate:
         inf = with_degenerate_bounds(inf, units=sample.G or sample.n,
                                      width=1.0 if unit_scale else None,
                                      alpha_allow=alpha_allow, clustered=sample.G is not None)
-    # The MDE is the effect the *decision* detects with `power`: the distance to the bound
-    # ALLOW uses plus t_power SE (for a t method exactly (t_{1-alpha} + t_power) SE).
-    mde = float(bound_mde(inf.delta, inf.decision_lower, inf.se, inf.df, policy.power))
+    # The MDE is the effect the *decision* detects with `power`, measured from the bound ALLOW
+    # uses (stats.power.bound_mde; for a t method the exact noncentral-t effect). Degenerate
+    # bounds are not in SEs: their MDE is the distance to the bound (SE 0).
+    mde = float(bound_mde(inf.delta, inf.decision_lower, 0.0 if degenerate else inf.se,
+                          inf.df, policy.power))
     if (alpha_allow or policy.alpha) >= MDE_LEVEL:
         mde = math.nan
     notes = list(inf.notes)

@@ -30,7 +30,7 @@ from .policy import Mode, Policy, Verdict
 from .report import ComparisonResult, GateReport, SuiteEntry, SuiteReport
 from .run import EvalRun
 from .stats.multiplicity import CORRECTIONS, adjust_p_values
-from .stats.power import extra_items_needed, minimum_detectable_effect
+from .stats.power import bound_mde, extra_items_needed, t_quantile
 from .suite_file import SuiteSpec, read_suite_spec
 
 __all__ = ["SuiteItem", "gate_suite", "load_suite", "run_suite_file", "suite_report"]
@@ -137,10 +137,14 @@ def _demoted(report: GateReport, p_adj: float, level: float, *, correction: str,
 
 def _mde_at(c: ComparisonResult, level: float, eff: float, power: float) -> float:
     """The entry's MDE with its ALLOW bound moved from `level` to the stricter level `eff`:
-    the t (normal without df) MDE formula's difference between the two levels."""
+    the bound moved out by the t (normal without df) quantiles' difference, measured as the
+    gate measures its own (`bound_mde`)."""
     df = math.inf if c.df is None else c.df
-    return c.mde + (minimum_detectable_effect(c.se, alpha=eff, power=power, df=df)
-                    - minimum_detectable_effect(c.se, alpha=level, power=power, df=df))
+    lower = c.allow_lower if c.allow_alpha is not None else c.ci.lower
+    if lower is None or not math.isfinite(c.mde):
+        return c.mde
+    shift = t_quantile(1 - eff, df) - t_quantile(1 - level, df)
+    return float(bound_mde(c.delta, lower - shift * c.se, c.se, df, power))
 
 
 def _combine(entries: list[SuiteEntry]) -> tuple[Verdict, str]:

@@ -98,7 +98,7 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         # drop a flag the user gave silently.
         raise UsageError("--icc needs --cluster-size (the mean cluster size); with clusters of "
                          "one item the ICC has no effect")
-    sd, n, icc, cv, G = args.sd, args.n, args.icc, args.cv, None
+    sd, n, icc, cv, G, sd_df = args.sd, args.n, args.icc, args.cv, None, None
     m = 1.0 if args.cluster_size is None else args.cluster_size
     if pilot:
         if not (args.baseline and args.candidate):
@@ -115,6 +115,8 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             sizes = np.bincount(pr.cluster_codes).astype(np.float64)
             icc, G = icc_anova(pr.d, pr.cluster_codes), len(sizes)
             m, cv = float(sizes.mean()), float(sizes.std() / sizes.mean())
+        # the pilot's sd is an estimate: the MDE is corrected for its bias as the gate's is
+        sd_df = float(G - 1 if G is not None else pr.n - 1)
         if sd <= 0:
             raise UsageError("the pilot's paired differences are all equal: no variance to use")
     if sd is None:
@@ -129,7 +131,7 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         res = power_analysis(sd, n=n, delta=args.delta, alpha=args.alpha, power=args.power,
                              icc=icc, cluster_size=m, cv=cv, clusters=G,
-                             allow_alpha=allow_alpha(args.alpha, clustered))
+                             allow_alpha=allow_alpha(args.alpha, clustered), sd_df=sd_df)
     except ValueError as exc:  # UsageError included (a non-finite required N)
         raise UsageError(str(exc)) from None
     if args.output == "json":
@@ -140,8 +142,7 @@ def cmd_power(args: argparse.Namespace, env: Mapping[str, str]) -> int:
              "one-sided, as auto decides)")
     lines = [f"sd of d {res.sd:.4f}, design effect {res.design_effect:.3f}, {level}, "
              f"power {res.power:g}"]
-    if clustered and G is None and res.df is not None:
-        G = round(res.df) + 1  # the clusters power_analysis planned n items in
+    G = res.clusters if clustered else None  # the clusters power_analysis planned n items in
     if res.mde is not None:
         lines.append(f"minimum detectable effect at n = {res.n}"
                      + (f" ({counted(G, 'cluster')})" if G is not None else "")

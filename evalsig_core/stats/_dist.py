@@ -4,7 +4,8 @@ Importing `scipy.stats` costs 0.6-1.5 s of every process (one `evalsig gate` on 
 examples needs milliseconds of arithmetic). Each function here is the `scipy.special` ufunc that
 `scipy.stats` calls underneath (scipy 1.17 `_continuous_distns.py` / `_discrete_distns.py`:
 `t._ppf = stdtrit`, `t._cdf = stdtr`, `t._sf = stdtr(df, -x)`, `norm._ppf = ndtri`,
-`norm._cdf = ndtr`, `norm._sf = ndtr(-x)`, `binom._cdf/_sf = _binom_cdf/_binom_sf` on floor(k))
+`norm._cdf = ndtr`, `norm._sf = ndtr(-x)`, `nct._sf = _nct_sf`, `chi2._ppf = 2 gammaincinv(df/2,
+q)`, `binom._cdf/_sf = _binom_cdf/_binom_sf` on floor(k))
 wrapped in what the `rv_continuous` / `rv_discrete` methods add around it (loc 0, scale 1):
 invalid shape (df <= 0 or nan; n not a non-negative integer, p outside [0, 1]) or nan argument
 -> nan; ppf(0) = -inf, ppf(1) = +inf, q outside [0, 1] -> nan; cdf(+inf) = 1, sf(-inf) = 1,
@@ -25,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["binom_cdf", "binom_sf", "norm_cdf", "norm_pdf", "norm_ppf", "norm_sf", "t_cdf",
-           "t_pdf", "t_ppf", "t_sf"]
+__all__ = ["binom_cdf", "binom_sf", "chi2_ppf", "nct_sf", "norm_cdf", "norm_pdf", "norm_ppf",
+           "norm_sf", "t_cdf", "t_pdf", "t_ppf", "t_sf"]
 
 _NORM_PDF_C = np.sqrt(2 * np.pi)  # scipy.stats' _norm_pdf_C
 
@@ -117,6 +118,35 @@ def t_sf(x: Any, df: Any) -> Any:
 def t_pdf(x: Any, df: Any) -> Any:
     """scipy.stats.t.pdf(x, df): the density of Student's t."""
     return _pdf(_t_pdf, x, df)
+
+
+def chi2_ppf(q: Any, df: Any) -> Any:
+    """scipy.stats.chi2.ppf(q, df): the q quantile of chi-square (support [0, inf))."""
+    from scipy import special
+    q, ok, (df,) = _broadcast(q, (df,))
+    out = np.full(q.shape, np.nan)
+    out[ok & (q == 0)] = 0.0
+    out[ok & (q == 1)] = np.inf
+    inside = ok & (q > 0) & (q < 1)
+    if inside.any():
+        out[inside] = 2 * special.gammaincinv(df[inside] / 2, q[inside]) + 0.0
+    return _out(out)
+
+
+def nct_sf(x: Any, df: Any, nc: Any) -> Any:
+    """scipy.stats.nct.sf(x, df, nc): P(T > x) for the noncentral t (nct._sf: the boost ufunc
+    `_nct_sf` clipped to [0, 1]; valid shapes df > 0 and nc not nan, as nct._argcheck)."""
+    from scipy.special import _ufuncs
+    x, df, nc = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (x, df, nc)))
+    ok = (df > 0) & (nc == nc)
+    out = np.zeros(x.shape)
+    out[~ok | np.isnan(x)] = np.nan
+    out[ok & (x == -np.inf)] = 1.0
+    inside = ok & np.isfinite(x)
+    if inside.any():
+        with np.errstate(over="ignore"):  # as scipy (gh-17432)
+            out[inside] = np.clip(_ufuncs._nct_sf(x[inside], df[inside], nc[inside]), 0, 1)
+    return _out(out)
 
 
 def norm_ppf(q: Any) -> Any:

@@ -27,31 +27,35 @@ def test_a_clustered_design_is_planned_at_the_level_the_gate_decides(
     # auto decides a clustered gate on its one-sided bound at alpha/2 (stats.auto), so the
     # plan must too, with t on G - 1 df for the G = n / m = 90 clusters (STATS.md). By hand:
     # DEFF = 1 + (10 - 1) * 0.05 = 1.45, SE = 0.4 * sqrt(1.45 / 900) = 0.0160555;
-    # MDE = (t_0.975,89 + t_0.8,89) * SE = (1.986979 + 0.845679) * 0.0160555 = 0.0454796
-    # (scipy.stats.t.ppf). At alpha with z (what power printed before) it was
+    # MDE = lambda * SE with lambda the noncentral-t effect nct.sf(t_0.975,89 = 1.986979, 89,
+    # lambda) = 0.8: lambda = 2.832271 (scipy brentq; STATS.md's t + t: 1.986979 + 0.845679
+    # = 2.832658), MDE = 0.0454734. At alpha with z (what power printed before) it was
     # (1.644854 + 0.841621) * SE = 0.0399215: 12% smaller than what the gate could detect.
     assert main(["power", "--sd", "0.4", "--n", "900", "--icc", "0.05", "--cluster-size", "10",
                  "--output", "json"], {}) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["alpha"] == 0.05 and doc["allow_alpha"] == 0.025 and doc["df"] == 89
-    assert doc["mde"] == pytest.approx(0.0454796, abs=1e-6)
+    assert doc["mde"] == pytest.approx(0.0454734, abs=1e-6)
     assert main(["power", "--sd", "0.4", "--n", "900", "--icc", "0.05", "--cluster-size", "10"],
                 {}) == 0
     assert "ALLOW at alpha/2 = 0.025" in capsys.readouterr().out
     # without clusters auto decides at alpha (McNemar / paired t), on t with n - 1 = 899 df:
-    # (t_0.95,899 + t_0.8,899) * 0.4 / 30 = (1.646550 + 0.842021) * 0.4 / 30 (scipy.stats.t)
+    # lambda * 0.4 / 30 with nct.sf(t_0.95,899 = 1.646550, 899, lambda) = 0.8: lambda =
+    # 2.488348 (scipy brentq; t + t: 1.646550 + 0.842021 = 2.488571)
     assert main(["power", "--sd", "0.4", "--n", "900", "--output", "json"], {}) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["allow_alpha"] == 0.05 and doc["df"] == 899
-    assert doc["mde"] == pytest.approx((1.646550 + 0.842021) * 0.4 / 30, abs=1e-6)
+    assert doc["mde"] == pytest.approx(2.488348 * 0.4 / 30, abs=1e-6)
 
 
 def test_an_unclustered_plan_detects_what_the_gate_reports_for_the_same_items(
         capsys: pytest.CaptureFixture[str]) -> None:
     # The gate's paired t on n items has n - 1 df; power used z, so a pilot of the HELM
     # fixture (40 items) promised an MDE of 0.2313 where compare reports 0.2359, and
-    # `--sd 0.5 --n 10` promised 0.3931 where the exact noncentral t gives 0.4264 (8% off;
-    # STATS.md: within 1% for df >= 9): (t_0.95,9 + t_0.8,9) * 0.5 / sqrt(10) = 0.429519.
+    # `--sd 0.5 --n 10` promised 0.3931 where the exact noncentral t gives 0.4264 (8% off):
+    # nct.sf(t_0.95,9 = 1.833113, 9, lambda) = 0.8 at lambda = 2.696909 (scipy brentq),
+    # 2.696909 * 0.5 / sqrt(10) = 0.426419. The pilot's sd is an estimate on 39 df: its MDE
+    # is divided by c4(39), as the gate divides its own.
     helm = SHARED_FIXTURES / "helm-0.5.16"
     runs = [str(helm / "baseline"), str(helm / "candidate"), "--metric", "exact_match"]
     assert main(["compare", *runs, "--method", "paired_t", "--output", "json"], {}) == 0
@@ -61,7 +65,7 @@ def test_an_unclustered_plan_detects_what_the_gate_reports_for_the_same_items(
     doc = json.loads(capsys.readouterr().out)
     assert doc["df"] == 39 and doc["mde"] == pytest.approx(gate_mde, rel=1e-12)
     assert main(["power", "--sd", "0.5", "--n", "10", "--output", "json"], {}) == 0
-    assert json.loads(capsys.readouterr().out)["mde"] == pytest.approx(0.429519, abs=1e-6)
+    assert json.loads(capsys.readouterr().out)["mde"] == pytest.approx(0.426419, abs=1e-6)
     # one item: no interval, so no MDE (z gave 1.2432)
     assert main(["power", "--sd", "0.5", "--n", "1", "--output", "json"], {}) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -84,6 +88,7 @@ def test_power_from_a_pilot_run_uses_its_variance_and_clusters(
     doc = json.loads(capsys.readouterr().out)
     d = np.array(c) - np.array(b)
     assert code == 0 and doc["n"] == n and doc["df"] == 29 and doc["allow_alpha"] == 0.025
+    assert doc["clusters"] == 30 and doc["sd_df"] == 29  # the pilot's sd: an estimate on G - 1
     assert doc["sd"] == pytest.approx(float(np.std(d, ddof=1)))
 
 
@@ -158,12 +163,13 @@ def test_a_zero_resampling_p_value_is_bounded_by_its_draws_not_shown_as_below_1e
 def test_few_clusters_are_planned_with_their_df_and_fewer_than_5_are_undecidable(
         capsys: pytest.CaptureFixture[str]) -> None:
     # 100 items in clusters of 20 are 5 clusters: t on 4 df. By hand: DEFF = 1 + 19 * 0.05
-    # = 1.95, SE = 0.4 * sqrt(1.95 / 100) = 0.0558570; MDE = (t_0.975,4 + t_0.8,4) * SE =
-    # (2.776445 + 0.940965) * 0.0558570 = 0.207643. z quantiles gave 0.156488.
+    # = 1.95, SE = 0.4 * sqrt(1.95 / 100) = 0.0558570; MDE = lambda * SE with
+    # nct.sf(t_0.975,4 = 2.776445, 4, lambda) = 0.8: lambda = 3.761060 (scipy brentq),
+    # MDE = 0.210081. STATS.md's t + t gave (2.776445 + 0.940965) * SE = 0.207643, z 0.156488.
     assert main(["power", "--sd", "0.4", "--n", "100", "--icc", "0.05", "--cluster-size", "20",
                  "--output", "json"], {}) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["df"] == 4 and doc["mde"] == pytest.approx(0.207643, abs=1e-6)
+    assert doc["df"] == 4 and doc["mde"] == pytest.approx(0.210081, abs=1e-6)
     # 80 items are 4 clusters: auto answers INCONCLUSIVE whatever the effect
     assert main(["power", "--sd", "0.4", "--n", "80", "--icc", "0.05", "--cluster-size", "20",
                  "--output", "json"], {}) == 0

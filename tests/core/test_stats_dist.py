@@ -49,6 +49,27 @@ def test_t_functions_equal_scipy_stats_bit_for_bit(mine: Any, ref: Any, grid: li
             assert same(mine(np.array([v]), d), ref(np.array([v]), d)), (v, d)
 
 
+def test_chi2_ppf_equals_scipy_stats_bit_for_bit() -> None:
+    x, df = np.meshgrid(np.array(Q), np.array(DF))
+    assert same(_dist.chi2_ppf(x, df), sps.chi2.ppf(x, df))
+    for v in Q:
+        for d in DF:
+            assert same(_dist.chi2_ppf(v, d), sps.chi2.ppf(v, d)), (v, d)
+
+
+NC = [-np.inf, -30.0, -1.0, 0.0, 2.5, 40.0, np.inf, np.nan]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_nct_sf_equals_scipy_stats_bit_for_bit() -> None:
+    x, df, nc = np.meshgrid(np.array(X), np.array(DF), np.array(NC), indexing="ij")
+    assert same(_dist.nct_sf(x, df, nc), sps.nct.sf(x, df, nc))
+    for v in X:
+        for d in DF:
+            for c in NC:
+                assert same(_dist.nct_sf(v, d, c), sps.nct.sf(v, d, c)), (v, d, c)
+
+
 # x = +-1e308 squared overflows (to a density of 0) in scipy.stats' pdf as in ours
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize(("mine", "ref", "grid"), [

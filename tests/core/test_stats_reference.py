@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import optimize as so
 from scipy import stats as sps
 
 from evalsig_core.stats import (
@@ -95,10 +96,15 @@ def test_mde_and_required_n_equal_statsmodels_normal_power() -> None:
     assert required_n(sd, 0.02) == math.ceil(nobs)
 
 
-def test_mde_uses_t_quantiles_with_finite_df() -> None:
+def test_mde_uses_the_noncentral_t_with_finite_df() -> None:
+    # exact power of the one-sided t test at 9 df: nct.sf(t_0.95,9, 9, lambda) = 0.8
     se, df = 0.01, 9.0
-    expected = (sps.t.ppf(0.95, df) + sps.t.ppf(0.8, df)) * se
-    assert minimum_detectable_effect(se, df=df) == pytest.approx(expected, rel=1e-12)
+    lam = so.brentq(lambda e: sps.nct.sf(sps.t.ppf(0.95, df), df, e) - 0.8, 0.1, 20,
+                    xtol=1e-14)
+    assert minimum_detectable_effect(se, df=df) == pytest.approx(lam * se, rel=1e-9)
+    # within 1% of STATS.md's (t_{1-alpha} + t_power) SE
+    approx = (sps.t.ppf(0.95, df) + sps.t.ppf(0.8, df)) * se
+    assert abs(minimum_detectable_effect(se, df=df) / approx - 1) < 0.01
 
 
 def test_zero_variance_is_reported_not_hidden() -> None:

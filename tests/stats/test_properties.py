@@ -23,6 +23,7 @@ from evalsig_core.stats import METHODS, Inference, PairedSample
 from evalsig_core.stats.exchangeable import exchangeable_variance, skewness
 from evalsig_core.stats.power import (
     bound_mde,
+    c4,
     extra_items_needed,
     minimum_detectable_effect,
     required_n,
@@ -343,8 +344,9 @@ def test_extra_items_needed_is_a_count_or_none_never_an_error(n: int, mde: float
        st.sampled_from([0.5, 2.0, 10.0]))
 def test_the_mde_scales_with_the_se_and_grows_with_stricter_alpha(
         se: float, alpha: float, power: float, df: float, k: float) -> None:
-    """MDE = (t_{1-alpha} + t_power) SE: linear in SE, and a stricter alpha or more power
-    never makes a smaller effect detectable; the bound form equals it for a t bound."""
+    """MDE = lambda SE (the noncentral-t effect): linear in SE, and a stricter alpha or more
+    power never makes a smaller effect detectable; the bound form of a t bound equals it over
+    c4(df) (its SE is an estimate)."""
     mde = minimum_detectable_effect(se, alpha=alpha, power=power, df=df)
     assert minimum_detectable_effect(k * se, alpha=alpha, power=power, df=df) == \
         pytest.approx(k * mde, rel=1e-12)
@@ -352,7 +354,8 @@ def test_the_mde_scales_with_the_se_and_grows_with_stricter_alpha(
     assert minimum_detectable_effect(se, alpha=alpha, power=0.95, df=df) >= mde
     from evalsig_core.stats._dist import norm_ppf, t_ppf
     q = float(norm_ppf(1 - alpha) if math.isinf(df) else t_ppf(1 - alpha, df))
-    assert float(bound_mde(0.0, -q * se, se, df, power)) == pytest.approx(mde, rel=1e-12)
+    assert float(bound_mde(0.0, -q * se, se, df, power)) == pytest.approx(mde / c4(df),
+                                                                          rel=1e-12)
 
 
 @props(100)
