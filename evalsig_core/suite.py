@@ -86,9 +86,9 @@ def suite_report(entries: Sequence[SuiteEntry], *, correction: str = "holm") -> 
            if e.report is not None and e.report.mode is Mode.SUPERIORITY]
     # each p-value against its own ALLOW level (auto: alpha/2 when clustered), stats/multiplicity
     p_adj = adjust_p_values([r.comparison.p_value for _, r in sup], correction,
-                            [_level(r) for _, r in sup])
+                            [r.allow_level for _, r in sup])
     adjusted = {i: p for (i, _), p in zip(sup, p_adj, strict=True)}
-    mixed = len({_level(r) for _, r in sup}) > 1
+    mixed = len({r.allow_level for _, r in sup}) > 1
     out = [_decided(e, adjusted.get(i), correction=correction, family=len(sup), mixed=mixed)
            for i, e in enumerate(entries)]
     verdict, reason = _combine(out)
@@ -106,18 +106,13 @@ def _decided(entry: SuiteEntry, p_adj: float | None, *, correction: str,
     if report is None:
         return entry
     if p_adj is not None and report.verdict is Verdict.ALLOW:
-        level = _level(report)
+        level = report.allow_level
         if p_adj >= level:
             report = _demoted(report, p_adj, level, correction=correction, family=family,
                               mixed=mixed)
     return entry.model_copy(update={"verdict": report.verdict, "report": report,
                                     "p_value_adjusted": p_adj,
                                     "metric": entry.metric or report.metric})
-
-
-def _level(report: GateReport) -> float:
-    """The one-sided level an entry's ALLOW used (and its adjusted p-value is held to)."""
-    return report.comparison.allow_alpha or report.alpha
 
 
 _CORRECTION_NAME = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
