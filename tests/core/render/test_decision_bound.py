@@ -82,3 +82,11 @@ def test_no_decision_bound_when_allow_compares_the_ci_itself(output: str) -> Non
     r = _gate(0.14, method="clustered_t")  # not auto: ALLOW compares the CI's lower end
     assert r.comparison.allow_alpha is None
     assert "decision bound" not in _text(render_gate(r, output))
+
+
+def test_the_inconclusive_reason_tells_the_bound_from_the_margin(hidden: GateReport) -> None:
+    # the reason read "the interval [-0.1500, +0.0347] contains the margin -0.1500"
+    lower = hidden.comparison.allow_lower
+    assert lower is not None
+    r = _gate(-lower - 1e-7)
+    assert "the interval [-0.1500000, +0.0347287] contains the margin -0.1499999" in r.reason
