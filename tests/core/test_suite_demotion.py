@@ -7,28 +7,17 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import pytest
 
-from evalsig_core import EvalRun, Policy, Verdict
+from evalsig_core import Policy, Verdict
 from evalsig_core.render import render_suite
 from evalsig_core.report import SuiteReport
 from evalsig_core.suite import SuiteItem, gate_suite
-
-
-def _runs(improved: int, regressed: int, n: int = 2000) -> tuple[EvalRun, EvalRun]:
-    """Binary runs with exactly `improved` items 0->1 and `regressed` items 1->0."""
-    ids = [f"q{i}" for i in range(n)]
-    b = np.zeros(n)
-    b[improved:improved + regressed] = 1.0
-    c = b.copy()
-    c[:improved] = 1.0
-    c[improved:improved + regressed] = 0.0
-    return EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c)
+from tests.conftest import discordant_runs
 
 
 def _item(name: str, improved: int, regressed: int) -> SuiteItem:
-    runs = _runs(improved, regressed)
+    runs = discordant_runs(improved, regressed)
     return SuiteItem(name=name, policy=Policy(min_delta=0.0), load=lambda: runs)
 
 

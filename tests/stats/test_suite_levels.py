@@ -11,6 +11,7 @@ from evalsig_core import EvalRun, Policy, Verdict
 from evalsig_core.report import SuiteReport
 from evalsig_core.stats import adjust_p_values
 from evalsig_core.suite import SuiteItem, gate_suite
+from tests.conftest import discordant_runs
 
 P = [0.01, 0.04, 0.03, 0.20, 0.002, 0.0125]
 
@@ -60,18 +61,6 @@ def test_an_adjusted_p_value_is_never_below_the_raw_one(method: str) -> None:
             assert adj[0] == p[0]  # a suite of one entry is its gate
 
 
-def _binary(improved: int, regressed: int, n: int = 2000) -> tuple[EvalRun, EvalRun]:
-    """Unclustered binary runs (auto: McNemar at alpha 0.05): `improved` items 0->1 and
-    `regressed` 1->0, so p = P(Z > (improved - regressed) / sqrt(improved + regressed))."""
-    ids = [f"q{i}" for i in range(n)]
-    b = np.zeros(n)
-    b[improved:improved + regressed] = 1.0
-    c = b.copy()
-    c[:improved] = 1.0
-    c[improved:improved + regressed] = 0.0
-    return EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c)
-
-
 def _clustered(seed: int = 30, G: int = 20, size: int = 40) -> tuple[EvalRun, EvalRun]:
     """20 clusters of 40 binary items (auto: wild cluster bootstrap, ALLOW at alpha/2)."""
     rng = np.random.default_rng(seed)
@@ -88,7 +77,7 @@ def _clustered(seed: int = 30, G: int = 20, size: int = 40) -> tuple[EvalRun, Ev
 
 
 def _suite(improved: int, regressed: int, correction: str = "holm") -> SuiteReport:
-    flat, clustered = _binary(improved, regressed), _clustered()
+    flat, clustered = discordant_runs(improved, regressed), _clustered()
     return gate_suite([
         SuiteItem(name="flat", policy=Policy(min_delta=0.0), load=lambda: flat),
         SuiteItem(name="clustered", policy=Policy(min_delta=0.0, cluster="cluster"),
