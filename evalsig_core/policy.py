@@ -216,8 +216,11 @@ def decide(
         return Decision(verdict=Verdict.REJECT,
                         reason=f"U = {fixed(upper, True, d)} < {fixed(margin, True, d)}",
                         uses_lower=False)
+    # decimals that tell each bound from the margin: "[-0.1500, ...] contains the margin
+    # -0.1500" when L was -0.15000000002 and the margin -0.1499999
+    d = max(digits_apart(lower, margin), digits_apart(upper, margin))
     return Decision(
         verdict=Verdict.INCONCLUSIVE,
-        reason=f"the interval [{fixed(lower, True)}, {fixed(upper, True)}] contains the margin "
-        f"{fixed(margin, True)}",
+        reason=f"the interval [{fixed(lower, True, d)}, {fixed(upper, True, d)}] contains the "
+        f"margin {fixed(margin, True, d)}",
     )

@@ -55,20 +55,24 @@ class EvalsigFixture:
                              candidate: EvalRun | str | Path, *, margin: float,
                              allow_inconclusive: bool = False, **policy: Any) -> GateReport:
         """Non-inferiority: the candidate is proven no worse than baseline − margin."""
-        mode = policy.pop("mode", Mode.NON_INFERIORITY)
-        if Mode(mode) is not Mode.NON_INFERIORITY:
-            raise UsageError(f"assert_no_regression tests non-inferiority, not mode {mode!r}",
-                             hint="use assert_improvement, or evalsig.gate(..., mode=...)")
-        report = self.gate(baseline, candidate, min_delta=margin, mode=Mode.NON_INFERIORITY,
-                           **policy)
+        mode = _mode("assert_no_regression", policy.pop("mode", Mode.NON_INFERIORITY),
+                     (Mode.NON_INFERIORITY,), "use assert_improvement, or "
+                     "evalsig.gate(..., mode=...)")
+        report = self.gate(baseline, candidate, min_delta=margin, mode=mode, **policy)
         return self._check(report, allow_inconclusive, "a regression could not be ruled out")
 
     def assert_improvement(self, baseline: EvalRun | str | Path,
                            candidate: EvalRun | str | Path, *, min_delta: float = 0.0,
                            allow_inconclusive: bool = False, **policy: Any) -> GateReport:
-        """Superiority: the candidate is significantly better, by at least `min_delta`."""
-        policy.setdefault("mode", Mode.SUPERIORITY)
-        report = self.gate(baseline, candidate, min_delta=min_delta, **policy)
+        """Superiority: the candidate is significantly better, by at least `min_delta`.
+
+        `mode` may be superiority (the default) or minimum-effect (proven better by
+        `min_delta`: L > min_delta); non-inferiority is refused (`UsageError`): its ALLOW
+        only rules out a regression beyond the margin, so a worse candidate would pass."""
+        mode = _mode("assert_improvement", policy.pop("mode", Mode.SUPERIORITY),
+                     (Mode.SUPERIORITY, Mode.MINIMUM_EFFECT), "use assert_no_regression "
+                     "for non-inferiority, or evalsig.gate(..., mode=...)")
+        report = self.gate(baseline, candidate, min_delta=min_delta, mode=mode, **policy)
         return self._check(report, allow_inconclusive, "no proven improvement")
 
     @staticmethod
@@ -83,6 +87,18 @@ class EvalsigFixture:
             pytest.fail(f"evalsig: {report.verdict.value}: {what}\n\n"
                         + render_gate(report, "markdown"), pytrace=False)
         return report
+
+
+def _mode(assertion: str, mode: Any, allowed: tuple[Mode, ...], hint: str) -> Mode:
+    """`mode` as a `Mode` if `assertion` tests it, else a `UsageError` naming what it tests."""
+    try:
+        got = Mode(mode)
+    except ValueError:
+        got = None
+    if got is None or got not in allowed:
+        tests = " or ".join(m.value for m in allowed)
+        raise UsageError(f"{assertion} tests {tests}, not mode {mode!r}", hint=hint)
+    return got
 
 
 @pytest.fixture

@@ -97,7 +97,9 @@ class ComparisonResult(_Strict):
     """The statistics of one paired comparison (no policy verdict)."""
 
     delta: float
-    ci: Interval = Field(description="one-sided (ci_level) interval [L, +inf) of delta")
+    ci: Interval = Field(description="one-sided (ci_level) interval [L, +inf) of delta; when "
+                         "allow_alpha is set, a gate's ALLOW compares allow_lower instead "
+                         "(reports show it next to this interval)")
     ci_level: float
     upper_bound: float | None = Field(
         default=None, description="one-sided (ci_level) upper bound U of delta"
@@ -139,8 +141,10 @@ class ComparisonResult(_Strict):
         "from (in a gate, ALLOW compares it) when auto is stricter than alpha (clustered "
         "data: alpha/2); null: alpha")
     allow_lower: float | None = Field(
-        default=None, description="the lower bound at allow_alpha: the MDE is measured from "
-        "it (in a gate, ALLOW compares it)")
+        default=None, description="the lower bound at allow_alpha (with the exchangeable "
+        "floor and skewness correction): the MDE is measured from it (in a gate, ALLOW "
+        "compares it with the margin, and reports show it next to the CI); null when "
+        "unbounded, and always with allow_alpha null (then ci.lower is that bound)")
     distribution: list[float] | None = Field(
         default=None, description="percentiles 0..100 of the resampling distribution of "
         "delta (resampling methods only)")
@@ -180,6 +184,12 @@ class GateReport(_Strict):
     findings: list[Finding] = Field(default_factory=list)
     baseline: RunSummary
     candidate: RunSummary
+
+    @property
+    def allow_level(self) -> float:
+        """The one-sided level ALLOW compared: `comparison.allow_alpha` (auto's stricter
+        level), else `alpha`. A suite holds the entry's adjusted p-value to it."""
+        return self.comparison.allow_alpha or self.alpha
 
     def to_json(self, **kw: Any) -> str:
         return self.model_dump_json(indent=2, **kw)

@@ -2,12 +2,15 @@
 
 - Every entry is gated on its own (doctor, method, verdict table).
 - Superiority entries ("any entry improved") share one family: their p-values are adjusted
-  with Holm (default) or Benjamini-Hochberg, and an entry whose adjusted p-value is not below
-  the level its ALLOW used is INCONCLUSIVE instead of ALLOW: in the suite and in the entry's
-  own report (`verdict`, `exit_code`, `reason`, extra items at the adjusted level), which keeps
-  the ALLOW it had alone as `verdict_before_correction`.
+  with Holm (default) or Benjamini-Hochberg, each relative to the level its own ALLOW used
+  (auto: alpha/2 for a clustered design; stats/multiplicity.py derives it), and an entry
+  whose adjusted p-value is not below that level is INCONCLUSIVE instead of ALLOW: in the
+  suite and in the entry's own report (`verdict`, `exit_code`, `reason`, extra items at the
+  adjusted level), which keeps the ALLOW it had alone as `verdict_before_correction`. The
+  correction only ever demotes: no entry is ALLOWed that its own gate would not ALLOW.
 - Non-inferiority / minimum-effect entries are guardrails: "every guardrail holds" is an
-  intersection-union test, each at the full alpha (no split).
+  intersection-union test, each at its own ALLOW level (no split; the IUT's level is the
+  largest of them).
 - The suite is REJECT if any entry is REJECT, else INCONCLUSIVE if any is (or if an entry could
   not be gated at all: it is reported with its error), else ALLOW. A usage error of an entry
   raises `UsageError` (exit 64) instead: usage errors never exit 2.
@@ -79,11 +82,14 @@ def suite_report(entries: Sequence[SuiteEntry], *, correction: str = "holm") -> 
         raise UsageError(f"correction must be holm or bh, got {correction!r}")
     if not entries:
         raise UsageError("a suite needs at least one entry")
-    sup = [i for i, e in enumerate(entries)
+    sup = [(i, e.report) for i, e in enumerate(entries)
            if e.report is not None and e.report.mode is Mode.SUPERIORITY]
-    adjusted = dict(zip(sup, adjust_p_values([entries[i].report.comparison.p_value  # type: ignore
-                                              for i in sup], correction), strict=True))
-    out = [_decided(e, adjusted.get(i), correction=correction, family=len(sup))
+    # each p-value against its own ALLOW level (auto: alpha/2 when clustered), stats/multiplicity
+    p_adj = adjust_p_values([r.comparison.p_value for _, r in sup], correction,
+                            [r.allow_level for _, r in sup])
+    adjusted = {i: p for (i, _), p in zip(sup, p_adj, strict=True)}
+    mixed = len({r.allow_level for _, r in sup}) > 1
+    out = [_decided(e, adjusted.get(i), correction=correction, family=len(sup), mixed=mixed)
            for i, e in enumerate(entries)]
     verdict, reason = _combine(out)
     used = correction if sup else "iut"
@@ -92,7 +98,7 @@ def suite_report(entries: Sequence[SuiteEntry], *, correction: str = "holm") -> 
 
 
 def _decided(entry: SuiteEntry, p_adj: float | None, *, correction: str,
-             family: int) -> SuiteEntry:
+             family: int, mixed: bool = False) -> SuiteEntry:
     """An entry's verdict after the suite's multiplicity correction, stated in the entry's own
     report too (a reader of `entries[].report.verdict` must never see ALLOW for an entry the
     suite did not accept)."""
@@ -100,9 +106,10 @@ def _decided(entry: SuiteEntry, p_adj: float | None, *, correction: str,
     if report is None:
         return entry
     if p_adj is not None and report.verdict is Verdict.ALLOW:
-        level = report.comparison.allow_alpha or report.alpha
+        level = report.allow_level
         if p_adj >= level:
-            report = _demoted(report, p_adj, level, correction=correction, family=family)
+            report = _demoted(report, p_adj, level, correction=correction, family=family,
+                              mixed=mixed)
     return entry.model_copy(update={"verdict": report.verdict, "report": report,
                                     "p_value_adjusted": p_adj,
                                     "metric": entry.metric or report.metric})
@@ -112,18 +119,20 @@ _CORRECTION_NAME = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 
 
 def _demoted(report: GateReport, p_adj: float, level: float, *, correction: str,
-             family: int) -> GateReport:
+             family: int, mixed: bool) -> GateReport:
     """An ALLOW whose adjusted p-value is not below its level: INCONCLUSIVE, with the reason,
-    the suggestion and the extra items needed at the level the correction implies."""
+    the suggestion and the extra items needed at the level the correction implies. `mixed`:
+    the family's ALLOW levels differ (the reason says each p-value was taken per its level)."""
     c = report.comparison
     # the per-entry level the correction holds this p-value to: p_adj / p is its multiplier
     eff = min(level, level * c.p_value / p_adj) if c.p_value > 0 else level / family
     extra = extra_items_needed(c.n_pairs, _mde_at(c, level, eff, report.power),
                                max(report.min_delta, abs(c.delta)))
     name = _CORRECTION_NAME[correction]
+    per_level = " (each p-value relative to its own ALLOW level)" if mixed else ""
     reason = (f"{name}-adjusted p-value {p_adj:.4g} >= {level:g} across the suite's {family} "
-              f"superiority entries: not an improvement after the multiplicity correction "
-              f"(alone it passed: {report.reason})")
+              f"superiority entries{per_level}: not an improvement after the multiplicity "
+              f"correction (alone it passed: {report.reason})")
     suggestion = ("no finite number of extra items decides this at the current effect size"
                   if extra is None else
                   f"collect about {extra} more paired items (at the current variance and "

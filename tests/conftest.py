@@ -12,9 +12,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from evalsig_core import EvalRun
 
 _home = Path(tempfile.mkdtemp(prefix="evalsig-prefect-")) / "home"
 _home.mkdir(parents=True)
@@ -66,6 +69,23 @@ def write_runframe(path: Path, ids: Sequence[Any], scores: Sequence[Any],
            "config_hash": "c", "items": items, **extra}
     path.write_text(json.dumps(doc))
     return path
+
+
+def discordant_runs(improved: int, regressed: int,
+                    n: int = 2000) -> tuple[EvalRun, EvalRun]:
+    """Binary unclustered runs of `n` items with exactly `improved` items 0->1 and `regressed`
+    1->0 (auto: McNemar, p = P(Z > (improved - regressed) / sqrt(improved + regressed)))."""
+    import numpy as np
+
+    from evalsig_core import EvalRun
+
+    ids = [f"q{i}" for i in range(n)]
+    b = np.zeros(n)
+    b[improved:improved + regressed] = 1.0
+    c = b.copy()
+    c[:improved] = 1.0
+    c[improved:improved + regressed] = 0.0
+    return EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from ._format import (
     SEVERITY_COLOR,
     VERDICT_COLOR,
     Style,
+    decision_bound,
     decision_lower,
     interval,
     interval_line,
@@ -79,7 +80,8 @@ def _env() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     env.filters.update(signed=signed, num=num, pval=pval, interval=interval, pct=pct,
-                       cell=_cell, marker=_marker_value, counted=counted)
+                       cell=_cell, marker=_marker_value, counted=counted,
+                       decision_bound=decision_bound)
     # opt(obj, name): a field newer reports carry (e.g. allow_alpha), None on older ones.
     env.globals.update(opt=lambda obj, name: getattr(obj, name, None), EMOJI=EMOJI,
                        VERDICT_COLOR=VERDICT_COLOR, SEVERITY_COLOR=SEVERITY_COLOR, MARKER=MARKER)

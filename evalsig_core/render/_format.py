@@ -16,8 +16,8 @@ from ..numfmt import digits_apart, fixed
 from ..policy import Mode
 
 __all__ = [
-    "Style", "axis_label", "axis_unit", "decision_lower", "interval", "interval_line",
-    "margin_of", "num", "pct", "pval", "signed",
+    "Style", "axis_label", "axis_unit", "decision_bound", "decision_lower",
+    "interval", "interval_line", "margin_of", "num", "pct", "pval", "signed",
 ]
 
 
@@ -80,6 +80,29 @@ def decision_lower(c: Any) -> float | None:
     if getattr(c, "allow_alpha", None) is not None:
         return getattr(c, "allow_lower", None)
     return c.ci.lower
+
+
+def decision_bound(report: Any) -> str | None:
+    """What ALLOW compared, when it is not the headline CI's lower end: `auto`'s bound at its
+    stricter level (`allow_alpha`, floor- and skewness-adjusted), with the level and the test,
+    e.g. "L = -0.5210 at one-sided 97.5% (ALLOW needs L > -0.5000)", so a reader can check
+    the verdict from the numbers shown (a CI [-0.4433, +inf] against a margin of -0.5 was
+    INCONCLUSIVE with the explanation only in the reason). None when ALLOW compared the CI's
+    own lower end. Templates print it as "decision bound <this>" next to the CI."""
+    c = report.comparison
+    level = getattr(c, "allow_alpha", None)
+    lower = getattr(c, "allow_lower", None)
+    if level is None or lower == c.ci.lower:
+        return None
+    superiority = report.mode is Mode.SUPERIORITY
+    threshold = 0.0 if superiority else float(c.theta0) + 0.0  # + 0.0: never -0.0000
+    at = -math.inf if lower is None else lower
+    d = digits_apart(at, threshold)
+    need = "L > 0" if superiority else f"L > {fixed(threshold, True, d)}"  # as the reason
+    if superiority and report.min_delta > 0:
+        need += f" and delta >= min_delta {fixed(report.min_delta)}"
+    return (f"L = {signed(lower, d, none='-inf')} at one-sided {pct(1 - level)} "
+            f"(ALLOW needs {need})")
 
 
 def margin_of(report: Any) -> float:

@@ -177,8 +177,8 @@ def test_the_tty_allow_bound_does_not_blame_few_clusters_with_many(
                  str(examples / "candidate.json"), "--metric", "accuracy", "--cluster",
                  "passage_id", "--min-delta", "0.005"], {}) == 0
     line = next(x for x in capsys.readouterr().out.splitlines()
-                if x.lstrip().startswith("ALLOW bound"))
-    assert "few clusters" not in line and "stricter ALLOW level" in line
+                if x.lstrip().startswith("decision bound"))
+    assert "few clusters" not in line and "at one-sided 97.5% (ALLOW needs L > 0" in line
 
 
 @pytest.mark.parametrize("column", ["accuracy", "item_id", "passage_id", "epoch"])

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from evalsig_core import EvalRun, Policy, UsageError, Verdict
 from evalsig_core.cli import main
 from evalsig_core.stats import adjust_p_values
 from evalsig_core.suite import SuiteItem, gate_suite, load_suite
-from tests.conftest import write_runframe
+from tests.conftest import discordant_runs, write_runframe
 
 
 def test_holm_and_bh_equal_statsmodels_multipletests() -> None:
@@ -27,19 +26,8 @@ def test_iut_leaves_p_values_unadjusted() -> None:
     assert adjust_p_values([0.01, 0.04], "iut") == [0.01, 0.04]
 
 
-def _runs(improved: int, regressed: int, n: int = 2000) -> tuple[EvalRun, EvalRun]:
-    """Binary runs with exactly `improved` items 0->1 and `regressed` items 1->0."""
-    ids = [f"q{i}" for i in range(n)]
-    b = np.zeros(n)
-    b[improved:improved + regressed] = 1.0
-    c = b.copy()
-    c[:improved] = 1.0
-    c[improved:improved + regressed] = 0.0
-    return EvalRun.from_arrays(ids, b), EvalRun.from_arrays(ids, c)
-
-
 def _item(name: str, improved: int, regressed: int, mode: str = "superiority") -> SuiteItem:
-    runs = _runs(improved, regressed)
+    runs = discordant_runs(improved, regressed)
     return SuiteItem(name=name, policy=Policy(min_delta=0.0, mode=mode), load=lambda: runs)
 
 
