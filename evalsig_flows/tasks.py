@@ -364,10 +364,16 @@ def artifact_key(*parts: str) -> str:
 
 
 def entry_row(name: str, report: GateReport) -> dict[str, Any]:
+    """One row of the entries table: the headline CI's lower bound and, beside it, the bound
+    ALLOW compared and its one-sided level (auto's alpha/2 when clustered), so a reader can
+    check the verdict from the row (ci_lower -0.44 against a margin -0.5 is not an ALLOW when
+    the decision bound is -0.52)."""
     c = report.comparison
     return {"entry": name, "verdict": report.verdict.value, "delta": round(c.delta, 6),
-            "ci_lower": c.ci.lower, "p_value": c.p_value, "mde": round(c.mde, 6),
-            "n_pairs": c.n_pairs, "method": c.method}
+            "ci_lower": c.ci.lower,
+            "decision_lower": c.allow_lower if c.allow_alpha is not None else c.ci.lower,
+            "decision_alpha": report.allow_level, "p_value": c.p_value,
+            "mde": round(c.mde, 6), "n_pairs": c.n_pairs, "method": c.method}
 
 
 @task(name="publish-artifacts", **COMPUTE)

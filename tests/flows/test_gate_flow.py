@@ -39,7 +39,12 @@ def test_allow_completes_stores_the_report_and_publishes_artifacts(tmp_path: Pat
     assert "<svg" in stored.with_name("report.html").read_text()
     md = _artifacts("evalsig-report-flow-allow")
     assert md and "EVALSIG release gate" in md[0].data
-    assert _artifacts("evalsig-entries-flow-allow")
+    table = _artifacts("evalsig-entries-flow-allow")[0].data
+    row = (json.loads(table) if isinstance(table, str) else table)[0]
+    # the bound ALLOW compared (auto, clustered: one-sided at alpha/2) beside the CI's
+    report = json.loads(stored.read_text())["comparison"]
+    assert row["decision_alpha"] == 0.025 and row["ci_lower"] == report["ci"][0]
+    assert row["decision_lower"] == report["allow_lower"] < row["ci_lower"]
 
 
 def test_reject_publishes_first_then_fails_with_the_verdict(tmp_path: Path) -> None:
