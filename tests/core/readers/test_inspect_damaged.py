@@ -13,6 +13,7 @@ import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ DEFLATE_LOG = SHARED_FIXTURES / "inspect-0.3.200-deflate" / "baseline_e1.eval"
 MEMBER = "samples/p03-q2_epoch_1.json"
 
 
-def _refused(p: Path, says: str, member: str = MEMBER, **kw: str) -> InputError:
+def _refused(p: Path, says: str, member: str = MEMBER, **kw: Any) -> InputError:
     with pytest.raises(InputError) as info:
         read_run(p, metric="match", **kw)
     assert_one_line_error(info.value, p)
