@@ -268,10 +268,20 @@ def read_head(p: Path, n: int | None = None) -> Head:
     with open_input(p) as f:
         raw = f.readline(n + 1)
         first = utf8_start(raw, str(p))
-        while first and not first.strip():  # leading blank lines
-            first = raw = f.readline(n + 1)
-        complete = raw.endswith(b"\n") or len(raw) <= n
-        more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
+        if cr_only(first):  # the lines end at CR: `readline` read up to n + 1 bytes of them
+            lines = BytesIO(lf_ends(first)).readlines()
+            bounded = len(raw) > n
+            while lines and not lines[0].strip():
+                del lines[0]
+            first = lines[0] if lines else b""
+            complete = first.endswith(b"\n") or not bounded
+            more = any(x.strip() for x in lines[1:]) or bounded or bool(
+                f.read(CHUNK_BYTES).strip())
+        else:
+            while first and not first.strip():  # leading blank lines
+                first = raw = f.readline(n + 1)
+            complete = raw.endswith(b"\n") or len(raw) <= n
+            more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
     if not first.strip() and not more:
         raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
     return Head(first, complete, more)
@@ -305,13 +315,27 @@ class Lines(list[bytes]):
         return count(self.data, self.end) - (count(self.dropped) if self.dropped else 0)
 
 
+def cr_only(data: bytes) -> bool:
+    """Whether the first line end in `data` is a lone CR (classic Mac line ends)."""
+    cr = data.find(b"\r")
+    return cr >= 0 and data[cr + 1:cr + 2] != b"\n" and not 0 <= data.find(b"\n") < cr
+
+
+def lf_ends(data: bytes) -> bytes:
+    """Classic Mac line ends (CR) as LF; a CRLF stays one line end."""
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
                 hasher: Any = None, ends: bool = False) -> Iterator[Lines]:
     """The file's lines in blocks, reading `chunk` bytes at a time.
 
     Lines keep a trailing carriage return (JSON parsers treat it as whitespace), and with
     `ends` their newline too (for JSON lines: splitting so finds each newline with memchr,
-    twice as fast as `bytes.split`, which compares byte by byte). Memory stays bounded by
+    twice as fast as `bytes.split`, which compares byte by byte). JSON lines (`ends`) of a
+    file whose first line end is a lone CR (classic Mac) end at each CR: JSON text holds a
+    raw CR only between values, never inside a string (a CSV cell may: the tabular reader
+    splits its lines itself). Memory stays bounded by
     `chunk + max_line`: a longer line is an error naming its number, never a 100 MB
     allocation. `hasher` (a hashlib object) is updated with every byte read. Small chunks keep
     the split lines in the CPU cache; a line spanning chunks is joined once.
@@ -347,6 +371,8 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any, ends: bool) -> Iterat
     pending: list[bytes] = []
     pending_len = 0
     first = True
+    cr: bool | None = None if ends else False  # CR line ends: known at the first line end
+    carry = b""  # a CR that ends a chunk: it may begin a CRLF
     with open_input(p) as f:
         while block := f.read(chunk):
             if feed is not None:
@@ -354,6 +380,13 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any, ends: bool) -> Iterat
             if first:
                 block = utf8_start(block, src)
                 first = False
+            if cr is None and (b"\r" in block or b"\n" in block):
+                cr = cr_only(block)
+            if cr:
+                block, carry = carry + block, b""
+                if block.endswith(b"\r"):
+                    block, carry = block[:-1], b"\r"
+                block = lf_ends(block)
             if block.find(b"\n") < 0:  # the middle of a long line
                 pending.append(block)
                 pending_len += len(block)
@@ -379,7 +412,7 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any, ends: bool) -> Iterat
             lines.data, lines.end = block, len(block) - len(rest)  # for `colons()`
             yield lines
     if pending:
-        last = Lines([b"".join(pending)])
+        last = Lines([b"".join([*pending, b"\n" if carry else b""])])
         last.data, last.end = last[0], len(last[0])
         yield last
 
