@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,13 +33,14 @@ def _runs(tmp_path: Path, header: str = CUSTOM) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def _json(argv: list[str]) -> dict:  # type: ignore[type-arg]
+def _json(argv: list[str]) -> dict[str, Any]:
     code, out, err = run_cli([*argv, "--output", "json"])
     assert code in (0, 1, 2) and err == "", err
-    return json.loads(out)  # type: ignore[no-any-return]
+    report: dict[str, Any] = json.loads(out)
+    return report
 
 
-def _numbers(report: dict) -> str:  # type: ignore[type-arg]
+def _numbers(report: dict[str, Any]) -> str:
     """The report without what names the files or the columns: its numbers and verdict."""
     keep = {k: report.get(k) for k in ("verdict", "exit_code", "comparison", "bounds")}
     for role in ("baseline", "candidate"):
