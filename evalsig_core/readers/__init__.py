@@ -27,13 +27,16 @@ from ._io import (
     ReadOptions,
     check_path,
     is_file,
+    os_error,
     read_head,
+    sha256_file,
     size_text,
 )
 from ._json import parse_json, read_json_doc
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
-__all__ = ["COLUMN_FLAGS", "FORMATS", "OK_STATUSES", "ReadOptions", "read_run", "read_with"]
+__all__ = ["COLUMN_FLAGS", "FORMATS", "OK_STATUSES", "ReadOptions", "os_error", "read_run",
+           "read_with", "sha256_file"]
 
 
 def read_with(path: str | os.PathLike[str]) -> list[Path]:

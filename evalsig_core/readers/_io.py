@@ -62,6 +62,7 @@ _stat = os.stat
 # errnos meaning "there is no such file": 66. Any other OSError on an existing path is 74.
 _NOT_FOUND = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG}
 _NO_STAT = "cannot be accessed"
+_MISSING_HINT = "check the path (and the working directory)"
 _READ_HINTS = {
     errno.EACCES: "make the file (and every directory above it) readable by this user",
     errno.EPERM: "make the file (and every directory above it) readable by this user",
@@ -70,17 +71,24 @@ _READ_HINTS = {
 }
 
 
-def os_error(p: Path, exc: OSError, what: str = "exists but cannot be read") -> InputError:
+def os_error(p: Path | str, exc: OSError, what: str = "exists but cannot be read", *,
+             subject: str = "file", missing_hint: str = _MISSING_HINT,
+             dir_hint: str | None = None) -> InputError:
     """One line for an OSError met while opening or reading `p`: a missing file is 66, a
     directory 65, anything else (permission denied, I/O error, ...) 74 with the OS reason.
-    A failed stat says "cannot be accessed": the file may not even exist."""
+    A failed stat says "cannot be accessed": the file may not even exist.
+
+    Public for the flows (which may import the core, never the reverse): `subject` names the
+    file ("candidate run"), `missing_hint` and `dir_hint` are the caller's fixes (a flow gates
+    one file: the run files a directory holds are no fix there; by default they are)."""
     reason = exc.strerror or type(exc).__name__
     if exc.errno in _NOT_FOUND:
-        return InputNotFoundError(f"file not found ({reason})", path=str(p),
-                                  hint="check the path (and the working directory)")
+        return InputNotFoundError(f"{subject} not found ({reason})", path=str(p),
+                                  hint=missing_hint)
     if exc.errno == errno.EISDIR:
-        return InputError("is a directory, a run file was expected", path=str(p),
-                          hint=directory_hint(p))
+        the = "" if subject == "file" else f"the {subject} "
+        return InputError(f"{the}is a directory, a run file was expected", path=str(p),
+                          hint=dir_hint or directory_hint(Path(p)))
     return InputReadError(f"{what}: {reason}", path=str(p),
                           hint=_READ_HINTS.get(exc.errno or 0, "check the file and the storage it "
                                                "is on, then run again"))
@@ -90,24 +98,24 @@ class InputFile:
     """A binary file opened for reading (`open_input`): an OSError while reading it becomes
     one `os_error` line naming the file, never a traceback or a "corrupt file" (65)."""
 
-    def __init__(self, p: Path) -> None:
-        self.path = p
+    def __init__(self, p: Path, **hints: str) -> None:
+        self.path, self._hints = p, hints  # `os_error`'s wording and fixes
         try:
             self._f = _open(p, "rb")
         except OSError as exc:
-            raise os_error(p, exc) from None
+            raise os_error(p, exc, **hints) from None
 
     def read(self, n: int = -1) -> bytes:
         try:
             return self._f.read(n)
         except OSError as exc:
-            raise os_error(self.path, exc) from None
+            raise os_error(self.path, exc, **self._hints) from None
 
     def readline(self, n: int = -1) -> bytes:
         try:
             return self._f.readline(n)
         except OSError as exc:
-            raise os_error(self.path, exc) from None
+            raise os_error(self.path, exc, **self._hints) from None
 
     def seek(self, offset: int, whence: int = 0) -> int:
         # a seek before the start is EINVAL, which zipfile catches on a tiny file: unchanged
@@ -130,9 +138,10 @@ class InputFile:
         self.close()
 
 
-def open_input(p: Path) -> InputFile:
-    """The one way readers open a run file (or a file beside it) for reading."""
-    return InputFile(p)
+def open_input(p: Path, **hints: str) -> InputFile:
+    """The one way readers open a run file (or a file beside it) for reading; `hints` are
+    `os_error`'s keywords (`subject`, `missing_hint`, ...) for its errors."""
+    return InputFile(p, **hints)
 
 
 def stat_input(p: Path) -> os.stat_result:
@@ -287,9 +296,10 @@ def read_head(p: Path, n: int | None = None) -> Head:
     return Head(first, complete, more)
 
 
-def sha256_file(p: Path) -> str:
+def sha256_file(p: Path, **hints: str) -> str:
+    """The file's sha256, read in chunks; an error is `os_error`'s (with `hints`)."""
     h = hashlib.sha256()
-    with open_input(p) as f:
+    with open_input(p, **hints) as f:
         while block := f.read(CHUNK_BYTES):
             h.update(block)
     return h.hexdigest()
