@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
 from ._encoding import BOM as BOM  # (re-exported: _json and _dupkeys strip it)
-from ._encoding import utf8_start
+from ._encoding import cr_only, lf_ends, utf8_start
 
 MAX_FILE_BYTES = 4 * 1024**3  # refuse anything larger than 4 GiB outright
 MAX_JSON_BYTES = 1024**3  # one JSON document (not JSONL) is parsed whole: 1 GiB at most
@@ -323,17 +323,6 @@ class Lines(list[bytes]):
         (`key_colons`)."""
         count = key_colons if keys_only else count_colons
         return count(self.data, self.end) - (count(self.dropped) if self.dropped else 0)
-
-
-def cr_only(data: bytes) -> bool:
-    """Whether the first line end in `data` is a lone CR (classic Mac line ends)."""
-    cr = data.find(b"\r")
-    return cr >= 0 and data[cr + 1:cr + 2] != b"\n" and not 0 <= data.find(b"\n") < cr
-
-
-def lf_ends(data: bytes) -> bytes:
-    """Classic Mac line ends (CR) as LF; a CRLF stays one line end."""
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTES,
