@@ -198,11 +198,12 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
                           f"{in_file(b)} labels its paired items",
                           "choose a finer cluster key or drop --cluster", count=G))
         elif G < MIN_CLUSTERS:
-            out.append(_f("W205", f"only {G} clusters under key {cluster!r}: the gate answers "
-                          "INCONCLUSIVE", "add clusters (more passages/tasks) to decide", count=G))
+            out.append(_f("W205", f"only {G} clusters under key {cluster!r}{_labels_of(b)}: "
+                          "the gate answers INCONCLUSIVE",
+                          "add clusters (more passages/tasks) to decide", count=G))
         elif G < 20:
             # the doctor does not know the method: the hint named CR2 above a wild bootstrap
-            out.append(_f("W206", f"{G} clusters under key {cluster!r}",
+            out.append(_f("W206", f"{G} clusters under key {cluster!r}{_labels_of(b)}",
                           "intervals rest on small-sample corrections and are wide; more "
                           "clusters give more power", count=G))
         if p.candidate_clusters is not None and p.cluster_codes is not None:
@@ -252,6 +253,13 @@ def _pair_findings(p: Pairing, b: EvalRun, c: EvalRun, cluster: str | None,
                   + (f" in {counted(n_cl, 'cluster')}" if n_cl else "")
                   + f"; delta = {shown}", count=p.n))
     return out
+
+
+def _labels_of(b: EvalRun) -> str:
+    """Which file's labels W205 and W206 count (the pairing clusters by the baseline's): they
+    named no file, so a suite's report left the user to guess ("" for a run built in memory,
+    whose findings read as before)."""
+    return f" (the baseline's labels, in {b.meta.source})" if b.meta.source else ""
 
 
 def _scale_findings(p: Pairing, b: EvalRun, c: EvalRun) -> list[Finding]:

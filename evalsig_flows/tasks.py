@@ -32,12 +32,12 @@ from evalsig_core import (
     GateReport,
     InputError,
     InputNotFoundError,
-    InputReadError,
     Policy,
     diagnose,
     gate,
     read_run,
 )
+from evalsig_core.readers import os_error, sha256_file
 from evalsig_core.render import render_doctor, render_gate, render_suite
 from evalsig_core.report import SuiteReport
 
@@ -106,29 +106,17 @@ _CHECK_RUN = ("check the path or URI: names are case-sensitive, and the run must
               "before the gate starts")
 
 
+def _run_hints(role: str) -> dict[str, str]:
+    """The core's `os_error` wording and fixes for a run file a flow cannot read: missing 66,
+    a directory 65 (a flow gates and stores one file: a HELM run directory raised
+    IsADirectoryError, an internal error), anything else 74 with the OS reason."""
+    return dict(what=f"the {role} run cannot be read", subject=f"{role} run",
+                missing_hint=_CHECK_RUN, dir_hint="pass the run file itself: a flow gates and "
+                "stores one run file (gate a HELM run directory with the evalsig CLI)")
+
+
 def _run_file_error(role: str, path: str, exc: OSError) -> InputError:
-    """One line for a run file a flow cannot read: missing 66, a directory 65 (a flow gates
-    and stores one file: a HELM run directory raised IsADirectoryError, an internal error),
-    anything else 74 with the OS reason."""
-    if isinstance(exc, FileNotFoundError):
-        return InputNotFoundError(f"{role} run not found", path=path, hint=_CHECK_RUN)
-    if isinstance(exc, IsADirectoryError):
-        return InputError(f"the {role} run is a directory: a flow gates and stores one run file",
-                          path=path, hint="pass the run file itself; gate a HELM run directory "
-                          "with the evalsig CLI")
-    return InputReadError(f"{role} run unreadable: {exc.strerror or type(exc).__name__}",
-                          path=path, hint="check the file's permissions and its storage")
-
-
-def _sha256_file(path: str, role: str) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    except OSError as exc:
-        raise _run_file_error(role, path, exc) from None
-    return h.hexdigest()
+    return os_error(path, exc, **_run_hints(role))
 
 
 @task(name="fetch-run", **IO)
@@ -176,7 +164,7 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
     """An explicit baseline URI, or the store's current baseline for (suite, task, metric)."""
     if baseline:
         path = fetch_run.fn(baseline)
-        return RunRef(path, baseline, _sha256_file(path, "baseline"))
+        return RunRef(path, baseline, sha256_file(Path(path), **_run_hints("baseline")))
     if not task or not metric:
         from evalsig_core import UsageError
 

@@ -67,6 +67,11 @@ def _add_input_flags(p: argparse.ArgumentParser) -> None:
                    help="input format (default: detected from content)")
     p.add_argument("--allow-failed-run", action="store_true",
                    help="use a run whose status is error, on the samples it has")
+    for flag, default in (("id", "item_id"), ("score", "the --metric name, else score"),
+                          ("cluster", "the --cluster name"), ("epoch", "epoch, if present")):
+        p.add_argument(f"--{flag}-col", type=_name, metavar="NAME",
+                       help=f"CSV/TSV column of the {flag} of each row, in both runs "
+                       f"(default: {default})")
 
 
 def _add_margin_flag(p: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..gate import DoctorError, diagnosed_compare, gate
 from ..policy import Policy
-from ..readers import read_run, read_with
+from ..readers import COLUMN_FLAGS, read_run, read_with
 from ..render import (
     render_compare,
     render_doctor,
@@ -48,6 +48,7 @@ _RESAMPLING = ("bootstrap", "permutation", "wild")
 def _read(path: str, args: argparse.Namespace, progress: Progress) -> EvalRun:
     kw: dict[str, Any] = dict(metric=args.metric, cluster=args.cluster, filter=args.filter,
                               format=args.format, allow_failed_run=args.allow_failed_run)
+    kw.update({col: getattr(args, col) for col in COLUMN_FLAGS if getattr(args, col, None)})
     try:
         big = Path(path).stat().st_size > _BIG_FILE
     except OSError:

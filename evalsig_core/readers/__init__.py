@@ -27,13 +27,16 @@ from ._io import (
     ReadOptions,
     check_path,
     is_file,
+    os_error,
     read_head,
+    sha256_file,
     size_text,
 )
 from ._json import parse_json, read_json_doc
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
-__all__ = ["FORMATS", "OK_STATUSES", "ReadOptions", "read_run", "read_with"]
+__all__ = ["COLUMN_FLAGS", "FORMATS", "OK_STATUSES", "ReadOptions", "os_error", "read_run",
+           "read_with", "sha256_file"]
 
 
 def read_with(path: str | os.PathLike[str]) -> list[Path]:
@@ -66,6 +69,9 @@ _READERS: dict[str, Reader] = {
 FORMATS = ("auto", *_READERS)
 OK_STATUSES = ("success", "started")
 _FILTERED = ("lm-eval-samples", "helm")
+# read_run's column names (the CLI's --id-col ...): what they default to; CSV/TSV only
+COLUMN_FLAGS = {"id_col": "item_id", "score_col": None, "cluster_col": None, "epoch_col": "epoch"}
+_TABULAR = ("csv", "tsv")
 # Compressed logs (none of these magics is valid UTF-8, so no text file is mistaken for one).
 _COMPRESSED = {b"\x1f\x8b": ("gzip", "gunzip -k"), b"\x28\xb5\x2f\xfd": ("zstd", "zstd -d"),
                b"\xfd7zXZ\x00": ("xz", "unxz -k")}
@@ -95,7 +101,9 @@ def read_run(
     `metric` is the metric, Inspect scorer (`scorer.key` for dict values) or HELM stat;
     `filter` the lm-eval filter or HELM split when a file has several; `cluster` the metadata
     key (Inspect `metadata`, lm-eval `doc`, HELM `extra_data`, native `metadata`). The CSV/TSV
-    column names default to `item_id`, the metric (else `score`), `epoch` and the cluster key.
+    column names default to `item_id`, the metric (else `score`), `epoch` and the cluster key
+    (the CLI's --id-col, --score-col, --epoch-col, --cluster-col); naming one for a file of
+    another format is an error, as is a column the file does not have.
     """
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
@@ -118,6 +126,16 @@ def read_run(
             path=str(p), hint="drop --filter (it selects an lm-eval filter or a HELM split)",
             code=E_METRIC,
         )
+    named = {k: v for k, v in (("id_col", id_col), ("score_col", score_col),
+                               ("cluster_col", cluster_col), ("epoch_col", epoch_col))
+             if v != COLUMN_FLAGS[k]}
+    if named and run.meta.format not in _TABULAR:  # was ignored without a word
+        key, value = next(iter(named.items()))
+        flag = "--" + key.replace("_", "-")
+        raise InputError(
+            f"{flag} {value!r} does not apply: {run.meta.format} files have no columns",
+            path=str(p), code=E_METRIC,
+            hint=f"drop {flag} ({key}=): the column names name CSV/TSV columns")
     if run.meta.status not in OK_STATUSES:
         if not opts.allow_failed_run:
             raise InputError(

@@ -5,7 +5,8 @@ library's `json.loads` of bytes also decodes UTF-16 and UTF-32 (it guesses from 
 so a UTF-16 JSON document without a byte-order mark was read while the same file with one was
 "not valid UTF-8" and a UTF-16 JSONL or CSV file was a parse error about its second line: every
 reader now refuses UTF-16 and UTF-32, with or without a byte-order mark, in one line. The check
-looks at the start of a file (or of an archive member) once, never at each line.
+looks at the start of a file (or of an archive member) once, never at each line. Line ends are
+judged once too: a file whose first line end is a lone CR has classic Mac line ends (`cr_only`).
 """
 
 from __future__ import annotations
@@ -43,3 +44,14 @@ def utf8_start(data: bytes, src: str, what: str = "file") -> bytes:
         raise InputError(f"{what} starts with two byte-order marks", path=src,
                          hint="remove one of them; re-save the file as UTF-8")
     return data.removeprefix(BOM)
+
+
+def cr_only(data: bytes) -> bool:
+    """Whether the first line end in `data` is a lone CR (classic Mac line ends)."""
+    cr = data.find(b"\r")
+    return cr >= 0 and data[cr + 1:cr + 2] != b"\n" and not 0 <= data.find(b"\n") < cr
+
+
+def lf_ends(data: bytes) -> bytes:
+    """Classic Mac line ends (CR) as LF; a CRLF stays one line end."""
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
 from ._encoding import BOM as BOM  # (re-exported: _json and _dupkeys strip it)
-from ._encoding import utf8_start
+from ._encoding import cr_only, lf_ends, utf8_start
 
 MAX_FILE_BYTES = 4 * 1024**3  # refuse anything larger than 4 GiB outright
 MAX_JSON_BYTES = 1024**3  # one JSON document (not JSONL) is parsed whole: 1 GiB at most
@@ -62,6 +62,7 @@ _stat = os.stat
 # errnos meaning "there is no such file": 66. Any other OSError on an existing path is 74.
 _NOT_FOUND = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG}
 _NO_STAT = "cannot be accessed"
+_MISSING_HINT = "check the path (and the working directory)"
 _READ_HINTS = {
     errno.EACCES: "make the file (and every directory above it) readable by this user",
     errno.EPERM: "make the file (and every directory above it) readable by this user",
@@ -70,17 +71,24 @@ _READ_HINTS = {
 }
 
 
-def os_error(p: Path, exc: OSError, what: str = "exists but cannot be read") -> InputError:
+def os_error(p: Path | str, exc: OSError, what: str = "exists but cannot be read", *,
+             subject: str = "file", missing_hint: str = _MISSING_HINT,
+             dir_hint: str | None = None) -> InputError:
     """One line for an OSError met while opening or reading `p`: a missing file is 66, a
     directory 65, anything else (permission denied, I/O error, ...) 74 with the OS reason.
-    A failed stat says "cannot be accessed": the file may not even exist."""
+    A failed stat says "cannot be accessed": the file may not even exist.
+
+    Public for the flows (which may import the core, never the reverse): `subject` names the
+    file ("candidate run"), `missing_hint` and `dir_hint` are the caller's fixes (a flow gates
+    one file: the run files a directory holds are no fix there; by default they are)."""
     reason = exc.strerror or type(exc).__name__
     if exc.errno in _NOT_FOUND:
-        return InputNotFoundError(f"file not found ({reason})", path=str(p),
-                                  hint="check the path (and the working directory)")
+        return InputNotFoundError(f"{subject} not found ({reason})", path=str(p),
+                                  hint=missing_hint)
     if exc.errno == errno.EISDIR:
-        return InputError("is a directory, a run file was expected", path=str(p),
-                          hint=directory_hint(p))
+        the = "" if subject == "file" else f"the {subject} "
+        return InputError(f"{the}is a directory, a run file was expected", path=str(p),
+                          hint=dir_hint or directory_hint(Path(p)))
     return InputReadError(f"{what}: {reason}", path=str(p),
                           hint=_READ_HINTS.get(exc.errno or 0, "check the file and the storage it "
                                                "is on, then run again"))
@@ -90,24 +98,24 @@ class InputFile:
     """A binary file opened for reading (`open_input`): an OSError while reading it becomes
     one `os_error` line naming the file, never a traceback or a "corrupt file" (65)."""
 
-    def __init__(self, p: Path) -> None:
-        self.path = p
+    def __init__(self, p: Path, **hints: str) -> None:
+        self.path, self._hints = p, hints  # `os_error`'s wording and fixes
         try:
             self._f = _open(p, "rb")
         except OSError as exc:
-            raise os_error(p, exc) from None
+            raise os_error(p, exc, **hints) from None
 
     def read(self, n: int = -1) -> bytes:
         try:
             return self._f.read(n)
         except OSError as exc:
-            raise os_error(self.path, exc) from None
+            raise os_error(self.path, exc, **self._hints) from None
 
     def readline(self, n: int = -1) -> bytes:
         try:
             return self._f.readline(n)
         except OSError as exc:
-            raise os_error(self.path, exc) from None
+            raise os_error(self.path, exc, **self._hints) from None
 
     def seek(self, offset: int, whence: int = 0) -> int:
         # a seek before the start is EINVAL, which zipfile catches on a tiny file: unchanged
@@ -130,9 +138,10 @@ class InputFile:
         self.close()
 
 
-def open_input(p: Path) -> InputFile:
-    """The one way readers open a run file (or a file beside it) for reading."""
-    return InputFile(p)
+def open_input(p: Path, **hints: str) -> InputFile:
+    """The one way readers open a run file (or a file beside it) for reading; `hints` are
+    `os_error`'s keywords (`subject`, `missing_hint`, ...) for its errors."""
+    return InputFile(p, **hints)
 
 
 def stat_input(p: Path) -> os.stat_result:
@@ -268,18 +277,29 @@ def read_head(p: Path, n: int | None = None) -> Head:
     with open_input(p) as f:
         raw = f.readline(n + 1)
         first = utf8_start(raw, str(p))
-        while first and not first.strip():  # leading blank lines
-            first = raw = f.readline(n + 1)
-        complete = raw.endswith(b"\n") or len(raw) <= n
-        more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
+        if cr_only(first):  # the lines end at CR: `readline` read up to n + 1 bytes of them
+            lines = BytesIO(lf_ends(first)).readlines()
+            bounded = len(raw) > n
+            while lines and not lines[0].strip():
+                del lines[0]
+            first = lines[0] if lines else b""
+            complete = first.endswith(b"\n") or not bounded
+            more = any(x.strip() for x in lines[1:]) or bounded or bool(
+                f.read(CHUNK_BYTES).strip())
+        else:
+            while first and not first.strip():  # leading blank lines
+                first = raw = f.readline(n + 1)
+            complete = raw.endswith(b"\n") or len(raw) <= n
+            more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
     if not first.strip() and not more:
         raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
     return Head(first, complete, more)
 
 
-def sha256_file(p: Path) -> str:
+def sha256_file(p: Path, **hints: str) -> str:
+    """The file's sha256, read in chunks; an error is `os_error`'s (with `hints`)."""
     h = hashlib.sha256()
-    with open_input(p) as f:
+    with open_input(p, **hints) as f:
         while block := f.read(CHUNK_BYTES):
             h.update(block)
     return h.hexdigest()
@@ -311,7 +331,10 @@ def line_blocks(p: Path, *, max_line: int | None = None, chunk: int = CHUNK_BYTE
 
     Lines keep a trailing carriage return (JSON parsers treat it as whitespace), and with
     `ends` their newline too (for JSON lines: splitting so finds each newline with memchr,
-    twice as fast as `bytes.split`, which compares byte by byte). Memory stays bounded by
+    twice as fast as `bytes.split`, which compares byte by byte). JSON lines (`ends`) of a
+    file whose first line end is a lone CR (classic Mac) end at each CR: JSON text holds a
+    raw CR only between values, never inside a string (a CSV cell may: the tabular reader
+    splits its lines itself). Memory stays bounded by
     `chunk + max_line`: a longer line is an error naming its number, never a 100 MB
     allocation. `hasher` (a hashlib object) is updated with every byte read. Small chunks keep
     the split lines in the CPU cache; a line spanning chunks is joined once.
@@ -347,6 +370,8 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any, ends: bool) -> Iterat
     pending: list[bytes] = []
     pending_len = 0
     first = True
+    cr: bool | None = None if ends else False  # CR line ends: known at the first line end
+    carry = b""  # a CR that ends a chunk: it may begin a CRLF
     with open_input(p) as f:
         while block := f.read(chunk):
             if feed is not None:
@@ -354,6 +379,13 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any, ends: bool) -> Iterat
             if first:
                 block = utf8_start(block, src)
                 first = False
+            if cr is None and (b"\r" in block or b"\n" in block):
+                cr = cr_only(block)
+            if cr:
+                block, carry = carry + block, b""
+                if block.endswith(b"\r"):
+                    block, carry = block[:-1], b"\r"
+                block = lf_ends(block)
             if block.find(b"\n") < 0:  # the middle of a long line
                 pending.append(block)
                 pending_len += len(block)
@@ -379,7 +411,7 @@ def _blocks(p: Path, max_line: int, chunk: int, feed: Any, ends: bool) -> Iterat
             lines.data, lines.end = block, len(block) - len(rest)  # for `colons()`
             yield lines
     if pending:
-        last = Lines([b"".join(pending)])
+        last = Lines([b"".join([*pending, b"\n" if carry else b""])])
         last.data, last.end = last[0], len(last[0])
         yield last
 

@@ -61,7 +61,7 @@ def exact_lines(p: Path) -> Iterator[Any]:
     exact). For an error message about a value orjson rounded (it reads an integer >= 2**64 as
     a float): the file is read again only when such a message is written. Lines json refuses
     are skipped (the reader reported them already, or they hold no such value)."""
-    for block in line_blocks(p):
+    for block in line_blocks(p, ends=True):  # (JSON lines: CR line ends too)
         for line in block:
             if _LONG_NUMBER[bytes].search(line):
                 try:

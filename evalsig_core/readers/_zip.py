@@ -50,6 +50,7 @@ class SafeZip:
             self._fp.close()
             raise
         self.names = {i.filename: i for i in self._zip.infolist()}
+        self.read_names: set[str] = set()  # the members `read` so far
 
     def __enter__(self) -> SafeZip:
         return self
@@ -106,6 +107,7 @@ class SafeZip:
             raise InputError(f"{where} is corrupt (size or CRC mismatch)", path=self.src,
                              hint="the file is truncated or damaged; re-export the log")
         self.total += len(out)
+        self.read_names.add(name)
         return out
 
     def _raw(self, info: zipfile.ZipInfo, where: str) -> bytes:

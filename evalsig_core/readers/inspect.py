@@ -2,9 +2,13 @@
 
 A `.eval` is a zip holding `header.json` (run status, task, model, scorers), `summaries.json`
 (one small record per sample: id, epoch, metadata, scores, error) and `samples/<id>_epoch_<n>.json`
-(the full transcripts). The fast path reads only `header.json` and `summaries.json`; when the
-summaries are absent (an interrupted run) or disagree with the sample count, every sample file
-is read instead. A `.json` log holds the same header keys and a `samples` list.
+(the full transcripts). The fast path parses only `header.json` and `summaries.json`; when the
+summaries are absent (an interrupted run) or list fewer samples than there are sample files
+(stale), every sample file is parsed instead. Summaries listing more samples than there are
+sample files are an error naming the missing ones. Every other member is decompressed and
+CRC-checked, and a sample file checked to hold a whole JSON object: a damaged member is an
+error naming it, never a run gated without a word. A `.json` log holds the same header keys
+and a `samples` list.
 
 Epochs are Inspect's, numbered from 1 (`samples/<id>_epoch_1.json` is the first): an epoch
 below 1, a boolean or a non-integer is an error naming the sample, never read as epoch 1.
@@ -66,13 +70,15 @@ def read_inspect_eval(path: Path, opts: ReadOptions) -> EvalRun:
         records: list[Any] | None = None
         if "summaries.json" in z.names:
             records = _member(z, "summaries.json", sample, src)
-            if not isinstance(records, list) or (sample_names and
-                                                 len(records) != len(sample_names)):
-                records = None  # stale or partial summaries: the sample files decide
+            if not isinstance(records, list) or len(records) < len(sample_names):
+                records = None  # stale summaries: the sample files decide
+            elif sample_names:
+                _no_sample_missing(records, sample_names, src)
         source = "summaries.json"
         if records is None:
             source = "samples/*.json"
-            records = [_member(z, n, sample, src) for n in sample_names]
+            records = [_sample(z, n, sample, src) for n in sample_names]
+        _verify_the_rest(z, src)
     if not isinstance(header, dict):
         raise InputError("header.json is not an object", path=src, hint="re-export the log")
     return _build(header, records, opts, src, sha256_file(path), "inspect-eval", source)
@@ -115,11 +121,59 @@ def _sample_spec(opts: ReadOptions) -> Spec:
 
 
 def _member(z: SafeZip, name: str, spec: Spec, src: str) -> Any:
-    """An archive member parsed, refusing a duplicate key `spec` reads (E117)."""
+    """An archive member parsed, refusing a duplicate key `spec` reads (E117); an error names
+    the member."""
     data = z.read(name)
-    value = parse_json(data, src)
+    try:
+        value = parse_json(data, src)
+    except InputError as exc:
+        if type(exc) is not InputError:
+            raise
+        raise InputError(f"member {name!r}: {exc.message.removeprefix(src + ': ')}", path=src,
+                         hint=exc.hint, code=exc.code) from None
     refuse_duplicates(data, value, spec, src, name)
     return value
+
+
+def _sample(z: SafeZip, name: str, spec: Spec, src: str) -> Any:
+    value = _member(z, name, spec, src)
+    if not isinstance(value, dict):  # was "sample #11 is not an object": which file?
+        raise InputError(f"member {name!r} holds a JSON {type(value).__name__}, not a sample",
+                         path=src, hint=_DAMAGED, code=E_FIELD)
+    return value
+
+
+_DAMAGED = "the log is damaged or incomplete; copy it again or re-export it from Inspect"
+
+
+def _no_sample_missing(records: list[Any], names: list[str], src: str) -> None:
+    """Refuse summaries.json listing more samples than the archive has sample files: the
+    sample files decided before, and the run silently lost the samples whose files were gone
+    (40 summaries, 39 files: a run of 39)."""
+    if len(records) == len(names):
+        return
+    expected = {f"samples/{r.get('id')}_epoch_{r.get('epoch', 1)}.json" for r in records
+                if isinstance(r, dict)}  # Inspect's name for a sample's file
+    missing = sorted(expected - set(names))
+    shown = f"; missing: {', '.join(missing[:3])}" if missing else ""
+    raise InputError(f"summaries.json lists {len(records)} samples but the archive holds "
+                     f"{len(names)} sample files{shown}", path=src, hint=_DAMAGED)
+
+
+def _verify_the_rest(z: SafeZip, src: str) -> None:
+    """Every member not read yet is read and discarded: decompressed, its size and CRC
+    checked (`SafeZip.read`), a sample file checked to hold one whole JSON object. The scores
+    come from summaries.json, but a damaged sample file means a damaged log, which is never
+    gated in silence. Cost: decompression, not parsing (bench_readers' 10k-sample archive:
+    0.10 -> 0.55 s, still 25x faster than parsing every sample)."""
+    for name in z.names:
+        if name in z.read_names:
+            continue
+        data = z.read(name)
+        if name.startswith("samples/") and name.endswith(".json") and not (
+                data[:64].lstrip()[:1] == b"{" and data[-64:].rstrip()[-1:] == b"}"):
+            raise InputError(f"member {name!r} is not a whole JSON object (truncated or not "
+                             "JSON)", path=src, hint=_DAMAGED)
 
 
 def _build(header: dict[str, Any], records: Any, opts: ReadOptions, src: str, sha: str,

@@ -1,8 +1,9 @@
 """CSV and TSV files with a header row of named columns.
 
-Columns: `item_id` (or `ReadOptions.id_col`), the score column (`score_col`, else the metric
-name, else `score`), `epoch` when present (an integer from 0; else every row is epoch 1), the
-cluster column (`cluster_col`, else the `--cluster` name) and `error` when present (a non-empty
+Columns: `item_id` (or `ReadOptions.id_col`, the CLI's --id-col), the score column
+(`score_col`, else the metric name, else `score`), `epoch` when present (an integer from 0; else
+every row is epoch 1; a named `epoch_col` must be present), the cluster column (`cluster_col`,
+else the `--cluster` name) and `error` when present (a non-empty
 value other than false/0/no marks an errored row: excluded and counted). Cells are text:
 scores must parse as numbers (`nan`/`inf` are kept for the doctor) or true/false; anything
 else is an error naming the row, as is a row with more non-empty cells than the header (an
@@ -90,7 +91,7 @@ def read_tabular(path: Path, opts: ReadOptions, delimiter: str | None = None) ->
     ccol = None if "cluster" not in pick else f"column {header[pick['cluster']]}"
     meta = dict(metric=metric, harness="csv", source=src, sha256=hasher.hexdigest(),
                 format="tsv" if delimiter == "\t" else "csv", status="success",
-                cluster_key=opts.cluster,
+                cluster_key=opts.cluster or opts.cluster_col,  # --cluster-col alone too
                 cluster_source=ccol,
                 config={"harness": "csv"})
     return build_run(cols, meta, src)
@@ -125,13 +126,14 @@ def _columns(header: list[str], opts: ReadOptions, src: str) -> tuple[Columns, d
                              hint=f"name the column with {flag}", code=E_METRIC)
         return unique(name)
 
-    pick = {"id": need(opts.id_col, "item_id (Python: read_run(..., id_col=))"),
-            "score": need(opts.score_col or opts.metric or "score", "--metric (score_col)")}
-    if opts.epoch_col in index:
-        pick["epoch"] = unique(opts.epoch_col)
+    pick = {"id": need(opts.id_col, "--id-col (id_col=)"),
+            "score": need(opts.score_col or opts.metric or "score",
+                          "--score-col (score_col=) or --metric")}
+    if opts.epoch_col in index or opts.epoch_col != "epoch":  # a column named must exist
+        pick["epoch"] = need(opts.epoch_col, "--epoch-col (epoch_col=)")
     cluster = opts.cluster_col or opts.cluster
     if cluster is not None:
-        pick["cluster"] = need(cluster, "--cluster (cluster_col)")
+        pick["cluster"] = need(cluster, "--cluster-col (cluster_col=) or --cluster")
     if "error" in index:
         pick["error"] = unique("error")
     cols = Columns(clusters=[] if cluster is not None else None)

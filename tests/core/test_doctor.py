@@ -17,7 +17,7 @@ import pytest
 from evalsig_core import EvalRun, InputError, Policy, gate, read_run
 from evalsig_core.doctor import FINDING_CODES, diagnose, finding_from_error, summarize
 from evalsig_core.report import DoctorReport, Finding, Severity
-from tests.conftest import REPO, SHARED_FIXTURES
+from tests.conftest import REPO, SHARED_FIXTURES, run_cli, write_runframe
 
 
 def _run(ids: list[Any], scores: list[float], clusters: list[Any] | None = None,
@@ -221,6 +221,27 @@ def test_w206_names_no_method_the_gate_may_not_use() -> None:
     r = gate(b, c, Policy(min_delta=0.0, cluster="passage_id"))
     (w206,) = [f for f in r.findings if f.code == "W206"]
     assert r.comparison.method == "wild_cluster_bootstrap" and "CR2" not in w206.hint
+
+
+@pytest.mark.parametrize(("G", "code"), [(3, "W205"), (8, "W206")])
+def test_w205_w206_name_the_baseline_file_whose_labels_they_count(
+        tmp_path: Path, G: int, code: str) -> None:
+    # they read "only 3 clusters under key 'passage_id': ..." in a report about two files
+    # (in a suite, about many): the pairing clusters by the baseline's labels
+    ids, cl = _ids(40), [f"P{i % G}" for i in range(40)]
+    b = write_runframe(tmp_path / "b.json", ids, _alt(40), cl)
+    c = write_runframe(tmp_path / "c.json", ids, _alt(40, 1), cl)
+    f = _one(diagnose(read_run(b, cluster="passage_id"), read_run(c, cluster="passage_id"),
+                      cluster="passage_id"), code)
+    assert f"{G} clusters under key 'passage_id' (the baseline's labels, in {b})" in f.message
+    rc, out, _ = run_cli(["doctor", str(b), str(c), "--cluster", "passage_id"])
+    assert rc == 0 and any(code in line and str(b) in line for line in out.splitlines())
+
+
+def test_w206_on_runs_built_in_memory_reads_as_before() -> None:
+    b, c = _clean_pair(40, 8)
+    assert _one(diagnose(b, c, cluster="passage_id"), "W206").message == (
+        "8 clusters under key 'passage_id'")
 
 
 def test_a_run_summary_mean_averages_epochs_within_items_first() -> None:

@@ -240,6 +240,20 @@ def test_no_token_no_request(tmp_path: Path, github: FakeGitHub) -> None:
     assert github.requests == []
 
 
+def test_the_column_inputs_reach_the_gate(tmp_path: Path) -> None:
+    # a CSV with its own column names: the action had no input for them
+    for name, flip in (("b", 0), ("c", 3)):
+        rows = [f"q{i},{(i % 2) ^ (i % 7 == flip)},P{i % 8}" for i in range(40)]
+        (tmp_path / f"{name}.csv").write_text("sample,reward,group\n" + "\n".join(rows) + "\n")
+    code, out, log = _run(tmp_path, baseline=str(tmp_path / "b.csv"),
+                          candidate=str(tmp_path / "c.csv"), metric="", cluster="",
+                          id_col="sample", score_col="reward", cluster_col="group",
+                          min_delta="0")
+    assert code in (0, 1, 2) and out["verdict"] in ("ALLOW", "REJECT", "INCONCLUSIVE"), log
+    report = json.loads(Path(out["report_json"]).read_text())
+    assert report["cluster"] == "group" and report["comparison"]["n_clusters"] == 8
+
+
 def _action() -> dict[str, Any]:
     return yaml.safe_load((REPO / "action.yml").read_text())
 

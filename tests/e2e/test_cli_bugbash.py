@@ -205,12 +205,13 @@ def test_a_csv_column_named_twice_is_refused_not_guessed(
 
 def test_a_missing_csv_id_column_names_the_cli_fix(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    # the hint was "name the column with id_col", a keyword the CLI does not have
+    # the hint was "name the column with id_col", a keyword the CLI did not have; then
+    # "item_id (Python: read_run(..., id_col=))"; now the CLI has --id-col
     (tmp_path / "b.csv").write_text("id,accuracy\n" + "".join(f"q{i},1\n" for i in range(5)))
     assert main(["doctor", str(tmp_path / "b.csv"), str(tmp_path / "b.csv"), "--metric",
                  "accuracy"], {}) == 65
     out, err = capsys.readouterr()
-    assert "name the column with item_id" in out + err
+    assert "name the column with --id-col (id_col=)" in out + err
 
 
 def test_an_integer_score_beyond_float64_is_bad_data_not_an_internal_error(

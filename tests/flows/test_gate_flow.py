@@ -126,6 +126,7 @@ def test_a_run_directory_is_one_line_naming_it_not_an_internal_error(role: str,
                       name=f"flow-dir-{role}", return_state=True)
     assert state.is_failed()
     assert state.message.startswith(f"INPUT ERROR (exit 65): {runs[role]}: the {role} run is "
-                                    "a directory: a flow gates and stores one run file (fix: "
-                                    "pass the run file itself"), state.message
+                                    "a directory, a run file was expected (fix: pass the run "
+                                    "file itself: a flow gates and stores one run file"), \
+        state.message
     assert "\n" not in state.message

@@ -2,8 +2,9 @@
 
 UTF-16 and UTF-32 (with or without a byte-order mark) are refused by every reader in one line,
 where a UTF-16 JSON document without a mark was read and the same file with one was "not valid
-UTF-8"; a doubled UTF-8 mark is named; CSV/TSV with classic Mac line ends (CR only) are read;
-JSON lines with CR line ends, and JSON lines that are arrays, say so instead of "Extra data".
+UTF-8"; a doubled UTF-8 mark is named; CSV/TSV and JSON lines with classic Mac line ends (CR
+only) are read; a lone CR in LF-ended JSON lines, and JSON lines that are arrays, say so
+instead of "Extra data".
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from evalsig_core import InputError, read_run
 from evalsig_core.cli import main
+from evalsig_core.readers import _io
 from tests.conftest import SHARED_FIXTURES, write_runframe
 from tests.core.readers.mutations import assert_one_line_error
 from tests.core.readers.zipmaker import DEFLATED, write_zip
@@ -181,25 +183,47 @@ def test_a_csv_with_a_bad_cell_after_cr_line_ends_names_its_line(tmp_path: Path)
         read_run(path)
 
 
-@pytest.mark.parametrize(("name", "text", "kw"), [
-    ("run.jsonl", JSONL, {}),
-    ("run.jsonl", JSONL, {"format": "evalsig-jsonl"}),
-    ("samples", None, {"metric": "acc"}),
-    ("samples", None, {"metric": "acc", "format": "lm-eval-samples"}),
-])
-def test_jsonl_with_cr_line_ends_says_so(tmp_path: Path, name: str, text: str | None,
-                                         kw: dict[str, Any]) -> None:
-    """Before: "invalid JSON at line 1 column 33: Extra data (fix: the file is truncated or
-    not JSON; re-export it)"."""
-    if text is None:
-        path = _lm_copy(tmp_path)
-        text = path.read_text("utf-8")
-    else:
-        path = tmp_path / name
-    path.write_bytes(text.replace("\n", "\r").encode())
-    error = _refused(path, r"the file uses CR line ends \(classic Mac\); evalsig reads LF or "
-                     r"CRLF line ends\b", **kw)
-    assert error.hint is not None and error.hint.startswith("convert the line ends to LF")
+@pytest.mark.parametrize("fmt", ["auto", "lm-eval-samples"])
+def test_lm_eval_samples_with_cr_line_ends_are_read_as_their_lf_twin(tmp_path: Path,
+                                                                   fmt: str) -> None:
+    """Before: "the file uses CR line ends (classic Mac); evalsig reads LF or CRLF line ends".
+    A raw CR in JSON lines can only end a line (JSON strings escape it), so the lines end
+    there, in the one line splitter (`_io.line_blocks`)."""
+    path = _lm_copy(tmp_path)
+    lf = read_run(path, metric="acc", cluster="passage_id")
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+    cr = read_run(path, metric="acc", cluster="passage_id", format=fmt)
+    assert cr.item_ids.tolist() == lf.item_ids.tolist() and cr.n_records == 40
+    assert cr.scores.tolist() == lf.scores.tolist()
+    assert cr.clusters is not None and cr.clusters.tolist() == lf.clusters.tolist()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("header", [False, True])
+@pytest.mark.parametrize("fmt", ["auto", "evalsig-jsonl"])
+def test_native_jsonl_with_cr_line_ends_is_read(tmp_path: Path, header: bool, fmt: str) -> None:
+    head = '{"schema": "evalsig.run/1", "metric": "accuracy"}\r' if header else ""
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(("\r" + head + JSONL.replace("\n", "\r")).encode())
+    run = read_run(path, format=fmt)
+    assert run.item_ids.tolist() == ["q0", "q1", "q2", "q3"]
+    assert run.scores.tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_an_error_in_a_cr_file_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    lines = JSONL.splitlines()
+    lines[2] = lines[2].replace('"score": 0.0', '"score": 0.0,')
+    path.write_bytes("\r".join(lines).encode())
+    _refused(path, "invalid JSON at line 3")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64])
+def test_cr_and_crlf_line_ends_split_across_chunks(tmp_path: Path, chunk: int) -> None:
+    # a CR that ends a chunk may begin a CRLF: one line end, never a blank line between
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b'{"a": 1}\r{"b": 2}\r\n{"c": 3}\r\r{"d": 4}\r')
+    lines = [line for block in _io.line_blocks(path, chunk=chunk, ends=True) for line in block]
+    assert lines == [b'{"a": 1}\n', b'{"b": 2}\n', b'{"c": 3}\n', b"\n", b'{"d": 4}\n']
 
 
 def test_one_line_of_jsonl_with_a_cr_line_end_is_named(tmp_path: Path) -> None:
@@ -232,7 +256,7 @@ def test_a_pretty_printed_document_with_cr_line_ends_is_still_read(tmp_path: Pat
 
 @pytest.mark.parametrize(("content", "says"), [
     (BOM + BOM + JSONL.encode(), "two byte-order marks"),
-    (JSONL.replace("\n", "\r").encode(), "CR line ends"),
+    ((JSONL[:-1] + "\r" + JSONL).encode(), "CR line ends"),
     (b"[1]\n[2]\n", "line 1 is a JSON array"),
     (JSONL.encode("utf-16"), "UTF-16 encoded")])
 def test_gate_on_these_files_exits_65_in_one_line(
