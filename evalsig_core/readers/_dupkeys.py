@@ -33,25 +33,15 @@ JSONL item lines (the native reader; `refuse_line_duplicates`) are checked per b
 A repeated key evalsig does not read is not refused, at any depth (as in documents). Cost
 (bench/bench_readers.py, callgrind): +2.5% of the read with --cluster and metadata of one key,
 +11% without --cluster (every metadata key is added up), up to +21% for files the sum misses at
-first.
-
-lm-eval samples lines (`check_keys`) nest objects too deep for that sum (doc, arguments and
-its generation kwargs), and their prompts hold colons after quotes. Only the keys the reader
-reads are counted, per block, at numpy speed (`key_counts`: the eight bytes before every
-colon), against the records that hold each; a block where a count differs is checked line by
-line as above. Cost (CPU, separate processes, medians, a loaded 2-core machine): the biggest
-fixture (92 KB) 1.1 -> 1.2-1.4 ms; 20k of its lines (23 MB) 77-80 -> 104-112 ms (+30%).
+first. lm-eval samples lines are not checked (+17%).
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import re
 from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from ..errors import InputError
 from ._io import BOM, Lines, count_colons
@@ -120,71 +110,6 @@ def check_block(items: list[bytes], keys: int, base: int, spec: Spec, src: str) 
     refuse_line_duplicates(items, colons, base, spec, src,
                            lambda line, no: parse_any_line(line, src, no))
     return False
-
-
-def check_keys(items: list[bytes], expected: dict[str, int], base: int, spec: Spec,
-               src: str) -> None:
-    """E117 if a line of `items` (a `Lines` block after `base` lines) repeats a key `spec`
-    reads: the lm-eval reader's check, whose lines nest objects (doc, arguments) too deep for
-    a key sum. `expected[k]`: at most the lines of the block that hold the key k where the
-    reader reads it. When `key_counts` finds each key written as often, no line repeats one;
-    else the block is checked line by line (`refuse_line_duplicates`)."""
-    assert isinstance(items, Lines)
-    if key_counts(items, list(expected)) == list(expected.values()):
-        return
-    refuse_line_duplicates(items, items.colons(), base, spec, src,
-                           lambda line, no: parse_any_line(line, src, no))
-
-
-def key_counts(items: list[bytes], keys: list[str]) -> list[int] | None:
-    """How often each of `keys` is written as an object key in a `Lines` block, at any depth,
-    at numpy speed; at least the true count (a string that holds `\\"key\\":` may add one).
-    None when the block holds an escape that could spell one of their characters (`\\u0061`
-    is "a" to a JSON parser, so `"\\u0061cc"` is a second "acc").
-
-    Every colon is found, then the byte before it, past JSON whitespace: the eight bytes up
-    to it are compared with `"key"` (its last seven characters and the closing quote for a
-    longer key: counting more is safe)."""
-    assert isinstance(items, Lines)
-    data, n = items.data, items.end
-    a = np.frombuffer(data, dtype=np.uint8, count=n)
-    if n < 8 or _may_spell(a, all(_PLAIN.fullmatch(k) for k in keys)):
-        return None
-    end = np.flatnonzero(a == 58) - 1  # the byte before each colon
-    for _ in range(_MAX_SPACE):
-        space = a[end] <= 32  # JSON whitespace (no other byte below 33 is valid JSON)
-        if not space.any():
-            break
-        end[space] -= 1
-    else:
-        return None
-    if end.size and end[0] < 7:  # a window before the start: a key at the block's start
-        return None
-    windows = np.ndarray((n - 7,), dtype="<u8", buffer=data, strides=(1,))[end - 7]
-    return [int(np.count_nonzero((windows & mask) == pattern))
-            for mask, pattern in map(_pattern, keys)]
-
-
-_MAX_SPACE = 16
-_PLAIN = re.compile(r"[ !#-.0-\[\]-~]+")  # printable ASCII but the quote, slash and backslash
-
-
-def _pattern(key: str) -> tuple[np.uint64, np.uint64]:
-    """(mask, pattern) of the last eight bytes of `"key"` in a little-endian window."""
-    tail = f'"{key}"'.encode()[-8:]
-    shift = 8 * (8 - len(tail))  # the quote ends the window: its most significant byte
-    return (np.uint64(((1 << 8 * len(tail)) - 1) << shift),
-            np.uint64(int.from_bytes(tail, "little") << shift))
-
-
-def _may_spell(a: np.ndarray, plain: bool) -> bool:
-    """Whether an escape in `a` could spell a key's character: for keys of printable ASCII
-    but `"`, `/` and `\\`, only `\\u0020` to `\\u007f` can; for others any escape."""
-    if not plain:
-        return bool(np.count_nonzero(a == 92))
-    at = np.flatnonzero(a[:-5] == 92)  # a backslash with five bytes after it
-    return bool(((a[at + 1] == 117) & (a[at + 2] == 48) & (a[at + 3] == 48)
-                 & (a[at + 4] >= 50) & (a[at + 4] <= 55)).any())
 
 
 def refuse_line_duplicates(lines: list[bytes], colons: int, base: int, spec: Spec, src: str,

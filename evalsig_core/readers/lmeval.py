@@ -22,13 +22,11 @@ from ..errors import InputError, UsageError
 from ..numtext import shown_value
 from ..run import EvalRun
 from ._columns import Columns, build_run
-from ._dupkeys import Spec, check_keys, refuse_duplicates
 from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, line_blocks
 from ._json import FAST_LOADS, parse_line, read_metadata_json, reparse_exact, unread_entry
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d\d-\d\dT[\d\-.:]+)\.jsonl$")
 _MISSING = object()
-_LINE_CHECK = True  # E117 on sample lines (`_dupkeys.check_keys`); bench_readers turns it off
 _NOT_METRICS = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter",
                 "metrics", "doc_hash", "prompt_hash", "target_hash"}
 
@@ -65,7 +63,7 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     key = opts.cluster
     loads = FAST_LOADS
     missing = _MISSING
-    base = start = 0  # lines before the block; its first record
+    base = 0
     for block in line_blocks(path, hasher=hasher, ends=True):
         try:
             for line in block:
@@ -75,10 +73,8 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
                     obj = parse_line(line, src, base + block.index(line) + 1)
                     if obj is None:
                         continue
-                if metric is None:  # named by the line's `metrics`: a repeat is refused too
+                if metric is None:
                     metric = _only_metric(obj, src)
-                    refuse_duplicates(line, obj, {"metrics": None}, src,
-                                      f"line {base + block.index(line) + 1}")
                 value = obj.get(metric, missing)
                 if value is missing:
                     raise InputError(
@@ -96,9 +92,6 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
         except AttributeError:  # `.get` on a line that is not an object
             raise InputError(f"record #{len(ids) + 1} is not a JSON object", path=src,
                              hint="this is not an lm-eval samples file", code=E_FIELD) from None
-        if _LINE_CHECK and len(ids) > start:
-            _check_block(block, base, str(metric), key, (ids, filters, labels), start, src)
-        start = len(ids)
         base += len(block)
     if not ids:
         raise InputError("file has no samples", path=src, hint="re-run lm-eval with --log_samples",
@@ -116,21 +109,6 @@ def read_lmeval_samples(path: Path, opts: ReadOptions) -> EvalRun:
     chosen = chosen_filter if chosen_filter is not None else str(filters[0])
     meta = _meta(path, src, str(metric), chosen, opts)
     return build_run(cols, {**meta, "sha256": hasher.hexdigest()}, src)
-
-
-def _check_block(block: list[bytes], base: int, metric: str, cluster: str | None,
-                 columns: tuple[list[Any], ...], start: int, src: str) -> None:
-    """E117 if a line of the block repeats a key the reader reads (`_dupkeys.check_keys`):
-    each is expected once per record that holds it (a null value counts as absent, so the
-    count is at most the records that write it)."""
-    ids, filters, labels = (col[start:] for col in columns)
-    n = len(ids)
-    expected = {"doc_id": n - ids.count(None), "filter": n - filters.count(None), metric: n}
-    spec: Spec = dict.fromkeys(expected)
-    if cluster is not None:
-        expected["doc"] = expected[cluster] = n - labels.count(None)
-        spec["doc"] = {cluster: None}
-    check_keys(block, expected, base, spec, src)
 
 
 def _metric_and_filter(opts: ReadOptions) -> tuple[str | None, str | None]:
