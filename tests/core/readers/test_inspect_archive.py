@@ -162,6 +162,19 @@ def test_total_decompressed_size_is_bounded(tmp_path: Path,
         read_run(REAL, metric="match")
 
 
+def test_members_only_checked_have_their_own_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The transcripts behind summaries.json are only decompressed and CRC-checked: counted
+    # against the 4 GiB parse budget, a 6 GiB agent log read through its summaries was refused
+    with _zip.SafeZip(REAL) as z:
+        parsed = sum(z.names[n].file_size for n in ("header.json", "summaries.json"))
+        everything = sum(i.file_size for i in z.names.values())
+    monkeypatch.setattr(_zip, "MAX_TOTAL_BYTES", parsed + 1024)
+    assert len(read_run(REAL, metric="match").item_ids) > 0  # the check exceeds it: still read
+    monkeypatch.setattr(_zip, "MAX_CHECKED_BYTES", everything - parsed - 1)
+    with pytest.raises(InputError, match="more than .* bytes.*zip bomb"):
+        read_run(REAL, metric="match")
+
+
 def test_member_count_is_bounded_before_the_directory_is_parsed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_zip, "MAX_MEMBERS", 10)
