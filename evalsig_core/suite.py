@@ -189,9 +189,9 @@ def load_suite(path: str | Path, *, correction: str | None = None,
                 f"{path}: entry {e.name!r} has no {missing} run file",
                 hint="`evalsig suite` gates files; stored baselines and candidate commands "
                 "need the nightly flow (evalsig_flows)")
-        flags = {"metric": e.metric, "cluster": e.cluster, "filter": e.filter, "format": e.format}
         items.append(SuiteItem(name=e.name, policy=e.policy(), task=e.task,
-                               load=_loader(Path(e.baseline), Path(e.candidate), flags)))
+                               load=_loader(Path(e.baseline), Path(e.candidate),
+                                            e.read_options())))
     return items, correction or spec.correction
 
 

@@ -65,6 +65,11 @@ class SuiteEntrySpec(BaseModel):
     cluster: StrictStr | None = None
     filter: StrictStr | None = None
     format: StrictStr = "auto"
+    # CSV/TSV column names of both runs (the CLI's --id-col ...; None: the reader's default)
+    id_col: StrictStr | None = None
+    score_col: StrictStr | None = None
+    cluster_col: StrictStr | None = None
+    epoch_col: StrictStr | None = None
     min_delta: StrictFloat
     alpha: StrictFloat = 0.05
     power: StrictFloat = 0.80
@@ -88,6 +93,16 @@ class SuiteEntrySpec(BaseModel):
         import shlex
 
         return shlex.split(v) if isinstance(v, str) else v
+
+    def read_options(self) -> dict[str, Any]:
+        """`read_run`'s keyword arguments for this entry's two runs, the same for
+        `evalsig suite` and the nightly flow: metric, cluster, filter, format and the column
+        names the entry sets."""
+        kw: dict[str, Any] = {"metric": self.metric, "cluster": self.cluster,
+                              "filter": self.filter, "format": self.format}
+        kw.update({k: v for k in ("id_col", "score_col", "cluster_col", "epoch_col")
+                   if (v := getattr(self, k)) is not None})
+        return kw
 
     def policy(self) -> Policy:
         return Policy(min_delta=self.min_delta, alpha=self.alpha, power=self.power,

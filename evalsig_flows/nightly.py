@@ -105,10 +105,12 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
                           for e in entries]
     candidates = store_candidate.map(sources, unmapped(store), unmapped(spec.name),
                                      [e.candidate is None for e in entries])
+    # each entry's format and column names too (they were ignored: read with the defaults)
+    options = [e.read_options() for e in entries]
     b_runs = read_task.map(baselines, [e.metric for e in entries],
-                           [e.cluster for e in entries], [e.filter for e in entries])
+                           [e.cluster for e in entries], [e.filter for e in entries], options)
     c_runs = read_task.map(candidates, [e.metric for e in entries],
-                           [e.cluster for e in entries], [e.filter for e in entries])
+                           [e.cluster for e in entries], [e.filter for e in entries], options)
     gates = gate_task.map(b_runs, c_runs, policies)
     every: list[PrefectFuture[Any]] = [*baselines, *candidates, *b_runs, *c_runs, *gates]
     every += [s for s in sources if isinstance(s, PrefectFuture)]

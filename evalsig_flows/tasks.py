@@ -207,18 +207,21 @@ def store_candidate(candidate: str, store_uri: str, suite: str,
 
 @task(name="read-run", **COMPUTE)
 def read_task(path: RunRef | str, metric: str | None, cluster: str | None,
-              filter: str | None = None) -> EvalRun:
+              filter: str | None = None, options: dict[str, Any] | None = None) -> EvalRun:
     """Read a run; one fetched from a store (a temporary copy) is named by its URI.
 
-    The run's `source` (the reports' "file" row) and any error's path say where the run is
-    kept, never the temporary copy, which the reader of a report or an error cannot find.
+    `options`: further `read_run` keywords (a suite entry's format and column names,
+    `SuiteEntrySpec.read_options`). The run's `source` (the reports' "file" row) and any
+    error's path say where the run is kept, never the temporary copy, which the reader of a
+    report or an error cannot find.
     """
+    kw = {**(options or {}), "metric": metric, "cluster": cluster, "filter": filter}
     if not isinstance(path, RunRef):
-        return read_run(path, metric=metric, cluster=cluster, filter=filter)
+        return read_run(path, **kw)
     local, uri = path.path, path.uri
     copied = _local(uri) != local
     try:
-        run = read_run(local, metric=metric, cluster=cluster, filter=filter)
+        run = read_run(local, **kw)
     except InputError as exc:
         if copied:
             raise _renamed(exc, local, uri) from None

@@ -110,3 +110,26 @@ def test_help_lists_the_column_flags(command: str, capsys: pytest.CaptureFixture
     out = " ".join(capsys.readouterr().out.split())
     for flag in ("--id-col", "--score-col", "--cluster-col", "--epoch-col"):
         assert f"{flag} NAME CSV/TSV column of the" in out
+
+
+def _suite(tmp_path: Path, b: Path, c: Path, columns: str) -> Path:
+    path = tmp_path / f"suite-{b.stem}.toml"
+    path.write_text(f'[suite]\nmin_delta = 0.0\n{columns}\n[[entry]]\nname = "qa"\n'
+                    f'baseline = "{b}"\ncandidate = "{c}"\n')
+    return path
+
+
+def test_a_suite_entry_names_its_columns_and_gates_as_the_default_names(tmp_path: Path) -> None:
+    # a suite could not name CSV columns at all (extra keys are refused): such runs could not
+    # be gated in a suite, nor by the nightly flow that reads the same file
+    b, c = _runs(tmp_path)
+    sb, sc = _runs(tmp_path, "item_id,score,passage_id,epoch")
+    cols = ('id_col = "sample"\nscore_col = "reward"\ncluster_col = "group"\n'
+            'epoch_col = "round"\n')
+    custom = _json(["suite", str(_suite(tmp_path, b, c, cols))])
+    default = _json(["suite", str(_suite(tmp_path, sb, sc, 'cluster = "passage_id"'))])
+    one, two = custom["entries"][0]["report"], default["entries"][0]["report"]
+    assert one["comparison"]["n_clusters"] == 12 and _numbers(one) == _numbers(two)
+    wrong = cols.replace('"reward"', '"acc"')
+    code, out, _ = run_cli(["suite", str(_suite(tmp_path, b, c, wrong))])
+    assert code == 2 and "no column 'acc'" in out  # the entry's error, in the suite table

@@ -115,3 +115,35 @@ candidate = "{EXAMPLES / 'candidate.json'}"
     report = stored_report(s3_uri, result)
     assert {e["report"]["baseline"]["sha256"] for e in report["entries"]} == {
         hashlib.sha256((EXAMPLES / "baseline.json").read_bytes()).hexdigest()}
+
+
+def test_an_entry_s_csv_columns_reach_the_nightly_reads(tmp_path: Path) -> None:
+    # the nightly flow read every entry with the reader's defaults (metric, cluster and
+    # filter only): a suite entry's format and column names were dropped without a word
+    from evalsig_flows.flows import nightly_gate_flow
+
+    rows = {"b": [(f"q{i}", int(i % 3 == 0), f"P{i % 8}") for i in range(160)],
+            "c": [(f"q{i}", int(i % 3 != 2), f"P{i % 8}") for i in range(160)]}
+    for name, recs in rows.items():
+        (tmp_path / f"{name}.csv").write_text(
+            "sample,reward,group\n" + "".join(f"{i},{s},{g}\n" for i, s, g in recs))
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+[suite]
+name = "csv-columns"
+min_delta = 0.005
+id_col = "sample"
+score_col = "reward"
+cluster_col = "group"
+
+[[entry]]
+name = "csv"
+task = "csv"
+baseline = "{tmp_path / 'b.csv'}"
+candidate = "{tmp_path / 'c.csv'}"
+""")
+    uri = (tmp_path / "store").as_uri()
+    state = nightly_gate_flow(suite_file=str(suite), store=uri, return_state=True)
+    entry = stored_report(uri, outcome(state))["entries"][0]
+    assert entry["verdict"] == "ALLOW", entry.get("error")
+    assert entry["report"]["comparison"]["n_clusters"] == 8
