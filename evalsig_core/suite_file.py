@@ -16,7 +16,8 @@ candidate = "runs/new.json" # a path or URI, or (nightly flow only):
 # command = ["inspect", "eval", "mmlu.py", "--log-dir", "{output_dir}"]
 # output = "*.eval"         # glob inside {output_dir}; the newest match is ingested
 # timeout = 3600
-# filter, format, mode, alpha, power, method, resamples, seed as the gate flags
+# filter, format, mode, alpha, power, method, resamples, seed as the gate flags;
+# id_col, score_col, cluster_col, epoch_col as --id-col ... (CSV/TSV column names)
 ```
 Relative paths are resolved against the suite file's directory. Every problem in the file is a
 usage error (exit 64) naming the file and the entry; a missing file exits 66.
