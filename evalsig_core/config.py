@@ -41,6 +41,11 @@ class Defaults(BaseModel):
     cluster: StrictStr | None = None
     filter: StrictStr | None = None
     format: StrictStr | None = None
+    # CSV/TSV column names (--id-col ...): a project whose runs name them so says it once
+    id_col: StrictStr | None = None
+    score_col: StrictStr | None = None
+    cluster_col: StrictStr | None = None
+    epoch_col: StrictStr | None = None
     min_delta: StrictFloat | None = None
     alpha: StrictFloat | None = None
     power: StrictFloat | None = None

@@ -133,3 +133,21 @@ def test_a_suite_entry_names_its_columns_and_gates_as_the_default_names(tmp_path
     wrong = cols.replace('"reward"', '"acc"')
     code, out, _ = run_cli(["suite", str(_suite(tmp_path, b, c, wrong))])
     assert code == 2 and "no column 'acc'" in out  # the entry's error, in the suite table
+
+
+def test_a_project_config_names_the_columns_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the column flags had no config key: `id-col = "sample"` in evalsig.toml was refused
+    b, c = _runs(tmp_path)
+    sb, sc = _runs(tmp_path, "item_id,score,passage_id,epoch")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evalsig.toml").write_text(
+        'id-col = "sample"\nscore_col = "reward"\ncluster-col = "group"\nepoch-col = "round"\n')
+    assert main(["gate", str(b), str(c), "--min-delta", "0", "--output", "json"], {}) == 0
+    custom = json.loads(capsys.readouterr().out)
+    default = _json(["gate", str(sb), str(sc), "--cluster", "passage_id", "--min-delta", "0"])
+    assert _numbers(custom) == _numbers(default)
+    # a flag still wins over the config: the wrong score column is named
+    assert main(["gate", str(b), str(c), "--score-col", "acc", "--min-delta", "0"], {}) == 65
+    assert "no column 'acc'" in capsys.readouterr().err
