@@ -18,7 +18,7 @@ from .policy import Mode, Verdict
 
 __all__ = [
     "SCHEMA_VERSION", "ComparisonResult", "DoctorReport", "Finding", "GateReport", "Interval",
-    "RunSummary", "Severity", "SuiteEntry", "SuiteReport", "finite_or_none",
+    "RunSummary", "Severity", "SuiteEntry", "SuiteReport", "decision_lower", "finite_or_none",
 ]
 
 SCHEMA_VERSION = "1"
@@ -26,6 +26,16 @@ SCHEMA_VERSION = "1"
 
 def finite_or_none(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+def decision_lower(c: Any) -> float | None:
+    """The lower bound the ALLOW decision compared: `allow_lower` when `auto` used a stricter
+    level than alpha (few clusters / low df; the report then carries `allow_alpha`), else the
+    reported one-sided bound. None = unbounded. Reports without those fields use `ci.lower`.
+    (Reports, suites and the flows' entries table all ask this one function.)"""
+    if getattr(c, "allow_alpha", None) is not None:
+        return getattr(c, "allow_lower", None)
+    return c.ci.lower
 
 
 class Interval(NamedTuple):

@@ -30,7 +30,7 @@ from .errors import EvalsigError, UsageError
 from .gate import gate
 from .numfmt import counted
 from .policy import Mode, Policy, Verdict
-from .report import ComparisonResult, GateReport, SuiteEntry, SuiteReport
+from .report import ComparisonResult, GateReport, SuiteEntry, SuiteReport, decision_lower
 from .run import EvalRun
 from .stats.multiplicity import CORRECTIONS, adjust_p_values
 from .stats.power import bound_mde, extra_items_needed, t_quantile
@@ -149,7 +149,7 @@ def _mde_at(c: ComparisonResult, level: float, eff: float, power: float) -> floa
     the bound moved out by the t (normal without df) quantiles' difference, measured as the
     gate measures its own (`bound_mde`)."""
     df = math.inf if c.df is None else c.df
-    lower = c.allow_lower if c.allow_alpha is not None else c.ci.lower
+    lower = decision_lower(c)
     if lower is None or not math.isfinite(c.mde):
         return c.mde
     shift = t_quantile(1 - eff, df) - t_quantile(1 - level, df)

@@ -39,7 +39,7 @@ from evalsig_core import (
 )
 from evalsig_core.readers import os_error, sha256_file
 from evalsig_core.render import render_doctor, render_gate, render_suite
-from evalsig_core.report import SuiteReport
+from evalsig_core.report import SuiteReport, decision_lower
 
 from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
@@ -362,7 +362,7 @@ def entry_row(name: str, report: GateReport) -> dict[str, Any]:
     c = report.comparison
     return {"entry": name, "verdict": report.verdict.value, "delta": round(c.delta, 6),
             "ci_lower": c.ci.lower,
-            "decision_lower": c.allow_lower if c.allow_alpha is not None else c.ci.lower,
+            "decision_lower": decision_lower(c),
             "decision_alpha": report.allow_level, "p_value": c.p_value,
             "mde": round(c.mde, 6), "n_pairs": c.n_pairs, "method": c.method}
 

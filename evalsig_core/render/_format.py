@@ -14,6 +14,7 @@ from typing import Any
 
 from ..numfmt import digits_apart, fixed
 from ..policy import Mode
+from ..report import decision_lower
 
 __all__ = [
     "Style", "axis_label", "axis_unit", "decision_bound", "decision_lower",
@@ -71,15 +72,6 @@ def interval(iv: Sequence[float | None]) -> str:
 
 def pct(x: float) -> str:
     return f"{100 * x:g}%"
-
-
-def decision_lower(c: Any) -> float | None:
-    """The lower bound the ALLOW decision compared: `allow_lower` when `auto` used a stricter
-    level than alpha (few clusters / low df; the report then carries `allow_alpha`), else the
-    reported one-sided bound. None = unbounded. Reports without those fields use `ci.lower`."""
-    if getattr(c, "allow_alpha", None) is not None:
-        return getattr(c, "allow_lower", None)
-    return c.ci.lower
 
 
 def decision_bound(report: Any) -> str | None:
