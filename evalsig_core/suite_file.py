@@ -99,10 +99,11 @@ class SuiteEntrySpec(BaseModel):
         """`read_run`'s keyword arguments for this entry's two runs, the same for
         `evalsig suite` and the nightly flow: metric, cluster, filter, format and the column
         names the entry sets."""
+        from .readers import COLUMN_FLAGS
+
         kw: dict[str, Any] = {"metric": self.metric, "cluster": self.cluster,
                               "filter": self.filter, "format": self.format}
-        kw.update({k: v for k in ("id_col", "score_col", "cluster_col", "epoch_col")
-                   if (v := getattr(self, k)) is not None})
+        kw.update({k: v for k in COLUMN_FLAGS if (v := getattr(self, k)) is not None})
         return kw
 
     def policy(self) -> Policy:
