@@ -2,19 +2,20 @@
 
 `stats.power.t_test_effect` solves P(T'(df, lambda) > crit) = power for lambda. Until
 mdefast it bisected a bracket around the t + t guess: 80 halvings plus the widening checks,
-about 140 noncentral-t evaluations of every element, 7 ms per scalar `bound_mde` (a 100-entry
-suite spent 0.7 s there) and every element of an array through all of them. Now it takes
-safeguarded secant steps on the probit of the power (`_effect_root`) and drops converged
-elements: at most 7 evaluations on a grid of crit -3..50, df 0.5..1e6
-(tests/core/test_stats_power.py counts them).
+about 140 noncentral-t evaluations of every element of an array, about 2 CPU ms a scalar
+`bound_mde` (a gate or suite entry makes one) and 0.95 s for 10,000. Now it takes safeguarded
+secant steps on the probit of the power (`_effect_root`) and drops converged elements: at
+most 7 evaluations on a grid of crit -3..50, df 0.5..1e6 (tests/core/test_stats_power.py
+counts them).
 
-The reference below is that bisection, copied from power.py at commit 2d80832 (the body
-verbatim); `bound_mde` is timed with either solver patched in, on the same inputs, alternated,
-the fastest of REPEATS runs each, in CPU seconds (time.process_time: the machines here are
-shared and wall-clock swings with other jobs' load). Cases: one scalar call as the gate makes
-it (a t bound's crit 1.7-ish on 29 df), and a 10,000-element array as the calibration study
-makes them (crit from a resampling bound, df 4..200 per sample). Printed: times, the ratio
-old / new, and the largest relative difference of the two answers.
+The reference below is that bisection, copied from power.py at commit 2d80832 (its loops
+verbatim; t_test_effect's edges around it are unchanged); `bound_mde` is timed with either
+root patched in, on the same inputs, alternated, the fastest of REPEATS runs each, in CPU
+seconds (time.process_time: the machines here are shared and wall-clock swings with other
+jobs' load). Cases: one scalar call as the gate makes it (a t bound's crit, 1.70 on 29 df),
+and a 10,000-element array as the calibration study makes them (crit from a resampling
+bound, df 4..200 per sample). Printed: times, the ratio old / new, and the largest relative
+difference of the two answers.
 Run: `make bench BENCH=power` (or `python -m bench power`).
 """
 
@@ -28,22 +29,16 @@ from unittest import mock
 import numpy as np
 
 from evalsig_core.stats import power as pw
-from evalsig_core.stats._dist import chi2_ppf, nct_sf, norm_ppf, t_ppf
+from evalsig_core.stats._dist import nct_sf, t_ppf
 
 REPEATS = 5
 _BISECTIONS = 80
-_FAR = pw._FAR
 
 
-def _bisection_effect(crit: Any, df: Any, power: float) -> Any:
-    """power.t_test_effect at commit 2d80832 (the bracketed bisection), verbatim."""
-    c, nu = np.broadcast_arrays(np.asarray(crit, dtype=np.float64),
-                                np.asarray(df, dtype=np.float64))
-    normal = np.isinf(nu) & (nu > 0)
-    valid = np.isfinite(c) & (nu > 0) & ~normal
-    far = valid & (np.abs(c) > _FAR)
-    ok = valid & ~far
-    x, v = np.where(ok, c, 0.0), np.where(valid, nu, 1.0)
+def _bisection_root(x: np.ndarray, v: np.ndarray, power: float) -> np.ndarray:
+    """The root power.t_test_effect found at commit 2d80832 for its finite crit and df (the
+    elements `_effect_root` solves now): the bracketed bisection, verbatim but for the edge
+    handling around it, which t_test_effect still does."""
     # the t + t formula STATS.md states (within 1% for df >= 9) as the bracket's centre
     guess = x + np.asarray(t_ppf(power, v))
     width = 1.0 + np.abs(guess)
@@ -60,11 +55,8 @@ def _bisection_effect(crit: Any, df: Any, power: float) -> Any:
         mid = 0.5 * (lo + hi)
         up = np.asarray(nct_sf(x, v, mid)) < power
         lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-    lam = np.where(ok, 0.5 * (lo + hi), np.where(nu > 0, c, np.nan))
-    if far.any():  # lambda = c s: P(S < s) = power for c > 0, P(S > s) = power for c < 0
-        q = np.where(c > 0, power, 1.0 - power)
-        lam = np.where(far, c * np.sqrt(np.asarray(chi2_ppf(q, v)) / v), lam)
-    return np.where(normal, c + float(norm_ppf(power)), lam)[()]
+    out: np.ndarray = 0.5 * (lo + hi)
+    return out
 
 
 def _best(fn: Callable[[], Any], loops: int) -> float:
@@ -79,18 +71,18 @@ def _best(fn: Callable[[], Any], loops: int) -> float:
 
 
 def _case(name: str, args: tuple[Any, ...], loops: int) -> None:
-    def new() -> Any:
+    def call() -> Any:
         return pw.bound_mde(*args)
 
-    def old() -> Any:
-        with mock.patch.object(pw, "t_test_effect", _bisection_effect):
-            return pw.bound_mde(*args)
-
-    old(), new()  # warm up: scipy.special's import and first calls
+    bisection = mock.patch.object(pw, "_effect_root", _bisection_root)
+    a = np.asarray(call())  # also the warm-up: scipy.special's import and first calls
+    with bisection:
+        b = np.asarray(call())
     t_old = t_new = np.inf
     for _ in range(2):  # alternated, so a load that drifts falls on both
-        t_old, t_new = min(t_old, _best(old, loops)), min(t_new, _best(new, loops))
-    a, b = np.asarray(new()), np.asarray(old())
+        with bisection:
+            t_old = min(t_old, _best(call, loops))
+        t_new = min(t_new, _best(call, loops))
     rel = float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
     print(f"{name:34s} bisection {t_old * 1e3:9.2f} ms | secant {t_new * 1e3:8.2f} ms | "
           f"ratio {t_old / t_new:5.1f}x | max relative difference {rel:.1e}", flush=True)
