@@ -23,7 +23,11 @@ def t_quantile(p: float, df: float) -> float:
     return float(norm_ppf(p) if math.isinf(df) else t_ppf(p, df))
 
 
-_BISECTIONS = 80  # halvings of the bracket: 2^-80 of its width, past float64 resolution
+# The solve stops when a step moves lambda by less than this (relative; absolute below 1):
+# the step after it would be far smaller (secant steps converge superlinearly)
+_XTOL = 1e-13
+_STEPS = 200  # cap on evaluations: a grid of crit -3..50, df 0.5..1e6 takes at most 7
+_STALL = 3  # a finite bracket that has not halved over this many evaluations is bisected
 # Beyond this many SEs the noncentral t's series does not converge (boost warns at 1e5), and
 # the normal part of T' = (Z + lambda) / S is negligible against lambda: lambda = crit s_p
 # with s_p the quantile of S = sqrt(chi^2_df / df) that leaves probability `power` (error
@@ -36,37 +40,77 @@ def t_test_effect(crit: Any, df: Any, power: float) -> Any:
     critical value `crit` on the studentized estimate (t on `df` degrees of freedom) passes
     with probability `power`: P(T'(df, lambda) > crit) = power, T' the noncentral t (the exact
     power of a t test; statsmodels' TTestPower solves the same equation). Where df = inf it is
-    crit + z_power. Elementwise on arrays (crit and df broadcast), by a bracketed bisection
-    (the power rises with lambda); an infinite `crit` gives an infinite lambda, NaN or
-    df <= 0 gives NaN."""
+    crit + z_power. Elementwise on arrays (crit and df broadcast), by safeguarded secant steps
+    inside a bracket (`_effect_root`: a few noncentral-t evaluations); an infinite `crit`
+    gives an infinite lambda, NaN or df <= 0 gives NaN."""
     c, nu = np.broadcast_arrays(np.asarray(crit, dtype=np.float64),
                                 np.asarray(df, dtype=np.float64))
     normal = np.isinf(nu) & (nu > 0)
     valid = np.isfinite(c) & (nu > 0) & ~normal
     far = valid & (np.abs(c) > _FAR)
     ok = valid & ~far
-    x, v = np.where(ok, c, 0.0), np.where(valid, nu, 1.0)
-    # the t + t formula STATS.md states (within 1% for df >= 9) as the bracket's centre
-    guess = x + np.asarray(t_ppf(power, v))
-    width = 1.0 + np.abs(guess)
-    lo, hi = guess - width, guess + width
-    for _ in range(60):  # widen until the root is inside (df < 1 and a large crit need it)
-        low = np.asarray(nct_sf(x, v, lo)) > power
-        high = np.asarray(nct_sf(x, v, hi)) < power
-        if not (low.any() or high.any()):
-            break
-        lo = np.where(low, lo - 2 * width, lo)
-        hi = np.where(high, hi + 2 * width, hi)
-        width = width * 2
-    for _ in range(_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        up = np.asarray(nct_sf(x, v, mid)) < power
-        lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-    lam = np.where(ok, 0.5 * (lo + hi), np.where(nu > 0, c, np.nan))
+    lam = np.where(nu > 0, c, np.nan)
+    if ok.any():
+        lam[ok] = _effect_root(c[ok], nu[ok], power)
     if far.any():  # lambda = c s: P(S < s) = power for c > 0, P(S > s) = power for c < 0
+        v = np.where(far, nu, 1.0)
         q = np.where(c > 0, power, 1.0 - power)
         lam = np.where(far, c * np.sqrt(np.asarray(chi2_ppf(q, v)) / v), lam)
-    return np.where(normal, c + float(norm_ppf(power)), lam)[()]
+    if normal.any():
+        lam = np.where(normal, c + float(norm_ppf(power)), lam)
+    return lam[()]
+
+
+def _effect_root(x: np.ndarray, v: np.ndarray, power: float) -> np.ndarray:
+    """lambda with nct_sf(x, v, lambda) = power, for 1-d arrays of finite x and 0 < v < inf.
+
+    P(T' > x) = P(W < lambda) for W = x S - Z, S = sqrt(chi^2_v / v): the power is the
+    distribution function, in lambda, of one fixed law W with mean x c4(v) and variance
+    1 + x^2 (1 - c4(v)^2). The solve starts at its normal quantile and takes secant steps on
+    g = probit(power(lambda)) - z_power, which is linear in lambda where W is normal (the
+    first step uses that normal slope). Every evaluation narrows the bracket [lo, hi] of
+    points known on either side of the root; a step that would leave it, or a bracket that
+    has not halved in _STALL evaluations, bisects it instead, and while one end is still
+    open a step is capped at a width that doubles each time, so the solve cannot diverge.
+    Elements that have converged drop out of later evaluations. A power outside (0, 1) has
+    no root: NaN."""
+    if not 0 < power < 1:
+        return np.full(x.shape, np.nan)
+    zp = float(norm_ppf(power))
+    k = np.asarray(c4(v))
+    sd = np.sqrt(1.0 + x * x * np.maximum(1.0 - k * k, 0.0))
+    lam = x * k + zp * sd
+    lo, hi = np.full(x.shape, -np.inf), np.full(x.shape, np.inf)
+    prev, gprev = np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+    width, spans = sd.copy(), np.full((_STALL, x.size), np.inf)
+    idx = np.arange(x.size)
+    for it in range(_STEPS):
+        if not idx.size:
+            break
+        at = lam[idx]
+        g = np.asarray(norm_ppf(nct_sf(x[idx], v[idx], at))) - zp
+        below = g < 0  # a NaN counts as above, as a bisection would take it
+        a, b = np.where(below, at, lo[idx]), np.where(below, hi[idx], at)
+        lo[idx], hi[idx] = a, b
+        with np.errstate(all="ignore"):  # no previous point (NaN), or g infinite
+            slope = (g - gprev[idx]) / (at - prev[idx])
+            step = -g * np.where(np.isfinite(slope) & (slope > 0), 1.0 / slope, sd[idx])
+        w, span = width[idx], b - a
+        cap = ~np.isfinite(span) & (np.abs(step) > w)
+        step = np.where(cap, np.copysign(w, step), step)
+        w = np.where(cap, 2 * w, w)
+        tol = _XTOL * np.maximum(np.abs(at), 1.0)
+        small, shut = (g == 0) | (np.abs(step) <= tol), span <= tol
+        new = at + step
+        inside = (new > a) & (new < b) & ~(span > 0.5 * spans[it % _STALL, idx])
+        spans[it % _STALL, idx] = span
+        out = np.where(np.isfinite(span), 0.5 * (a + b), np.where(below, a + w, b - w))
+        width[idx] = np.where(inside | small, w, 2 * w)
+        new = np.where(small | inside, new, out)
+        lam[idx] = np.where(shut & ~small, 0.5 * (a + b), new)
+        prev[idx], gprev[idx] = at, g
+        idx = idx[~(small | shut)]
+    return lam
 
 
 def c4(df: Any) -> Any:

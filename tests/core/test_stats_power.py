@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from scipy import optimize as so
 from scipy import stats as sps
 
 from evalsig_core import EvalRun, Policy, UsageError, Verdict, gate
-from evalsig_core.stats import design_effect, extra_items_needed, icc_anova, required_n
+from evalsig_core.stats import _dist, design_effect, extra_items_needed, icc_anova, required_n
+from evalsig_core.stats import power as power_module
 from evalsig_core.stats.power import (
     bound_mde,
     c4,
@@ -58,6 +60,39 @@ def test_t_test_effect_widens_its_bracket_where_the_t_formula_is_far_off(
     # at 0.5 df and crit 100 the root is near 120, against a t + t guess of about 103
     exact = so.brentq(lambda e: sps.nct.sf(crit, nu, e) - 0.8, -60, 400, xtol=1e-13)
     assert float(t_test_effect(crit, nu, 0.8)) == pytest.approx(exact, rel=1e-9)
+
+
+@pytest.mark.parametrize("power", [0.5, 0.8, 0.95])
+def test_t_test_effect_is_scipys_noncentral_t_root_in_a_few_evaluations(
+        power: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reference: scipy.stats.nct.sf solved by brentq in a bracket holding every root of
+    # the grid (they lie between -3 and 2.9 |crit|); the solve takes at most 7 nct_sf calls
+    # on the whole grid at once (the bisection it replaced took about 140)
+    calls: list[int] = []
+
+    def spy(*args: Any) -> Any:
+        calls.append(np.size(args[0]))
+        return _dist.nct_sf(*args)
+
+    monkeypatch.setattr(power_module, "nct_sf", spy)
+    crit, df = np.meshgrid([-3.0, -1.0, 0.0, 0.5, 1.0, 1.645, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0],
+                           [0.5, 1.0, 2.0, 4.0, 9.0, 30.0, 1e3, 1e6])
+    lam = t_test_effect(crit, df, power)
+    assert len(calls) <= 8 and sum(calls) <= 8 * crit.size
+    for c, nu, got in zip(crit.ravel(), df.ravel(), lam.ravel(), strict=True):
+        exact = so.brentq(lambda e, c=c, nu=nu: sps.nct.sf(c, nu, e) - power, -10.0,
+                          10.0 + 3.0 * abs(c), xtol=1e-13)
+        assert got == pytest.approx(exact, rel=1e-9), (c, nu)
+
+
+@pytest.mark.parametrize("nu", [0.001, 0.01, 0.05, 0.5, 4.0, 1e6])
+@pytest.mark.parametrize("power", [0.8, 0.95])
+def test_t_test_effect_at_crit_zero_is_z_power_on_any_df(nu: float, power: float) -> None:
+    # P(T' > 0) = P(Z + lambda > 0) = Phi(lambda) whatever the chi: lambda = z_power. The
+    # bisection centred its bracket on crit + t_power(df) (3e38 at 0.01 df and power 0.8):
+    # it gave 2.6e14 there, and 1.64484726 (4e-6 off) at 0.05 df and power 0.95
+    assert float(t_test_effect(0.0, nu, power)) == pytest.approx(sps.norm.ppf(power),
+                                                                 rel=1e-12)
 
 
 def test_c4_by_hand() -> None:
