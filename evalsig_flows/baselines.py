@@ -14,7 +14,9 @@ from the same base exactly one wins, and a promotion killed between its writes l
 pointer (plus an unreferenced immutable version) or the new one: never a broken baseline.
 The pointer keeps the previous entry; every version stays readable. `promote` is the two
 steps in one call; `put_version` then `move_pointer` lets a caller stage every version before
-it moves any pointer (the promotion flow does).
+it moves any pointer (the promotion flow does). `roll_back_pointer` undoes one decision's move
+(the promotion flow's all-or-nothing): a new pointer, sequence + 1, pointing at the version
+before it again, written If-Match on the ETag of the pointer that still names that decision.
 
 A missing pointer means "first promotion" only while no other version is stored: with
 `current.json` deleted, a promotion would otherwise restart the sequence at 1, drop the
@@ -48,8 +50,8 @@ from evalsig_core.numfmt import counted
 from .store import PreconditionFailed, Store, key_segment, put_once
 
 __all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
-           "baseline_prefix", "check_pointer_not_lost", "fetch_baseline", "move_pointer",
-           "promote", "put_version", "read_pointer"]
+           "RollbackResult", "baseline_prefix", "check_pointer_not_lost", "fetch_baseline",
+           "move_pointer", "promote", "put_version", "read_pointer", "roll_back_pointer"]
 
 _EXT = re.compile(r"^[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?$")
 
@@ -88,6 +90,15 @@ class BaselinePointer(_Frozen):
 class PromotionResult(_Frozen):
     status: Literal["promoted", "already-current"]
     pointer: BaselinePointer
+
+
+class RollbackResult(_Frozen):
+    """rolled-back: the pointer names the version before the decision again; moved-on: the
+    pointer no longer names the decision (another promotion moved it since: left alone);
+    first-baseline: the decision made the entry's first baseline, there is none to restore."""
+
+    status: Literal["rolled-back", "moved-on", "first-baseline"]
+    pointer: BaselinePointer | None
 
 
 def baseline_prefix(suite: str, task: str, metric: str) -> str:
@@ -253,6 +264,44 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
             f"{_short(now_ptr.current.version_sha256 if now_ptr else None)})",
             hint="re-run the gate against the new baseline, then promote") from None
     return PromotionResult(status="promoted", pointer=new)
+
+
+def roll_back_pointer(store: Store, *, suite: str, task: str, metric: str, decision_id: str,
+                      rollback_id: str, now: datetime | None = None) -> RollbackResult:
+    """Undo `decision_id`'s move of the (suite, task, metric) pointer, if it is still current.
+
+    Writes a new pointer (sequence + 1) whose current is the version before the decision again
+    (decision id `rollback_id`, source naming the decision undone and the entry restored) and
+    whose previous is the decision's entry, If-Match on the ETag of the pointer read: a pointer
+    that another promotion moved since is never clobbered (moved-on), and nothing is deleted.
+    A retry whose earlier write landed (its answer lost) finds its own rollback: rolled-back.
+    """
+    prefix = baseline_prefix(suite, task, metric)
+    pointer, etag = read_pointer(store, prefix)
+    if pointer is not None and _undoes(pointer.current, decision_id):
+        return RollbackResult(status="rolled-back", pointer=pointer)
+    if pointer is None or etag is None or pointer.current.decision_id != decision_id:
+        return RollbackResult(status="moved-on", pointer=pointer)
+    if pointer.previous is None:
+        return RollbackResult(status="first-baseline", pointer=pointer)
+    restored = pointer.previous.model_copy(update={
+        "promoted_at": now or datetime.now(UTC), "decision_id": rollback_id,
+        "source": {"rollback_of": decision_id, "restores": pointer.previous.model_dump(
+            mode="json", include={"decision_id", "promoted_at", "source"})}})
+    new = BaselinePointer(suite=suite, task=task, metric=metric, sequence=pointer.sequence + 1,
+                          current=restored, previous=pointer.current)
+    try:
+        store.put(f"{prefix}/current.json", new.encode(), if_match=etag)
+    except PreconditionFailed:
+        now_ptr, _ = read_pointer(store, prefix)
+        if now_ptr is not None and _undoes(now_ptr.current, decision_id):
+            return RollbackResult(status="rolled-back", pointer=now_ptr)  # answer lost
+        return RollbackResult(status="moved-on", pointer=now_ptr)
+    return RollbackResult(status="rolled-back", pointer=new)
+
+
+def _undoes(entry: PointerEntry, decision_id: str) -> bool:
+    return entry.source.get("rollback_of") == decision_id
 
 
 def _short(sha: str | None) -> str:

@@ -9,18 +9,36 @@ shipped together); promoting its good tasks and leaving the rest would make the 
 baselines describe a build that never existed, and a REJECT on one task means the change is
 not accepted. Before any pointer moves, each entry is checked and its candidate, read once,
 is staged as an immutable baseline version (content-addressed; unreferenced if the set is
-refused). Each pointer then moves through the conditional write in baselines.py; the writes
-are per pointer (an object store has no multi-object transaction): a run failing between
-them names the entries already moved (each audited), and a replay, which is idempotent,
-completes the set, as it does for a run killed there; but an entry promoted and audited
-before whose baseline has moved on since (e.g. reverted) is refused, never applied twice
-(its audit record would not be written again); gated again, it is a new decision. A PR's
-entries must all come from one commit (its last gated head), else promotion refuses:
-re-gate the head.
+refused); right before the writes every pointer is checked again (staging takes a while: this
+narrows the window in which another promotion can move a baseline of the set to a few reads).
+Each pointer then moves through the conditional write in baselines.py, one at a time (an
+object store has no multi-object transaction). When a write fails after others landed
+(another promotion moved that baseline after the checks: a run outside the deployment's
+concurrency limit, or by hand; a storage error; a bug), every pointer naming this promotion
+is rolled back, conditionally, and audited (rollback.py): the run ends Failed naming them,
+and any that could not be (moved on since by another promotion) first, as SET HALF
+PROMOTED. First baselines are written last: a created pointer cannot be rolled back. Why a
+rollback, not a refusal naming what moved: a replay after such a race is refused too (that
+baseline moved since the gate), so the set would stay half promoted for good. After a
+rollback a replay promotes the set if every baseline is again the gated one (the race's
+winner rolled back too; a rolled-back decision was never audited PROMOTED, so it is not
+"applied before"), else it is refused.
+
+What remains without a transaction: between two writes the set is briefly half promoted (a
+gate reading a baseline then may gate against a version about to be rolled back; its own
+promotion is then refused, that baseline having moved since). A run killed between two
+writes (no rollback runs) leaves the set so until a replay, which completes it or, if
+another promotion moved a remaining entry meanwhile, is refused before any write, leaving
+the killed run's moves: a replay rolls back only after a write of its own fails.
+An entry promoted and audited before whose baseline has moved on since (e.g. reverted) is
+refused, never applied twice (its audit record would not be written again); gated again, it
+is a new decision. A PR's entries must all come from one commit (its last gated head), else
+promotion refuses: re-gate the head.
 
 Every refusal is a decision and is audited (verdict REFUSED): PromotionRefused (exit 1), and
 bad parameters or store contents, UsageError (64) and InputError (65, 66 when an object is
-missing). Storage and software failures (74, 70) decide nothing and are not audited.
+missing). Storage and software failures (74, 70) decide nothing and are not audited (a
+rollback they cause is).
 
 A merge sends two events: the merged PR (promoted by its gated head SHA) and the push of the
 merge or squash commit, whose new SHA no gate ever decided. A promotion started by a push
@@ -73,7 +91,8 @@ from .pipeline import (
     audit_fields,
     failed_from_error,
 )
-from .store import open_store
+from .rollback import roll_back_set
+from .store import Store, open_store
 from .tasks import IO, artifact_key, audit_task
 
 __all__ = ["promote_baseline_flow"]
@@ -105,12 +124,34 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
         raise PromotionRefused(f"{store.url(key)}: content differs from the gated "
                                f"candidate's SHA-256 ({record.entry})",
                                hint="re-run the CI gate")
+    _check_baseline(store, record)
+    prefix = baseline_prefix(record.suite, record.task, record.metric)
+    return put_version(store, prefix, data, extension(key))[0]
+
+
+@task(name="check-baselines", **IO)
+def check_baselines(store_uri: str, records: list[GateRecord]) -> list[bool]:
+    """Right before the first pointer moves: each entry's baseline is still the gated one (the
+    staging checks again, pointers only); returns which entries have a baseline already.
+
+    Staging reads and writes every candidate, which takes a while: this narrows the window in
+    which another promotion can move a baseline of the set to a few reads. Not a lock: a move
+    after it is caught by the conditional write, and the set rolled back (see rollback.py).
+    """
+    store = open_store(store_uri)
+    return [_check_baseline(store, rec) for rec in records]
+
+
+def _check_baseline(store: Store, record: GateRecord) -> bool:
+    """Refuse unless the entry's baseline is the one gated against (or the candidate already)
+    and this decision was not applied and undone before; whether a pointer exists."""
     prefix = baseline_prefix(record.suite, record.task, record.metric)
     pointer, _ = read_pointer(store, prefix)
     if pointer is None:  # a deleted pointer is refused here, before any pointer of the set moves
         check_pointer_not_lost(store, prefix, record.candidate_sha256)
+        return False
     did = _decision_id(record)
-    if pointer is not None and pointer.current.version_sha256 != record.candidate_sha256 \
+    if pointer.current.version_sha256 != record.candidate_sha256 \
             and audit_log.claimed(store, did):
         # made and audited before, and the baseline has moved on since (a revert restoring
         # the base it was gated on would pass the check below): never applied twice
@@ -121,14 +162,14 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
             f"{pointer.current.version_sha256[:12]})",
             hint="a gate decision is promoted once: to make this candidate the baseline "
                  "again, gate it against the current baseline and promote that decision")
-    if pointer is not None and pointer.current.version_sha256 not in (
+    if pointer.current.version_sha256 not in (
             record.baseline_sha256, record.candidate_sha256):
         raise PromotionRefused(
             f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
             f"(gated against {(record.baseline_sha256 or 'no baseline')[:12]}, current is "
             f"{pointer.current.version_sha256[:12]})",
             hint="re-run the gate against the current baseline, then promote")
-    return put_version(store, prefix, data, extension(key))[0]
+    return True
 
 
 @task(name="promote-baseline", **IO)
@@ -177,12 +218,16 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
 
     All or nothing: refuses unless every recorded entry of the commit (narrowed by
     `suite`/`task`/`metric` when given) was gated ALLOW and is still promotable (candidate
-    unchanged, baseline not moved since the gate). Every refusal is audited (verdict
-    REFUSED) and ends Failed with one line and its exit code: "REFUSED (exit 1)", or
-    "USAGE ERROR (exit 64)" / "INPUT ERROR (exit 65)" / "INPUT NOT FOUND (exit 66)" for bad
-    parameters or store contents; if the refusal's audit record cannot be written, the line
-    says so. Storage failures (exit 74) are not decisions and are not audited. Idempotent on
-    replay; never overwrites a version, so no baseline is ever lost. Completed data:
+    unchanged, baseline not moved since the gate); a pointer write failing after others of
+    the set landed (a race, a storage error) rolls those back, audited ROLLED-BACK, and the
+    message names them (one moved on since, not rolled back: "SET HALF PROMOTED, NOT ROLLED
+    BACK: ..."). Every refusal is audited (verdict REFUSED) and ends Failed with one line
+    and its exit code: "REFUSED (exit 1)", or "USAGE ERROR (exit 64)" / "INPUT ERROR (exit
+    65)" / "INPUT NOT FOUND (exit 66)" for bad parameters or store contents; if the
+    refusal's audit record cannot be written, the line says so. Storage failures (exit 74)
+    are not decisions and are not audited. Failed data adds {rolled_back, not_rolled_back}
+    when a rollback ran. Idempotent on replay; never overwrites a version, so no baseline is
+    ever lost. Completed data:
     {status: promoted|already-current, repo, commit, entries: [{entry, status,
     version_sha256, previous_sha256, pointer, ...}]}.
 
@@ -209,13 +254,18 @@ def promote_baseline_flow(repo: str, commit: str | None = None, pr_number: int |
                 hint="a merge promotes all of its gated entries or none: gate them again "
                      "until every one is ALLOW, or narrow with suite/task/metric")
         versions = [stage_version(store, rec) for rec in records]
+        has_baseline = check_baselines(store, records)
     except NoGateDecision as exc:
         if trigger == "push" and commit and pr_number is None:
             return _not_gated(store, repo, commit, exc, now)
         return _failed(store, repo, commit, pr_number, exc, now, records, trigger=trigger)
     except EvalsigError as exc:
         return _failed(store, repo, commit, pr_number, exc, now, records, trigger=trigger)
-    return _promote_all(store, repo, list(zip(records, versions, strict=True)), now, trigger)
+    # first baselines last: a pointer created cannot be rolled back (there is no "none" to
+    # point at again), so they go after every entry that can be (sorted order otherwise)
+    staged = sorted(zip(records, versions, has_baseline, strict=True), key=lambda s: not s[2])
+    return _promote_all(store, repo, [(rec, version) for rec, version, _ in staged], now,
+                        trigger)
 
 
 def _not_gated(store: str, repo: str, commit: str, exc: NoGateDecision,
@@ -253,10 +303,19 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
         except EvalsigError as exc:
             failure = exc
             break
-        except Exception as exc:  # unforeseen: still audit and name what already moved
+        except Exception as exc:  # unforeseen: still roll back what already moved
             failure = EvalsigError(f"{type(exc).__name__}: {exc}")
             break
+    if failure is not None:  # all or nothing: undo this decision's moves, then fail
+        rollback = roll_back_set(
+            store, [(rec, res, _decision_id(rec)) for rec, res in done], failure,
+            _run_decision_id("rollback", records[0].commit, None, now),
+            {"repo": repo, "commit": records[0].commit, "pr_number": records[0].pr_number,
+             "trigger": trigger})
+        return _failed(store, repo, records[0].commit, records[0].pr_number, failure, now,
+                       records, note=rollback.note(), trigger=trigger, extra=rollback.data())
     entries = [_summary(rec, res) for rec, res in done]
+    unaudited: EvalsigError | None = None
     try:
         seen = audited(store, [e["decision_id"] for e in entries
                                if e["status"] != "promoted"])
@@ -267,8 +326,8 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
             ours = res.pointer.current.decision_id == e["decision_id"]
             if e["status"] == "promoted" or (ours and e["decision_id"] not in seen):
                 _audit_promotion(store, rec, e, now, trigger)
-    except EvalsigError as exc:
-        failure = failure or exc
+    except EvalsigError as exc:  # every pointer moved: the set is whole, only unaudited
+        unaudited = exc
     for (rec, _), e in zip(done, entries, strict=True):
         create_markdown_artifact(
             f"# evalsig promotion: {e['status']}\n\n{repo} `{rec.commit}` {rec.entry} -> "
@@ -276,12 +335,10 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
             f"{e['sequence']}); previous `{(e['previous_sha256'] or 'none')[:12]}`.\n",
             key=artifact_key("evalsig-promotion", rec.suite, rec.task, rec.metric))
         print(f"promotion {e['status']}: {e['pointer']} -> {e['version_key']}")
-    if failure is not None:
-        moved = [e["entry"] for e in entries if e["status"] == "promoted"]
-        note = (f"already promoted in this run: {', '.join(moved)} (promote again: a replay "
-                "completes the set)") if moved else ""
-        return _failed(store, repo, records[0].commit, records[0].pr_number, failure, now,
-                       records, note=note, trigger=trigger)
+    if unaudited is not None:
+        return _failed(store, repo, records[0].commit, records[0].pr_number, unaudited, now,
+                       records, trigger=trigger, note="every entry of the set was promoted "
+                       "(promote again: a replay writes the missing audit records)")
     status = "promoted" if any(e["status"] == "promoted" for e in entries) else \
         "already-current"
     summary = {"status": status, "repo": repo, "commit": records[0].commit,
@@ -314,18 +371,26 @@ def _audit_promotion(store: str, rec: GateRecord, e: dict[str, Any], now: dateti
            "trigger": trigger}), once=True)  # twins (push + merged PR) and replays: one record
 
 
+def _run_decision_id(kind: str, commit: str | None, pr_number: int | None,
+                     now: datetime) -> str:
+    """The id of one run's refusal or rollback: its time and its commit (or PR)."""
+    target = re.sub(r"[^0-9a-z]+", "", (commit or f"pr{pr_number}").lower())[:12] or "unknown"
+    return f"{kind}-{now:%Y%m%dt%H%M%S%f}z-{target}"
+
+
 def _failed(store: str, repo: str, commit: str | None, pr_number: int | None,
             exc: EvalsigError, now: datetime, records: list[GateRecord],
-            note: str = "", trigger: str | None = None) -> State[Any]:
+            note: str = "", trigger: str | None = None,
+            extra: dict[str, Any] | None = None) -> State[Any]:
     """The Failed state of a promotion; a refusal is audited first (a decision too).
 
     If the refusal's audit record cannot be written, the state says so: a refusal is never
     silently missing from the trail.
     """
+    extra = extra or {}
     if not isinstance(exc, _REFUSALS):
-        return failed_from_error(exc, note)
-    target = re.sub(r"[^0-9a-z]+", "", (commit or f"pr{pr_number}").lower())[:12] or "unknown"
-    did = f"refuse-{now:%Y%m%dt%H%M%S%f}z-{target}"
+        return failed_from_error(exc, note, extra)
+    did = _run_decision_id("refuse", commit, pr_number, now)
     reason = exc.one_line() + (f"; {note}" if note else "")
     try:
         audit_task(store, audit_fields(
@@ -338,6 +403,6 @@ def _failed(store: str, repo: str, commit: str | None, pr_number: int | None,
         return failed_from_error(
             exc, "; ".join(filter(None, [note, "this refusal was NOT audited: "
                                          + audit_exc.one_line()])),
-            {"audited": False, "audit_error": audit_exc.one_line()})
-    return failed_from_error(exc, note, {"audited": True, "decision_id": did},
+            extra | {"audited": False, "audit_error": audit_exc.one_line()})
+    return failed_from_error(exc, note, extra | {"audited": True, "decision_id": did},
                              decision="REFUSED")

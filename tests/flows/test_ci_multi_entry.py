@@ -170,24 +170,24 @@ def test_a_moved_baseline_of_one_entry_blocks_every_entry(file_uri: str) -> None
     assert current(store, "qa") == moved.pointer.current.version_sha256
 
 
-def test_a_store_failure_between_two_pointers_says_what_moved_and_a_replay_completes(
+def test_a_store_failure_between_two_pointers_rolls_back_and_a_replay_completes(
         s3_server: S3Server, s3_uri: str) -> None:
     seed(open_store(s3_uri))
     gated = {t: gate(s3_uri, t, ALLOW) for t in TASKS}
     store = open_store(s3_uri)
-    qa_before = current(store, "qa")
+    before = {t: current(store, t) for t in TASKS}
     faults = Faults(rate=1.0, kinds=("500",), match=r"^PUT .*/demo/qa/accuracy/current\.json")
     with faulty_proxy(s3_server.endpoint, faults) as proxy, s3_through(proxy):
         state = promote_flow(s3_uri, commit=SHA)  # math goes first, then qa's write fails
     assert state.is_failed() and state.message.startswith("STORAGE ERROR (exit 74): ")
-    assert "already promoted in this run: demo/math/accuracy" in state.message
-    assert current(store, "math") == gated["math"].result()["candidate"]["sha256"]
-    assert current(store, "qa") == qa_before
-    assert chain(store)[-1] == "promotion:PROMOTED"  # math's move is audited at once
+    assert "rolled back: demo/math/accuracy" in state.message
+    assert {t: current(store, t) for t in TASKS} == before  # all or nothing
+    assert chain(store)[-1] == "promotion:ROLLED-BACK"  # a storage error is no refusal
     replay = promote_flow(s3_uri, commit=SHA)
     assert replay.is_completed(), replay.message
-    assert [e["status"] for e in replay.result()["entries"]] == ["already-current", "promoted"]
-    assert current(store, "qa") == gated["qa"].result()["candidate"]["sha256"]
+    assert [e["status"] for e in replay.result()["entries"]] == ["promoted", "promoted"]
+    assert {t: current(store, t) for t in TASKS} == {
+        t: s.result()["candidate"]["sha256"] for t, s in gated.items()}
     assert chain(store).count("promotion:PROMOTED") == 2
 
 

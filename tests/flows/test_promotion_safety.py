@@ -200,7 +200,7 @@ def test_bytes_promoted_by_another_decision_are_not_audited_as_this_promotion(
     assert [r.decision_id for _, r in recent_records(store)] == before  # nothing claimed
 
 
-def test_an_unforeseen_error_between_pointers_still_audits_what_moved(
+def test_an_unforeseen_error_between_pointers_rolls_back_what_moved(
         uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import evalsig_flows.promotion as promotion
 
@@ -216,10 +216,12 @@ def test_an_unforeseen_error_between_pointers_still_audits_what_moved(
     monkeypatch.setattr(promotion, "move_pointer", flaky)
     state = promote_flow(uri)
     assert state.is_failed() and state.message.startswith("ERROR (exit 70): RuntimeError")
-    assert "already promoted in this run: demo/math/accuracy" in state.message
+    assert "rolled back: demo/math/accuracy" in state.message
     store = open_store(uri)
-    assert newest(store).verdict == "PROMOTED"
-    assert newest(store).context["entry"] == "demo/math/accuracy"
+    assert current(store, "math") == current(store, "qa")  # the seeded baseline again
+    assert newest(store).verdict == "ROLLED-BACK"
+    assert [e["entry"] for e in newest(store).context["rolled_back"]] == [
+        "demo/math/accuracy"]
 
 
 class _TwinFirst:
