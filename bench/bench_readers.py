@@ -104,6 +104,21 @@ cost): the string arrays' two passes reach 2M strings scattered through the heap
 bare loop never touches again (the same conversion of scattered strings measured 3x slower
 than of strings allocated in a row). The duplicate-key check on lm-eval lines (+17%, 125 M per
 20k lines) would take lm-eval from about 1.4 past 1.5: still not landed.
+
+Tried and dropped (lmdup, 2026-12-01): the E117 check on lm-eval lines again (80409c5, reverted
+in 91fdafb): per block, each key the reader reads (doc_id, filter, the metric, doc and its
+cluster key) counted in the block's bytes against the records holding it; a block that differs
+is checked line by line. One process, 1M of the lines below, 7 sandwiched CPU ratios each,
+read_run with vs without the check (without it 1.41x the bare loop): 80409c5's numpy count
+(every colon, the eight bytes before it) 1.21 (1.16..1.31), 1.70x bare; `bytes.count` of each
+`"key"` 1.76 (1.73..1.83), 2.48x bare (CPython's search runs at about 2 GB/s here, 130 us per
+256 KiB block and key, against the read's 1.5 ms per block; the metric is also written in
+`metrics`, so `"acc"]` and `"acc",` are counted and taken off); numpy with a memchr test for
+escapes first 1.22 (1.18..1.25), 1.71x bare; counting the block before its parse, while in
+cache: no gain (1.24 vs 1.22 at 200k lines). The colon positions alone exceed +5%: per 100k
+lines (read 220 CPU ms) `a == 58` 4 ms, its flatnonzero 12 ms, the eight-byte windows 9 ms.
++5% needs one compiled pass, or a parser that reports a repeated key (orjson and msgspec
+have no such option).
 """
 
 from __future__ import annotations
