@@ -162,8 +162,10 @@ def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = N
     versions = counted(len(others), "other version is", "other versions are")
     raise InputError(
         f"the baseline pointer is missing but {versions} "
-        f"stored under {folder}: current.json was deleted (its sequence and previous entry are "
-        "lost, and a promotion now would skip the check of the base it was gated against)",
+        f"stored under {folder}: either current.json was deleted (its sequence and previous "
+        "entry are lost, and a promotion now would skip the check of the base it was gated "
+        "against) or a first promotion there staged them and was refused or raced before its "
+        "pointer write (the two cannot be told apart from the store)",
         path=store.url(f"{prefix}/current.json"),
         hint="restore current.json from the bucket's object versions (S3 versioning keeps "
              "every pointer written); if no baseline was ever promoted there, those versions "
