@@ -9,14 +9,17 @@ The receiver's routing, free of HTTP and of Prefect (the contract it serves is t
   SHA (`trigger="merged-pr"`); a `push` to the default branch → a promotion of the pushed
   commit (`trigger="push"`). What the flows would refuse (ci_records' name checks) is refused
   here with ValueError, so a run that can only fail is never made;
-- `run_for_delivery` finds or creates the run of one delivery through a `RunCreator`, under the
-  idempotency key `github-<delivery>` (then `github-<delivery>-attempt-<n>` while the runs
-  before ended without a decision: `RunRef.rerun`); `valid_delivery` admits only the delivery
-  ids whose keys cannot collide.
+- `run_for_event` finds or creates the run of one event through a `RunCreator`, under the
+  idempotency key `event_key(deployment, body)`: `github-<deployment>-<sha256(body)[:32]>`,
+  then `<key>-attempt-<n>` while the runs before ended without a decision (`RunRef.rerun`).
+  The signed body, not the unsigned `X-GitHub-Delivery` header, names the event: a replay of a
+  captured body under a fresh delivery id finds the run its first delivery made.
+  `valid_delivery` admits only GitHub-like delivery ids (kept on the run as a tag, for tracing).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from .ci_records import check_pr, check_repo, check_sha
 from .outcome import decided
 
 __all__ = ["MAX_ATTEMPTS", "PR_ACTIONS", "RERUN_STATES", "Routes", "RunCreationError",
-           "RunCreator", "RunRef", "RunRequest", "route_event", "run_for_delivery",
+           "RunCreator", "RunRef", "RunRequest", "event_key", "route_event", "run_for_event",
            "valid_delivery"]
 
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
@@ -39,8 +42,8 @@ unless it ended Failed with a verdict (`RunRef.decided`)."""
 MAX_ATTEMPTS = 25
 _DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _ATTEMPT = re.compile(r"-attempt-[0-9]+$")
-"""A delivery id is the idempotency key's stem: one that ended in -attempt-<n> would take the
-key of another delivery's attempt n (github-<d>-attempt-<n>), so keys would not be unique."""
+"""No GitHub delivery id (a GUID) ends in -attempt-<n>; one that does would read, in the run's
+tag and the receiver's log, as another delivery's attempt n."""
 _ZERO_SHA = "0" * 40
 
 
@@ -59,12 +62,13 @@ class Routes(Protocol):
 
 @dataclass(frozen=True)
 class RunRef:
-    """The flow run created (or found again by its idempotency key) for one delivery.
+    """The flow run created (or found again by its idempotency key) for one event.
 
     `state` is the run's Prefect state type (e.g. "SCHEDULED", "FAILED"), None if unknown;
     `state_name` its name (e.g. "Failed", or "Rejected" for a run that ended with a verdict:
     see `decided`); `created` is True only when this request created the run (Prefect answered
-    201 Created, not 200 with the run already held under the idempotency key).
+    201 Created, not 200 with the run already held under the idempotency key); `delivery` is
+    the `X-GitHub-Delivery` of the request that created the run (None if unknown).
     """
 
     id: str
@@ -73,6 +77,7 @@ class RunRef:
     state: str | None = None
     state_name: str | None = None
     created: bool = False
+    delivery: str | None = None
 
     @property
     def decided(self) -> bool:
@@ -101,35 +106,52 @@ class RunCreationError(Exception):
         self.status = status
 
 
-RunCreator = Callable[[str, dict[str, Any], str], Awaitable[RunRef]]
-"""async (deployment name, parameters, idempotency key) -> RunRef; raises RunCreationError.
+RunCreator = Callable[[str, dict[str, Any], str, str], Awaitable[RunRef]]
+"""async (deployment name, parameters, idempotency key, delivery id) -> RunRef; raises
+RunCreationError.
 
 The run already created under that key, if any, is returned (with its current state and
-`created=False`); a run created by this call has `created=True`."""
+`created=False`); a run created by this call has `created=True` and records the delivery id."""
 
 
-async def run_for_delivery(create_run: RunCreator, wanted: RunRequest,
-                           delivery: str) -> tuple[RunRef, int]:
-    """The delivery's live, completed or verdict run, else a fresh one: (run, attempt number).
+def event_key(deployment: str, body: bytes) -> str:
+    """The idempotency key of the first run `body` asks of `deployment`.
 
-    Attempt n's idempotency key is `github-<delivery>` for n = 1, else
-    `github-<delivery>-attempt-<n>`. Each attempt's run is looked up (created if absent) in
-    turn; one that ended Failed without a decision, Crashed or Cancelled sends us to the next
-    attempt (`RunRef.rerun`), as does a promotion refusal; one that ended with a verdict is the
-    answer.
+    `github-<deployment>-<sha256(body)[:32]>`: the same signed body is the same GitHub event
+    (a redelivery resends it byte for byte; its head SHA, timestamps and sender make two events'
+    bodies differ), whatever `X-GitHub-Delivery` says, and that header is not signed. The
+    deployment is in the key because Prefect holds keys per flow, not per deployment: two
+    receivers (two webhooks on one repository) whose deployments share a flow still each
+    start their own run. The digest is fixed-width hex, so no two (deployment, body, attempt)
+    give one key."""
+    return f"github-{deployment}-{hashlib.sha256(body).hexdigest()[:32]}"
+
+
+async def run_for_event(create_run: RunCreator, wanted: RunRequest, body: bytes,
+                        delivery: str) -> tuple[RunRef, int]:
+    """The event's live, completed or verdict run, else a fresh one: (run, attempt number).
+
+    Attempt n's idempotency key is `event_key(wanted.deployment, body)` for n = 1, else that
+    key + `-attempt-<n>`. Each attempt's run is looked up (created if absent, tagged with
+    `delivery`) in turn; one that ended Failed without a decision, Crashed or Cancelled sends us
+    to the next attempt (`RunRef.rerun`), as does a promotion refusal; one that ended with a
+    verdict is the answer. A redelivery and a replay of the body under another delivery id are
+    the same event here, on purpose: neither can start a second run while one stands.
     """
+    stem = event_key(wanted.deployment, body)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        key = f"github-{delivery}" + (f"-attempt-{attempt}" if attempt > 1 else "")
-        run = await create_run(wanted.deployment, wanted.parameters, key)
+        key = stem + (f"-attempt-{attempt}" if attempt > 1 else "")
+        run = await create_run(wanted.deployment, wanted.parameters, key, delivery)
         if not run.rerun:
             return run, attempt
-    raise RunCreationError(f"delivery {delivery} already has {counted(MAX_ATTEMPTS, 'run')} "
-                           "and every one ended Failed without a decision, Crashed or "
-                           "Cancelled; start a run by hand")
+    raise RunCreationError(f"event {stem} (delivery {delivery}) already has "
+                           f"{counted(MAX_ATTEMPTS, 'run')} and every one ended Failed without "
+                           "a decision, Crashed or Cancelled; start a run by hand")
 
 
 def valid_delivery(delivery: str) -> bool:
-    """A GitHub delivery id (GUID-like) that can be the stem of the idempotency keys."""
+    """A GitHub delivery id (GUID-like): up to 100 letters, digits, `.`, `_`, `-`, and not
+    ending in `-attempt-<n>`."""
     return bool(_DELIVERY.fullmatch(delivery)) and not _ATTEMPT.search(delivery)
 
 

@@ -15,24 +15,32 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   202 "ignored". A merge sends both: a merge or squash commit has a new SHA that no gate
   decided, so its push run ends Completed "NOT GATED" (audited, not a refusal) while the
   merged PR's run promotes; a fast-forward push of the gated head promotes as the PR does;
-- `X-GitHub-Delivery` is the flow run's idempotency key (`github-<delivery>`), so a
-  redelivery returns the run the first delivery created while that run is scheduled, pending,
-  running or completed, or ended Failed with a verdict (REJECT / INCONCLUSIVE / DOCTOR: the
-  state names it, see `evalsig_flows.outcome.FINAL`), and never starts a second one: the
-  verdict is published and audited and stands. A redelivery whose run decided nothing (Failed
-  on a storage or other error, Crashed or Cancelled: operators redeliver from GitHub after
-  fixing an outage) or ended with a promotion refusal ("Refused": e.g. the merge arrived while
-  the gate was still PENDING) starts a fresh run under the next key,
-  `github-<delivery>-attempt-<n>`: each attempt's run is found again by its key, so concurrent
-  redeliveries still share one run per attempt. Promotion is idempotent and audits each
-  decision once, so re-running one is safe;
+- the signed body names the event, not `X-GitHub-Delivery` (GitHub's signature covers the body
+  only, so anyone holding one captured delivery could resend it under fresh delivery ids): the
+  flow run's idempotency key is `github-<deployment>-<sha256(body)[:32]>`
+  (`github_events.event_key`). A redelivery (GitHub resends the identical body) and a replay
+  of the body under any other delivery id are one event: they return the run the first
+  delivery created while that run is scheduled, pending, running or completed, or ended Failed
+  with a verdict (REJECT / INCONCLUSIVE / DOCTOR: the state names it, see
+  `evalsig_flows.outcome.FINAL`), and never start a second one: the verdict is published and
+  audited and stands. A redelivery whose run decided nothing (Failed on a storage or other
+  error, Crashed or Cancelled: operators redeliver from GitHub after fixing an outage) or ended
+  with a promotion refusal ("Refused": e.g. the merge arrived while the gate was still
+  PENDING) starts a fresh run under the next key, `<key>-attempt-<n>`; a replay then does the
+  same (it cannot be told from a redelivery, and re-running what decided nothing is what a
+  redelivery asks for). Each attempt's run is found again by its key, so concurrent
+  redeliveries or replays share one run per attempt. Promotion is idempotent and audits each
+  decision once, so re-running one is safe. The delivery id is kept on the run it created as
+  the tag `github-delivery:<id>`, for tracing;
 - the answer to an event that asks for a run is 202 with `status` "scheduled" when this
-  delivery created the run (a new delivery, or the next attempt), or "existing" when the run
-  was already there (created by an earlier or concurrent delivery of the same
-  `X-GitHub-Delivery`; nothing new is started; the run's `evalsig-request:<hex>` tag, not
-  Prefect's 201, says which request made it), plus `flow_run_id`, `flow_run_name`,
-  `deployment`, `attempt`, and the run's Prefect state as `run_state` (type, e.g.
-  "SCHEDULED", "COMPLETED", "FAILED") and `run_state_name` (e.g. "Scheduled", "Rejected");
+  request created the run (a new event, or the next attempt), or "existing" when the run
+  was already there (created by an earlier or concurrent delivery of the same body, under this
+  or another `X-GitHub-Delivery`; nothing new is started; the run's `evalsig-request:<hex>`
+  tag, not Prefect's 201, says which request made it), plus `flow_run_id`, `flow_run_name`,
+  `deployment`, `attempt`, `run_delivery` (the delivery id that created the run: another one
+  than `delivery` marks a replay or a second webhook, and is logged as a warning), and the
+  run's Prefect state as `run_state` (type, e.g. "SCHEDULED", "COMPLETED", "FAILED") and
+  `run_state_name` (e.g. "Scheduled", "Rejected");
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
   API down or slow → 503, anything else → 500) the answer is 5xx, never 2xx for a lost event.
 
@@ -69,16 +77,18 @@ from .github_events import (
     RunCreator,
     RunRef,
     route_event,
-    run_for_delivery,
+    run_for_event,
     valid_delivery,
 )
 
-__all__ = ["GITHUB_PATH", "REQUEST_TAG", "WebhookSettings", "create_app", "main",
+__all__ = ["DELIVERY_TAG", "GITHUB_PATH", "REQUEST_TAG", "WebhookSettings", "create_app", "main",
            "prefect_run_creator", "sign"]
 
 GITHUB_PATH = "/github"
 REQUEST_TAG = "evalsig-request:"
 """Prefix of the tag naming the receiver request that created a run (see prefect_run_creator)."""
+DELIVERY_TAG = "github-delivery:"
+"""Prefix of the tag naming the `X-GitHub-Delivery` whose request created a run."""
 log = logging.getLogger("evalsig.webhook")
 
 
@@ -220,7 +230,7 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
             return _answer(202, status="ignored", reason=wanted, delivery=delivery)
         try:
             run, attempt = await asyncio.wait_for(
-                run_for_delivery(create_run, wanted, delivery),
+                run_for_event(create_run, wanted, body, delivery),
                 timeout=settings.create_timeout_s)
         except TimeoutError:
             run_error = RunCreationError(
@@ -229,11 +239,16 @@ def create_app(settings: WebhookSettings, create_run: RunCreator) -> Starlette:
             run_error = exc
         else:
             status = "scheduled" if run.created else "existing"
+            if run.delivery not in (None, delivery):
+                log.warning("delivery %s resends the body of delivery %s (a replay, or a second "
+                            "webhook): its run %s, nothing started", delivery, run.delivery,
+                            run.id)
             log.info("delivery %s (%s) attempt %d -> %s flow run %s of %s (%s %s)", delivery,
                      event, attempt, status, run.id, run.deployment, run.state, run.state_name)
             return _answer(202, status=status,
                            delivery=delivery, flow_run_id=run.id, flow_run_name=run.name,
-                           deployment=run.deployment, attempt=attempt, run_state=run.state,
+                           deployment=run.deployment, attempt=attempt,
+                           run_delivery=run.delivery, run_state=run.state,
                            run_state_name=run.state_name)
         log.error("delivery %s (%s): no run created: %s", delivery, event, run_error)
         # "not confirmed": a request whose answer was lost may still have made the run; a
@@ -255,7 +270,8 @@ def prefect_run_creator() -> RunCreator:
     from prefect.deployments import arun_deployment
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-    async def create(deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
+    async def create(deployment: str, parameters: dict[str, Any], key: str,
+                     delivery: str) -> RunRef:
         # Which request made the run: Prefect's 201 cannot tell. It answers 201 to every
         # request that began before the winning insert (concurrent identical deliveries all
         # got 201), and 200 to its own client's re-send of a POST whose 201 was lost. A tag
@@ -265,7 +281,7 @@ def prefect_run_creator() -> RunCreator:
             async with get_client() as client:
                 run = await arun_deployment(deployment, client=client, parameters=parameters,
                                             timeout=0, idempotency_key=key, as_subflow=False,
-                                            tags=[mark])
+                                            tags=[mark, f"{DELIVERY_TAG}{delivery}"])
         except ObjectNotFound:
             raise RunCreationError(f"deployment {deployment!r} not found", 500) from None
         except PrefectHTTPStatusError as exc:
@@ -275,11 +291,13 @@ def prefect_run_creator() -> RunCreator:
         except (httpx.TransportError, OSError) as exc:
             raise RunCreationError(f"Prefect API unreachable: {type(exc).__name__}",
                                    503) from None
-        state = run.state
+        state, tags = run.state, run.tags or ()
         return RunRef(str(run.id), run.name, deployment,
                       state.type.value if state is not None else None,
                       state.name if state is not None else None,
-                      created=mark in (run.tags or ()))
+                      created=mark in tags,
+                      delivery=next((t.removeprefix(DELIVERY_TAG) for t in tags
+                                     if t.startswith(DELIVERY_TAG)), None))
 
     return create
 

@@ -19,7 +19,7 @@ with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx is
     from starlette.testclient import TestClient
 
 from evalsig_core import UsageError
-from evalsig_flows.github_events import RunCreationError, RunRef, route_event
+from evalsig_flows.github_events import RunCreationError, RunRef, event_key, route_event
 from evalsig_flows.webhook import WebhookSettings, create_app, main, sign
 
 SECRET = "It's a Secret to Everybody"
@@ -35,14 +35,16 @@ class FakeCreator:
         self.runs: dict[str, RunRef] = {}
         self.error = error
 
-    async def __call__(self, deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
+    async def __call__(self, deployment: str, parameters: dict[str, Any], key: str,
+                       delivery: str) -> RunRef:
         self.calls.append((deployment, parameters, key))
         if self.error is not None:
             raise self.error
         if key in self.runs:
             return dataclasses.replace(self.runs[key], created=False)
         run = self.runs[key] = RunRef(f"run-{len(self.runs)}", "brave-owl", deployment,
-                                      "SCHEDULED", "Scheduled", created=True)
+                                      "SCHEDULED", "Scheduled", created=True,
+                                      delivery=delivery)
         return run
 
     def end(self, key: str, state: str, name: str | None = None) -> None:
@@ -70,6 +72,10 @@ def sample(name: str) -> bytes:
     return (EVENTS / f"{name}.json").read_bytes()
 
 
+PR_KEY = event_key("evalsig-ci-gate/evalsig-ci-gate", sample("pull_request"))
+PUSH_KEY = event_key("evalsig-promote/evalsig-promote", sample("push"))
+
+
 def test_signature_matches_githubs_documented_example() -> None:
     # docs.github.com "Validating webhook deliveries": secret and payload below give this digest
     assert sign(SECRET, b"Hello, World!") == (
@@ -83,7 +89,7 @@ def test_pull_request_opened_creates_one_ci_gate_run_with_repo_pr_and_head_sha()
     assert fake.calls == [("evalsig-ci-gate/evalsig-ci-gate",
                            {"repo": "acme/evals", "pr_number": 42,
                             "head_sha": "3f786850e387550fdab836ed7e6dc881de23001b"},
-                           "github-abc")]
+                           PR_KEY)]
 
 
 @pytest.mark.parametrize("action", ["synchronize", "reopened"])
@@ -119,14 +125,31 @@ def test_pull_request_closed_unmerged_is_ignored_with_202_and_no_run() -> None:
     assert (r.status_code, r.json()["status"], fake.calls) == (202, "ignored", [])
 
 
-def test_the_delivery_id_is_the_idempotency_key_so_a_redelivery_gets_the_same_run() -> None:
+def test_the_body_is_the_idempotency_key_so_a_redelivery_gets_the_same_run() -> None:
     fake = FakeCreator()
     c = client(fake)
     first = post(c, "pull_request", sample("pull_request"), delivery="same")
     again = post(c, "pull_request", sample("pull_request"), delivery="same")
     assert first.json()["flow_run_id"] == again.json()["flow_run_id"]
-    assert {key for _, _, key in fake.calls} == {"github-same"}
+    assert {key for _, _, key in fake.calls} == {PR_KEY}
     assert (first.json()["status"], again.json()["status"]) == ("scheduled", "existing")
+
+
+def test_the_same_body_under_another_delivery_id_is_a_replay_and_gets_the_same_run() -> None:
+    # the signature covers the body only: a captured delivery resent with a fresh
+    # X-GitHub-Delivery started a new run each time (key github-<delivery>)
+    fake = FakeCreator()
+    c = client(fake)
+    first = post(c, "pull_request", sample("pull_request"), delivery="first")
+    replay = post(c, "pull_request", sample("pull_request"), delivery="replayed")
+    assert replay.json()["flow_run_id"] == first.json()["flow_run_id"]
+    assert (replay.json()["status"], replay.json()["attempt"]) == ("existing", 1)
+    assert (replay.json()["delivery"], replay.json()["run_delivery"]) == ("replayed", "first")
+    assert len(fake.runs) == 1
+    # a key per deployment (Prefect holds keys per flow): another receiver's run is its own
+    other = post(client(fake, ci_deployment="evalsig-ci-gate/other"), "pull_request",
+                 sample("pull_request"), delivery="replayed")
+    assert other.json()["status"] == "scheduled" and len(fake.runs) == 2
 
 
 @pytest.mark.parametrize("name", ["Rejected", "Inconclusive", "DoctorErrors"])
@@ -134,32 +157,32 @@ def test_a_redelivery_of_a_run_that_failed_with_a_decision_returns_it(name: str)
     fake = FakeCreator()
     c = client(fake)
     first = post(c, "pull_request", sample("pull_request"), delivery="d")
-    fake.end("github-d", "FAILED", name)
+    fake.end(PR_KEY, "FAILED", name)
     again = post(c, "pull_request", sample("pull_request"), delivery="d")
     assert again.json()["flow_run_id"] == first.json()["flow_run_id"]
     assert (again.json()["status"], again.json()["run_state_name"]) == ("existing", name)
-    assert [key for _, _, key in fake.calls] == ["github-d", "github-d"]
+    assert [key for _, _, key in fake.calls] == [PR_KEY, PR_KEY]
 
 
 def test_a_redelivery_of_a_refused_promotion_starts_the_next_attempt() -> None:
     fake = FakeCreator()
     c = client(fake)
     post(c, "push", sample("push"), delivery="d")
-    fake.end("github-d", "FAILED", "Refused")
+    fake.end(PUSH_KEY, "FAILED", "Refused")
     again = post(c, "push", sample("push"), delivery="d")
     assert (again.status_code, again.json()["attempt"]) == (202, 2)
-    assert [key for _, _, key in fake.calls] == ["github-d", "github-d", "github-d-attempt-2"]
+    assert [key for _, _, key in fake.calls] == [PUSH_KEY, PUSH_KEY, f"{PUSH_KEY}-attempt-2"]
 
 
 def test_a_redelivery_after_a_failed_run_starts_the_next_attempt() -> None:
     fake = FakeCreator()
     c = client(fake)
     first = post(c, "pull_request", sample("pull_request"), delivery="d")
-    fake.end("github-d", "FAILED")
+    fake.end(PR_KEY, "FAILED")
     again = post(c, "pull_request", sample("pull_request"), delivery="d")
     assert (again.status_code, again.json()["attempt"]) == (202, 2)
     assert again.json()["flow_run_id"] != first.json()["flow_run_id"]
-    assert [key for _, _, key in fake.calls] == ["github-d", "github-d", "github-d-attempt-2"]
+    assert [key for _, _, key in fake.calls] == [PR_KEY, PR_KEY, f"{PR_KEY}-attempt-2"]
 
 
 @pytest.mark.parametrize("state", ["SCHEDULED", "PENDING", "RUNNING", "PAUSED", "COMPLETED"])
@@ -167,17 +190,17 @@ def test_a_redelivery_of_a_live_or_completed_run_returns_it(state: str) -> None:
     fake = FakeCreator()
     c = client(fake)
     first = post(c, "push", sample("push"), delivery="d")
-    fake.end("github-d", state)
+    fake.end(PUSH_KEY, state)
     again = post(c, "push", sample("push"), delivery="d")
     assert again.json()["flow_run_id"] == first.json()["flow_run_id"]
-    assert {key for _, _, key in fake.calls} == {"github-d"}
+    assert {key for _, _, key in fake.calls} == {PUSH_KEY}
 
 
 def test_a_failure_creating_the_next_attempt_is_5xx_never_2xx() -> None:
     fake = FakeCreator()
     c = client(fake)
     post(c, "push", sample("push"), delivery="d")
-    fake.end("github-d", "CRASHED")
+    fake.end(PUSH_KEY, "CRASHED")
     fake.error = RunCreationError("Prefect API unreachable: ConnectError", 503)
     assert post(c, "push", sample("push"), delivery="d").status_code == 503
 
@@ -189,7 +212,7 @@ def test_a_delivery_whose_every_attempt_failed_gets_500_not_an_endless_loop() ->
     c = client(fake)
     post(c, "push", sample("push"), delivery="d")
     for n in range(1, MAX_ATTEMPTS + 1):
-        fake.runs[f"github-d-attempt-{n}" if n > 1 else "github-d"] = RunRef(
+        fake.runs[f"{PUSH_KEY}-attempt-{n}" if n > 1 else PUSH_KEY] = RunRef(
             f"r{n}", "x", "d", "FAILED")
     r = post(c, "push", sample("push"), delivery="d")
     assert r.status_code == 500 and "start a run by hand" in r.json()["error"]
@@ -313,7 +336,8 @@ def test_a_missing_deployment_gets_500() -> None:
 def test_a_run_creation_slower_than_the_timeout_gets_503() -> None:
     import asyncio
 
-    async def slow(deployment: str, parameters: dict[str, Any], key: str) -> RunRef:
+    async def slow(deployment: str, parameters: dict[str, Any], key: str,
+                   delivery: str) -> RunRef:
         await asyncio.sleep(5)
         raise AssertionError("not reached")
 

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from evalsig_flows.github_events import event_key
 from evalsig_flows.webhook import sign
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,7 +150,9 @@ def test_a_signed_pull_request_runs_the_ci_gate_to_completion(
     assert run["state"]["message"].startswith("ALLOW")
     assert {k: run["parameters"][k] for k in ("repo", "pr_number", "head_sha")} == {
         "repo": "acme/evals", "pr_number": 7, "head_sha": HEAD_SHA}
-    assert run["idempotency_key"] == f"github-{gated_pr['delivery']}"
+    body = json.dumps(pr_payload(HEAD_SHA, 7)).encode()
+    assert run["idempotency_key"] == event_key("evalsig-ci-gate/evalsig-ci-gate", body)
+    assert f"github-delivery:{gated_pr['delivery']}" in run["tags"]
 
 
 def test_the_gate_report_is_stored_in_seaweedfs(stack: dict[str, Any],

@@ -127,9 +127,10 @@ def send_as(client: TestClient, delivery: str | bytes, doc: dict[str, Any]) -> A
 
 
 def test_a_delivery_id_never_names_another_deliverys_attempt(deployment: str) -> None:
-    # attempt 2 of delivery D has the key github-D-attempt-2: a delivery whose own id is
-    # "D-attempt-2" took that key first, so D's redelivery got that other event's run back
-    # ("existing") and D's own event was never run again
+    # when the key was github-<delivery>, a delivery whose own id was "D-attempt-2" took the
+    # key of D's attempt 2, so D's redelivery got that other event's run back; keys are the
+    # body's digest now, and such an id (no GitHub GUID has it) is still refused: in the
+    # run's github-delivery tag it would read as D's attempt 2
     client, d = receiver(deployment), str(uuid.uuid4())
     other = send_as(client, f"{d}-attempt-2", json.loads(changed(PUSH, "after", "ab" * 20)))
     assert other.status_code == 400, other.text

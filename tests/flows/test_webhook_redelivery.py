@@ -22,6 +22,7 @@ with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx is
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from evalsig_flows.github_events import event_key
 from evalsig_flows.webhook import WebhookSettings, create_app, prefect_run_creator, sign
 from tests.flows.conftest import seed_baseline
 
@@ -88,7 +89,7 @@ def test_a_redelivery_after_a_run_that_ended_badly_starts_a_fresh_run(
     runs = {str(r.id): r for r in runs_of(deployment)}
     assert set(runs) == {first.json()["flow_run_id"], again.json()["flow_run_id"]}
     fresh = runs[again.json()["flow_run_id"]]
-    assert fresh.idempotency_key == f"github-{delivery}-attempt-2"
+    assert fresh.idempotency_key == f"{event_key(deployment, PUSH.read_bytes())}-attempt-2"
     assert fresh.state.type.value == "SCHEDULED"
     assert fresh.parameters == runs[first.json()["flow_run_id"]].parameters
     # the fresh run in turn is returned to a third delivery while it is scheduled
