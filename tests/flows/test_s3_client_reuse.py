@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from evalsig_flows import s3_clients
 from evalsig_flows.s3 import S3Settings, S3Store
@@ -96,7 +97,7 @@ def test_other_settings_get_their_own_client_never_a_stale_one(s3_server: S3Serv
 def test_the_client_key_is_the_whole_client_configuration(
         monkeypatch: pytest.MonkeyPatch) -> None:
     base = S3Settings(endpoint_url="http://127.0.0.1:1", access_key_id="a",
-                      secret_access_key="s")
+                      secret_access_key=SecretStr("s"))
     key = s3_clients.client_key(base)
     for change in ({"secret_access_key": "t"}, {"session_token": "x"}, {"region": "eu-west-1"},
                    {"read_timeout": 1.0}, {"max_attempts": 2}, {"addressing_style": "virtual"}):
