@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from unittest.mock import patch
 
 from evalsig_flows.s3 import S3Settings, S3Store, s3_settings
 from evalsig_flows.s3_clients import make_client
@@ -47,6 +48,24 @@ def _total(fn: Callable[[], object], n: int) -> float:
     return time.perf_counter() - start
 
 
+def _race(settings: S3Settings, n: int) -> tuple[float, float]:
+    """(before, after): N stores each, best of ROUNDS, alternated."""
+    uri = f"s3://{BUCKET}"
+    open_store(uri).put(KEY, b"{}")
+
+    def before() -> object:
+        return S3Store(BUCKET, settings=settings, client=make_client(settings)).head(KEY)
+
+    def after() -> object:
+        return open_store(uri).head(KEY)
+
+    t_before = t_after = float("inf")
+    for _ in range(ROUNDS):
+        t_before = min(t_before, _total(before, n))
+        t_after = min(t_after, _total(after, n))
+    return t_before, t_after
+
+
 def main() -> None:
     n = int(os.environ.get("EVALSIG_BENCH_S3_N", "50"))
     script = _local_s3()
@@ -55,31 +74,12 @@ def main() -> None:
         env = {"EVALSIG_S3_ENDPOINT_URL": srv.endpoint, "EVALSIG_S3_ACCESS_KEY_ID": srv.access_key,
                "EVALSIG_S3_SECRET_ACCESS_KEY": srv.secret_key,
                "EVALSIG_S3_ADDRESSING_STYLE": "path"}
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        s3_settings.cache_clear()
         try:
-            settings: S3Settings = s3_settings()
-            uri = f"s3://{BUCKET}"
-            open_store(uri).put(KEY, b"{}")
-
-            def before() -> object:
-                return S3Store(BUCKET, settings=settings, client=make_client(settings)).head(KEY)
-
-            def after() -> object:
-                return open_store(uri).head(KEY)
-
-            t_before = t_after = float("inf")
-            for _ in range(ROUNDS):
-                t_before = min(t_before, _total(before, n))
-                t_after = min(t_after, _total(after, n))
+            with patch.dict(os.environ, env):
+                s3_settings.cache_clear()
+                t_before, t_after = _race(s3_settings(), n)
         finally:
             script.stop(srv.pid)
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
             s3_settings.cache_clear()
     print(f"open_store(s3://...).head(key) x{n}: a new client per store {t_before:.3f} s "
           f"({t_before / n * 1e3:.1f} ms each) | shared client {t_after:.3f} s "
