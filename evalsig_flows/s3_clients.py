@@ -11,7 +11,8 @@ addressing style; not `audit_lock_days`, which only `S3Store.put` reads) and the
 `AWS_*` environment (boto3's fallback chain and its own endpoint variables), so settings that
 change between calls (tests pointing at a proxy, wrong credentials) get a client of their own,
 never a stale one. At most MAX_CLIENTS are kept, least recently used dropped. boto3 clients
-are thread-safe; Sessions are not, so a client is built under the lock.
+are thread-safe; Sessions are not, so a client is built under the lock. A forked child starts
+with none (the parent's clients hold its sockets).
 """
 
 from __future__ import annotations
@@ -96,3 +97,13 @@ def clear_clients() -> None:
     """Forget every shared client (tests; stores already holding one keep it)."""
     with _lock:
         _clients.clear()
+
+
+def _forget_in_child() -> None:
+    """A forked child builds its own clients: never the parent's pooled connections (nor a
+    lock another parent thread held at the fork)."""
+    global _clients, _lock
+    _clients, _lock = OrderedDict(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -125,3 +125,18 @@ def test_at_most_max_clients_are_kept_least_recently_used_dropped(
         assert s3_clients.client_key(settings[1]) not in s3_clients._clients
     finally:
         s3_clients.clear_clients()
+
+
+def test_a_forked_child_builds_its_own_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(s3_clients, "make_client", lambda settings: object())
+    settings = S3Settings(endpoint_url="http://127.0.0.1:1")
+    parent = s3_clients.shared_client(settings)
+    pid = os.fork()
+    if pid == 0:  # the child: its client must not be the parent's (its sockets, its pool)
+        os._exit(0 if s3_clients.shared_client(settings) is not parent else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert s3_clients.shared_client(settings) is parent  # the parent keeps its own
+    s3_clients.clear_clients()
