@@ -37,6 +37,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
+from .s3_clients import shared_client
 from .store import ObjectInfo, PreconditionFailed, check_key
 
 __all__ = ["LOCK_MARGIN", "S3Settings", "S3Store", "is_locked_audit_key", "retryable",
@@ -164,7 +165,7 @@ def _b64(digest: bytes) -> str:
 
 
 class S3Store:
-    """A bucket and key prefix as a store. The boto3 client is built once per store."""
+    """A bucket and key prefix as a store, on the process's shared boto3 client for its settings."""
 
     def __init__(self, bucket: str, prefix: str = "", *, settings: S3Settings | None = None,
                  client: Any = None) -> None:
@@ -185,35 +186,25 @@ class S3Store:
 
     # -- client -------------------------------------------------------------------------
     def client(self) -> Any:
+        """The boto3 client, the bucket checked (HeadBucket) on first use.
+
+        Without a client passed in, the process's shared one for these settings
+        (`s3_clients.shared_client`): built and bucket-checked once per process, not per store.
+        """
         with self._lock:
-            if self._client is None:
-                self._client = self._make_client()
-            if not self._bucket_checked:
+            if self._bucket_checked:
+                return self._client
+            if self._client is not None:  # a client of the caller's own: checked per store
                 self._check_bucket(self._client)
-                self._bucket_checked = True
+            else:
+                shared = shared_client(self.settings)
+                with shared.lock:
+                    if self.bucket not in shared.checked:
+                        self._check_bucket(shared.client)
+                        shared.checked.add(self.bucket)
+                self._client = shared.client
+            self._bucket_checked = True
             return self._client
-
-    def _make_client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        s = self.settings
-        cfg = Config(
-            region_name=s.region, connect_timeout=s.connect_timeout,
-            read_timeout=s.read_timeout,
-            retries={"mode": s.retry_mode, "max_attempts": s.max_attempts},
-            s3={"addressing_style": s.addressing_style},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        kw: dict[str, Any] = {"endpoint_url": s.endpoint_url, "config": cfg}
-        if s.access_key_id:
-            kw["aws_access_key_id"] = s.access_key_id
-            kw["aws_secret_access_key"] = (s.secret_access_key.get_secret_value()
-                                           if s.secret_access_key else None)
-            if s.session_token:
-                kw["aws_session_token"] = s.session_token.get_secret_value()
-        return boto3.session.Session().client("s3", **kw)
 
     def _check_bucket(self, client: Any) -> None:
         try:

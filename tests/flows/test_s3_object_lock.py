@@ -126,9 +126,13 @@ def test_locked_puts_carry_the_checksum_s3_requires_with_lock_parameters(
         sent.append({k.lower(): (v.decode() if isinstance(v, bytes) else v)
                      for k, v in request.headers.items()})
 
-    store.client().meta.events.register("before-send.s3.PutObject", capture)
-    store.put("audit/2026/11/30/d-1-1.json", b'{"x": 1}', if_none_match=True)
-    store.put("reports/2026/11/30/d-1.json", b"{}")
+    events = store.client().meta.events  # the process's shared client: unhook it after
+    events.register("before-send.s3.PutObject", capture)
+    try:
+        store.put("audit/2026/11/30/d-1-1.json", b'{"x": 1}', if_none_match=True)
+        store.put("reports/2026/11/30/d-1.json", b"{}")
+    finally:
+        events.unregister("before-send.s3.PutObject", capture)
     locked, plain = sent
     assert locked["x-amz-object-lock-mode"] == "COMPLIANCE"
     assert "x-amz-object-lock-retain-until-date" in locked
