@@ -361,8 +361,11 @@ def _cluster_df_findings(p: Pairing, cluster: str | None) -> list[Finding]:
               f"{int(sizes.max())} items; effective df (Bell-McCaffrey) {df:.1f}", count=G)]
     if G >= MIN_CLUSTERS and df < (G - 1) / 2:
         out.append(_f("W213", f"effective df {df:.1f} with {G} clusters: a few large clusters "
-                      "dominate the variance", "intervals are wide; balance the clusters or "
-                      "use a finer cluster key", count=G))
+                      f"dominate the variance (the largest holds {sizes.max() / sizes.sum():.0%}"
+                      " of the items)", "intervals are wide and the MDE is a rough guide: the "
+                      "verdict rides on those clusters' own outcomes, so the power at the MDE "
+                      "can be far from the target; balance the clusters or use a finer cluster "
+                      "key", count=G))
     g_eff = effective_clusters(sizes)
     if G >= MIN_CLUSTERS and g_eff < MIN_CLUSTERS:
         out.append(_f("W218", f"{G} clusters under key {cluster!r}, but the largest holds "

@@ -338,7 +338,9 @@ def test_w213_effective_df_far_below_the_cluster_count() -> None:
     ids = _ids(109)
     b, c = _run(ids, _alt(109), cl), _run(ids, _alt(109, 1), cl)
     report = diagnose(b, c, cluster="passage_id")
-    assert _one(report, "W213").count == 10
+    w213 = _one(report, "W213")
+    assert w213.count == 10 and "the largest holds 92% of the items" in w213.message  # 100/109
+    assert "power at the MDE" in w213.hint
     assert "effective df" in _one(report, "I302").message
 
 
