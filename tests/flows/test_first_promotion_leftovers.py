@@ -21,22 +21,10 @@ from typing import Any
 import pytest
 
 from evalsig_core import EvalsigError, InputNotFoundError
-from evalsig_flows.baselines import (
-    PromotionRefused,
-    baseline_prefix,
-    fetch_baseline,
-    promote,
-    read_pointer,
-)
+from evalsig_flows.baselines import PromotionRefused, fetch_baseline, promote, read_pointer
 from evalsig_flows.store import Store, open_store
 from tests.conftest import EXAMPLES
-
-PREFIX = baseline_prefix("s", "t", "m")
-KW: dict[str, Any] = {"suite": "s", "task": "t", "metric": "m", "ext": "json", "source": {}}
-
-
-def _run(i: int) -> bytes:
-    return json.dumps({"run_id": f"r{i}", "items": [{"item_id": "a", "score": i}]}).encode()
+from tests.flows.test_baseline_pointer_lost import KW, PREFIX, _run
 
 
 @pytest.fixture(params=["file", "s3"])
