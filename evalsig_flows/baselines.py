@@ -8,24 +8,33 @@ Names are escaped by `store.key_segment`, the escaping the CI records use (`pass
 of its own. A pointer names its entry, and one read under another entry's prefix (a
 case-insensitive file system folding `QA` onto `qa`, a copied object) is refused, never used.
 
-A promotion writes the version first (If-None-Match: it never overwrites), then moves the
-pointer with If-Match on the ETag it read (If-None-Match for the first), so of two promotions
-from the same base exactly one wins, and a promotion killed between its writes leaves the old
-pointer (plus an unreferenced immutable version) or the new one: never a broken baseline.
-The pointer keeps the previous entry; every version stays readable. `promote` is the two
-steps in one call; `put_version` then `move_pointer` lets a caller stage every version before
-it moves any pointer (the promotion flow does). `roll_back_pointer` undoes one decision's move
-(the promotion flow's all-or-nothing): a new pointer, sequence + 1, pointing at the version
-before it again, written If-Match on the ETag of the pointer that still names that decision.
+A promotion checks the pointer, then writes the version (If-None-Match: it never
+overwrites), then moves the pointer with If-Match on the ETag it read (If-None-Match for the
+first), so of two promotions from the same base exactly one wins, and a promotion killed
+between its writes leaves the old pointer (plus an unreferenced immutable version) or the new
+one: never a broken baseline. A refused promotion writes no version. The pointer keeps the
+previous entry; every version stays readable. `promote` is the whole move in one call;
+`put_version` then `move_pointer` lets a caller stage the versions of entries that have a
+baseline before it moves any pointer (the promotion flow does); a first baseline is passed to
+`move_pointer` as `data` instead and written only there, after the checks. `roll_back_pointer`
+undoes one decision's move (the promotion flow's all-or-nothing): a new pointer, sequence + 1,
+pointing at the version before it again, written If-Match on the ETag of the pointer that
+still names that decision.
 
 A missing pointer means "first promotion" only while no other version is stored: with
 `current.json` deleted, a promotion would otherwise restart the sequence at 1, drop the
 previous entry and skip the gated-base check, so a stale promotion (a replay, a redelivered
 event) could move the baseline back to an older version. Versions are content-addressed and
 carry no order, so the pointer cannot be rebuilt from them: promoting (and fetching) refuses
-with the file and the fix (restore the pointer from the bucket's object versions). The
-version being promoted itself does not count, so a first promotion killed between its two
-writes is still completed by a replay.
+with the file and the fix (restore the pointer from the bucket's object versions). So that a
+version never reads as a deleted pointer after a transient failure, a first promotion writes
+its version only after that check and right before its pointer create: a refused first
+promotion (a set refused or rolled back, a check failing) writes none, and of two racing first
+promotions that both passed the check one creates the pointer (the other's version is then an
+unreferenced version beside a pointer, as a lost later promotion leaves). The version being
+promoted itself does not count, so a first promotion killed between its two writes is still
+completed by a replay; only that kill, not followed by its replay, leaves a version that
+blocks the entry (the check's message says so).
 """
 
 from __future__ import annotations
@@ -51,7 +60,8 @@ from .store import PreconditionFailed, Store, key_segment, put_once
 
 __all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
            "RollbackResult", "baseline_prefix", "check_pointer_not_lost", "fetch_baseline",
-           "move_pointer", "promote", "put_version", "read_pointer", "roll_back_pointer"]
+           "move_pointer", "promote", "put_version", "read_pointer", "roll_back_pointer",
+           "version_key"]
 
 _EXT = re.compile(r"^[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?$")
 
@@ -115,6 +125,11 @@ def extension(filename: str) -> str:
     return ext if _EXT.fullmatch(ext) else "bin"
 
 
+def version_key(prefix: str, sha256: str, ext: str) -> str:
+    """The key of the version with this SHA-256 under the entry's `prefix`."""
+    return f"{prefix}/versions/{sha256}.{ext}"
+
+
 def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, str]:
     """Write an immutable version (never overwritten); returns (key, sha256).
 
@@ -122,11 +137,15 @@ def put_version(store: Store, prefix: str, data: bytes, ext: str) -> tuple[str, 
     holds these very bytes: a damaged or foreign object at the key is a StorageError (74).
     """
     sha = hashlib.sha256(data).hexdigest()
-    key = f"{prefix}/versions/{sha}.{ext}"
+    key = version_key(prefix, sha, ext)
+    _write_version(store, key, data)
+    return key, sha
+
+
+def _write_version(store: Store, key: str, data: bytes) -> None:
     put_once(store, key, data, what="the object at this baseline version key does not match "
              "the SHA-256 its key names", hint="it is not this version: restore the version "
              "from the bucket's object versions, or move the object away, then promote again")
-    return key, sha
 
 
 def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str | None]:
@@ -164,12 +183,13 @@ def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = N
         f"the baseline pointer is missing but {versions} "
         f"stored under {folder}: either current.json was deleted (its sequence and previous "
         "entry are lost, and a promotion now would skip the check of the base it was gated "
-        "against) or a first promotion there staged them and was refused or raced before its "
-        "pointer write (the two cannot be told apart from the store)",
+        "against) or a first promotion there wrote its version but not its pointer (killed "
+        "between the two writes, or between them right now; evalsig before 0.2 also left the "
+        "versions of refused first promotions there)",
         path=store.url(f"{prefix}/current.json"),
         hint="restore current.json from the bucket's object versions (S3 versioning keeps "
-             "every pointer written); if no baseline was ever promoted there, those versions "
-             f"are leftovers of refused promotions: move {folder} aside and promote again")
+             "every pointer written); if no baseline was ever promoted there, replay that "
+             f"promotion (it completes), or move {folder} aside and promote again")
 
 
 def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
@@ -204,23 +224,29 @@ def promote(store: Store, *, suite: str, task: str, metric: str, data: bytes, ex
 
     `expected_base` is the version SHA-256 the candidate was gated against (ignored for the
     first promotion, when no pointer exists; use it to seed a store). Idempotent: promoting
-    the current version again changes nothing.
+    the current version again changes nothing. The version is written after the checks,
+    right before the pointer: a refused promotion writes nothing.
     """
-    key, sha = put_version(store, baseline_prefix(suite, task, metric), data, ext)
-    return move_pointer(store, suite=suite, task=task, metric=metric, key=key, sha256=sha,
-                        expected_base=expected_base, decision_id=decision_id, source=source,
-                        now=now)
+    sha = hashlib.sha256(data).hexdigest()
+    return move_pointer(store, suite=suite, task=task, metric=metric,
+                        key=version_key(baseline_prefix(suite, task, metric), sha, ext),
+                        sha256=sha, data=data, expected_base=expected_base,
+                        decision_id=decision_id, source=source, now=now)
 
 
 def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, sha256: str,
                  expected_base: str | None, decision_id: str, source: dict[str, Any],
-                 now: datetime | None = None) -> PromotionResult:
-    """Point (suite, task, metric) at the version `key` (written by put_version, `sha256`).
+                 now: datetime | None = None, data: bytes | None = None) -> PromotionResult:
+    """Point (suite, task, metric) at the version `key` (SHA-256 `sha256`).
 
-    The conditional write and the refusals of `promote`, without reading or writing the run.
+    The conditional write and the refusals of `promote`. Without `data` the version must be
+    written already (put_version) and the run is not read; with it, `data` is written as the
+    version after the checks, right before the pointer write (how a first baseline is
+    written: never a version without its pointer, unless killed between the two writes).
     """
     prefix = baseline_prefix(suite, task, metric)
-    if not key.startswith(f"{prefix}/versions/{sha256}."):
+    if not key.startswith(f"{prefix}/versions/{sha256}.") or (
+            data is not None and hashlib.sha256(data).hexdigest() != sha256):
         raise UsageError(f"{key!r} is not a version of {prefix} with SHA-256 {sha256[:12]}")
     pointer, etag = read_pointer(store, prefix)
     if pointer is None:
@@ -248,6 +274,8 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
                           sequence=(pointer.sequence + 1) if pointer else 1, current=entry,
                           previous=pointer.current if pointer else None)
     target = f"{prefix}/current.json"
+    if data is not None:  # after every refusal: a refused promotion leaves no version
+        _write_version(store, key, data)
     try:
         if etag is None:
             store.put(target, new.encode(), if_none_match=True)

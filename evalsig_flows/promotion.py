@@ -7,10 +7,13 @@ SHA-256 and every baseline is still the one it was gated against, nothing is pro
 refusal is audited. Why: the entries of one commit are one release (a model or prompt change
 shipped together); promoting its good tasks and leaving the rest would make the stored
 baselines describe a build that never existed, and a REJECT on one task means the change is
-not accepted. Before any pointer moves, each entry is checked and its candidate, read once,
-is staged as an immutable baseline version (content-addressed; unreferenced if the set is
-refused); right before the writes every pointer is checked again (staging takes a while: this
-narrows the window in which another promotion can move a baseline of the set to a few reads).
+not accepted. Before any pointer moves, each entry is checked and its candidate read; an
+entry that has a baseline gets its candidate staged as an immutable baseline version
+(content-addressed; unreferenced if the set is refused); right before the writes every pointer
+is checked again (staging takes a while: this narrows the window in which another promotion
+can move a baseline of the set to a few reads). A first baseline is not staged (a version
+without a pointer reads as a deleted one, blocking the entry): its candidate is read again and
+written at its pointer move, after the checks, so a refused set or a lost race leaves none.
 Each pointer then moves through the conditional write in baselines.py, one at a time (an
 object store has no multi-object transaction). When a write fails after others landed
 (another promotion moved that baseline after the checks: a run outside the deployment's
@@ -68,7 +71,7 @@ from evalsig_core import (
 from evalsig_core.audit import AuditInput
 from evalsig_core.numfmt import counted
 
-from . import audit_log
+from . import audit_log, baselines
 from .baselines import (
     PromotionRefused,
     PromotionResult,
@@ -103,15 +106,25 @@ _REFUSALS = (PromotionRefused, UsageError, InputError)
 
 
 @task(name="stage-baseline-version", **IO)
-def stage_version(store_uri: str, record: GateRecord) -> str:
-    """Before any pointer moves: check one entry and stage its version; returns the version key.
+def stage_version(store_uri: str, record: GateRecord) -> str | None:
+    """Before any pointer moves: check one entry and stage its version; returns the version
+    key, or None for a first baseline (written by `promote_task`, after its checks).
 
-    Reads the candidate once: it must still have its gated SHA-256, the baseline must not
-    have moved since the gate, and this decision must not have been applied (and audited)
-    before, then undone (a revert). Then writes it as the entry's immutable baseline version
-    (content-addressed, If-None-Match), which is harmless if no pointer ever names it.
+    Reads the candidate: it must still have its gated SHA-256, the baseline must not have
+    moved since the gate, and this decision must not have been applied (and audited) before,
+    then undone (a revert). Then writes it as the entry's immutable baseline version
+    (content-addressed, If-None-Match), harmless beside a pointer that never names it.
     """
     store = open_store(store_uri)
+    data = _candidate(store, record)
+    if not _check_baseline(store, record):
+        return None
+    prefix = baseline_prefix(record.suite, record.task, record.metric)
+    return put_version(store, prefix, data, extension(record.candidate_key or ""))[0]
+
+
+def _candidate(store: Store, record: GateRecord) -> bytes:
+    """The gated candidate's bytes; refused if they no longer have its gated SHA-256."""
     key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
     try:
         data = store.get(key)
@@ -124,9 +137,7 @@ def stage_version(store_uri: str, record: GateRecord) -> str:
         raise PromotionRefused(f"{store.url(key)}: content differs from the gated "
                                f"candidate's SHA-256 ({record.entry})",
                                hint="re-run the CI gate")
-    _check_baseline(store, record)
-    prefix = baseline_prefix(record.suite, record.task, record.metric)
-    return put_version(store, prefix, data, extension(key))[0]
+    return data
 
 
 @task(name="check-baselines", **IO)
@@ -173,16 +184,24 @@ def _check_baseline(store: Store, record: GateRecord) -> bool:
 
 
 @task(name="promote-baseline", **IO)
-def promote_task(store_uri: str, record: GateRecord, version_key: str,
+def promote_task(store_uri: str, record: GateRecord, version_key: str | None,
                  decision_id: str, now: datetime | None = None) -> PromotionResult:
-    """Move the entry's pointer to its staged version (the run is not read again).
+    """Move the entry's pointer to its staged version (the run is not read again); a first
+    baseline (`version_key` None) is read again and written right before its pointer.
 
     `now` (the promotion's time) is fixed across task retries: a retry that finds the very
     pointer entry it wrote (its answers lost) reports "promoted", not "already-current".
     """
-    return move_pointer(open_store(store_uri), suite=record.suite, task=record.task,
-                        metric=record.metric, key=version_key,
-                        sha256=record.candidate_sha256 or "",
+    store = open_store(store_uri)
+    sha = record.candidate_sha256 or ""
+    data = None
+    if version_key is None:
+        data = _candidate(store, record)
+        version_key = baselines.version_key(
+            baseline_prefix(record.suite, record.task, record.metric), sha,
+            extension(record.candidate_key or ""))
+    return move_pointer(store, suite=record.suite, task=record.task,
+                        metric=record.metric, key=version_key, sha256=sha, data=data,
                         expected_base=record.baseline_sha256, decision_id=decision_id,
                         source={"repo": record.repo, "pr_number": record.pr_number,
                                 "commit": record.commit, "gate_decision_id": record.decision_id},
@@ -292,7 +311,7 @@ def _not_gated(store: str, repo: str, commit: str, exc: NoGateDecision,
         "entries": [], "decision_id": did, "detail": exc.one_line()})
 
 
-def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str]],
+def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str | None]],
                  now: datetime, trigger: str | None = None) -> State[Any]:
     records = [rec for rec, _ in staged]
     done: list[tuple[GateRecord, PromotionResult]] = []

@@ -212,6 +212,15 @@ class S3Store:
         except Exception as exc:
             raise self._convert(exc, "open", None) from None
 
+    def _recheck_bucket(self, key: str) -> None:
+        """After a HEAD 404: a HEAD answer has no body, so a missing key and a missing bucket
+        look alike, and the bucket was checked only once per client. Only then, one HeadBucket
+        tells them apart: a bucket deleted since is the permanent error get/put/list give."""
+        try:
+            self.client().head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise self._convert(exc, "open", key) from None
+
     # -- keys ---------------------------------------------------------------------------
     def _key(self, key: str) -> str:
         check_key(key)
@@ -247,9 +256,10 @@ class S3Store:
             resp = self.client().head_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
             err = self._convert(exc, "read", key)
-            if isinstance(err, InputNotFoundError):
-                return None
-            raise err from None
+            if not isinstance(err, InputNotFoundError):
+                raise err from None
+            self._recheck_bucket(key)
+            return None
         sha = (resp.get("Metadata") or {}).get("sha256")
         return ObjectInfo(key, resp["ETag"], int(resp["ContentLength"]), sha)
 

@@ -3,7 +3,8 @@
 Every flow task opens its store (`open_store`), so a gate flow builds several `S3Store`s and a
 nightly suite hundreds. Each new client costs a boto3 Session (which reloads botocore's data,
 ~0.1 s) and the store's first use a HeadBucket round trip; `shared_client` builds the client
-once per configuration and `S3Store` checks each bucket once per client.
+once per configuration and `S3Store` checks each bucket once per client (and again after a
+HEAD 404, which cannot tell a deleted bucket from a missing key: `S3Store.head`).
 
 The key is the whole effective configuration: every `S3Settings` field that reaches the client
 (endpoint, region, credentials with the secret and session token, retries, timeouts,

@@ -67,10 +67,10 @@ def test_a_deleted_pointer_never_lets_a_stale_promotion_move_the_baseline_back(
     assert f"{store.url(PREFIX + '/current.json')}: " in line
     assert "the baseline pointer is missing but 2 other versions are stored" in line
     assert "restore current.json from the bucket's object versions" in line
-    # the store cannot tell a deleted pointer from a refused first promotion's staged versions
-    # (a race between two first promotions leaves those): the line names both, not one
+    # the store cannot tell a deleted pointer from the version of a first promotion killed
+    # between its version and pointer writes (its replay completes it): the line names both
     assert "either current.json was deleted" in line
-    assert "a first promotion there staged them and was refused or raced" in line
+    assert "a first promotion there wrote its version but not its pointer" in line
     assert store.head(PREFIX + "/current.json") is None
 
 

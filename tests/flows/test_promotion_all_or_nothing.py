@@ -169,8 +169,8 @@ def test_a_baseline_moved_during_staging_is_refused_before_any_pointer_moves(
     store = open_store(store_uri)
     real = promotion.stage_version
 
-    def staged(uri: str, record: Any) -> str:
-        key: str = real(uri, record)
+    def staged(uri: str, record: Any) -> str | None:
+        key = real(uri, record)
         if record.task == "qa":  # the last one staged: then the pointer writes would begin
             move_elsewhere(store, "qa", REJECT.read_bytes(), "winner")
         return key

@@ -54,6 +54,7 @@ def test_stores_of_one_uri_share_one_client_and_one_bucket_check(s3_server: S3Se
 
 def test_stores_opened_by_many_threads_at_once_share_one_client(s3_server: S3Server,
                                                                 s3_uri: str) -> None:
+    open_store(s3_uri).put("k.json", b"{}")  # found: a miss would check the bucket again
     log = Log()
     clients: list[Any] = []
     with faulty_proxy(s3_server.endpoint, log) as proxy, s3_through(proxy):
@@ -62,7 +63,7 @@ def test_stores_opened_by_many_threads_at_once_share_one_client(s3_server: S3Ser
         def task() -> None:
             start.wait()
             store = open_store(s3_uri)
-            assert store.head("missing.json") is None
+            assert store.head("k.json") is not None
             clients.append(store.client())  # type: ignore[attr-defined]
 
         threads = [threading.Thread(target=task) for _ in range(8)]
@@ -72,6 +73,37 @@ def test_stores_opened_by_many_threads_at_once_share_one_client(s3_server: S3Ser
             t.join()
     assert len(clients) == 8 and all(c is clients[0] for c in clients)
     assert _head_buckets(log, s3_server.bucket) == 1
+
+
+def test_head_tells_a_bucket_deleted_since_it_was_checked_from_a_missing_key(
+        s3_server: S3Server) -> None:
+    """Before: the bucket is checked once per client, and a HEAD 404 has no body (no
+    NoSuchBucket code), so head() of any key in a bucket deleted meanwhile said "no object"
+    (a first promotion, a missing claim) while get/put/list said "no such bucket"."""
+    import uuid
+
+    from evalsig_core import StorageError
+
+    bucket = f"evalsig-gone-{uuid.uuid4().hex[:8]}"
+    admin = s3_clients.make_client(s3_server.settings())  # type: ignore[arg-type]
+    admin.create_bucket(Bucket=bucket)
+    admin.put_object(Bucket=bucket, Key="k.json", Body=b"{}")
+    log = Log()
+    with faulty_proxy(s3_server.endpoint, log) as proxy, s3_through(proxy):
+        through = open_store(f"s3://{bucket}")
+        assert through.head("k.json") is not None and through.head("k.json") is not None
+        assert _head_buckets(log, bucket) == 1  # checked once: a found object costs nothing
+        admin.delete_object(Bucket=bucket, Key="k.json")
+        admin.delete_bucket(Bucket=bucket)
+        with pytest.raises(StorageError) as head:
+            through.head("k.json")
+        assert _head_buckets(log, bucket) == 2  # one HeadBucket more, only on a 404
+        with pytest.raises(StorageError) as got:
+            through.get("k.json")
+    gone = f"s3://{bucket}/k.json: bucket {bucket!r} does not exist at {proxy}"
+    assert got.value.one_line().startswith(gone)
+    assert head.value.one_line() == got.value.one_line()
+    assert getattr(head.value, "permanent", False)  # no retry brings the bucket back
 
 
 def test_other_settings_get_their_own_client_never_a_stale_one(s3_server: S3Server,
