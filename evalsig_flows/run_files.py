@@ -5,8 +5,10 @@ directory: a run file, or a HELM run directory's key prefix (with or without a t
 holding its per_instance_stats.json. A HELM run directory, local or fetched, is then packed
 into its HELM run archive (`evalsig_core.readers.pack_helm_run`, `<run>.helm.tar`,
 deterministic: one run directory, one SHA-256), and that archive is what is read, stored under
-candidates/ and promoted into baselines/.../versions/<sha256>.helm.tar. Temporary copies live
-in `evalsig-*` temporary directories that `discard_copy` removes.
+candidates/ and promoted into baselines/.../versions/<sha256>.helm.tar. So is the directory of
+a per_instance_stats.json given as the run: the reader reads the run files beside it, and what
+is stored is what was read. Temporary copies live in `evalsig-*` temporary directories that
+`discard_copy` removes.
 """
 
 from __future__ import annotations
@@ -71,26 +73,31 @@ def run_file_error(role: str, path: str, exc: OSError) -> InputError:
 
 
 def fetch(uri: str) -> str:
-    """A run's local path: `uri`'s own, or a temporary copy of the object (or of the HELM run
-    directory under the key prefix) it names."""
+    """A run's local path: `uri`'s own, or a temporary copy of the object it names; of a HELM
+    run directory's key prefix (or its per_instance_stats.json), a temporary copy of the run
+    files there."""
     local = local_path(uri)
     if local is not None:
         return local
     store_uri, key = split_object_uri(uri)
     store = open_store(store_uri)
-    try:
-        if key.endswith("/"):  # a prefix: no object to try first
-            raise InputNotFoundError("object not found", path=uri)
-        data = store.get(key)
-    except InputNotFoundError as exc:  # the URI the user (or the webhook's config) gave
-        run_dir = _fetch_helm_prefix(store, key.rstrip("/"))
-        if run_dir is not None:
-            return run_dir
-        raise InputNotFoundError(exc.message.removeprefix(f"{exc.path}: "), path=exc.path,
-                                 hint=CHECK_RUN) from None
-    dest = Path(tempfile.mkdtemp(prefix="evalsig-")) / PurePosixPath(key).name
-    dest.write_bytes(data)
-    return str(dest)
+    prefix = PurePosixPath(key.rstrip("/"))
+    if prefix.name == PER_INSTANCE:  # read with the files beside it, as the reader reads it
+        prefix = prefix.parent
+    elif not key.endswith("/"):  # a run file, else (none there) perhaps a prefix
+        try:
+            data = store.get(key)
+        except InputNotFoundError:
+            data = None
+        if data is not None:
+            dest = Path(tempfile.mkdtemp(prefix="evalsig-")) / PurePosixPath(key).name
+            dest.write_bytes(data)
+            return str(dest)
+    run_dir = _fetch_helm_prefix(store, "" if str(prefix) == "." else str(prefix))
+    if run_dir is None:  # the URI the user (or the webhook's config) gave
+        raise InputNotFoundError("object not found", hint=CHECK_RUN,
+                                 path=uri if key.endswith("/") else store.url(key))
+    return run_dir
 
 
 def _local_name(name: str) -> str:
@@ -104,7 +111,7 @@ def _fetch_helm_prefix(store: Store, prefix: str) -> str | None:
     run_dir: Path | None = None
     for name in RUN_FILES:  # per_instance_stats.json first: the others are optional
         try:
-            data = store.get(f"{prefix}/{name}") if prefix else None
+            data = store.get(f"{prefix}/{name}" if prefix else name)
         except InputNotFoundError:
             data = None
         if data is None and name == PER_INSTANCE:
@@ -120,13 +127,16 @@ def _fetch_helm_prefix(store: Store, prefix: str) -> str | None:
 
 
 def one_file(path: str, uri: str, role: str) -> str:
-    """`path` itself, or for a HELM run directory its archive in a fresh temporary directory
-    (a copy of the directory fetched from a store is removed). Any other directory is the
-    core's one line (65) naming the run files it holds."""
+    """`path` itself, or for a HELM run directory (or its per_instance_stats.json, read with
+    the files beside it) its archive in a fresh temporary directory (a copy of the directory
+    fetched from a store is removed). Any other directory is the core's one line (65) naming
+    the run files it holds."""
     run_dir = Path(path)
-    if not run_dir.is_dir():
+    if run_dir.name == PER_INSTANCE and run_dir.is_file():
+        run_dir = run_dir.parent
+    elif not run_dir.is_dir():
         return path
-    if not (run_dir / PER_INSTANCE).is_file():
+    elif not (run_dir / PER_INSTANCE).is_file():
         raise run_file_error(role, path, IsADirectoryError(errno.EISDIR, "Is a directory"))
     dest = Path(tempfile.mkdtemp(prefix="evalsig-")) / (
         _local_name(run_dir.resolve().name) + HELM_ARCHIVE_SUFFIX)
@@ -159,13 +169,16 @@ def discard_copy(path: str | None, uri: str | None = None) -> None:
 def renamed(exc: InputError, local: str, uri: str) -> InputError:
     """The same error, naming `uri` wherever it named the local copy `local`; a member of the
     archive packed from a HELM run directory (`<tmp>/run.helm.tar(scenario_state.json)`) as
-    the directory's file (`<uri>/scenario_state.json`)."""
+    the directory's file (`<uri>/scenario_state.json`, also when `uri` names its
+    per_instance_stats.json)."""
     import copy
+
+    run_dir = uri.rstrip("/").removesuffix(f"/{PER_INSTANCE}")
 
     def rename(text: str) -> str:
         if local.endswith(HELM_ARCHIVE_SUFFIX) and not uri.endswith(HELM_ARCHIVE_SUFFIX):
             text = re.sub(re.escape(local) + r"\(([\w.]+)\)",
-                          lambda m: f"{uri.rstrip('/')}/{m.group(1)}", text)
+                          lambda m: f"{run_dir}/{m.group(1)}", text)
         return text.replace(local, uri)
 
     new = copy.copy(exc)

@@ -159,3 +159,42 @@ def test_a_prefix_without_scenario_state_names_the_missing_file(tmp_path: Path) 
     # the member of the archive packed from it is named as the directory's file
     assert state.message.startswith(f"INPUT ERROR (exit 65): {run}/scenario_state.json: "
                                     "--cluster needs scenario_state.json"), state.message
+
+
+def test_a_per_instance_stats_file_is_kept_with_the_files_beside_it(tmp_path: Path) -> None:
+    # A HELM eval command writes runs/<suite>/<run>/per_instance_stats.json and its siblings;
+    # `output` names the stats file. Only that file was stored and promoted: the gate read
+    # the cluster labels from scenario_state.json beside it, but every later gate against the
+    # promoted baseline failed "--cluster needs scenario_state.json next to the stats".
+    import sys
+
+    from evalsig_flows.flows import gate_flow, promote_baseline_flow
+
+    uri = (tmp_path / "store").as_uri()
+    store = open_store(uri)
+    seed(store)
+    cmd = [sys.executable, "-c", "import shutil, sys; shutil.copytree(sys.argv[1], "
+           "sys.argv[2] + '/runs/v1/mmlu:model=x')", str(HELM / "candidate"), "{output_dir}"]
+    state = ci(uri, None, 11, command=cmd, output="per_instance_stats.json",  # type: ignore[arg-type]
+               timeout=60)
+    assert state.is_completed(), state.message
+    cand = state.result()["candidate"]
+    assert cand["key"].endswith("/mmlu-model-x.helm.tar")
+    assert store.get(cand["key"]) == archive(HELM / "candidate")
+    assert promote_baseline_flow(repo="acme/helm", commit=SHA, store=uri,
+                                 return_state=True).is_completed()
+    again = gate_flow(baseline=None, candidate=str(HELM / "baseline" / "per_instance_stats.json"),
+                      metric="exact_match", cluster="passage_id", min_delta=0.005, store=uri,
+                      suite="helm", task="passage", name="helm-clustered", return_state=True)
+    assert again.message.startswith("REJECT:"), again.message  # clustered: labels were kept
+
+
+def test_an_s3_per_instance_stats_object_is_fetched_with_its_run_files(s3_uri: str) -> None:
+    store = open_store(s3_uri)
+    seed(store)
+    upload(store, "incoming/run-2", HELM / "candidate")
+    state = ci(s3_uri, store.url("incoming/run-2/per_instance_stats.json"), 12)
+    assert state.is_completed(), state.message
+    cand = state.result()["candidate"]
+    assert cand["key"].endswith("/run-2.helm.tar")
+    assert store.get(cand["key"]) == archive(HELM / "candidate")

@@ -10,6 +10,7 @@ fix, exit 65; nothing is ever extracted.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,7 +96,7 @@ def test_an_archive_reads_as_its_directory(archives: dict[str, Path]) -> None:
 
 def test_the_cli_gives_the_same_verdict_and_numbers_on_archives(
         archives: dict[str, Path], tmp_path: Path) -> None:
-    reports = []
+    reports: list[dict[str, Any]] = []
     for b, c in ((HELM / "baseline", HELM / "candidate"),
                  (archives["baseline"], archives["candidate"])):
         out = tmp_path / f"{len(reports)}.json"
@@ -155,6 +157,16 @@ def tar(*members: tuple[str, bytes, bytes], size: int | None = None) -> bytes:
     return out.getvalue() + bytes(1024)
 
 
+def pax() -> bytes:
+    """A pax archive (a `././@PaxHeader` extension member before the file)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo("per_instance_stats.json")
+        info.size, info.pax_headers = len(STATS), {"comment": "x"}
+        t.addfile(info, io.BytesIO(STATS))
+    return out.getvalue()
+
+
 REG = tarfile.REGTYPE
 GOOD = tar(("per_instance_stats.json", STATS, REG))
 CORRUPT = bytearray(GOOD)
@@ -186,6 +198,8 @@ BAD = [
     ("corrupt-header", bytes(CORRUPT), "member #1 has a corrupt tar header (bad checksum)"),
     ("empty-member", tar(("per_instance_stats.json", b"", REG)),
      "(per_instance_stats.json): file is empty"),
+    ("pax-header", pax(), "member '././@PaxHeader' is not a file of a HELM run archive"),
+    ("gzip", gzip.compress(GOOD, mtime=0), "the file is gzip-compressed"),
 ]
 
 
