@@ -102,11 +102,12 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
                      metric: str | None) -> RunRef:
     """An explicit baseline URI, or the store's current baseline for (suite, task, metric)."""
     if baseline:
-        path = one_file(fetch_run.fn(baseline), baseline, "baseline")
+        path = fetch_run.fn(baseline)
         try:
+            path = one_file(path, baseline, "baseline")
             return RunRef(path, baseline, sha256_file(Path(path), **run_hints("baseline")))
         except BaseException:
-            discard_copy(path, baseline)
+            discard_copy(path, baseline)  # a copy fetched or packed here
             raise
     if not task or not metric:
         from evalsig_core import UsageError

@@ -78,8 +78,7 @@ def test_a_gate_flow_takes_two_helm_run_directories(tmp_path: Path) -> None:
     # the report names the run the user gave and the SHA-256 of what was stored
     assert report["candidate"]["source"] == (HELM / "candidate").as_uri()
     assert report["candidate"]["sha256"] == result["candidate"]["sha256"]
-    assert not list(Path(result["candidate"]["path"]).parent.parent.glob(
-        Path(result["candidate"]["path"]).parent.name))  # the temporary archive is removed
+    assert not Path(result["candidate"]["path"]).exists()  # the temporary archive is removed
 
 
 def test_a_helm_directory_is_gated_stored_and_promoted_as_one_archive(tmp_path: Path) -> None:
@@ -198,3 +197,46 @@ def test_an_s3_per_instance_stats_object_is_fetched_with_its_run_files(s3_uri: s
     cand = state.result()["candidate"]
     assert cand["key"].endswith("/run-2.helm.tar")
     assert store.get(cand["key"]) == archive(HELM / "candidate")
+
+
+def test_a_nightly_suite_gates_a_helm_directory_against_its_stored_archive(
+        tmp_path: Path) -> None:
+    from evalsig_flows.flows import nightly_gate_flow
+
+    uri = (tmp_path / "store").as_uri()
+    seed(open_store(uri))
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+[suite]
+name = "helm"
+min_delta = 0.005
+cluster = "passage_id"
+
+[[entries]]
+task = "passage"
+metric = "exact_match"
+candidate = "{HELM / 'candidate'}"
+""")
+    state = nightly_gate_flow(suite_file=str(suite), store=uri, return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["entries"] == {"passage-exact_match": "ALLOW"}
+
+
+def test_the_copies_and_archives_of_helm_runs_are_removed(
+        s3_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from evalsig_flows.flows import gate_flow
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # this test's temporary directory
+    store = open_store(s3_uri)
+    seed(store)
+    upload(store, "incoming/run-3", HELM / "candidate")
+    for baseline in (None, str(HELM / "baseline"), store.url("incoming/run-3")):
+        state = gate_flow(baseline=baseline, candidate=store.url("incoming/run-3"),
+                          metric="exact_match", min_delta=0.005, store=s3_uri, suite="helm",
+                          task="passage", name="helm-temp", return_state=True)
+        assert state.message.split(":")[0] in ("ALLOW", "REJECT", "DOCTOR"), state.message
+        assert [p.name for p in tmp.iterdir()] == []
