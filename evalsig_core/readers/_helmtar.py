@@ -150,6 +150,9 @@ def _member(path: Path, head: bytes, seen: list[str]) -> tuple[str, int]:
     if name in seen:
         _bad(path, f"member {name!r} appears twice (a tar reader keeps only the last)",
              _PACK_HINT)
+    if info.size < 0:  # base-256 size fields can be negative: read(-n) reads everything
+        _bad(path, f"member {name!r} has a negative size ({info.size})",
+             "the archive is damaged; copy it again, or pack the run directory again")
     if info.size > MAX_JSON_BYTES:
         _bad(path, f"member {name!r} is {info.size} bytes, over the {MAX_JSON_BYTES} byte "
              "limit", "split the run; this is not a HELM run archive evalsig wrote",

@@ -167,6 +167,15 @@ def pax() -> bytes:
     return out.getvalue()
 
 
+def negative() -> bytes:
+    """A header whose size is -1 in base-256 (GNU), its checksum made right."""
+    head = bytearray(tar(("per_instance_stats.json", b"", REG))[:512])
+    head[124:136] = b"\xff" * 12
+    head[148:156] = b" " * 8
+    head[148:156] = b"%06o\0 " % sum(head)
+    return bytes(head) + STATS + bytes(-len(STATS) % 512 + 1024)
+
+
 REG = tarfile.REGTYPE
 GOOD = tar(("per_instance_stats.json", STATS, REG))
 CORRUPT = bytearray(GOOD)
@@ -196,6 +205,7 @@ BAD = [
      "the archive has no per_instance_stats.json (it holds run_spec.json)"),
     ("truncated", GOOD[:5000], "member 'per_instance_stats.json' is truncated"),
     ("corrupt-header", bytes(CORRUPT), "member #1 has a corrupt tar header (bad checksum)"),
+    ("negative-size", negative(), "member 'per_instance_stats.json' has a negative size (-1)"),
     ("empty-member", tar(("per_instance_stats.json", b"", REG)),
      "(per_instance_stats.json): file is empty"),
     ("pax-header", pax(), "member '././@PaxHeader' is not a file of a HELM run archive"),
