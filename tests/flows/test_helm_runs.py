@@ -23,6 +23,7 @@ from evalsig_core.readers import pack_helm_run
 from evalsig_flows.baselines import baseline_prefix, fetch_baseline, promote, read_pointer
 from evalsig_flows.store import Store, open_store
 from tests.conftest import SHARED_FIXTURES
+from tests.flows.conftest import suite_file
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -205,19 +206,9 @@ def test_a_nightly_suite_gates_a_helm_directory_against_its_stored_archive(
 
     uri = (tmp_path / "store").as_uri()
     seed(open_store(uri))
-    suite = tmp_path / "suite.toml"
-    suite.write_text(f"""
-[suite]
-name = "helm"
-min_delta = 0.005
-cluster = "passage_id"
-
-[[entries]]
-task = "passage"
-metric = "exact_match"
-candidate = "{HELM / 'candidate'}"
-""")
-    state = nightly_gate_flow(suite_file=str(suite), store=uri, return_state=True)
+    suite = suite_file(tmp_path / "suite.toml", "helm", {
+        "task": "passage", "metric": "exact_match", "candidate": str(HELM / "candidate")})
+    state = nightly_gate_flow(suite_file=suite, store=uri, return_state=True)
     assert state.is_completed(), state.message
     assert state.result()["entries"] == {"passage-exact_match": "ALLOW"}
 
