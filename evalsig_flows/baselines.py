@@ -118,10 +118,11 @@ def baseline_prefix(suite: str, task: str, metric: str) -> str:
 
 
 def extension(filename: str) -> str:
-    """The run file's extension (.json, .jsonl, .eval, .csv, .jsonl.zst...) kept for readers."""
+    """The run file's extension (.json, .jsonl, .eval, .csv, .jsonl.zst, .helm.tar: a HELM run
+    archive...) kept for readers."""
     parts = filename.lower().rsplit("/", 1)[-1].split(".")[1:]
-    ext = ".".join(parts[-2:]) if len(parts) >= 2 and parts[-1] in ("zst", "gz") else (
-        parts[-1] if parts else "bin")
+    double = len(parts) >= 2 and (parts[-1] in ("zst", "gz") or parts[-2:] == ["helm", "tar"])
+    ext = ".".join(parts[-2:]) if double else (parts[-1] if parts else "bin")
     return ext if _EXT.fullmatch(ext) else "bin"
 
 

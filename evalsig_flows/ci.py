@@ -62,6 +62,9 @@ def ci_gate_flow(
 ) -> State[Any]:
     """Gate a PR's candidate (a URI, or `command` run with `timeout`) against the stored baseline.
 
+    A HELM run directory (a path, or a store key prefix) is gated, recorded and later promoted
+    as its HELM run archive, `<run>.helm.tar` (`run_files`).
+
     Records the decision under ci/<repo>/commits/<head_sha>/<suite>/<task>/<metric>.json (and
     prs/<pr_number>/...) for `promote_baseline_flow`: one record per entry, so several gates
     on one commit never overwrite each other; PENDING first, then the verdict, written only

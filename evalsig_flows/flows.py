@@ -64,6 +64,8 @@ def gate_flow(
     `baseline`: a path/URI, or None for the store's current baseline of (suite, task, metric).
     `candidate`: a path/URI, or None with `command` (run with `timeout`; the newest file
     matching `output` in `{output_dir}` is ingested). The candidate is kept in the store.
+    A HELM run directory (a path, or a store key prefix) is gated and kept as its HELM run
+    archive, `<run>.helm.tar` (`run_files`).
     Returns Completed with {verdict, exit_code, delta, decision_id, report{json, markdown},
     baseline{uri, sha256}, candidate{uri, sha256, key}} on ALLOW; Failed otherwise.
     """

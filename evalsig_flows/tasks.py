@@ -2,21 +2,21 @@
 
 I/O tasks retry on transient storage errors only (a wrong secret or a missing bucket fails at
 once); compute tasks (read, doctor, gate) and the candidate command never retry.
+
+A flow gates, stores and promotes one run file; a HELM run directory (a local path or a
+store key prefix) is packed into one HELM run archive first (`run_files`).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from prefect import task
 from prefect.artifacts import (
@@ -31,19 +31,27 @@ from evalsig_core import (
     EvalRun,
     GateReport,
     InputError,
-    InputNotFoundError,
     Policy,
     diagnose,
     gate,
     read_run,
 )
-from evalsig_core.readers import os_error, sha256_file
+from evalsig_core.readers import sha256_file
 from evalsig_core.render import render_doctor, render_gate, render_suite
 from evalsig_core.report import SuiteReport, decision_lower
 
 from . import audit_log
 from .baselines import baseline_prefix, extension, fetch_baseline
-from .store import key_segment, may_pass, open_store, put_once, uri_scheme
+from .run_files import (
+    discard_copy,
+    fetch,
+    local_path,
+    one_file,
+    renamed,
+    run_file_error,
+    run_hints,
+)
+from .store import key_segment, may_pass, open_store, put_once
 
 __all__ = ["RunRef", "artifact_key", "audit_task", "decision_id_for", "discard_copy",
            "doctor_task",
@@ -75,81 +83,12 @@ class RunRef:
     key: str | None = None  # key in the store, when it lives there
 
 
-def _split_object_uri(uri: str) -> tuple[str, str]:
-    """s3://bucket/a/b/file.json -> (s3://bucket, a/b/file.json): the key taken literally
-    (`#` and `?` are part of an S3 key, see `s3.split_s3_uri`)."""
-    if uri.startswith("s3://"):
-        from .s3 import split_s3_uri
-
-        bucket, key = split_s3_uri(uri)
-        return f"s3://{bucket}", key
-    parsed = urlparse(uri)
-    return f"{parsed.scheme}://{parsed.netloc}", parsed.path.lstrip("/")
-
-
-def _local(uri: str) -> str | None:
-    """The local path a run URI names (None for an object store URI), read as
-    `LocalStore.from_uri` reads a store's: `file://./rel` is relative, as in the default store
-    `file://./.evalsig-store`."""
-    scheme = uri_scheme(uri)
-    if scheme is None:
-        return uri  # a path; `run-10:00.json` is no URI of scheme `run-10`
-    parsed = urlparse(uri)
-    if scheme == "file":
-        if parsed.netloc not in ("", "localhost"):  # file://./relative forms
-            return unquote(parsed.netloc + parsed.path)
-        return unquote(parsed.path)
-    return None
-
-
-_CHECK_RUN = ("check the path or URI: names are case-sensitive, and the run must be written "
-              "before the gate starts")
-
-
-def _run_hints(role: str) -> dict[str, str]:
-    """The core's `os_error` wording and fixes for a run file a flow cannot read: missing 66,
-    a directory 65 (a flow gates and stores one file: a HELM run directory raised
-    IsADirectoryError, an internal error), anything else 74 with the OS reason."""
-    return dict(what=f"the {role} run cannot be read", subject=f"{role} run",
-                missing_hint=_CHECK_RUN, dir_hint="pass the run file itself: a flow gates and "
-                "stores one run file (gate a HELM run directory with the evalsig CLI)")
-
-
-def _run_file_error(role: str, path: str, exc: OSError) -> InputError:
-    return os_error(path, exc, **_run_hints(role))
-
-
 @task(name="fetch-run", **IO)
-def fetch_run(uri: str, workdir: str | None = None) -> str:
-    """Make a run available as a local path: local paths and file:// pass through."""
-    local = _local(uri)
-    if local is not None:
-        return local
-    store_uri, key = _split_object_uri(uri)
-    try:
-        data = open_store(store_uri).get(key)
-    except InputNotFoundError as exc:  # the URI the user (or the webhook's config) gave
-        raise InputNotFoundError(exc.message.removeprefix(f"{exc.path}: "), path=exc.path,
-                                 hint=_CHECK_RUN) from None
-    dest = Path(workdir or tempfile.mkdtemp(prefix="evalsig-")) / PurePosixPath(key).name
-    dest.write_bytes(data)
-    return str(dest)
-
-
-def discard_copy(path: str | None, uri: str | None = None) -> None:
-    """Remove the temporary directory holding `path` if evalsig made it: a run fetched from a
-    store (`uri` names the original) or a candidate command's output (`uri` None). A path the
-    user named (`uri` is that path) and anything outside the temp directory are left alone.
-    """
-    if not path or (uri is not None and _local(uri) == path):
-        return
-    tmp = Path(tempfile.gettempdir()).resolve()
-    try:
-        rel = Path(path).resolve().relative_to(tmp)
-    except ValueError:
-        return
-    if len(rel.parts) > 1 and rel.parts[0].startswith("evalsig-"):
-        shutil.rmtree(tmp / rel.parts[0], ignore_errors=True)
+def fetch_run(uri: str) -> str:
+    """Make a run available as a local path: local paths and file:// pass through; an object
+    store URI (a run file, or a HELM run directory's key prefix) is fetched
+    (`run_files.fetch`)."""
+    return fetch(uri)
 
 
 def _write_local(data: bytes, name: str) -> str:
@@ -164,7 +103,12 @@ def resolve_baseline(baseline: str | None, store_uri: str, suite: str, task: str
     """An explicit baseline URI, or the store's current baseline for (suite, task, metric)."""
     if baseline:
         path = fetch_run.fn(baseline)
-        return RunRef(path, baseline, sha256_file(Path(path), **_run_hints("baseline")))
+        try:
+            path = one_file(path, baseline, "baseline")
+            return RunRef(path, baseline, sha256_file(Path(path), **run_hints("baseline")))
+        except BaseException:
+            discard_copy(path, baseline)  # a copy fetched or packed here
+            raise
     if not task or not metric:
         from evalsig_core import UsageError
 
@@ -181,16 +125,18 @@ def store_candidate(candidate: str, store_uri: str, suite: str,
                     produced: bool = False) -> RunRef:
     """Fetch the candidate; keep a copy under candidates/<suite>/<sha16>/ for promotion.
 
+    A HELM run directory (or store prefix) is kept as its archive, `<run>.helm.tar`.
     `produced`: the candidate is a candidate command's output, in a temporary directory that
     is removed after the gate: the run is then named (`uri`: reports, audit inputs) by its
     stored copy, the only place it can be found again.
     """
     path = fetch_run.fn(candidate)
     try:
+        path = one_file(path, candidate, "candidate")
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise _run_file_error("candidate", path, exc) from None
+            raise run_file_error("candidate", path, exc) from None
         sha = hashlib.sha256(data).hexdigest()
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(path).name) or "run"
         if not name.endswith("." + extension(name)):
@@ -219,26 +165,16 @@ def read_task(path: RunRef | str, metric: str | None, cluster: str | None,
     if not isinstance(path, RunRef):
         return read_run(path, **kw)
     local, uri = path.path, path.uri
-    copied = _local(uri) != local
+    copied = local_path(uri) != local
     try:
         run = read_run(local, **kw)
     except InputError as exc:
         if copied:
-            raise _renamed(exc, local, uri) from None
+            raise renamed(exc, local, uri) from None
         raise
     if not copied:
         return run
     return dataclasses.replace(run, meta=run.meta.model_copy(update={"source": uri}))
-
-
-def _renamed(exc: InputError, local: str, uri: str) -> InputError:
-    """The same error, naming `uri` wherever it named the local copy `local`."""
-    new = copy.copy(exc)
-    new.path = uri if exc.path == local else exc.path
-    new.message = exc.message.replace(local, uri)
-    new.hint = exc.hint.replace(local, uri) if exc.hint else exc.hint
-    new.args = (new.one_line(),)
-    return new
 
 
 @task(name="run-candidate-command", **COMPUTE)

@@ -3,8 +3,8 @@
 The format is detected from content (zip magic, the first line, JSON keys), never from the file
 name alone. This module is the one registry of formats; each reader lives in its own module:
 `native` (evalsig JSON / JSONL and evalsig 0.1 RunFrames), `inspect` (Inspect AI `.eval` and
-`.json` logs), `lmeval` (lm-eval samples JSONL), `helm` (HELM run directories) and `tabular`
-(CSV / TSV).
+`.json` logs), `lmeval` (lm-eval samples JSONL), `helm` (HELM run directories and HELM run
+archives, `<run>.helm.tar`: `pack_helm_run` writes one) and `tabular` (CSV / TSV).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 from ..errors import InputError, InputNotFoundError, InputReadError, UsageError
 from ..run import EvalRun
 from . import helm, inspect, lmeval, native, tabular
+from ._helmtar import SUFFIX as HELM_ARCHIVE_SUFFIX
+from ._helmtar import pack_helm_run, sniff_archive
 from ._io import (
     E_BOUND,
     E_METRIC,
@@ -35,8 +37,8 @@ from ._io import (
 from ._json import parse_json, read_json_doc
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
-__all__ = ["COLUMN_FLAGS", "FORMATS", "OK_STATUSES", "ReadOptions", "os_error", "read_run",
-           "read_with", "sha256_file"]
+__all__ = ["COLUMN_FLAGS", "FORMATS", "HELM_ARCHIVE_SUFFIX", "OK_STATUSES", "ReadOptions",
+           "os_error", "pack_helm_run", "read_run", "read_with", "sha256_file"]
 
 
 def read_with(path: str | os.PathLike[str]) -> list[Path]:
@@ -76,7 +78,8 @@ _TABULAR = ("csv", "tsv")
 _COMPRESSED = {b"\x1f\x8b": ("gzip", "gunzip -k"), b"\x28\xb5\x2f\xfd": ("zstd", "zstd -d"),
                b"\xfd7zXZ\x00": ("xz", "unxz -k")}
 _SUPPORTED = ("evalsig JSON/JSONL, Inspect .eval/.json logs, lm-eval samples_*.jsonl, "
-              "a HELM run directory or per_instance_stats.json, CSV/TSV with a header row")
+              "a HELM run directory, its per_instance_stats.json or its .helm.tar archive, "
+              "CSV/TSV with a header row")
 
 
 def read_run(
@@ -181,6 +184,8 @@ def _classify(p: Path) -> _Found:
             check_path(p)  # the "is a directory" error
         except InputError as exc:
             return _Found(error=exc)
+    if sniff_archive(p):  # a tar header holds no line end: before the first line is read
+        return _Found("helm")
     head = read_head(p)
     if head.line[:4] in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
         return _Found("inspect-eval")
@@ -308,6 +313,8 @@ def _wrong_format(p: Path, fmt: str, exc: InputError) -> InputError | None:
         described = _DESCRIBED[found.format]
         if is_dir:
             described = "a HELM run directory"
+        elif found.format == "helm" and sniff_archive(p):
+            described = "a HELM run archive"
         return InputError(f"{head}; it looks like {described}", path=str(p), code=exc.code,
                           hint=f"drop --format (auto-detection reads it as {found.format}), "
                           f"or use --format {found.format}")

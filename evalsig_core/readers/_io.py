@@ -241,7 +241,7 @@ def _is_link(p: Path) -> bool:
         return False
 
 
-def _size(p: Path, limit: int) -> int:
+def check_size(p: Path, limit: int) -> int:
     size = stat_input(p).st_size
     if size > limit:
         raise InputError(
@@ -253,12 +253,18 @@ def _size(p: Path, limit: int) -> int:
 
 def read_bytes(p: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     """The whole file, bounded by `limit`; an empty file is an error."""
-    _size(p, limit)
+    check_size(p, limit)
     with open_input(p) as f:
         data = f.read()
-    utf8_start(data[:8], str(p))  # the encoding, from the first bytes
+    return check_text(data, str(p))
+
+
+def check_text(data: bytes, src: str) -> bytes:
+    """`data` (a whole file, or an archive member named `src`) unless it is empty or not
+    UTF-8 by its first bytes: one line naming `src`."""
+    utf8_start(data[:8], src)  # the encoding, from the first bytes
     if not data.strip():
-        raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
+        raise InputError("file is empty", path=src, hint="re-export the run; it has no items")
     return data
 
 
@@ -272,7 +278,7 @@ class Head:
 
 
 def read_head(p: Path, n: int | None = None) -> Head:
-    _size(p, MAX_FILE_BYTES)
+    check_size(p, MAX_FILE_BYTES)
     n = MAX_LINE_BYTES if n is None else n
     with open_input(p) as f:
         raw = f.readline(n + 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +157,21 @@ def read_metadata_json(p: Path) -> tuple[dict[str, Any], InputError | None]:
     try:
         if not is_file(p):
             return {}, None
-        doc = read_json_doc(p)[0]
+    except InputError as exc:
+        return {}, exc
+    return metadata_doc(lambda: read_json_doc(p)[0], str(p))
+
+
+def metadata_doc(load: Callable[[], Any], src: str) -> tuple[dict[str, Any], InputError | None]:
+    """`read_metadata_json` of a file that exists (`load` reads and parses it, raising
+    `InputError`; `src` names it): also an archive member."""
+    try:
+        doc = load()
     except InputError as exc:
         return {}, exc
     if not isinstance(doc, dict):
         return {}, InputError(f"holds a JSON {type(doc).__name__}, not the object the harness "
-                              "writes", path=str(p), hint="copy the harness's file again")
+                              "writes", path=src, hint="copy the harness's file again")
     return doc, None
 
 

@@ -10,12 +10,19 @@ config). With `--cluster KEY` the label is `instance.extra_data[KEY]` in
 task and the adapter fingerprint; one that exists but cannot be read or parsed is recorded
 in `RunMeta.unread_metadata` (the doctor's W220). `stats.json` holds aggregates only: reading it
 is an error pointing here.
+
+A HELM run archive (`<run>.helm.tar`, `_helmtar`: how a flow stores a run directory as one
+object) is read through the same code: `_RunFiles` hands over the same files from a
+directory or from the archive's members (errors then name `run.helm.tar(member)`), and the
+run's SHA-256 is the archive's, the store's version key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +31,13 @@ from ..numtext import shown_value
 from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._dupkeys import Spec, refuse_duplicates
-from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, is_file, sha256_hex
-from ._json import read_json_doc, read_metadata_json, unread_entry
+from ._helmtar import PER_INSTANCE, RUN_FILES, member_src, read_archive, sniff_archive
+from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, check_text, is_file, sha256_hex
+from ._json import metadata_doc, parse_json, read_json_doc, read_metadata_json, unread_entry
 
-PER_INSTANCE = "per_instance_stats.json"
-RUN_FILES = (PER_INSTANCE, "scenario_state.json", "run_spec.json")  # what a run reads
+__all__ = ["PER_INSTANCE", "RUN_FILES", "other_error", "read_helm", "sniff_other",
+           "sniff_per_instance"]
+_STATE, _SPEC = "scenario_state.json", "run_spec.json"
 
 
 # What `read_helm` reads of an instance of per_instance_stats.json (`_dupkeys.Spec`).
@@ -59,17 +68,70 @@ def other_error(path: Path) -> InputError:
     )
 
 
-def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
-              data: bytes | None = None) -> EvalRun:
-    """Read a run directory or its per_instance_stats.json."""
+Doc = tuple[Any, bytes]  # a JSON document parsed, and its bytes
+
+
+@dataclass(frozen=True)
+class _RunFiles:
+    """The files of one HELM run as the reader reads them, from a run directory or from a
+    HELM run archive: per_instance_stats.json (`doc`, `data`, named `src` in errors), the
+    run's `sha256` and `source`, run_spec.json (`spec`: document, or the error W220 records)
+    and scenario_state.json, read only for `--cluster` (`state()`: None when the run has none;
+    `state_src` names it, `state_hint` is the fix when it is missing or unusable)."""
+
+    doc: Any
+    data: bytes
+    src: str
+    sha256: str
+    spec: tuple[dict[str, Any], InputError | None]
+    state: Callable[[], Doc | None]
+    state_src: str
+    state_hint: str
+    source: str  # the file the run's SHA-256 is of
+
+
+def _directory(path: Path, doc: Any, data: bytes | None) -> _RunFiles:
+    """A run directory, or its per_instance_stats.json (`doc` and `data` when detection
+    parsed it already)."""
     run_dir = path if path.is_dir() else path.parent
     stats_path = path / PER_INSTANCE if path.is_dir() else path
     if not is_file(stats_path):
         raise InputError(f"directory has no {PER_INSTANCE}", path=str(path),
                          hint="pass a HELM run directory (benchmark_output/runs/<suite>/<run>)")
-    src = str(stats_path)
     if doc is None or data is None:
         doc, data = read_json_doc(stats_path)
+    state_path = run_dir / _STATE
+    return _RunFiles(doc, data, str(stats_path), sha256_hex(data),
+                     read_metadata_json(run_dir / _SPEC),
+                     lambda: read_json_doc(state_path) if is_file(state_path) else None,
+                     str(state_path), "copy the whole HELM run directory", str(stats_path))
+
+
+def _archive(path: Path, opts: ReadOptions) -> _RunFiles:
+    """A HELM run archive: one pass, keeping the members this read needs."""
+    wanted = {PER_INSTANCE, _SPEC} | ({_STATE} if opts.cluster is not None else set())
+    arc = read_archive(path, wanted)
+
+    def member(name: str) -> Doc:
+        src = member_src(path, name)
+        data = check_text(arc.data[name], src)
+        return parse_json(data, src), data
+
+    doc, data = member(PER_INSTANCE)
+    spec = metadata_doc(lambda: member(_SPEC)[0], member_src(path, _SPEC)) \
+        if _SPEC in arc.data else ({}, None)
+    return _RunFiles(doc, data, member_src(path, PER_INSTANCE), arc.sha256, spec,
+                     lambda: member(_STATE) if _STATE in arc.data else None,
+                     member_src(path, _STATE), "pack the whole HELM run directory again, "
+                     "with its scenario_state.json", str(path))
+
+
+def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
+              data: bytes | None = None) -> EvalRun:
+    """Read a run directory, its per_instance_stats.json or a HELM run archive."""
+    files = (_archive(path, opts) if doc is None and path.is_file() and sniff_archive(path)
+             else _directory(path, doc, data))
+    src, doc, data = files.src, files.doc, files.data
     if not sniff_per_instance(doc):
         raise InputError(f"not a HELM {PER_INSTANCE}", path=src,
                          hint="expected a list of {instance_id, train_trial_index, stats}")
@@ -99,12 +161,12 @@ def read_helm(path: Path, opts: ReadOptions, doc: Any = None,
         cols.epochs.append(trial + 1)
         cols.scores.append(value)
     if opts.cluster is not None:
-        cols.clusters = _clusters(run_dir / "scenario_state.json", cols.ids, opts.cluster)
-    spec, unread = read_metadata_json(run_dir / "run_spec.json")  # optional: model, task
+        cols.clusters = _clusters(files, cols.ids, opts.cluster)
+    spec, unread = files.spec  # optional: model, task
     name = spec.get("name")  # a number or an object was "internal error" (70) in RunMeta
     meta = dict(run_id=None if name is None else str(name), model=_model(spec),
                 task=_task(spec), metric=metric,
-                harness="helm", source=src, sha256=sha256_hex(data), format="helm",
+                harness="helm", source=files.source, sha256=files.sha256, format="helm",
                 status="success", cluster_key=opts.cluster,
                 cluster_source=None if opts.cluster is None else "scenario_state extra_data",
                 config={"harness": "helm", "task": _task(spec), "split": split,
@@ -175,20 +237,21 @@ def _stat_value(inst: dict[str, Any], metric: str, split: str, src: str,
                      item=str(iid), hint="every instance needs the chosen stat", code=E_METRIC)
 
 
-def _clusters(state_path: Path, ids: list[Any], key: str) -> list[Any]:
-    if not is_file(state_path):
+def _clusters(files: _RunFiles, ids: list[Any], key: str) -> list[Any]:
+    state_path = files.state_src
+    found = files.state()
+    if found is None:
         raise InputError("--cluster needs scenario_state.json next to the stats",
-                         path=str(state_path), hint="copy the whole HELM run directory",
-                         code=E_METRIC)
-    state, data = read_json_doc(state_path)
+                         path=state_path, hint=files.state_hint, code=E_METRIC)
+    state, data = found
     refuse_duplicates(data, state, {"request_states": {"instance": {
-        "id": None, "extra_data": {key: None}}}}, str(state_path))
+        "id": None, "extra_data": {key: None}}}}, state_path)
     states = state.get("request_states") if isinstance(state, dict) else None
     if not isinstance(states, list):  # 3 raised TypeError (70); a string was iterated
         what = (f"request_states is {shown_value(states)}" if isinstance(state, dict) else
                 f"holds a JSON {type(state).__name__}")
         raise InputError(f"{what}, not HELM's list of request states", code=E_FIELD,
-                         path=str(state_path), hint="copy the whole HELM run directory again")
+                         path=state_path, hint=files.state_hint)
     by_id: dict[str, Any] = {}
     for rs in states:
         inst = rs.get("instance") if isinstance(rs, dict) else None

@@ -145,3 +145,17 @@ def seed_baseline(store: Any, suite: str = "demo", task: str = "qa",
     return promote(store, suite=suite, task=task, metric=metric,
                    data=(EXAMPLES / "baseline.json").read_bytes(), ext="json",
                    expected_base=None, decision_id="seed", source=source or {})
+
+
+def suite_file(path: Path, name: str, *entries: dict[str, Any], min_delta: float = 0.005,
+               cluster: str = "passage_id") -> str:
+    """Write a suite TOML file (`evalsig_core.suite_file`) of `entries`; returns its path.
+    Values are written as JSON, which TOML reads the same (strings, numbers, arrays)."""
+    import json
+
+    def table(values: dict[str, Any]) -> str:
+        return "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+
+    text = "[suite]\n" + table({"name": name, "min_delta": min_delta, "cluster": cluster})
+    path.write_text(text + "".join(f"[[entries]]\n{table(e)}" for e in entries))
+    return str(path)

@@ -113,20 +113,21 @@ def test_an_undefined_mde_reaches_the_entries_table_as_null(tmp_path: Path) -> N
 @pytest.mark.parametrize("role", ["baseline", "candidate"])
 def test_a_run_directory_is_one_line_naming_it_not_an_internal_error(role: str,
                                                                     tmp_path: Path) -> None:
-    # A HELM run is a directory; a flow gates and stores one run file. As the baseline it was
-    # a raw IsADirectoryError (INTERNAL ERROR, 70); as the candidate "INPUT NOT FOUND (exit
-    # 66): ...: candidate run unreadable: Is a directory", with no fix.
+    # A directory that is no HELM run (a HELM run directory is packed into one archive, see
+    # test_helm_runs.py): as the baseline it was a raw IsADirectoryError (INTERNAL ERROR,
+    # 70); as the candidate "INPUT NOT FOUND (exit 66): ...: candidate run unreadable: Is a
+    # directory", with no fix.
     from evalsig_flows.flows import gate_flow
 
-    helm = SHARED_FIXTURES / "helm-0.5.16"
-    runs = {"baseline": str(helm / "baseline"), "candidate": str(helm / "candidate")}
-    other = "candidate" if role == "baseline" else "baseline"
-    runs[other] = str(helm / other / "per_instance_stats.json")
-    state = gate_flow(**runs, metric="exact_match", min_delta=0.005, store=tmp_path.as_uri(),
+    lm = SHARED_FIXTURES / "lm-eval-0.4.13"
+    (run,) = (lm / "candidate").glob("samples_passage_mc_*.jsonl")
+    runs = {"baseline": str(run), "candidate": str(run)}
+    runs[role] = str(lm / role)
+    state = gate_flow(**runs, metric="acc", min_delta=0.005, store=tmp_path.as_uri(),
                       name=f"flow-dir-{role}", return_state=True)
     assert state.is_failed()
     assert state.message.startswith(f"INPUT ERROR (exit 65): {runs[role]}: the {role} run is "
-                                    "a directory, a run file was expected (fix: pass the run "
-                                    "file itself: a flow gates and stores one run file"), \
+                                    "a directory, a run file was expected (fix: pass the log "
+                                    "file itself: the directory holds samples_"), \
         state.message
     assert "\n" not in state.message

@@ -30,13 +30,15 @@ def test_a_missing_baseline_names_the_os_reason_and_the_flow_fix(tmp_path: Path)
                                  "file or directory) (fix: check the path or URI")
 
 
-def test_a_run_directory_gets_the_flows_fix_not_the_clis(tmp_path: Path) -> None:
-    # the core's fix lists the run files a directory holds, or asks for a HELM run
-    # directory's per_instance_stats.json: neither is a fix in a flow, which stores one file
-    error = _baseline(SHARED_FIXTURES / "helm-0.5.16" / "baseline")
+def test_a_directory_that_is_no_helm_run_gets_the_cores_fix(tmp_path: Path) -> None:
+    # a flow takes a HELM run directory (it packs it into one archive), so the core's fix
+    # for any other directory holds in a flow too: the run files it holds, one of them
+    error = _baseline(SHARED_FIXTURES / "lm-eval-0.4.13" / "baseline")
     assert error.exit_code == 65 and "the baseline run is a directory" in error.message
-    assert error.hint == ("pass the run file itself: a flow gates and stores one run file "
-                          "(gate a HELM run directory with the evalsig CLI)")
+    assert error.hint is not None and error.hint.startswith(
+        "pass the log file itself: the directory holds samples_passage_gen_")
+    assert _baseline(tmp_path).hint == ("pass the log file itself (a HELM run directory must "
+                                        "contain per_instance_stats.json)")
 
 
 def test_an_io_error_reading_the_candidate_gets_the_cores_fix_for_it(

@@ -14,7 +14,7 @@ import pytest
 
 from evalsig_flows.store import open_store
 from tests.conftest import EXAMPLES
-from tests.flows.conftest import seed_baseline
+from tests.flows.conftest import seed_baseline, suite_file
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -74,19 +74,10 @@ def test_a_nightly_suite_removes_its_copies(s3_uri: str, tmp_path: Path,
     store = open_store(s3_uri)
     seed_baseline(store, suite="temp")
     copy = f"import shutil; shutil.copy(r'{EXAMPLES / 'candidate.json'}', 'c.json')"
-    suite = tmp_path / "suite.toml"
-    suite.write_text(f"""
-[suite]
-name = "temp"
-min_delta = 0.005
-cluster = "passage_id"
-[[entries]]
-task = "qa"
-metric = "accuracy"
-command = ["{sys.executable}", "-c", "{copy}"]
-output = "*.json"
-""")
-    state = nightly_gate_flow(suite_file=str(suite), store=s3_uri, return_state=True)
+    suite = suite_file(tmp_path / "suite.toml", "temp", {
+        "task": "qa", "metric": "accuracy", "command": [sys.executable, "-c", copy],
+        "output": "*.json"})
+    state = nightly_gate_flow(suite_file=suite, store=s3_uri, return_state=True)
     assert state.is_completed(), state.message
     assert [p.name for p in tmpdir_of_run.iterdir()] == []
 
