@@ -181,3 +181,21 @@ def test_floor_tradeoff_study_shows_what_calibration_md_says() -> None:
     text = ft.table([(cal.Cell(0.1, 0.1, "sym", 200, False, 1), sym)], R_small, B)
     assert text.count("| pi=0.1 icc=0.1 sym G=200 pareto K=1 |") == 1
     assert "| auto | sym | 1 |" in text and "| WCR | sym | 1 |" in text
+
+
+def test_power_curve_study_shows_the_dominant_cluster_plateau() -> None:
+    # tests/stats/power_curve.md: where the largest cluster holds a third of the items, power
+    # stays near 1 - P(that cluster regressed) until delta clears its step, then jumps; the
+    # balanced twin's curve passes 0.8 near the MDE
+    from . import power_curve as pc
+
+    R_small = 300
+    pareto = cal.Cell(0.4, 0.3, "skew", 200, False, 1)
+    _, steps = pc.run(pareto, R=R_small, B=B)
+    cap = 1 - pc.p_largest_regressed(pareto)  # 1 - 0.12 / 0.28 = 0.571
+    assert max(steps[:3]) < min(cap + 0.1, 0.75) and steps[3] > 0.95, steps  # 1-1.5x, 2x
+    _, smooth = pc.run(cal.Cell(0.4, 0.3, "skew", 200, True, 1), R=R_small, B=B)
+    assert 0.7 <= smooth[0] <= 0.9 < smooth[2], smooth
+    text = pc.table([(pareto, (0.38, steps))], R_small, B)
+    assert "| pi=0.4 icc=0.3 skew G=200 pareto K=1 | Pareto, largest >= 30 % | 0.34 | 0.429 |" \
+        in text, text
