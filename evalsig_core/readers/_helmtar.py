@@ -13,8 +13,9 @@ archive's), keeping only the members asked for. Anything such an archive never h
 line naming the archive and the fix (exit 65): another member name (a path, `../x`, a
 directory), a link or any other non-regular member, a pax or GNU extension header, a name
 twice, a member over 1 GiB (E110), a corrupt header, a truncated member, no
-`per_instance_stats.json`. The standard library's `tarfile` only parses the 512-byte headers
-(`TarInfo.frombuf`); nothing is ever extracted to disk.
+`per_instance_stats.json`, anything but zeros after the end-of-archive block (tar readers stop
+there: a member appended after it would be hidden from them). The standard library's
+`tarfile` only parses the 512-byte headers (`TarInfo.frombuf`); nothing is ever extracted.
 """
 
 from __future__ import annotations
@@ -121,8 +122,10 @@ def read_archive(path: Path, wanted: Collection[str]) -> Archive:
             else:
                 _skip(f, size, hasher, path, name)
             _read(f, -size % _BLOCK, hasher)
-        while _read(f, CHUNK_BYTES, hasher):  # the rest (zero padding) is part of the file
-            pass
+        while rest := _read(f, CHUNK_BYTES, hasher):  # zero padding: part of the file
+            if rest.count(0) != len(rest):  # tar stops at the end block: hidden from it
+                _bad(path, "data after the end of the archive", "the file was appended to "
+                     "or damaged; pack the run directory again")
     if PER_INSTANCE not in names:
         _bad(path, f"the archive has no {PER_INSTANCE}" + (
             f" (it holds {', '.join(names)})" if names else " (it is empty)"), _PACK_HINT)

@@ -210,6 +210,9 @@ BAD = [
      "(per_instance_stats.json): file is empty"),
     ("pax-header", pax(), "member '././@PaxHeader' is not a file of a HELM run archive"),
     ("gzip", gzip.compress(GOOD, mtime=0), "the file is gzip-compressed"),
+    # a member past the end block: tar -x and a lenient reader never see it
+    ("appended", GOOD + tar(("per_instance_stats.json", b"[]", REG)),
+     "data after the end of the archive"),
 ]
 
 
