@@ -2,29 +2,62 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
-from evalsig_core import InputError, InputNotFoundError
+from evalsig_core import InputError, InputNotFoundError, UsageError
 
-__all__ = ["run_command"]
+__all__ = ["check_command", "run_command"]
+
+_OUTPUT_FIX = "a glob relative to {output_dir}, e.g. '*.eval' or 'logs/*.json'"
+
+
+def check_command(command: list[str], output: str, timeout: float) -> None:
+    """UsageError (64) for a command that cannot be run as configured, before anything runs.
+
+    `output` must stay inside `{output_dir}`: `../*` ingested (and a later clean-up could
+    remove) files of another directory, an absolute glob was a NotImplementedError (70).
+    `timeout` is finite seconds > 0 (0 "timed out" as bad data, NaN never timed out).
+    """
+    if not command:
+        raise UsageError("the candidate command is empty",
+                         hint="give the command as a list of arguments")
+    if any("\x00" in a for a in command):  # Popen's "embedded null byte" (70)
+        shown = _shown([a.replace("\x00", "\\0") for a in command])
+        raise UsageError(f"the candidate command has a NUL character (\\0): {shown}",
+                         hint="remove it from the command's arguments")
+    if (not output or "\x00" in output or output.startswith("/")
+            or ".." in PurePosixPath(output).parts):
+        raise UsageError(f"candidate output {output!r} is not a glob inside {{output_dir}}",
+                         hint=f"set `output` to {_OUTPUT_FIX}")
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"candidate command timeout must be seconds > 0, got {timeout!r}",
+                         hint="set `timeout` to the eval's longest run, e.g. 3600")
+
+
+def _shown(argv: list[str]) -> str:
+    return shlex.join(argv)[:200]
 
 
 def run_command(command: list[str], output: str, timeout: float) -> str:
     """Run a candidate eval command; return the newest file matching `output` it wrote.
 
     `{output_dir}` in any argument is replaced by a fresh directory, which is also the
-    working directory. A non-zero exit or a timeout is an InputError naming the command.
+    working directory. A non-zero exit or a timeout is an InputError naming the command;
+    a command, output glob or timeout that cannot be used (`check_command`) a UsageError.
     The command runs in its own session; when it ends (or times out) every process it
     started that is still running is killed, so no eval outlives its gate.
     """
+    check_command(command, output, timeout)
     out_dir = Path(tempfile.mkdtemp(prefix="evalsig-candidate-"))
     try:
         return _run(command, output, timeout, out_dir)
@@ -35,7 +68,7 @@ def run_command(command: list[str], output: str, timeout: float) -> str:
 
 def _run(command: list[str], output: str, timeout: float, out_dir: Path) -> str:
     argv = [a.replace("{output_dir}", str(out_dir)) for a in command]
-    name = shlex.join(argv)[:200]
+    name = _shown(argv)
     # Output goes to files, not pipes: a helper the eval leaves running that holds them open
     # cannot keep a finished command waiting, and a verbose eval is not held in memory.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -95,9 +128,19 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> int:
     return proc.wait()
 
 
-def _last_line(fh: IO[bytes]) -> str:
-    """The last non-empty line a command wrote to `fh` (for its error message)."""
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def _last_line(fh: IO[bytes], limit: int = 300) -> str:
+    """The last non-empty line a command wrote to `fh` (for its error message), as plain
+    text: colour codes and control characters dropped, at most `limit` characters (a binary
+    dump on stderr put 64 KiB of NULs into the one-line error)."""
     fh.seek(0, os.SEEK_END)
     fh.seek(max(fh.tell() - 65536, 0))
-    lines = fh.read().decode("utf-8", "replace").strip().splitlines()
-    return lines[-1].strip() if lines else ""
+    text = fh.read().decode("utf-8", "replace")
+    for line in reversed(text.splitlines()):
+        clean = " ".join(_CONTROL.sub(" ", _ANSI.sub("", line)).split())
+        if clean:
+            return clean if len(clean) <= limit else clean[:limit - 1] + "…"
+    return ""

@@ -56,6 +56,8 @@ def failed_from_error(exc: EvalsigError, note: str = "",
 
 @dataclass(frozen=True)
 class GateParams:
+    """One gate's inputs; a candidate command is checked here, before anything runs."""
+
     baseline: str | None
     candidate: str | None
     store: str
@@ -66,6 +68,12 @@ class GateParams:
     command: list[str] | None = None
     output: str = "*"
     timeout: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.candidate is None and self.command:
+            from .command import check_command
+
+            check_command(self.command, self.output, self.timeout)
 
 
 @dataclass(frozen=True)
