@@ -18,14 +18,17 @@ from prefect import flow, unmapped
 from prefect.futures import PrefectFuture, wait
 from prefect.states import State
 
-from evalsig_core import EvalsigError, ExitCode, Verdict
+from evalsig_core import EvalsigError, ExitCode, UsageError, Verdict
 from evalsig_core.audit import AuditInput
 from evalsig_core.report import SuiteEntry, SuiteReport
 from evalsig_core.suite import suite_report
-from evalsig_core.suite_file import SuiteEntrySpec, read_suite_spec
+from evalsig_core.suite_file import SuiteEntrySpec, SuiteSpec, read_suite_spec
 
+from .baselines import baseline_prefix
+from .command import check_command
 from .outcome import completed, failed
 from .pipeline import DEFAULT_STORE, audit_fields, failed_from_error
+from .store import key_segment
 from .tasks import (
     RunRef,
     audit_task,
@@ -41,6 +44,46 @@ from .tasks import (
 )
 
 __all__ = ["nightly_gate_flow"]
+
+
+def _check_spec(suite_file: str, spec: SuiteSpec) -> None:
+    """The usage errors of a suite file the flow can see before anything runs: exit 64 naming
+    the file and the entry (they were entry errors, which made the suite INCONCLUSIVE, exit
+    2, after every candidate command had run). The suite name is a key segment of every
+    stored candidate; an entry without `baseline` names its stored one by task and metric."""
+    try:
+        key_segment("suite", spec.name)
+    except UsageError as exc:
+        raise UsageError(f"{suite_file} [suite]: {exc.message}",
+                         hint="rename the suite: it names its folders in the store") from None
+    for e in spec.entries:
+        try:
+            if e.baseline is None:
+                if not e.task or not e.metric:
+                    raise UsageError("without `baseline`, `task` and `metric` name the stored "
+                                     "baseline", hint="set `baseline`, or both `task` and "
+                                     "`metric`")
+                baseline_prefix(spec.name, e.task, e.metric)
+            if e.candidate is None:
+                check_command(e.command or [], e.output, e.timeout)
+        except UsageError as exc:
+            raise UsageError(f"{suite_file} entry {e.name!r}: {exc.message}",
+                             hint=exc.hint) from None
+
+
+def _usage_error(suite_file: str, results: list[SuiteEntry]) -> UsageError | None:
+    """An entry that failed on a usage error (a run URI of no known scheme, ...) fails the
+    suite with it, as `evalsig suite` does: usage errors never exit 2."""
+    bad = next((r for r in results if r.error_code == int(ExitCode.USAGE)), None)
+    return None if bad is None else UsageError(f"{suite_file} entry {bad.name!r}: {bad.error}")
+
+
+def _value(fut: PrefectFuture[Any]) -> Any:
+    """A stage's result, or None unless it completed: a stage whose upstream failed never ran
+    (Prefect leaves it Pending "NotReady", and reading its result raised UnfinishedRun: a
+    failing candidate command crashed the whole suite, every other verdict lost)."""
+    state = fut.state
+    return state.result(raise_on_failure=False) if state.is_completed() else None
 
 
 def _first_error(stages: list[PrefectFuture[Any]]) -> EvalsigError | Exception | None:
@@ -69,14 +112,11 @@ def _discard_copies(sources: list[Any], refs: list[PrefectFuture[Any]]) -> None:
     """Every entry read (or failed): remove the runs' temporary copies and the commands'
     output directories, so a worker gating every night fills no disk."""
     for fut in refs:
-        ref = fut.state.result(raise_on_failure=False)
-        if isinstance(ref, RunRef):
+        if isinstance(ref := _value(fut), RunRef):
             discard_copy(ref.path, ref.uri)
     for src in sources:
-        if isinstance(src, PrefectFuture):
-            path = src.state.result(raise_on_failure=False)
-            if isinstance(path, str):
-                discard_copy(path)
+        if isinstance(src, PrefectFuture) and isinstance(path := _value(src), str):
+            discard_copy(path)
 
 
 @flow(name="evalsig-nightly", log_prints=True)
@@ -87,12 +127,15 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
     Every entry's outcome is collected (a failed entry is reported, never swallowed); the
     combined SuiteReport is stored, audited and published; then the flow ends Completed on
     ALLOW, Failed "<VERDICT>: ..." otherwise. Data: {verdict, exit_code, decision_id,
-    report{json, markdown}, entries{name: verdict or ERROR}}.
+    report{json, markdown}, entries{name: verdict or ERROR}}. A usage error (the file's,
+    checked before any command runs, or an entry's) ends it "USAGE ERROR (exit 64)" naming
+    the file and the entry, with nothing published: usage errors never exit 2.
     """
     now = datetime.now(UTC)
     try:
         spec = read_suite_spec(suite_file)
         policies = [e.policy() for e in spec.entries]
+        _check_spec(suite_file, spec)
     except EvalsigError as exc:
         return failed_from_error(exc)
     entries = spec.entries
@@ -121,6 +164,8 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
         stages += [baselines[i], candidates[i], b_runs[i], c_runs[i], gates[i]]
         results.append(_entry(e, stages))
     _discard_copies(sources, [*baselines, *candidates])
+    if (usage := _usage_error(suite_file, results)) is not None:
+        return failed_from_error(usage)
     try:
         report: SuiteReport = suite_report(results, correction=spec.correction)
         did = decision_id_for(None, now, salt=spec.name)
@@ -128,8 +173,7 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
         inputs = [AuditInput(role="suite", uri=suite_file)]
         for i, e in enumerate(entries):
             for role, fut in (("baseline", baselines[i]), ("candidate", candidates[i])):
-                ref = fut.state.result(raise_on_failure=False)
-                if isinstance(ref, RunRef):
+                if isinstance(ref := _value(fut), RunRef):
                     inputs.append(AuditInput(role=f"{e.name}:{role}", uri=ref.uri,
                                              sha256=ref.sha256))
         audit_task(store, audit_fields(
