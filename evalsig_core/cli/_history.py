@@ -26,15 +26,23 @@ __all__ = ["open_reader", "register"]
 Getter = Callable[[str], bytes]
 
 
+def _bad_key(key: str, where: str) -> InputError:
+    """A key no audit record can have (the trail was edited): 65, naming the store."""
+    return InputError(f"invalid key in audit record: {ascii(key)[:80]}", path=where,
+                      hint="the trail was edited; restore it from the store's object versions")
+
+
+def _invalid(key: str) -> bool:
+    parts = key.split("/")
+    return not key or "\x00" in key or any(p in ("", ".", "..") for p in parts)
+
+
 def _file_getter(root: Path) -> Getter:
     def get(key: str) -> bytes:
         path = root / key
         # a NUL was "ValueError: embedded null byte" (70); a directory "cannot read" (74)
-        if (key.startswith("/") or ".." in key.split("/") or "\x00" in key
-                or path.is_dir()):
-            raise InputError(f"invalid key in audit record: {ascii(key)[:80]}",
-                             path=str(root), hint="the trail was edited; restore it from "
-                             "the store's object versions")
+        if _invalid(key) or path.is_dir():
+            raise _bad_key(key, str(root))
         try:
             return path.read_bytes()
         except FileNotFoundError:
@@ -89,7 +97,15 @@ def open_reader(uri: str) -> _Reader:
                          "missing)", hint="install the flows extra: pip install "
                          "'evalsig[flows]'") from None
     store = store_cls.from_uri(uri)
-    return _Reader(store.get, store.list)
+
+    def get(key: str) -> bytes:
+        # checked here as for a directory: the plugin's own check was a usage error (64),
+        # a NUL went to the server (74: "refused the read")
+        if _invalid(key):
+            raise _bad_key(key, uri)
+        data: bytes = store.get(key)
+        return data
+    return _Reader(get, store.list)
 
 
 def _head(get: Getter) -> bytes | None:

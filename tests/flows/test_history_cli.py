@@ -97,3 +97,18 @@ def test_history_and_verify_read_s3_through_the_store_plugin(s3_server: S3Server
                          env=env | {"EVALSIG_S3_SECRET_ACCESS_KEY": "wrong"}, timeout=120)
     assert bad.returncode == 74 and "access denied" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("key", ["../x.json", "/etc/passwd", "audit/", "", "a\x00b"])
+def test_a_tampered_head_in_s3_is_a_broken_trail_as_in_a_directory(
+        s3_server: S3Server, s3_uri: str, key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A head naming a key no record can have was, on S3, "invalid store key" (a usage error,
+    64) or, with a NUL, "the server refused the read" (74): a `file://` store said 65."""
+    store = open_store(s3_uri)
+    _trail(store, 2)
+    head = json.loads(store.get("audit/head.json"))
+    store.put("audit/head.json", json.dumps(head | {"key": key}).encode())
+    for argv in (["history", "--store", s3_uri], ["audit", "verify", "--store", s3_uri]):
+        assert main(argv) == 65, argv
+        err = capsys.readouterr().err
+        assert "invalid key in audit record" in err and s3_uri in err, err
