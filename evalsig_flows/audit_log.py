@@ -53,7 +53,7 @@ def read_head(store: Store) -> tuple[AuditHead | None, str | None]:
         return None, None
     # ETag first, bytes second: if the head moves in between, the bytes are newer than the
     # ETag and the conditional write with that ETag fails, so no append is ever lost.
-    return parse_head(store.get(AUDIT_HEAD_KEY)), info.etag
+    return parse_head(store.get(AUDIT_HEAD_KEY), store.url(AUDIT_HEAD_KEY)), info.etag
 
 
 def append_record(store: Store, fields: dict[str, Any], *, once: bool = False,

@@ -99,3 +99,15 @@ def test_a_claim_left_by_a_killed_writer_does_not_stop_the_replay(store: Store) 
     rec = append_record(store, _fields(0), once=True)
     assert rec.sequence == 3 and _decisions(store) == ["d-1", "d-2", "d-0"]
     assert _verify(store) == (True, 3)
+
+
+def test_a_damaged_head_is_refused_naming_the_store_it_is_in(store: Store) -> None:
+    """The error said "audit/head.json: not a valid audit AuditHead", which of a worker's
+    stores it was in left out; nothing is appended onto it."""
+    from evalsig_core import InputError
+
+    store.put(AUDIT_HEAD_KEY, b"garbage")
+    with pytest.raises(InputError) as info:
+        append_record(store, _fields(1))
+    assert str(info.value).startswith(f"{store.url(AUDIT_HEAD_KEY)}: not a valid audit")
+    assert store.get(AUDIT_HEAD_KEY) == b"garbage"
