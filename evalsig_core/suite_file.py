@@ -183,6 +183,9 @@ def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
                  or f"entry-{i + 1}")
     for key in ("baseline", "candidate"):
         if isinstance(e.get(key), str):
+            if not e[key].strip():  # resolved, "" was the suite file's directory (65)
+                raise UsageError(f"{where}: {key} is empty",
+                                 hint=f"give the {key} run's path or URI, or leave {key} out")
             e[key] = _resolve(e[key], p.parent)
     for k, v in e.items():
         refuse_boolean(where, k, v)

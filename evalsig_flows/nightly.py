@@ -28,7 +28,7 @@ from .baselines import baseline_prefix
 from .command import check_command
 from .outcome import completed, failed
 from .pipeline import DEFAULT_STORE, audit_fields, failed_from_error
-from .store import key_segment
+from .store import check_run_uri, key_segment
 from .tasks import (
     RunRef,
     audit_task,
@@ -50,7 +50,8 @@ def _check_spec(suite_file: str, spec: SuiteSpec) -> None:
     """The usage errors of a suite file the flow can see before anything runs: exit 64 naming
     the file and the entry (they were entry errors, which made the suite INCONCLUSIVE, exit
     2, after every candidate command had run). The suite name is a key segment of every
-    stored candidate; an entry without `baseline` names its stored one by task and metric."""
+    stored candidate; an entry without `baseline` names its stored one by task and metric;
+    its run URIs must be able to name a run file."""
     try:
         key_segment("suite", spec.name)
     except UsageError as exc:
@@ -64,6 +65,9 @@ def _check_spec(suite_file: str, spec: SuiteSpec) -> None:
                                      "baseline", hint="set `baseline`, or both `task` and "
                                      "`metric`")
                 baseline_prefix(spec.name, e.task, e.metric)
+            for role, uri in (("baseline", e.baseline), ("candidate", e.candidate)):
+                if uri is not None:
+                    check_run_uri(role, uri)
             if e.candidate is None:
                 check_command(e.command or [], e.output, e.timeout)
         except UsageError as exc:

@@ -17,8 +17,8 @@ from urllib.parse import quote, unquote, urlparse
 
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
-__all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key", "key_segment",
-           "may_pass", "open_store", "put_once", "uri_scheme"]
+__all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key",
+           "check_run_uri", "key_segment", "may_pass", "open_store", "put_once", "uri_scheme"]
 
 MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name, S3 1024 per key
 
@@ -228,6 +228,36 @@ def uri_scheme(uri: str) -> str | None:
     """
     m = _SCHEME.match(uri)
     return m.group(1).lower() if m else None
+
+
+_RUN_URI_FIX = ("give the run file's (or HELM run directory's) path, file:///path/run.json "
+                "or s3://bucket/key/run.json")
+
+
+def check_run_uri(role: str, uri: str) -> None:
+    """UsageError (64) naming `role` ("baseline", "candidate") for a run path or URI that can
+    name no run file, before anything is fetched: empty (was "is a directory", 65, naming no
+    path, or with a per_instance_stats.json in the working directory, that directory), of a
+    scheme no store reads, or an s3:// URI whose key holds an empty, '.' or '..' segment
+    (was "invalid store key", naming neither). A key may end in one '/' and may be empty: a
+    HELM run directory's key prefix (`run_files.fetch`)."""
+    scheme = uri_scheme(uri)
+    if not uri.strip() or (scheme == "file" and uri.strip().lower() in ("file://",
+                                                                      "file://localhost")):
+        raise UsageError(f"the {role} run is empty", hint=_RUN_URI_FIX)
+    if scheme not in (None, "file", "s3"):
+        raise UsageError(f"{role} {uri}: no store reads {scheme}:// URIs", hint=_RUN_URI_FIX)
+    if scheme == "s3":
+        bucket, _, key = uri[len("s3://"):].partition("/")
+        if not bucket:
+            raise UsageError(f"{role} {uri}: names no bucket", hint=_RUN_URI_FIX)
+        key = key.removesuffix("/")
+        try:
+            if key:
+                check_key(key)
+        except UsageError:
+            raise UsageError(f"{role} {uri}: names no run object (an empty, '.' or '..' "
+                             "segment in its key)", hint=_RUN_URI_FIX) from None
 
 
 def open_store(uri: str) -> Store:

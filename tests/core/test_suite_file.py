@@ -69,6 +69,11 @@ mode = "non-inferiority"
          "entry 1 \\('a'\\): min_delta = true is a boolean"),
         ('[suite]\nseed = false\n[[entry]]\ncandidate = "c"\nmin_delta = 0\n',
          "seed = false is a boolean"),
+        # resolved beside the file, "" was the suite's directory: read as a run (65)
+        ('[[entry]]\nname = "a"\ncandidate = ""\nmin_delta = 0\n',
+         "entry 1 \\('a'\\): candidate is empty"),
+        ('[[entry]]\nname = "a"\nbaseline = " "\ncandidate = "c"\nmin_delta = 0\n',
+         "entry 1 \\('a'\\): baseline is empty"),
     ],
 )
 def test_every_problem_is_a_usage_error_naming_the_file(tmp_path: Path, body: str,
@@ -77,6 +82,13 @@ def test_every_problem_is_a_usage_error_naming_the_file(tmp_path: Path, body: st
     with pytest.raises(UsageError, match=message) as info:
         read_suite_spec(p)
     assert str(p) in str(info.value)
+
+
+def test_an_empty_run_path_is_a_usage_error_of_evalsig_suite(tmp_path: Path) -> None:
+    (tmp_path / "c.json").write_text("{}")
+    p = _write(tmp_path, '[[entry]]\nname = "a"\nbaseline = ""\ncandidate = "c.json"\n'
+                         'min_delta = 0\n')
+    assert main(["suite", str(p)], {}) == 64
 
 
 def test_a_missing_suite_file_is_not_found(tmp_path: Path) -> None:

@@ -93,16 +93,39 @@ command = ["sh", "-c", "touch {marker}; cp {EXAMPLES / 'candidate.json'} c.json"
 
 def test_an_entry_s_usage_error_while_gating_fails_the_suite_with_exit_64(
         tmp_path: Path) -> None:
-    state, store = run_suite(tmp_path, 'name = "n"', ALLOWED + """
+    state, store = run_suite(tmp_path, 'name = "n"', ALLOWED + f"""
 [[entry]]
-name = "ftp"
+name = "binary"
 task = "qa"
 metric = "accuracy"
-baseline = "ftp://example.org/runs/base.json"
-candidate = "ftp://example.org/runs/new.json"
+method = "mcnemar"
+baseline = "{EXAMPLES / 'baseline.json'}"
+candidate = "{EXAMPLES / 'candidate.json'}"
 """)
     assert state.is_failed(), state.message
     assert state.message.startswith("USAGE ERROR (exit 64): "), state.message
-    assert "suite.toml entry 'ftp': unsupported store URI" in state.message
+    assert "suite.toml entry 'binary': method mcnemar takes no cluster key" in state.message
     assert outcome(state)["exit_code"] == 64
     assert not (store / "reports").exists()
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('candidate = "ftp://example.org/runs/new.json"',
+     "candidate ftp://example.org/runs/new.json: no store reads ftp:// URIs"),
+    ('candidate = "s3://bucket/runs/../new.json"',
+     "candidate s3://bucket/runs/../new.json: names no run object"),
+    ('baseline = "s3://bucket/runs//base.json"\ncandidate = "s3://bucket/runs/new.json"',
+     "baseline s3://bucket/runs//base.json: names no run object"),
+])
+def test_a_run_uri_that_names_no_run_file_is_a_usage_error_before_anything_runs(
+        tmp_path: Path, line: str, message: str) -> None:
+    state, store = run_suite(tmp_path, 'name = "n"', ALLOWED + f"""
+[[entry]]
+name = "bad"
+task = "qa"
+metric = "accuracy"
+{line}
+""")
+    assert state.message.startswith("USAGE ERROR (exit 64): "), state.message
+    assert f"suite.toml entry 'bad': {message}" in state.message, state.message
+    assert not store.exists()
