@@ -19,13 +19,16 @@ candidate = "runs/new.json" # a path or URI, or (nightly flow only):
 # filter, format, mode, alpha, power, method, resamples, seed as the gate flags;
 # id_col, score_col, cluster_col, epoch_col as --id-col ... (CSV/TSV column names)
 ```
-Relative paths are resolved against the suite file's directory. Every problem in the file is a
+Names (the suite's and each entry's) are one line of text, never empty; `baseline` and
+`candidate`, when given, are not empty. Relative paths are resolved against the suite file's
+directory. Every problem in the file is a
 usage error (exit 64) naming the file and the entry; a missing file exits 66.
 """
 
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +166,18 @@ def read_suite_spec(path: str | Path) -> SuiteSpec:
     if not isinstance(name, str):
         raise UsageError(f"{p} [suite]: name is {_toml_type(name)}, not a string",
                          hint=type_fix("string_type", "name"))
+    _check_name(f"{p} [suite]", "name", name, "give the suite a one-line name")
     return SuiteSpec(name=name, correction=correction, entries=entries)
 
+
+
+def _check_name(where: str, key: str, name: Any, hint: str) -> None:
+    """A name is one line of text: it heads report sections, table rows, the flows' state
+    messages and PR comments (an empty name read "ALLOW: " there, a newline split them)."""
+    if isinstance(name, str) and (not name.strip() or any(
+            unicodedata.category(ch) == "Cc" for ch in name)):
+        raise UsageError(f"{where}: {key} {name!r} is empty or holds a control character "
+                         "(a newline, a tab...)", hint=hint)
 
 
 def _toml_type(value: Any) -> str:
@@ -181,6 +194,8 @@ def _entry(p: Path, i: int, e: dict[str, Any]) -> SuiteEntrySpec:
     where = f"{p} entry {i + 1}" + (f" ({e['name']!r})" if "name" in e else "")
     e.setdefault("name", "-".join(str(e[k]) for k in ("task", "metric") if e.get(k))
                  or f"entry-{i + 1}")
+    _check_name(where, "name", e["name"], "give the entry a one-line name (or leave `name` "
+                "out for <task>-<metric>)")
     for key in ("baseline", "candidate"):
         if isinstance(e.get(key), str):
             if not e[key].strip():  # resolved, "" was the suite file's directory (65)

@@ -74,6 +74,12 @@ mode = "non-inferiority"
          "entry 1 \\('a'\\): candidate is empty"),
         ('[[entry]]\nname = "a"\nbaseline = " "\ncandidate = "c"\nmin_delta = 0\n',
          "entry 1 \\('a'\\): baseline is empty"),
+        # names head report sections, table rows, state messages: one line of text
+        ('[[entry]]\nname = "a\\nb"\ncandidate = "c"\nmin_delta = 0\n',
+         "entry 1 \\('a\\\\nb'\\): name 'a\\\\nb' is empty or holds a control"),
+        ('[[entry]]\nname = ""\ncandidate = "c"\nmin_delta = 0\n', "name '' is empty"),
+        ('[suite]\nname = "nightly\\t2"\n[[entry]]\ncandidate = "c"\nmin_delta = 0\n',
+         "\\[suite\\]: name 'nightly\\\\t2' is empty or holds a control"),
     ],
 )
 def test_every_problem_is_a_usage_error_naming_the_file(tmp_path: Path, body: str,

@@ -68,7 +68,7 @@ timeout = {timeout}
 
 @pytest.mark.parametrize(("head", "entry", "message"), [
     ('name = ".."', "", "suite.toml [suite]: invalid suite name '..'"),
-    ('name = ""', "", "suite.toml [suite]: invalid suite name ''"),
+    ('name = ""', "", "suite.toml [suite]: name '' is empty"),
     ('name = "n"', 'task = ".."\nmetric = "accuracy"',
      "suite.toml entry '..-accuracy': invalid task name '..'"),
     ('name = "n"', 'metric = "accuracy"',
