@@ -14,6 +14,7 @@ is stored is what was read. Temporary copies live in `evalsig-*` temporary direc
 from __future__ import annotations
 
 import errno
+import os
 import re
 import shutil
 import tempfile
@@ -154,16 +155,21 @@ def discard_copy(path: str | None, uri: str | None = None) -> None:
     """Remove the temporary directory holding `path` if evalsig made it: a run fetched from a
     store (`uri` names the original) or a candidate command's output (`uri` None). A path the
     user named (`uri` is that path) and anything outside the temp directory are left alone.
+    Where `path` lies is read from its spelling, never through symbolic links: a command's
+    output that is a link to another file (`latest.json -> ...`) named the link's target, so
+    the output directory was left behind, or another gate's directory removed.
     """
     if not path or (uri is not None and local_path(uri) == path):
         return
-    tmp = Path(tempfile.gettempdir()).resolve()
-    try:
-        rel = Path(path).resolve().relative_to(tmp)
-    except ValueError:
+    where = Path(os.path.abspath(path))
+    for tmp in dict.fromkeys((Path(tempfile.gettempdir()), Path(tempfile.gettempdir()).resolve())):
+        try:
+            rel = where.relative_to(tmp)
+        except ValueError:
+            continue
+        if len(rel.parts) > 1 and rel.parts[0].startswith("evalsig-"):
+            shutil.rmtree(tmp / rel.parts[0], ignore_errors=True)
         return
-    if len(rel.parts) > 1 and rel.parts[0].startswith("evalsig-"):
-        shutil.rmtree(tmp / rel.parts[0], ignore_errors=True)
 
 
 def renamed(exc: InputError, local: str, uri: str) -> InputError:

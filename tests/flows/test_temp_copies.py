@@ -92,3 +92,18 @@ def test_a_failing_candidate_command_removes_its_output_directory(
                       return_state=True)
     assert state.is_failed() and "exited 3" in state.message, state.message
     assert [p.name for p in tmpdir_of_run.iterdir()] == []
+
+
+def test_a_command_output_that_is_a_link_removes_its_own_directory_only(
+        tmpdir_of_run: Path) -> None:
+    """The output directory was found by following the link: a run linked from elsewhere
+    left the directory behind, and one linked from another gate's directory removed that."""
+    from evalsig_flows.command import run_command
+    from evalsig_flows.tasks import discard_copy
+
+    other = Path(tempfile.mkdtemp(prefix="evalsig-"))  # another gate's fetched copy
+    (other / "run.json").write_text("{}")
+    out = run_command(["ln", "-s", str(other / "run.json"), "latest.json"], "*.json", 60)
+    discard_copy(out)
+    assert not Path(out).parent.exists()
+    assert (other / "run.json").exists()
