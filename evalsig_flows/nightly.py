@@ -28,7 +28,7 @@ from .baselines import baseline_prefix
 from .command import check_command
 from .outcome import completed, failed
 from .pipeline import DEFAULT_STORE, audit_fields, failed_from_error
-from .store import check_run_uri, key_segment
+from .store import check_run_uri, check_store_uri, key_segment
 from .tasks import (
     RunRef,
     audit_task,
@@ -139,6 +139,7 @@ def nightly_gate_flow(suite_file: str, store: str = DEFAULT_STORE,
     try:
         spec = read_suite_spec(suite_file)
         policies = [e.policy() for e in spec.entries]
+        check_store_uri(store)
         _check_spec(suite_file, spec)
     except EvalsigError as exc:
         return failed_from_error(exc)

@@ -13,7 +13,7 @@ from evalsig_core import __version__ as evalsig_version
 from evalsig_core.audit import AuditInput, AuditRecord
 
 from .outcome import completed, failed
-from .store import check_run_uri, may_pass, open_store
+from .store import check_run_uri, check_store_uri, may_pass, open_store
 from .tasks import (
     RunRef,
     audit_task,
@@ -56,8 +56,9 @@ def failed_from_error(exc: EvalsigError, note: str = "",
 
 @dataclass(frozen=True)
 class GateParams:
-    """One gate's inputs; run URIs and a candidate command are checked here, before
-    anything runs (`store.check_run_uri`, `command.check_command`). An empty `baseline` is
+    """One gate's inputs; the store URI, run URIs and a candidate command are checked here,
+    before anything runs (`store.check_store_uri`, `store.check_run_uri`,
+    `command.check_command`). An empty `baseline` is
     no baseline: the store's current one."""
 
     baseline: str | None
@@ -72,6 +73,7 @@ class GateParams:
     timeout: float = 3600.0
 
     def __post_init__(self) -> None:
+        check_store_uri(self.store)
         if self.baseline:
             check_run_uri("baseline", self.baseline)
         if self.candidate is not None:

@@ -18,7 +18,8 @@ from urllib.parse import quote, unquote, urlparse
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 __all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key",
-           "check_run_uri", "key_segment", "may_pass", "open_store", "put_once", "uri_scheme"]
+           "check_run_uri", "check_store_uri", "key_segment", "may_pass", "open_store",
+           "put_once", "uri_scheme"]
 
 MAX_SEGMENT = 200  # escaped; file systems allow 255 bytes per name, S3 1024 per key
 
@@ -230,6 +231,11 @@ def uri_scheme(uri: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def _empty(uri: str) -> bool:
+    """Blank, or `file://` naming no path (both read as the working directory)."""
+    return not uri.strip() or uri.strip().lower() in ("file://", "file://localhost")
+
+
 _RUN_URI_FIX = ("give the run file's (or HELM run directory's) path, file:///path/run.json "
                 "or s3://bucket/key/run.json")
 
@@ -242,8 +248,7 @@ def check_run_uri(role: str, uri: str) -> None:
     (was "invalid store key", naming neither). A key may end in one '/' and may be empty: a
     HELM run directory's key prefix (`run_files.fetch`)."""
     scheme = uri_scheme(uri)
-    if not uri.strip() or (scheme == "file" and uri.strip().lower() in ("file://",
-                                                                      "file://localhost")):
+    if _empty(uri):
         raise UsageError(f"the {role} run is empty", hint=_RUN_URI_FIX)
     if scheme not in (None, "file", "s3"):
         raise UsageError(f"{role} {uri}: no store reads {scheme}:// URIs", hint=_RUN_URI_FIX)
@@ -260,13 +265,26 @@ def check_run_uri(role: str, uri: str) -> None:
                              "segment in its key)", hint=_RUN_URI_FIX) from None
 
 
+def check_store_uri(uri: str) -> None:
+    """UsageError (64) for a store URI no store can open, without opening it (no network).
+
+    An empty URI (or `file://` alone) is refused: it opened the working directory, so a blank
+    `store` parameter wrote baselines, reports and the audit trail wherever the worker ran
+    (`evalsig history` already refused an empty `--store`)."""
+    if _empty(uri):
+        raise UsageError(f"the store URI is empty ({uri!r})",
+                         hint="pass file:///dir, a directory or s3://bucket/prefix")
+    if uri_scheme(uri) not in (None, "file", "s3"):
+        raise UsageError(f"unsupported store URI {uri!r}; use file:///path or "
+                         "s3://bucket/prefix")
+
+
 def open_store(uri: str) -> Store:
-    """`file:///path` or a plain directory path; `s3://bucket/prefix` needs the flows extra."""
-    scheme = uri_scheme(uri)
-    if scheme in (None, "file"):
-        return LocalStore.from_uri(uri)
-    if scheme == "s3":
+    """`file:///path` or a plain directory path; `s3://bucket/prefix` needs the flows extra
+    (`check_store_uri` says which URIs are refused)."""
+    check_store_uri(uri)
+    if uri_scheme(uri) == "s3":
         from .s3 import S3Store
 
         return S3Store.from_uri(uri)
-    raise UsageError(f"unsupported store URI {uri!r}; use file:///path or s3://bucket/prefix")
+    return LocalStore.from_uri(uri)

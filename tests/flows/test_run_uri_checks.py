@@ -63,3 +63,34 @@ def test_the_gate_flow_refuses_it_before_anything_is_fetched_or_stored(
     assert state.message.startswith(f"USAGE ERROR (exit 64): {message}"), state.message
     assert outcome(state)["exit_code"] == 64
     assert not store.exists()
+
+
+@pytest.mark.parametrize("store", ["", " ", "file://"])
+def test_an_empty_store_uri_is_refused_never_the_working_directory(
+        store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It opened the working directory: a blank `store` parameter wrote baselines, reports
+    and the audit trail wherever the worker ran."""
+    from evalsig_flows.store import open_store
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="the store URI is empty"):
+        open_store(store)
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_the_flows_refuse_an_empty_store_before_anything_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalsig_flows.flows import gate_flow, nightly_gate_flow
+
+    monkeypatch.chdir(tmp_path)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[entry]]\ntask = "qa"\nmetric = "accuracy"\nmin_delta = 0.005\n'
+                     f'baseline = "{EXAMPLES / "baseline.json"}"\n'
+                     f'candidate = "{EXAMPLES / "candidate.json"}"\n')
+    for state in (gate_flow(baseline=str(EXAMPLES / "baseline.json"),
+                            candidate=str(EXAMPLES / "candidate.json"), metric="accuracy",
+                            min_delta=0.005, store="", return_state=True),
+                  nightly_gate_flow(suite_file=str(suite), store="", return_state=True)):
+        assert state.message.startswith("USAGE ERROR (exit 64): the store URI is empty"), \
+            state.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["suite.toml"]
