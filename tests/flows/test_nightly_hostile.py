@@ -21,14 +21,16 @@ from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
-ALLOWED = f"""
-[[entry]]
-name = "ok"
-task = "qa"
-metric = "accuracy"
-baseline = "{EXAMPLES / 'baseline.json'}"
-candidate = "{EXAMPLES / 'candidate.json'}"
-"""
+BASE, CAND = EXAMPLES / "baseline.json", EXAMPLES / "candidate.json"
+
+
+def entry(name: str, *lines: str) -> str:
+    """An [[entry]] of task qa, metric accuracy, with further `key = value` lines."""
+    return "\n".join(("", "[[entry]]", f'name = "{name}"', 'task = "qa"', 'metric = "accuracy"',
+                      *lines, ""))
+
+
+ALLOWED = entry("ok", f'baseline = "{BASE}"', f'candidate = "{CAND}"')
 
 
 def run_suite(tmp_path: Path, head: str, entries: str) -> tuple[Any, Path]:
@@ -48,15 +50,8 @@ def run_suite(tmp_path: Path, head: str, entries: str) -> tuple[Any, Path]:
 ])
 def test_a_failing_candidate_command_is_that_entry_s_error_and_the_suite_is_reported(
         tmp_path: Path, command: str, timeout: float, error: str) -> None:
-    state, _ = run_suite(tmp_path, 'name = "n"', ALLOWED + f"""
-[[entry]]
-name = "made"
-task = "qa"
-metric = "accuracy"
-baseline = "{EXAMPLES / 'baseline.json'}"
-command = {command}
-timeout = {timeout}
-""")
+    state, _ = run_suite(tmp_path, 'name = "n"', ALLOWED + entry(
+        "made", f'baseline = "{BASE}"', f"command = {command}", f"timeout = {timeout}"))
     assert state.name == "Inconclusive", state.message
     result = outcome(state)
     assert result["exit_code"] == 2
@@ -82,7 +77,7 @@ def test_a_suite_file_that_names_no_store_key_is_a_usage_error_before_any_comman
     state, store = run_suite(tmp_path, head, ALLOWED + f"""
 [[entry]]
 {entry}
-command = ["sh", "-c", "touch {marker}; cp {EXAMPLES / 'candidate.json'} c.json"]
+command = ["sh", "-c", "touch {marker}; cp {CAND} c.json"]
 """)
     assert state.is_failed() and state.name == "Failed"
     assert state.message.startswith("USAGE ERROR (exit 64): ")
@@ -93,15 +88,8 @@ command = ["sh", "-c", "touch {marker}; cp {EXAMPLES / 'candidate.json'} c.json"
 
 def test_an_entry_s_usage_error_while_gating_fails_the_suite_with_exit_64(
         tmp_path: Path) -> None:
-    state, store = run_suite(tmp_path, 'name = "n"', ALLOWED + f"""
-[[entry]]
-name = "binary"
-task = "qa"
-metric = "accuracy"
-method = "mcnemar"
-baseline = "{EXAMPLES / 'baseline.json'}"
-candidate = "{EXAMPLES / 'candidate.json'}"
-""")
+    state, store = run_suite(tmp_path, 'name = "n"', ALLOWED + entry(
+        "binary", 'method = "mcnemar"', f'baseline = "{BASE}"', f'candidate = "{CAND}"'))
     assert state.is_failed(), state.message
     assert state.message.startswith("USAGE ERROR (exit 64): "), state.message
     assert "suite.toml entry 'binary': method mcnemar takes no cluster key" in state.message
@@ -119,13 +107,7 @@ candidate = "{EXAMPLES / 'candidate.json'}"
 ])
 def test_a_run_uri_that_names_no_run_file_is_a_usage_error_before_anything_runs(
         tmp_path: Path, line: str, message: str) -> None:
-    state, store = run_suite(tmp_path, 'name = "n"', ALLOWED + f"""
-[[entry]]
-name = "bad"
-task = "qa"
-metric = "accuracy"
-{line}
-""")
+    state, store = run_suite(tmp_path, 'name = "n"', ALLOWED + entry("bad", line))
     assert state.message.startswith("USAGE ERROR (exit 64): "), state.message
     assert f"suite.toml entry 'bad': {message}" in state.message, state.message
     assert not store.exists()
