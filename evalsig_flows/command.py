@@ -35,6 +35,9 @@ def check_command(command: list[str], output: str, timeout: float) -> None:
         shown = _shown([a.replace("\x00", "\\0") for a in command])
         raise UsageError(f"the candidate command has a NUL character (\\0): {shown}",
                          hint="remove it from the command's arguments")
+    if "{output_dir}" in output:  # found nothing: "wrote no file matching" (66)
+        raise UsageError(f"candidate output {output!r} names {{output_dir}}: the glob is "
+                         "already relative to it", hint=f"set `output` to {_OUTPUT_FIX}")
     if (not output or "\x00" in output or output.startswith("/")
             or ".." in PurePosixPath(output).parts):
         raise UsageError(f"candidate output {output!r} is not a glob inside {{output_dir}}",
@@ -87,13 +90,24 @@ def _run(command: list[str], output: str, timeout: float, out_dir: Path) -> str:
             code = _stop_group(proc)
         if code != 0:
             tail = _last_line(err) or _last_line(out)
-            raise InputError(f"candidate command exited {code}: {name}"
+            raise InputError(f"candidate command {_ended(code)}: {name}"
                              + (f": {tail}" if tail else ""))
     found = [f for f in out_dir.rglob(output) if f.is_file()]
     if not found:
         raise InputNotFoundError(f"candidate command wrote no file matching {output!r} "
                                  f"in {out_dir}: {name}")
     return str(max(found, key=lambda f: (f.stat().st_mtime_ns, f.name)))
+
+
+def _ended(code: int) -> str:
+    """How a command that failed ended: `exited 3`, or `was killed by SIGKILL (signal 9)` (an
+    out-of-memory kill read "exited -9")."""
+    if code >= 0:
+        return f"exited {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name} (signal {-code})"
+    except ValueError:
+        return f"was killed by signal {-code}"
 
 
 def _wait_unreaped(proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -36,6 +36,21 @@ def test_an_output_glob_outside_the_output_directory_is_refused_before_the_comma
     assert not marker.exists()
 
 
+def test_an_output_glob_naming_the_output_directory_says_it_is_relative_to_it(
+        tmp_path: Path) -> None:
+    """`{output_dir}/*.json` is not substituted in `output`: it matched nothing (66)."""
+    marker = tmp_path / "ran"
+    with pytest.raises(UsageError, match="names {output_dir}: the glob is already relative"):
+        run_command(writes_a_run(marker), "{output_dir}/*.json", 60)
+    assert not marker.exists()
+
+
+def test_a_command_killed_by_a_signal_says_so() -> None:
+    """An out-of-memory kill read "exited -9"."""
+    with pytest.raises(InputError, match=r"was killed by SIGKILL \(signal 9\): sh -c"):
+        run_command(["sh", "-c", "kill -9 $$"], "*", 60)
+
+
 @pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf])
 def test_a_timeout_that_is_not_finite_seconds_above_zero_is_a_usage_error(
         tmp_path: Path, timeout: float) -> None:
