@@ -28,8 +28,8 @@ def check_command(command: list[str], output: str, timeout: float) -> None:
     remove) files of another directory, an absolute glob was a NotImplementedError (70).
     `timeout` is finite seconds > 0 (0 "timed out" as bad data, NaN never timed out).
     """
-    if not command:
-        raise UsageError("the candidate command is empty",
+    if not command or not command[0].strip():  # [""] was "cannot start: Permission denied"
+        raise UsageError("the candidate command is empty (no program to run)",
                          hint="give the command as a list of arguments")
     if any("\x00" in a for a in command):  # Popen's "embedded null byte" (70)
         shown = _shown([a.replace("\x00", "\\0") for a in command])

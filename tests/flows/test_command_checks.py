@@ -65,9 +65,10 @@ def test_a_nul_in_an_argument_is_a_usage_error_not_a_traceback() -> None:
         run_command(["sh\x00", "-c", "true"], "*", 60)
 
 
-def test_an_empty_command_is_a_usage_error() -> None:
+@pytest.mark.parametrize("command", [[], [""], [" ", "x.py"]])
+def test_an_empty_command_is_a_usage_error(command: list[str]) -> None:
     with pytest.raises(UsageError, match="the candidate command is empty"):
-        run_command([], "*", 60)
+        run_command(command, "*", 60)
 
 
 def test_a_glob_below_the_output_directory_still_finds_the_run(tmp_path: Path) -> None:
