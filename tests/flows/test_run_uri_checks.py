@@ -32,7 +32,7 @@ from tests.conftest import EXAMPLES
 def test_a_run_uri_that_names_no_run_file_is_refused(uri: str, message: str) -> None:
     with pytest.raises(UsageError, match=message) as info:
         check_run_uri("candidate", uri)
-    assert "fix: give the run file's path" in str(info.value)
+    assert "fix: give the run file's (or HELM run directory's) path" in str(info.value)
 
 
 @pytest.mark.parametrize("uri", ["runs/c.json", "runs:2024/c.json", "/tmp/c.json",
