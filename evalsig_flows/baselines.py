@@ -169,7 +169,21 @@ def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str
                          f"{pointer.metric}, not of the entry its key names",
                          path=store.url(key), hint="remove or restore it (a case-insensitive "
                          "file store folds names that differ only in case: use an S3 store)")
+    for role, entry in (("current", pointer.current), ("previous", pointer.previous)):
+        if entry is not None and not _is_version_key(prefix, entry.key, entry.version_sha256):
+            # another entry's version, or one whose name is not its SHA-256: the bytes would
+            # match the pointer's SHA-256 and the gate would decide against the wrong baseline
+            raise InputError(f"the {role} entry names {entry.key[:200]!r}, not this entry's "
+                             f"version {prefix}/versions/{entry.version_sha256[:12]}...",
+                             path=store.url(key), hint="restore current.json from the "
+                             "bucket's object versions (S3 versioning keeps every pointer)")
     return pointer, info.etag
+
+
+def _is_version_key(prefix: str, key: str, sha256: str) -> bool:
+    """Whether `key` is `prefix/versions/<sha256>.<ext>`, the key `put_version` writes."""
+    head = version_key(prefix, sha256, "")
+    return key.startswith(head) and _EXT.fullmatch(key[len(head):]) is not None
 
 
 def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = None) -> None:
@@ -213,8 +227,10 @@ def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
         err.permanent = True  # type: ignore[attr-defined]  # no retry brings it back
         raise err from None
     if hashlib.sha256(data).hexdigest() != pointer.current.version_sha256:
-        raise StorageError(f"{store.url(pointer.current.key)}: content does not match the "
+        err = StorageError(f"{store.url(pointer.current.key)}: content does not match the "
                            "pointer's SHA-256", hint="restore the version from object versions")
+        err.permanent = True  # type: ignore[attr-defined]  # a retry reads the same bytes
+        raise err
     return pointer, data
 
 

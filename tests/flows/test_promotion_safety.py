@@ -305,3 +305,37 @@ def test_a_gate_whose_pending_record_was_replaced_says_so_and_is_not_promoted(
     assert len(state.result()["superseded"]) == 2 and state.result()["recorded"] == []
     refused = promote_flow(uri)
     assert refused.is_failed() and "demo/qa/accuracy was gated PENDING" in refused.message
+
+
+@pytest.mark.parametrize("tamper", ["other-entry", "misnamed-version", "traversal"])
+def test_a_pointer_naming_a_key_that_is_not_its_version_is_refused(uri: str,
+                                                                    tamper: str) -> None:
+    # The bytes at the key match the pointer's SHA-256 in the first two cases, so a check of
+    # the content alone let the gate decide against another entry's (or an unnamed) baseline
+    store = open_store(uri)
+    qa, math = (baseline_prefix("demo", t, "accuracy") for t in ("qa", "math"))
+    sha = hashlib.sha256(BASELINE).hexdigest()
+    key = {"other-entry": f"{math}/versions/{sha}.json",
+           "misnamed-version": f"{qa}/versions/{'0' * 64}.json",
+           "traversal": f"{qa}/versions/{sha}.json/../../../../math/accuracy/versions/x"}[tamper]
+    if tamper == "misnamed-version":
+        store.put(key, BASELINE)
+    pointer = store.get(f"{qa}/current.json").decode()
+    store.put(f"{qa}/current.json", pointer.replace(f"{qa}/versions/{sha}.json", key).encode())
+    with pytest.raises(InputError) as info:
+        fetch_baseline(store, qa)
+    err = info.value
+    assert err.exit_code == 65 and "not this entry's version" in err.message, err.message
+    assert err.path.endswith("qa/accuracy/current.json") and "object versions" in (err.hint or "")
+    fetch_baseline(store, math)  # the other entry is untouched
+
+
+def test_a_version_whose_bytes_differ_from_its_pointer_is_not_retried(uri: str) -> None:
+    store = open_store(uri)
+    qa = baseline_prefix("demo", "qa", "accuracy")
+    sha = hashlib.sha256(BASELINE).hexdigest()
+    Path(LocalStore.from_uri(uri).root, f"{qa}/versions/{sha}.json").write_bytes(b"{}")
+    with pytest.raises(StorageError) as info:
+        fetch_baseline(store, qa)
+    assert "does not match the pointer's SHA-256" in info.value.message
+    assert getattr(info.value, "permanent", False)  # task retries would read the same bytes
