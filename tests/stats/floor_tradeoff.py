@@ -24,7 +24,10 @@ tests/stats/floor_tradeoff.md (about 10 minutes on 2 cores at R = 1000).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -143,26 +146,33 @@ def table(results: list[tuple[cal.Cell, dict[str, Rates]]], R: int, B: int) -> s
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def study_main(argv: list[str] | None, doc: str | None, output: Path,
+               cells: Callable[[], list[cal.Cell]], worker: Callable[[Any], Any],
+               render: Callable[[list[tuple[cal.Cell, Any]], int, int], str]) -> int:
+    """A grid study's command line (this one's and power_curve's): `worker((cell, R, B))` for
+    each of `cells()` in `--jobs` processes, `render(results, R, B)` written to `--output`."""
     import argparse
     import os
     from multiprocessing import Pool
-    from pathlib import Path
 
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("--replications", type=int, default=1000)
     ap.add_argument("--resamples", type=int, default=399)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--output", default=str(Path(__file__).with_name("floor_tradeoff.md")))
+    ap.add_argument("--output", default=str(output))
     args = ap.parse_args(argv)
-    cells = pareto_cells()
-    work = [(c, args.replications, args.resamples) for c in cells]
+    todo = cells()
     with Pool(max(1, args.jobs)) as pool:
-        rates = pool.map(_run_one, work)
-    Path(args.output).write_text(table(list(zip(cells, rates, strict=True)),
-                                       args.replications, args.resamples), encoding="utf-8")
+        done = pool.map(worker, [(c, args.replications, args.resamples) for c in todo])
+    Path(args.output).write_text(render(list(zip(todo, done, strict=True)),
+                                        args.replications, args.resamples), encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(argv, __doc__, Path(__file__).with_name("floor_tradeoff.md"),
+                      pareto_cells, _run_one, table)
 
 
 if __name__ == "__main__":

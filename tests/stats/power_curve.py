@@ -130,24 +130,10 @@ def table(results: list[tuple[cal.Cell, tuple[float, list[float]]]], R: int, B: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import os
-    from multiprocessing import Pool
+    from .floor_tradeoff import study_main
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--replications", type=int, default=1000)
-    ap.add_argument("--resamples", type=int, default=399)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--output", default=str(Path(__file__).with_name("power_curve.md")))
-    args = ap.parse_args(argv)
-    cells = power_cells(TABLE.read_text(encoding="utf-8"))
-    work = [(c, args.replications, args.resamples) for c in cells]
-    with Pool(max(1, args.jobs)) as pool:
-        curves = pool.map(_run_one, work)
-    Path(args.output).write_text(table(list(zip(cells, curves, strict=True)),
-                                       args.replications, args.resamples), encoding="utf-8")
-    print(f"wrote {args.output}")
-    return 0
+    return study_main(argv, __doc__, Path(__file__).with_name("power_curve.md"),
+                      lambda: power_cells(TABLE.read_text(encoding="utf-8")), _run_one, table)
 
 
 if __name__ == "__main__":
