@@ -64,6 +64,7 @@ __all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResu
            "version_key"]
 
 _EXT = re.compile(r"^[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class PromotionRefused(EvalsigError):
@@ -181,9 +182,11 @@ def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str
 
 
 def _is_version_key(prefix: str, key: str, sha256: str) -> bool:
-    """Whether `key` is `prefix/versions/<sha256>.<ext>`, the key `put_version` writes."""
+    """Whether `key` is `prefix/versions/<sha256>.<ext>`, the key `put_version` writes, and
+    `sha256` a SHA-256 (64 lowercase hex digits, so it cannot name a path itself)."""
     head = version_key(prefix, sha256, "")
-    return key.startswith(head) and _EXT.fullmatch(key[len(head):]) is not None
+    return (_SHA256.fullmatch(sha256) is not None and key.startswith(head)
+            and _EXT.fullmatch(key[len(head):]) is not None)
 
 
 def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = None) -> None:

@@ -8,6 +8,7 @@ against it, regressed.json REJECT (deployments/examples/make_examples.py).
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -307,7 +308,8 @@ def test_a_gate_whose_pending_record_was_replaced_says_so_and_is_not_promoted(
     assert refused.is_failed() and "demo/qa/accuracy was gated PENDING" in refused.message
 
 
-@pytest.mark.parametrize("tamper", ["other-entry", "misnamed-version", "traversal"])
+@pytest.mark.parametrize("tamper", ["other-entry", "misnamed-version", "traversal",
+                                    "sha-as-path"])
 def test_a_pointer_naming_a_key_that_is_not_its_version_is_refused(uri: str,
                                                                     tamper: str) -> None:
     # The bytes at the key match the pointer's SHA-256 in the first two cases, so a check of
@@ -315,13 +317,18 @@ def test_a_pointer_naming_a_key_that_is_not_its_version_is_refused(uri: str,
     store = open_store(uri)
     qa, math = (baseline_prefix("demo", t, "accuracy") for t in ("qa", "math"))
     sha = hashlib.sha256(BASELINE).hexdigest()
-    key = {"other-entry": f"{math}/versions/{sha}.json",
-           "misnamed-version": f"{qa}/versions/{'0' * 64}.json",
-           "traversal": f"{qa}/versions/{sha}.json/../../../../math/accuracy/versions/x"}[tamper]
+    key, named = {
+        "other-entry": (f"{math}/versions/{sha}.json", sha),
+        "misnamed-version": (f"{qa}/versions/{'0' * 64}.json", sha),
+        "traversal": (f"{qa}/versions/{sha}.json/../../../../math/accuracy/versions/x", sha),
+        # the SHA-256 field itself a path, the key built from it as put_version would
+        "sha-as-path": (f"{qa}/versions/../../math/accuracy/versions/{sha}.json",
+                        f"../../math/accuracy/versions/{sha}")}[tamper]
     if tamper == "misnamed-version":
         store.put(key, BASELINE)
-    pointer = store.get(f"{qa}/current.json").decode()
-    store.put(f"{qa}/current.json", pointer.replace(f"{qa}/versions/{sha}.json", key).encode())
+    pointer = json.loads(store.get(f"{qa}/current.json"))
+    pointer["current"] |= {"key": key, "version_sha256": named}
+    store.put(f"{qa}/current.json", json.dumps(pointer).encode())
     with pytest.raises(InputError) as info:
         fetch_baseline(store, qa)
     err = info.value
