@@ -84,7 +84,13 @@ def deliver(stack: dict[str, Any], event: str, payload: dict[str, Any] | bytes, 
 
 
 def api(stack: dict[str, Any], method: str, path: str, **kw: Any) -> Any:
-    r = httpx.request(method, stack["prefect"]["api"] + path, timeout=30, **kw)
+    # 502/503 retried as Prefect's own client does (a local server under load answers 503
+    # when its database times out; seen once in a full `make test` on a busy machine)
+    for _ in range(5):
+        r = httpx.request(method, stack["prefect"]["api"] + path, timeout=30, **kw)
+        if r.status_code not in (502, 503):
+            break
+        time.sleep(2)
     r.raise_for_status()
     return r.json()
 
