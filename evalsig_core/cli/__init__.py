@@ -3,6 +3,9 @@
 This is the edge of the core: it alone prints, reads the environment (`GITHUB_OUTPUT`,
 `GITHUB_STEP_SUMMARY`, `RUNNER_TEMP`, `NO_COLOR`) and turns errors into the exit codes of
 DESIGN.md (never a traceback).
+
+The commands and the library they run are imported by `main`, not with this package: the flows
+and the local stack import it for `UsageParser` alone.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import EvalsigError, ExitCode, UsageError
 from ._args import build_parser, parse_args
-from ._commands import check_output_paths, discard_stdout, finish_stdout, github_error
 from ._parser import UsageParser
-from ._refusal import refuse_report_paths
 
 __all__ = ["UsageError", "UsageParser", "build_parser", "console_main", "main"]
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    from ._commands import check_output_paths, discard_stdout, finish_stdout, github_error
+    from ._refusal import refuse_report_paths
+
     env = os.environ if env is None else env
     argv = list(sys.argv[1:] if argv is None else argv)
     args = None

@@ -3,6 +3,10 @@
 Commands defined in their own modules (`_power`, `_suite`, `_watch`, `_history`) add their
 sub-parser with `register(sub)` from `build_parser`; project defaults from the config file are
 applied to every sub-command afterwards, by argparse destination.
+
+The library modules (readers, render, stats, the commands) are imported where the parser is
+built, not with this module: `evalsig_core.cli` is imported for `UsageParser` by the flows and
+the local stack, which need none of them.
 """
 
 from __future__ import annotations
@@ -12,18 +16,15 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..config import Defaults, find_config, load_config
 from ..errors import InputNotFoundError, UsageError
-from ..policy import Mode
-from ..readers import FORMATS
-from ..render import OUTPUTS, SCHEMA_KINDS
-from ..stats import METHODS
-from ._commands import cmd_compare, cmd_doctor, cmd_gate, cmd_schema
 from ._parser import UsageParser, _subparsers
 from ._plugins import add_plugin_commands
+
+if TYPE_CHECKING:
+    from ..config import Defaults
 
 __all__ = ["add_run_args", "apply_defaults", "build_parser", "parse_args", "resolve_runs"]
 
@@ -58,6 +59,8 @@ def _name(text: str) -> str:
 
 
 def _add_input_flags(p: argparse.ArgumentParser) -> None:
+    from ..readers import FORMATS
+
     p.add_argument("--metric", type=_name,
                    help="metric / scorer to read (Inspect: scorer or scorer.key)")
     p.add_argument("--cluster", type=_name,
@@ -83,6 +86,8 @@ def _add_margin_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _add_stats_flags(p: argparse.ArgumentParser) -> None:
+    from ..stats import METHODS
+
     p.add_argument("--alpha", type=_finite_float("--alpha"), default=0.05,
                    help="error rate (default 0.05; below 0.8, the power of the reported "
                    "MDE): the interval is the two-sided (1 - alpha) one, alpha/2 per side; "
@@ -96,6 +101,8 @@ def _add_stats_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_report_flags(p: argparse.ArgumentParser, what: str) -> None:
+    from ..render import OUTPUTS
+
     p.add_argument("--output", default="tty", choices=OUTPUTS, help="stdout format (default tty)")
     p.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON to PATH "
                    "(on an error: the error, as a doctor report)")
@@ -143,6 +150,11 @@ def resolve_runs(ns: argparse.Namespace, *, strict: bool = True) -> None:
 
 
 def build_parser() -> UsageParser:
+    from ..policy import Mode
+    from ..render import OUTPUTS, SCHEMA_KINDS
+    from ..stats import METHODS
+    from ._commands import cmd_compare, cmd_doctor, cmd_gate, cmd_schema
+
     parser = UsageParser(prog="evalsig", description="Statistical release gate for LLM evals. "
                      "Exit codes: 0 ALLOW/ok, 1 REJECT, 2 INCONCLUSIVE, 64 usage error, "
                      "65 bad input data, 66 input not found, 70 internal error, 74 I/O error.")
@@ -295,6 +307,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.refuse_repeats(argv)  # `--config a --config b`: before either file is read
     path: Path | None = None
     if not known.no_config:
+        from ..config import find_config, load_config
+
         path = Path(known.config) if known.config else find_config(Path.cwd())
         if known.config and not path.is_file():  # type: ignore[union-attr]
             if path.exists():  # type: ignore[union-attr]  # a directory was "not found" (66)
