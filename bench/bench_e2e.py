@@ -11,8 +11,9 @@ The in-process CLI runs are the best of CLI_REPEATS each, "before" and "after" a
 then gate and doctor once each in a fresh interpreter (imports included; "before" imports
 scipy.stats up front, as the stats modules did before stats/_dist.py took the t, normal and
 binomial functions from scipy.special), with the child's peak memory (max RSS). First, once:
-`import evalsig_core.cli` alone in a fresh interpreter, with and without `import scipy.stats`
-and with scipy.special (what a gate imports now), best of IMPORT_REPEATS each, alternated.
+`import evalsig_core.cli._commands` (the CLI with its commands, as `main` imports them for a
+gate or a doctor) alone in a fresh interpreter, with and without `import scipy.stats` and with
+scipy.special (what a gate imports now), best of IMPORT_REPEATS each, alternated.
 
 Every stage after the reads is timed twice side by side: "before" is the library with the
 item-id code it had before the shared index (tests/core/reference_index.py puts np.unique,
@@ -204,11 +205,12 @@ def _child(argv: list[str], before: bool) -> tuple[float, float]:
 
 
 def _import_cpu(pre: str) -> float:
-    """CPU seconds of a fresh interpreter importing `pre` (if any) and the CLI."""
+    """CPU seconds of a fresh interpreter importing `pre` (if any) and the CLI's commands
+    (`import evalsig_core.cli` alone imports none of them: bench_startup)."""
     code = ("import time\n"
             "t = time.process_time()\n"
             + (f"import {pre}\n" if pre else "")
-            + "import evalsig_core.cli\n"
+            + "import evalsig_core.cli._commands\n"
             "print(time.process_time() - t)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent)
@@ -223,7 +225,8 @@ def _startup() -> None:
         for pre in best:
             best[pre] = min(best[pre], _import_cpu(pre))
     s, sp, alone = best["scipy.stats"], best["scipy.special"], best[""]
-    print(f"-- start-up, fresh process, CPU s, best of {IMPORT_REPEATS}: import evalsig_core.cli"
+    print(f"-- start-up, fresh process, CPU s, best of {IMPORT_REPEATS}: import "
+          "evalsig_core.cli._commands"
           f" + scipy.stats {s:.3f} (gate before), + scipy.special {sp:.3f} (gate now), "
           f"alone {alone:.3f}; before/now {s / sp:.1f}x", flush=True)
 
