@@ -11,13 +11,15 @@ import re
 
 import numpy as np
 
-from .errors import ExitCode, InputError
+from .errors import InputError
 from .finding_codes import FINDING_CODES, MAX_ABS_SCORE
+from .findings import finding as _f  # short: every check below calls it
+from .findings import finding_from_error, make_report
 from .numfmt import counted, fixed, plural
 from .pairing import Pairing, item_index, near_miss, pair, run_mean
 from .policy import MIN_CLUSTERS
 from .readers import OK_STATUSES
-from .report import DoctorReport, Finding, RunSummary, Severity
+from .report import DoctorReport, Finding, RunSummary
 from .run import EvalRun, cluster_key, in_file, missing_labels_error
 from .stats import bell_mccaffrey_df, effective_clusters
 
@@ -27,28 +29,6 @@ _SAMPLE = 5
 # Metric names whose values are proportions: a score outside [0, 1] is a broken export.
 _PROPORTION = re.compile(r"^(acc|accuracy|acc_norm|exact_match|em|match|correct|f1|pass@\d+|"
                          r"(quasi_)?(prefix_)?exact_match|includes|mc[12])$", re.IGNORECASE)
-
-
-def _f(code: str, message: str, hint: str = "", *, count: int | None = None,
-       examples: list[str] | None = None, file: str | None = None) -> Finding:
-    sev = {"E": Severity.ERROR, "W": Severity.WARNING, "I": Severity.INFO}[code[0]]
-    return Finding(code=code, severity=sev, message=_printable(message), hint=_printable(hint),
-                   count=count, examples=[_printable(e) for e in examples or []], file=file)
-
-
-def _printable(text: str) -> str:
-    """Text with its control and format characters escaped: an item id holding a newline
-    started a Markdown heading in the PR comment ("e.g. candidate only: a\n## ..."), and a
-    right-to-left override reversed the rest of the line."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
-def finding_from_error(exc: InputError) -> Finding:
-    """A read failure as a finding, so `doctor` can report both files in one go."""
-    message = exc.message.removeprefix(f"{exc.path}: ") if exc.path else exc.message
-    return _f(getattr(exc, "code", "E101"), message, exc.hint or "", file=exc.path)
 
 
 def summarize(run: EvalRun) -> RunSummary:
@@ -405,12 +385,3 @@ def _diagnose(baseline: EvalRun, candidate: EvalRun, cluster: str | None,
             findings += _pair_findings(p, baseline, candidate, cluster,
                                        (dup_b[0] > 0, dup_c[0] > 0))
     return make_report(findings, summarize(baseline), summarize(candidate))
-
-
-def make_report(findings: list[Finding], b: RunSummary | None,
-                c: RunSummary | None) -> DoctorReport:
-    ok = not any(f.severity is Severity.ERROR for f in findings)
-    order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-    findings = sorted(findings, key=lambda f: (order[f.severity], f.code))
-    return DoctorReport(ok=ok, exit_code=int(ExitCode.OK if ok else ExitCode.DATA),
-                        findings=findings, baseline=b, candidate=c)
