@@ -25,16 +25,15 @@ from ._io import (
     E_METRIC,
     E_READ,
     MAX_LINE_BYTES,
-    Head,
     ReadOptions,
     check_path,
     is_file,
     os_error,
-    read_head,
     sha256_file,
     size_text,
 )
 from ._json import parse_json, read_json_doc
+from ._text import Head, read_head
 from ._zip import EMPTY_ZIP_MAGIC, ZIP_MAGIC
 
 __all__ = ["COLUMN_FLAGS", "FORMATS", "HELM_ARCHIVE_SUFFIX", "OK_STATUSES", "ReadOptions",

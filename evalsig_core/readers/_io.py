@@ -2,7 +2,8 @@
 
 Every failure becomes one `InputError` line naming the file and the fix. Bounds (file size,
 line length, JSON size) are module constants so that a hostile file fails fast with a clear
-message instead of exhausting memory. Parsing JSON is `_json`'s.
+message instead of exhausting memory. Reading a file whole or its first line is `_text`'s;
+parsing JSON is `_json`'s.
 """
 
 from __future__ import annotations
@@ -249,57 +250,6 @@ def check_size(p: Path, limit: int) -> int:
             hint="split the run, or export it as JSONL (one item per line)", code=E_BOUND,
         )
     return size
-
-
-def read_bytes(p: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The whole file, bounded by `limit`; an empty file is an error."""
-    check_size(p, limit)
-    with open_input(p) as f:
-        data = f.read()
-    return check_text(data, str(p))
-
-
-def check_text(data: bytes, src: str) -> bytes:
-    """`data` (a whole file, or an archive member named `src`) unless it is empty or not
-    UTF-8 by its first bytes: one line naming `src`."""
-    utf8_start(data[:8], src)  # the encoding, from the first bytes
-    if not data.strip():
-        raise InputError("file is empty", path=src, hint="re-export the run; it has no items")
-    return data
-
-
-@dataclass(frozen=True)
-class Head:
-    """The first non-blank line of a file (BOM removed) and what follows it."""
-
-    line: bytes
-    complete: bool  # False when the line is longer than the bound it was read with
-    more: bool  # non-blank content follows the line
-
-
-def read_head(p: Path, n: int | None = None) -> Head:
-    check_size(p, MAX_FILE_BYTES)
-    n = MAX_LINE_BYTES if n is None else n
-    with open_input(p) as f:
-        raw = f.readline(n + 1)
-        first = utf8_start(raw, str(p))
-        if cr_only(first):  # the lines end at CR: `readline` read up to n + 1 bytes of them
-            lines = BytesIO(lf_ends(first)).readlines()
-            bounded = len(raw) > n
-            while lines and not lines[0].strip():
-                del lines[0]
-            first = lines[0] if lines else b""
-            complete = first.endswith(b"\n") or not bounded
-            more = any(x.strip() for x in lines[1:]) or bounded or bool(
-                f.read(CHUNK_BYTES).strip())
-        else:
-            while first and not first.strip():  # leading blank lines
-                first = raw = f.readline(n + 1)
-            complete = raw.endswith(b"\n") or len(raw) <= n
-            more = bool(f.read(CHUNK_BYTES).strip()) if complete else True
-    if not first.strip() and not more:
-        raise InputError("file is empty", path=str(p), hint="re-export the run; it has no items")
-    return Head(first, complete, more)
 
 
 def sha256_file(p: Path, **hints: str) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import InputError
 from ._encoding import utf8_start
-from ._io import BOM, E_BOUND, MAX_JSON_BYTES, is_file, line_blocks, read_bytes
+from ._io import BOM, E_BOUND, MAX_JSON_BYTES, is_file, line_blocks
+from ._text import read_bytes
 
 try:  # the fastest parser available; json is the reference behaviour
     import orjson

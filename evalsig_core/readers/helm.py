@@ -32,8 +32,9 @@ from ..run import EvalRun
 from ._columns import Columns, build_run
 from ._dupkeys import Spec, refuse_duplicates
 from ._helmtar import PER_INSTANCE, RUN_FILES, member_src, read_archive, sniff_archive
-from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, check_text, is_file, sha256_hex
+from ._io import E_AGGREGATE, E_FIELD, E_METRIC, ReadOptions, is_file, sha256_hex
 from ._json import metadata_doc, parse_json, read_json_doc, read_metadata_json, unread_entry
+from ._text import check_text
 
 __all__ = ["PER_INSTANCE", "RUN_FILES", "other_error", "read_helm", "sniff_other",
            "sniff_per_instance"]

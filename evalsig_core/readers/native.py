@@ -38,12 +38,12 @@ from ._io import (
     E_FIELD,
     ReadOptions,
     line_blocks,
-    read_head,
     sha256_hex,
     without_first_line,
 )
 from ._json import FAST_LOADS, exact_lines, parse_line, read_json_doc
 from ._native_items import Collector
+from ._text import read_head
 
 SCHEMA_PREFIX = "evalsig.run/"
 _RUN_KEYS = {"schema", "run_id", "model", "model_id", "task", "task_id", "metric", "metric_name"}
