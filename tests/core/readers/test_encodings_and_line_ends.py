@@ -18,7 +18,7 @@ import pytest
 
 from evalsig_core import InputError, read_run
 from evalsig_core.cli import main
-from evalsig_core.readers import _io
+from evalsig_core.readers import _io, _text
 from tests.conftest import SHARED_FIXTURES, write_runframe
 from tests.core.readers.mutations import assert_one_line_error
 from tests.core.readers.zipmaker import DEFLATED, write_zip
@@ -224,6 +224,25 @@ def test_cr_and_crlf_line_ends_split_across_chunks(tmp_path: Path, chunk: int) -
     path.write_bytes(b'{"a": 1}\r{"b": 2}\r\n{"c": 3}\r\r{"d": 4}\r')
     lines = [line for block in _io.line_blocks(path, chunk=chunk, ends=True) for line in block]
     assert lines == [b'{"a": 1}\n', b'{"b": 2}\n', b'{"c": 3}\n', b"\n", b'{"d": 4}\n']
+
+
+@pytest.mark.parametrize(("content", "n", "head"), [
+    (b'\r\r{"a": 1}\r{"b": 2}\r', None, (b'{"a": 1}\n', True, True)),  # blank lines first
+    (b'\r{"a": 1}\r\r\r', None, (b'{"a": 1}\n', True, False)),  # only blank lines after
+    (b'\r{"a": 1}', None, (b'{"a": 1}', True, False)),  # no final line end
+    (b'\r{"a": 1}\r\n{"b": 2}\n', None, (b'{"a": 1}\n', True, True)),  # more past the LF
+    (b'\r{"a": 12345}\r', 8, (b'{"a": 12', False, True)),  # longer than n
+    (b'\r{"a": 1}\r\r\r\r{"b": 2}', 12, (b'{"a": 1}\n', True, True)),  # more past n + 1
+])
+def test_the_head_of_a_cr_file_is_its_first_non_blank_line(
+        tmp_path: Path, content: bytes, n: int | None, head: tuple[bytes, bool, bool]) -> None:
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(content)
+    got = _text.read_head(path, n)
+    assert (got.line, got.complete, got.more) == head
+    if n is None:  # its LF twin's head, as detection and the native header read it
+        path.write_bytes(content.replace(b"\r", b"\n"))
+        assert _text.read_head(path, n) == got
 
 
 def test_one_line_of_jsonl_with_a_cr_line_end_is_named(tmp_path: Path) -> None:
