@@ -49,14 +49,11 @@ def read_head(p: Path, n: int | None = None) -> Head:
         raw = f.readline(n + 1)
         first = utf8_start(raw, str(p))
         if cr_only(first):  # the lines end at CR: `readline` read up to n + 1 bytes of them
-            lines = BytesIO(lf_ends(first)).readlines()
             bounded = len(raw) > n
-            while lines and not lines[0].strip():
-                del lines[0]
+            lines = [x for x in BytesIO(lf_ends(first)).readlines() if x.strip()]
             first = lines[0] if lines else b""
             complete = first.endswith(b"\n") or not bounded
-            more = any(x.strip() for x in lines[1:]) or bounded or bool(
-                f.read(CHUNK_BYTES).strip())
+            more = len(lines) > 1 or bounded or bool(f.read(CHUNK_BYTES).strip())
         else:
             while first and not first.strip():  # leading blank lines
                 first = raw = f.readline(n + 1)
