@@ -57,6 +57,7 @@ from evalsig_core import (
 from evalsig_core.numfmt import counted
 
 from .store import PreconditionFailed, Store, key_segment, put_once
+from .text import quoted
 
 __all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
            "RollbackResult", "baseline_prefix", "check_pointer_not_lost", "fetch_baseline",
@@ -174,7 +175,7 @@ def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str
         if entry is not None and not _is_version_key(prefix, entry.key, entry.version_sha256):
             # another entry's version, or one whose name is not its SHA-256: the bytes would
             # match the pointer's SHA-256 and the gate would decide against the wrong baseline
-            raise InputError(f"the {role} entry names {entry.key[:200]!r}, not this entry's "
+            raise InputError(f"the {role} entry names {quoted(entry.key)}, not this entry's "
                              f"version {prefix}/versions/{entry.version_sha256[:12]}...",
                              path=store.url(key), hint="restore current.json from the "
                              "bucket's object versions (S3 versioning keeps every pointer)")
@@ -267,7 +268,8 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
     prefix = baseline_prefix(suite, task, metric)
     if not key.startswith(f"{prefix}/versions/{sha256}.") or (
             data is not None and hashlib.sha256(data).hexdigest() != sha256):
-        raise UsageError(f"{key!r} is not a version of {prefix} with SHA-256 {sha256[:12]}")
+        raise UsageError(f"{quoted(key)} is not a version of {prefix} with SHA-256 "
+                         f"{sha256[:12]}")
     pointer, etag = read_pointer(store, prefix)
     if pointer is None:
         try:
