@@ -72,7 +72,7 @@ def test_the_flows_name_an_over_long_task_short(store: Store, tmp_path: Path) ->
                         candidate=str(EXAMPLES / "candidate.json"), return_state=True)
     assert gate.is_failed() and "USAGE ERROR (exit 64)" in gate.message, gate.message
     assert f"invalid task name {SHORT}" in gate.message
-    _short_line(gate.message)
+    _short_line(gate.message or "")
 
     suite = suite_file(tmp_path / "suite.toml", "demo", {
         "task": LONG, "metric": "accuracy", "candidate": str(EXAMPLES / "candidate.json")})
@@ -81,4 +81,4 @@ def test_the_flows_name_an_over_long_task_short(store: Store, tmp_path: Path) ->
     # the entry is named after its task ("<task>-<metric>"): both quoted short
     assert f"entry {'t' * 60!r}… (309 characters): invalid task name {SHORT}" in \
         nightly.message
-    _short_line(nightly.message, limit=600)
+    _short_line(nightly.message or "", limit=600)
