@@ -78,6 +78,7 @@ from .baselines import (
     baseline_prefix,
     check_pointer_not_lost,
     extension,
+    lost_race,
     move_pointer,
     put_version,
     read_pointer,
@@ -159,8 +160,14 @@ def _check_baseline(store: Store, record: GateRecord) -> bool:
     prefix = baseline_prefix(record.suite, record.task, record.metric)
     pointer, _ = read_pointer(store, prefix)
     if pointer is None:  # a deleted pointer is refused here, before any pointer of the set moves
-        check_pointer_not_lost(store, prefix, record.candidate_sha256)
-        return False
+        pointer, _ = check_pointer_not_lost(store, prefix, record.candidate_sha256) \
+            or (None, None)
+        if pointer is None:
+            return False
+        if pointer.current.version_sha256 not in (record.baseline_sha256,
+                                                  record.candidate_sha256):
+            # a concurrent first promotion created it while this one was checked
+            raise lost_race(store, prefix, None, pointer.current.version_sha256)
     did = _decision_id(record)
     if pointer.current.version_sha256 != record.candidate_sha256 \
             and audit_log.claimed(store, did):
