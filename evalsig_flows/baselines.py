@@ -31,16 +31,19 @@ version never reads as a deleted pointer after a transient failure, a first prom
 its version only after that check and right before its pointer create: a refused first
 promotion (a set refused or rolled back, a check failing) writes none, and of two racing first
 promotions that both passed the check one creates the pointer (the other's version is then an
-unreferenced version beside a pointer, as a lost later promotion leaves). The version being
-promoted itself does not count, so a first promotion killed between its two writes is still
-completed by a replay; only that kill, not followed by its replay, leaves a version that
-blocks the entry (the check's message says so).
+unreferenced version beside a pointer, as a lost later promotion leaves); a check that runs
+between the other's two writes sees its version and no pointer, and reads the pointer again
+for up to RACE_WAIT_S: once it appears, the promotion is refused as having lost the race (a
+gate reads the new baseline). The version being promoted itself does not count, so a first
+promotion killed between its two writes is still completed by a replay; only that kill, not
+followed by its replay, leaves a version that blocks the entry (the check's message says so).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -57,14 +60,18 @@ from evalsig_core import (
 from evalsig_core.numfmt import counted
 
 from .store import PreconditionFailed, Store, key_segment, put_once
+from .text import quoted
 
-__all__ = ["BaselinePointer", "PointerEntry", "PromotionRefused", "PromotionResult",
-           "RollbackResult", "baseline_prefix", "check_pointer_not_lost", "fetch_baseline",
-           "move_pointer", "promote", "put_version", "read_pointer", "roll_back_pointer",
-           "version_key"]
+__all__ = ["RACE_WAIT_S", "BaselinePointer", "PointerEntry", "PromotionRefused",
+           "PromotionResult", "RollbackResult", "baseline_prefix", "check_pointer_not_lost",
+           "fetch_baseline", "lost_race", "move_pointer", "promote", "put_version",
+           "read_pointer", "roll_back_pointer", "version_key"]
 
 _EXT = re.compile(r"^[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?$")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+RACE_WAIT_S = 2.0
+"""How long a check that finds versions but no pointer reads the pointer again (a concurrent
+first promotion creates it right after its version: milliseconds apart, seconds on retries)."""
 
 
 class PromotionRefused(EvalsigError):
@@ -174,7 +181,7 @@ def read_pointer(store: Store, prefix: str) -> tuple[BaselinePointer | None, str
         if entry is not None and not _is_version_key(prefix, entry.key, entry.version_sha256):
             # another entry's version, or one whose name is not its SHA-256: the bytes would
             # match the pointer's SHA-256 and the gate would decide against the wrong baseline
-            raise InputError(f"the {role} entry names {entry.key[:200]!r}, not this entry's "
+            raise InputError(f"the {role} entry names {quoted(entry.key)}, not this entry's "
                              f"version {prefix}/versions/{entry.version_sha256[:12]}...",
                              path=store.url(key), hint="restore current.json from the "
                              "bucket's object versions (S3 versioning keeps every pointer)")
@@ -189,21 +196,40 @@ def _is_version_key(prefix: str, key: str, sha256: str) -> bool:
             and _EXT.fullmatch(key[len(head):]) is not None)
 
 
-def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = None) -> None:
-    """With no pointer: InputError if versions other than `own_sha256` show one existed."""
+def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = None
+                           ) -> tuple[BaselinePointer, str] | None:
+    """With no pointer read: None if no version but `own_sha256` is stored (none promoted
+    yet); else the pointer (and its ETag) if one appears within RACE_WAIT_S, else InputError.
+
+    A version without a pointer is either left by a deleted pointer (or a first promotion
+    killed between its two writes) or written by a concurrent first promotion about to create
+    its pointer. Only the pointer appearing tells them apart: a version's age cannot (S3's
+    LastModified is the server's clock, and a pointer deleted a second ago leaves a young
+    version), so the pointer is read again for a while; one that appears is the race's winner
+    and callers treat it as read (a promotion is refused as having lost the race, a gate
+    reads it). Nothing is ever written on the strength of the wait: with no pointer after it,
+    the check refuses as before (65, with the fix).
+    """
     folder = f"{prefix}/versions/"
     others = sorted({k[len(folder):].split(".", 1)[0] for k in store.list(folder)}
                     - {own_sha256})
     if not others:
-        return
+        return None
+    deadline, pause = time.monotonic() + RACE_WAIT_S, 0.05
+    while time.monotonic() < deadline:
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+        pointer, etag = read_pointer(store, prefix)
+        if pointer is not None and etag is not None:
+            return pointer, etag
+        pause *= 2
     versions = counted(len(others), "other version is", "other versions are")
     raise InputError(
         f"the baseline pointer is missing but {versions} "
         f"stored under {folder}: either current.json was deleted (its sequence and previous "
         "entry are lost, and a promotion now would skip the check of the base it was gated "
         "against) or a first promotion there wrote its version but not its pointer (killed "
-        "between the two writes, or between them right now; evalsig before 0.2 also left the "
-        "versions of refused first promotions there)",
+        f"between the two writes, or still between them after {RACE_WAIT_S:g} s; evalsig "
+        "before 0.2 also left the versions of refused first promotions there)",
         path=store.url(f"{prefix}/current.json"),
         hint="restore current.json from the bucket's object versions (S3 versioning keeps "
              "every pointer written); if no baseline was ever promoted there, replay that "
@@ -213,10 +239,12 @@ def check_pointer_not_lost(store: Store, prefix: str, own_sha256: str | None = N
 def fetch_baseline(store: Store, prefix: str) -> tuple[BaselinePointer, bytes]:
     """The current baseline's bytes, checked against the pointer's SHA-256.
 
-    None promoted yet: InputNotFoundError (66); a deleted pointer: InputError (65)."""
+    None promoted yet: InputNotFoundError (66); a deleted pointer: InputError (65); the
+    pointer a first promotion creates while this checks (`check_pointer_not_lost`): read."""
     pointer, _ = read_pointer(store, prefix)
+    if pointer is None:  # a first promotion between its two writes: its pointer, once made
+        pointer, _ = check_pointer_not_lost(store, prefix) or (None, None)
     if pointer is None:
-        check_pointer_not_lost(store, prefix)
         raise InputNotFoundError(  # a missing input (66), not bad data (65)
             "no baseline promoted yet", path=store.url(f"{prefix}/current.json"),
             hint="pass an explicit baseline URI or promote one first")
@@ -267,15 +295,12 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
     prefix = baseline_prefix(suite, task, metric)
     if not key.startswith(f"{prefix}/versions/{sha256}.") or (
             data is not None and hashlib.sha256(data).hexdigest() != sha256):
-        raise UsageError(f"{key!r} is not a version of {prefix} with SHA-256 {sha256[:12]}")
+        raise UsageError(f"{quoted(key)} is not a version of {prefix} with SHA-256 "
+                         f"{sha256[:12]}")
     pointer, etag = read_pointer(store, prefix)
+    raced = pointer is None  # a pointer that appears while checked: a concurrent first one's
     if pointer is None:
-        try:
-            check_pointer_not_lost(store, prefix, sha256)
-        except InputError:  # or a concurrent first promotion just wrote it: read it again
-            pointer, etag = read_pointer(store, prefix)
-            if pointer is None:
-                raise
+        pointer, etag = check_pointer_not_lost(store, prefix, sha256) or (None, None)
     entry = PointerEntry(version_sha256=sha256, key=key, promoted_at=now or datetime.now(UTC),
                          decision_id=decision_id, source=source)
     if pointer is not None and pointer.current == entry:
@@ -286,6 +311,8 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
     base = pointer.current.version_sha256 if pointer else None
     # The first promotion has nothing to lose; later ones need the base they were gated on.
     if pointer is not None and base != expected_base:
+        if raced:
+            raise lost_race(store, prefix, None, base)
         raise PromotionRefused(
             f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
             f"(gated against {_short(expected_base)}, current is {_short(base)})",
@@ -308,12 +335,19 @@ def move_pointer(store: Store, *, suite: str, task: str, metric: str, key: str, 
         if now_ptr is not None and now_ptr.current.version_sha256 == sha256:
             # a twin (the push and the merged-PR event of one merge) won with the same version
             return PromotionResult(status="already-current", pointer=now_ptr)
-        raise PromotionRefused(
-            f"{store.url(target)}: another promotion won the race from "
-            f"{_short(base)} (current is now "
-            f"{_short(now_ptr.current.version_sha256 if now_ptr else None)})",
-            hint="re-run the gate against the new baseline, then promote") from None
+        raise lost_race(store, prefix, base,
+                        now_ptr.current.version_sha256 if now_ptr else None) from None
     return PromotionResult(status="promoted", pointer=new)
+
+
+def lost_race(store: Store, prefix: str, base: str | None, now: str | None) -> PromotionRefused:
+    """The refusal of a promotion from `base` that another one beat to the pointer (now at
+    version `now`): its conditional write failed, or the pointer of a concurrent first
+    promotion appeared while its check ran."""
+    return PromotionRefused(
+        f"{store.url(prefix + '/current.json')}: another promotion won the race from "
+        f"{_short(base)} (current is now {_short(now)})",
+        hint="re-run the gate against the new baseline, then promote")
 
 
 def roll_back_pointer(store: Store, *, suite: str, task: str, metric: str, decision_id: str,

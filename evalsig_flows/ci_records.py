@@ -41,6 +41,7 @@ from . import audit_log
 from .baselines import PromotionRefused
 from .store import PreconditionFailed, Store, key_segment, open_store
 from .tasks import IO
+from .text import quoted
 
 if TYPE_CHECKING:
     from .pipeline import GateOutcome
@@ -85,13 +86,13 @@ class GateRecord(BaseModel):
 
 def check_repo(repo: str) -> str:
     if not _REPO.fullmatch(repo or "") or any(p in (".", "..") for p in repo.split("/")):
-        raise UsageError(f"invalid repo {repo!r}: expected owner/name")
+        raise UsageError(f"invalid repo {quoted(repo)}: expected owner/name")
     return repo
 
 
 def check_sha(sha: str) -> str:
     if not _SHA.fullmatch(sha or ""):
-        raise UsageError(f"invalid commit SHA {sha!r}: expected 7-64 lowercase hex digits")
+        raise UsageError(f"invalid commit SHA {quoted(sha)}: expected 7-64 lowercase hex digits")
     return sha
 
 

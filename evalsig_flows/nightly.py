@@ -42,6 +42,7 @@ from .tasks import (
     run_command_task,
     store_candidate,
 )
+from .text import quoted
 
 __all__ = ["nightly_gate_flow"]
 
@@ -71,7 +72,7 @@ def _check_spec(suite_file: str, spec: SuiteSpec) -> None:
             if e.candidate is None:
                 check_command(e.command or [], e.output, e.timeout)
         except UsageError as exc:
-            raise UsageError(f"{suite_file} entry {e.name!r}: {exc.message}",
+            raise UsageError(f"{suite_file} entry {quoted(e.name)}: {exc.message}",
                              hint=exc.hint) from None
 
 
@@ -79,7 +80,9 @@ def _usage_error(suite_file: str, results: list[SuiteEntry]) -> UsageError | Non
     """An entry that failed on a usage error (a run URI of no known scheme, ...) fails the
     suite with it, as `evalsig suite` does: usage errors never exit 2."""
     bad = next((r for r in results if r.error_code == int(ExitCode.USAGE)), None)
-    return None if bad is None else UsageError(f"{suite_file} entry {bad.name!r}: {bad.error}")
+    if bad is None:
+        return None
+    return UsageError(f"{suite_file} entry {quoted(bad.name)}: {bad.error}")
 
 
 def _value(fut: PrefectFuture[Any]) -> Any:

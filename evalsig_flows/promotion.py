@@ -2,30 +2,29 @@
 
 Promotion takes the commit's (or PR's) whole set of recorded entries, optionally narrowed by
 `suite`/`task`/`metric`, and promotes it all or nothing: unless every entry was gated ALLOW
-(none PENDING, REJECT, INCONCLUSIVE or DOCTOR), every candidate still matches its gated
-SHA-256 and every baseline is still the one it was gated against, nothing is promoted and the
-refusal is audited. Why: the entries of one commit are one release (a model or prompt change
-shipped together); promoting its good tasks and leaving the rest would make the stored
-baselines describe a build that never existed, and a REJECT on one task means the change is
-not accepted. Before any pointer moves, each entry is checked and its candidate read; an
-entry that has a baseline gets its candidate staged as an immutable baseline version
+(none PENDING, REJECT, INCONCLUSIVE or DOCTOR), every candidate still matches its gated SHA-256
+and every baseline is still the one it was gated against, nothing is promoted and the refusal
+is audited. Why: the entries of one commit are one release (a model or prompt change shipped
+together); promoting its good tasks and leaving the rest would make the stored baselines
+describe a build that never existed, and a REJECT on one task means the change is not accepted.
+Before any pointer moves (promotion_checks.py), each entry is checked and its candidate read;
+an entry that has a baseline gets its candidate staged as an immutable baseline version
 (content-addressed; unreferenced if the set is refused); right before the writes every pointer
-is checked again (staging takes a while: this narrows the window in which another promotion
-can move a baseline of the set to a few reads). A first baseline is not staged (a version
-without a pointer reads as a deleted one, blocking the entry): its candidate is read again and
-written at its pointer move, after the checks, so a refused set or a lost race leaves none.
-Each pointer then moves through the conditional write in baselines.py, one at a time (an
-object store has no multi-object transaction). When a write fails after others landed
-(another promotion moved that baseline after the checks: a run outside the deployment's
-concurrency limit, or by hand; a storage error; a bug), every pointer naming this promotion
-is rolled back, conditionally, and audited (rollback.py): the run ends Failed naming them,
-and any that could not be (moved on since by another promotion) first, as SET HALF
-PROMOTED. First baselines are written last: a created pointer cannot be rolled back. Why a
-rollback, not a refusal naming what moved: a replay after such a race is refused too (that
-baseline moved since the gate), so the set would stay half promoted for good. After a
-rollback a replay promotes the set if every baseline is again the gated one (the race's
-winner rolled back too; a rolled-back decision was never audited PROMOTED, so it is not
-"applied before"), else it is refused.
+is checked again (staging takes a while: this narrows the window in which another promotion can
+move a baseline of the set to a few reads). A first baseline is not staged (a version without a
+pointer reads as a deleted one, blocking the entry): its candidate is read again and written at
+its pointer move, after the checks, so a refused set or a lost race leaves none. Each pointer
+then moves through the conditional write in baselines.py, one at a time (an object store has no
+multi-object transaction). When a write fails after others landed (another promotion moved that
+baseline after the checks: a run outside the deployment's concurrency limit, or by hand; a
+storage error; a bug), every pointer naming this promotion is rolled back, conditionally, and
+audited (rollback.py): the run ends Failed naming them, and any that could not be (moved on
+since by another promotion) first, as SET HALF PROMOTED. First baselines are written last: a
+created pointer cannot be rolled back. Why a rollback, not a refusal naming what moved: a
+replay after such a race is refused too (that baseline moved since the gate), so the set would
+stay half promoted for good. After a rollback a replay promotes the set if every baseline is
+again the gated one (the race's winner rolled back too; a rolled-back decision was never
+audited PROMOTED, so it is not "applied before"), else it is refused.
 
 What remains without a transaction: between two writes the set is briefly half promoted (a
 gate reading a baseline then may gate against a version about to be rolled back; its own
@@ -53,7 +52,6 @@ merge. A push of a gated commit (a fast-forward merge) promotes or is refused as
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -62,12 +60,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, State
 
-from evalsig_core import (
-    EvalsigError,
-    InputError,
-    InputNotFoundError,
-    UsageError,
-)
+from evalsig_core import EvalsigError, InputError, UsageError
 from evalsig_core.audit import AuditInput
 from evalsig_core.numfmt import counted
 
@@ -76,11 +69,8 @@ from .baselines import (
     PromotionRefused,
     PromotionResult,
     baseline_prefix,
-    check_pointer_not_lost,
     extension,
     move_pointer,
-    put_version,
-    read_pointer,
 )
 from .ci_records import (
     GateRecord,
@@ -94,8 +84,14 @@ from .pipeline import (
     audit_fields,
     failed_from_error,
 )
+from .promotion_checks import (
+    check_baselines,
+    entry_decision_id,
+    read_candidate,
+    stage_version,
+)
 from .rollback import roll_back_set
-from .store import Store, open_store
+from .store import open_store
 from .tasks import IO, artifact_key, audit_task
 
 __all__ = ["promote_baseline_flow"]
@@ -105,89 +101,16 @@ __all__ = ["promote_baseline_flow"]
 _REFUSALS = (PromotionRefused, UsageError, InputError)
 
 
-@task(name="stage-baseline-version", **IO)
-def stage_version(store_uri: str, record: GateRecord) -> str | None:
-    """Before any pointer moves: check one entry and stage its version; returns the version
-    key, or None for a first baseline (written by `promote_task`, after its checks).
-
-    Reads the candidate: it must still have its gated SHA-256, the baseline must not have
-    moved since the gate, and this decision must not have been applied (and audited) before,
-    then undone (a revert). Then writes it as the entry's immutable baseline version
-    (content-addressed, If-None-Match), harmless beside a pointer that never names it.
-    """
-    store = open_store(store_uri)
-    data = _candidate(store, record)
-    if not _check_baseline(store, record):
-        return None
-    prefix = baseline_prefix(record.suite, record.task, record.metric)
-    return put_version(store, prefix, data, extension(record.candidate_key or ""))[0]
-
-
-def _candidate(store: Store, record: GateRecord) -> bytes:
-    """The gated candidate's bytes; refused if they no longer have its gated SHA-256."""
-    key = record.candidate_key or ""  # checked by the flow: an ALLOW record names it
-    try:
-        data = store.get(key)
-    except InputNotFoundError:
-        raise InputNotFoundError(
-            f"object not found: the candidate gated for {record.entry} is gone from the store",
-            path=store.url(key), hint="gate the commit again, then promote (stored candidates "
-            "expire by the bucket's lifecycle rule, CandidateRetentionDays)") from None
-    if hashlib.sha256(data).hexdigest() != record.candidate_sha256:
-        raise PromotionRefused(f"{store.url(key)}: content differs from the gated "
-                               f"candidate's SHA-256 ({record.entry})",
-                               hint="re-run the CI gate")
-    return data
-
-
-@task(name="check-baselines", **IO)
-def check_baselines(store_uri: str, records: list[GateRecord]) -> list[bool]:
-    """Right before the first pointer moves: each entry's baseline is still the gated one (the
-    staging checks again, pointers only); returns which entries have a baseline already.
-
-    Staging reads and writes every candidate, which takes a while: this narrows the window in
-    which another promotion can move a baseline of the set to a few reads. Not a lock: a move
-    after it is caught by the conditional write, and the set rolled back (see rollback.py).
-    """
-    store = open_store(store_uri)
-    return [_check_baseline(store, rec) for rec in records]
-
-
-def _check_baseline(store: Store, record: GateRecord) -> bool:
-    """Refuse unless the entry's baseline is the one gated against (or the candidate already)
-    and this decision was not applied and undone before; whether a pointer exists."""
-    prefix = baseline_prefix(record.suite, record.task, record.metric)
-    pointer, _ = read_pointer(store, prefix)
-    if pointer is None:  # a deleted pointer is refused here, before any pointer of the set moves
-        check_pointer_not_lost(store, prefix, record.candidate_sha256)
-        return False
-    did = _decision_id(record)
-    if pointer.current.version_sha256 != record.candidate_sha256 \
-            and audit_log.claimed(store, did):
-        # made and audited before, and the baseline has moved on since (a revert restoring
-        # the base it was gated on would pass the check below): never applied twice
-        raise PromotionRefused(
-            f"{store.url(prefix + '/current.json')}: {record.entry} was already promoted to "
-            f"{(record.candidate_sha256 or '')[:12]} by this decision ({did}, audited), and "
-            f"the baseline has moved on since (current is "
-            f"{pointer.current.version_sha256[:12]})",
-            hint="a gate decision is promoted once: to make this candidate the baseline "
-                 "again, gate it against the current baseline and promote that decision")
-    if pointer.current.version_sha256 not in (
-            record.baseline_sha256, record.candidate_sha256):
-        raise PromotionRefused(
-            f"{store.url(prefix + '/current.json')}: the baseline moved since the gate "
-            f"(gated against {(record.baseline_sha256 or 'no baseline')[:12]}, current is "
-            f"{pointer.current.version_sha256[:12]})",
-            hint="re-run the gate against the current baseline, then promote")
-    return True
-
-
 @task(name="promote-baseline", **IO)
 def promote_task(store_uri: str, record: GateRecord, version_key: str | None,
                  decision_id: str, now: datetime | None = None) -> PromotionResult:
     """Move the entry's pointer to its staged version (the run is not read again); a first
     baseline (`version_key` None) is read again and written right before its pointer.
+
+    Why again, not carried from staging: the set is staged whole before any pointer moves,
+    so carrying the bytes would hold every first baseline's candidate of the set in memory
+    until its write (run files and HELM archives run to hundreds of MB) to save one read that
+    an entry needs once in its life; this read also checks the SHA-256 right before the write.
 
     `now` (the promotion's time) is fixed across task retries: a retry that finds the very
     pointer entry it wrote (its answers lost) reports "promoted", not "already-current".
@@ -196,7 +119,7 @@ def promote_task(store_uri: str, record: GateRecord, version_key: str | None,
     sha = record.candidate_sha256 or ""
     data = None
     if version_key is None:
-        data = _candidate(store, record)
+        data = read_candidate(store, record)
         version_key = baselines.version_key(
             baseline_prefix(record.suite, record.task, record.metric), sha,
             extension(record.candidate_key or ""))
@@ -215,14 +138,6 @@ def audited(store_uri: str, decision_ids: list[str], depth: int = 200) -> set[st
     return {rec.decision_id for _, rec in audit_log.recent_records(open_store(store_uri),
                                                                     limit=depth)
             if rec.decision_id in wanted}
-
-
-def _decision_id(record: GateRecord) -> str:
-    """The promotion of one gate decision of one entry: shared by its replays and its twin
-    events (they read the same record), never by a later gate decision of the same commit."""
-    entry = hashlib.sha256(  # entry: as keys spell it
-        f"{record.entry}|{record.decision_id}".encode()).hexdigest()[:8]
-    return f"promote-{record.commit[:12]}-{(record.candidate_sha256 or '')[:12]}-{entry}"
 
 
 Trigger = Literal["push", "merged-pr"]
@@ -318,7 +233,7 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str | Non
     failure: EvalsigError | None = None
     for rec, version in staged:  # every entry was checked: a failure here is a race or I/O
         try:
-            done.append((rec, promote_task(store, rec, version, _decision_id(rec), now)))
+            done.append((rec, promote_task(store, rec, version, entry_decision_id(rec), now)))
         except EvalsigError as exc:
             failure = exc
             break
@@ -327,7 +242,7 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str | Non
             break
     if failure is not None:  # all or nothing: undo this decision's moves, then fail
         rollback = roll_back_set(
-            store, [(rec, res, _decision_id(rec)) for rec, res in done], failure,
+            store, [(rec, res, entry_decision_id(rec)) for rec, res in done], failure,
             _run_decision_id("rollback", records[0].commit, None, now),
             {"repo": repo, "commit": records[0].commit, "pr_number": records[0].pr_number,
              "trigger": trigger})
@@ -369,7 +284,7 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str | Non
 def _summary(rec: GateRecord, result: PromotionResult) -> dict[str, Any]:
     ptr = result.pointer
     return {"entry": rec.entry, "suite": rec.suite, "task": rec.task, "metric": rec.metric,
-            "status": result.status, "decision_id": _decision_id(rec),
+            "status": result.status, "decision_id": entry_decision_id(rec),
             "version_sha256": ptr.current.version_sha256, "version_key": ptr.current.key,
             "sequence": ptr.sequence,
             "previous_sha256": ptr.previous.version_sha256 if ptr.previous else None,

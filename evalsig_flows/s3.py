@@ -39,6 +39,7 @@ from evalsig_core import InputNotFoundError, StorageError, UsageError
 
 from .s3_clients import shared_client
 from .store import ObjectInfo, PreconditionFailed, check_key
+from .text import quoted
 
 __all__ = ["LOCK_MARGIN", "S3Settings", "S3Store", "is_locked_audit_key", "retryable",
            "s3_settings", "split_s3_uri"]
@@ -155,7 +156,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     AWS CLI reads it); nor is anything %-decoded.
     """
     if not uri.startswith("s3://"):
-        raise UsageError(f"not an s3 URI: {uri!r}")
+        raise UsageError(f"not an s3 URI: {quoted(uri)}")
     bucket, _, key = uri[len("s3://"):].partition("/")
     return bucket, key
 

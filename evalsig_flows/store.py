@@ -17,6 +17,8 @@ from urllib.parse import quote, unquote, urlparse
 
 from evalsig_core import InputNotFoundError, StorageError, UsageError
 
+from .text import quoted
+
 __all__ = ["LocalStore", "ObjectInfo", "PreconditionFailed", "Store", "check_key",
            "check_run_uri", "check_store_uri", "key_segment", "may_pass", "open_store",
            "put_once", "uri_scheme"]
@@ -62,7 +64,7 @@ class Store(Protocol):
 def check_key(key: str) -> str:
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise UsageError(f"invalid store key {key!r}")
+        raise UsageError(f"invalid store key {quoted(key)}")
     return key
 
 
@@ -73,16 +75,17 @@ def key_segment(kind: str, name: str) -> str:
     kept, every other UTF-8 byte %XX (so `pass@1` -> `pass%401`, `f1/macro` -> `f1%2Fmacro`,
     `%` -> `%25`). Injective: two different names never share a segment, and a segment never
     holds a '/', so a key cannot escape its prefix. Empty, '.', '..', over-long and
-    non-encodable (lone surrogate) names are a UsageError.
+    non-encodable (lone surrogate) names are a UsageError, quoting the name short (`quoted`).
     """
     if not isinstance(name, str):
-        raise UsageError(f"invalid {kind} name {name!r}: expected a string")
+        raise UsageError(f"invalid {kind} name: expected a string, got "
+                         f"{type(name).__name__}")
     try:
         escaped = quote(name, safe="")
     except UnicodeEncodeError:
-        raise UsageError(f"invalid {kind} name {name!r}: not valid Unicode text") from None
+        raise UsageError(f"invalid {kind} name {quoted(name)}: not valid Unicode text") from None
     if name in ("", ".", "..") or len(escaped) > MAX_SEGMENT:
-        raise UsageError(f"invalid {kind} name {name!r}: empty, '.', '..' or longer than "
+        raise UsageError(f"invalid {kind} name {quoted(name)}: empty, '.', '..' or longer than "
                          f"{MAX_SEGMENT} characters once %-escaped")
     return escaped
 
@@ -102,7 +105,7 @@ class LocalStore:
         if scheme is None:
             return cls(uri)
         if scheme != "file":
-            raise UsageError(f"not a file URI: {uri!r}")
+            raise UsageError(f"not a file URI: {quoted(uri)}")
         parsed = urlparse(uri)
         path = unquote(parsed.path)
         if parsed.netloc not in ("", "localhost"):
@@ -272,10 +275,10 @@ def check_store_uri(uri: str) -> None:
     `store` parameter wrote baselines, reports and the audit trail wherever the worker ran
     (`evalsig history` already refused an empty `--store`)."""
     if _empty(uri):
-        raise UsageError(f"the store URI is empty ({uri!r})",
+        raise UsageError(f"the store URI is empty ({quoted(uri)})",
                          hint="pass file:///dir, a directory or s3://bucket/prefix")
     if uri_scheme(uri) not in (None, "file", "s3"):
-        raise UsageError(f"unsupported store URI {uri!r}; use file:///path or "
+        raise UsageError(f"unsupported store URI {quoted(uri)}; use file:///path or "
                          "s3://bucket/prefix")
 
 

@@ -42,7 +42,9 @@ An ASGI app (Starlette, shipped with Prefect). Contract, in the order the checks
   run's Prefect state as `run_state` (type, e.g. "SCHEDULED", "COMPLETED", "FAILED") and
   `run_state_name` (e.g. "Scheduled", "Rejected");
 - the run is created without waiting for it (`timeout=0`); if it could not be created (Prefect
-  API down or slow → 503, anything else → 500) the answer is 5xx, never 2xx for a lost event.
+  API down or slow → 503, anything else → 500) the answer is 5xx, never 2xx for a lost event;
+  its `error` (and the log line) gives the status Prefect answered and Prefect's reason (its
+  `detail`, one line of at most 200 characters).
 
 Settings are typed and read once (`WebhookSettings`, prefix `EVALSIG_WEBHOOK_`); the server
 refuses to start without a secret or without a Prefect API URL (an ephemeral API would lose
@@ -80,6 +82,7 @@ from .github_events import (
     run_for_event,
     valid_delivery,
 )
+from .text import excerpt
 
 __all__ = ["DELIVERY_TAG", "GITHUB_PATH", "REQUEST_TAG", "WebhookSettings", "create_app", "main",
            "prefect_run_creator", "sign"]
@@ -286,7 +289,7 @@ def prefect_run_creator() -> RunCreator:
             raise RunCreationError(f"deployment {deployment!r} not found", 500) from None
         except PrefectHTTPStatusError as exc:
             code = exc.response.status_code
-            raise RunCreationError(f"Prefect API answered {code}",
+            raise RunCreationError(f"Prefect API answered {code}{_reason(exc.response)}",
                                    503 if code >= 500 or code == 429 else 500) from None
         except (httpx.TransportError, OSError) as exc:
             raise RunCreationError(f"Prefect API unreachable: {type(exc).__name__}",
@@ -300,6 +303,20 @@ def prefect_run_creator() -> RunCreator:
                                      if t.startswith(DELIVERY_TAG)), None))
 
     return create
+
+
+def _reason(response: Any) -> str:
+    """": <why>" from a Prefect error answer (its JSON `detail`, else its body), one printable
+    line of at most 200 characters; "" when it says nothing. A bare "answered 409" left the
+    operator to guess (a parameter the deployment's schema refuses, a paused deployment...)."""
+    try:
+        body = response.json()
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
+    except (ValueError, TypeError):  # not JSON (a proxy's HTML page): the body as text
+        text = response.text
+    line = excerpt(text)
+    return f": {line}" if line else ""
 
 
 def _prefect_api_url(env: Mapping[str, str]) -> str:
