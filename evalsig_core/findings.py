@@ -8,18 +8,18 @@ from __future__ import annotations
 from .errors import ExitCode, InputError
 from .report import DoctorReport, Finding, RunSummary, Severity
 
-__all__ = ["finding", "finding_from_error", "make_report"]
+__all__ = ["finding", "finding_from_error", "make_report", "printable"]
 
 
 def finding(code: str, message: str, hint: str = "", *, count: int | None = None,
             examples: list[str] | None = None, file: str | None = None) -> Finding:
     """A finding of `code` (E error, W warning, I information), its texts made printable."""
     sev = {"E": Severity.ERROR, "W": Severity.WARNING, "I": Severity.INFO}[code[0]]
-    return Finding(code=code, severity=sev, message=_printable(message), hint=_printable(hint),
-                   count=count, examples=[_printable(e) for e in examples or []], file=file)
+    return Finding(code=code, severity=sev, message=printable(message), hint=printable(hint),
+                   count=count, examples=[printable(e) for e in examples or []], file=file)
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Text with its control and format characters escaped: an item id holding a newline
     started a Markdown heading in the PR comment ("e.g. candidate only: a\n## ..."), and a
     right-to-left override reversed the rest of the line."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from evalsig_core.findings import printable
+
 __all__ = ["excerpt", "quoted"]
 
 
@@ -18,7 +20,5 @@ def excerpt(text: str, limit: int = 200) -> str:
     """`text` (an answer from another service) as one printable line: runs of whitespace as
     one space, other control and format characters escaped (`\\x1b`, `\\u202e`), at most
     `limit` characters, then "…" and the length of `text` when cut."""
-    line = " ".join(text.split())
-    if not line.isprintable():
-        line = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in line)
+    line = printable(" ".join(text.split()))
     return line if len(line) <= limit else f"{line[:limit]}… ({len(text)} characters)"
