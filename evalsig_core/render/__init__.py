@@ -4,6 +4,8 @@ Every format of a kind is rendered from the same report object:
 `tty` (plain text, ANSI colour only when the caller's `Style` says so), `markdown` (the PR
 comment: table, collapsible details, a hidden marker line), `json` (strict, schema-versioned)
 and `html` (one self-contained page with inline SVG plots; no network, no external assets).
+The Markdown templates pass every value from the user's files through the filters of
+`mdsafe` (`md`, `code`, `html`): data can add no markup, link, HTML or mention to a comment.
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ from ._format import (
     signed,
 )
 from ._plot import ForestRow, density, forest
+from .mdsafe import code_span, html_text, md_text
 
 __all__ = [
-    "MARKER", "OUTPUTS", "SCHEMA_KINDS", "Style", "render_compare", "render_doctor",
-    "render_gate", "render_suite", "render_watch", "report_schema",
+    "MARKER", "OUTPUTS", "SCHEMA_KINDS", "Style", "code_span", "html_text", "md_text",
+    "render_compare", "render_doctor", "render_gate", "render_suite", "render_watch",
+    "report_schema",
 ]
 
 OUTPUTS = ("tty", "markdown", "json", "html")
@@ -66,11 +70,6 @@ def _marker_value(text: Any) -> str:
     return re.sub(r"-{2,}", "-", out)
 
 
-def _cell(text: Any) -> str:
-    """A Markdown table cell: no pipes or line breaks from user data."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 @cache
 def _env() -> Environment:
     env = Environment(
@@ -80,7 +79,8 @@ def _env() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     env.filters.update(signed=signed, num=num, pval=pval, interval=interval, pct=pct,
-                       cell=_cell, marker=_marker_value, counted=counted,
+                       md=md_text, code=code_span, html=html_text, marker=_marker_value,
+                       counted=counted,
                        decision_bound=decision_bound)
     # opt(obj, name): a field newer reports carry (e.g. allow_alpha), None on older ones.
     env.globals.update(opt=lambda obj, name: getattr(obj, name, None), EMOJI=EMOJI,
