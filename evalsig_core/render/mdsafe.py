@@ -48,6 +48,7 @@ _ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 # GitHub's extended autolinks (a bare http://..., www....) start at the `:` of `://` and at
 # `www.`: the escaped character does not start one. (CommonMark has no such extension.)
 _BARE_URL = re.compile(r"(?i)\b(https?|ftp)(:)(?=//)|\b(www)(\.)")
+_AT = re.compile("@+")
 # At the start of the value (which may be the start of a line, and the template's text may
 # follow it): ATX headings (#), quotes (>), lists (- + and "1." "1)" before a space, so
 # "0.5" stays), thematic breaks and setext underlines (- =; * and _ are escaped anyway),
@@ -69,9 +70,10 @@ def md_text(text: Any) -> str:
     autolink, and a first character that could start a block (`#`, `>`, `-`, `+`, `=`, `[`,
     or "1." / "1)" before a space).
 
-    `@` becomes a one-character code span: GitHub turns `@user` and `@org/team` into mentions
-    (and `a@b.com` into a mail link) in the rendered text, after Markdown, so a backslash or an
-    entity, which Markdown removes, would not stop the ping; GitHub links nothing in code.
+    `@` becomes a code span (a run of them one span): GitHub turns `@user` and `@org/team`
+    into mentions (and `a@b.com` into a mail link) in the rendered text, after Markdown, so a
+    backslash or an entity, which Markdown removes, would not stop the ping; GitHub links
+    nothing in code.
     """
     s = _ALWAYS.sub(r"\\\g<0>", _one_line(text))
     s = _ANGLE.sub(r"\\<", s)
@@ -79,7 +81,7 @@ def md_text(text: Any) -> str:
     s = _UNDERSCORE.sub(r"\\_", s)
     s = _ENTITY.sub(r"\\&", s)
     s = _BARE_URL.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"{m[3]}\\{m[4]}", s)
-    s = s.replace("@", "`@`")
+    s = _AT.sub(r"`\g<0>`", s)  # a run as one span: `@``@` would be one span holding ``
     return _LEADING.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", s)
 
 
