@@ -63,6 +63,7 @@ from prefect.states import Completed, State
 from evalsig_core import EvalsigError, InputError, UsageError
 from evalsig_core.audit import AuditInput
 from evalsig_core.numfmt import counted
+from evalsig_core.render import code_span, md_text
 
 from . import audit_log, baselines
 from .baselines import (
@@ -264,9 +265,7 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str | Non
         unaudited = exc
     for (rec, _), e in zip(done, entries, strict=True):
         create_markdown_artifact(
-            f"# evalsig promotion: {e['status']}\n\n{repo} `{rec.commit}` {rec.entry} -> "
-            f"baseline `{e['version_sha256'][:12]}` ({e['pointer']}, sequence "
-            f"{e['sequence']}); previous `{(e['previous_sha256'] or 'none')[:12]}`.\n",
+            promotion_artifact(repo, rec, e),
             key=artifact_key("evalsig-promotion", rec.suite, rec.task, rec.metric))
         print(f"promotion {e['status']}: {e['pointer']} -> {e['version_key']}")
     if unaudited is not None:
@@ -279,6 +278,17 @@ def _promote_all(store: str, repo: str, staged: list[tuple[GateRecord, str | Non
                "pr_number": records[0].pr_number, "entries": entries}
     return Completed(message=f"{status.upper()}: " + "; ".join(
         f"{e['entry']} -> {e['version_key']} ({e['status']})" for e in entries), data=summary)
+
+
+def promotion_artifact(repo: str, rec: GateRecord, e: dict[str, Any]) -> str:
+    """The Markdown artifact of one promoted entry (`e` from `_summary`): the repo, commit,
+    entry and pointer names are code spans, so no name from the suite file or the webhook adds
+    markup to it."""
+    previous = (e["previous_sha256"] or "none")[:12]
+    return (f"# evalsig promotion: {md_text(e['status'])}\n\n{code_span(repo)} "
+            f"{code_span(rec.commit)} {code_span(rec.entry)} -> baseline "
+            f"{code_span(e['version_sha256'][:12])} ({code_span(e['pointer'])}, sequence "
+            f"{md_text(e['sequence'])}); previous {code_span(previous)}.\n")
 
 
 def _summary(rec: GateRecord, result: PromotionResult) -> dict[str, Any]:

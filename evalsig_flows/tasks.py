@@ -37,7 +37,7 @@ from evalsig_core import (
     read_run,
 )
 from evalsig_core.readers import sha256_file
-from evalsig_core.render import render_doctor, render_gate, render_suite
+from evalsig_core.render import code_span, render_doctor, render_gate, render_suite
 from evalsig_core.report import SuiteReport, decision_lower
 
 from . import audit_log
@@ -303,6 +303,13 @@ def entry_row(name: str, report: GateReport) -> dict[str, Any]:
             "mde": round(c.mde, 6), "n_pairs": c.n_pairs, "method": c.method}
 
 
+def report_artifact(markdown: str, json_uri: str) -> str:
+    """The Markdown artifact: the report, then where it is stored. The URI (store, bucket and
+    key names from settings and the entry's names) is a code span, not a link whose text and
+    target were Markdown; the link artifact beside it is the one to click."""
+    return f"{markdown}\n\nStored report: {code_span(json_uri)}\n"
+
+
 @task(name="publish-artifacts", **COMPUTE)
 def publish_artifacts(report: GateReport | DoctorReport | SuiteReport,
                       locations: dict[str, str], name: str,
@@ -323,8 +330,8 @@ def publish_artifacts(report: GateReport | DoctorReport | SuiteReport,
     if rows:
         create_table_artifact(rows, key=artifact_key("evalsig-entries", name),
                               description="evalsig gate entries")
-    md += f"\n\nStored report: [{locations['json']}]({locations['json']})\n"
-    create_markdown_artifact(md, key=artifact_key("evalsig-report", name),
+    create_markdown_artifact(report_artifact(md, locations["json"]),
+                             key=artifact_key("evalsig-report", name),
                              description=f"evalsig decision {locations['decision_id']}")
     create_link_artifact(locations["json"], link_text="stored report (JSON)",
                          key=artifact_key("evalsig-link", name),
