@@ -46,8 +46,10 @@ _UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 # the character it names, not as the text the file holds.
 _ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 # GitHub's extended autolinks (a bare http://..., www....) start at the `:` of `://` and at
-# `www.`: the escaped character does not start one. (CommonMark has no such extension.)
-_BARE_URL = re.compile(r"(?i)\b(https?|ftp)(:)(?=//)|\b(www)(\.)")
+# `www.`: the escaped character does not start one (wherever it stands: a `_` or `(` before
+# the scheme does not stop an autolink). CommonMark has no such extension, so this rests on
+# how GitHub's parser matches them, not on a test that renders as GitHub does.
+_BARE_URL = re.compile(r"(?i)(https?|ftp)(:)(?=//)|(www)(\.)")
 _AT = re.compile("@+")
 # At the start of the value (which may be the start of a line, and the template's text may
 # follow it): ATX headings (#), quotes (>), lists (- + and "1." "1)" before a space, so

@@ -40,6 +40,7 @@ def test_ordinary_values_stay_as_they_are(value: str) -> None:
     ("a|b", "a\\|b"), ("a\\b", "a\\\\b"), ("`", "\\`"), ("&lt;", "\\&lt;"), ("&#64;", "\\&#64;"),
     ("@org/team", "`@`org/team"), ("a@b.c", "a`@`b.c"),
     ("see http://x", "see http\\://x"), ("see www.x.org", "see www\\.x.org"),
+    ("(HTTPS://x)", "(HTTPS\\://x)"), ("a_ftp://x", "a_ftp\\://x"), ("mailto:x", "mailto:x"),
     ("a\n## b", "a ## b"), ("a\u202eb", "a\\\\u202eb"), ("", ""),
 ])
 def test_what_md_escapes(value: str, expected: str) -> None:
