@@ -15,8 +15,8 @@ and `html`; the flows' artifacts call them directly), so one module decides:
 
 All three make the value one line first (runs of whitespace, newlines included, become one
 space) and escape the remaining control and format characters (`findings.printable`: a
-right-to-left override shows as `\\u202e`). Nothing is dropped: every character of the value
-stays visible in the rendered comment.
+right-to-left override shows as `\\u202e`). Nothing else is dropped or changed: every other
+character of the value shows in the rendered comment as it is in the file.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ __all__ = ["code_span", "html_text", "md_text"]
 # Backslash-escaped wherever they stand: \ (escapes), ` (code spans), * and ~ (emphasis and
 # strikethrough, which open inside words) and | (table cells).
 _ALWAYS = re.compile(r"[\\`*~|]")
-# `<` that could open HTML, a comment or an <autolink> (a letter, `/`, `!` or `?` follows; or
-# anything but a space, and the end of the value, to be safe): "U < 0" stays as it is.
+# `<` before anything but whitespace: HTML, a comment and an <autolink> need a letter, `/`,
+# `!` or `?` next; a `<` that ends the value is escaped too, as the template's text follows
+# it. "U < 0" stays as it is.
 _ANGLE = re.compile(r"<(?!\s)")
 # `]` that could close a link or an image: `[x](u)`, `![x](u)`, `[x][r]` and `[x][]` need a
 # `]` followed by `(` or `[` (or by whatever the template puts after the value). Shortcut
