@@ -8,7 +8,7 @@ from __future__ import annotations
 from .errors import ExitCode, InputError
 from .report import DoctorReport, Finding, RunSummary, Severity
 
-__all__ = ["finding", "finding_from_error", "make_report", "printable"]
+__all__ = ["finding", "finding_from_error", "make_report", "one_line", "printable"]
 
 
 def finding(code: str, message: str, hint: str = "", *, count: int | None = None,
@@ -26,6 +26,13 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def one_line(text: object) -> str:
+    """`text` as one printable line: runs of whitespace (newlines included) as one space,
+    other control and format characters escaped (`printable`). The Markdown reports' escaping
+    and the webhook's excerpts of other services' answers start from it."""
+    return printable(" ".join(str(text).split()))
 
 
 def finding_from_error(exc: InputError) -> Finding:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalsig_core.findings import printable
+from evalsig_core.findings import one_line
 
 __all__ = ["excerpt", "quoted"]
 
@@ -20,5 +20,5 @@ def excerpt(text: str, limit: int = 200) -> str:
     """`text` (an answer from another service) as one printable line: runs of whitespace as
     one space, other control and format characters escaped (`\\x1b`, `\\u202e`), at most
     `limit` characters, then "…" and the length of `text` when cut."""
-    line = printable(" ".join(text.split()))
+    line = one_line(text)
     return line if len(line) <= limit else f"{line[:limit]}… ({len(text)} characters)"

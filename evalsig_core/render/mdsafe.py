@@ -14,7 +14,7 @@ and `html`; the flows' artifacts call them directly), so one module decides:
   is not parsed, so backslash escapes would show.
 
 All three make the value one line first (runs of whitespace, newlines included, become one
-space) and escape the remaining control and format characters (`findings.printable`: a
+space) and escape the remaining control and format characters (`findings.one_line`: a
 right-to-left override shows as `\\u202e`). Nothing else is dropped or changed: every other
 character of the value shows in the rendered comment as it is in the file.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..findings import printable
+from ..findings import one_line as _one_line
 
 __all__ = ["code_span", "html_text", "md_text"]
 
@@ -57,10 +57,6 @@ _AT = re.compile("@+")
 # "0.5" stays), thematic breaks and setext underlines (- =; * and _ are escaped anyway),
 # link reference definitions and footnotes ([).
 _LEADING = re.compile(r"^(?:([#>+=\[-])|(\d+)([.)])(?=\s|$))")
-
-
-def _one_line(text: Any) -> str:
-    return printable(" ".join(str(text).split()))
 
 
 def md_text(text: Any) -> str:
